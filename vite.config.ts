@@ -1,0 +1,51 @@
+/// <reference types="vitest/config" />
+// Runs in Node. One config for the dev server (`npm start`), the static build, the
+// preview server and both vitest projects (unit in Node, browser in real Chromium).
+import { defineConfig } from 'vite';
+import { playwright } from '@vitest/browser-playwright';
+import { crossOriginIsolation, ISOLATION_HEADERS } from './scripts/isolation-headers';
+import { chromiumLaunchOptions, CHROMIUM_ARGS } from './scripts/chromium.mjs';
+
+// The npm scripts run `scripts/chromium.mjs --check` first and print how to get a browser
+// when none is found; here a missing browser must not break `vitest --project unit`.
+function browserLaunchOptions(): ReturnType<typeof chromiumLaunchOptions> {
+  try {
+    return chromiumLaunchOptions();
+  } catch {
+    return { args: CHROMIUM_ARGS };
+  }
+}
+
+export default defineConfig({
+  plugins: [crossOriginIsolation()],
+  server: { host: '127.0.0.1', port: 5173, headers: { ...ISOLATION_HEADERS } },
+  preview: { host: '127.0.0.1', port: 4173, headers: { ...ISOLATION_HEADERS } },
+  worker: { format: 'es' },
+  build: { target: 'es2022' },
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          testTimeout: 60_000,
+          browser: {
+            enabled: true,
+            headless: true,
+            provider: playwright({ launchOptions: browserLaunchOptions() }),
+            instances: [{ browser: 'chromium' }],
+          },
+        },
+      },
+    ],
+  },
+});
