@@ -3,7 +3,7 @@
 // preview server and both vitest projects (unit in Node, browser in real Chromium).
 import { defineConfig } from 'vite';
 import { playwright } from '@vitest/browser-playwright';
-import { crossOriginIsolation, ISOLATION_HEADERS } from './scripts/isolation-headers';
+import { crossOriginIsolation, ISOLATION_HEADERS } from './scripts/isolation-headers.ts';
 import { chromiumLaunchOptions, CHROMIUM_ARGS } from './scripts/chromium.mjs';
 
 // The npm scripts run `scripts/chromium.mjs --check` first and print how to get a browser

@@ -40,7 +40,7 @@ export interface RingStats {
   entries: number;
   /** Atomics.notify calls made: with event indices this stays far below `batches` when busy. */
   notifies: number;
-  /** Times this end went to sleep waiting for its peer. */
+  /** Times this end armed its event (asked to be woken): the peer's notifies never exceed it. */
   waits: number;
 }
 
@@ -123,6 +123,7 @@ export class RingProducer extends RingEnd {
    * are not visible to the consumer until `publish()`.
    */
   produce(count: number, fill: (words: Int32Array, base: number, i: number) => void): number {
+    if (this.fault) return 0;
     let free = this.capacity - ((this.prodPvt - this.consSeen) >>> 0);
     if (free < count) free = this.freeSlots();
     const n = Math.min(count, free);
@@ -175,6 +176,7 @@ export class RingProducer extends RingEnd {
     if (this.freeSlots() > 0 || this.fault) return null;
     const want = (this.prodPvt - this.capacity + 1) >>> 0;
     Atomics.store(this.words, RING_CONS_EVENT_I32, want | 0);
+    this.stats.waits++;
     const cons = Atomics.load(this.words, RING_CONS_I32);
     if (this.freeSlots() > 0 || this.fault) return null;
     return cons;
@@ -184,7 +186,6 @@ export class RingProducer extends RingEnd {
   waitForSpace(timeoutMs = Infinity): WaitResult {
     const cons = this.armSpaceEvent();
     if (cons === null) return 'not-equal';
-    this.stats.waits++;
     return waitSync(this.words, RING_CONS_I32, cons, timeoutMs);
   }
 
@@ -192,7 +193,6 @@ export class RingProducer extends RingEnd {
   waitForSpaceAsync(timeoutMs = Infinity): Promise<WaitResult> {
     const cons = this.armSpaceEvent();
     if (cons === null) return Promise.resolve('not-equal');
-    this.stats.waits++;
     return waitAsync(this.words, RING_CONS_I32, cons, timeoutMs);
   }
 }
@@ -271,6 +271,7 @@ export class RingConsumer extends RingEnd {
   private armEntryEvent(): number | null {
     if (this.available() > 0 || this.fault) return null;
     Atomics.store(this.words, RING_PROD_EVENT_I32, ((this.consPvt + 1) >>> 0) | 0);
+    this.stats.waits++;
     if (this.available() > 0 || this.fault) return null;
     return this.consPvt | 0;
   }
@@ -279,7 +280,6 @@ export class RingConsumer extends RingEnd {
   waitForEntries(timeoutMs = Infinity): WaitResult {
     const prod = this.armEntryEvent();
     if (prod === null) return 'not-equal';
-    this.stats.waits++;
     return waitSync(this.words, RING_PROD_I32, prod, timeoutMs);
   }
 
@@ -287,7 +287,6 @@ export class RingConsumer extends RingEnd {
   waitForEntriesAsync(timeoutMs = Infinity, forcePolling = false): Promise<WaitResult> {
     const prod = this.armEntryEvent();
     if (prod === null) return Promise.resolve('not-equal');
-    this.stats.waits++;
     return waitAsync(this.words, RING_PROD_I32, prod, timeoutMs, forcePolling);
   }
 }
