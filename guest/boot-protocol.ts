@@ -1,0 +1,55 @@
+// Imported by both sides: the host (page or dom0) builds the boot message, the guest's
+// bootstrap (guest/bootstrap.ts, in the guest worker) parses it. The first message a
+// guest worker acts on says which module to load; everything else a guest gets arrives
+// later, by message, from the host.
+import type { TransportKind } from '../shared/transport';
+
+export const BOOT_TAG = {
+  /** host → guest: load this module. */
+  boot: 'tabvisor:guest-boot',
+  /** guest → host: the module loaded (and its default export, if any, returned). */
+  booted: 'tabvisor:guest-booted',
+  /** guest → host: hardening or loading failed; no guest code ran after the failure. */
+  failed: 'tabvisor:guest-boot-failed',
+} as const;
+
+export interface BootMessage {
+  readonly tag: typeof BOOT_TAG.boot;
+  /** Absolute URL of the guest's ES module; must be same-origin with the bootstrap. */
+  readonly moduleUrl: string;
+  /** The transport the host chose after probing (shared/transport-probe.ts). */
+  readonly transport: TransportKind;
+  /** Anything structured-cloneable the guest module's `default(ctx)` receives. */
+  readonly init?: unknown;
+}
+
+export interface BootedMessage {
+  readonly tag: typeof BOOT_TAG.booted;
+  /** Names the bootstrap removed before loading guest code, for the host's log. */
+  readonly removed: readonly string[];
+}
+
+export interface BootFailedMessage {
+  readonly tag: typeof BOOT_TAG.failed;
+  /** Errors travel as data (comlink's convention) and are rethrown by the host if it wants. */
+  readonly error: { readonly name: string; readonly message: string };
+}
+
+/** What a guest module's default export is called with. */
+export interface GuestContext {
+  readonly transport: TransportKind;
+  readonly init: unknown;
+}
+
+export function bootMessage(moduleUrl: string | URL, transport: TransportKind, init?: unknown): BootMessage {
+  return { tag: BOOT_TAG.boot, moduleUrl: String(moduleUrl), transport, init };
+}
+
+/** Narrow an incoming message to a boot message, or undefined for anything else. */
+export function parseBootMessage(data: unknown): BootMessage | undefined {
+  if (typeof data !== 'object' || data === null) return undefined;
+  const m = data as Record<string, unknown>;
+  if (m.tag !== BOOT_TAG.boot || typeof m.moduleUrl !== 'string') return undefined;
+  if (m.transport !== 'zero-copy' && m.transport !== 'copy') return undefined;
+  return { tag: BOOT_TAG.boot, moduleUrl: m.moduleUrl, transport: m.transport, init: m.init };
+}

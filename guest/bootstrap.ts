@@ -1,0 +1,84 @@
+// Entry script of every guest domain's dedicated worker (guest side of the boundary):
+//   new Worker(new URL('../guest/bootstrap.ts', import.meta.url), { type: 'module' })
+// Order matters and is the whole point of this file:
+//   1. harden the worker (guest/harden.ts); on failure report and load nothing;
+//   2. answer the host's transport probe (shared/transport-probe.ts);
+//   3. on the first boot message, stop probing and `import()` the guest's module.
+// Its static imports are our own modules and none of them keeps a reference to an API
+// that harden() removes, so nothing captured before step 1 leaks to guest code.
+//
+// CSP: a worker takes its Content-Security-Policy from its own script's response, so
+// this file (served under /guest/) must come with GUEST_CSP (scripts/guest-csp.ts). CSP
+// is what stops `import('https://elsewhere/…')`, which no hardening can remove.
+import { answerTransportProbe } from '../shared/transport-probe';
+import type { Transport } from '../shared/transport';
+import {
+  BOOT_TAG,
+  parseBootMessage,
+  type BootFailedMessage,
+  type BootMessage,
+  type BootedMessage,
+  type GuestContext,
+} from './boot-protocol';
+import { harden, type HardenReport } from './harden';
+
+// The worker's global scope; typed through unknown because tsconfig's lib is DOM (the
+// page's view), not WebWorker, and the two cannot be loaded together.
+interface WorkerScope extends Transport {
+  readonly location: { readonly href: string; readonly origin: string };
+}
+const scope = globalThis as unknown as WorkerScope;
+
+function post(message: BootedMessage | BootFailedMessage): void {
+  scope.postMessage(message);
+}
+
+function errorData(err: unknown): BootFailedMessage['error'] {
+  return err instanceof Error ? { name: err.name, message: err.message } : { name: 'Error', message: String(err) };
+}
+
+let report: HardenReport | undefined;
+try {
+  report = harden(globalThis);
+} catch (err: unknown) {
+  post({ tag: BOOT_TAG.failed, error: errorData(err) });
+}
+
+if (report) {
+  const hardened = report;
+  const stopProbe = answerTransportProbe(scope);
+  const onMessage = (ev: Event): void => {
+    const boot = parseBootMessage((ev as MessageEvent).data);
+    if (!boot) return;
+    // One boot per worker: later boot messages are the guest's business, not ours.
+    scope.removeEventListener('message', onMessage);
+    stopProbe();
+    void load(boot, hardened);
+  };
+  scope.addEventListener('message', onMessage);
+}
+
+async function load(boot: BootMessage, hardened: HardenReport): Promise<void> {
+  try {
+    const url = new URL(boot.moduleUrl, scope.location.href);
+    // CSP enforces this too (script-src 'self'); checking here gives a clear error where
+    // CSP would only give a generic import failure.
+    if (url.origin !== scope.location.origin) {
+      throw new Error(`guest module must be same-origin with the bootstrap, got ${url.origin}`);
+    }
+    // The template literal is deliberate: Vite's dev server rewrites `import(variable)`
+    // into `__vite__injectQuery(variable)` imported from /@vite/client, and that client
+    // opens an HMR WebSocket when it loads, which would put a live socket into the guest
+    // worker before hardening. A template literal with no static parts is left alone.
+    const mod = (await import(/* @vite-ignore */ `${url.href}`)) as { default?: unknown };
+    // Booted as soon as the module has loaded: a guest's main may run a service loop that
+    // never returns. A main that throws or rejects later is still reported as failed.
+    post({ tag: BOOT_TAG.booted, removed: hardened.removals.filter((r) => r.wasPresent).map((r) => r.name) });
+    if (typeof mod.default === 'function') {
+      const ctx: GuestContext = { transport: boot.transport, init: boot.init };
+      await (mod.default as (ctx: GuestContext) => unknown)(ctx);
+    }
+  } catch (err: unknown) {
+    post({ tag: BOOT_TAG.failed, error: errorData(err) });
+  }
+}
