@@ -1,0 +1,81 @@
+// Runs anywhere (page, worker, node tests). Typed errors of the archive tier.
+// Every fault the archive can detect has its own class so callers (the pool wiring,
+// the demo page, tests) can tell "data is damaged" from "you asked for something absent".
+
+export class ArchiveError extends Error {
+  override readonly name: string = 'ArchiveError';
+}
+
+/** Stored bytes failed their CRC or framing check: the record is damaged, not returned. */
+export class CorruptRecordError extends ArchiveError {
+  override readonly name: string = 'CorruptRecordError';
+  constructor(
+    readonly segment: number,
+    readonly offset: number,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`corrupt record in segment ${segment} at byte ${offset}: ${detail}`, options);
+  }
+}
+
+/** A payload whose SHA-256 differs from the hash it is stored (or looked up) under. */
+export class ChunkHashMismatchError extends ArchiveError {
+  override readonly name: string = 'ChunkHashMismatchError';
+  constructor(
+    readonly expected: string,
+    readonly actual: string,
+    where: string,
+  ) {
+    super(`chunk hash mismatch at ${where}: expected ${expected}, payload hashes to ${actual}`);
+  }
+}
+
+/** A record larger than a whole segment can never be placed. */
+export class RecordTooLargeError extends ArchiveError {
+  override readonly name: string = 'RecordTooLargeError';
+  constructor(recordBytes: number, segmentBytes: number) {
+    super(`record of ${recordBytes} bytes does not fit a ${segmentBytes}-byte segment`);
+  }
+}
+
+/** A read outside what a segment store holds. */
+export class SegmentRangeError extends ArchiveError {
+  override readonly name: string = 'SegmentRangeError';
+  constructor(segment: number, offset: number, length: number, size: number | undefined) {
+    super(
+      size === undefined
+        ? `segment ${segment} does not exist (read of ${length} bytes at ${offset})`
+        : `read of ${length} bytes at ${offset} is outside segment ${segment} (${size} bytes)`,
+    );
+  }
+}
+
+/** The last segment holds damage that is not a torn tail (valid records follow it). */
+export class CorruptSegmentError extends ArchiveError {
+  override readonly name: string = 'CorruptSegmentError';
+}
+
+/** A persisted sorted run or run manifest of the metadata tier failed its checks. */
+export class CorruptRunError extends ArchiveError {
+  override readonly name: string = 'CorruptRunError';
+}
+
+export class ChunkNotFoundError extends ArchiveError {
+  override readonly name: string = 'ChunkNotFoundError';
+  constructor(readonly hash: string) {
+    super(`chunk ${hash} is not in the archive`);
+  }
+}
+
+export class SnapshotNotFoundError extends ArchiveError {
+  override readonly name: string = 'SnapshotNotFoundError';
+  constructor(readonly snapshot: string) {
+    super(`snapshot "${snapshot}" is not in the archive`);
+  }
+}
+
+/** Misuse of an API (bad argument, closed object): a bug in the caller, nothing changed. */
+export class ArchiveUsageError extends ArchiveError {
+  override readonly name: string = 'ArchiveUsageError';
+}
