@@ -1,0 +1,82 @@
+// Runs wherever the pool runs. Writes one transaction group: every staged change (data
+// records, chunk map, tree nodes, datasets, metaslab accounting, superblock with the new
+// txg) in ONE readwrite IndexedDB transaction. IndexedDB transactions are atomic, so after
+// a crash or a failed commit the database is exactly the previous commit.
+//
+// Requests go through the raw IDB API without a promise each: the transaction's
+// completion is the only thing that matters, and a failing request (QuotaExceededError,
+// ConstraintError) aborts the transaction and surfaces as its error.
+import type { IDBPDatabase } from 'idb';
+import { unwrap } from 'idb';
+import { CommitError, PoolFullError } from './errors';
+import { ALL_STORES, type PoolDB } from './schema';
+import type { PoolState } from './state';
+
+export type Durability = 'strict' | 'relaxed' | 'default';
+
+/** Test hooks. Never set in production; they exist to prove the failure contract. */
+export interface CommitHooks {
+  /** Called after every request of the commit is issued, before waiting for completion. Throw to fail the commit. */
+  beforeComplete?: (tx: IDBTransaction, txg: number) => void;
+}
+
+function done(tx: IDBTransaction): Promise<void> {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    // An aborted transaction reports the first failing request's error; abort() alone has none.
+    tx.onabort = () => reject(tx.error ?? new DOMException('transaction aborted', 'AbortError'));
+    tx.onerror = (e) => e.preventDefault(); // keep it from reaching the database's onerror; onabort follows
+  });
+}
+
+function isQuota(e: unknown): boolean {
+  return e instanceof DOMException && e.name === 'QuotaExceededError';
+}
+
+/** Write the open group as `state.openTxg`. On any failure nothing is written and the error is typed. */
+export async function writeTxg(
+  db: IDBPDatabase<PoolDB>,
+  state: PoolState,
+  durability: Durability,
+  hooks: CommitHooks | undefined,
+): Promise<number> {
+  const txg = state.openTxg;
+  let tx: IDBTransaction;
+  try {
+    tx = unwrap(db).transaction(ALL_STORES, 'readwrite', { durability });
+  } catch (e) {
+    throw new CommitError(txg, e);
+  }
+  const completion = done(tx);
+  try {
+    const data = tx.objectStore('data');
+    for (const d of state.data.values()) {
+      if (d.bytes) data.put(d.bytes, d.key);
+      else data.delete(d.key);
+    }
+    const chunks = tx.objectStore('chunks');
+    for (const [id, c] of state.chunks.changes()) c ? chunks.put(c) : chunks.delete(id);
+    const nodes = tx.objectStore('nodes');
+    for (const [id, n] of state.nodes.changes()) n ? nodes.put(n) : nodes.delete(id);
+    const datasets = tx.objectStore('datasets');
+    for (const [id, d] of state.datasets.changes()) d ? datasets.put(d) : datasets.delete(id);
+    const metaslabs = tx.objectStore('metaslabs');
+    for (const [id, m] of state.metaslabs.changes()) m ? metaslabs.put(m) : metaslabs.delete(id);
+    tx.objectStore('meta').put({ ...state.sup, txg }, 'super');
+    hooks?.beforeComplete?.(tx, txg);
+  } catch (e) {
+    try {
+      tx.abort();
+    } catch {
+      // already finished aborting
+    }
+    await completion.catch(() => undefined);
+    throw isQuota(e) ? new PoolFullError(txg, e) : new CommitError(txg, e);
+  }
+  try {
+    await completion;
+  } catch (e) {
+    throw isQuota(e) ? new PoolFullError(txg, e) : new CommitError(txg, e);
+  }
+  return txg;
+}

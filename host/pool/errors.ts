@@ -1,0 +1,131 @@
+// Runs wherever the pool runs (the dom0 worker in production, a test page in tests).
+// The pool's error contract: every failure is one of these typed subclasses, carries
+// the underlying platform error as `cause`, and leaves the pool (in memory and on disk)
+// exactly as it was before the call. Callers branch on `instanceof` or on `code`; the
+// `code` strings survive structured clone (comlink sends errors as {name, message}), so
+// a dom0 that forwards an error across a worker boundary can still tell them apart.
+
+/** Base of every pool error. */
+export abstract class PoolError extends Error {
+  abstract readonly code: string;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A dataset name or id that the pool does not hold (or no longer holds). */
+export class UnknownDatasetError extends PoolError {
+  readonly code = 'unknown-dataset';
+  constructor(readonly dataset: string | number) {
+    super(`no dataset ${JSON.stringify(dataset)} in this pool`);
+  }
+}
+
+/** A dataset name that is already taken. */
+export class DatasetExistsError extends PoolError {
+  readonly code = 'dataset-exists';
+  constructor(readonly dataset: string) {
+    super(`a dataset named ${JSON.stringify(dataset)} already exists`);
+  }
+}
+
+/** A logical block address (or byte range) outside the dataset. */
+export class OutOfRangeError extends PoolError {
+  readonly code = 'out-of-range';
+  constructor(
+    readonly dataset: string,
+    readonly lba: number,
+    readonly blocks: number,
+  ) {
+    super(`block ${lba} is outside dataset ${JSON.stringify(dataset)} (blocks 0..${blocks - 1})`);
+  }
+}
+
+/** A write to a snapshot (snapshots are read-only; clone them to write). */
+export class ReadOnlyDatasetError extends PoolError {
+  readonly code = 'read-only';
+  constructor(readonly dataset: string) {
+    super(`dataset ${JSON.stringify(dataset)} is a snapshot and read-only; clone it to write`);
+  }
+}
+
+/** Destroying a snapshot that clones still originate from. */
+export class HasClonesError extends PoolError {
+  readonly code = 'has-clones';
+  constructor(
+    readonly dataset: string,
+    readonly clones: readonly string[],
+  ) {
+    super(`snapshot ${JSON.stringify(dataset)} has clones (${clones.join(', ')}); destroy them first`);
+  }
+}
+
+/** A malformed argument: block size not a power of two, misaligned write, bad option. */
+export class InvalidArgumentError extends PoolError {
+  readonly code = 'invalid-argument';
+}
+
+/**
+ * A block whose bytes do not hash to the checksum recorded in the chunk map, or whose
+ * data record is missing or the wrong size. `dataset`/`lba` are set when the read came
+ * through a dataset (readBlocks, exportVolume); readChunks only knows the chunk.
+ */
+export class ChecksumError extends PoolError {
+  readonly code = 'checksum';
+  constructor(
+    readonly detail: {
+      chunkId: number;
+      metaslab: number;
+      offset: number;
+      expected: string;
+      /** hex SHA-256 of what was read, or null when the record was missing / mis-sized */
+      actual: string | null;
+      dataset?: string;
+      lba?: number;
+    },
+  ) {
+    const where =
+      detail.dataset !== undefined ? `dataset ${JSON.stringify(detail.dataset)} block ${detail.lba}, ` : '';
+    const what =
+      detail.actual === null
+        ? 'data record missing or of the wrong size'
+        : `checksum mismatch: expected ${detail.expected.slice(0, 16)}…, read ${detail.actual.slice(0, 16)}…`;
+    super(`${where}chunk ${detail.chunkId} at metaslab ${detail.metaslab} offset ${detail.offset}: ${what}`);
+  }
+}
+
+/** A BlockRef whose chunk no longer exists (its last reference was destroyed). */
+export class StaleBlockRefError extends PoolError {
+  readonly code = 'stale-ref';
+  constructor(readonly chunkId: number) {
+    super(`chunk ${chunkId} no longer exists in the pool (stale BlockRef)`);
+  }
+}
+
+/** The browser refused the commit for lack of space (wraps QuotaExceededError). */
+export class PoolFullError extends PoolError {
+  readonly code = 'pool-full';
+  constructor(txg: number, cause: unknown) {
+    super(`commit of txg ${txg} refused: storage quota exceeded; the pool stays at txg ${txg - 1}`, { cause });
+  }
+}
+
+/** Any other failure of a commit transaction. */
+export class CommitError extends PoolError {
+  readonly code = 'commit-failed';
+  constructor(txg: number, cause: unknown) {
+    const why = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+    super(`commit of txg ${txg} failed (${why}); the pool stays at txg ${txg - 1}`, { cause });
+  }
+}
+
+/** Use of a pool after close(), or a database that another tab upgraded under us. */
+export class PoolClosedError extends PoolError {
+  readonly code = 'pool-closed';
+}
+
+/** The on-disk format is newer than this code understands. */
+export class PoolFormatError extends PoolError {
+  readonly code = 'pool-format';
+}

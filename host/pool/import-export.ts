@@ -1,0 +1,98 @@
+// Runs wherever the pool runs (Blob/File slicing works in windows and workers). Streams
+// a disk image into a new volume in bounded memory and back out as a Blob.
+//
+// Import pipeline: while slice k is staged and committed, slice k+1 is already being read
+// from the Blob and hashed, so IndexedDB, the Blob reader and WebCrypto overlap. Memory in
+// flight is about two slices (plus the committing transaction's buffers).
+import { InvalidArgumentError } from './errors';
+import type { DatasetInfo, DatasetRef, Pool } from './pool';
+import { DEFAULT_BLOCK_BYTES } from './tree-math';
+import { prepareBlocks, type PreparedBlocks } from './write-path';
+
+export interface ImportOptions {
+  /** Name of the new volume. */
+  name: string;
+  blockSize?: number;
+  group?: string;
+  /** Volume size; default the source's size. Must be ≥ the source's size. */
+  sizeBytes?: number;
+  /** Commit after about this many bytes (rounded to whole blocks). Default 16 MiB. */
+  commitEveryBytes?: number;
+}
+
+export interface ImportProgress {
+  /** Bytes of the source committed so far. */
+  bytesDone: number;
+  bytesTotal: number;
+  txg: number;
+}
+
+export const DEFAULT_COMMIT_EVERY_BYTES = 16 * 1024 * 1024;
+
+export async function importVolume(
+  pool: Pool,
+  source: Blob | ArrayBuffer,
+  opts: ImportOptions,
+  onProgress?: (p: ImportProgress) => void,
+): Promise<DatasetInfo> {
+  const total = source instanceof Blob ? source.size : source.byteLength;
+  const blockSize = opts.blockSize ?? DEFAULT_BLOCK_BYTES;
+  const sizeBytes = opts.sizeBytes ?? total;
+  if (sizeBytes < total) throw new InvalidArgumentError(`sizeBytes ${sizeBytes} is smaller than the source (${total} bytes)`);
+  const step = Math.max(blockSize, Math.floor((opts.commitEveryBytes ?? DEFAULT_COMMIT_EVERY_BYTES) / blockSize) * blockSize);
+  const info = await pool.createVolume(opts.name, { sizeBytes: Math.max(sizeBytes, 1), blockSize, ...(opts.group !== undefined ? { group: opts.group } : {}) });
+
+  const prepare = async (start: number): Promise<PreparedBlocks> => {
+    const end = Math.min(total, start + step);
+    const bytes =
+      source instanceof Blob ? new Uint8Array(await source.slice(start, end).arrayBuffer()) : new Uint8Array(source, start, end - start);
+    return prepareBlocks(bytes, blockSize);
+  };
+
+  try {
+    let done = 0;
+    let next: Promise<PreparedBlocks> | null = total > 0 ? prepare(0) : null;
+    while (next) {
+      const p = await next;
+      const start = done;
+      next = start + step < total ? prepare(start + step) : null;
+      await pool.stagePreparedBlocks(info.id, start / blockSize, p);
+      const txg = await pool.commit();
+      done = Math.min(total, start + step);
+      onProgress?.({ bytesDone: done, bytesTotal: total, txg });
+    }
+    if (total === 0) await pool.commit();
+    return pool.info(info.id);
+  } catch (e) {
+    // Leave no half-imported volume behind: drop what is staged, destroy what was committed.
+    try {
+      await pool.discard();
+      if (pool.list().some((d) => d.id === info.id)) {
+        await pool.destroy(info.id);
+        await pool.commit();
+      }
+    } catch {
+      // The original error is the one to report; the partial volume stays visible by name.
+    }
+    throw e;
+  }
+}
+
+/** The volume's bytes as a Blob of exactly sizeBytes, read in verified batches. */
+export async function exportVolume(pool: Pool, ds: DatasetRef, batchBytes = 16 * 1024 * 1024): Promise<Blob> {
+  const info = pool.info(ds);
+  const perBatch = Math.max(1, Math.floor(batchBytes / info.blockSize));
+  const parts: Blob[] = [];
+  for (let lba = 0; lba < info.blocks; lba += perBatch) {
+    const lbas = Array.from({ length: Math.min(perBatch, info.blocks - lba) }, (_, i) => lba + i);
+    const blocks = await pool.readBlocks(info.id, lbas);
+    const last = lbas[lbas.length - 1]! === info.blocks - 1;
+    if (last) {
+      const tail = info.sizeBytes - (info.blocks - 1) * info.blockSize;
+      blocks[blocks.length - 1] = blocks[blocks.length - 1]!.subarray(0, tail);
+    }
+    // A Blob per batch lets the browser move the bytes out of the JS heap as we go.
+    parts.push(new Blob(blocks as BlobPart[]));
+  }
+  return new Blob(parts, { type: 'application/octet-stream' });
+}

@@ -1,0 +1,465 @@
+// Runs in whatever context calls it: the dom0 Web Worker in production, a test page in
+// tests. Uses the global `indexedDB` (through idb) and crypto.subtle; no DOM.
+//
+// The Pool: datasets (volumes, snapshots, clones) as copy-on-write block trees over a
+// chunk map over metaslabs (see docs/pool.md). All mutations are staged in memory as the
+// open transaction group; commit() writes the group in one IndexedDB transaction.
+import { openDB, type IDBPDatabase } from 'idb';
+import { countBlocks, lookup } from './block-tree';
+import { writeTxg, type CommitHooks, type Durability } from './commit';
+import {
+  ChecksumError,
+  DatasetExistsError,
+  HasClonesError,
+  InvalidArgumentError,
+  OutOfRangeError,
+  PoolClosedError,
+  PoolFormatError,
+  ReadOnlyDatasetError,
+  StaleBlockRefError,
+  UnknownDatasetError,
+} from './errors';
+import { fsck, type FsckReport } from './fsck';
+import { exportVolume, importVolume, type ImportOptions, type ImportProgress } from './import-export';
+import { readChunkRecords } from './reader';
+import { DB_VERSION, FORMAT_VERSION, upgrade, type ChunkRecord, type DatasetKind, type DatasetRecord, type MetaslabRecord, type PoolDB, type SuperRecord } from './schema';
+import { Serial } from './serial';
+import { dedupKey, PoolState } from './state';
+import { blockCount, DEFAULT_BLOCK_BYTES, isValidBlockSize, levelsFor } from './tree-math';
+import { prepareBlocks, stagePrepared, type PreparedBlocks, type WriteCounters } from './write-path';
+
+export interface PoolOptions {
+  /** Metaslab size in bytes, used only when the pool is formatted (first open). Default 256 MiB. */
+  metaslabBytes?: number;
+  /** THN: dedup only runs of at least this many consecutive matching blocks. Default 1; Infinity disables dedup. */
+  dedupThreshold?: number;
+  /** IndexedDB durability of commits. Default 'strict': an acknowledged commit survives an OS crash. */
+  durability?: Durability;
+  /** Test hooks (failure injection). Never set in production. */
+  hooks?: CommitHooks;
+}
+
+export interface CreateVolumeOptions {
+  sizeBytes: number;
+  /** Logical block size, power of two in [4 KiB, 1 MiB]. Default 64 KiB (docs/pool.md). */
+  blockSize?: number;
+  /** Trust group. Default: the volume's own name (its clones inherit it). */
+  group?: string;
+}
+
+export interface CloneOptions {
+  /** Trust group of the clone. Default: the snapshot's group. */
+  group?: string;
+}
+
+/** A dataset: by name, or by the numeric id from DatasetInfo. */
+export type DatasetRef = string | number;
+
+export interface DatasetInfo {
+  id: number;
+  name: string;
+  kind: DatasetKind;
+  sizeBytes: number;
+  blockSize: number;
+  /** Logical blocks (the last may be partial). */
+  blocks: number;
+  group: string;
+  /** Snapshot: the dataset it was taken of; clone: its snapshot. */
+  origin: string | null;
+  createdTxg: number;
+  /** Blocks that are not holes. */
+  writtenBlocks: number;
+}
+
+/**
+ * Where a block's bytes are. `chunkId` is the stable identity (the dom0 frame table keys
+ * resident frames by (group, chunkId)); metaslab/offset is where it is now, and two refs
+ * with equal metaslab+offset are the same physical block (seed 000's match). `group` is
+ * the trust group of the dataset that resolved it.
+ */
+export interface BlockRef {
+  chunkId: number;
+  group: string;
+  metaslab: number;
+  offset: number;
+  size: number;
+  /** SHA-256 of the bytes, 32 bytes (a copy). */
+  hash: Uint8Array;
+}
+
+export interface PoolStats {
+  txg: number;
+  datasets: number;
+  chunks: number;
+  /** Bytes referenced by tree leaves (a block shared by snapshot/clone counts once; a dedup reference counts each time). */
+  logicalBytes: number;
+  /** Bytes of chunks stored. */
+  storedBytes: number;
+  /** logicalBytes / storedBytes (1 when nothing is stored). */
+  dedupRatio: number;
+  metaslabs: MetaslabRecord[];
+  /** Counters since open. */
+  counters: WriteCounters & { commits: number; chunksRead: number; bytesRead: number };
+}
+
+export const DEFAULT_METASLAB_BYTES = 256 * 1024 * 1024;
+
+export class Pool {
+  private closed = false;
+  private readonly serial = new Serial();
+  private readonly counters = { blocksWritten: 0, blocksStored: 0, blocksDeduped: 0, zeroBlocks: 0, commits: 0, chunksRead: 0, bytesRead: 0 };
+
+  private constructor(
+    readonly name: string,
+    private readonly db: IDBPDatabase<PoolDB>,
+    private readonly state: PoolState,
+    private readonly opts: PoolOptions,
+  ) {}
+
+  /** Open (formatting on first use) the pool stored in IndexedDB database `name`. */
+  static async open(name: string, opts: PoolOptions = {}): Promise<Pool> {
+    const metaslabBytes = opts.metaslabBytes ?? DEFAULT_METASLAB_BYTES;
+    if (!Number.isInteger(metaslabBytes) || metaslabBytes < (1 << 20)) {
+      throw new InvalidArgumentError(`metaslabBytes must be an integer ≥ 1 MiB, got ${metaslabBytes}`);
+    }
+    const thn = opts.dedupThreshold ?? 1;
+    if (!(thn >= 1)) throw new InvalidArgumentError(`dedupThreshold must be ≥ 1 (Infinity disables dedup), got ${thn}`);
+    let pool: Pool | undefined;
+    const db = await openDB<PoolDB>(name, DB_VERSION, {
+      upgrade: (udb, oldVersion) => upgrade(udb, oldVersion),
+      // Another connection wants a newer schema: step aside rather than block it.
+      blocking: () => {
+        if (pool) pool.closed = true;
+        db.close();
+      },
+    });
+    try {
+      const tx = db.transaction(['meta', 'datasets', 'nodes', 'chunks', 'metaslabs'], 'readonly');
+      const [sup, datasets, nodes, chunks, metaslabs] = await Promise.all([
+        tx.objectStore('meta').get('super'),
+        tx.objectStore('datasets').getAll(),
+        tx.objectStore('nodes').getAll(),
+        tx.objectStore('chunks').getAll(),
+        tx.objectStore('metaslabs').getAll(),
+      ]);
+      let superRec: SuperRecord;
+      if (!sup) {
+        superRec = { formatVersion: FORMAT_VERSION, txg: 0, nextChunkId: 1, nextNodeId: 1, nextDatasetId: 1, metaslabBytes, allocMetaslab: 0 };
+        await db.put('meta', superRec, 'super');
+      } else if (sup.formatVersion > FORMAT_VERSION) {
+        throw new PoolFormatError(`pool ${name} has format ${sup.formatVersion}; this code reads up to ${FORMAT_VERSION}`);
+      } else superRec = sup;
+      const state = new PoolState(superRec);
+      for (const d of datasets) state.datasets.load(d.id, d);
+      for (const n of nodes) state.nodes.load(n.id, n);
+      for (const m of metaslabs) state.metaslabs.load(m.id, m);
+      chunks.sort((a, b) => a.id - b.id);
+      for (const c of chunks) {
+        state.chunks.load(c.id, c);
+        const k = dedupKey(c.group, c.hash);
+        if (!state.dedup.has(k)) state.dedup.load(k, c.id);
+      }
+      pool = new Pool(name, db, state, opts);
+      return pool;
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  /** Close the database. Staged, uncommitted changes are dropped. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.state.discard();
+    this.db.close();
+  }
+
+  // --- datasets ----------------------------------------------------------------------
+
+  createVolume(name: string, opts: CreateVolumeOptions): Promise<DatasetInfo> {
+    return this.mutate(() => {
+      const blockSize = opts.blockSize ?? DEFAULT_BLOCK_BYTES;
+      if (!isValidBlockSize(blockSize)) {
+        throw new InvalidArgumentError(`blockSize must be a power of two from 4 KiB to 1 MiB, got ${blockSize}`);
+      }
+      if (!Number.isSafeInteger(opts.sizeBytes) || opts.sizeBytes <= 0) {
+        throw new InvalidArgumentError(`sizeBytes must be a positive integer, got ${opts.sizeBytes}`);
+      }
+      this.checkNewName(name);
+      const blocks = blockCount(opts.sizeBytes, blockSize);
+      return this.info(this.addDataset({ name, kind: 'volume', sizeBytes: opts.sizeBytes, blockSize, group: opts.group ?? name, root: 0, levels: levelsFor(blocks), originId: null, originName: null }));
+    });
+  }
+
+  /** O(1): the snapshot shares the dataset's root. Read-only. */
+  snapshot(ds: DatasetRef, name: string): Promise<DatasetInfo> {
+    return this.mutate(() => {
+      const src = this.dataset(ds);
+      this.checkNewName(name);
+      if (src.root !== 0) this.state.increfNode(src.root);
+      return this.info(this.addDataset({ ...src, name, kind: 'snapshot', originId: src.id, originName: src.name }));
+    });
+  }
+
+  /** O(1): a writable dataset sharing the snapshot's root. */
+  clone(snapshot: DatasetRef, name: string, opts: CloneOptions = {}): Promise<DatasetInfo> {
+    return this.mutate(() => {
+      const src = this.dataset(snapshot);
+      if (src.kind !== 'snapshot') throw new InvalidArgumentError(`clone source ${JSON.stringify(src.name)} is a ${src.kind}, not a snapshot`);
+      this.checkNewName(name);
+      if (src.root !== 0) this.state.increfNode(src.root);
+      return this.info(this.addDataset({ ...src, name, kind: 'clone', group: opts.group ?? src.group, originId: src.id, originName: src.name }));
+    });
+  }
+
+  /** Drop a dataset; blocks and nodes no other dataset references are freed. */
+  destroy(ds: DatasetRef): Promise<void> {
+    return this.mutate(() => {
+      const d = this.dataset(ds);
+      if (d.kind === 'snapshot') {
+        const clones = [...this.state.datasets.values()].filter((c) => c.kind === 'clone' && c.originId === d.id).map((c) => c.name);
+        if (clones.length > 0) throw new HasClonesError(d.name, clones);
+      }
+      if (d.root !== 0) this.state.decrefNode(d.root);
+      this.state.datasets.delete(d.id);
+    });
+  }
+
+  list(): DatasetInfo[] {
+    this.checkOpen();
+    return [...this.state.datasets.values()].sort((a, b) => a.id - b.id).map((d) => this.info(d));
+  }
+
+  info(ds: DatasetRef | DatasetRecord): DatasetInfo {
+    const d = typeof ds === 'object' ? ds : this.dataset(ds);
+    return {
+      id: d.id,
+      name: d.name,
+      kind: d.kind,
+      sizeBytes: d.sizeBytes,
+      blockSize: d.blockSize,
+      blocks: blockCount(d.sizeBytes, d.blockSize),
+      group: d.group,
+      origin: d.originName,
+      createdTxg: d.createdTxg,
+      writtenBlocks: countBlocks(this.state, d),
+    };
+  }
+
+  // --- reads ---------------------------------------------------------------------------
+
+  /** Block pointers of `lbas` (null = hole). Metadata only; no data is read. */
+  async resolve(ds: DatasetRef, lbas: readonly number[]): Promise<(BlockRef | null)[]> {
+    const d = this.dataset(ds);
+    return this.resolveChunks(d, lbas).map((c) =>
+      c ? { chunkId: c.id, group: d.group, metaslab: c.metaslab, offset: c.offset, size: c.size, hash: c.hash.slice() } : null,
+    );
+  }
+
+  /**
+   * Verified bytes of each ref, in order, in one IndexedDB transaction. Looks the chunk
+   * up again by id, so a ref stays valid if a cleaner moved the chunk; throws
+   * StaleBlockRefError if the chunk was freed, ChecksumError on corruption.
+   */
+  async readChunks(refs: readonly BlockRef[]): Promise<Uint8Array[]> {
+    this.checkOpen();
+    const chunks = refs.map((r) => {
+      const c = this.state.chunks.get(r.chunkId);
+      if (!c) throw new StaleBlockRefError(r.chunkId);
+      return c;
+    });
+    return this.readRecords(chunks);
+  }
+
+  /** Verified bytes of blocks `lbas` of a dataset (holes read as zeros), one transaction. */
+  async readBlocks(ds: DatasetRef, lbas: readonly number[]): Promise<Uint8Array[]> {
+    const d = this.dataset(ds);
+    const chunks = this.resolveChunks(d, lbas);
+    const present = chunks.filter((c): c is ChunkRecord => c !== null);
+    let bytes: Uint8Array[];
+    try {
+      bytes = await this.readRecords(present);
+    } catch (e) {
+      if (e instanceof ChecksumError && e.detail.dataset === undefined) {
+        const lba = lbas[chunks.findIndex((c) => c?.id === e.detail.chunkId)];
+        throw new ChecksumError({ ...e.detail, dataset: d.name, ...(lba !== undefined ? { lba } : {}) });
+      }
+      throw e;
+    }
+    let k = 0;
+    return chunks.map((c) => (c ? bytes[k++]! : new Uint8Array(d.blockSize)));
+  }
+
+  // --- writes --------------------------------------------------------------------------
+
+  /**
+   * Stage `bytes` at block `lba` (in blocks of the dataset's block size). The length must
+   * be a multiple of the block size, except a write that ends exactly at the end of the
+   * volume. Zero blocks punch holes. Durable only after commit().
+   */
+  async write(ds: DatasetRef, lba: number, bytes: Uint8Array, opts: { dedupThreshold?: number } = {}): Promise<void> {
+    const d = this.writable(ds, lba, bytes.length);
+    // Hashing runs now, concurrently with other writes; staging keeps call order.
+    const prepared = prepareBlocks(bytes, d.blockSize);
+    return this.mutate(async () => {
+      const p = await prepared;
+      this.stage(ds, lba, p, opts.dedupThreshold);
+    });
+  }
+
+  /** @internal Stage already prepared blocks (import pipelines hashing ahead of staging). */
+  stagePreparedBlocks(ds: DatasetRef, lba: number, p: PreparedBlocks): Promise<void> {
+    return this.mutate(() => this.stage(ds, lba, p, undefined));
+  }
+
+  private stage(ds: DatasetRef, lba: number, p: PreparedBlocks, thn: number | undefined): void {
+    const d = this.writable(ds, lba, p.bytes);
+    stagePrepared(this.state, d, lba, p, thn ?? this.opts.dedupThreshold ?? 1, this.counters);
+  }
+
+  /**
+   * Write the open transaction group in one IndexedDB transaction and return its txg
+   * (the current txg when nothing is staged). On failure (PoolFullError, CommitError) the
+   * staged group is dropped: memory and disk both stay at the last commit.
+   */
+  commit(): Promise<number> {
+    return this.serial.run(async () => {
+      this.checkOpen();
+      if (!this.state.isDirty) return this.state.committedTxg;
+      try {
+        const txg = await writeTxg(this.db, this.state, this.opts.durability ?? 'strict', this.opts.hooks);
+        this.state.applyCommitted(txg);
+        this.counters.commits++;
+        return txg;
+      } catch (e) {
+        this.state.discard();
+        throw e;
+      }
+    });
+  }
+
+  /** Drop the staged group without writing it. */
+  discard(): Promise<void> {
+    return this.serial.run(() => this.state.discard());
+  }
+
+  get txg(): number {
+    return this.state.committedTxg;
+  }
+
+  stats(): PoolStats {
+    let logical = 0;
+    let stored = 0;
+    let chunks = 0;
+    for (const c of this.state.chunks.values()) {
+      chunks++;
+      stored += c.size;
+      logical += c.size * c.refcount;
+    }
+    return {
+      txg: this.state.committedTxg,
+      datasets: [...this.state.datasets.values()].length,
+      chunks,
+      logicalBytes: logical,
+      storedBytes: stored,
+      dedupRatio: stored === 0 ? 1 : logical / stored,
+      metaslabs: [...this.state.metaslabs.values()].sort((a, b) => a.id - b.id).map((m) => ({ ...m })),
+      counters: { ...this.counters },
+    };
+  }
+
+  /**
+   * Create volume `opts.name` from a Blob/File/ArrayBuffer, streamed: slices are hashed
+   * ahead and committed every `commitEveryBytes` (default 16 MiB); `onProgress` after each
+   * commit. On failure the partial volume is destroyed and the error rethrown.
+   */
+  importVolume(source: Blob | ArrayBuffer, opts: ImportOptions, onProgress?: (p: ImportProgress) => void): Promise<DatasetInfo> {
+    return importVolume(this, source, opts, onProgress);
+  }
+
+  /** The dataset's bytes (exactly sizeBytes) as a Blob; every block verified. */
+  exportVolume(ds: DatasetRef): Promise<Blob> {
+    return exportVolume(this, ds);
+  }
+
+  /** Recount references, check accounting, optionally verify every chunk's bytes. */
+  fsck(opts: { data?: boolean } = {}): Promise<FsckReport> {
+    return fsck(this, opts);
+  }
+
+  /** @internal For fsck: the in-memory state and database. */
+  internals(): { state: PoolState; db: IDBPDatabase<PoolDB> } {
+    return { state: this.state, db: this.db };
+  }
+
+  // --- helpers -------------------------------------------------------------------------
+
+  private async readRecords(chunks: ChunkRecord[]): Promise<Uint8Array[]> {
+    const out = await readChunkRecords(this.db, this.state, chunks);
+    this.counters.chunksRead += out.length;
+    for (const b of out) this.counters.bytesRead += b.byteLength;
+    return out;
+  }
+
+  private resolveChunks(d: DatasetRecord, lbas: readonly number[]): (ChunkRecord | null)[] {
+    const blocks = blockCount(d.sizeBytes, d.blockSize);
+    return lbas.map((lba) => {
+      if (!Number.isInteger(lba) || lba < 0 || lba >= blocks) throw new OutOfRangeError(d.name, lba, blocks);
+      const id = lookup(this.state, d, lba);
+      if (id === 0) return null;
+      const c = this.state.chunks.get(id);
+      if (!c) throw new Error(`pool invariant broken: chunk ${id} of ${d.name} block ${lba} missing`);
+      return c;
+    });
+  }
+
+  private writable(ds: DatasetRef, lba: number, length: number): DatasetRecord {
+    const d = this.dataset(ds);
+    if (d.kind === 'snapshot') throw new ReadOnlyDatasetError(d.name);
+    const blocks = blockCount(d.sizeBytes, d.blockSize);
+    const n = Math.ceil(length / d.blockSize);
+    if (!Number.isInteger(lba) || lba < 0 || lba >= blocks) throw new OutOfRangeError(d.name, lba, blocks);
+    if (lba + n > blocks) throw new OutOfRangeError(d.name, lba + n - 1, blocks);
+    const tail = lba * d.blockSize + length === d.sizeBytes;
+    if (length === 0 || (length % d.blockSize !== 0 && !tail)) {
+      throw new InvalidArgumentError(`write of ${length} bytes to ${d.name}: length must be a non-zero multiple of ${d.blockSize} (or end at the end of the volume)`);
+    }
+    return d;
+  }
+
+  private dataset(ref: DatasetRef): DatasetRecord {
+    this.checkOpen();
+    if (typeof ref === 'number') {
+      const d = this.state.datasets.get(ref);
+      if (d) return d;
+    } else {
+      for (const d of this.state.datasets.values()) if (d.name === ref) return d;
+    }
+    throw new UnknownDatasetError(ref);
+  }
+
+  private checkNewName(name: string): void {
+    if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('a dataset name must be a non-empty string');
+    for (const d of this.state.datasets.values()) if (d.name === name) throw new DatasetExistsError(name);
+  }
+
+  private addDataset(fields: Omit<DatasetRecord, 'id' | 'createdTxg'>): DatasetRecord {
+    const sup = this.state.mutSup();
+    const rec: DatasetRecord = { ...fields, id: sup.nextDatasetId++, createdTxg: this.state.openTxg };
+    this.state.datasets.set(rec.id, rec);
+    return rec;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new PoolClosedError(`pool ${this.name} is closed`);
+  }
+
+  /** Run a mutation in the serial queue; it must throw before changing anything. */
+  private mutate<T>(step: () => T | Promise<T>): Promise<T> {
+    return this.serial.run(async () => {
+      this.checkOpen();
+      return step();
+    });
+  }
+}

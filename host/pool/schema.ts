@@ -1,0 +1,120 @@
+// Runs wherever the pool runs. The on-disk format, declared once: record shapes, the
+// idb DBSchema, the version and the upgrade steps. Nothing else in the pool names an
+// object store by string literal without going through this type, so a store or field
+// renamed here is a compile error everywhere it is used.
+import type { DBSchema, IDBPDatabase } from 'idb';
+
+/** IndexedDB version of the schema below. Bump it and add a step to `upgrade`. */
+export const DB_VERSION = 1;
+/** Version of the record formats, kept in the superblock; refuse to open newer pools. */
+export const FORMAT_VERSION = 1;
+
+/** Physical address of a data record: metaslab id and byte offset inside that metaslab. */
+export type PhysKey = [metaslab: number, offset: number];
+
+/** The single superblock, key 'super' in store `meta`; rewritten by every commit. */
+export interface SuperRecord {
+  formatVersion: number;
+  /** Last committed transaction group. 0 = a freshly formatted pool. */
+  txg: number;
+  nextChunkId: number;
+  nextNodeId: number;
+  nextDatasetId: number;
+  /** Size of every metaslab in bytes (fixed when the pool is formatted). */
+  metaslabBytes: number;
+  /** Metaslab currently being appended to. */
+  allocMetaslab: number;
+}
+
+export const DATASET_KINDS = { volume: 'volume', snapshot: 'snapshot', clone: 'clone' } as const;
+export type DatasetKind = (typeof DATASET_KINDS)[keyof typeof DATASET_KINDS];
+
+export interface DatasetRecord {
+  id: number;
+  name: string;
+  kind: DatasetKind;
+  sizeBytes: number;
+  /** Logical block size in bytes, a power of two in [4 KiB, 1 MiB]. */
+  blockSize: number;
+  /** Trust group: dedup and frame sharing never cross it (ARCHITECTURE invariant 3). */
+  group: string;
+  /** Root tree node id, 0 = the whole volume is a hole. */
+  root: number;
+  /** Tree height: number of node levels (leaves are level 0, the root is level `levels - 1`). */
+  levels: number;
+  /** Snapshot: the dataset it was taken of. Clone: the snapshot it came from. */
+  originId: number | null;
+  originName: string | null;
+  createdTxg: number;
+}
+
+/**
+ * A copy-on-write tree node. Leaves (level 0) hold chunk ids, interior nodes hold child
+ * node ids; 0 means hole. `refcount` counts parents: dataset roots plus interior slots.
+ */
+export interface NodeRecord {
+  id: number;
+  level: number;
+  refcount: number;
+  birthTxg: number;
+  ptrs: Uint32Array;
+}
+
+/**
+ * One entry of the chunk map (seed 004's hash map between chunk ids and hashes). Tree
+ * leaves point at chunk ids, never at physical addresses, so a cleaner that moves the
+ * bytes rewrites only this record.
+ */
+export interface ChunkRecord {
+  id: number;
+  /** SHA-256 of the bytes: the dedup key and the checksum verified on every read. */
+  hash: Uint8Array;
+  metaslab: number;
+  offset: number;
+  size: number;
+  /** Number of leaf slots (across all tree nodes) that point at this chunk. */
+  refcount: number;
+  birthTxg: number;
+  /** Trust group whose write stored it; dedup lookups are keyed by (group, hash). */
+  group: string;
+}
+
+/** Per-metaslab accounting, read by a later segment cleaner. */
+export interface MetaslabRecord {
+  id: number;
+  sizeBytes: number;
+  /** Append cursor: bytes of address space handed out so far. */
+  allocatedBytes: number;
+  /** Bytes of chunks still referenced. allocatedBytes - liveBytes is garbage to clean. */
+  liveBytes: number;
+  liveChunks: number;
+}
+
+export interface PoolDB extends DBSchema {
+  meta: { key: 'super'; value: SuperRecord };
+  datasets: { key: number; value: DatasetRecord };
+  nodes: { key: number; value: NodeRecord };
+  chunks: { key: number; value: ChunkRecord; indexes: { byGroupHash: [string, ArrayBuffer] } };
+  metaslabs: { key: number; value: MetaslabRecord };
+  /** The block bytes, one ArrayBuffer per chunk, keyed by physical address. */
+  data: { key: PhysKey; value: ArrayBuffer };
+}
+
+export type PoolStoreName = 'meta' | 'datasets' | 'nodes' | 'chunks' | 'metaslabs' | 'data';
+export const ALL_STORES: PoolStoreName[] = ['meta', 'datasets', 'nodes', 'chunks', 'metaslabs', 'data'];
+
+/** Versioned upgrade steps; each `if` brings a database from version n-1 to n. */
+export function upgrade(db: IDBPDatabase<PoolDB>, oldVersion: number): void {
+  if (oldVersion < 1) {
+    db.createObjectStore('meta');
+    db.createObjectStore('datasets', { keyPath: 'id' });
+    db.createObjectStore('nodes', { keyPath: 'id' });
+    const chunks = db.createObjectStore('chunks', { keyPath: 'id' });
+    // Not unique: with THN > 1 the same content can be stored twice (runs too short to dedup).
+    chunks.createIndex('byGroupHash', ['group', 'hash']);
+    db.createObjectStore('metaslabs', { keyPath: 'id' });
+    // Out-of-line array keys [metaslab, offset]: a key range over one metaslab is a
+    // sequential run of the physical address space, read by one getAll (read-ahead).
+    db.createObjectStore('data');
+  }
+}

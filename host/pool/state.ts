@@ -1,0 +1,207 @@
+// Runs wherever the pool runs. The pool's whole metadata in memory: superblock, datasets,
+// tree nodes, chunk map, metaslab accounting and the dedup index, each a StagedMap (base
+// = last commit, overlay = the open transaction group), plus the data records the open
+// group has written. Loaded wholly at open: the chunk map and the trees are small next to
+// the data (a 64 MiB volume of 64 KiB blocks is 1,024 chunks and 4 leaf nodes).
+import { StagedMap } from './staged-map';
+import { toHex } from './hash';
+import type { ChunkRecord, DatasetRecord, MetaslabRecord, NodeRecord, PhysKey, SuperRecord } from './schema';
+
+/** A data record written (bytes) or freed (null) in the open transaction group. */
+export interface StagedData {
+  key: PhysKey;
+  bytes: ArrayBuffer | null;
+}
+
+export function physKeyString(metaslab: number, offset: number): string {
+  return `${metaslab}:${offset}`;
+}
+
+export function dedupKey(group: string, hash: Uint8Array): string {
+  return `${group}\u0000${toHex(hash)}`;
+}
+
+const copyNode = (n: NodeRecord): NodeRecord => ({ ...n, ptrs: n.ptrs.slice() });
+const copyChunk = (c: ChunkRecord): ChunkRecord => ({ ...c });
+const copyMetaslab = (m: MetaslabRecord): MetaslabRecord => ({ ...m });
+const copyDataset = (d: DatasetRecord): DatasetRecord => ({ ...d });
+
+export class PoolState {
+  private superCommitted: SuperRecord;
+  private superStaged: SuperRecord | null = null;
+  readonly datasets = new StagedMap<number, DatasetRecord>();
+  readonly nodes = new StagedMap<number, NodeRecord>();
+  readonly chunks = new StagedMap<number, ChunkRecord>();
+  readonly metaslabs = new StagedMap<number, MetaslabRecord>();
+  /** (group, hash) → chunk id. Derived from the chunk map, never stored by itself. */
+  readonly dedup = new StagedMap<string, number>();
+  /** Data records of the open group, by physKeyString. */
+  readonly data = new Map<string, StagedData>();
+
+  constructor(sup: SuperRecord) {
+    this.superCommitted = sup;
+  }
+
+  get sup(): Readonly<SuperRecord> {
+    return this.superStaged ?? this.superCommitted;
+  }
+
+  mutSup(): SuperRecord {
+    this.superStaged ??= { ...this.superCommitted };
+    return this.superStaged;
+  }
+
+  /** Txg the open group will get when committed. */
+  get openTxg(): number {
+    return this.superCommitted.txg + 1;
+  }
+
+  get committedTxg(): number {
+    return this.superCommitted.txg;
+  }
+
+  get isDirty(): boolean {
+    return (
+      this.superStaged !== null ||
+      this.datasets.dirtyCount > 0 ||
+      this.nodes.dirtyCount > 0 ||
+      this.chunks.dirtyCount > 0 ||
+      this.metaslabs.dirtyCount > 0 ||
+      this.data.size > 0
+    );
+  }
+
+  mutNode(id: number): NodeRecord {
+    const n = this.nodes.mut(id, copyNode);
+    if (!n) throw new Error(`pool invariant broken: tree node ${id} missing`);
+    return n;
+  }
+
+  mutChunk(id: number): ChunkRecord {
+    const c = this.chunks.mut(id, copyChunk);
+    if (!c) throw new Error(`pool invariant broken: chunk ${id} missing`);
+    return c;
+  }
+
+  mutDataset(id: number): DatasetRecord {
+    const d = this.datasets.mut(id, copyDataset);
+    if (!d) throw new Error(`pool invariant broken: dataset ${id} missing`);
+    return d;
+  }
+
+  // --- allocation (metaslabs) ----------------------------------------------------------
+
+  /**
+   * Hand out `size` bytes of physical address space. Append-only inside the current
+   * metaslab, moving to a fresh one when it is full: freed space becomes garbage that the
+   * segment cleaner (issue 8) compacts, using the per-metaslab live-bytes accounting.
+   */
+  allocate(size: number): { metaslab: number; offset: number } {
+    const sup = this.mutSup();
+    let ms = this.metaslabs.mut(sup.allocMetaslab, copyMetaslab);
+    if (ms && ms.allocatedBytes + size > ms.sizeBytes) {
+      sup.allocMetaslab++;
+      ms = undefined;
+    }
+    if (!ms) {
+      ms = { id: sup.allocMetaslab, sizeBytes: sup.metaslabBytes, allocatedBytes: 0, liveBytes: 0, liveChunks: 0 };
+      this.metaslabs.set(ms.id, ms);
+    }
+    const offset = ms.allocatedBytes;
+    ms.allocatedBytes += size;
+    ms.liveBytes += size;
+    ms.liveChunks++;
+    return { metaslab: ms.id, offset };
+  }
+
+  private release(metaslab: number, size: number): void {
+    const ms = this.metaslabs.mut(metaslab, copyMetaslab);
+    if (!ms) throw new Error(`pool invariant broken: metaslab ${metaslab} missing`);
+    ms.liveBytes -= size;
+    ms.liveChunks--;
+  }
+
+  // --- chunk map -------------------------------------------------------------------------
+
+  /** Store new bytes as a chunk with refcount 0 (the caller increfs from a leaf slot). */
+  newChunk(group: string, hash: Uint8Array, bytes: ArrayBuffer): ChunkRecord {
+    const sup = this.mutSup();
+    const id = sup.nextChunkId++;
+    const { metaslab, offset } = this.allocate(bytes.byteLength);
+    const c: ChunkRecord = { id, hash, metaslab, offset, size: bytes.byteLength, refcount: 0, birthTxg: this.openTxg, group };
+    this.chunks.set(id, c);
+    this.data.set(physKeyString(metaslab, offset), { key: [metaslab, offset], bytes });
+    const dk = dedupKey(group, hash);
+    if (!this.dedup.has(dk)) this.dedup.set(dk, id);
+    return c;
+  }
+
+  increfChunk(id: number): void {
+    this.mutChunk(id).refcount++;
+  }
+
+  /** Drop one reference; at zero the chunk, its data record and its dedup entry go. */
+  decrefChunk(id: number): void {
+    const c = this.mutChunk(id);
+    if (--c.refcount > 0) return;
+    this.chunks.delete(id);
+    this.release(c.metaslab, c.size);
+    const pk = physKeyString(c.metaslab, c.offset);
+    if (c.birthTxg === this.openTxg) this.data.delete(pk); // never reached disk
+    else this.data.set(pk, { key: [c.metaslab, c.offset], bytes: null });
+    const dk = dedupKey(c.group, c.hash);
+    if (this.dedup.get(dk) === id) this.dedup.delete(dk);
+  }
+
+  // --- tree nodes ------------------------------------------------------------------------
+
+  newNode(level: number): NodeRecord {
+    const sup = this.mutSup();
+    const n: NodeRecord = { id: sup.nextNodeId++, level, refcount: 1, birthTxg: this.openTxg, ptrs: new Uint32Array(256) };
+    this.nodes.set(n.id, n);
+    return n;
+  }
+
+  increfNode(id: number): void {
+    this.mutNode(id).refcount++;
+  }
+
+  /** Drop one reference; at zero the node goes and drops its references to its children. */
+  decrefNode(id: number): void {
+    const n = this.mutNode(id);
+    if (--n.refcount > 0) return;
+    this.nodes.delete(id);
+    for (const child of n.ptrs) {
+      if (child === 0) continue;
+      if (n.level === 0) this.decrefChunk(child);
+      else this.decrefNode(child);
+    }
+  }
+
+  // --- transaction group boundaries ---------------------------------------------------
+
+  /** After a successful commit of the open group as `txg`. */
+  applyCommitted(txg: number): void {
+    const sup = this.mutSup();
+    sup.txg = txg;
+    this.superCommitted = sup;
+    this.superStaged = null;
+    this.datasets.apply();
+    this.nodes.apply();
+    this.chunks.apply();
+    this.metaslabs.apply();
+    this.dedup.apply();
+    this.data.clear();
+  }
+
+  /** Back to the last commit. */
+  discard(): void {
+    this.superStaged = null;
+    this.datasets.discard();
+    this.nodes.discard();
+    this.chunks.discard();
+    this.metaslabs.discard();
+    this.dedup.discard();
+    this.data.clear();
+  }
+}

@@ -1,0 +1,109 @@
+// Runs wherever the pool runs. The write path, in two halves so hashing can run ahead of
+// the pool's serial queue: `prepareBlocks` (async, touches no pool state) copies each
+// block into its own buffer, spots all-zero blocks and hashes the rest concurrently;
+// `stagePrepared` (sync, inside the queue) applies dedup and updates the tree.
+//
+// Each block gets its own ArrayBuffer because structured clone of a Uint8Array view
+// serialises the view's whole underlying buffer: storing views of a 16 MiB import slice
+// would store 16 MiB per record.
+import { isAllZero, sha256 } from './hash';
+import { setBlock } from './block-tree';
+import { dedupKey, type PoolState } from './state';
+import type { DatasetRecord } from './schema';
+
+export interface PreparedBlocks {
+  /** Block bytes, null for an all-zero block (a hole). */
+  blocks: (ArrayBuffer | null)[];
+  hashes: (Uint8Array | null)[];
+  bytes: number;
+}
+
+export interface WriteCounters {
+  blocksWritten: number;
+  blocksStored: number;
+  blocksDeduped: number;
+  zeroBlocks: number;
+}
+
+/** Split `bytes` into blocks of `blockSize` (the last one zero-padded) and hash them. */
+export async function prepareBlocks(bytes: Uint8Array, blockSize: number): Promise<PreparedBlocks> {
+  const n = Math.ceil(bytes.length / blockSize);
+  const blocks: (ArrayBuffer | null)[] = new Array(n);
+  const pending: Promise<Uint8Array>[] = [];
+  for (let i = 0; i < n; i++) {
+    const view = bytes.subarray(i * blockSize, (i + 1) * blockSize);
+    let buf: ArrayBuffer;
+    if (view.length === blockSize) buf = view.slice().buffer;
+    else {
+      const padded = new Uint8Array(blockSize);
+      padded.set(view);
+      buf = padded.buffer;
+    }
+    const zero = isAllZero(new Uint8Array(buf));
+    blocks[i] = zero ? null : buf;
+    pending.push(zero ? Promise.resolve(new Uint8Array(0)) : sha256(buf));
+  }
+  const digests = await Promise.all(pending);
+  return { blocks, hashes: digests.map((h, i) => (blocks[i] ? h : null)), bytes: bytes.length };
+}
+
+/**
+ * Stage prepared blocks at `lba..` of a writable dataset. Dedup follows seed 001's THN
+ * rule: a block is referenced instead of stored only inside a run of ≥ `thn` consecutive
+ * blocks of this write that all match chunks of the dataset's trust group (a match may be
+ * an earlier block of the same write). A zero block is a hole and ends a run.
+ * Synchronous: nothing else touches the state while it runs.
+ */
+export function stagePrepared(
+  state: PoolState,
+  ds: DatasetRecord,
+  lba: number,
+  p: PreparedBlocks,
+  thn: number,
+  counters: WriteCounters,
+): void {
+  const n = p.blocks.length;
+  // Pass 1: which blocks match existing content (or an earlier block of this write).
+  const matches = new Array<boolean>(n).fill(false);
+  const seen = new Set<string>();
+  for (let i = 0; i < n; i++) {
+    const h = p.hashes[i];
+    if (!h) continue;
+    const k = dedupKey(ds.group, h);
+    matches[i] = state.dedup.has(k) || seen.has(k);
+    seen.add(k);
+  }
+  // Pass 2: runs of matches at least THN long are deduped.
+  const dedup = new Array<boolean>(n).fill(false);
+  for (let i = 0; i < n; ) {
+    if (!matches[i]) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < n && matches[j]) j++;
+    if (j - i >= thn) dedup.fill(true, i, j);
+    i = j;
+  }
+  // Pass 3: store or reference, then point the tree at it.
+  for (let i = 0; i < n; i++) {
+    const bytes = p.blocks[i];
+    const h = p.hashes[i];
+    counters.blocksWritten++;
+    if (!bytes || !h) {
+      counters.zeroBlocks++;
+      setBlock(state, ds.id, lba + i, 0);
+      continue;
+    }
+    const existing = dedup[i] ? state.dedup.get(dedupKey(ds.group, h)) : undefined;
+    let chunkId: number;
+    if (existing !== undefined) {
+      chunkId = existing;
+      counters.blocksDeduped++;
+    } else {
+      chunkId = state.newChunk(ds.group, h, bytes).id;
+      counters.blocksStored++;
+    }
+    setBlock(state, ds.id, lba + i, chunkId);
+  }
+}
