@@ -1,0 +1,380 @@
+// Runs in the dom0 driver worker. The control domain's block driver (seed 000, US
+// 8,037,279): a domain asks for a block; the driver walks that domain's clone to the
+// block's physical identity; if a frame of the domain's trust group already holds it, the
+// frame is mapped into the domain's page map (no pool read, no copy); otherwise the pool is
+// read (batched with other misses) into a free or evicted frame, then mapped.
+//
+// Transport-agnostic: ring-port.ts (zero-copy, shared memory) and message-port.ts (copy
+// fallback) decode requests and deliver completions; both call the methods here.
+// Every input is treated as hostile and validated here, not in the ports.
+import { FrameTable } from '../frames/frame-table';
+import { arenaLayout, type ArenaLayout } from '../../shared/memory-layout';
+import { Status } from '../../shared/protocol';
+import type { BlockStore, PhysicalBlock, VolumeInfo } from './block-store';
+import { GroupCommit } from './group-commit';
+import { soon } from './soon';
+
+export interface DriverOptions {
+  /** Frames per trust-group arena. */
+  arenaFrames: number;
+  /** Distinct domains mapping a frame before it is promoted. */
+  promoteAt: number;
+  /** Default per-domain limit on mapped frames. */
+  quota: number;
+  /** SharedArrayBuffer arenas (zero-copy) or plain ArrayBuffers (copy transport). */
+  shared: boolean;
+}
+
+export interface Completion {
+  status: Status;
+  /** Frame number, or -1 for none (hole, write, error). */
+  frame: number;
+  generation: number;
+}
+
+export interface TrustGroup {
+  readonly id: string;
+  readonly layout: ArenaLayout;
+  readonly buffer: SharedArrayBuffer | ArrayBuffer;
+  readonly table: FrameTable;
+  readonly filling: Map<string, Promise<number>>;
+}
+
+export interface DomainCounters {
+  requests: number;
+  /** READs answered from a resident frame (no pool read). */
+  hits: number;
+  /** READs that needed a pool read. */
+  misses: number;
+  holes: number;
+  writes: number;
+  refused: number;
+}
+
+/** Called whenever a domain's page map changes, so ring-port can publish it to the guest. */
+export type PageMapSink = (lba: number, frame: number, generation: number) => void;
+
+export class Domain {
+  readonly shadow: Int32Array; // trusted: frame + 1 per LBA, 0 = unmapped
+  readonly orphans = new Map<number, number>(); // frame → pins kept after copy-on-write
+  mapped = 0;
+  fault: string | null = null;
+  destroyed = false;
+  readonly counters: DomainCounters = { requests: 0, hits: 0, misses: 0, holes: 0, writes: 0, refused: 0 };
+  pageMapSink: PageMapSink | null = null;
+
+  constructor(
+    readonly id: number,
+    readonly dataset: string,
+    readonly volume: VolumeInfo,
+    readonly group: TrustGroup,
+    readonly quota: number,
+  ) {
+    this.shadow = new Int32Array(volume.blocks);
+  }
+
+  get alive(): boolean {
+    return !this.destroyed && this.fault === null;
+  }
+}
+
+export interface DriverCounters {
+  /** Blocks read from the pool into frames. */
+  poolReads: number;
+  /** Pool read batches (IndexedDB transactions). */
+  poolReadBatches: number;
+  /** Bytes copied across the isolation boundary (copy transport only). */
+  bytesCopied: number;
+  /** Bytes handed out as views without a copy (zero-copy transport). */
+  bytesShared: number;
+  commits: number;
+  faults: number;
+}
+
+export class DomainFault extends Error {
+  override name = 'DomainFault';
+}
+
+export class Dom0Driver {
+  readonly groups = new Map<string, TrustGroup>();
+  readonly domains = new Map<number, Domain>();
+  readonly counters: DriverCounters = { poolReads: 0, poolReadBatches: 0, bytesCopied: 0, bytesShared: 0, commits: 0, faults: 0 };
+  onFault: ((domain: Domain, reason: string) => void) | null = null;
+  private nextDomainId = 1;
+  private readonly committer: GroupCommit;
+  private pendingReads: { dataset: string; block: PhysicalBlock; resolve: (b: Uint8Array) => void; reject: (e: unknown) => void }[] = [];
+
+  constructor(
+    readonly store: BlockStore,
+    readonly options: DriverOptions,
+  ) {
+    this.committer = new GroupCommit(() => store.commit());
+  }
+
+  /** The arena of `groupId`, created on first use with the group's block size. */
+  group(groupId: string, blockBytes: number): TrustGroup {
+    let g = this.groups.get(groupId);
+    if (g) {
+      if (g.layout.frameBytes !== blockBytes) {
+        throw new RangeError(`trust group ${groupId} uses ${g.layout.frameBytes}-byte blocks; this volume has ${blockBytes}-byte blocks`);
+      }
+      return g;
+    }
+    const layout = arenaLayout(this.options.arenaFrames, blockBytes);
+    const buffer = this.options.shared ? new SharedArrayBuffer(layout.totalBytes) : new ArrayBuffer(layout.totalBytes);
+    const table = new FrameTable(layout, buffer, { promoteAt: this.options.promoteAt });
+    g = { id: groupId, layout, buffer, table, filling: new Map() };
+    this.groups.set(groupId, g);
+    return g;
+  }
+
+  async createDomain(dataset: string, quota = this.options.quota): Promise<Domain> {
+    const volume = await this.store.volume(dataset);
+    if (volume.readOnly) throw new RangeError(`dataset ${dataset} is read-only (a snapshot): give each domain a clone`);
+    if (!Number.isInteger(quota) || quota < 1) throw new RangeError(`quota must be a positive integer, got ${quota}`);
+    const d = new Domain(this.nextDomainId++, dataset, volume, this.group(volume.group, volume.blockBytes), quota);
+    this.domains.set(d.id, d);
+    return d;
+  }
+
+  /** Drop every mapping of the domain; its frames become evictable unless others map them. */
+  destroyDomain(id: number): void {
+    const d = this.domains.get(id);
+    if (!d) throw new RangeError(`unknown domain ${id}`);
+    this.unmapAll(d);
+    d.destroyed = true;
+    this.domains.delete(id);
+  }
+
+  /** Stop serving a misbehaving domain; the host is told why and kills its worker. */
+  fault(d: Domain, reason: string): void {
+    if (d.fault !== null) return;
+    d.fault = reason;
+    this.counters.faults++;
+    this.unmapAll(d);
+    this.onFault?.(d, reason);
+  }
+
+  // ---- requests --------------------------------------------------------------------------
+
+  /** READ: map the block at `lba` into the domain. Completion carries the frame. */
+  async read(d: Domain, lba: number): Promise<Completion> {
+    d.counters.requests++;
+    if (!this.inRange(d, lba)) return refuse(d, Status.OUT_OF_RANGE);
+    const table = d.group.table;
+    const current = d.shadow[lba]!;
+    if (current !== 0) {
+      d.counters.hits++;
+      return { status: Status.OK, frame: current - 1, generation: table.generation(current - 1) };
+    }
+    if (d.mapped >= d.quota) return refuse(d, Status.QUOTA);
+    const [block] = await this.store.resolve(d.dataset, [lba]);
+    if (!block) {
+      d.counters.holes++;
+      return { status: Status.OK, frame: -1, generation: 0 };
+    }
+    // A frame can be taken by another fill between our await and our map: try again.
+    for (let attempt = 0; attempt < 4; attempt++) {
+      let frame = table.lookup(block.key);
+      let missed = false;
+      try {
+        if (frame === null) {
+          missed = true;
+          frame = await this.fill(d.group, d.dataset, block);
+        } else if (table.info(frame).state === 'filling') {
+          frame = await d.group.filling.get(block.key)!;
+        }
+      } catch (err) {
+        return refuse(d, statusOf(err));
+      }
+      if (!d.alive) return refuse(d, Status.BAD_REQUEST);
+      if (d.shadow[lba] !== 0) return { status: Status.OK, frame: d.shadow[lba]! - 1, generation: table.generation(d.shadow[lba]! - 1) };
+      if (table.lookup(block.key) !== frame || table.info(frame).state !== 'resident') continue;
+      if (missed) d.counters.misses++;
+      else d.counters.hits++;
+      this.mapInto(d, lba, frame);
+      return { status: Status.OK, frame, generation: table.generation(frame) };
+    }
+    return refuse(d, Status.ARENA_FULL);
+  }
+
+  /**
+   * UNMAP: drop the domain's mapping of `lba`; or, with `frame` ≥ 0, drop a pin the domain
+   * kept on an old frame after copy-on-write. A domain can only drop what it holds.
+   */
+  unmap(d: Domain, lba: number, frame: number): Completion {
+    d.counters.requests++;
+    if (frame >= 0) {
+      const pins = d.orphans.get(frame);
+      if (pins === undefined) return refuse(d, Status.BAD_REQUEST);
+      if (pins <= 1) d.orphans.delete(frame);
+      else d.orphans.set(frame, pins - 1);
+      d.group.table.unmap(frame, d.id);
+      d.mapped--;
+      return ok();
+    }
+    if (!this.inRange(d, lba)) return refuse(d, Status.OUT_OF_RANGE);
+    const current = d.shadow[lba]!;
+    if (current === 0) return refuse(d, Status.BAD_REQUEST);
+    this.clearMapping(d, lba, false);
+    return ok();
+  }
+
+  /**
+   * WRITE: copy-on-write `bytes` into the domain's clone at `lba`; resolves when durable.
+   * The old mapping is dropped, or kept as a pin (`keepOldPin`) while the guest still holds
+   * views of it: a frame a domain may be reading is never reused.
+   */
+  async write(d: Domain, lba: number, bytes: Uint8Array, keepOldPin: boolean): Promise<Completion> {
+    d.counters.requests++;
+    if (!this.inRange(d, lba)) return refuse(d, Status.OUT_OF_RANGE);
+    if (bytes.byteLength !== d.volume.blockBytes) return refuse(d, Status.BAD_REQUEST);
+    try {
+      await this.committer.add(this.store.write(d.dataset, lba, bytes));
+    } catch (err) {
+      return refuse(d, statusOf(err));
+    }
+    d.counters.writes++;
+    if (d.alive && d.shadow[lba] !== 0) this.clearMapping(d, lba, keepOldPin);
+    this.counters.commits = this.committer.commits;
+    return ok();
+  }
+
+  /** FLUSH: resolves when everything written before it is durable. */
+  async flush(d: Domain): Promise<Completion> {
+    d.counters.requests++;
+    try {
+      await this.committer.barrier();
+    } catch (err) {
+      return refuse(d, statusOf(err));
+    }
+    return ok();
+  }
+
+  // ---- internals -------------------------------------------------------------------------
+
+  private inRange(d: Domain, lba: number): boolean {
+    return Number.isInteger(lba) && lba >= 0 && lba < d.volume.blocks;
+  }
+
+  private mapInto(d: Domain, lba: number, frame: number): void {
+    d.group.table.map(frame, d.id);
+    d.shadow[lba] = frame + 1;
+    d.mapped++;
+    d.pageMapSink?.(lba, frame, d.group.table.generation(frame));
+  }
+
+  private clearMapping(d: Domain, lba: number, keepPin: boolean): void {
+    const frame = d.shadow[lba]! - 1;
+    d.shadow[lba] = 0;
+    d.pageMapSink?.(lba, -1, 0);
+    if (keepPin) {
+      d.orphans.set(frame, (d.orphans.get(frame) ?? 0) + 1);
+    } else {
+      d.group.table.unmap(frame, d.id);
+      d.mapped--;
+    }
+  }
+
+  private unmapAll(d: Domain): void {
+    const table = d.group.table;
+    for (let lba = 0; lba < d.shadow.length; lba++) {
+      const f = d.shadow[lba]!;
+      if (f !== 0) table.unmap(f - 1, d.id);
+    }
+    d.shadow.fill(0);
+    for (const [frame, pins] of d.orphans) for (let i = 0; i < pins; i++) table.unmap(frame, d.id);
+    d.orphans.clear();
+    d.mapped = 0;
+  }
+
+  /** Read `block` into a new frame of `g`; concurrent requests for it share this fill. */
+  private fill(g: TrustGroup, dataset: string, block: PhysicalBlock): Promise<number> {
+    const taken = g.table.allocate(block.key);
+    if (!taken) return Promise.reject(new ArenaFullError(g.id));
+    const { frame } = taken;
+    const filled = this.readBatched(dataset, block).then(
+      (bytes) => {
+        if (bytes.byteLength !== g.layout.frameBytes) throw new RangeError(`block ${block.key} has ${bytes.byteLength} bytes, frames hold ${g.layout.frameBytes}`);
+        // The one copy of a block's life in memory: from the pool's record into its frame.
+        g.table.view(frame).set(bytes);
+        g.table.fillDone(frame);
+        g.filling.delete(block.key);
+        return frame;
+      },
+      (err: unknown) => {
+        g.table.fillFailed(frame);
+        g.filling.delete(block.key);
+        throw err;
+      },
+    );
+    g.filling.set(block.key, filled);
+    return filled;
+  }
+
+  /** Gather the misses of one burst of requests into one pool read. */
+  private readBatched(dataset: string, block: PhysicalBlock): Promise<Uint8Array> {
+    return new Promise((resolve, reject) => {
+      this.pendingReads.push({ dataset, block, resolve, reject });
+      if (this.pendingReads.length === 1) void soon().then(() => this.flushReads());
+    });
+  }
+
+  private async flushReads(): Promise<void> {
+    const batch = this.pendingReads;
+    this.pendingReads = [];
+    const byDataset = new Map<string, typeof batch>();
+    for (const r of batch) {
+      const list = byDataset.get(r.dataset) ?? [];
+      list.push(r);
+      byDataset.set(r.dataset, list);
+    }
+    await Promise.all(
+      [...byDataset].map(async ([dataset, reqs]) => {
+        this.counters.poolReadBatches++;
+        try {
+          const out = await this.store.read(dataset, reqs.map((r) => r.block));
+          this.counters.poolReads += reqs.length;
+          reqs.forEach((r, i) => r.resolve(out[i]!));
+        } catch (err) {
+          // One bad block must not fail its neighbours: retry them one by one.
+          if (reqs.length === 1) return reqs[0]!.reject(err);
+          for (const r of reqs) {
+            try {
+              const [bytes] = await this.store.read(dataset, [r.block]);
+              this.counters.poolReads++;
+              r.resolve(bytes!);
+            } catch (e) {
+              r.reject(e);
+            }
+          }
+        }
+      }),
+    );
+  }
+}
+
+export class ArenaFullError extends Error {
+  override name = 'ArenaFullError';
+  constructor(group: string) {
+    super(`every frame of trust group ${group}'s arena is mapped or being filled; nothing can be evicted`);
+  }
+}
+
+function ok(): Completion {
+  return { status: Status.OK, frame: -1, generation: 0 };
+}
+
+function refuse(d: Domain, status: Status): Completion {
+  d.counters.refused++;
+  return { status, frame: -1, generation: 0 };
+}
+
+function statusOf(err: unknown): Status {
+  const name = err instanceof Error ? err.name : '';
+  if (name === 'ArenaFullError') return Status.ARENA_FULL;
+  if (name === 'ChecksumError') return Status.CHECKSUM;
+  if (name === 'ReadOnlyError') return Status.READ_ONLY;
+  if (name === 'OutOfRangeError') return Status.OUT_OF_RANGE;
+  return Status.IO;
+}

@@ -1,0 +1,218 @@
+// Runs in the dom0 driver worker (and in Node unit tests). Trusted bookkeeping of one
+// trust group's frame arena: which block each frame holds, which domains map it, which
+// frames may be reused, and each frame's generation (kept in the arena itself so guests
+// can check it without asking).
+//
+// Invariants (ARCHITECTURE.md section 4):
+//  - a frame that any domain maps, or that is being filled, is never reused;
+//  - a frame's generation changes every time it is given to another block, so a stale
+//    (frame, generation) pair held by a guest can be detected;
+//  - frames mapped by at least `promoteAt` distinct domains are promoted (seed 001: blocks
+//    referenced often move to low-latency memory) and are evicted only when no
+//    unpromoted frame can be.
+// Eviction is CLOCK (second chance) over frames nobody maps.
+import type { ArenaLayout } from '../../shared/memory-layout';
+
+export type FrameState = 'free' | 'filling' | 'resident';
+
+export interface FrameInfo {
+  readonly frame: number;
+  readonly state: FrameState;
+  readonly key: string | null;
+  readonly generation: number;
+  /** domain id → number of that domain's LBAs mapped to this frame. */
+  readonly mappedBy: ReadonlyMap<number, number>;
+  readonly promoted: boolean;
+}
+
+export interface FrameTableStats {
+  frames: number;
+  resident: number;
+  mapped: number;
+  promoted: number;
+  evictions: number;
+  fills: number;
+}
+
+export interface FrameTableOptions {
+  /** Distinct domains that must map a frame before it is promoted. */
+  promoteAt: number;
+}
+
+export class FrameTable {
+  readonly layout: ArenaLayout;
+  private readonly gen: Int32Array;
+  private readonly bytes: Uint8Array;
+  private readonly state: FrameState[];
+  private readonly keys: (string | null)[];
+  private readonly mappedBy: Map<number, number>[];
+  private readonly refBit: Uint8Array;
+  private readonly promotedBit: Uint8Array;
+  private readonly index = new Map<string, number>();
+  private readonly free: number[] = [];
+  private hand = 0;
+  private readonly promoteAt: number;
+  private evictions = 0;
+  private fills = 0;
+
+  constructor(layout: ArenaLayout, buffer: SharedArrayBuffer | ArrayBuffer, options: FrameTableOptions) {
+    if (buffer.byteLength < layout.totalBytes) throw new RangeError(`arena buffer has ${buffer.byteLength} bytes, layout needs ${layout.totalBytes}`);
+    if (!Number.isInteger(options.promoteAt) || options.promoteAt < 1) throw new RangeError(`promoteAt must be ≥ 1, got ${options.promoteAt}`);
+    this.layout = layout;
+    this.gen = new Int32Array(buffer, layout.genByteOffset, layout.frames);
+    this.bytes = new Uint8Array(buffer, layout.framesByteOffset, layout.frames * layout.frameBytes);
+    this.state = new Array<FrameState>(layout.frames).fill('free');
+    this.keys = new Array<string | null>(layout.frames).fill(null);
+    this.mappedBy = Array.from({ length: layout.frames }, () => new Map<number, number>());
+    this.refBit = new Uint8Array(layout.frames);
+    this.promotedBit = new Uint8Array(layout.frames);
+    this.promoteAt = options.promoteAt;
+    // Hand out low frame numbers first: it makes arena pictures and tests easy to read.
+    for (let f = layout.frames - 1; f >= 0; f--) this.free.push(f);
+  }
+
+  /** The resident (or filling) frame holding `key`, if any. */
+  lookup(key: string): number | null {
+    return this.index.get(key) ?? null;
+  }
+
+  /**
+   * Take a frame for `key`: a free one, else evict by CLOCK. The frame is 'filling' (not
+   * evictable, not yet usable) until `fillDone`. Its generation changes now, so any guest
+   * still holding the previous (frame, generation) sees it as stale. Returns null when
+   * every frame is mapped or filling.
+   */
+  allocate(key: string): { frame: number; evictedKey: string | null } | null {
+    if (this.index.has(key)) throw new Error(`frame table: ${key} is already resident`);
+    let frame = this.free.pop();
+    let evictedKey: string | null = null;
+    if (frame === undefined) {
+      const victim = this.pickVictim();
+      if (victim === null) return null;
+      frame = victim;
+      evictedKey = this.keys[frame] ?? null;
+      if (evictedKey !== null) this.index.delete(evictedKey);
+      this.promotedBit[frame] = 0;
+      this.evictions++;
+    }
+    this.state[frame] = 'filling';
+    this.keys[frame] = key;
+    this.index.set(key, frame);
+    // Guests read the generation with Atomics.load; publish the new one before any mapping.
+    Atomics.add(this.gen, frame, 1);
+    return { frame, evictedKey };
+  }
+
+  /** The frame's bytes are written; it may now be mapped. */
+  fillDone(frame: number): void {
+    this.assertFrame(frame);
+    if (this.state[frame] !== 'filling') throw new Error(`frame ${frame} is not being filled`);
+    this.state[frame] = 'resident';
+    this.refBit[frame] = 1;
+    this.fills++;
+  }
+
+  /** Give up a frame whose fill failed (e.g. checksum mismatch): it holds nothing. */
+  fillFailed(frame: number): void {
+    this.assertFrame(frame);
+    const key = this.keys[frame];
+    if (key != null) this.index.delete(key);
+    this.keys[frame] = null;
+    this.state[frame] = 'free';
+    Atomics.add(this.gen, frame, 1);
+    this.free.push(frame);
+  }
+
+  /** Record that `domain` maps `frame` (once per LBA). Returns true if this promoted it. */
+  map(frame: number, domain: number): boolean {
+    this.assertFrame(frame);
+    if (this.state[frame] !== 'resident') throw new Error(`frame ${frame} is ${this.state[frame]}, cannot be mapped`);
+    const m = this.mappedBy[frame]!;
+    m.set(domain, (m.get(domain) ?? 0) + 1);
+    this.refBit[frame] = 1;
+    if (!this.promotedBit[frame] && m.size >= this.promoteAt) {
+      this.promotedBit[frame] = 1;
+      return true;
+    }
+    return false;
+  }
+
+  /** Drop one mapping of `frame` by `domain`. A frame nobody maps becomes evictable (not freed). */
+  unmap(frame: number, domain: number): void {
+    this.assertFrame(frame);
+    const m = this.mappedBy[frame]!;
+    const n = m.get(domain);
+    if (n === undefined) throw new Error(`domain ${domain} does not map frame ${frame}`);
+    if (n <= 1) m.delete(domain);
+    else m.set(domain, n - 1);
+  }
+
+  isMapped(frame: number): boolean {
+    return (this.mappedBy[frame]?.size ?? 0) > 0;
+  }
+
+  generation(frame: number): number {
+    this.assertFrame(frame);
+    return Atomics.load(this.gen, frame);
+  }
+
+  /** The frame's bytes, a view onto the arena (no copy). */
+  view(frame: number): Uint8Array {
+    this.assertFrame(frame);
+    const fb = this.layout.frameBytes;
+    return this.bytes.subarray(frame * fb, (frame + 1) * fb);
+  }
+
+  info(frame: number): FrameInfo {
+    this.assertFrame(frame);
+    return {
+      frame,
+      state: this.state[frame]!,
+      key: this.keys[frame] ?? null,
+      generation: this.generation(frame),
+      mappedBy: new Map(this.mappedBy[frame]!),
+      promoted: this.promotedBit[frame] === 1,
+    };
+  }
+
+  stats(): FrameTableStats {
+    let resident = 0;
+    let mapped = 0;
+    let promoted = 0;
+    for (let f = 0; f < this.layout.frames; f++) {
+      if (this.state[f] === 'resident') resident++;
+      if (this.mappedBy[f]!.size > 0) mapped++;
+      if (this.promotedBit[f]) promoted++;
+    }
+    return { frames: this.layout.frames, resident, mapped, promoted, evictions: this.evictions, fills: this.fills };
+  }
+
+  /**
+   * CLOCK with second chance, in two passes: first only unpromoted frames, then any.
+   * Mapped and filling frames are never candidates.
+   */
+  private pickVictim(): number | null {
+    const n = this.layout.frames;
+    for (const allowPromoted of [false, true]) {
+      // Two sweeps: the first may only clear reference bits.
+      for (let step = 0; step < 2 * n; step++) {
+        const f = this.hand;
+        this.hand = (this.hand + 1) % n;
+        if (this.state[f] !== 'resident' || this.mappedBy[f]!.size > 0) continue;
+        if (this.promotedBit[f] && !allowPromoted) continue;
+        if (this.refBit[f]) {
+          this.refBit[f] = 0;
+          continue;
+        }
+        return f;
+      }
+    }
+    return null;
+  }
+
+  private assertFrame(frame: number): void {
+    if (!Number.isInteger(frame) || frame < 0 || frame >= this.layout.frames) {
+      throw new RangeError(`frame ${frame} is outside the arena (0..${this.layout.frames - 1})`);
+    }
+  }
+}

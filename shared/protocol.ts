@@ -1,0 +1,77 @@
+// Runs on both sides of the boundary. The data-plane protocol: what a request entry and a
+// completion entry mean, word by word. Requests flow guest → dom0 on the domain's request
+// ring, completions dom0 → guest on its completion ring (seed 004, US 11,513,832).
+// Everything here is small integers: no exception and no string crosses shared memory
+// (as in SQLite's OPFS proxy); a status code travels, and the guest turns it into an Error.
+
+/** Words per request and per completion entry. */
+export const ENTRY_WORDS = 8;
+
+// Request entry, word offsets.
+export const REQ_OP = 0; // Op
+export const REQ_TAG = 1; // guest-chosen id echoed in the completion (u32)
+export const REQ_LBA = 2; // logical block address, in blocks of the volume's block size
+export const REQ_ARG0 = 3; // WRITE: staging slot index
+export const REQ_ARG1 = 4; // WRITE: length in bytes (must equal the block size)
+
+// Completion entry, word offsets.
+export const CPL_TAG = 0; // the request's tag
+export const CPL_STATUS = 1; // Status
+export const CPL_FRAME = 2; // READ: frame number + 1 in the group's arena; 0 = hole (zeros)
+export const CPL_GEN = 3; // READ: the frame's generation when mapped
+export const CPL_OP = 4; // the request's op, so a guest can sanity-check
+
+/** Request opcodes. */
+export const Op = {
+  /** Map the block at LBA into this domain's page map; completion carries frame + generation. */
+  READ: 1,
+  /** Drop this domain's mapping of LBA (the guest holds no lease on it). */
+  UNMAP: 2,
+  /** Copy-on-write the staging slot ARG0 (ARG1 bytes) into this domain's clone at LBA; acknowledged when durable. */
+  WRITE: 3,
+  /** Complete once every write before it is durable. */
+  FLUSH: 4,
+  /** Does nothing; completes OK (ring benchmarks, liveness). */
+  NOOP: 5,
+} as const;
+export type Op = (typeof Op)[keyof typeof Op];
+
+/** Completion status codes. */
+export const Status = {
+  OK: 0,
+  /** LBA outside the volume. */
+  OUT_OF_RANGE: 1,
+  /** Unknown opcode or malformed field (the domain is faulted). */
+  BAD_REQUEST: 2,
+  /** The domain maps as many frames as its quota allows; release some first. */
+  QUOTA: 3,
+  /** Every frame of the arena is mapped or leased; nothing could be evicted. */
+  ARENA_FULL: 4,
+  /** The block's checksum did not match when read from the pool. */
+  CHECKSUM: 5,
+  /** The pool failed (I/O error, quota exceeded in a commit). */
+  IO: 6,
+  /** The volume is read-only (a snapshot). */
+  READ_ONLY: 7,
+} as const;
+export type Status = (typeof Status)[keyof typeof Status];
+
+const STATUS_TEXT: Record<Status, string> = {
+  [Status.OK]: 'ok',
+  [Status.OUT_OF_RANGE]: 'block address is outside the volume',
+  [Status.BAD_REQUEST]: 'malformed request',
+  [Status.QUOTA]: 'frame quota reached: release leases before mapping more blocks',
+  [Status.ARENA_FULL]: 'no frame could be evicted: every frame is mapped',
+  [Status.CHECKSUM]: 'checksum mismatch reading the block from the pool',
+  [Status.IO]: 'storage pool error',
+  [Status.READ_ONLY]: 'volume is read-only',
+};
+
+export function statusText(status: number): string {
+  return STATUS_TEXT[status as Status] ?? `unknown status ${status}`;
+}
+
+const OPS = new Set<number>(Object.values(Op));
+export function isOp(n: number): n is Op {
+  return OPS.has(n);
+}

@@ -1,0 +1,160 @@
+// Node: the dom0 driver's read-sharing path, trust groups, quota, copy-on-write and
+// durability, over an in-memory block store that counts pool reads.
+import { describe, expect, it } from 'vitest';
+import { Dom0Driver } from '../../host/dom0/driver';
+import { MemoryBlockStore } from '../../host/dom0/block-store';
+import { Status } from '../../shared/protocol';
+
+const BS = 4096;
+const block = (fill: number): Uint8Array => new Uint8Array(BS).fill(fill);
+
+function setup(opts: Partial<{ arenaFrames: number; quota: number; promoteAt: number }> = {}) {
+  const store = new MemoryBlockStore();
+  const image = new Map<number, Uint8Array>([[0, block(1)], [1, block(2)], [2, block(1)], [5, block(5)]]);
+  store.addVolume('base@snap', { blocks: 8, blockBytes: BS, readOnly: true, group: 'g1' }, image);
+  store.cloneVolume('base@snap', 'clone-a');
+  store.cloneVolume('base@snap', 'clone-b');
+  store.cloneVolume('base@snap', 'clone-x', 'g2');
+  const driver = new Dom0Driver(store, { arenaFrames: opts.arenaFrames ?? 16, promoteAt: opts.promoteAt ?? 2, quota: opts.quota ?? 64, shared: true });
+  return { store, driver };
+}
+
+describe('dom0 driver', () => {
+  it('maps the same frame for the second domain of a group, with no second pool read', async () => {
+    const { store, driver } = setup();
+    const a = await driver.createDomain('clone-a');
+    const b = await driver.createDomain('clone-b');
+    const ra = await driver.read(a, 1);
+    expect(ra.status).toBe(Status.OK);
+    expect(store.reads).toBe(1);
+    const rb = await driver.read(b, 1);
+    expect(rb.frame).toBe(ra.frame);
+    expect(store.reads).toBe(1);
+    expect(a.counters).toMatchObject({ misses: 1, hits: 0 });
+    expect(b.counters).toMatchObject({ misses: 0, hits: 1 });
+    expect(driver.groups.get('g1')!.table.view(ra.frame)[0]).toBe(2);
+    expect(driver.groups.get('g1')!.table.info(ra.frame).promoted).toBe(true);
+  });
+
+  it('shares one frame between two LBAs of one domain that hold the same content (dedup)', async () => {
+    const { store, driver } = setup();
+    const a = await driver.createDomain('clone-a');
+    const r0 = await driver.read(a, 0);
+    const r2 = await driver.read(a, 2);
+    expect(r2.frame).toBe(r0.frame);
+    expect(store.reads).toBe(1);
+  });
+
+  it('gathers concurrent misses of one block into a single pool read', async () => {
+    const { store, driver } = setup();
+    const a = await driver.createDomain('clone-a');
+    const b = await driver.createDomain('clone-b');
+    const [ra, rb] = await Promise.all([driver.read(a, 5), driver.read(b, 5)]);
+    expect(ra.frame).toBe(rb.frame);
+    expect(store.reads).toBe(1);
+  });
+
+  it('never shares frames across trust groups: the other group goes to the pool like any miss', async () => {
+    const { store, driver } = setup();
+    const a = await driver.createDomain('clone-a');
+    const x = await driver.createDomain('clone-x');
+    await driver.read(a, 1);
+    const rx = await driver.read(x, 1);
+    expect(store.reads).toBe(2);
+    expect(x.counters).toMatchObject({ misses: 1, hits: 0 });
+    expect(driver.groups.get('g2')).toBeDefined();
+    expect(driver.groups.get('g2')!.buffer).not.toBe(driver.groups.get('g1')!.buffer);
+    expect(driver.groups.get('g2')!.table.view(rx.frame)[0]).toBe(2);
+  });
+
+  it('reads holes as zeros without a frame or a pool read', async () => {
+    const { store, driver } = setup();
+    const a = await driver.createDomain('clone-a');
+    const r = await driver.read(a, 3);
+    expect(r).toMatchObject({ status: Status.OK, frame: -1 });
+    expect(store.reads).toBe(0);
+    expect(a.mapped).toBe(0);
+  });
+
+  it('refuses out-of-range blocks and mappings past the quota', async () => {
+    const { driver } = setup({ quota: 1 });
+    const a = await driver.createDomain('clone-a');
+    expect((await driver.read(a, 8)).status).toBe(Status.OUT_OF_RANGE);
+    expect((await driver.read(a, -1)).status).toBe(Status.OUT_OF_RANGE);
+    expect((await driver.read(a, 1.5)).status).toBe(Status.OUT_OF_RANGE);
+    expect((await driver.read(a, 0)).status).toBe(Status.OK);
+    expect((await driver.read(a, 1)).status).toBe(Status.QUOTA);
+    expect(driver.unmap(a, 0, -1).status).toBe(Status.OK);
+    expect((await driver.read(a, 1)).status).toBe(Status.OK);
+  });
+
+  it('says ARENA_FULL when every frame is mapped, and recovers once one is unmapped', async () => {
+    const { driver } = setup({ arenaFrames: 1 });
+    const a = await driver.createDomain('clone-a');
+    await driver.read(a, 0);
+    expect((await driver.read(a, 1)).status).toBe(Status.ARENA_FULL);
+    driver.unmap(a, 0, -1);
+    expect((await driver.read(a, 1)).status).toBe(Status.OK);
+  });
+
+  it('copy-on-write diverges one clone only and acknowledges after the commit', async () => {
+    const { store, driver } = setup();
+    const a = await driver.createDomain('clone-a');
+    const b = await driver.createDomain('clone-b');
+    const before = await driver.read(a, 1);
+    await driver.read(b, 1);
+    const w = await driver.write(a, 1, block(9), false);
+    expect(w.status).toBe(Status.OK);
+    expect(store.commits).toBe(1);
+    expect(a.shadow[1]).toBe(0); // a's old mapping was dropped
+    const after = await driver.read(a, 1);
+    expect(after.frame).not.toBe(before.frame);
+    expect(driver.groups.get('g1')!.table.view(after.frame)[0]).toBe(9);
+    const rb = await driver.read(b, 1);
+    expect(rb.frame).toBe(before.frame);
+    expect(driver.groups.get('g1')!.table.view(rb.frame)[0]).toBe(2);
+  });
+
+  it('keeps a pin on the old frame while the guest holds views, and drops only pins it holds', async () => {
+    const { driver } = setup({ arenaFrames: 2 });
+    const a = await driver.createDomain('clone-a');
+    const r = await driver.read(a, 1);
+    await driver.write(a, 1, block(7), true);
+    expect(a.orphans.get(r.frame)).toBe(1);
+    expect(driver.groups.get('g1')!.table.isMapped(r.frame)).toBe(true);
+    expect(driver.unmap(a, 0, 5).status).toBe(Status.BAD_REQUEST); // a pin it does not hold
+    expect(driver.unmap(a, 0, -1).status).toBe(Status.BAD_REQUEST); // an LBA it does not map
+    expect(driver.unmap(a, 0, r.frame).status).toBe(Status.OK);
+    expect(driver.groups.get('g1')!.table.isMapped(r.frame)).toBe(false);
+  });
+
+  it('batches writes from many domains into one commit, and acknowledges none when it fails', async () => {
+    const { store, driver } = setup();
+    const a = await driver.createDomain('clone-a');
+    const b = await driver.createDomain('clone-b');
+    const done = await Promise.all([driver.write(a, 3, block(3), false), driver.write(b, 4, block(4), false), driver.flush(a)]);
+    expect(done.map((c) => c.status)).toEqual([Status.OK, Status.OK, Status.OK]);
+    expect(store.commits).toBe(1);
+    store.failNextCommit = Object.assign(new Error('quota'), { name: 'PoolFullError' });
+    const failed = await driver.write(a, 6, block(6), false);
+    expect(failed.status).toBe(Status.IO);
+    const r = await driver.read(a, 6);
+    expect(r.frame).toBe(-1); // nothing of the failed write is visible
+  });
+
+  it('destroying a domain releases its mappings; a faulted domain is reported once', async () => {
+    const { driver } = setup({ arenaFrames: 1 });
+    const a = await driver.createDomain('clone-a');
+    const b = await driver.createDomain('clone-b');
+    await driver.read(a, 0);
+    driver.destroyDomain(a.id);
+    expect((await driver.read(b, 1)).status).toBe(Status.OK);
+    const reasons: string[] = [];
+    driver.onFault = (_d, why) => reasons.push(why);
+    driver.fault(b, 'garbage in ring');
+    driver.fault(b, 'again');
+    expect(reasons).toEqual(['garbage in ring']);
+    expect(b.mapped).toBe(0);
+    await expect(driver.createDomain('base@snap')).rejects.toThrow(/read-only/);
+  });
+});
