@@ -1,0 +1,210 @@
+// Runs in real Chromium (vitest browser mode): snapshot/clone semantics, holes and zero
+// blocks, space reclamation, typed errors, persistence across reopen — on real IndexedDB.
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  DatasetExistsError,
+  HasClonesError,
+  InvalidArgumentError,
+  OutOfRangeError,
+  Pool,
+  ReadOnlyDatasetError,
+  UnknownDatasetError,
+} from '../../host/pool';
+
+const BS = 4096;
+const opened: Pool[] = [];
+const names: string[] = [];
+
+async function freshPool(): Promise<{ pool: Pool; name: string }> {
+  const name = `pool-trees-${crypto.randomUUID()}`;
+  names.push(name);
+  const pool = await Pool.open(name);
+  opened.push(pool);
+  return { pool, name };
+}
+
+async function reopen(name: string): Promise<Pool> {
+  const pool = await Pool.open(name);
+  opened.push(pool);
+  return pool;
+}
+
+function block(seed: number, size = BS): Uint8Array {
+  const b = new Uint8Array(size);
+  for (let i = 0; i < size; i += 4) new DataView(b.buffer).setUint32(i, (seed * 2654435761 + i) >>> 0);
+  return b;
+}
+
+function deleteDb(name: string): Promise<void> {
+  return new Promise((resolve) => {
+    const r = indexedDB.deleteDatabase(name);
+    r.onsuccess = r.onerror = r.onblocked = () => resolve();
+  });
+}
+
+afterEach(async () => {
+  for (const p of opened.splice(0)) p.close();
+  for (const n of names.splice(0)) await deleteDb(n);
+});
+
+describe('pool block trees', () => {
+  it('reads unwritten blocks as zeros and stores nothing for them', async () => {
+    const { pool } = await freshPool();
+    await pool.createVolume('v', { sizeBytes: 1 << 30, blockSize: BS });
+    await pool.commit();
+    const [a, b] = await pool.readBlocks('v', [0, (1 << 30) / BS - 1]);
+    expect(a).toEqual(new Uint8Array(BS));
+    expect(b).toEqual(new Uint8Array(BS));
+    expect(await pool.resolve('v', [5])).toEqual([null]);
+    expect(pool.stats().storedBytes).toBe(0);
+    expect(pool.info('v').writtenBlocks).toBe(0);
+  });
+
+  it('never stores all-zero blocks; a zero write punches a hole and frees the chunk', async () => {
+    const { pool } = await freshPool();
+    await pool.createVolume('v', { sizeBytes: 64 * BS, blockSize: BS });
+    await pool.write('v', 0, new Uint8Array(4 * BS));
+    await pool.commit();
+    expect(pool.stats().chunks).toBe(0);
+    await pool.write('v', 3, block(1));
+    await pool.commit();
+    expect(pool.stats().storedBytes).toBe(BS);
+    await pool.write('v', 3, new Uint8Array(BS));
+    await pool.commit();
+    expect(pool.stats().storedBytes).toBe(0);
+    expect(pool.internals().state.nodes.values().next().done).toBe(true); // emptied nodes freed too
+    expect((await pool.fsck({ data: true })).ok).toBe(true);
+  });
+
+  it('snapshot and clone share every block; writes diverge copy-on-write', async () => {
+    const { pool } = await freshPool();
+    await pool.createVolume('base', { sizeBytes: 1024 * BS, blockSize: BS });
+    for (let i = 0; i < 600; i++) await pool.write('base', i, block(i));
+    await pool.commit();
+    const before = pool.stats();
+    const nodesBefore = [...pool.internals().state.nodes.values()].length;
+    await pool.snapshot('base', 'base@1');
+    await pool.clone('base@1', 'vm1');
+    await pool.commit();
+    // O(1): no new chunk, no new node.
+    expect(pool.stats().storedBytes).toBe(before.storedBytes);
+    expect([...pool.internals().state.nodes.values()].length).toBe(nodesBefore);
+    const [r1] = await pool.resolve('base', [7]);
+    const [r2] = await pool.resolve('vm1', [7]);
+    expect(r2).toEqual(r1);
+
+    await pool.write('vm1', 7, block(1000));
+    await pool.write('base', 8, block(2000));
+    await pool.commit();
+    expect((await pool.readBlocks('vm1', [7]))[0]).toEqual(block(1000));
+    expect((await pool.readBlocks('base@1', [7, 8]))).toEqual([block(7), block(8)]);
+    expect((await pool.readBlocks('base', [7, 8]))).toEqual([block(7), block(2000)]);
+    expect((await pool.readBlocks('vm1', [8]))[0]).toEqual(block(8));
+    // Only the written leaf paths were copied: one leaf and one root per diverged dataset.
+    expect([...pool.internals().state.nodes.values()].length).toBe(nodesBefore + 4);
+    expect((await pool.fsck({ data: true })).ok).toBe(true);
+  });
+
+  it('destroying datasets frees exactly the blocks no one else references', async () => {
+    const { pool } = await freshPool();
+    await pool.createVolume('base', { sizeBytes: 512 * BS, blockSize: BS });
+    for (let i = 0; i < 300; i++) await pool.write('base', i, block(i));
+    await pool.snapshot('base', 'base@1');
+    await pool.clone('base@1', 'vm1');
+    await pool.commit();
+    for (let i = 0; i < 10; i++) await pool.write('vm1', i, block(5000 + i)); // 10 private to vm1
+    for (let i = 10; i < 15; i++) await pool.write('base', i, block(6000 + i)); // 5 private to base
+    await pool.commit();
+    expect(pool.stats().storedBytes).toBe(315 * BS);
+
+    await expect(pool.destroy('base@1')).rejects.toBeInstanceOf(HasClonesError);
+    await pool.destroy('vm1');
+    await pool.commit();
+    expect(pool.stats().storedBytes).toBe(305 * BS); // vm1's own 10 went; shared stayed
+    await pool.destroy('base');
+    await pool.commit();
+    expect(pool.stats().storedBytes).toBe(300 * BS); // base's own 5 went; the snapshot holds 300
+    expect(await pool.readBlocks('base@1', [0, 299])).toEqual([block(0), block(299)]);
+    await pool.destroy('base@1');
+    await pool.commit();
+    const s = pool.stats();
+    expect(s.storedBytes).toBe(0);
+    expect(s.chunks).toBe(0);
+    expect(s.metaslabs.every((m) => m.liveBytes === 0 && m.liveChunks === 0)).toBe(true);
+    expect([...pool.internals().state.nodes.values()]).toHaveLength(0);
+    expect((await pool.fsck()).ok).toBe(true);
+  });
+
+  it('persists the last commit and drops staged changes on close', async () => {
+    const { pool, name } = await freshPool();
+    await pool.createVolume('v', { sizeBytes: 16 * BS, blockSize: BS });
+    await pool.write('v', 1, block(1));
+    const txg = await pool.commit();
+    await pool.write('v', 2, block(2)); // never committed
+    await pool.snapshot('v', 'v@x');
+    pool.close();
+    const again = await reopen(name);
+    expect(again.txg).toBe(txg);
+    expect(again.list().map((d) => d.name)).toEqual(['v']);
+    expect(await again.readBlocks('v', [1, 2])).toEqual([block(1), new Uint8Array(BS)]);
+    const report = await again.fsck({ data: true });
+    expect(report).toMatchObject({ ok: true, verified: 1 });
+  });
+
+  it('reads its own staged writes before commit', async () => {
+    const { pool } = await freshPool();
+    await pool.createVolume('v', { sizeBytes: 16 * BS, blockSize: BS });
+    await pool.write('v', 0, block(9));
+    const [b] = await pool.readBlocks('v', [0]);
+    expect(b).toEqual(block(9));
+    b![0] = 0xff; // the caller's copy; the staged bytes are untouched
+    await pool.commit();
+    expect((await pool.readBlocks('v', [0]))[0]).toEqual(block(9));
+  });
+
+  it('gives typed errors and changes nothing on bad input', async () => {
+    const { pool } = await freshPool();
+    await pool.createVolume('v', { sizeBytes: 16 * BS, blockSize: BS });
+    await pool.snapshot('v', 'v@1');
+    await pool.commit();
+    const txg = pool.txg;
+    await expect(pool.readBlocks('nope', [0])).rejects.toBeInstanceOf(UnknownDatasetError);
+    await expect(pool.readBlocks('v', [16])).rejects.toBeInstanceOf(OutOfRangeError);
+    await expect(pool.readBlocks('v', [-1])).rejects.toBeInstanceOf(OutOfRangeError);
+    await expect(pool.write('v', 15, block(1, 2 * BS))).rejects.toBeInstanceOf(OutOfRangeError);
+    await expect(pool.write('v', 0, new Uint8Array(100))).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(pool.write('v@1', 0, block(1))).rejects.toBeInstanceOf(ReadOnlyDatasetError);
+    await expect(pool.createVolume('v', { sizeBytes: BS })).rejects.toBeInstanceOf(DatasetExistsError);
+    await expect(pool.createVolume('w', { sizeBytes: BS, blockSize: 3000 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(pool.clone('v', 'c')).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(pool.destroy('nope')).rejects.toBeInstanceOf(UnknownDatasetError);
+    const e = await pool.readBlocks('v', [99]).catch((x: unknown) => x);
+    expect((e as Error).message).toMatch(/block 99 is outside dataset "v"/);
+    expect(await pool.commit()).toBe(txg); // nothing was staged
+    expect(pool.list().map((d) => d.name)).toEqual(['v', 'v@1']);
+  });
+
+  it('accepts a partial last block at the end of the volume', async () => {
+    const { pool } = await freshPool();
+    await pool.createVolume('v', { sizeBytes: 2 * BS + 100, blockSize: BS });
+    const tail = block(3).subarray(0, 100);
+    await pool.write('v', 2, tail);
+    await pool.commit();
+    const [b] = await pool.readBlocks('v', [2]);
+    expect(b!.subarray(0, 100)).toEqual(tail);
+    expect(b!.subarray(100)).toEqual(new Uint8Array(BS - 100));
+  });
+
+  it('handles a multi-level tree (more blocks than one node spans)', async () => {
+    const { pool } = await freshPool();
+    await pool.createVolume('v', { sizeBytes: 256 * 256 * 4 * BS, blockSize: BS }); // 3 levels
+    const lbas = [0, 255, 256, 65535, 65536, 262143];
+    for (const l of lbas) await pool.write('v', l, block(l));
+    await pool.snapshot('v', 'v@1');
+    await pool.write('v', 65536, block(1));
+    await pool.commit();
+    expect(await pool.readBlocks('v@1', lbas)).toEqual(lbas.map((l) => block(l)));
+    expect((await pool.readBlocks('v', [65536]))[0]).toEqual(block(1));
+    expect((await pool.fsck({ data: true })).ok).toBe(true);
+  });
+});
