@@ -25,7 +25,8 @@ function done(tx: IDBTransaction): Promise<void> {
     tx.oncomplete = () => resolve();
     // An aborted transaction reports the first failing request's error; abort() alone has none.
     tx.onabort = () => reject(tx.error ?? new DOMException('transaction aborted', 'AbortError'));
-    tx.onerror = (e) => e.preventDefault(); // keep it from reaching the database's onerror; onabort follows
+    // No onerror handler on purpose: preventDefault() on a request's error event would
+    // tell IndexedDB the failure was handled and let the rest of the group commit.
   });
 }
 

@@ -1,0 +1,187 @@
+// Runs in real Chromium: corruption detection (a data record altered behind the pool's
+// back through raw IndexedDB) and the failed-commit contract (quota and constraint
+// failures leave memory and disk at the last commit).
+import { afterEach, describe, expect, it } from 'vitest';
+import { ChecksumError, CommitError, Pool, PoolFullError, StaleBlockRefError } from '../../host/pool';
+
+const BS = 4096;
+const opened: Pool[] = [];
+const names: string[] = [];
+
+function newName(): string {
+  const n = `pool-integrity-${crypto.randomUUID()}`;
+  names.push(n);
+  return n;
+}
+
+async function open(name: string, opts: Parameters<typeof Pool.open>[1] = {}): Promise<Pool> {
+  const p = await Pool.open(name, opts);
+  opened.push(p);
+  return p;
+}
+
+function block(seed: number): Uint8Array {
+  const b = new Uint8Array(BS);
+  for (let i = 0; i < BS; i++) b[i] = (seed * 31 + i * 7) & 0xff;
+  b[0] = 1;
+  return b;
+}
+
+function rawDb(name: string): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    const r = indexedDB.open(name);
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+}
+
+function rawPut(db: IDBDatabase, store: string, value: unknown, key?: IDBValidKey): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(store, 'readwrite');
+    tx.objectStore(store).put(value, key);
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(tx.error);
+  });
+}
+
+function rawDelete(db: IDBDatabase, store: string, key: IDBValidKey): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(store, 'readwrite');
+    tx.objectStore(store).delete(key);
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(tx.error);
+  });
+}
+
+afterEach(async () => {
+  for (const p of opened.splice(0)) p.close();
+  for (const n of names.splice(0)) await new Promise<void>((r) => { const q = indexedDB.deleteDatabase(n); q.onsuccess = q.onerror = q.onblocked = () => r(); });
+});
+
+describe('pool integrity', () => {
+  it('detects a corrupted data record and names dataset, block and chunk', async () => {
+    const name = newName();
+    let pool = await open(name);
+    await pool.createVolume('v', { sizeBytes: 32 * BS, blockSize: BS });
+    for (let i = 0; i < 8; i++) await pool.write('v', i, block(i));
+    await pool.commit();
+    const [ref] = await pool.resolve('v', [5]);
+    pool.close();
+
+    const db = await rawDb(name);
+    const bad = block(5);
+    bad[100]! ^= 1; // one bit
+    await rawPut(db, 'data', bad.buffer, [ref!.metaslab, ref!.offset]);
+    db.close();
+
+    pool = await open(name);
+    const e = await pool.readBlocks('v', [3, 4, 5, 6]).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ChecksumError);
+    const ce = e as ChecksumError;
+    expect(ce.detail).toMatchObject({ dataset: 'v', lba: 5, chunkId: ref!.chunkId, metaslab: ref!.metaslab, offset: ref!.offset });
+    expect(ce.message).toMatch(/dataset "v" block 5, chunk \d+ at metaslab 0 offset \d+: checksum mismatch/);
+    // readChunks (the dom0 path) detects it too; good blocks still read.
+    await expect(pool.readChunks([ref!])).rejects.toBeInstanceOf(ChecksumError);
+    expect((await pool.readBlocks('v', [4]))[0]).toEqual(block(4));
+    const report = await pool.fsck({ data: true });
+    expect(report.ok).toBe(false);
+    expect(report.problems.join('\n')).toMatch(/checksum mismatch/);
+  });
+
+  it('detects a missing data record', async () => {
+    const name = newName();
+    let pool = await open(name);
+    await pool.createVolume('v', { sizeBytes: 32 * BS, blockSize: BS });
+    await pool.write('v', 0, block(1));
+    await pool.commit();
+    const [ref] = await pool.resolve('v', [0]);
+    pool.close();
+    const db = await rawDb(name);
+    await rawDelete(db, 'data', [ref!.metaslab, ref!.offset]);
+    db.close();
+    pool = await open(name);
+    const e = await pool.readBlocks('v', [0]).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ChecksumError);
+    expect((e as ChecksumError).detail.actual).toBeNull();
+  });
+
+  it('a commit that hits QuotaExceededError gives PoolFullError and the pool stays at its last commit', async () => {
+    const name = newName();
+    let fail = false;
+    const pool = await open(name, {
+      hooks: {
+        beforeComplete: () => {
+          if (fail) throw new DOMException('simulated: the quota has been exceeded', 'QuotaExceededError');
+        },
+      },
+    });
+    await pool.createVolume('v', { sizeBytes: 32 * BS, blockSize: BS });
+    await pool.write('v', 0, block(1));
+    const txg = await pool.commit();
+    const before = pool.stats();
+
+    fail = true;
+    await pool.write('v', 0, block(2)); // overwrite: would free block(1)'s chunk
+    await pool.write('v', 1, block(3));
+    await pool.snapshot('v', 'v@1');
+    const e = await pool.commit().catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(PoolFullError);
+    expect((e as PoolFullError).cause).toBeInstanceOf(DOMException);
+    expect((e as Error).message).toMatch(/stays at txg 1/);
+
+    // In memory: the last commit.
+    expect(pool.txg).toBe(txg);
+    expect(pool.list().map((d) => d.name)).toEqual(['v']);
+    expect(await pool.readBlocks('v', [0, 1])).toEqual([block(1), new Uint8Array(BS)]);
+    expect(pool.stats()).toMatchObject({ storedBytes: before.storedBytes, chunks: before.chunks, metaslabs: before.metaslabs });
+    expect((await pool.fsck({ data: true })).ok).toBe(true);
+    // On disk: the last commit.
+    fail = false;
+    pool.close();
+    const again = await open(name);
+    expect(again.txg).toBe(txg);
+    expect(await again.readBlocks('v', [0, 1])).toEqual([block(1), new Uint8Array(BS)]);
+    expect((await again.fsck({ data: true })).ok).toBe(true);
+    // And the pool keeps working.
+    await again.write('v', 1, block(3));
+    expect(await again.commit()).toBe(txg + 1);
+  });
+
+  it('a commit whose request fails inside IndexedDB aborts whole (CommitError)', async () => {
+    const name = newName();
+    let fail = false;
+    const pool = await open(name, {
+      hooks: {
+        // A real failing request: add() of an existing key → ConstraintError → the transaction aborts.
+        beforeComplete: (tx) => {
+          if (fail) tx.objectStore('meta').add({}, 'super');
+        },
+      },
+    });
+    await pool.createVolume('v', { sizeBytes: 32 * BS, blockSize: BS });
+    await pool.write('v', 0, block(1));
+    const txg = await pool.commit();
+    fail = true;
+    await pool.write('v', 0, block(9));
+    const e = await pool.commit().catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(CommitError);
+    expect(((e as CommitError).cause as DOMException).name).toBe('ConstraintError');
+    fail = false;
+    pool.close();
+    const again = await open(name);
+    expect(again.txg).toBe(txg);
+    expect((await again.readBlocks('v', [0]))[0]).toEqual(block(1));
+    expect((await again.fsck({ data: true })).ok).toBe(true);
+  });
+
+  it('a BlockRef to a freed chunk is refused as stale', async () => {
+    const pool = await open(newName());
+    await pool.createVolume('v', { sizeBytes: 32 * BS, blockSize: BS });
+    await pool.write('v', 0, block(1));
+    await pool.commit();
+    const [ref] = await pool.resolve('v', [0]);
+    await pool.write('v', 0, new Uint8Array(BS));
+    await pool.commit();
+    await expect(pool.readChunks([ref!])).rejects.toBeInstanceOf(StaleBlockRefError);
+  });
+});
