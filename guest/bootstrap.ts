@@ -66,11 +66,16 @@ async function load(boot: BootMessage, hardened: HardenReport): Promise<void> {
     if (url.origin !== scope.location.origin) {
       throw new Error(`guest module must be same-origin with the bootstrap, got ${url.origin}`);
     }
-    // The template literal is deliberate: Vite's dev server rewrites `import(variable)`
-    // into `__vite__injectQuery(variable)` imported from /@vite/client, and that client
-    // opens an HMR WebSocket when it loads, which would put a live socket into the guest
-    // worker before hardening. A template literal with no static parts is left alone.
-    const mod = (await import(/* @vite-ignore */ `${url.href}`)) as { default?: unknown };
+    // Spelled this way on purpose. Vite's dev server rewrites `import(expr)` into
+    // `import(__vite__injectQuery(expr))` with that helper imported from /@vite/client,
+    // and the client opens an HMR WebSocket as it loads: a live socket in the guest
+    // worker, created before harden() ran. Vite leaves the call alone when the argument's
+    // source text is a template literal whose text has no file extension (vite 8,
+    // importAnalysis: urlIsStringRE + isExplicitImportRequired), hence a dot-free
+    // identifier. test/browser/guest-harden.test.ts checks the served bootstrap does not
+    // import /@vite/client, so a Vite change here fails loudly.
+    const href = url.href;
+    const mod = (await import(/* @vite-ignore */ `${href}`)) as { default?: unknown };
     // Booted as soon as the module has loaded: a guest's main may run a service loop that
     // never returns. A main that throws or rejects later is still reported as failed.
     post({ tag: BOOT_TAG.booted, removed: hardened.removals.filter((r) => r.wasPresent).map((r) => r.name) });

@@ -127,6 +127,14 @@ describe('hardened guest bootstrap', () => {
     expectAllBlocked('restore');
   });
 
+  it('the bootstrap as served by the dev server pulls in no /@vite/client (which would open an HMR socket before hardening)', async () => {
+    const url = new URL('../../guest/bootstrap.ts', import.meta.url);
+    url.search = '?worker_file&type=module';
+    const served = await (await fetch(url)).text();
+    expect(served).toContain('harden');
+    expect(served).not.toContain('/@vite/client');
+  });
+
   it('the bootstrap refuses a guest module from another origin and loads nothing', async () => {
     const guest = hardenedWorker();
     const outcome = nextMessage(guest, (d) => d.tag === BOOT_TAG.booted || d.tag === BOOT_TAG.failed);
