@@ -1,0 +1,47 @@
+// Runs in Node: the pure parts of the pool — tree geometry and the staged overlay map.
+import { describe, expect, it } from 'vitest';
+import { blockCount, FANOUT, isValidBlockSize, levelsFor, slotAt, slotSpan } from '../../host/pool/tree-math';
+import { StagedMap } from '../../host/pool/staged-map';
+
+describe('pool tree math', () => {
+  it('accepts only powers of two from 4 KiB to 1 MiB', () => {
+    for (let s = 4096; s <= 1 << 20; s *= 2) expect(isValidBlockSize(s)).toBe(true);
+    for (const s of [0, 2048, 3000, 4097, 2 << 20, 65536.5, NaN]) expect(isValidBlockSize(s)).toBe(false);
+  });
+
+  it('sizes the tree to the volume', () => {
+    expect(levelsFor(1)).toBe(1);
+    expect(levelsFor(FANOUT)).toBe(1);
+    expect(levelsFor(FANOUT + 1)).toBe(2);
+    expect(levelsFor(FANOUT ** 2)).toBe(2);
+    expect(levelsFor(FANOUT ** 2 + 1)).toBe(3);
+    expect(blockCount(65536 * 3 + 1, 65536)).toBe(4);
+  });
+
+  it('maps an lba to one slot per level and back', () => {
+    for (const lba of [0, 1, 255, 256, 65535, 65536, 2 ** 33 + 12345]) {
+      let back = 0;
+      for (let level = 0; level < 5; level++) back += slotAt(lba, level) * slotSpan(level);
+      expect(back).toBe(lba);
+    }
+  });
+});
+
+describe('pool staged map', () => {
+  it('stages over a base, applies and discards', () => {
+    const m = new StagedMap<number, { v: number }>();
+    m.load(1, { v: 1 });
+    m.load(2, { v: 2 });
+    m.mut(1, (x) => ({ ...x }))!.v = 10;
+    m.delete(2);
+    m.set(3, { v: 3 });
+    expect([...m.values()].map((x) => x.v).sort()).toEqual([10, 3]);
+    m.discard();
+    expect([...m.entries()]).toEqual([[1, { v: 1 }], [2, { v: 2 }]]); // base untouched by mut
+    m.mut(1, (x) => ({ ...x }))!.v = 11;
+    m.delete(2);
+    m.apply();
+    expect([...m.entries()]).toEqual([[1, { v: 11 }]]);
+    expect(m.dirtyCount).toBe(0);
+  });
+});
