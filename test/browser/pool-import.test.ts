@@ -69,7 +69,7 @@ describe('pool import/export', () => {
   it('imports an ArrayBuffer at the default block size', async () => {
     const pool = await freshPool();
     const src = image(2 * 1024 * 1024, 65536);
-    const info = await pool.importVolume(src.buffer, { name: 'v' });
+    const info = await pool.importVolume(src.buffer as ArrayBuffer, { name: 'v' });
     expect(info.blockSize).toBe(65536);
     expect(await sameBytes(await pool.exportVolume('v'), src)).toBe(true);
   });
