@@ -143,14 +143,7 @@ export function probeTransport(endpoint: Transport, options: ProbeOptions = {}):
         }
       } else if (msg.tag === PROBE_TAG.nack) {
         if (msg.why === 'messageerror') {
-          finish(
-            copy(
-              'guest-messageerror',
-              'guest context cannot receive SharedArrayBuffer (it is in another agent cluster: ' +
-                'an opaque-origin or cross-origin frame)',
-              guest,
-            ),
-          );
+          finish(copy('guest-messageerror', `guest context cannot receive SharedArrayBuffer (${whereIs(guest)})`, guest));
         } else {
           finish(copy('guest-not-a-sab', `guest did not get a SharedArrayBuffer (${String(msg.why)})`, guest));
         }
@@ -268,6 +261,14 @@ export function frameProbeResponderSource(): string {
   addEventListener(t, l) { addEventListener(t, (e) => { if (e.source === parent) l(e); }); },
   removeEventListener() {},
 });`;
+}
+
+/** Why a guest that got `messageerror` is in another agent cluster, in plain words. */
+function whereIs(guest: GuestContextReport | undefined): string {
+  const here = (globalThis as { origin?: string }).origin;
+  if (guest?.origin === 'null') return 'opaque-origin frame: a sandbox without allow-same-origin';
+  if (guest && guest.origin !== here) return `cross-origin context ${guest.origin}`;
+  return 'it is in another agent cluster';
 }
 
 function asRecord(data: unknown): Record<string, unknown> | undefined {

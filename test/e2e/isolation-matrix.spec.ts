@@ -58,8 +58,11 @@ test('transport probe: zero-copy for a worker, copy with a plain reason for an o
   }
   const opaque = row('sandboxed-opaque-iframe');
   expect(opaque?.probe).toMatchObject({ kind: 'copy', cause: 'guest-messageerror' });
-  expect(opaque?.probe?.reason).toMatch(/guest context cannot receive SharedArrayBuffer/);
+  expect(opaque?.probe?.reason).toBe(
+    'guest context cannot receive SharedArrayBuffer (opaque-origin frame: a sandbox without allow-same-origin)',
+  );
   // An opaque origin serializes as "null".
   expect(opaque?.guest?.origin).toBe('null');
   expect(row('cross-origin-iframe')?.probe).toMatchObject({ kind: 'copy', cause: 'guest-messageerror' });
+  expect(row('cross-origin-iframe')?.probe?.reason).toMatch(/cross-origin context http:\/\/localhost:\d+/);
 });

@@ -102,6 +102,10 @@ async function run(): Promise<MatrixReport> {
       { sandbox: 'allow-scripts', srcdoc: `<p style="font:12px system-ui">opaque-origin guest frame</p><script>${frameProbeResponderSource()}</script>` },
       '*', // an opaque origin cannot be named as a target origin
     ),
+    'sandboxed-opaque-coi-iframe': frame(
+      { sandbox: 'allow-scripts', allow: 'cross-origin-isolated', srcdoc: `<p style="font:12px system-ui">opaque-origin guest frame, cross-origin-isolated allowed</p><script>${frameProbeResponderSource()}</script>` },
+      '*',
+    ),
     'sandboxed-same-origin-iframe': frame({ sandbox: 'allow-scripts allow-same-origin', src: frameUrl.href }, location.origin),
     'cross-origin-iframe': frame({ src: crossOriginFrameUrl.href, allow: 'cross-origin-isolated' }, crossOrigin),
   };
