@@ -13,6 +13,7 @@ export const REQ_TAG = 1; // guest-chosen id echoed in the completion (u32)
 export const REQ_LBA = 2; // logical block address, in blocks of the volume's block size
 export const REQ_ARG0 = 3; // WRITE: staging slot index
 export const REQ_ARG1 = 4; // WRITE: length in bytes (must equal the block size)
+export const REQ_ARG2 = 5; // WRITE: flags (bit 0: keep a pin on the old frame, the guest still reads it)
 
 // Completion entry, word offsets.
 export const CPL_TAG = 0; // the request's tag
@@ -25,7 +26,7 @@ export const CPL_OP = 4; // the request's op, so a guest can sanity-check
 export const Op = {
   /** Map the block at LBA into this domain's page map; completion carries frame + generation. */
   READ: 1,
-  /** Drop this domain's mapping of LBA (the guest holds no lease on it). */
+  /** Drop this domain's mapping of LBA (ARG0 = 0), or its pin on frame ARG0 - 1 kept by copy-on-write. */
   UNMAP: 2,
   /** Copy-on-write the staging slot ARG0 (ARG1 bytes) into this domain's clone at LBA; acknowledged when durable. */
   WRITE: 3,

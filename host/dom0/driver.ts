@@ -295,9 +295,12 @@ export class Dom0Driver {
     const { frame } = taken;
     const filled = this.readBatched(dataset, block).then(
       (bytes) => {
-        if (bytes.byteLength !== g.layout.frameBytes) throw new RangeError(`block ${block.key} has ${bytes.byteLength} bytes, frames hold ${g.layout.frameBytes}`);
+        if (bytes.byteLength > g.layout.frameBytes) throw new RangeError(`block ${block.key} has ${bytes.byteLength} bytes, frames hold ${g.layout.frameBytes}`);
         // The one copy of a block's life in memory: from the pool's record into its frame.
-        g.table.view(frame).set(bytes);
+        const view = g.table.view(frame);
+        view.set(bytes);
+        // The volume's last block may be short; the rest of the frame reads as zeros.
+        if (bytes.byteLength < view.byteLength) view.fill(0, bytes.byteLength);
         g.table.fillDone(frame);
         g.filling.delete(block.key);
         return frame;

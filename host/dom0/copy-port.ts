@@ -1,0 +1,73 @@
+// Runs in the dom0 driver worker. Serves one domain on the copy transport (no
+// SharedArrayBuffer: WebKit, or an embedding page that is not cross-origin isolated).
+// Same requests, same validation (request-dispatch.ts), same driver; block data travels
+// as copies in messages. A READ still fills a frame in dom0's arena, so the block is read
+// from the pool once per trust group; but the guest gets its own copy, and the mapping is
+// dropped at once, since nothing of dom0's memory is visible to the guest.
+import { CPL_FRAME, CPL_GEN, CPL_OP, CPL_STATUS, CPL_TAG, ENTRY_WORDS, Op, REQ_OP, REQ_TAG, REQ_LBA, Status } from '../../shared/protocol';
+import type { CopyMessage } from '../../shared/grant';
+import type { Completion, Dom0Driver, Domain } from './driver';
+import { dispatch } from './request-dispatch';
+
+export class CopyPort {
+  private inflight = 0;
+  private static readonly MAX_INFLIGHT = 256;
+
+  constructor(
+    private readonly driver: Dom0Driver,
+    private readonly d: Domain,
+    private readonly port: MessagePort,
+  ) {
+    port.onmessage = (ev: MessageEvent<unknown>) => this.onMessage(ev.data);
+    port.onmessageerror = () => driver.fault(d, 'message that could not be deserialized');
+    port.start();
+  }
+
+  close(): void {
+    this.port.onmessage = null;
+    this.port.close();
+  }
+
+  private onMessage(data: unknown): void {
+    if (!this.d.alive) return;
+    const msg = data as Partial<CopyMessage> | null;
+    if (!(msg?.words instanceof Int32Array) || msg.words.length !== ENTRY_WORDS) {
+      this.driver.fault(this.d, 'malformed request message (expected 8 words)');
+      return;
+    }
+    if (++this.inflight > CopyPort.MAX_INFLIGHT) {
+      this.driver.fault(this.d, `more than ${CopyPort.MAX_INFLIGHT} requests in flight (flooding)`);
+      return;
+    }
+    const entry = msg.words.slice();
+    const bytes = msg.bytes instanceof Uint8Array ? msg.bytes : null;
+    const r = dispatch(this.driver, this.d, entry, (slot, length) => (slot === 0 && bytes?.byteLength === length ? bytes : null));
+    if ('fault' in r) {
+      this.driver.fault(this.d, r.fault);
+      return;
+    }
+    void Promise.resolve(r.completion).then((c) => {
+      this.inflight--;
+      this.reply(entry, c);
+    });
+  }
+
+  private reply(entry: Int32Array, c: Completion): void {
+    if (!this.d.alive) return;
+    const words = new Int32Array(ENTRY_WORDS);
+    words[CPL_TAG] = entry[REQ_TAG]!;
+    words[CPL_STATUS] = c.status;
+    words[CPL_OP] = entry[REQ_OP]!;
+    let bytes: Uint8Array | undefined;
+    if (entry[REQ_OP] === Op.READ && c.status === Status.OK && c.frame >= 0) {
+      bytes = this.d.group.table.view(c.frame).slice();
+      this.driver.counters.bytesCopied += bytes.byteLength;
+      words[CPL_FRAME] = c.frame + 1;
+      words[CPL_GEN] = c.generation;
+      this.driver.unmap(this.d, entry[REQ_LBA]! >>> 0, -1);
+      this.d.counters.requests--; // the unmap is ours, not the guest's
+    }
+    const reply: CopyMessage = bytes ? { words, bytes } : { words };
+    this.port.postMessage(reply, bytes ? [bytes.buffer] : []);
+  }
+}

@@ -1,0 +1,243 @@
+// Runs in the dom0 driver worker. The control plane's far end: the host page calls these
+// methods over comlink (dom0-worker.ts). The page's main thread never touches IndexedDB or
+// serves a ring; everything that can block or take long happens here.
+import { transfer } from 'comlink';
+import { Pool, type DatasetInfo, type ImportProgress, type PoolStats } from '../pool';
+import { domainLayout } from '../../shared/memory-layout';
+import type { DomainGrant } from '../../shared/grant';
+import type { TransportKind } from '../../shared/transport';
+import { Dom0Driver, type DomainCounters, type DriverCounters } from './driver';
+import { PoolBlockStore } from './pool-block-store';
+import { RingPort } from './ring-port';
+import { CopyPort } from './copy-port';
+
+export interface Dom0Config {
+  /** IndexedDB database of the pool. */
+  poolName: string;
+  /** Frames per trust-group arena. */
+  arenaFrames: number;
+  /** Distinct domains mapping a frame before it is promoted. */
+  promoteAt: number;
+  /** Default per-domain limit on mapped frames. */
+  quota: number;
+  /** Whether arenas are SharedArrayBuffers (false where the page cannot have them). */
+  shared: boolean;
+  /** Dedup only runs of at least this many matching blocks (seed 001's THN). */
+  dedupThreshold: number;
+}
+
+export interface DomainSummary {
+  id: number;
+  dataset: string;
+  group: string;
+  transport: TransportKind;
+  mapped: number;
+  quota: number;
+  fault: string | null;
+  counters: DomainCounters;
+}
+
+export interface GroupSummary {
+  id: string;
+  frames: number;
+  frameBytes: number;
+  resident: number;
+  mapped: number;
+  promoted: number;
+  evictions: number;
+  fills: number;
+  arenaBytes: number;
+}
+
+export interface Dom0Stats {
+  driver: DriverCounters;
+  groups: GroupSummary[];
+  domains: DomainSummary[];
+  pool: Omit<PoolStats, 'metaslabs'> & { metaslabCount: number };
+}
+
+export interface FrameSummary {
+  frame: number;
+  state: 'free' | 'filling' | 'resident';
+  key: string | null;
+  generation: number;
+  mappedBy: [number, number][];
+  promoted: boolean;
+}
+
+export class Dom0Service {
+  private pool: Pool | null = null;
+  private driver: Dom0Driver | null = null;
+  private readonly ports = new Map<number, RingPort | CopyPort>();
+  private readonly transports = new Map<number, TransportKind>();
+  private faultListener: ((id: number, reason: string) => void) | null = null;
+  private config: Dom0Config | null = null;
+
+  async init(config: Dom0Config): Promise<void> {
+    if (this.pool) throw new Error('dom0 is already initialised');
+    this.config = config;
+    this.pool = await Pool.open(config.poolName, { dedupThreshold: config.dedupThreshold });
+    this.driver = new Dom0Driver(new PoolBlockStore(this.pool), {
+      arenaFrames: config.arenaFrames,
+      promoteAt: config.promoteAt,
+      quota: config.quota,
+      shared: config.shared,
+    });
+    this.driver.onFault = (d, reason) => {
+      this.stopPort(d.id);
+      this.faultListener?.(d.id, reason);
+    };
+  }
+
+  /** The host's callback for faulted domains (a comlink proxy). */
+  onFault(listener: (id: number, reason: string) => void): void {
+    this.faultListener = listener;
+  }
+
+  // ---- pool ------------------------------------------------------------------------------
+
+  async importImage(name: string, source: Blob | ArrayBuffer, opts: { blockSize?: number; group?: string }, onProgress?: (p: ImportProgress) => void): Promise<DatasetInfo> {
+    const pool = this.mustPool();
+    return pool.importVolume(source, { name, ...opts }, onProgress);
+  }
+
+  async createVolume(name: string, sizeBytes: number, opts: { blockSize?: number; group?: string } = {}): Promise<DatasetInfo> {
+    const pool = this.mustPool();
+    const info = await pool.createVolume(name, { sizeBytes, ...opts });
+    await pool.commit();
+    return info;
+  }
+
+  async snapshot(dataset: string, name: string): Promise<DatasetInfo> {
+    const pool = this.mustPool();
+    const info = await pool.snapshot(dataset, name);
+    await pool.commit();
+    return info;
+  }
+
+  async clone(snapshot: string, name: string, opts: { group?: string } = {}): Promise<DatasetInfo> {
+    const pool = this.mustPool();
+    const info = await pool.clone(snapshot, name, opts);
+    await pool.commit();
+    return info;
+  }
+
+  async destroyDataset(name: string): Promise<void> {
+    const pool = this.mustPool();
+    for (const d of this.mustDriver().domains.values()) {
+      if (d.dataset === name) throw new Error(`dataset ${name} is in use by domain ${d.id}; destroy the domain first`);
+    }
+    await pool.destroy(name);
+    await pool.commit();
+  }
+
+  list(): DatasetInfo[] {
+    return this.mustPool().list();
+  }
+
+  exportVolume(name: string): Promise<Blob> {
+    return this.mustPool().exportVolume(name);
+  }
+
+  // ---- domains ---------------------------------------------------------------------------
+
+  /** Create a domain on `dataset` (a writable clone) and return what its guest may see. */
+  async createDomain(dataset: string, transportKind: TransportKind, quota?: number): Promise<DomainGrant> {
+    const driver = this.mustDriver();
+    const d = await driver.createDomain(dataset, quota);
+    const g = d.group;
+    const base = { domainId: d.id, blocks: d.volume.blocks, blockBytes: d.volume.blockBytes, group: g.id, quota: d.quota };
+    this.transports.set(d.id, transportKind);
+    if (transportKind === 'zero-copy' && g.buffer instanceof SharedArrayBuffer) {
+      const layout = domainLayout(d.volume.blocks, d.volume.blockBytes);
+      const control = new SharedArrayBuffer(layout.totalBytes);
+      const port = new RingPort(driver, d, control, layout);
+      this.ports.set(d.id, port);
+      void port.serve();
+      return { ...base, kind: 'zero-copy', control, domainLayout: layout, arena: g.buffer, arenaLayout: g.layout };
+    }
+    const channel = new MessageChannel();
+    this.ports.set(d.id, new CopyPort(driver, d, channel.port1));
+    this.transports.set(d.id, 'copy');
+    const grant: DomainGrant = { ...base, kind: 'copy', port: channel.port2 };
+    return transfer(grant, [channel.port2]);
+  }
+
+  destroyDomain(id: number): void {
+    this.stopPort(id);
+    this.mustDriver().destroyDomain(id);
+    this.transports.delete(id);
+  }
+
+  // ---- observation -----------------------------------------------------------------------
+
+  stats(): Dom0Stats {
+    const driver = this.mustDriver();
+    const { metaslabs, ...pool } = this.mustPool().stats();
+    return {
+      driver: { ...driver.counters },
+      groups: [...driver.groups.values()].map((g) => ({
+        id: g.id,
+        frameBytes: g.layout.frameBytes,
+        arenaBytes: g.layout.totalBytes,
+        ...g.table.stats(),
+      })),
+      domains: [...driver.domains.values()].map((d) => ({
+        id: d.id,
+        dataset: d.dataset,
+        group: d.group.id,
+        transport: this.transports.get(d.id) ?? 'copy',
+        mapped: d.mapped,
+        quota: d.quota,
+        fault: d.fault,
+        counters: { ...d.counters },
+      })),
+      pool: { ...pool, metaslabCount: metaslabs.length },
+    };
+  }
+
+  /** Every frame of a group's arena, for the console's arena view. */
+  frames(group: string): FrameSummary[] {
+    const g = this.mustDriver().groups.get(group);
+    if (!g) throw new RangeError(`unknown trust group ${group}`);
+    const out: FrameSummary[] = [];
+    for (let f = 0; f < g.layout.frames; f++) {
+      const i = g.table.info(f);
+      out.push({ frame: f, state: i.state, key: i.key, generation: i.generation, mappedBy: [...i.mappedBy], promoted: i.promoted });
+    }
+    return out;
+  }
+
+  /** A domain's page map (LBA → frame, -1 unmapped), from dom0's trusted shadow. */
+  pageMap(id: number): Int32Array {
+    const d = this.mustDriver().domains.get(id);
+    if (!d) throw new RangeError(`unknown domain ${id}`);
+    return d.shadow.map((f) => f - 1);
+  }
+
+  close(): void {
+    for (const id of [...this.ports.keys()]) this.stopPort(id);
+    this.pool?.close();
+    this.pool = null;
+  }
+
+  private stopPort(id: number): void {
+    const port = this.ports.get(id);
+    if (port instanceof CopyPort) port.close();
+    this.ports.delete(id);
+  }
+
+  private mustPool(): Pool {
+    if (!this.pool) throw new Error('dom0 is not initialised: call init() first');
+    return this.pool;
+  }
+
+  private mustDriver(): Dom0Driver {
+    if (!this.driver) throw new Error('dom0 is not initialised: call init() first');
+    return this.driver;
+  }
+
+  get configured(): Dom0Config | null {
+    return this.config;
+  }
+}

@@ -1,0 +1,6 @@
+// Entry of the dom0 driver worker (dedicated worker owned by the host page). Exposes the
+// control plane over comlink; the data plane (rings) never goes through here.
+import { expose } from 'comlink';
+import { Dom0Service } from './dom0-service';
+
+expose(new Dom0Service());

@@ -1,0 +1,47 @@
+// Runs in the dom0 driver worker. Decodes one request entry (already copied out of guest
+// memory) and calls the driver. Shared by the ring port and the copy port, so both
+// transports validate identically. Returns null for a request that faults the domain.
+import { isOp, Op, REQ_ARG0, REQ_ARG1, REQ_ARG2, REQ_LBA, REQ_OP, Status } from '../../shared/protocol';
+import type { Completion, Dom0Driver, Domain } from './driver';
+
+export type Dispatched = { completion: Promise<Completion> | Completion } | { fault: string };
+
+/**
+ * `writeBytes(slot, length)` fetches a WRITE's data: from a staging slot (ring port, which
+ * copies it out) or from the message (copy port). Null when the slot is invalid.
+ */
+export function dispatch(
+  driver: Dom0Driver,
+  d: Domain,
+  entry: Int32Array,
+  writeBytes: (slot: number, length: number) => Uint8Array | null,
+): Dispatched {
+  const op = entry[REQ_OP]!;
+  if (!isOp(op)) return { fault: `unknown opcode ${op} in request` };
+  const lba = entry[REQ_LBA]! >>> 0;
+  switch (op) {
+    case Op.READ:
+      return { completion: driver.read(d, lba) };
+    case Op.UNMAP: {
+      // ARG0 = frame + 1 to drop a copy-on-write pin, 0 to drop the mapping of LBA.
+      const frame = (entry[REQ_ARG0]! >>> 0) - 1;
+      if (frame >= d.group.layout.frames) return { completion: { status: Status.BAD_REQUEST, frame: -1, generation: 0 } };
+      return { completion: driver.unmap(d, lba, frame) };
+    }
+    case Op.WRITE: {
+      const slot = entry[REQ_ARG0]! >>> 0;
+      const length = entry[REQ_ARG1]! >>> 0;
+      if (length !== d.volume.blockBytes) return { fault: `write of ${length} bytes; blocks are ${d.volume.blockBytes} bytes` };
+      const bytes = writeBytes(slot, length);
+      if (!bytes) return { fault: `write names staging slot ${slot}, which does not exist` };
+      // ARG2 bit 0: the guest still holds views of the old block, keep the frame pinned.
+      const keepOldPin = (entry[REQ_ARG2]! & 1) === 1;
+      return { completion: driver.write(d, lba, bytes, keepOldPin) };
+    }
+    case Op.FLUSH:
+      return { completion: driver.flush(d) };
+    case Op.NOOP:
+      d.counters.requests++;
+      return { completion: { status: Status.OK, frame: -1, generation: 0 } };
+  }
+}

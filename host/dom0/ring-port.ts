@@ -1,0 +1,153 @@
+// Runs in the dom0 driver worker. Serves one domain's rings on the zero-copy transport:
+// requests are copied out of the guest's request ring, validated, handed to the driver;
+// completions go back on the completion ring; page-map changes are published into the
+// guest's control buffer. The worker never blocks (IndexedDB needs its event loop): it
+// waits with Atomics.waitAsync, after a short spin that keeps a busy ring's latency low.
+import { RingConsumer, RingProducer } from '../../shared/ring';
+import { CPL_FRAME, CPL_GEN, CPL_OP, CPL_STATUS, CPL_TAG, REQ_OP, REQ_TAG } from '../../shared/protocol';
+import { PM_FRAME, PM_GEN, PM_WORDS, type DomainLayout } from '../../shared/memory-layout';
+import type { Completion, Dom0Driver, Domain } from './driver';
+import { dispatch } from './request-dispatch';
+import { soon } from './soon';
+
+/** Entries handled per turn before other domains (and IndexedDB events) get a turn. */
+const BATCH = 64;
+/** How long to poll an empty ring before sleeping, in ms (the timer is ~5 µs coarse). */
+const SPIN_MS = 0.05;
+/** Idle wake-up period, to notice a destroyed or faulted domain. */
+const IDLE_WAKE_MS = 500;
+
+export class RingPort {
+  private readonly req: RingConsumer;
+  private readonly cpl: RingProducer;
+  private readonly pm: Int32Array;
+  private readonly staging: Uint8Array;
+  private readonly backlog: Int32Array[] = [];
+  private inflight = 0;
+  private publishQueued = false;
+
+  constructor(
+    private readonly driver: Dom0Driver,
+    private readonly d: Domain,
+    control: SharedArrayBuffer,
+    private readonly layout: DomainLayout,
+  ) {
+    this.req = new RingConsumer(control, layout.requestRing);
+    this.cpl = new RingProducer(control, layout.completionRing);
+    this.pm = new Int32Array(control, layout.pageMapByteOffset, layout.blocks * PM_WORDS);
+    this.staging = new Uint8Array(control, layout.stagingByteOffset, layout.stagingSlots * layout.blockBytes);
+    this.req.onFault = (f) => driver.fault(d, `request ring: ${f.message}`);
+    this.cpl.onFault = (f) => driver.fault(d, `completion ring: ${f.message}`);
+    d.pageMapSink = (lba, frame, gen) => this.publishMapping(lba, frame, gen);
+  }
+
+  /** Serve until the domain is destroyed or faulted. */
+  async serve(): Promise<void> {
+    const d = this.d;
+    while (d.alive) {
+      // Backpressure: a guest cannot make dom0 hold more work than its ring holds.
+      if (this.inflight >= this.req.capacity) {
+        await soon();
+        continue;
+      }
+      const n = this.req.consume(Math.min(BATCH, this.req.capacity - this.inflight), (entry) => this.handle(entry));
+      if (n > 0) {
+        this.publish();
+        await soon(); // let IndexedDB callbacks and other domains run
+        continue;
+      }
+      if (this.spin()) continue;
+      await this.req.waitForEntriesAsync(IDLE_WAKE_MS);
+    }
+  }
+
+  private spin(): boolean {
+    const until = performance.now() + SPIN_MS;
+    while (performance.now() < until) if (this.req.available() > 0) return true;
+    return false;
+  }
+
+  private handle(entry: Int32Array): void {
+    const tag = entry[REQ_TAG]!;
+    const op = entry[REQ_OP]!;
+    const r = dispatch(this.driver, this.d, entry, (slot, length) => {
+      if (slot >= this.layout.stagingSlots) return null;
+      // Copy out before use: the guest may rewrite the slot while we hash and store it.
+      return this.staging.slice(slot * this.layout.blockBytes, slot * this.layout.blockBytes + length);
+    });
+    if ('fault' in r) {
+      this.driver.fault(this.d, r.fault);
+      return;
+    }
+    if (r.completion instanceof Promise) {
+      this.inflight++;
+      r.completion.then(
+        (c) => {
+          this.inflight--;
+          this.complete(tag, op, c);
+          this.queuePublish();
+        },
+        (err: unknown) => {
+          this.inflight--;
+          this.driver.fault(this.d, `dom0 error serving opcode ${op}: ${err instanceof Error ? err.message : String(err)}`);
+        },
+      );
+    } else {
+      this.complete(tag, op, r.completion);
+    }
+  }
+
+  private complete(tag: number, op: number, c: Completion): void {
+    if (!this.d.alive) return;
+    if (c.frame >= 0) this.driver.counters.bytesShared += this.d.volume.blockBytes;
+    const words = new Int32Array(8);
+    words[CPL_TAG] = tag;
+    words[CPL_STATUS] = c.status;
+    words[CPL_FRAME] = c.frame + 1;
+    words[CPL_GEN] = c.generation;
+    words[CPL_OP] = op;
+    this.backlog.push(words);
+    this.drainBacklog();
+  }
+
+  private drainBacklog(): void {
+    while (this.backlog.length > 0) {
+      const next = this.backlog[0]!;
+      if (this.cpl.produce(1, (w, base) => w.set(next, base)) === 0) break;
+      this.backlog.shift();
+    }
+    if (this.backlog.length > this.cpl.capacity) {
+      this.driver.fault(this.d, 'guest stopped consuming completions (completion backlog over ring capacity)');
+    } else if (this.backlog.length > 0) {
+      void this.cpl.waitForSpaceAsync(IDLE_WAKE_MS).then(() => {
+        this.drainBacklog();
+        this.publish();
+      });
+    }
+  }
+
+  private queuePublish(): void {
+    if (this.publishQueued) return;
+    this.publishQueued = true;
+    queueMicrotask(() => {
+      this.publishQueued = false;
+      this.publish();
+    });
+  }
+
+  private publish(): void {
+    this.cpl.publish();
+  }
+
+  /**
+   * The guest reads (FRAME, GEN, FRAME) and trusts the pair only if both FRAME reads agree,
+   * so: clear FRAME, then write GEN, then the new FRAME (all sequentially consistent).
+   */
+  private publishMapping(lba: number, frame: number, gen: number): void {
+    const base = lba * PM_WORDS;
+    Atomics.store(this.pm, base + PM_FRAME, 0);
+    if (frame < 0) return;
+    Atomics.store(this.pm, base + PM_GEN, gen);
+    Atomics.store(this.pm, base + PM_FRAME, frame + 1);
+  }
+}

@@ -1,0 +1,176 @@
+// Runs on the host page's main thread: the hypervisor's public API. It owns the dom0 driver
+// worker (control plane over comlink) and the guest workers. It never blocks and never
+// touches a ring: guests and dom0 talk through shared memory directly.
+//
+//   const hv = await Hypervisor.start({ poolName: 'tabvisor' });
+//   await hv.dom0.importImage('image', file, { blockSize: 65536 });
+//   await hv.dom0.snapshot('image', 'image@base');
+//   const guest = await hv.spawnGuest({ base: 'image@base', module: new URL('./my-guest.ts', import.meta.url) });
+//   await guest.kill();
+import { proxy, wrap, type Remote } from 'comlink';
+import { bootMessage, BOOT_TAG } from '../guest/boot-protocol';
+import { checkHostCapability, probeTransport } from '../shared/transport-probe';
+import type { DomainGrant } from '../shared/grant';
+import type { TransportKind } from '../shared/transport';
+import type { Dom0Config, Dom0Service } from './dom0/dom0-service';
+
+export type GuestState = 'booting' | 'running' | 'faulted' | 'destroyed';
+
+export interface HypervisorOptions extends Partial<Dom0Config> {
+  /** Force the copy transport even where zero-copy works (tests, comparisons). */
+  forceCopy?: boolean;
+}
+
+export interface SpawnOptions {
+  /** A snapshot to clone for this guest (the usual case), or `dataset` to run on as is. */
+  base?: string;
+  dataset?: string;
+  /** Name of the clone; default `<base>/dom<N>`. */
+  name?: string;
+  /** Trust group of the clone (default: the base's). Frames are shared only inside one. */
+  group?: string;
+  /** URL of the guest's ES module; its default export gets a GuestContext. */
+  module: string | URL;
+  quota?: number;
+  /** Extra structured-cloneable data for the guest module. */
+  init?: Record<string, unknown>;
+}
+
+/** What a guest module receives in `ctx.init`. */
+export interface GuestInit {
+  grant: DomainGrant;
+  /** A port for the guest to expose an API to the host (comlink), or anything else. */
+  control: MessagePort;
+  [key: string]: unknown;
+}
+
+export class GuestHandle<Api = unknown> {
+  state: GuestState = 'booting';
+  fault: string | null = null;
+  readonly api: Remote<Api>;
+
+  constructor(
+    readonly id: number,
+    readonly dataset: string,
+    readonly transport: TransportKind,
+    readonly transportReason: string,
+    readonly worker: Worker,
+    control: MessagePort,
+    private readonly hv: Hypervisor,
+  ) {
+    this.api = wrap<Api>(control);
+  }
+
+  /** Terminate the guest's worker at once (as a crash would) and release its domain. */
+  kill(): Promise<void> {
+    return this.hv.destroyGuest(this.id);
+  }
+}
+
+export class Hypervisor {
+  readonly guests = new Map<number, GuestHandle>();
+  onGuestFault: ((guest: GuestHandle, reason: string) => void) | null = null;
+  private cloneSeq = 0;
+
+  private constructor(
+    readonly dom0: Remote<Dom0Service>,
+    private readonly dom0Worker: Worker,
+    readonly hostTransport: { kind: TransportKind; reason: string },
+    private readonly forceCopy: boolean,
+  ) {}
+
+  static async start(options: HypervisorOptions = {}): Promise<Hypervisor> {
+    const verdict = checkHostCapability();
+    const shared = !verdict && !options.forceCopy;
+    const worker = new Worker(new URL('./dom0/dom0-worker.ts', import.meta.url), { type: 'module', name: 'dom0' });
+    const dom0 = wrap<Dom0Service>(worker);
+    await dom0.init({
+      poolName: options.poolName ?? 'tabvisor',
+      arenaFrames: options.arenaFrames ?? 2048,
+      promoteAt: options.promoteAt ?? 2,
+      quota: options.quota ?? 1024,
+      shared,
+      dedupThreshold: options.dedupThreshold ?? 1,
+    });
+    const hostTransport = verdict
+      ? { kind: verdict.kind, reason: verdict.reason }
+      : options.forceCopy
+        ? { kind: 'copy' as const, reason: 'copy transport forced by configuration' }
+        : { kind: 'zero-copy' as const, reason: 'page is cross-origin isolated and has SharedArrayBuffer' };
+    const hv = new Hypervisor(dom0, worker, hostTransport, !!options.forceCopy);
+    await dom0.onFault(proxy((id: number, reason: string) => hv.faulted(id, reason)));
+    return hv;
+  }
+
+  /** Clone `base` for a new domain, boot a hardened guest worker on it, load `module`. */
+  async spawnGuest<Api = unknown>(opts: SpawnOptions): Promise<GuestHandle<Api>> {
+    let dataset = opts.dataset;
+    if (!dataset) {
+      if (!opts.base) throw new TypeError('spawnGuest needs `base` (a snapshot to clone) or `dataset`');
+      dataset = opts.name ?? `${opts.base.replace(/@.*/, '')}/dom${Date.now().toString(36)}${(this.cloneSeq++).toString(36)}`;
+      await this.dom0.clone(opts.base, dataset, opts.group ? { group: opts.group } : {});
+    }
+    const worker = new Worker(new URL('../guest/bootstrap.ts', import.meta.url), { type: 'module', name: `guest:${dataset}` });
+    let kind: TransportKind = 'copy';
+    let reason = this.hostTransport.reason;
+    if (this.hostTransport.kind === 'zero-copy' && !this.forceCopy) {
+      const probe = await probeTransport(worker);
+      kind = probe.kind;
+      reason = probe.reason;
+    }
+    const grant = await this.dom0.createDomain(dataset, kind, opts.quota);
+    const control = new MessageChannel();
+    const handle = new GuestHandle<Api>(grant.domainId, dataset, grant.kind, reason, worker, control.port1, this);
+    this.guests.set(handle.id, handle as GuestHandle);
+    const booted = new Promise<void>((resolve, reject) => {
+      const onMessage = (ev: MessageEvent<{ tag?: string; error?: { name: string; message: string } }>): void => {
+        if (ev.data?.tag === BOOT_TAG.booted) {
+          worker.removeEventListener('message', onMessage);
+          handle.state = 'running';
+          resolve();
+        } else if (ev.data?.tag === BOOT_TAG.failed) {
+          worker.removeEventListener('message', onMessage);
+          reject(new Error(`guest ${handle.id} failed to boot: ${ev.data.error?.name}: ${ev.data.error?.message}`));
+        }
+      };
+      worker.addEventListener('message', onMessage);
+      worker.addEventListener('error', (ev) => reject(new Error(`guest ${handle.id} worker error: ${ev.message}`)), { once: true });
+    });
+    const init: GuestInit = { ...(opts.init ?? {}), grant, control: control.port2 };
+    const transfers: Transferable[] = [control.port2];
+    if (grant.kind === 'copy') transfers.push(grant.port);
+    worker.postMessage(bootMessage(new URL(opts.module, location.href), grant.kind, init), transfers);
+    try {
+      await booted;
+    } catch (err) {
+      await this.destroyGuest(handle.id);
+      throw err;
+    }
+    return handle;
+  }
+
+  /** Stop a guest's worker and release its domain; its clone stays in the pool. */
+  async destroyGuest(id: number): Promise<void> {
+    const g = this.guests.get(id);
+    if (!g) throw new RangeError(`unknown guest ${id}`);
+    g.worker.terminate();
+    this.guests.delete(id);
+    if (g.state !== 'faulted') g.state = 'destroyed';
+    await this.dom0.destroyDomain(id).catch(() => undefined); // already gone after a fault
+  }
+
+  private faulted(id: number, reason: string): void {
+    const g = this.guests.get(id);
+    if (!g) return;
+    g.state = 'faulted';
+    g.fault = reason;
+    g.worker.terminate();
+    this.onGuestFault?.(g, reason);
+  }
+
+  async shutdown(): Promise<void> {
+    for (const id of [...this.guests.keys()]) await this.destroyGuest(id);
+    await this.dom0.close();
+    this.dom0Worker.terminate();
+  }
+}
