@@ -1,0 +1,167 @@
+// Runs in a browser page (window or worker with indexedDB + crypto.subtle), loaded by the
+// benchmark runner (issue 6). Measures, in one run, the pool's import and cold sequential
+// read of a volume of non-dedupable random bytes against raw batched IndexedDB doing the
+// same I/O: 64 KiB records, 1,024 records per transaction (put) / per getAll.
+//
+// Phases are timed as wholes (performance.now is coarsened to ~5 µs under isolation).
+// MB/s here is 10^6 bytes per second. Each phase runs `reps` times on fresh databases,
+// interleaving raw and pool so that background compaction hits both alike; the median
+// is reported.
+import { Pool } from '../../host/pool';
+import type { Durability } from '../../host/pool';
+
+type Metrics = Record<string, { value: number; unit: string }>;
+
+const RECORD_BYTES = 64 * 1024;
+const RECORDS_PER_TX = 1024;
+
+function randomBytes(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  // getRandomValues fills at most 65,536 bytes per call.
+  for (let o = 0; o < n; o += 65536) crypto.getRandomValues(out.subarray(o, Math.min(n, o + 65536)));
+  return out;
+}
+
+function req<T>(r: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+}
+
+function txDone(tx: IDBTransaction): Promise<void> {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(tx.error);
+  });
+}
+
+function openRaw(name: string): Promise<IDBDatabase> {
+  const r = indexedDB.open(name, 1);
+  r.onupgradeneeded = () => r.result.createObjectStore('blocks');
+  return req(r);
+}
+
+function deleteDb(name: string): Promise<void> {
+  return new Promise((resolve) => {
+    const r = indexedDB.deleteDatabase(name);
+    r.onsuccess = r.onerror = r.onblocked = () => resolve();
+  });
+}
+
+const mbps = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000);
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Raw baseline: put the records, 1,024 per transaction; then reopen and getAll them back. */
+async function rawRun(bytes: Uint8Array, durability: Durability): Promise<{ putMs: number; getAllMs: number }> {
+  const name = `bench-raw-${crypto.randomUUID()}`;
+  const records: ArrayBuffer[] = [];
+  for (let o = 0; o < bytes.length; o += RECORD_BYTES) records.push(bytes.slice(o, o + RECORD_BYTES).buffer);
+  let db = await openRaw(name);
+  try {
+    const t0 = performance.now();
+    for (let i = 0; i < records.length; i += RECORDS_PER_TX) {
+      const tx = db.transaction('blocks', 'readwrite', { durability });
+      const store = tx.objectStore('blocks');
+      for (let k = i; k < Math.min(records.length, i + RECORDS_PER_TX); k++) store.put(records[k], k);
+      await txDone(tx);
+    }
+    const putMs = performance.now() - t0;
+    db.close();
+    db = await openRaw(name); // cold: a new connection, nothing of ours cached in JS
+    let got = 0;
+    const t1 = performance.now();
+    for (let i = 0; i < records.length; i += RECORDS_PER_TX) {
+      const store = db.transaction('blocks', 'readonly').objectStore('blocks');
+      got += (await req(store.getAll(IDBKeyRange.bound(i, i + RECORDS_PER_TX - 1)))).length;
+    }
+    const getAllMs = performance.now() - t1;
+    if (got !== records.length) throw new Error(`raw getAll returned ${got} of ${records.length} records`);
+    return { putMs, getAllMs };
+  } finally {
+    db.close();
+    await deleteDb(name);
+  }
+}
+
+export interface PoolRunResult {
+  importMs: number;
+  openMs: number;
+  readMs: number;
+}
+
+/** Pool: import the bytes as a volume, close, reopen, read every block in 1,024-block batches. */
+export async function poolRun(
+  bytes: Uint8Array,
+  blockSize: number,
+  opts: { durability?: Durability; commitEveryBytes?: number } = {},
+): Promise<PoolRunResult> {
+  const name = `bench-pool-${crypto.randomUUID()}`;
+  const blob = new Blob([bytes as BlobPart]);
+  let pool = await Pool.open(name, { ...(opts.durability ? { durability: opts.durability } : {}) });
+  try {
+    const t0 = performance.now();
+    await pool.importVolume(blob, { name: 'v', blockSize, ...(opts.commitEveryBytes ? { commitEveryBytes: opts.commitEveryBytes } : {}) });
+    const importMs = performance.now() - t0;
+    pool.close();
+    const t1 = performance.now();
+    pool = await Pool.open(name);
+    const openMs = performance.now() - t1;
+    const blocks = Math.ceil(bytes.length / blockSize);
+    const perBatch = Math.max(1, Math.floor((RECORDS_PER_TX * RECORD_BYTES) / blockSize));
+    let first: Uint8Array | undefined;
+    const t2 = performance.now();
+    for (let lba = 0; lba < blocks; lba += perBatch) {
+      const lbas = Array.from({ length: Math.min(perBatch, blocks - lba) }, (_, i) => lba + i);
+      const got = await pool.readBlocks('v', lbas);
+      first ??= got[0];
+    }
+    const readMs = performance.now() - t2;
+    if (!first || first[0] !== bytes[0] || first[blockSize - 1] !== bytes[blockSize - 1]) throw new Error('pool read back wrong bytes');
+    return { importMs, openMs, readMs };
+  } finally {
+    pool.close();
+    await deleteDb(name);
+  }
+}
+
+export async function run(opts: { quick: boolean }): Promise<Metrics> {
+  const volumeBytes = (opts.quick ? 16 : 64) * 1024 * 1024;
+  const reps = opts.quick ? 1 : 3;
+  const bytes = randomBytes(volumeBytes);
+  const raw: { putMs: number; getAllMs: number }[] = [];
+  const pool: PoolRunResult[] = [];
+  // Warm-up (JIT, IndexedDB backend start-up), not reported.
+  await rawRun(bytes.subarray(0, 4 * 1024 * 1024), 'default');
+  await poolRun(bytes.subarray(0, 4 * 1024 * 1024), 65536);
+  for (let i = 0; i < reps; i++) {
+    raw.push(await rawRun(bytes, 'default'));
+    pool.push(await poolRun(bytes, 65536));
+  }
+  const m: Metrics = {
+    pool_import_mb_s: { value: mbps(volumeBytes, median(pool.map((r) => r.importMs))), unit: 'MB/s' },
+    idb_raw_put_mb_s: { value: mbps(volumeBytes, median(raw.map((r) => r.putMs))), unit: 'MB/s' },
+    pool_cold_read_mb_s: { value: mbps(volumeBytes, median(pool.map((r) => r.readMs))), unit: 'MB/s' },
+    idb_raw_getall_mb_s: { value: mbps(volumeBytes, median(raw.map((r) => r.getAllMs))), unit: 'MB/s' },
+    pool_open_ms: { value: median(pool.map((r) => r.openMs)), unit: 'ms' },
+    pool_volume_bytes: { value: volumeBytes, unit: 'bytes' },
+  };
+  m.pool_import_vs_raw = { value: m.pool_import_mb_s!.value / m.idb_raw_put_mb_s!.value, unit: 'ratio' };
+  m.pool_read_vs_raw = { value: m.pool_cold_read_mb_s!.value / m.idb_raw_getall_mb_s!.value, unit: 'ratio' };
+  return m;
+}
+
+/** Import and cold-read MB/s at each block size (the measurement behind the default). */
+export async function blockSizeSweep(opts: { volumeBytes: number; sizes?: number[] }): Promise<Metrics> {
+  const bytes = randomBytes(opts.volumeBytes);
+  const out: Metrics = {};
+  await poolRun(bytes.subarray(0, 4 * 1024 * 1024), 65536); // warm-up
+  for (const bs of opts.sizes ?? [4096, 16384, 65536, 262144, 1048576]) {
+    const r = await poolRun(bytes, bs);
+    const k = bs >= 1 << 20 ? `${bs >> 20}m` : `${bs >> 10}k`;
+    out[`pool_import_${k}_mb_s`] = { value: mbps(opts.volumeBytes, r.importMs), unit: 'MB/s' };
+    out[`pool_cold_read_${k}_mb_s`] = { value: mbps(opts.volumeBytes, r.readMs), unit: 'MB/s' };
+    out[`pool_open_${k}_ms`] = { value: r.openMs, unit: 'ms' };
+  }
+  return out;
+}
