@@ -35,6 +35,8 @@ export const RecordKind = {
   manifest: 2,
   /** Payload is gzip(chunk) in the cold tier; hash = SHA-256 of the *uncompressed* chunk. */
   coldChunk: 3,
+  /** Payload is the archive's catalogue (snapshot names → manifests); hash = SHA-256(payload). */
+  catalogue: 4,
 } as const;
 export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
 

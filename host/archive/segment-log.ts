@@ -22,6 +22,7 @@ import {
 import {
   RECORD_HEADER_BYTES,
   type LogRecord,
+  type RecordHeader,
   type RecordKind,
   crcMatches,
   decodeVerified,
@@ -51,7 +52,10 @@ export interface SegmentLogOptions {
 
 export interface ScannedRecord {
   readonly address: RecordAddress;
-  readonly record: LogRecord;
+  /** Framing and header only; the payload is not yet checked. */
+  readonly header: RecordHeader;
+  /** CRC and SHA-256 check of this record (from the bytes already read), then its payload. */
+  verified(): Promise<LogRecord>;
 }
 
 const FIRST_SEGMENT = 1;
@@ -183,7 +187,12 @@ export class SegmentLog {
     return decodeVerified(bytes, 0, address, expected);
   }
 
-  /** Every record of a segment, verified, in log order (what the cleaner copies from). */
+  /**
+   * Every record of a segment, in log order, read with one store read. Headers are parsed
+   * (a framing error throws CorruptRecordError: the rest of the segment cannot be walked);
+   * payloads are verified only on demand, so a damaged record the caller does not need —
+   * dead data the cleaner is dropping — does not stop the scan.
+   */
   async scan(id: SegmentId): Promise<ScannedRecord[]> {
     const size = this.#sizes.get(id);
     if (size === undefined) throw new SegmentRangeError(id, 0, 0, undefined);
@@ -193,10 +202,11 @@ export class SegmentLog {
     while (at < size) {
       const parsed = parseHeader(bytes, at);
       if (parsed.state !== 'ok') throw new CorruptRecordError(id, at, parsed.state);
-      const length = RECORD_HEADER_BYTES + parsed.header.payloadBytes;
-      const record = await decodeVerified(bytes, at, { segment: id, offset: at });
-      out.push({ address: { segment: id, offset: at, length }, record });
-      at += length;
+      const { header } = parsed;
+      const address: RecordAddress = { segment: id, offset: at, length: RECORD_HEADER_BYTES + header.payloadBytes };
+      const start = at;
+      out.push({ address, header, verified: () => decodeVerified(bytes, start, address, header.hash) });
+      at += address.length;
     }
     return out;
   }

@@ -98,7 +98,8 @@ describe('SegmentLog', () => {
     await log.flush();
     store.corrupt(a.segment, a.offset + RECORD_HEADER_BYTES + 10, 0);
     await expect(log.read(a)).rejects.toBeInstanceOf(CorruptRecordError);
-    await expect(log.scan(a.segment)).rejects.toBeInstanceOf(CorruptRecordError);
+    const [scanned] = await log.scan(a.segment);
+    await expect(scanned!.verified()).rejects.toBeInstanceOf(CorruptRecordError);
   });
 
   it('reports a payload that does not hash to its stored hash (even with a valid CRC)', async () => {
