@@ -1,0 +1,22 @@
+// Runs in a browser page (loaded by the benchmark runner) or node; no node APIs.
+// Segment-cleaning write cost from the LFS-style simulator (host/archive/cleaning-sim.ts):
+// a 90/10 hot/cold overwrite trace on 512 KiB segments of 64 KiB blocks, at 50/75/90 %
+// disk utilisation, for the cost-benefit (with age sorting) and greedy policies.
+// Deterministic (seeded), so the figures change only when the code does.
+
+import { DEFAULT_SIM, QUICK_SIM, writeCostTable } from '../../host/archive/cleaning-sim';
+import { CleaningPolicy } from '../../host/archive/segment-usage';
+
+export async function run(opts: { quick: boolean }): Promise<Record<string, { value: number; unit: string }>> {
+  const out: Record<string, { value: number; unit: string }> = {};
+  for (const { utilisation, policy, result } of writeCostTable(opts.quick ? QUICK_SIM : DEFAULT_SIM)) {
+    const name = policy === CleaningPolicy.costBenefit ? 'costbenefit' : 'greedy';
+    out[`clean_write_cost_${Math.round(utilisation * 100)}_${name}`] = {
+      value: Math.round(result.writeCost * 1000) / 1000,
+      unit: 'ratio',
+    };
+    // Yield between runs so a page stays responsive (each run is a few hundred ms).
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  return out;
+}

@@ -1,0 +1,63 @@
+// Runs in node (vitest project `unit`). Invariants of the cleaning simulator — never its
+// figures, which are reported by bench/suites/cleaning.ts and docs/archive.md.
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { CleaningSim, QUICK_SIM, simulateCleaning } from '../../host/archive/cleaning-sim';
+import { CleaningPolicy, victimScore } from '../../host/archive/segment-usage';
+import { run } from '../../bench/suites/cleaning';
+
+const small = { ...QUICK_SIM, segments: 64, blocksPerSegment: 8, cleanStartFree: 3, cleanStopFree: 6, warmup: 3, measure: 3 };
+
+describe('cleaning simulator', () => {
+  it('conserves live blocks and counts through random traces and both policies', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(CleaningPolicy.greedy, CleaningPolicy.costBenefit),
+        fc.constantFrom(0.3, 0.5, 0.75, 0.85),
+        fc.integer({ min: 1, max: 1e6 }),
+        fc.boolean(),
+        (policy, utilisation, seed, ageSort) => {
+          const sim = new CleaningSim({ ...small, policy, utilisation, seed, ageSort });
+          sim.checkInvariants();
+          for (let i = 0; i < 3000; i++) {
+            sim.write(sim.nextBlock());
+            if (i % 97 === 0) sim.checkInvariants();
+          }
+          sim.checkInvariants();
+          const r = sim.result();
+          expect(r.writeCost).toBeGreaterThanOrEqual(1);
+          expect(r.cleanWrittenBlocks).toBeLessThanOrEqual(r.cleanReadBlocks);
+          expect(r.cleanedByUtilisation.reduce((a, b) => a + b, 0)).toBe(r.segmentsCleaned);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('is deterministic for a seed', () => {
+    const cfg = { ...small, policy: CleaningPolicy.costBenefit, utilisation: 0.75 };
+    expect(simulateCleaning(cfg)).toEqual(simulateCleaning(cfg));
+  });
+
+  it('refuses a configuration that cannot make progress', () => {
+    expect(() => new CleaningSim({ ...small, policy: CleaningPolicy.greedy, utilisation: 0.99 })).toThrow(RangeError);
+  });
+
+  it('scores segments as the policies define', () => {
+    expect(victimScore(CleaningPolicy.greedy, 0.2, 1)).toBeGreaterThan(victimScore(CleaningPolicy.greedy, 0.3, 1e9));
+    // Cost-benefit prefers an old, fuller segment to a young, emptier one.
+    expect(victimScore(CleaningPolicy.costBenefit, 0.6, 1000)).toBeGreaterThan(victimScore(CleaningPolicy.costBenefit, 0.3, 100));
+    expect(victimScore(CleaningPolicy.costBenefit, 1, 1e9)).toBe(0);
+  });
+
+  it('the benchmark suite reports all six figures as ratios ≥ 1', async () => {
+    const out = await run({ quick: true });
+    expect(Object.keys(out).sort()).toEqual(
+      ['50', '75', '90'].flatMap((u) => [`clean_write_cost_${u}_costbenefit`, `clean_write_cost_${u}_greedy`]).sort(),
+    );
+    for (const v of Object.values(out)) {
+      expect(v.unit).toBe('ratio');
+      expect(v.value).toBeGreaterThanOrEqual(1);
+    }
+  }, 120_000);
+});
