@@ -1,0 +1,118 @@
+// Real Chromium: hostile guests. Each misbehaviour is refused (a status the guest sees) or
+// faults that guest alone (its worker is terminated with a reason); dom0 and the other
+// guests go on.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Hypervisor, type GuestHandle } from '../../host/hypervisor';
+import { Status } from '../../shared/protocol';
+import type { ProbeGuestApi } from './fixtures/guests/probe-guest';
+
+const BS = 65536;
+const BLOCKS = 8;
+const PROBE = new URL('./fixtures/guests/probe-guest.ts', import.meta.url);
+const HOSTILE = new URL('./fixtures/guests/hostile-guest.ts', import.meta.url);
+
+interface HostileApi {
+  garbageIndex(): void;
+  badOpcode(): Promise<void>;
+  badSlot(): Promise<void>;
+  forgeUnmap(frame: number): Promise<number>;
+  unmapUnmapped(lba: number): Promise<number>;
+  readStatus(lba: number): Promise<number>;
+  forgePageMap(lba: number): Promise<number>;
+  flood(n: number, ms: number): Promise<number>;
+  arenaFrames(): number;
+  reachable(): Record<string, string>;
+}
+
+let hv: Hypervisor;
+let bystander: GuestHandle<ProbeGuestApi>;
+const faults: { id: number; reason: string }[] = [];
+
+async function hostile(): Promise<GuestHandle<HostileApi>> {
+  return hv.spawnGuest<HostileApi>({ base: 'img@base', module: HOSTILE });
+}
+
+async function faultOf(g: GuestHandle, timeoutMs = 3000): Promise<string> {
+  const t0 = performance.now();
+  while (performance.now() - t0 < timeoutMs) {
+    const f = faults.find((x) => x.id === g.id);
+    if (f) return f.reason;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`guest ${g.id} was not faulted within ${timeoutMs} ms`);
+}
+
+beforeAll(async () => {
+  hv = await Hypervisor.start({ poolName: `hostile-${crypto.randomUUID()}`, arenaFrames: 32 });
+  hv.onGuestFault = (g, reason) => faults.push({ id: g.id, reason });
+  const img = new Uint8Array(BS * BLOCKS);
+  for (let b = 0; b < BLOCKS; b++) img.fill(b + 1, b * BS, (b + 1) * BS);
+  await hv.dom0.importImage('img', img.buffer, { blockSize: BS });
+  await hv.dom0.snapshot('img', 'img@base');
+  bystander = await hv.spawnGuest<ProbeGuestApi>({ base: 'img@base', module: PROBE });
+  expect((await bystander.api.read(1)).first).toBe(2);
+});
+afterAll(async () => hv?.shutdown());
+
+async function bystanderStillServed(lba: number): Promise<void> {
+  expect((await bystander.api.read(lba)).first).toBe(lba + 1);
+  expect(bystander.state).toBe('running');
+}
+
+describe('hostile guests', () => {
+  it('garbage producer index in its ring: faulted with the reason, others go on', async () => {
+    const g = await hostile();
+    await g.api.garbageIndex();
+    expect(await faultOf(g)).toMatch(/request ring: producer index .* capacity is 256/);
+    expect(g.state).toBe('faulted');
+    await bystanderStillServed(2);
+  });
+
+  it('an unknown opcode: faulted', async () => {
+    const g = await hostile();
+    // Not awaited: the call never returns, because dom0 faults the guest and its worker ends.
+    void g.api.badOpcode();
+    expect(await faultOf(g)).toMatch(/unknown opcode 99/);
+    await bystanderStillServed(3);
+  });
+
+  it('a write naming a staging slot that does not exist: faulted', async () => {
+    const g = await hostile();
+    void g.api.badSlot();
+    expect(await faultOf(g)).toMatch(/staging slot 99/);
+    await bystanderStillServed(4);
+  });
+
+  it('forged frame numbers and releases of what it does not hold: refused, not served', async () => {
+    const g = await hostile();
+    // The bystander maps frame(s); the hostile guest tries to drop pins on them.
+    const frames = await g.api.arenaFrames();
+    for (const f of [0, 1, frames - 1]) expect(await g.api.forgeUnmap(f)).toBe(Status.BAD_REQUEST);
+    expect(await g.api.forgeUnmap(frames + 5)).toBe(Status.BAD_REQUEST);
+    expect(await g.api.unmapUnmapped(0)).toBe(Status.BAD_REQUEST);
+    expect(await g.api.readStatus(BLOCKS)).toBe(Status.OUT_OF_RANGE);
+    // The bystander's mapping survived the attempts.
+    const s = await hv.dom0.stats();
+    expect(s.domains.find((d) => d.id === bystander.id)!.mapped).toBeGreaterThan(0);
+    expect(g.state).toBe('running');
+    await bystanderStillServed(1);
+  });
+
+  it('a forged page-map entry is not trusted by the guest runtime', async () => {
+    const g = await hostile();
+    expect(await g.api.forgePageMap(5)).toBe(6);
+  });
+
+  it('flooding requests without collecting completions: faulted, dom0 holds bounded work', async () => {
+    const g = await hostile();
+    void g.api.flood(5000, 3000);
+    expect(await faultOf(g, 5000)).toMatch(/stopped consuming completions/);
+    await bystanderStillServed(6);
+  });
+
+  it('storage, network and nested-worker APIs are gone before guest code runs', async () => {
+    const g = await hostile();
+    const seen = await g.api.reachable();
+    for (const [name, type] of Object.entries(seen)) expect(type, name).toBe('undefined');
+  });
+});
