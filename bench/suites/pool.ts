@@ -94,14 +94,14 @@ export interface PoolRunResult {
 export async function poolRun(
   bytes: Uint8Array,
   blockSize: number,
-  opts: { durability?: Durability; commitEveryBytes?: number } = {},
+  opts: { durability?: Durability; commitEveryBytes?: number; source?: 'blob' | 'arraybuffer'; readsInFlight?: number } = {},
 ): Promise<PoolRunResult> {
   const name = `bench-pool-${crypto.randomUUID()}`;
-  const blob = new Blob([bytes as BlobPart]);
+  const source: Blob | ArrayBuffer = opts.source === 'blob' ? new Blob([bytes as BlobPart]) : (bytes.slice().buffer as ArrayBuffer);
   let pool = await Pool.open(name, { ...(opts.durability ? { durability: opts.durability } : {}) });
   try {
     const t0 = performance.now();
-    await pool.importVolume(blob, { name: 'v', blockSize, ...(opts.commitEveryBytes ? { commitEveryBytes: opts.commitEveryBytes } : {}) });
+    await pool.importVolume(source, { name: 'v', blockSize, ...(opts.commitEveryBytes ? { commitEveryBytes: opts.commitEveryBytes } : {}) });
     const importMs = performance.now() - t0;
     pool.close();
     const t1 = performance.now();
@@ -110,12 +110,14 @@ export async function poolRun(
     const blocks = Math.ceil(bytes.length / blockSize);
     const perBatch = Math.max(1, Math.floor((RECORDS_PER_TX * RECORD_BYTES) / blockSize));
     let first: Uint8Array | undefined;
+    const inFlight: Promise<Uint8Array[]>[] = [];
     const t2 = performance.now();
     for (let lba = 0; lba < blocks; lba += perBatch) {
       const lbas = Array.from({ length: Math.min(perBatch, blocks - lba) }, (_, i) => lba + i);
-      const got = await pool.readBlocks('v', lbas);
-      first ??= got[0];
+      inFlight.push(pool.readBlocks('v', lbas));
+      if (inFlight.length >= (opts.readsInFlight ?? 1)) first ??= (await inFlight.shift()!)[0];
     }
+    for (const p of inFlight) first ??= (await p)[0];
     const readMs = performance.now() - t2;
     if (!first || first[0] !== bytes[0] || first[blockSize - 1] !== bytes[blockSize - 1]) throw new Error('pool read back wrong bytes');
     return { importMs, openMs, readMs };
@@ -151,17 +153,25 @@ export async function run(opts: { quick: boolean }): Promise<Metrics> {
   return m;
 }
 
-/** Import and cold-read MB/s at each block size (the measurement behind the default). */
-export async function blockSizeSweep(opts: { volumeBytes: number; sizes?: number[] }): Promise<Metrics> {
+/**
+ * Import and cold-read MB/s at each block size (the measurement behind the default),
+ * median of `reps` rounds; each round visits every size once, so load drifts hit all alike.
+ */
+export async function blockSizeSweep(opts: { volumeBytes: number; sizes?: number[]; reps?: number }): Promise<Metrics> {
   const bytes = randomBytes(opts.volumeBytes);
-  const out: Metrics = {};
+  const sizes = opts.sizes ?? [4096, 16384, 65536, 262144, 1048576];
+  const runs = new Map<number, PoolRunResult[]>(sizes.map((s) => [s, []]));
   await poolRun(bytes.subarray(0, 4 * 1024 * 1024), 65536); // warm-up
-  for (const bs of opts.sizes ?? [4096, 16384, 65536, 262144, 1048576]) {
-    const r = await poolRun(bytes, bs);
+  for (let rep = 0; rep < (opts.reps ?? 3); rep++) {
+    for (const bs of sizes) runs.get(bs)!.push(await poolRun(bytes, bs));
+  }
+  const out: Metrics = {};
+  for (const bs of sizes) {
+    const r = runs.get(bs)!;
     const k = bs >= 1 << 20 ? `${bs >> 20}m` : `${bs >> 10}k`;
-    out[`pool_import_${k}_mb_s`] = { value: mbps(opts.volumeBytes, r.importMs), unit: 'MB/s' };
-    out[`pool_cold_read_${k}_mb_s`] = { value: mbps(opts.volumeBytes, r.readMs), unit: 'MB/s' };
-    out[`pool_open_${k}_ms`] = { value: r.openMs, unit: 'ms' };
+    out[`pool_import_${k}_mb_s`] = { value: mbps(opts.volumeBytes, median(r.map((x) => x.importMs))), unit: 'MB/s' };
+    out[`pool_cold_read_${k}_mb_s`] = { value: mbps(opts.volumeBytes, median(r.map((x) => x.readMs))), unit: 'MB/s' };
+    out[`pool_open_${k}_ms`] = { value: median(r.map((x) => x.openMs)), unit: 'ms' };
   }
   return out;
 }

@@ -9,6 +9,7 @@
 import type { IDBPDatabase } from 'idb';
 import { unwrap } from 'idb';
 import { CommitError, PoolFullError } from './errors';
+import { encodePage, pageOf } from './chunk-map-page';
 import { ALL_STORES, type PoolDB } from './schema';
 import type { PoolState } from './state';
 
@@ -55,8 +56,14 @@ export async function writeTxg(
       if (d.bytes) data.put(d.bytes, d.key);
       else data.delete(d.key);
     }
-    const chunks = tx.objectStore('chunks');
-    for (const [id, c] of state.chunks.changes()) c ? chunks.put(c) : chunks.delete(id);
+    const chunkmap = tx.objectStore('chunkmap');
+    const pages = new Set<number>();
+    for (const [id] of state.chunks.changes()) pages.add(pageOf(id));
+    for (const page of pages) {
+      const rec = encodePage(page, (id) => state.chunks.get(id));
+      if (rec) chunkmap.put(rec);
+      else chunkmap.delete(page);
+    }
     const nodes = tx.objectStore('nodes');
     for (const [id, n] of state.nodes.changes()) n ? nodes.put(n) : nodes.delete(id);
     const datasets = tx.objectStore('datasets');

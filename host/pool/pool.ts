@@ -19,6 +19,7 @@ import {
   StaleBlockRefError,
   UnknownDatasetError,
 } from './errors';
+import { decodePage } from './chunk-map-page';
 import { fsck, type FsckReport } from './fsck';
 import { exportVolume, importVolume, type ImportOptions, type ImportProgress } from './import-export';
 import { readChunkRecords } from './reader';
@@ -134,12 +135,12 @@ export class Pool {
       },
     });
     try {
-      const tx = db.transaction(['meta', 'datasets', 'nodes', 'chunks', 'metaslabs'], 'readonly');
-      const [sup, datasets, nodes, chunks, metaslabs] = await Promise.all([
+      const tx = db.transaction(['meta', 'datasets', 'nodes', 'chunkmap', 'metaslabs'], 'readonly');
+      const [sup, datasets, nodes, pages, metaslabs] = await Promise.all([
         tx.objectStore('meta').get('super'),
         tx.objectStore('datasets').getAll(),
         tx.objectStore('nodes').getAll(),
-        tx.objectStore('chunks').getAll(),
+        tx.objectStore('chunkmap').getAll(),
         tx.objectStore('metaslabs').getAll(),
       ]);
       let superRec: SuperRecord;
@@ -153,8 +154,9 @@ export class Pool {
       for (const d of datasets) state.datasets.load(d.id, d);
       for (const n of nodes) state.nodes.load(n.id, n);
       for (const m of metaslabs) state.metaslabs.load(m.id, m);
-      chunks.sort((a, b) => a.id - b.id);
-      for (const c of chunks) {
+      // Pages come back in key order, so chunks in id order: the oldest live chunk of a
+      // (group, hash) is the one indexed.
+      for (const c of pages.flatMap(decodePage)) {
         state.chunks.load(c.id, c);
         const k = dedupKey(c.group, c.hash);
         if (!state.dedup.has(k)) state.dedup.load(k, c.id);

@@ -79,6 +79,27 @@ export interface ChunkRecord {
   group: string;
 }
 
+/**
+ * How the chunk map is stored: pages of CHUNK_PAGE_SLOTS consecutive chunk ids, columnar
+ * (chunk-map-page.ts). One record per page instead of one per chunk: a 64 MiB import of
+ * 64 KiB blocks writes 4 chunk-map records, not 1,024. A cleaner that relocates a chunk
+ * still rewrites only the page that holds its entry, never a tree.
+ */
+export interface ChunkPageRecord {
+  /** chunkId = page * CHUNK_PAGE_SLOTS + slot */
+  page: number;
+  /** Trust group per slot; null = free slot. */
+  group: (string | null)[];
+  /** SHA-256 per slot, 32 bytes each. */
+  hash: Uint8Array;
+  metaslab: Uint32Array;
+  /** Float64: offsets may pass 2^32 in a large metaslab. */
+  offset: Float64Array;
+  size: Uint32Array;
+  refcount: Uint32Array;
+  birthTxg: Float64Array;
+}
+
 /** Per-metaslab accounting, read by a later segment cleaner. */
 export interface MetaslabRecord {
   id: number;
@@ -94,14 +115,15 @@ export interface PoolDB extends DBSchema {
   meta: { key: 'super'; value: SuperRecord };
   datasets: { key: number; value: DatasetRecord };
   nodes: { key: number; value: NodeRecord };
-  chunks: { key: number; value: ChunkRecord; indexes: { byGroupHash: [string, ArrayBuffer] } };
+  /** The chunk map, in pages. The (group, hash) dedup index is derived from it at open. */
+  chunkmap: { key: number; value: ChunkPageRecord };
   metaslabs: { key: number; value: MetaslabRecord };
   /** The block bytes, one ArrayBuffer per chunk, keyed by physical address. */
   data: { key: PhysKey; value: ArrayBuffer };
 }
 
-export type PoolStoreName = 'meta' | 'datasets' | 'nodes' | 'chunks' | 'metaslabs' | 'data';
-export const ALL_STORES: PoolStoreName[] = ['meta', 'datasets', 'nodes', 'chunks', 'metaslabs', 'data'];
+export type PoolStoreName = 'meta' | 'datasets' | 'nodes' | 'chunkmap' | 'metaslabs' | 'data';
+export const ALL_STORES: PoolStoreName[] = ['meta', 'datasets', 'nodes', 'chunkmap', 'metaslabs', 'data'];
 
 /** Versioned upgrade steps; each `if` brings a database from version n-1 to n. */
 export function upgrade(db: IDBPDatabase<PoolDB>, oldVersion: number): void {
@@ -109,9 +131,7 @@ export function upgrade(db: IDBPDatabase<PoolDB>, oldVersion: number): void {
     db.createObjectStore('meta');
     db.createObjectStore('datasets', { keyPath: 'id' });
     db.createObjectStore('nodes', { keyPath: 'id' });
-    const chunks = db.createObjectStore('chunks', { keyPath: 'id' });
-    // Not unique: with THN > 1 the same content can be stored twice (runs too short to dedup).
-    chunks.createIndex('byGroupHash', ['group', 'hash']);
+    db.createObjectStore('chunkmap', { keyPath: 'page' });
     db.createObjectStore('metaslabs', { keyPath: 'id' });
     // Out-of-line array keys [metaslab, offset]: a key range over one metaslab is a
     // sequential run of the physical address space, read by one getAll (read-ahead).

@@ -45,3 +45,24 @@ describe('pool staged map', () => {
     expect(m.dirtyCount).toBe(0);
   });
 });
+
+describe('pool chunk-map pages', () => {
+  it('round-trips chunk records through the columnar page form', async () => {
+    const { encodePage, decodePage, CHUNK_PAGE_SLOTS } = await import('../../host/pool/chunk-map-page');
+    const recs = [3, 7, CHUNK_PAGE_SLOTS - 1].map((slot) => ({
+      id: CHUNK_PAGE_SLOTS * 2 + slot,
+      group: `g${slot}`,
+      hash: new Uint8Array(32).fill(slot),
+      metaslab: slot,
+      offset: 2 ** 33 + slot,
+      size: 65536,
+      refcount: slot + 1,
+      birthTxg: 9,
+    }));
+    const byId = new Map(recs.map((r) => [r.id, r]));
+    const page = encodePage(2, (id) => byId.get(id));
+    expect(page).not.toBeNull();
+    expect(decodePage(page!)).toEqual(recs);
+    expect(encodePage(5, () => undefined)).toBeNull();
+  });
+});

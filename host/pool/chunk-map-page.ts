@@ -1,0 +1,57 @@
+// Runs wherever the pool runs (pure). Encodes the in-memory chunk map (one ChunkRecord per
+// chunk) to and from its stored form, pages of CHUNK_PAGE_SLOTS consecutive ids in
+// columnar typed arrays. Chunk ids are handed out consecutively, so pages fill densely.
+import type { ChunkPageRecord, ChunkRecord } from './schema';
+
+export const CHUNK_PAGE_SLOTS = 256;
+
+export function pageOf(chunkId: number): number {
+  return Math.floor(chunkId / CHUNK_PAGE_SLOTS);
+}
+
+/** The stored page `page` built from the current chunk map, or null when every slot is free. */
+export function encodePage(page: number, get: (id: number) => ChunkRecord | undefined): ChunkPageRecord | null {
+  const rec: ChunkPageRecord = {
+    page,
+    group: new Array<string | null>(CHUNK_PAGE_SLOTS).fill(null),
+    hash: new Uint8Array(CHUNK_PAGE_SLOTS * 32),
+    metaslab: new Uint32Array(CHUNK_PAGE_SLOTS),
+    offset: new Float64Array(CHUNK_PAGE_SLOTS),
+    size: new Uint32Array(CHUNK_PAGE_SLOTS),
+    refcount: new Uint32Array(CHUNK_PAGE_SLOTS),
+    birthTxg: new Float64Array(CHUNK_PAGE_SLOTS),
+  };
+  let used = 0;
+  for (let s = 0; s < CHUNK_PAGE_SLOTS; s++) {
+    const c = get(page * CHUNK_PAGE_SLOTS + s);
+    if (!c) continue;
+    used++;
+    rec.group[s] = c.group;
+    rec.hash.set(c.hash, s * 32);
+    rec.metaslab[s] = c.metaslab;
+    rec.offset[s] = c.offset;
+    rec.size[s] = c.size;
+    rec.refcount[s] = c.refcount;
+    rec.birthTxg[s] = c.birthTxg;
+  }
+  return used > 0 ? rec : null;
+}
+
+export function decodePage(rec: ChunkPageRecord): ChunkRecord[] {
+  const out: ChunkRecord[] = [];
+  for (let s = 0; s < CHUNK_PAGE_SLOTS; s++) {
+    const group = rec.group[s];
+    if (group === null || group === undefined) continue;
+    out.push({
+      id: rec.page * CHUNK_PAGE_SLOTS + s,
+      group,
+      hash: rec.hash.slice(s * 32, s * 32 + 32),
+      metaslab: rec.metaslab[s]!,
+      offset: rec.offset[s]!,
+      size: rec.size[s]!,
+      refcount: rec.refcount[s]!,
+      birthTxg: rec.birthTxg[s]!,
+    });
+  }
+  return out;
+}
