@@ -227,7 +227,10 @@ export function answerTransportProbe(endpoint: Transport): () => void {
     if (msg.tag !== 'tabvisor:transport-probe') return;
     const Sab = g.SharedArrayBuffer;
     if (typeof Sab !== 'function' || !(msg.sab instanceof Sab)) {
-      reply({ tag: 'tabvisor:transport-probe:nack', id: msg.id, why: 'not a SharedArrayBuffer', guest });
+      const why = typeof Sab !== 'function'
+        ? 'the guest has no SharedArrayBuffer'
+        : `got ${Object.prototype.toString.call(msg.sab).slice(8, -1)}`;
+      reply({ tag: 'tabvisor:transport-probe:nack', id: msg.id, why, guest });
       return;
     }
     const words = new Int32Array(msg.sab as SharedArrayBuffer, 0, 2);

@@ -134,7 +134,7 @@ test('a guest that gets something else than a SharedArrayBuffer says so', async 
   await page.goto(PAGE);
   const r = await probeFake(page, 'plain');
   record('channel delivers a plain ArrayBuffer', r);
-  expect(r).toMatchObject({ kind: 'copy', cause: 'guest-not-a-sab', reason: 'guest did not get a SharedArrayBuffer (not a SharedArrayBuffer)' });
+  expect(r).toMatchObject({ kind: 'copy', cause: 'guest-not-a-sab', reason: 'guest did not get a SharedArrayBuffer (got ArrayBuffer)' });
 });
 
 test('a channel that refuses to post the buffer: copy with the error', async ({ page }) => {
