@@ -20,8 +20,8 @@ type Listener = EventListenerOrEventListenerObject;
 
 /**
  * comlink's Endpoint, spelled out here so shared/ does not depend on comlink's types.
- * Structurally assignable to comlink's `Endpoint` (checked in transport-probe's tests
- * by passing one to `wrap`).
+ * Structurally assignable to comlink's `Endpoint` (a compile-time check in
+ * test/e2e/pages/isolation-matrix.ts).
  */
 export interface Transport {
   // `unknown`, not comlink's `any`: callers must narrow what they receive.
