@@ -55,10 +55,10 @@ export class MemorySegmentStore implements SegmentStore {
 
   async close(): Promise<void> {}
 
-  /** Test hook: flip or overwrite stored bytes as a disk fault would. */
-  corrupt(id: SegmentId, offset: number, value: number): void {
+  /** Test hook: flip bits of a stored byte (XOR with a non-zero mask) as a disk fault would. */
+  corrupt(id: SegmentId, offset: number, mask = 0xff): void {
     const buf = this.#segments.get(id);
     if (!buf || offset >= buf.size) throw new SegmentRangeError(id, offset, 1, buf?.size);
-    buf.bytes[offset] = value;
+    buf.bytes[offset]! ^= mask || 0xff;
   }
 }

@@ -96,7 +96,7 @@ describe('SegmentLog', () => {
     const a = await appendChunk(log, bytes(200, 1));
     await appendChunk(log, bytes(300, 2)); // next segment
     await log.flush();
-    store.corrupt(a.segment, a.offset + RECORD_HEADER_BYTES + 10, 0);
+    store.corrupt(a.segment, a.offset + RECORD_HEADER_BYTES + 10);
     await expect(log.read(a)).rejects.toBeInstanceOf(CorruptRecordError);
     const [scanned] = await log.scan(a.segment);
     await expect(scanned!.verified()).rejects.toBeInstanceOf(CorruptRecordError);
