@@ -1,9 +1,13 @@
-// Runs on the host page's main thread (the control domain's console).
-const status = document.getElementById('transport-status');
-if (status) {
-  const zeroCopy = typeof SharedArrayBuffer === 'function' && globalThis.crossOriginIsolated;
-  status.dataset.transport = zeroCopy ? 'zero-copy' : 'copy';
-  status.textContent = zeroCopy
-    ? 'Cross-origin isolated: guests read shared blocks zero-copy.'
-    : 'Not cross-origin isolated: SharedArrayBuffer is unavailable, so guests use the copy transport.';
+// Runs on the host page's main thread (index.html): the full hypervisor console.
+import { ConsoleApp } from './ui/console-app';
+
+const root = document.getElementById('console');
+if (!root) throw new Error('index.html has no #console element');
+// Exposed for the e2e tests and for poking at the machine from DevTools.
+window.__tabvisor = await ConsoleApp.mount(root, { poolName: 'tabvisor-console' });
+
+declare global {
+  interface Window {
+    __tabvisor?: ConsoleApp;
+  }
 }

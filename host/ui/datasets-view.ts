@@ -1,0 +1,113 @@
+// Runs on the console's main thread. The pool's datasets as a tree (volume → snapshots →
+// clones → their snapshots …), with the page's snapshot / clone / boot / destroy actions,
+// and for every clone a strip of its blocks: own (written since the clone was made) or
+// still shared with its base. Rebuilt only when the set of datasets changes, so focus and
+// keyboard position survive the 4×/s refresh; the strips update in place.
+import type { DatasetInfo } from '../pool';
+import { formatBytes, h, setText } from './dom';
+
+export interface DatasetActions {
+  snapshot(dataset: string): Promise<void>;
+  clone(snapshot: string): Promise<void>;
+  boot(dataset: string): Promise<void>;
+  destroy(dataset: string): Promise<void>;
+  inUse(dataset: string): boolean;
+  own(dataset: string): Set<number>;
+}
+
+export class DatasetsView {
+  readonly root = h('section', { class: 'panel datasets', 'aria-labelledby': 'ds-h' }, h('h2', { id: 'ds-h' }, 'Pool: volumes, snapshots, clones'));
+  private readonly tree = h('ul', { class: 'tree', role: 'list' });
+  private readonly strips = new Map<string, { canvas: HTMLCanvasElement; text: HTMLElement; info: DatasetInfo }>();
+  private signature = '';
+
+  constructor(private readonly actions: DatasetActions) {
+    this.root.append(this.tree);
+  }
+
+  render(list: DatasetInfo[]): void {
+    const sig = list.map((d) => `${d.name}:${d.kind}`).sort().join('|');
+    if (sig !== this.signature) {
+      this.signature = sig;
+      this.rebuild(list);
+    }
+    for (const d of list) {
+      const s = this.strips.get(d.name);
+      if (s) this.drawStrip(s, d);
+    }
+    for (const b of this.tree.querySelectorAll<HTMLButtonElement>('button[data-needs-idle]')) {
+      b.disabled = this.actions.inUse(b.dataset.needsIdle!);
+    }
+  }
+
+  private rebuild(list: DatasetInfo[]): void {
+    const focused = document.activeElement instanceof HTMLElement ? document.activeElement.dataset.key : undefined;
+    const children = new Map<string | null, DatasetInfo[]>();
+    for (const d of list) {
+      const k = d.origin && list.some((x) => x.name === d.origin) ? d.origin : null;
+      children.set(k, [...(children.get(k) ?? []), d]);
+    }
+    this.strips.clear();
+    const build = (parent: string | null): HTMLElement[] =>
+      (children.get(parent) ?? [])
+        .sort((a, b) => a.id - b.id)
+        .map((d) => {
+          const li = h('li', { 'data-dataset': d.name, 'data-kind': d.kind }, this.row(d));
+          const sub = build(d.name);
+          if (sub.length) li.append(h('ul', { role: 'list' }, ...sub));
+          return li;
+        });
+    this.tree.replaceChildren(...build(null));
+    if (list.length === 0) this.tree.append(h('li', { class: 'muted' }, 'The pool is empty.'));
+    if (focused) this.tree.querySelector<HTMLElement>(`[data-key="${CSS.escape(focused)}"]`)?.focus();
+  }
+
+  private row(d: DatasetInfo): HTMLElement {
+    const act = (text: string, key: string, run: () => Promise<void>, idle = false): HTMLButtonElement => {
+      const b = h('button', { type: 'button', 'data-key': `${key}:${d.name}`, 'aria-label': `${text} ${d.name}`, 'data-needs-idle': idle ? d.name : null }, text);
+      b.addEventListener('click', () => {
+        b.disabled = true;
+        run().finally(() => (b.disabled = false));
+      });
+      return b;
+    };
+    const row = h(
+      'div',
+      { class: 'ds-row' },
+      h('span', { class: `kind ${d.kind}` }, d.kind),
+      h('strong', {}, d.name),
+      h('span', { class: 'meta' }, `${formatBytes(d.sizeBytes)} · ${d.blocks} blocks · group ${d.group}`),
+    );
+    if (d.kind === 'snapshot') row.append(act('Clone', 'clone', () => this.actions.clone(d.name)));
+    else row.append(act('Snapshot', 'snap', () => this.actions.snapshot(d.name)));
+    if (d.kind === 'clone') row.append(act('Boot guest', 'boot', () => this.actions.boot(d.name), true));
+    row.append(act('Destroy', 'destroy', () => this.actions.destroy(d.name), true));
+    if (d.kind === 'clone') {
+      const canvas = h('canvas', { class: 'strip', role: 'img', 'aria-label': `blocks of ${d.name}` });
+      const text = h('span', { class: 'strip-text' });
+      row.append(h('div', { class: 'ds-strip' }, canvas, text));
+      this.strips.set(d.name, { canvas, text, info: d });
+    }
+    return row;
+  }
+
+  private drawStrip(s: { canvas: HTMLCanvasElement; text: HTMLElement }, d: DatasetInfo): void {
+    const own = this.actions.own(d.name);
+    const cell = Math.max(3, Math.min(10, Math.floor(320 / Math.max(1, d.blocks))));
+    const cols = Math.min(d.blocks, Math.floor(320 / cell));
+    const rows = Math.ceil(d.blocks / Math.max(1, cols));
+    if (s.canvas.width !== cols * cell || s.canvas.height !== rows * cell) {
+      s.canvas.width = cols * cell;
+      s.canvas.height = rows * cell;
+    }
+    const ctx = s.canvas.getContext('2d');
+    if (!ctx) return;
+    for (let lba = 0; lba < d.blocks; lba++) {
+      ctx.fillStyle = own.has(lba) ? '#dc2626' : '#64748b';
+      ctx.fillRect((lba % cols) * cell, Math.floor(lba / cols) * cell, cell - 1, cell - 1);
+    }
+    const text = `${own.size} own, ${d.blocks - own.size} shared with ${d.origin ?? 'nothing'}`;
+    setText(s.text, text);
+    s.canvas.setAttribute('aria-label', `blocks of ${d.name}: ${text}`);
+  }
+}
