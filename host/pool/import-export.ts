@@ -38,9 +38,10 @@ export async function importVolume(
   const total = source instanceof Blob ? source.size : source.byteLength;
   const blockSize = opts.blockSize ?? DEFAULT_BLOCK_BYTES;
   const sizeBytes = opts.sizeBytes ?? total;
+  if (total === 0) throw new InvalidArgumentError('cannot import an empty source: a volume has at least one byte');
   if (sizeBytes < total) throw new InvalidArgumentError(`sizeBytes ${sizeBytes} is smaller than the source (${total} bytes)`);
   const step = Math.max(blockSize, Math.floor((opts.commitEveryBytes ?? DEFAULT_COMMIT_EVERY_BYTES) / blockSize) * blockSize);
-  const info = await pool.createVolume(opts.name, { sizeBytes: Math.max(sizeBytes, 1), blockSize, ...(opts.group !== undefined ? { group: opts.group } : {}) });
+  const info = await pool.createVolume(opts.name, { sizeBytes, blockSize, ...(opts.group !== undefined ? { group: opts.group } : {}) });
 
   const prepare = async (start: number): Promise<PreparedBlocks> => {
     const end = Math.min(total, start + step);
@@ -51,7 +52,7 @@ export async function importVolume(
 
   try {
     let done = 0;
-    let next: Promise<PreparedBlocks> | null = total > 0 ? prepare(0) : null;
+    let next: Promise<PreparedBlocks> | null = prepare(0);
     while (next) {
       const p = await next;
       const start = done;
@@ -61,12 +62,12 @@ export async function importVolume(
       done = Math.min(total, start + step);
       onProgress?.({ bytesDone: done, bytesTotal: total, txg });
     }
-    if (total === 0) await pool.commit();
     return pool.info(info.id);
   } catch (e) {
-    // Leave no half-imported volume behind: drop what is staged, destroy what was committed.
+    // Leave no half-imported volume behind. A failed commit has already dropped the staged
+    // group; destroying the volume removes what earlier commits wrote. Other callers'
+    // staged writes are left alone (no discard()).
     try {
-      await pool.discard();
       if (pool.list().some((d) => d.id === info.id)) {
         await pool.destroy(info.id);
         await pool.commit();

@@ -184,6 +184,18 @@ describe('pool block trees', () => {
     expect(pool.list().map((d) => d.name)).toEqual(['v', 'v@1']);
   });
 
+  it('applies concurrent writes in call order, whatever order their hashing finishes in', async () => {
+    const { pool } = await freshPool();
+    await pool.createVolume('v', { sizeBytes: 4096 * BS, blockSize: BS });
+    const big = new Uint8Array(512 * BS).fill(7); // hashes slower than the one-block write after it
+    const writes = [pool.write('v', 0, big), pool.write('v', 0, block(1)), pool.snapshot('v', 'v@1'), pool.write('v', 0, block(2))];
+    await Promise.all(writes);
+    await pool.commit();
+    expect(await pool.readBlocks('v@1', [0, 1])).toEqual([block(1), new Uint8Array(BS).fill(7)]);
+    expect((await pool.readBlocks('v', [0]))[0]).toEqual(block(2));
+    expect((await pool.fsck()).ok).toBe(true);
+  });
+
   it('accepts a partial last block at the end of the volume', async () => {
     const { pool } = await freshPool();
     await pool.createVolume('v', { sizeBytes: 2 * BS + 100, blockSize: BS });
