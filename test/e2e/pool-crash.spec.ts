@@ -38,3 +38,48 @@ for (const [i, extraAcks] of [[1, 12], [2, 27], [3, 41]] as const) {
     await check.close();
   });
 }
+
+// Harder than closing a page: SIGKILL the whole browser in the middle of the commit stream
+// (no shutdown path runs at all), then start a new browser on the same profile directory.
+test('pool survives the browser process being killed mid-commit', async ({ baseURL }) => {
+  const { chromium } = await import('@playwright/test');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { execFileSync } = await import('node:child_process');
+  const { chromiumLaunchOptions } = await import('../../scripts/chromium.mjs');
+  const profile = mkdtempSync(join(tmpdir(), 'pool-crash-profile-'));
+  const db = `pool-crash-kill-${Date.now()}`;
+  try {
+    const first = await chromium.launchPersistentContext(profile, { ...chromiumLaunchOptions(), ...(baseURL ? { baseURL } : {}) });
+    const page = first.pages()[0] ?? (await first.newPage());
+    await page.goto(`/test/e2e/pages/pool-crash.html?mode=write&db=${db}`);
+    await page.waitForFunction(() => window.__acked.length >= 20, null, { timeout: 30_000 });
+    const lastAck = await page.evaluate(() => window.__acked.length);
+    // The browser process we launched: the one whose command line names our profile and
+    // that is not a child (--type=renderer, gpu, utility...).
+    const ps = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+    const browserPid = ps
+      .split('\n')
+      .filter((l) => l.includes(`--user-data-dir=${profile}`) && !l.includes('--type='))
+      .map((l) => Number(l.trim().split(/\s+/)[0]))[0];
+    expect(browserPid).toBeGreaterThan(0);
+    process.kill(browserPid!, 'SIGKILL');
+    await first.close().catch(() => undefined);
+
+    const second = await chromium.launchPersistentContext(profile, { ...chromiumLaunchOptions(), ...(baseURL ? { baseURL } : {}) });
+    try {
+      const check = second.pages()[0] ?? (await second.newPage());
+      await check.goto(`/test/e2e/pages/pool-crash.html?mode=verify&db=${db}&acked=${lastAck}`);
+      await check.waitForFunction(() => window.__result !== undefined, null, { timeout: 30_000 });
+      const result = await check.evaluate(() => window.__result!);
+      console.log(`pool-crash kill: acked ${lastAck}, present ${result.maxPresent}`);
+      expect(result.problems).toEqual([]);
+      expect(result.maxPresent).toBeGreaterThanOrEqual(lastAck);
+    } finally {
+      await second.close();
+    }
+  } finally {
+    rmSync(profile, { recursive: true, force: true });
+  }
+});
