@@ -35,16 +35,19 @@ function consoleProgram(): void {
     port.onmessage = (m: MessageEvent) => append(String(m.data?.text ?? ''), String(m.data?.kind ?? 'out'));
     input.disabled = false;
   });
-  form.addEventListener('submit', (ev) => {
-    ev.preventDefault();
-    const line = input.value;
-    if (!line.trim() || !port) return;
-    history.push(line);
-    back = history.length;
-    port.postMessage({ tag: 'cmd', line });
-    input.value = '';
-  });
+  // Enter is handled by hand: a sandbox without allow-forms never fires `submit`.
+  form.addEventListener('submit', (ev) => ev.preventDefault());
   input.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter') {
+      ev.preventDefault();
+      const line = input.value;
+      if (!line.trim() || !port) return;
+      history.push(line);
+      back = history.length;
+      port.postMessage({ tag: 'cmd', line });
+      input.value = '';
+      return;
+    }
     if (ev.key !== 'ArrowUp' && ev.key !== 'ArrowDown') return;
     back = Math.max(0, Math.min(history.length, back + (ev.key === 'ArrowUp' ? -1 : 1)));
     input.value = history[back] ?? '';

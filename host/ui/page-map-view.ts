@@ -5,7 +5,7 @@
 import type { DomainSummary } from '../dom0/dom0-service';
 import { h, hue, setText } from './dom';
 
-const CELL = 12;
+const CELL = 16;
 const MAX_COLS = 64;
 
 interface Row {
