@@ -1,7 +1,31 @@
 // Playwright, real Chromium: the page is closed in the middle of a stream of pool commits;
 // a new page on the same context (same origin, same IndexedDB) reopens the pool, which must
 // be consistent, verify every checksum, and hold every acknowledged commit.
-import { expect, test } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
+
+type VerifyResult = NonNullable<Window['__result']>;
+
+/**
+ * Open the verify page and wait for its result. Retried because the shared Vite dev server
+ * may reload pages when another engineer edits a file ("execution context was destroyed");
+ * verification only reads, so running it again is harmless.
+ */
+async function verify(page: Page, db: string, acked: number): Promise<VerifyResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await page.goto(`/test/e2e/pages/pool-crash.html?mode=verify&db=${db}&acked=${acked}`);
+      await page.waitForFunction(() => window.__result !== undefined, null, { timeout: 30_000 });
+      return await page.evaluate(() => window.__result!);
+    } catch (e) {
+      if (attempt >= 3 || !/context was destroyed|navigat/i.test(String(e))) throw e;
+    }
+  }
+}
+
+/** Highest commit the write page acknowledged (0 if the page is gone or reloading). */
+async function ackedOn(page: Page): Promise<number> {
+  return page.evaluate(() => Math.max(0, ...window.__acked)).catch(() => 0);
+}
 
 for (const [i, extraAcks] of [[1, 12], [2, 27], [3, 41]] as const) {
   test(`pool survives a page closed mid-commit (run ${i})`, async ({ context }) => {
@@ -13,16 +37,14 @@ for (const [i, extraAcks] of [[1, 12], [2, 27], [3, 41]] as const) {
       if (hit) lastAck = Math.max(lastAck, Number(hit[1]));
     });
     await page.goto(`/test/e2e/pages/pool-crash.html?mode=write&db=${db}`);
-    await page.waitForFunction((n) => window.__acked.length >= n, extraAcks, { timeout: 30_000 });
+    await expect.poll(async () => Math.max(lastAck, await ackedOn(page)), { timeout: 30_000 }).toBeGreaterThanOrEqual(extraAcks);
     // Whatever the page acknowledged up to now counts, even acks whose console line is in flight.
-    lastAck = Math.max(lastAck, await page.evaluate(() => window.__acked.length));
+    lastAck = Math.max(lastAck, await ackedOn(page));
     await page.close(); // mid-stream: the next commit is being staged or written
     expect(lastAck).toBeGreaterThanOrEqual(extraAcks);
 
     const check = await context.newPage();
-    await check.goto(`/test/e2e/pages/pool-crash.html?mode=verify&db=${db}&acked=${lastAck}`);
-    await check.waitForFunction(() => window.__result !== undefined, null, { timeout: 30_000 });
-    const result = await check.evaluate(() => window.__result!);
+    const result = await verify(check, db, lastAck);
     expect(result.problems).toEqual([]);
     expect(result.ok).toBe(true);
     expect(result.maxPresent).toBeGreaterThanOrEqual(lastAck);
@@ -31,9 +53,7 @@ for (const [i, extraAcks] of [[1, 12], [2, 27], [3, 41]] as const) {
     console.log(`pool-crash run ${i}: acked ${lastAck}, present ${result.maxPresent}`);
 
     // The checker is not vacuous: claiming more acknowledged commits than exist must fail.
-    await check.goto(`/test/e2e/pages/pool-crash.html?mode=verify&db=${db}&acked=${result.maxPresent + 1}`);
-    await check.waitForFunction(() => window.__result !== undefined, null, { timeout: 30_000 });
-    expect((await check.evaluate(() => window.__result!)).ok).toBe(false);
+    expect((await verify(check, db, result.maxPresent + 1)).ok).toBe(false);
     await check.evaluate((name) => new Promise((r) => { const q = indexedDB.deleteDatabase(name); q.onsuccess = q.onerror = q.onblocked = r; }), db);
     await check.close();
   });
@@ -54,8 +74,8 @@ test('pool survives the browser process being killed mid-commit', async ({ baseU
     const first = await chromium.launchPersistentContext(profile, { ...chromiumLaunchOptions(), ...(baseURL ? { baseURL } : {}) });
     const page = first.pages()[0] ?? (await first.newPage());
     await page.goto(`/test/e2e/pages/pool-crash.html?mode=write&db=${db}`);
-    await page.waitForFunction(() => window.__acked.length >= 20, null, { timeout: 30_000 });
-    const lastAck = await page.evaluate(() => window.__acked.length);
+    await expect.poll(() => ackedOn(page), { timeout: 30_000 }).toBeGreaterThanOrEqual(20);
+    const lastAck = await ackedOn(page);
     // The browser process we launched: the one whose command line names our profile and
     // that is not a child (--type=renderer, gpu, utility...).
     const ps = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
@@ -70,9 +90,7 @@ test('pool survives the browser process being killed mid-commit', async ({ baseU
     const second = await chromium.launchPersistentContext(profile, { ...chromiumLaunchOptions(), ...(baseURL ? { baseURL } : {}) });
     try {
       const check = second.pages()[0] ?? (await second.newPage());
-      await check.goto(`/test/e2e/pages/pool-crash.html?mode=verify&db=${db}&acked=${lastAck}`);
-      await check.waitForFunction(() => window.__result !== undefined, null, { timeout: 30_000 });
-      const result = await check.evaluate(() => window.__result!);
+      const result = await verify(check, db, lastAck);
       console.log(`pool-crash kill: acked ${lastAck}, present ${result.maxPresent}`);
       expect(result.problems).toEqual([]);
       expect(result.maxPresent).toBeGreaterThanOrEqual(lastAck);

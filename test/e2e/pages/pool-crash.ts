@@ -51,7 +51,12 @@ async function write(): Promise<void> {
     await pool.createVolume('v', { sizeBytes: BLOCKS * BS, blockSize: BS });
     await pool.commit();
   }
-  for (let k = 1; k <= MAX_COMMITS; k++) {
+  // Resume after the last whole commit: the dev server may reload this page (another
+  // engineer's edit), and a reload is just one more crash to survive.
+  const firsts = await pool.readBlocks('v', Array.from({ length: MAX_COMMITS }, (_, i) => (i + 1) * PER_COMMIT));
+  const start = firsts.findIndex((b) => !b.some((x) => x !== 0)) + 1;
+  if (start === 0) return log('done');
+  for (let k = start; k <= MAX_COMMITS; k++) {
     const data = new Uint8Array(PER_COMMIT * BS);
     for (let j = 0; j < PER_COMMIT; j++) data.set(pattern(k, j), j * BS);
     await pool.write('v', k * PER_COMMIT, data);
