@@ -21,6 +21,8 @@ export default defineConfig({
   server: { host: '127.0.0.1', port: 5173, headers: { ...ISOLATION_HEADERS } },
   preview: { host: '127.0.0.1', port: 4173, headers: { ...ISOLATION_HEADERS } },
   worker: { format: 'es' },
+  // Pre-bundled up front: discovering them mid-run makes Vite reload the page.
+  optimizeDeps: { include: ['comlink', 'idb'] },
   build: { target: 'es2022' },
   test: {
     projects: [

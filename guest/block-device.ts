@@ -65,6 +65,8 @@ export interface BlockDevice {
   readSync(lba: number): BlockView;
   write(lba: number, bytes: Uint8Array): Promise<void>;
   flush(): Promise<void>;
+  /** One request/completion round trip that does nothing: liveness checks, benchmarks. */
+  nop(): Promise<void>;
   stats(): BlockDeviceStats;
 }
 
@@ -114,6 +116,11 @@ abstract class DeviceBase {
   async flush(): Promise<void> {
     const reply = await this.channel.submit({ op: Op.FLUSH, lba: 0 });
     if (reply.words[CPL_STATUS] !== Status.OK) throw this.fail(reply, 'flush');
+  }
+
+  async nop(): Promise<void> {
+    const reply = await this.channel.submit({ op: Op.NOOP, lba: 0 });
+    if (reply.words[CPL_STATUS] !== Status.OK) throw this.fail(reply, 'nop');
   }
 }
 

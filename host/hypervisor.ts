@@ -34,6 +34,8 @@ export interface SpawnOptions {
   quota?: number;
   /** Extra structured-cloneable data for the guest module. */
   init?: Record<string, unknown>;
+  /** Objects in `init` to transfer rather than clone (MessagePorts must be). */
+  transfer?: Transferable[];
 }
 
 /** What a guest module receives in `ctx.init`. */
@@ -137,7 +139,7 @@ export class Hypervisor {
       worker.addEventListener('error', (ev) => reject(new Error(`guest ${handle.id} worker error: ${ev.message}`)), { once: true });
     });
     const init: GuestInit = { ...(opts.init ?? {}), grant, control: control.port2 };
-    const transfers: Transferable[] = [control.port2];
+    const transfers: Transferable[] = [control.port2, ...(opts.transfer ?? [])];
     if (grant.kind === 'copy') transfers.push(grant.port);
     worker.postMessage(bootMessage(new URL(opts.module, location.href), grant.kind, init), transfers);
     try {

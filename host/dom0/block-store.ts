@@ -21,6 +21,11 @@ export interface BlockStore {
   volume(dataset: string): Promise<VolumeInfo>;
   /** One entry per LBA: null is a hole (reads as zeros). */
   resolve(dataset: string, lbas: readonly number[]): Promise<(PhysicalBlock | null)[]>;
+  /**
+   * The same, answered at once when the store holds the metadata in memory (the pool does).
+   * Lets dom0 serve a read of a resident block without leaving the ring's service loop.
+   */
+  resolveSync?(dataset: string, lbas: readonly number[]): (PhysicalBlock | null)[];
   /** Verified bytes of each block, in order. Rejects with a ChecksumError-like error on corruption. */
   read(dataset: string, blocks: readonly PhysicalBlock[]): Promise<Uint8Array[]>;
   /** Stage a write; durable only after `commit`. */
@@ -61,6 +66,10 @@ export class MemoryBlockStore implements BlockStore {
   }
 
   async resolve(dataset: string, lbas: readonly number[]): Promise<(PhysicalBlock | null)[]> {
+    return this.resolveSync(dataset, lbas);
+  }
+
+  resolveSync(dataset: string, lbas: readonly number[]): (PhysicalBlock | null)[] {
     const v = this.must(dataset);
     return lbas.map((lba) => {
       const key = v.map.get(lba);

@@ -9,6 +9,7 @@ import type { TransportKind } from '../../shared/transport';
 import { Dom0Driver, type DomainCounters, type DriverCounters } from './driver';
 import { PoolBlockStore } from './pool-block-store';
 import { RingPort } from './ring-port';
+import { RingScheduler } from './ring-scheduler';
 import { CopyPort } from './copy-port';
 
 export interface Dom0Config {
@@ -69,6 +70,7 @@ export class Dom0Service {
   private pool: Pool | null = null;
   private driver: Dom0Driver | null = null;
   private readonly ports = new Map<number, RingPort | CopyPort>();
+  private readonly scheduler = new RingScheduler();
   private readonly transports = new Map<number, TransportKind>();
   private faultListener: ((id: number, reason: string) => void) | null = null;
   private config: Dom0Config | null = null;
@@ -153,7 +155,7 @@ export class Dom0Service {
       const control = new SharedArrayBuffer(layout.totalBytes);
       const port = new RingPort(driver, d, control, layout);
       this.ports.set(d.id, port);
-      void port.serve();
+      this.scheduler.add(port);
       return { ...base, kind: 'zero-copy', control, domainLayout: layout, arena: g.buffer, arenaLayout: g.layout };
     }
     const channel = new MessageChannel();
@@ -224,6 +226,7 @@ export class Dom0Service {
   private stopPort(id: number): void {
     const port = this.ports.get(id);
     if (port instanceof CopyPort) port.close();
+    else if (port) this.scheduler.remove(port);
     this.ports.delete(id);
   }
 

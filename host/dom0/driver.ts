@@ -157,22 +157,43 @@ export class Dom0Driver {
 
   // ---- requests --------------------------------------------------------------------------
 
-  /** READ: map the block at `lba` into the domain. Completion carries the frame. */
-  async read(d: Domain, lba: number): Promise<Completion> {
+  /**
+   * READ: map the block at `lba` into the domain; the completion carries the frame. Answers
+   * synchronously when the block is a hole or already resident (the common, shared case),
+   * so the ring port can complete it in the same turn.
+   */
+  read(d: Domain, lba: number): Completion | Promise<Completion> {
     d.counters.requests++;
     if (!this.inRange(d, lba)) return refuse(d, Status.OUT_OF_RANGE);
-    const table = d.group.table;
     const current = d.shadow[lba]!;
     if (current !== 0) {
       d.counters.hits++;
-      return { status: Status.OK, frame: current - 1, generation: table.generation(current - 1) };
+      return { status: Status.OK, frame: current - 1, generation: d.group.table.generation(current - 1) };
     }
     if (d.mapped >= d.quota) return refuse(d, Status.QUOTA);
-    const [block] = await this.store.resolve(d.dataset, [lba]);
+    if (this.store.resolveSync) {
+      const [block] = this.store.resolveSync(d.dataset, [lba]);
+      return this.mapResident(d, lba, block ?? null) ?? this.readMiss(d, lba, block!);
+    }
+    return this.store.resolve(d.dataset, [lba]).then(([block]) => this.mapResident(d, lba, block ?? null) ?? this.readMiss(d, lba, block!));
+  }
+
+  /** A hole, or a block some domain of the group already brought in: no pool read. */
+  private mapResident(d: Domain, lba: number, block: PhysicalBlock | null): Completion | null {
     if (!block) {
       d.counters.holes++;
       return { status: Status.OK, frame: -1, generation: 0 };
     }
+    const table = d.group.table;
+    const frame = table.lookup(block.key);
+    if (frame === null || table.info(frame).state !== 'resident') return null;
+    d.counters.hits++;
+    this.mapInto(d, lba, frame);
+    return { status: Status.OK, frame, generation: table.generation(frame) };
+  }
+
+  private async readMiss(d: Domain, lba: number, block: PhysicalBlock): Promise<Completion> {
+    const table = d.group.table;
     // A frame can be taken by another fill between our await and our map: try again.
     for (let attempt = 0; attempt < 4; attempt++) {
       let frame = table.lookup(block.key);

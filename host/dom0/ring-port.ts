@@ -1,20 +1,16 @@
-// Runs in the dom0 driver worker. Serves one domain's rings on the zero-copy transport:
-// requests are copied out of the guest's request ring, validated, handed to the driver;
-// completions go back on the completion ring; page-map changes are published into the
-// guest's control buffer. The worker never blocks (IndexedDB needs its event loop): it
-// waits with Atomics.waitAsync, after a short spin that keeps a busy ring's latency low.
+// Runs in the dom0 driver worker. One domain's rings on the zero-copy transport: requests
+// are copied out of the guest's request ring, validated, handed to the driver; completions
+// go back on the completion ring; page-map changes are published into the guest's control
+// buffer. It does not loop by itself: ring-scheduler.ts polls every port in turn.
 import { RingConsumer, RingProducer } from '../../shared/ring';
 import { CPL_FRAME, CPL_GEN, CPL_OP, CPL_STATUS, CPL_TAG, REQ_OP, REQ_TAG } from '../../shared/protocol';
 import { PM_FRAME, PM_GEN, PM_WORDS, type DomainLayout } from '../../shared/memory-layout';
 import type { Completion, Dom0Driver, Domain } from './driver';
 import { dispatch } from './request-dispatch';
-import { soon } from './soon';
 
-/** Entries handled per turn before other domains (and IndexedDB events) get a turn. */
+/** Entries handled per poll, so one busy domain cannot starve the others. */
 const BATCH = 64;
-/** How long to poll an empty ring before sleeping, in ms (the timer is ~5 µs coarse). */
-const SPIN_MS = 0.05;
-/** Idle wake-up period, to notice a destroyed or faulted domain. */
+/** How long a sleeping port waits before it looks again (to notice a dead domain). */
 const IDLE_WAKE_MS = 500;
 
 export class RingPort {
@@ -41,40 +37,48 @@ export class RingPort {
     d.pageMapSink = (lba, frame, gen) => this.publishMapping(lba, frame, gen);
   }
 
-  /** Serve until the domain is destroyed or faulted. */
-  async serve(): Promise<void> {
-    const d = this.d;
-    while (d.alive) {
-      // Backpressure: a guest cannot make dom0 hold more work than its ring holds.
-      if (this.inflight >= this.req.capacity) {
-        await soon();
-        continue;
-      }
-      const n = this.req.consume(Math.min(BATCH, this.req.capacity - this.inflight), (entry) => this.handle(entry));
-      if (n > 0) {
-        this.publish();
-        await soon(); // let IndexedDB callbacks and other domains run
-        continue;
-      }
-      if (this.spin()) continue;
-      await this.req.waitForEntriesAsync(IDLE_WAKE_MS);
-    }
+  get alive(): boolean {
+    return this.d.alive;
   }
 
-  private spin(): boolean {
-    const until = performance.now() + SPIN_MS;
-    while (performance.now() < until) if (this.req.available() > 0) return true;
-    return false;
+  /** Async requests (pool reads, commits) still running: they need the event loop. */
+  get busy(): boolean {
+    return this.inflight > 0 || this.backlog.length > 0;
+  }
+
+  /** Handle up to one batch of requests; returns how many. */
+  poll(): number {
+    // Backpressure: a guest cannot make dom0 hold more work than its ring holds.
+    const room = this.req.capacity - this.inflight;
+    if (room <= 0 || !this.d.alive) return 0;
+    const n = this.req.consume(Math.min(BATCH, room), (entry) => this.handle(entry));
+    if (n > 0) this.publish();
+    return n;
+  }
+
+  /** Sleep until the guest publishes (one outstanding wait per port, reused). */
+  private sleeping: Promise<unknown> | null = null;
+  wait(): Promise<unknown> {
+    this.sleeping ??= this.req.waitForEntriesAsync(IDLE_WAKE_MS).finally(() => {
+      this.sleeping = null;
+    });
+    return this.sleeping;
   }
 
   private handle(entry: Int32Array): void {
     const tag = entry[REQ_TAG]!;
     const op = entry[REQ_OP]!;
-    const r = dispatch(this.driver, this.d, entry, (slot, length) => {
-      if (slot >= this.layout.stagingSlots) return null;
-      // Copy out before use: the guest may rewrite the slot while we hash and store it.
-      return this.staging.slice(slot * this.layout.blockBytes, slot * this.layout.blockBytes + length);
-    });
+    let r: ReturnType<typeof dispatch>;
+    try {
+      r = dispatch(this.driver, this.d, entry, (slot, length) => {
+        if (slot >= this.layout.stagingSlots) return null;
+        // Copy out before use: the guest may rewrite the slot while we hash and store it.
+        return this.staging.slice(slot * this.layout.blockBytes, slot * this.layout.blockBytes + length);
+      });
+    } catch (err) {
+      // A bug of ours or a pool error on this request: it fails this domain, never dom0.
+      r = { fault: `dom0 error serving opcode ${op}: ${err instanceof Error ? err.message : String(err)}` };
+    }
     if ('fault' in r) {
       this.driver.fault(this.d, r.fault);
       return;

@@ -1,0 +1,52 @@
+// Runs in the benchmark page (main thread of a cross-origin-isolated page). Runs every
+// suite in turn and leaves the results on `window.__tabvisorBench` for bench/run.mjs.
+// A suite that fails is recorded with its error; the others still run.
+import { runMemory, runReads } from './suites/hypervisor';
+import { run as runPool } from './suites/pool';
+import { run as runCleaning } from './suites/cleaning';
+
+type Metrics = Record<string, { value: number; unit: string }>;
+interface BenchState {
+  done: boolean;
+  metrics: Metrics;
+  errors: { suite: string; error: string }[];
+  log: string[];
+  seconds: Record<string, number>;
+}
+
+const params = new URLSearchParams(location.search);
+const quick = params.has('quick');
+const only = params.get('only')?.split(',') ?? null;
+const state: BenchState = { done: false, metrics: {}, errors: [], log: [], seconds: {} };
+(window as unknown as { __tabvisorBench: BenchState }).__tabvisorBench = state;
+
+const logEl = document.getElementById('log')!;
+const stateEl = document.getElementById('state')!;
+const log = (line: string): void => {
+  state.log.push(line);
+  logEl.textContent += `${line}\n`;
+};
+
+const suites: [string, () => Promise<Metrics>][] = [
+  ['reads', () => runReads({ quick, log })],
+  ['memory', () => runMemory({ quick, log })],
+  ['pool', () => runPool({ quick })],
+  ['cleaning', () => runCleaning({ quick })],
+];
+
+for (const [name, run] of suites) {
+  if (only && !only.includes(name)) continue;
+  stateEl.textContent = `running ${name}…`;
+  log(`== ${name}`);
+  const t0 = performance.now();
+  try {
+    Object.assign(state.metrics, await run());
+  } catch (err) {
+    const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    state.errors.push({ suite: name, error: text });
+    log(`!! ${name} failed: ${text}`);
+  }
+  state.seconds[name] = (performance.now() - t0) / 1000;
+}
+stateEl.textContent = state.errors.length ? `done, ${state.errors.length} suite(s) failed` : 'done';
+state.done = true;

@@ -1,0 +1,176 @@
+// Runs in the benchmark page (main thread). The product's claim, measured against what a
+// user would otherwise use, in one run: a shared block read zero-copy vs the same block
+// returned by comlink or postMessage; and memory for 1 and 8 guests zero-copy vs 8 guests
+// over the copy transport. Timings are taken inside a guest worker (bench-guest.ts).
+import { Hypervisor, type GuestHandle } from '../../host/hypervisor';
+import type { BenchGuestApi } from '../guests/bench-guest';
+
+type Metrics = Record<string, { value: number; unit: string }>;
+export interface SuiteOptions {
+  quick: boolean;
+  log: (line: string) => void;
+}
+
+const GUEST = new URL('../guests/bench-guest.ts', import.meta.url);
+const KIB = 1024;
+const MIB = 1024 * KIB;
+
+/** Non-dedupable bytes: every block differs, so frames needed = blocks. */
+function imageBytes(bytes: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(bytes);
+  for (let o = 0; o < bytes; o += 65536) crypto.getRandomValues(out.subarray(o, Math.min(bytes, o + 65536)));
+  return out;
+}
+
+async function copyServerPorts(blockBytes: number): Promise<{ worker: Worker; comlink: MessagePort; raw: MessagePort }> {
+  const worker = new Worker(new URL('../workers/copy-server.ts', import.meta.url), { type: 'module' });
+  const c = new MessageChannel();
+  const r = new MessageChannel();
+  const ready = new Promise((resolve) => worker.addEventListener('message', resolve, { once: true }));
+  worker.postMessage({ blockBytes, comlinkPort: c.port1, rawPort: r.port1 }, [c.port1, r.port1]);
+  await ready;
+  return { worker, comlink: c.port2, raw: r.port2 };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+};
+
+export async function runReads(opts: SuiteOptions): Promise<Metrics> {
+  const { quick, log } = opts;
+  const BS = 64 * KIB;
+  const blocks = quick ? 128 : 512;
+  const hv = await Hypervisor.start({ poolName: `bench-reads-${crypto.randomUUID()}`, arenaFrames: blocks + 64, quota: blocks + 64 });
+  const guests: GuestHandle<BenchGuestApi>[] = [];
+  const server = await copyServerPorts(BS);
+  try {
+    log(`reads: importing ${(blocks * BS) / MIB} MiB image`);
+    await hv.dom0.importImage('img', imageBytes(blocks * BS).buffer, { blockSize: BS });
+    await hv.dom0.snapshot('img', 'img@base');
+    for (const size of [4 * KIB, 1 * MIB]) {
+      await hv.dom0.importImage(`img${size}`, imageBytes(size * 4).buffer, { blockSize: size, group: `g${size}` });
+      await hv.dom0.snapshot(`img${size}`, `img${size}@base`);
+    }
+    const spawn = (base: string, init?: Record<string, unknown>) =>
+      hv.spawnGuest<BenchGuestApi>({ base, module: GUEST, ...(init ? { init } : {}) }).then((g) => (guests.push(g), g));
+    const a = await hv.spawnGuest<BenchGuestApi>({
+      base: 'img@base',
+      module: GUEST,
+      init: { copyServer: server.comlink, rawPort: server.raw },
+      transfer: [server.comlink, server.raw],
+    });
+    guests.push(a);
+    const b = await spawn('img@base');
+    const c = await spawn('img@base');
+
+    const half = blocks / 2;
+    const first = Array.from({ length: half }, (_, i) => i);
+    const second = Array.from({ length: half }, (_, i) => half + i);
+    log('reads: pool misses');
+    const missNs = await a.api.missNs(first);
+    await a.api.missNs(second);
+    log('reads: ring round trips (resident, not mapped by this domain)');
+    const ringNs = await b.api.ringReadNs(first);
+    const ringSyncNs = await c.api.ringReadSyncNs(second);
+    log('reads: cached hits');
+    const iters = quick ? 20_000 : 200_000;
+    const cachedNs = median([await a.api.cachedHitNs(0, iters), await a.api.cachedHitNs(1, iters), await a.api.cachedHitNs(2, iters)]);
+    log('reads: baselines (comlink, postMessage)');
+    const copyIters = quick ? 300 : 2000;
+    const comlinkNs = await a.api.comlinkCopyNs(copyIters);
+    const postNs = await a.api.postMessageCopyNs(copyIters);
+    log('reads: size scaling');
+    const g4k = await spawn(`img${4 * KIB}@base`);
+    const g1m = await spawn(`img${MIB}@base`);
+    const cached4k = median([await g4k.api.cachedHitNs(0, iters), await g4k.api.cachedHitNs(1, iters), await g4k.api.cachedHitNs(2, iters)]);
+    const cached1m = median([await g1m.api.cachedHitNs(0, iters), await g1m.api.cachedHitNs(1, iters), await g1m.api.cachedHitNs(2, iters)]);
+    log('reads: ring no-ops');
+    const noop = await a.api.noopOpsPerS(quick ? 50_000 : 500_000, 128);
+    return {
+      read_hit_cached_ns: { value: cachedNs, unit: 'ns' },
+      read_hit_ring_ns: { value: ringNs, unit: 'ns' },
+      read_hit_ring_sync_ns: { value: ringSyncNs, unit: 'ns' },
+      read_comlink_copy_ns: { value: comlinkNs, unit: 'ns' },
+      read_postmessage_copy_ns: { value: postNs, unit: 'ns' },
+      read_pool_miss_ns: { value: missNs, unit: 'ns' },
+      read_hit_cached_4k_ns: { value: cached4k, unit: 'ns' },
+      read_hit_cached_1m_ns: { value: cached1m, unit: 'ns' },
+      ring_noop_ops_per_s: { value: noop, unit: 'ops/s' },
+    };
+  } finally {
+    server.worker.terminate();
+    await hv.shutdown();
+  }
+}
+
+interface MemoryApi {
+  measureUserAgentSpecificMemory?: () => Promise<{ bytes: number }>;
+}
+
+/** Page + workers memory as the browser counts it, after a GC where one can be forced. */
+async function measureMemory(): Promise<number | null> {
+  const perf = performance as unknown as MemoryApi;
+  if (!perf.measureUserAgentSpecificMemory) return null;
+  (globalThis as { gc?: () => void }).gc?.();
+  return (await perf.measureUserAgentSpecificMemory()).bytes;
+}
+
+export async function runMemory(opts: SuiteOptions): Promise<Metrics> {
+  const { quick, log } = opts;
+  const BS = 64 * KIB;
+  const imageMiB = quick ? 16 : 64;
+  const blocks = (imageMiB * MIB) / BS;
+  const poolName = `bench-memory-${crypto.randomUUID()}`;
+
+  // Whether the browser's measurement counts SharedArrayBuffer memory: add one and see.
+  const before = await measureMemory();
+  const probe = new SharedArrayBuffer(32 * MIB);
+  new Uint8Array(probe).fill(1);
+  const after = await measureMemory();
+  const countsShared = before !== null && after !== null && after - before > 16 * MIB;
+  log(`memory: measureUserAgentSpecificMemory ${before === null ? 'unavailable' : countsShared ? 'counts' : 'does not count'} SharedArrayBuffers`);
+
+  const setup = await Hypervisor.start({ poolName });
+  log(`memory: importing ${imageMiB} MiB image`);
+  await setup.dom0.importImage('img', imageBytes(imageMiB * MIB).buffer, { blockSize: BS });
+  await setup.dom0.snapshot('img', 'img@base');
+  const chunks = (await setup.dom0.stats()).pool.chunks;
+  await setup.shutdown();
+
+  const scenario = async (guests: number, forceCopy: boolean): Promise<{ bytes: number; resident: number; arenaBytes: number; copied: number }> => {
+    const hv = await Hypervisor.start({ poolName, arenaFrames: blocks + 16, quota: blocks + 16, forceCopy });
+    try {
+      const handles = await Promise.all(Array.from({ length: guests }, () => hv.spawnGuest<BenchGuestApi>({ base: 'img@base', module: GUEST })));
+      await Promise.all(handles.map((h) => h.api.readAll()));
+      const s = await hv.dom0.stats();
+      const group = s.groups[0]!;
+      const arenaBytes = group.resident * group.frameBytes;
+      const measured = await measureMemory();
+      // Where the browser does not count shared memory, add the arena's own accounting (a
+      // copy-transport arena is a plain ArrayBuffer, which the measurement does count).
+      const bytes = (measured ?? 0) + (forceCopy || countsShared ? 0 : arenaBytes);
+      for (const h of handles) await hv.destroyGuest(h.id);
+      // Destroyed clones are left in the pool; each scenario clones afresh.
+      return { bytes, resident: group.resident, arenaBytes, copied: s.driver.bytesCopied };
+    } finally {
+      await hv.shutdown();
+    }
+  };
+  log('memory: 1 guest, zero-copy');
+  const one = await scenario(1, false);
+  log('memory: 8 guests, zero-copy');
+  const eight = await scenario(8, false);
+  log('memory: 8 guests, copy transport');
+  const eightCopy = await scenario(8, true);
+  // The copy transport's guests hold their own copies; the arena accounting of dom0 is the
+  // same as zero-copy, so their difference is what the guests copied.
+  return {
+    memory_1_guest_bytes: { value: one.bytes, unit: 'bytes' },
+    memory_8_guests_bytes: { value: eight.bytes, unit: 'bytes' },
+    memory_8_guests_copy_bytes: { value: eightCopy.bytes, unit: 'bytes' },
+    memory_arena_8_guests_bytes: { value: eight.arenaBytes, unit: 'bytes' },
+    memory_copied_8_guests_copy_bytes: { value: eightCopy.copied, unit: 'bytes' },
+    sharing_captured: { value: chunks / eight.resident, unit: 'ratio' },
+  };
+}
