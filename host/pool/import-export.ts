@@ -1,9 +1,9 @@
 // Runs wherever the pool runs (Blob/File slicing works in windows and workers). Streams
 // a disk image into a new volume in bounded memory and back out as a Blob.
 //
-// Import pipeline: while slice k is staged and committed, slice k+1 is already being read
-// from the Blob and hashed, so IndexedDB, the Blob reader and WebCrypto overlap. Memory in
-// flight is about two slices (plus the committing transaction's buffers).
+// Import pipeline: while slice k is being committed, slice k+1 is read from the source and
+// hashed, so IndexedDB, the Blob reader and WebCrypto overlap. Memory in flight is about
+// two slices (plus the committing transaction's buffers).
 import { InvalidArgumentError } from './errors';
 import type { DatasetInfo, DatasetRef, Pool } from './pool';
 import { DEFAULT_BLOCK_BYTES } from './tree-math';
@@ -29,6 +29,10 @@ export interface ImportProgress {
 
 export const DEFAULT_COMMIT_EVERY_BYTES = 16 * 1024 * 1024;
 
+function afterMacrotask<T>(f: () => Promise<T>): Promise<T> {
+  return new Promise<void>((resolve) => setTimeout(resolve, 0)).then(f);
+}
+
 export async function importVolume(
   pool: Pool,
   source: Blob | ArrayBuffer,
@@ -51,16 +55,19 @@ export async function importVolume(
   };
 
   try {
-    let done = 0;
-    let next: Promise<PreparedBlocks> | null = prepare(0);
-    while (next) {
-      const p = await next;
-      const start = done;
-      next = start + step < total ? prepare(start + step) : null;
+    let p: PreparedBlocks | null = await prepare(0);
+    for (let start = 0; p; start += step) {
       await pool.stagePreparedBlocks(info.id, start / blockSize, p);
-      const txg = await pool.commit();
-      done = Math.min(total, start + step);
-      onProgress?.({ bytesDone: done, bytesTotal: total, txg });
+      const committed = pool.commit();
+      // Prepare the next slice only once the commit's requests are issued: preparing has a
+      // synchronous part (copies, and WebCrypto copying its input) that would otherwise
+      // run on this thread before the commit even starts. A macrotask comes after the
+      // microtasks in which the serial queue runs the commit up to its first await.
+      const next = start + step < total ? afterMacrotask(() => prepare(start + step)) : null;
+      next?.catch(() => undefined); // observed below, unless the commit fails first
+      const txg = await committed;
+      onProgress?.({ bytesDone: Math.min(total, start + step), bytesTotal: total, txg });
+      p = next ? await next : null;
     }
     return pool.info(info.id);
   } catch (e) {

@@ -302,6 +302,9 @@ export class Pool {
    */
   async write(ds: DatasetRef, lba: number, bytes: Uint8Array, opts: { dedupThreshold?: number } = {}): Promise<void> {
     const d = this.writable(ds, lba, bytes.length);
+    if (opts.dedupThreshold !== undefined && !(opts.dedupThreshold >= 1)) {
+      throw new InvalidArgumentError(`dedupThreshold must be ≥ 1 (Infinity disables dedup), got ${opts.dedupThreshold}`);
+    }
     // Hashing runs now, concurrently with other writes; staging keeps call order.
     const prepared = prepareBlocks(bytes, d.blockSize);
     return this.mutate(async () => {

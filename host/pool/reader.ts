@@ -13,8 +13,10 @@ import type { ChunkRecord, PoolDB } from './schema';
 import { physKeyString, type PoolState } from './state';
 
 /**
- * Records per getAll. Smaller runs let verification of the first run overlap the
- * database reading the next ones; measured in docs/pool.md (64 was as fast as 1,024).
+ * Records per getAll. Smaller runs let verification of the first runs overlap the
+ * database reading the next ones. 64, 128, 256 and 1,024 were within the noise of the
+ * shared 2-core test machine (docs/pool.md); 64 keeps the unverified tail of a call short.
+ * Settable for experiments only.
  */
 export let READ_RUN_RECORDS = 64;
 export function setReadRunRecords(n: number): void {
