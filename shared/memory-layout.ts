@@ -65,7 +65,7 @@ export interface DomainLayout {
   readonly totalBytes: number;
 }
 
-export function domainLayout(blocks: number, blockBytes: number, ringCapacity = 256, stagingSlots = 8): DomainLayout {
+export function domainLayout(blocks: number, blockBytes: number, ringCapacity = 256, stagingSlots = 4): DomainLayout {
   if (!Number.isInteger(blocks) || blocks < 1) throw new RangeError(`a volume needs at least one block, got ${blocks}`);
   const requestRing = ringGeometry(0, ringCapacity, ENTRY_WORDS);
   const completionRing = ringGeometry(align64(ringBytes(ringCapacity, ENTRY_WORDS)), ringCapacity, ENTRY_WORDS);

@@ -34,6 +34,8 @@ export interface DomainSummary {
   transport: TransportKind;
   mapped: number;
   quota: number;
+  /** Bytes of the domain's shared control buffer (rings, page map, staging); 0 on copy. */
+  controlBytes: number;
   fault: string | null;
   counters: DomainCounters;
 }
@@ -72,6 +74,7 @@ export class Dom0Service {
   private readonly ports = new Map<number, RingPort | CopyPort>();
   private readonly scheduler = new RingScheduler();
   private readonly transports = new Map<number, TransportKind>();
+  private readonly controlBytes = new Map<number, number>();
   private faultListener: ((id: number, reason: string) => void) | null = null;
   private config: Dom0Config | null = null;
 
@@ -153,6 +156,7 @@ export class Dom0Service {
     if (transportKind === 'zero-copy' && g.buffer instanceof SharedArrayBuffer) {
       const layout = domainLayout(d.volume.blocks, d.volume.blockBytes);
       const control = new SharedArrayBuffer(layout.totalBytes);
+      this.controlBytes.set(d.id, layout.totalBytes);
       const port = new RingPort(driver, d, control, layout);
       this.ports.set(d.id, port);
       this.scheduler.add(port);
@@ -169,6 +173,7 @@ export class Dom0Service {
     this.stopPort(id);
     this.mustDriver().destroyDomain(id);
     this.transports.delete(id);
+    this.controlBytes.delete(id);
   }
 
   // ---- observation -----------------------------------------------------------------------
@@ -191,6 +196,7 @@ export class Dom0Service {
         transport: this.transports.get(d.id) ?? 'copy',
         mapped: d.mapped,
         quota: d.quota,
+        controlBytes: this.controlBytes.get(d.id) ?? 0,
         fault: d.fault,
         counters: { ...d.counters },
       })),
