@@ -126,14 +126,22 @@ export class Pool {
     const thn = opts.dedupThreshold ?? 1;
     if (!(thn >= 1)) throw new InvalidArgumentError(`dedupThreshold must be ≥ 1 (Infinity disables dedup), got ${thn}`);
     let pool: Pool | undefined;
-    const db = await openDB<PoolDB>(name, DB_VERSION, {
-      upgrade: (udb, oldVersion) => upgrade(udb, oldVersion),
-      // Another connection wants a newer schema: step aside rather than block it.
-      blocking: () => {
-        if (pool) pool.closed = true;
-        db.close();
-      },
-    });
+    let db: IDBPDatabase<PoolDB>;
+    try {
+      db = await openDB<PoolDB>(name, DB_VERSION, {
+        upgrade: (udb, oldVersion) => upgrade(udb, oldVersion),
+        // Another connection wants a newer schema: step aside rather than block it.
+        blocking: () => {
+          if (pool) pool.closed = true;
+          db.close();
+        },
+      });
+    } catch (e) {
+      if (e instanceof DOMException && e.name === 'VersionError') {
+        throw new PoolFormatError(`pool ${name} has a newer IndexedDB schema than version ${DB_VERSION}`, { cause: e });
+      }
+      throw e;
+    }
     try {
       const tx = db.transaction(['meta', 'datasets', 'nodes', 'chunkmap', 'metaslabs'], 'readonly');
       const [sup, datasets, nodes, pages, metaslabs] = await Promise.all([

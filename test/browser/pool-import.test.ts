@@ -74,6 +74,25 @@ describe('pool import/export', () => {
     expect(await sameBytes(await pool.exportVolume('v'), src)).toBe(true);
   });
 
+  it('streams: reads the source in slices no larger than one commit', async () => {
+    const pool = await freshPool();
+    const slices: number[] = [];
+    // A Blob that records every slice the importer takes of it.
+    class CountingBlob extends Blob {
+      override slice(start?: number, end?: number, type?: string): Blob {
+        slices.push((end ?? this.size) - (start ?? 0));
+        return super.slice(start, end, type);
+      }
+    }
+    const src = image(5 * 1024 * 1024, 65536);
+    const commits: number[] = [];
+    await pool.importVolume(new CountingBlob([src as BlobPart]), { name: 'v', commitEveryBytes: 1024 * 1024 }, (p) => commits.push(p.txg));
+    expect(slices).toHaveLength(5);
+    expect(Math.max(...slices)).toBe(1024 * 1024);
+    expect(commits).toEqual([1, 2, 3, 4, 5]);
+    expect(pool.stats().counters.commits).toBe(5);
+  });
+
   it('a failed import leaves no volume behind', async () => {
     let commits = 0;
     const pool = await freshPool({

@@ -7,6 +7,8 @@ import {
   InvalidArgumentError,
   OutOfRangeError,
   Pool,
+  PoolClosedError,
+  PoolFormatError,
   ReadOnlyDatasetError,
   UnknownDatasetError,
 } from '../../host/pool';
@@ -194,6 +196,23 @@ describe('pool block trees', () => {
     expect(await pool.readBlocks('v@1', [0, 1])).toEqual([block(1), new Uint8Array(BS).fill(7)]);
     expect((await pool.readBlocks('v', [0]))[0]).toEqual(block(2));
     expect((await pool.fsck()).ok).toBe(true);
+  });
+
+  it('refuses use after close, and steps aside when another connection upgrades the database', async () => {
+    const { pool, name } = await freshPool();
+    await pool.createVolume('v', { sizeBytes: 16 * BS, blockSize: BS });
+    await pool.commit();
+    // Another tab opens the database at a newer version: the pool closes itself instead of blocking it.
+    const newer = await new Promise<IDBDatabase>((resolve, reject) => {
+      const r = indexedDB.open(name, 99);
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+    newer.close();
+    await expect(pool.readBlocks('v', [0])).rejects.toBeInstanceOf(PoolClosedError);
+    await expect(pool.commit()).rejects.toBeInstanceOf(PoolClosedError);
+    expect(() => pool.list()).toThrow(PoolClosedError);
+    await expect(Pool.open(name)).rejects.toBeInstanceOf(PoolFormatError);
   });
 
   it('accepts a partial last block at the end of the volume', async () => {
