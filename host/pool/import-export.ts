@@ -5,7 +5,8 @@
 // hashed, so IndexedDB, the Blob reader and WebCrypto overlap. Memory in flight is about
 // two slices (plus the committing transaction's buffers).
 import { InvalidArgumentError } from './errors';
-import type { DatasetInfo, DatasetRef, Pool } from './pool';
+import type { Pool } from './pool';
+import type { DatasetInfo, DatasetRef } from './types';
 import { DEFAULT_BLOCK_BYTES } from './tree-math';
 import { prepareBlocks, type PreparedBlocks } from './write-path';
 

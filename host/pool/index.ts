@@ -23,7 +23,7 @@
 // resident frames by (group, chunkId); metaslab+offset identify the physical block now
 // (it may move when the cleaner relocates it; chunkId does not change).
 export { Pool, DEFAULT_METASLAB_BYTES } from './pool';
-export type { BlockRef, CloneOptions, CreateVolumeOptions, DatasetInfo, DatasetRef, PoolOptions, PoolStats } from './pool';
+export type { BlockRef, CloneOptions, CreateVolumeOptions, DatasetInfo, DatasetRef, PoolOptions, PoolStats } from './types';
 export type { ImportOptions, ImportProgress } from './import-export';
 export { DEFAULT_COMMIT_EVERY_BYTES } from './import-export';
 export type { FsckReport } from './fsck';

@@ -6,7 +6,7 @@
 // open transaction group; commit() writes the group in one IndexedDB transaction.
 import { openDB, type IDBPDatabase } from 'idb';
 import { countBlocks, lookup } from './block-tree';
-import { writeTxg, type CommitHooks, type Durability } from './commit';
+import { writeTxg } from './commit';
 import {
   ChecksumError,
   DatasetExistsError,
@@ -23,85 +23,12 @@ import { decodePage } from './chunk-map-page';
 import { fsck, type FsckReport } from './fsck';
 import { exportVolume, importVolume, type ImportOptions, type ImportProgress } from './import-export';
 import { readChunkRecords } from './reader';
-import { DB_VERSION, FORMAT_VERSION, upgrade, type ChunkRecord, type DatasetKind, type DatasetRecord, type MetaslabRecord, type PoolDB, type SuperRecord } from './schema';
+import { DB_VERSION, FORMAT_VERSION, upgrade, type ChunkRecord, type DatasetRecord, type PoolDB, type SuperRecord } from './schema';
 import { Serial } from './serial';
 import { dedupKey, PoolState } from './state';
 import { blockCount, DEFAULT_BLOCK_BYTES, isValidBlockSize, levelsFor } from './tree-math';
-import { prepareBlocks, stagePrepared, type PreparedBlocks, type WriteCounters } from './write-path';
-
-export interface PoolOptions {
-  /** Metaslab size in bytes, used only when the pool is formatted (first open). Default 256 MiB. */
-  metaslabBytes?: number;
-  /** THN: dedup only runs of at least this many consecutive matching blocks. Default 1; Infinity disables dedup. */
-  dedupThreshold?: number;
-  /** IndexedDB durability of commits. Default 'strict': an acknowledged commit survives an OS crash. */
-  durability?: Durability;
-  /** Test hooks (failure injection). Never set in production. */
-  hooks?: CommitHooks;
-}
-
-export interface CreateVolumeOptions {
-  sizeBytes: number;
-  /** Logical block size, power of two in [4 KiB, 1 MiB]. Default 64 KiB (docs/pool.md). */
-  blockSize?: number;
-  /** Trust group. Default: the volume's own name (its clones inherit it). */
-  group?: string;
-}
-
-export interface CloneOptions {
-  /** Trust group of the clone. Default: the snapshot's group. */
-  group?: string;
-}
-
-/** A dataset: by name, or by the numeric id from DatasetInfo. */
-export type DatasetRef = string | number;
-
-export interface DatasetInfo {
-  id: number;
-  name: string;
-  kind: DatasetKind;
-  sizeBytes: number;
-  blockSize: number;
-  /** Logical blocks (the last may be partial). */
-  blocks: number;
-  group: string;
-  /** Snapshot: the dataset it was taken of; clone: its snapshot. */
-  origin: string | null;
-  createdTxg: number;
-  /** Blocks that are not holes. */
-  writtenBlocks: number;
-}
-
-/**
- * Where a block's bytes are. `chunkId` is the stable identity (the dom0 frame table keys
- * resident frames by (group, chunkId)); metaslab/offset is where it is now, and two refs
- * with equal metaslab+offset are the same physical block (seed 000's match). `group` is
- * the trust group of the dataset that resolved it.
- */
-export interface BlockRef {
-  chunkId: number;
-  group: string;
-  metaslab: number;
-  offset: number;
-  size: number;
-  /** SHA-256 of the bytes, 32 bytes (a copy). */
-  hash: Uint8Array;
-}
-
-export interface PoolStats {
-  txg: number;
-  datasets: number;
-  chunks: number;
-  /** Bytes referenced by tree leaves (a block shared by snapshot/clone counts once; a dedup reference counts each time). */
-  logicalBytes: number;
-  /** Bytes of chunks stored. */
-  storedBytes: number;
-  /** logicalBytes / storedBytes (1 when nothing is stored). */
-  dedupRatio: number;
-  metaslabs: MetaslabRecord[];
-  /** Counters since open. */
-  counters: WriteCounters & { commits: number; chunksRead: number; bytesRead: number };
-}
+import type { BlockRef, CloneOptions, CreateVolumeOptions, DatasetInfo, DatasetRef, PoolOptions, PoolStats } from './types';
+import { prepareBlocks, stagePrepared, type PreparedBlocks } from './write-path';
 
 export const DEFAULT_METASLAB_BYTES = 256 * 1024 * 1024;
 
@@ -261,6 +188,14 @@ export class Pool {
 
   /** Block pointers of `lbas` (null = hole). Metadata only; no data is read. */
   async resolve(ds: DatasetRef, lbas: readonly number[]): Promise<(BlockRef | null)[]> {
+    return this.resolveSync(ds, lbas);
+  }
+
+  /**
+   * The same, synchronously: all metadata is in memory. dom0 uses it to serve a read of a
+   * resident block within one turn of its ring service loop.
+   */
+  resolveSync(ds: DatasetRef, lbas: readonly number[]): (BlockRef | null)[] {
     const d = this.dataset(ds);
     return this.resolveChunks(d, lbas).map((c) =>
       c ? { chunkId: c.id, group: d.group, metaslab: c.metaslab, offset: c.offset, size: c.size, hash: c.hash.slice() } : null,

@@ -1,0 +1,80 @@
+// Runs anywhere (types only). The pool's public data shapes: options, dataset info, block
+// references and statistics. Kept apart from pool.ts so the dom0 side can import them
+// without reading the implementation.
+import type { CommitHooks, Durability } from './commit';
+import type { DatasetKind, MetaslabRecord } from './schema';
+import type { WriteCounters } from './write-path';
+
+export interface PoolOptions {
+  /** Metaslab size in bytes, used only when the pool is formatted (first open). Default 256 MiB. */
+  metaslabBytes?: number;
+  /** THN: dedup only runs of at least this many consecutive matching blocks. Default 1; Infinity disables dedup. */
+  dedupThreshold?: number;
+  /** IndexedDB durability of commits. Default 'strict': an acknowledged commit survives an OS crash. */
+  durability?: Durability;
+  /** Test hooks (failure injection). Never set in production. */
+  hooks?: CommitHooks;
+}
+
+export interface CreateVolumeOptions {
+  sizeBytes: number;
+  /** Logical block size, power of two in [4 KiB, 1 MiB]. Default 64 KiB (docs/pool.md). */
+  blockSize?: number;
+  /** Trust group. Default: the volume's own name (its clones inherit it). */
+  group?: string;
+}
+
+export interface CloneOptions {
+  /** Trust group of the clone. Default: the snapshot's group. */
+  group?: string;
+}
+
+/** A dataset: by name, or by the numeric id from DatasetInfo. */
+export type DatasetRef = string | number;
+
+export interface DatasetInfo {
+  id: number;
+  name: string;
+  kind: DatasetKind;
+  sizeBytes: number;
+  blockSize: number;
+  /** Logical blocks (the last may be partial). */
+  blocks: number;
+  group: string;
+  /** Snapshot: the dataset it was taken of; clone: its snapshot. */
+  origin: string | null;
+  createdTxg: number;
+  /** Blocks that are not holes. */
+  writtenBlocks: number;
+}
+
+/**
+ * Where a block's bytes are. `chunkId` is the stable identity (the dom0 frame table keys
+ * resident frames by (group, chunkId)); metaslab/offset is where it is now, and two refs
+ * with equal metaslab+offset are the same physical block (seed 000's match). `group` is
+ * the trust group of the dataset that resolved it.
+ */
+export interface BlockRef {
+  chunkId: number;
+  group: string;
+  metaslab: number;
+  offset: number;
+  size: number;
+  /** SHA-256 of the bytes, 32 bytes (a copy). */
+  hash: Uint8Array;
+}
+
+export interface PoolStats {
+  txg: number;
+  datasets: number;
+  chunks: number;
+  /** Bytes referenced by tree leaves (a block shared by snapshot/clone counts once; a dedup reference counts each time). */
+  logicalBytes: number;
+  /** Bytes of chunks stored. */
+  storedBytes: number;
+  /** logicalBytes / storedBytes (1 when nothing is stored). */
+  dedupRatio: number;
+  metaslabs: MetaslabRecord[];
+  /** Counters since open. */
+  counters: WriteCounters & { commits: number; chunksRead: number; bytesRead: number };
+}
