@@ -54,6 +54,8 @@ export interface GroupSummary {
 
 export interface Dom0Stats {
   driver: DriverCounters;
+  /** The ring service loop: turns taken, times it slept, times it yielded to the event loop. */
+  scheduler: { turns: number; sleeps: number; yields: number };
   groups: GroupSummary[];
   domains: DomainSummary[];
   pool: Omit<PoolStats, 'metaslabs'> & { metaslabCount: number };
@@ -183,6 +185,7 @@ export class Dom0Service {
     const { metaslabs, ...pool } = this.mustPool().stats();
     return {
       driver: { ...driver.counters },
+      scheduler: { turns: this.scheduler.turns, sleeps: this.scheduler.sleeps, yields: this.scheduler.yields },
       groups: [...driver.groups.values()].map((g) => ({
         id: g.id,
         frameBytes: g.layout.frameBytes,

@@ -17,8 +17,11 @@ export class PoolBlockStore implements BlockStore {
   }
 
   async resolve(dataset: string, lbas: readonly number[]): Promise<(PhysicalBlock | null)[]> {
-    const refs = await this.pool.resolve(dataset, lbas);
-    return refs.map((ref): PoolBlock | null => (ref ? { key: String(ref.chunkId), size: ref.size, ref } : null));
+    return this.resolveSync(dataset, lbas);
+  }
+
+  resolveSync(dataset: string, lbas: readonly number[]): (PhysicalBlock | null)[] {
+    return this.pool.resolveSync(dataset, lbas).map((ref): PoolBlock | null => (ref ? { key: String(ref.chunkId), size: ref.size, ref } : null));
   }
 
   read(_dataset: string, blocks: readonly PhysicalBlock[]): Promise<Uint8Array[]> {

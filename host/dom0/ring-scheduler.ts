@@ -20,6 +20,7 @@ export class RingScheduler {
   private running = false;
   turns = 0;
   sleeps = 0;
+  yields = 0;
 
   add(port: RingPort): void {
     this.ports.add(port);
@@ -50,6 +51,7 @@ export class RingScheduler {
         const now = performance.now();
         if (work > 0) lastWork = now;
         if (now - lastYield >= YIELD_EVERY_MS || (busy && work === 0)) {
+          this.yields++;
           await soon();
           lastYield = performance.now();
           continue;
