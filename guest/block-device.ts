@@ -65,8 +65,8 @@ export interface BlockDevice {
   readSync(lba: number): BlockView;
   write(lba: number, bytes: Uint8Array): Promise<void>;
   flush(): Promise<void>;
-  /** One request/completion round trip that does nothing: liveness checks, benchmarks. */
-  nop(): Promise<void>;
+  /** `count` requests that do nothing, as one batch: liveness checks, benchmarks. */
+  nop(count?: number): Promise<void>;
   stats(): BlockDeviceStats;
 }
 
@@ -118,9 +118,10 @@ abstract class DeviceBase {
     if (reply.words[CPL_STATUS] !== Status.OK) throw this.fail(reply, 'flush');
   }
 
-  async nop(): Promise<void> {
-    const reply = await this.channel.submit({ op: Op.NOOP, lba: 0 });
-    if (reply.words[CPL_STATUS] !== Status.OK) throw this.fail(reply, 'nop');
+  async nop(count = 1): Promise<void> {
+    if (!Number.isInteger(count) || count < 1) throw new BlockDeviceError(`nop count must be a positive integer, got ${count}`, Status.BAD_REQUEST);
+    const ok = await this.channel.submitBatch({ op: Op.NOOP, lba: 0 }, count);
+    if (ok !== count) throw new BlockDeviceError(`${count - ok} of ${count} no-ops failed`, Status.IO);
   }
 }
 

@@ -2,7 +2,7 @@
 // adapters: RingChannel (shared memory, zero-copy) and CopyChannel (messages). The block
 // device above does not know which one it has, except for readSync, which only a ring can do.
 import { RingConsumer, RingProducer } from '../shared/ring';
-import { CPL_TAG, ENTRY_WORDS, REQ_ARG0, REQ_ARG1, REQ_ARG2, REQ_LBA, REQ_OP, REQ_TAG, type Op } from '../shared/protocol';
+import { CPL_STATUS, CPL_TAG, ENTRY_WORDS, REQ_ARG0, REQ_ARG1, REQ_ARG2, REQ_LBA, REQ_OP, REQ_TAG, type Op } from '../shared/protocol';
 import type { CopyMessage } from '../shared/grant';
 import type { DomainLayout } from '../shared/memory-layout';
 
@@ -23,6 +23,8 @@ export interface Reply {
 
 export interface Channel {
   submit(req: Request): Promise<Reply>;
+  /** `count` copies of `req` as one batch; resolves with how many completed OK. */
+  submitBatch(req: Request, count: number): Promise<number>;
   /** Blocking round trip (workers, zero-copy only); undefined where impossible. */
   readonly submitSync?: (req: Request) => Reply;
   readonly stats: { submitted: number; roundTrips: number };
@@ -44,7 +46,7 @@ const SPIN_MS = 0.05;
 export class RingChannel implements Channel {
   private readonly req: RingProducer;
   private readonly cpl: RingConsumer;
-  private readonly pending = new Map<number, (r: Reply) => void>();
+  private readonly pending = new Map<number, (entry: Int32Array) => void>();
   private nextTag = 1;
   private pumping = false;
   readonly stats = { submitted: 0, roundTrips: 0 };
@@ -67,10 +69,39 @@ export class RingChannel implements Channel {
       await this.req.waitForSpaceAsync(1000);
     }
     this.stats.submitted++;
-    const reply = new Promise<Reply>((resolve) => this.pending.set(tag, resolve));
+    const reply = new Promise<Reply>((resolve) => this.pending.set(tag, (entry) => resolve({ words: entry.slice() })));
     this.req.publish();
     void this.pump();
     return reply;
+  }
+
+  async submitBatch(req: Request, count: number): Promise<number> {
+    let ok = 0;
+    let left = count;
+    let settle: () => void = () => {};
+    const done = new Promise<void>((resolve) => (settle = resolve));
+    const onReply = (entry: Int32Array): void => {
+      if (entry[CPL_STATUS] === 0) ok++;
+      if (--left === 0) settle();
+    };
+    let queued = 0;
+    while (queued < count) {
+      const made = this.req.produce(count - queued, (w, base) => {
+        const tag = this.tag();
+        encode(w, base, tag, req);
+        this.pending.set(tag, onReply);
+      });
+      queued += made;
+      this.stats.submitted += made;
+      this.req.publish();
+      void this.pump();
+      if (queued < count) {
+        if (this.req.fault) throw new Error(`request ring: ${this.req.fault.message}`);
+        await this.req.waitForSpaceAsync(1000);
+      }
+    }
+    await done;
+    return ok;
   }
 
   readonly submitSync = (req: Request): Reply => {
@@ -95,11 +126,11 @@ export class RingChannel implements Channel {
   };
 
   private deliver(tag: number, entry: Int32Array): void {
-    const resolve = this.pending.get(tag);
-    if (!resolve) return; // not ours to answer (a stale or forged completion): drop it
+    const handler = this.pending.get(tag);
+    if (!handler) return; // not ours to answer (a stale or forged completion): drop it
     this.pending.delete(tag);
     this.stats.roundTrips++;
-    resolve({ words: entry.slice() });
+    handler(entry);
   }
 
   /** Collect completions while any async request is outstanding. */
@@ -138,6 +169,11 @@ export class CopyChannel implements Channel {
       resolve(bytes ? { words, bytes } : { words });
     };
     port.start();
+  }
+
+  async submitBatch(req: Request, count: number): Promise<number> {
+    const replies = await Promise.all(Array.from({ length: count }, () => this.submit(req)));
+    return replies.filter((r) => r.words[CPL_STATUS] === 0).length;
   }
 
   submit(req: Request): Promise<Reply> {
