@@ -11,6 +11,9 @@ import { PoolBlockStore } from './pool-block-store';
 import { RingPort } from './ring-port';
 import { RingScheduler } from './ring-scheduler';
 import { CopyPort } from './copy-port';
+import { Dom0Reliability, type StartMirrorOptions } from '../reliability/dom0-reliability';
+import type { IntegrityCounters, ScrubReport } from '../reliability/integrity';
+import type { MirrorStats } from '../mirror/mirror-source';
 
 export interface Dom0Config {
   /** IndexedDB database of the pool. */
@@ -79,6 +82,7 @@ export class Dom0Service {
   private readonly controlBytes = new Map<number, number>();
   private faultListener: ((id: number, reason: string) => void) | null = null;
   private config: Dom0Config | null = null;
+  private reliability: Dom0Reliability | null = null;
 
   async init(config: Dom0Config): Promise<void> {
     if (this.pool) throw new Error('dom0 is already initialised');
@@ -90,6 +94,7 @@ export class Dom0Service {
       quota: config.quota,
       shared: config.shared,
     });
+    this.reliability = new Dom0Reliability(this.driver);
     this.driver.onFault = (d, reason) => {
       this.stopPort(d.id);
       this.faultListener?.(d.id, reason);
@@ -148,10 +153,13 @@ export class Dom0Service {
 
   // ---- domains ---------------------------------------------------------------------------
 
-  /** Create a domain on `dataset` (a writable clone) and return what its guest may see. */
-  async createDomain(dataset: string, transportKind: TransportKind, quota?: number): Promise<DomainGrant> {
+  /**
+   * Create a domain on `dataset` (a writable clone) and return what its guest may see.
+   * `id`: assume a dead domain's id (guest failover, host/reliability/failover.ts).
+   */
+  async createDomain(dataset: string, transportKind: TransportKind, quota?: number, id?: number): Promise<DomainGrant> {
     const driver = this.mustDriver();
-    const d = await driver.createDomain(dataset, quota);
+    const d = await driver.createDomain(dataset, quota, id);
     const g = d.group;
     const base = { domainId: d.id, blocks: d.volume.blocks, blockBytes: d.volume.blockBytes, group: g.id, quota: d.quota };
     this.transports.set(d.id, transportKind);
@@ -176,6 +184,39 @@ export class Dom0Service {
     this.mustDriver().destroyDomain(id);
     this.transports.delete(id);
     this.controlBytes.delete(id);
+  }
+
+  // ---- reliability (host/reliability, host/mirror) ------------------------------------
+
+  /** Mirror dirty pages to a remote fault domain listening on BroadcastChannel `opts.channel`. */
+  startMirror(opts: StartMirrorOptions): Promise<void> {
+    return this.mustReliability().startMirror(opts);
+  }
+
+  stopMirror(): void {
+    this.mustReliability().stopMirror();
+  }
+
+  mirrorStats(): MirrorStats | null {
+    return this.mustReliability().mirrorStats();
+  }
+
+  mirrorDrained(): Promise<void> {
+    return this.mustReliability().mirrorDrained();
+  }
+
+  /** Verify every resident frame's checksum; corrupted frames are reloaded from the pool. */
+  scrub(): Promise<ScrubReport> {
+    return this.mustReliability().scrub();
+  }
+
+  integrityStats(): IntegrityCounters {
+    return this.mustReliability().integrityStats();
+  }
+
+  private mustReliability(): Dom0Reliability {
+    if (!this.reliability) throw new Error('dom0 is not initialised: call init() first');
+    return this.reliability;
   }
 
   // ---- observation -----------------------------------------------------------------------
@@ -227,6 +268,7 @@ export class Dom0Service {
   }
 
   close(): void {
+    this.reliability?.stopMirror();
     for (const id of [...this.ports.keys()]) this.stopPort(id);
     this.pool?.close();
     this.pool = null;

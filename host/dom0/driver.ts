@@ -91,6 +91,22 @@ export interface DriverCounters {
   faults: number;
 }
 
+/**
+ * Optional hooks for host/reliability and host/mirror (dirty bits, page locks, frame
+ * checksums). Each is called only when set, so a driver without them behaves, and awaits,
+ * exactly as before.
+ */
+export interface DriverHooks {
+  /** Before a WRITE stages: may return a promise while the mirror routine holds `lba`'s page lock. */
+  beforeWrite?(d: Domain, lba: number): Promise<void> | void;
+  /** After a WRITE that passed beforeWrite, durable or not: releases the lock, sets the dirty bit; may delay the ack. */
+  afterWrite?(d: Domain, lba: number, durable: boolean): Promise<void> | void;
+  /** A frame was just filled with bytes the store verified: record its checksum. */
+  frameFilled?(g: TrustGroup, frame: number, dataset: string, block: PhysicalBlock): void;
+  /** Before a resident frame is handed to a domain: a promise while the frame is quarantined. */
+  frameGate?(g: TrustGroup, frame: number): Promise<void> | null;
+}
+
 export class DomainFault extends Error {
   override name = 'DomainFault';
 }
@@ -100,6 +116,7 @@ export class Dom0Driver {
   readonly domains = new Map<number, Domain>();
   readonly counters: DriverCounters = { poolReads: 0, poolReadBatches: 0, bytesCopied: 0, bytesShared: 0, commits: 0, faults: 0 };
   onFault: ((domain: Domain, reason: string) => void) | null = null;
+  hooks: DriverHooks = {};
   private nextDomainId = 1;
   private readonly committer: GroupCommit;
   private pendingReads: { dataset: string; block: PhysicalBlock; resolve: (b: Uint8Array) => void; reject: (e: unknown) => void }[] = [];
@@ -128,11 +145,21 @@ export class Dom0Driver {
     return g;
   }
 
-  async createDomain(dataset: string, quota = this.options.quota): Promise<Domain> {
+  /**
+   * `id`: reuse a domain id that is no longer live (guest failover: the survivor assumes the
+   * failed domain's identity). Default: a fresh id.
+   */
+  async createDomain(dataset: string, quota = this.options.quota, id?: number): Promise<Domain> {
+    if (id !== undefined && (!Number.isInteger(id) || id < 1 || this.domains.has(id))) {
+      throw new RangeError(`domain id ${id} is not free`);
+    }
     const volume = await this.store.volume(dataset);
     if (volume.readOnly) throw new RangeError(`dataset ${dataset} is read-only (a snapshot): give each domain a clone`);
     if (!Number.isInteger(quota) || quota < 1) throw new RangeError(`quota must be a positive integer, got ${quota}`);
-    const d = new Domain(this.nextDomainId++, dataset, volume, this.group(volume.group, volume.blockBytes), quota);
+    if (id !== undefined && this.domains.has(id)) throw new RangeError(`domain id ${id} is not free`);
+    const newId = id ?? this.nextDomainId++;
+    if (newId >= this.nextDomainId) this.nextDomainId = newId + 1;
+    const d = new Domain(newId, dataset, volume, this.group(volume.group, volume.blockBytes), quota);
     this.domains.set(d.id, d);
     return d;
   }
@@ -168,7 +195,7 @@ export class Dom0Driver {
     const current = d.shadow[lba]!;
     if (current !== 0) {
       d.counters.hits++;
-      return { status: Status.OK, frame: current - 1, generation: d.group.table.generation(current - 1) };
+      return this.gated(d.group, current - 1);
     }
     if (d.mapped >= d.quota) return refuse(d, Status.QUOTA);
     if (this.store.resolveSync) {
@@ -187,9 +214,18 @@ export class Dom0Driver {
     const table = d.group.table;
     const frame = table.lookup(block.key);
     if (frame === null || table.info(frame).state !== 'resident') return null;
+    const gate = this.hooks.frameGate?.(d.group, frame);
+    if (gate) return null; // quarantined: take the slow path, which waits for the reload
     d.counters.hits++;
     this.mapInto(d, lba, frame);
     return { status: Status.OK, frame, generation: table.generation(frame) };
+  }
+
+  /** A mapped frame's completion, after any reload of a quarantined frame (host/reliability). */
+  private gated(g: TrustGroup, frame: number): Completion | Promise<Completion> {
+    const gate = this.hooks.frameGate?.(g, frame);
+    if (!gate) return { status: Status.OK, frame, generation: g.table.generation(frame) };
+    return gate.then(() => ({ status: Status.OK, frame, generation: g.table.generation(frame) }));
   }
 
   private async readMiss(d: Domain, lba: number, block: PhysicalBlock): Promise<Completion> {
@@ -204,6 +240,9 @@ export class Dom0Driver {
           frame = await this.fill(d.group, d.dataset, block);
         } else if (table.info(frame).state === 'filling') {
           frame = await d.group.filling.get(block.key)!;
+        } else {
+          const gate = this.hooks.frameGate?.(d.group, frame);
+          if (gate) await gate;
         }
       } catch (err) {
         return refuse(d, statusOf(err));
@@ -250,11 +289,17 @@ export class Dom0Driver {
     d.counters.requests++;
     if (!this.inRange(d, lba)) return refuse(d, Status.OUT_OF_RANGE);
     if (bytes.byteLength !== d.volume.blockBytes) return refuse(d, Status.BAD_REQUEST);
+    const locked = this.hooks.beforeWrite?.(d, lba);
+    if (locked) await locked;
+    let failed: Status | null = null;
     try {
       await this.committer.add(this.store.write(d.dataset, lba, bytes));
     } catch (err) {
-      return refuse(d, statusOf(err));
+      failed = statusOf(err);
     }
+    const after = this.hooks.afterWrite?.(d, lba, failed === null);
+    if (after) await after;
+    if (failed !== null) return refuse(d, failed);
     d.counters.writes++;
     if (d.alive && d.shadow[lba] !== 0) this.clearMapping(d, lba, keepOldPin);
     this.counters.commits = this.committer.commits;
@@ -322,6 +367,7 @@ export class Dom0Driver {
         view.set(bytes);
         // The volume's last block may be short; the rest of the frame reads as zeros.
         if (bytes.byteLength < view.byteLength) view.fill(0, bytes.byteLength);
+        this.hooks.frameFilled?.(g, frame, dataset, block);
         g.table.fillDone(frame);
         g.filling.delete(block.key);
         return frame;
