@@ -95,7 +95,12 @@ export class ConsoleApp {
     });
     this.layout(claim.note);
 
-    this.hv = await Hypervisor.start({ poolName: this.poolName, arenaFrames: this.opts.arenaFrames ?? 512, quota: 512 });
+    try {
+      this.hv = await Hypervisor.start({ poolName: this.poolName, arenaFrames: this.opts.arenaFrames ?? 512, quota: 512 });
+    } catch (err: unknown) {
+      this.showStorageBlocked(err);
+      throw err;
+    }
     this.showTransport();
     this.hv.onGuestFault = (g, reason) => {
       this.cards.get(g.id)?.setState();
@@ -178,12 +183,28 @@ export class ConsoleApp {
       this.banner.replaceChildren(
         ...nodes(
         h('strong', {}, 'Running without shared memory. '),
-        `The ${this.opts.fullTabHref ? 'page embedding this console' : 'page'} is not cross-origin isolated (${t.reason}), so the browser withholds SharedArrayBuffer. ` +
+        `${this.opts.fullTabHref ? 'The page embedding this console' : 'This page'} is not cross-origin isolated, so the browser withholds SharedArrayBuffer. ` +
           'Everything still works, but every block a guest reads is copied to it instead of shared. ',
         href ? h('a', { href, target: '_blank', rel: 'noopener', id: 'open-full-tab' }, 'Open it in its own tab to see zero-copy') : null,
         ),
       );
     }
+  }
+
+  /** The pool could not open: most often a browser that blocks storage in cross-site frames. */
+  private showStorageBlocked(err: unknown): void {
+    const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    this.transport.dataset.transport = 'none';
+    setText(this.transport, 'The hypervisor could not start.');
+    const href = this.opts.fullTabHref;
+    this.banner.hidden = false;
+    this.banner.replaceChildren(
+      ...nodes(
+        h('strong', {}, 'No storage for the pool. '),
+        `The browser refused this console its IndexedDB database (${detail}). Browsers that block third-party storage do this to consoles embedded from another site. `,
+        href ? h('a', { href, target: '_blank', rel: 'noopener', id: 'open-full-tab' }, 'Open it in its own tab') : null,
+      ),
+    );
   }
 
   /** First start: build the tar from public/image/ and import it as image@base. */

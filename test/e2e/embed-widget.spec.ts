@@ -1,0 +1,88 @@
+// Playwright, real Chromium: the widget (embed/widget.html, from the dev server) embedded
+// by docs pages served by route() with COOP/COEP and without them, plus the
+// <tabvisor-console> element on a page that bundles it. The docs pages are on the widget's
+// origin: headless Chromium 156 denies IndexedDB (and never answers Web Locks) in a
+// cross-site frame, which the last test pins down.
+import { readFileSync } from 'node:fs';
+import { expect, test, type Page } from '@playwright/test';
+import { shot } from './demo-helpers';
+
+const ISOLATION = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+
+async function serveDocsPage(page: Page, file: string, headers: Record<string, string>, widgetOrigin: string, docsOrigin: string): Promise<string> {
+  const docs = `${docsOrigin}/docs/page.html`;
+  const html = readFileSync(new URL(`./pages/${file}`, import.meta.url), 'utf8').replaceAll('WIDGET_ORIGIN', widgetOrigin);
+  // A route()-fulfilled page has no IP address, so Chromium's Local Network Access checks
+  // treat it as public and block its frame on 127.0.0.1; a real docs site and a real
+  // widget host are both public. Let this test page reach the local dev server.
+  await page.context().grantPermissions(['local-network-access'], { origin: new URL(docs).origin });
+  await page.route(docs, (route) => route.fulfill({ status: 200, contentType: 'text/html', headers, body: html }));
+  return docs;
+}
+
+test('widget in a cross-origin-isolated docs page runs zero-copy', async ({ page, baseURL }) => {
+  // Same origin as the widget: a cross-site frame gets no IndexedDB in headless Chromium
+  // (third-party storage blocking; docs/embedding.md), whatever the isolation.
+  const docs = await serveDocsPage(page, 'embed-docs-isolated.html', ISOLATION, baseURL!, baseURL!);
+  await page.goto(docs);
+  expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+  const widget = page.frameLocator('iframe');
+  await expect(widget.locator('[data-ready="true"]')).toBeVisible({ timeout: 30_000 });
+  await expect(widget.locator('#transport-status')).toHaveAttribute('data-transport', 'zero-copy');
+  await expect(widget.locator('#copy-banner')).toBeHidden();
+  await widget.getByLabel('Guests', { exact: true }).fill('2');
+  await widget.getByRole('button', { name: 'Spawn on new clones' }).click();
+  await expect(widget.locator('.guest-card[data-state="running"]')).toHaveCount(2, { timeout: 30_000 });
+  await expect(widget.locator('.guest-card .meta').first()).toContainText('zero-copy');
+  await widget.locator('.guest-card').first().getByRole('button', { name: 'Scan image' }).click();
+  await expect(widget.locator('.guest-card output').first()).toContainText('zero-copy views');
+  const frame = page.frames().find((f) => f.url() === `${baseURL}/embed/widget.html`)!;
+  expect(await frame.evaluate(() => [crossOriginIsolated, document.getElementById('console')!.classList.contains('compact')])).toEqual([true, true]);
+  await shot(page, 'embed-widget-isolated');
+});
+
+test('widget in a plain docs page runs on the copy transport, says why, and links to a full tab', async ({ page, baseURL }) => {
+  const docs = await serveDocsPage(page, 'embed-docs-plain.html', {}, baseURL!, baseURL!);
+  await page.goto(docs);
+  expect(await page.evaluate(() => crossOriginIsolated)).toBe(false);
+  const widget = page.frameLocator('iframe');
+  await expect(widget.locator('[data-ready="true"]')).toBeVisible({ timeout: 30_000 });
+  await expect(widget.locator('#transport-status')).toHaveAttribute('data-transport', 'copy');
+  const banner = widget.locator('#copy-banner');
+  await expect(banner).toBeVisible();
+  await expect(banner).toContainText('Running without shared memory');
+  await expect(banner).toContainText('not cross-origin isolated');
+  const link = banner.getByRole('link', { name: 'Open it in its own tab to see zero-copy' });
+  await expect(link).toHaveAttribute('href', `${baseURL}/embed/widget.html`);
+  await expect(link).toHaveAttribute('target', '_blank');
+
+  // Same semantics on the copy transport: guests read, the counters count copies.
+  await widget.getByLabel('Guests', { exact: true }).fill('2');
+  await widget.getByRole('button', { name: 'Spawn on new clones' }).click();
+  await expect(widget.locator('.guest-card[data-state="running"]')).toHaveCount(2, { timeout: 30_000 });
+  await widget.locator('.guest-card').first().getByRole('button', { name: 'Scan image' }).click();
+  await expect(widget.locator('.guest-card output').first()).toContainText('copies');
+  await expect(widget.locator('[data-counter="bytesCopied"]')).not.toHaveText('0 B');
+  await shot(page, 'embed-widget-plain');
+
+  // The full-tab link opens the widget top-level, where our own headers isolate it.
+  const [popup] = await Promise.all([page.waitForEvent('popup'), link.click()]);
+  await expect(popup.locator('[data-ready="true"]')).toBeVisible({ timeout: 30_000 });
+  await expect(popup.locator('#transport-status')).toHaveAttribute('data-transport', 'zero-copy');
+});
+
+test('<tabvisor-console> mounts a console in a page that bundles it', async ({ page }) => {
+  await page.goto('/test/e2e/pages/embed-element.html');
+  await expect(page.locator('tabvisor-console[data-ready="true"]')).toBeVisible({ timeout: 30_000 });
+  await expect(page.locator('#transport-status')).toHaveAttribute('data-transport', 'zero-copy');
+  await expect(page.locator('tabvisor-console .ds-row', { hasText: 'image@base' })).toBeVisible();
+});
+
+test('widget embedded cross-site where storage is blocked says so and links to a full tab', async ({ page, baseURL }) => {
+  const docs = await serveDocsPage(page, 'embed-docs-plain.html', {}, baseURL!, `http://localhost:${new URL(baseURL!).port}`);
+  await page.goto(docs);
+  const banner = page.frameLocator('iframe').locator('#copy-banner');
+  await expect(banner).toContainText(/No storage for the pool|Running without shared memory/, { timeout: 30_000 });
+  await expect(banner.getByRole('link')).toHaveAttribute('href', `${baseURL}/embed/widget.html`);
+  await shot(page, 'embed-widget-cross-site');
+});
