@@ -10,13 +10,26 @@ export const CleaningPolicy = { greedy: 'greedy', costBenefit: 'cost-benefit' } 
 export type CleaningPolicy = (typeof CleaningPolicy)[keyof typeof CleaningPolicy];
 
 /**
+ * What reading a victim costs, in segments, as a function of its utilisation u.
+ * 'whole': the whole segment is read (LFS on a disk: one seek, one long transfer), cost 1.
+ * 'live': only the live records are read, located by the segment's summary (OPFS and
+ * IndexedDB read any byte range at no seek cost), cost u + `summary` (the summary's size
+ * as a fraction of a segment).
+ */
+export type ReadCost = { readonly kind: 'whole' } | { readonly kind: 'live'; readonly summary: number };
+export const READ_WHOLE: ReadCost = { kind: 'whole' };
+
+/**
  * How much a policy wants to clean a segment with utilisation `u` (live/capacity, 0..1)
  * and data age `age`; higher is cleaned first. Greedy: least live data. Cost-benefit
  * (LFS): space freed × how long it is likely to stay free, per unit of cleaning cost —
- * (1 − u)·age / (1 + u), the 1 + u being one read of the segment plus writing u back.
+ * (1 − u)·age / (read + u), the read being 1 (the paper's whole segment) or u + summary
+ * when only live records are read; u is the cost of writing the live data back.
  */
-export function victimScore(policy: CleaningPolicy, u: number, age: number): number {
-  return policy === CleaningPolicy.greedy ? 1 - u : ((1 - u) * age) / (1 + u);
+export function victimScore(policy: CleaningPolicy, u: number, age: number, read: ReadCost = READ_WHOLE): number {
+  if (policy === CleaningPolicy.greedy) return 1 - u;
+  const readCost = read.kind === 'whole' ? 1 : u + read.summary;
+  return ((1 - u) * age) / (readCost + u);
 }
 
 export interface SegmentUsage {
@@ -74,13 +87,19 @@ export class SegmentUsageTable {
    * Up to `count` segments to clean, best first, skipping `exclude` (the open head).
    * Full segments (u = 1) are never chosen: cleaning them frees nothing.
    */
-  selectVictims(policy: CleaningPolicy, now: number, count: number, exclude: ReadonlySet<SegmentId> = new Set()): SegmentId[] {
+  selectVictims(
+    policy: CleaningPolicy,
+    now: number,
+    count: number,
+    exclude: ReadonlySet<SegmentId> = new Set(),
+    read: ReadCost = READ_WHOLE,
+  ): SegmentId[] {
     const scored: { id: SegmentId; score: number }[] = [];
     for (const [id, row] of this.#rows) {
       if (exclude.has(id)) continue;
       const u = Math.min(1, row.liveBytes / this.segmentBytes);
       if (u >= 1) continue;
-      scored.push({ id, score: victimScore(policy, u, Math.max(0, now - row.youngest)) });
+      scored.push({ id, score: victimScore(policy, u, Math.max(0, now - row.youngest), read) });
     }
     scored.sort((a, b) => b.score - a.score || a.id - b.id);
     return scored.slice(0, count).map((s) => s.id);

@@ -13,11 +13,17 @@ describe('cleaning simulator', () => {
     fc.assert(
       fc.property(
         fc.constantFrom(CleaningPolicy.greedy, CleaningPolicy.costBenefit),
-        fc.constantFrom(0.3, 0.5, 0.75, 0.85),
+        fc.constantFrom(0.3, 0.5, 0.75, 0.8),
         fc.integer({ min: 1, max: 1e6 }),
         fc.boolean(),
-        (policy, utilisation, seed, ageSort) => {
-          const sim = new CleaningSim({ ...small, policy, utilisation, seed, ageSort });
+        fc.record({
+          userHeads: fc.constantFrom('single' as const, 'lifetime' as const),
+          cleanerHeads: fc.constantFrom('single' as const, 'age' as const),
+          readWholeSegments: fc.boolean(),
+          separationAge: fc.constantFrom(0.25, 1, 4),
+        }),
+        (policy, utilisation, seed, ageSort, heads) => {
+          const sim = new CleaningSim({ ...small, ...heads, policy, utilisation, seed, ageSort });
           sim.checkInvariants();
           for (let i = 0; i < 3000; i++) {
             sim.write(sim.nextBlock());
