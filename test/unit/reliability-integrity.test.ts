@@ -30,9 +30,9 @@ describe('frame integrity', () => {
     const words = new Int32Array(bytes.buffer);
     const base = frameChecksum(key, words);
     for (const i of [0, 1, 2, 3, 1000, BS - 1]) {
-      bytes[i] ^= 0x40;
+      bytes[i] = bytes[i]! ^ 0x40;
       expect(frameChecksum(key, words)).not.toBe(base);
-      bytes[i] ^= 0x40;
+      bytes[i] = bytes[i]! ^ 0x40;
     }
     expect(frameChecksum(checksumKey(), words)).not.toBe(base);
   });
