@@ -6,7 +6,7 @@ import { walkNodes } from './block-tree';
 import { readChunkRecords } from './reader';
 import type { Pool } from './pool';
 import type { ChunkRecord } from './schema';
-import { dedupKey } from './state';
+import { dedupKey, type PoolState } from './state';
 
 export interface FsckReport {
   ok: boolean;
@@ -18,8 +18,8 @@ export interface FsckReport {
   verified: number;
 }
 
-export async function fsck(pool: Pool, opts: { data?: boolean } = {}): Promise<FsckReport> {
-  const { state, db } = pool.internals();
+/** The metadata half of fsck, pure (no IndexedDB): recount references and accounting. */
+export function checkMetadata(state: PoolState): { problems: string[]; nodes: number; chunks: ChunkRecord[] } {
   const problems: string[] = [];
   const nodeRefs = new Map<number, number>();
   const chunkRefs = new Map<number, number>();
@@ -71,6 +71,12 @@ export async function fsck(pool: Pool, opts: { data?: boolean } = {}): Promise<F
     }
     if (m.allocatedBytes > m.sizeBytes) problems.push(`metaslab ${m.id}: allocated past its end`);
   }
+  return { problems, nodes, chunks: all };
+}
+
+export async function fsck(pool: Pool, opts: { data?: boolean } = {}): Promise<FsckReport> {
+  const { state, db } = pool.internals();
+  const { problems, nodes, chunks: all } = checkMetadata(state);
   let verified = 0;
   if (opts.data) {
     for (let i = 0; i < all.length; i += 1024) {

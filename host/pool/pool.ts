@@ -7,26 +7,16 @@
 import { openDB, type IDBPDatabase } from 'idb';
 import { countBlocks, lookup } from './block-tree';
 import { writeTxg } from './commit';
-import {
-  ChecksumError,
-  DatasetExistsError,
-  HasClonesError,
-  InvalidArgumentError,
-  OutOfRangeError,
-  PoolClosedError,
-  PoolFormatError,
-  ReadOnlyDatasetError,
-  StaleBlockRefError,
-  UnknownDatasetError,
-} from './errors';
+import { ChecksumError, InvalidArgumentError, OutOfRangeError, PoolClosedError, PoolFormatError, StaleBlockRefError } from './errors';
 import { decodePage } from './chunk-map-page';
+import * as datasets from './datasets';
 import { fsck, type FsckReport } from './fsck';
 import { exportVolume, importVolume, type ImportOptions, type ImportProgress } from './import-export';
 import { readChunkRecords } from './reader';
 import { DB_VERSION, FORMAT_VERSION, upgrade, type ChunkRecord, type DatasetRecord, type PoolDB, type SuperRecord } from './schema';
 import { Serial } from './serial';
 import { dedupKey, PoolState } from './state';
-import { blockCount, DEFAULT_BLOCK_BYTES, isValidBlockSize, levelsFor } from './tree-math';
+import { blockCount } from './tree-math';
 import type { BlockRef, CloneOptions, CreateVolumeOptions, DatasetInfo, DatasetRef, PoolOptions, PoolStats } from './types';
 import { prepareBlocks, stagePrepared, type PreparedBlocks } from './write-path';
 
@@ -115,52 +105,22 @@ export class Pool {
   // --- datasets ----------------------------------------------------------------------
 
   createVolume(name: string, opts: CreateVolumeOptions): Promise<DatasetInfo> {
-    return this.mutate(() => {
-      const blockSize = opts.blockSize ?? DEFAULT_BLOCK_BYTES;
-      if (!isValidBlockSize(blockSize)) {
-        throw new InvalidArgumentError(`blockSize must be a power of two from 4 KiB to 1 MiB, got ${blockSize}`);
-      }
-      if (!Number.isSafeInteger(opts.sizeBytes) || opts.sizeBytes <= 0) {
-        throw new InvalidArgumentError(`sizeBytes must be a positive integer, got ${opts.sizeBytes}`);
-      }
-      this.checkNewName(name);
-      const blocks = blockCount(opts.sizeBytes, blockSize);
-      return this.info(this.addDataset({ name, kind: 'volume', sizeBytes: opts.sizeBytes, blockSize, group: opts.group ?? name, root: 0, levels: levelsFor(blocks), originId: null, originName: null }));
-    });
+    return this.mutate(() => this.info(datasets.createVolume(this.state, name, opts)));
   }
 
   /** O(1): the snapshot shares the dataset's root. Read-only. */
   snapshot(ds: DatasetRef, name: string): Promise<DatasetInfo> {
-    return this.mutate(() => {
-      const src = this.dataset(ds);
-      this.checkNewName(name);
-      if (src.root !== 0) this.state.increfNode(src.root);
-      return this.info(this.addDataset({ ...src, name, kind: 'snapshot', originId: src.id, originName: src.name }));
-    });
+    return this.mutate(() => this.info(datasets.snapshot(this.state, ds, name)));
   }
 
   /** O(1): a writable dataset sharing the snapshot's root. */
   clone(snapshot: DatasetRef, name: string, opts: CloneOptions = {}): Promise<DatasetInfo> {
-    return this.mutate(() => {
-      const src = this.dataset(snapshot);
-      if (src.kind !== 'snapshot') throw new InvalidArgumentError(`clone source ${JSON.stringify(src.name)} is a ${src.kind}, not a snapshot`);
-      this.checkNewName(name);
-      if (src.root !== 0) this.state.increfNode(src.root);
-      return this.info(this.addDataset({ ...src, name, kind: 'clone', group: opts.group ?? src.group, originId: src.id, originName: src.name }));
-    });
+    return this.mutate(() => this.info(datasets.clone(this.state, snapshot, name, opts.group)));
   }
 
   /** Drop a dataset; blocks and nodes no other dataset references are freed. */
   destroy(ds: DatasetRef): Promise<void> {
-    return this.mutate(() => {
-      const d = this.dataset(ds);
-      if (d.kind === 'snapshot') {
-        const clones = [...this.state.datasets.values()].filter((c) => c.kind === 'clone' && c.originId === d.id).map((c) => c.name);
-        if (clones.length > 0) throw new HasClonesError(d.name, clones);
-      }
-      if (d.root !== 0) this.state.decrefNode(d.root);
-      this.state.datasets.delete(d.id);
-    });
+    return this.mutate(() => datasets.destroy(this.state, ds));
   }
 
   list(): DatasetInfo[] {
@@ -363,40 +323,13 @@ export class Pool {
   }
 
   private writable(ds: DatasetRef, lba: number, length: number): DatasetRecord {
-    const d = this.dataset(ds);
-    if (d.kind === 'snapshot') throw new ReadOnlyDatasetError(d.name);
-    const blocks = blockCount(d.sizeBytes, d.blockSize);
-    const n = Math.ceil(length / d.blockSize);
-    if (!Number.isInteger(lba) || lba < 0 || lba >= blocks) throw new OutOfRangeError(d.name, lba, blocks);
-    if (lba + n > blocks) throw new OutOfRangeError(d.name, lba + n - 1, blocks);
-    const tail = lba * d.blockSize + length === d.sizeBytes;
-    if (length === 0 || (length % d.blockSize !== 0 && !tail)) {
-      throw new InvalidArgumentError(`write of ${length} bytes to ${d.name}: length must be a non-zero multiple of ${d.blockSize} (or end at the end of the volume)`);
-    }
-    return d;
+    this.checkOpen();
+    return datasets.writable(this.state, ds, lba, length);
   }
 
   private dataset(ref: DatasetRef): DatasetRecord {
     this.checkOpen();
-    if (typeof ref === 'number') {
-      const d = this.state.datasets.get(ref);
-      if (d) return d;
-    } else {
-      for (const d of this.state.datasets.values()) if (d.name === ref) return d;
-    }
-    throw new UnknownDatasetError(ref);
-  }
-
-  private checkNewName(name: string): void {
-    if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('a dataset name must be a non-empty string');
-    for (const d of this.state.datasets.values()) if (d.name === name) throw new DatasetExistsError(name);
-  }
-
-  private addDataset(fields: Omit<DatasetRecord, 'id' | 'createdTxg'>): DatasetRecord {
-    const sup = this.state.mutSup();
-    const rec: DatasetRecord = { ...fields, id: sup.nextDatasetId++, createdTxg: this.state.openTxg };
-    this.state.datasets.set(rec.id, rec);
-    return rec;
+    return datasets.findDataset(this.state, ref);
   }
 
   private checkOpen(): void {
