@@ -7,10 +7,6 @@
 import { proxy } from 'comlink';
 import { Hypervisor, type GuestHandle } from '../hypervisor';
 import type { TarGuestApi } from '../../guest/workloads/tar-guest';
-// `?worker&url` makes Vite compile the guest module as its own ES chunk in a build and
-// gives its URL; a plain new URL('….ts', import.meta.url) would ship the TypeScript
-// source untranspiled. The guest bootstrap import()s this URL (same origin, CSP 'self').
-import tarGuestUrl from '../../guest/workloads/tar-guest.ts?worker&url';
 import { ArenaView } from './arena-view';
 import { BLOCK_BYTES, buildBuiltinImage, IMAGE, IMAGE_BASE } from './builtin-image';
 import { CountersView } from './counters-view';
@@ -36,6 +32,16 @@ export interface ConsoleOptions {
 }
 
 const GROUPS = ['', 'tenant-b', 'tenant-c'] as const;
+
+// The guest module's URL. The guest bootstrap import()s it (same origin, CSP 'self') and
+// calls its default export, so the module must keep its exports: in dev Vite serves the
+// TypeScript transpiled at its source path; a build must emit it as an entry with its
+// signature at a fixed path (vite.config.ts change in docs/demo.md). Not `?worker&url`:
+// Vite's worker bundles drop the entry's exports, leaving a guest with no main.
+const TAR_GUEST_URL = new URL(
+  `${import.meta.env.BASE_URL}guest/workloads/tar-guest.${import.meta.env.DEV ? 'ts' : 'js'}`,
+  location.href,
+);
 
 export class ConsoleApp {
   hv!: Hypervisor;
@@ -244,7 +250,7 @@ export class ConsoleApp {
 
   async spawn(where: { base: string } | { dataset: string }): Promise<GuestHandle<TarGuestApi>> {
     const group = 'base' in where ? this.group() : '';
-    const g = await this.hv.spawnGuest<TarGuestApi>({ ...where, module: tarGuestUrl, ...(group ? { group } : {}) });
+    const g = await this.hv.spawnGuest<TarGuestApi>({ ...where, module: TAR_GUEST_URL, ...(group ? { group } : {}) });
     const info = (await this.hv.dom0.list()).find((d) => d.name === g.dataset);
     const card = new GuestCard(
       g,
