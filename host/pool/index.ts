@@ -8,6 +8,7 @@
 //   await pool.snapshot('base', 'base@1');       // O(1), read-only
 //   await pool.clone('base@1', 'vm1');           // O(1), writable, same trust group
 //   const refs = await pool.resolve('vm1', [0, 1, 2]);   // BlockRef | null (hole), metadata only
+//   pool.resolveSync('vm1', [0]);                // the same without a turn of the event loop (all metadata is in memory)
 //   const bytes = await pool.readChunks(refs.filter(r => r !== null));  // verified, one transaction
 //   const blocks = await pool.readBlocks('vm1', [0, 1, 2]);  // resolve + read; holes are zeros
 //   await pool.destroy('vm1');                   // frees what nothing else references
