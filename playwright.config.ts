@@ -1,9 +1,12 @@
 // Runs in Node. End-to-end suites: whole flows in real Chromium against the Vite dev
-// server, which sends COOP/COEP on every response (scripts/isolation-headers.ts).
+// server, which sends COOP/COEP on every response (scripts/isolation-headers.ts), and one
+// spec against the static build served by `vite preview` (the same headers).
 import { defineConfig } from '@playwright/test';
 import { chromiumLaunchOptions } from './scripts/chromium.mjs';
 
 const PORT = Number(process.env.TABVISOR_E2E_PORT ?? 5174);
+/** The static build (`vite build`) served by `vite preview`, for build-preview.spec.ts. */
+export const PREVIEW_PORT = PORT + 1000;
 
 export default defineConfig({
   testDir: 'test/e2e',
@@ -19,10 +22,18 @@ export default defineConfig({
     launchOptions: chromiumLaunchOptions(),
     trace: 'retain-on-failure',
   },
-  webServer: {
-    command: `npx vite --port ${PORT} --strictPort`,
-    url: `http://127.0.0.1:${PORT}/`,
-    reuseExistingServer: !process.env.CI,
-    timeout: 60_000,
-  },
+  webServer: [
+    {
+      command: `npx vite --port ${PORT} --strictPort`,
+      url: `http://127.0.0.1:${PORT}/`,
+      reuseExistingServer: !process.env.CI,
+      timeout: 60_000,
+    },
+    {
+      command: `npx vite build --outDir .build-e2e --emptyOutDir --logLevel warn && npx vite preview --outDir .build-e2e --port ${PREVIEW_PORT} --strictPort`,
+      url: `http://127.0.0.1:${PREVIEW_PORT}/`,
+      reuseExistingServer: !process.env.CI,
+      timeout: 120_000,
+    },
+  ],
 });

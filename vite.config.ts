@@ -24,7 +24,19 @@ export default defineConfig({
   worker: { format: 'es' },
   // Pre-bundled up front: discovering them mid-run makes Vite reload the page.
   optimizeDeps: { include: ['comlink', 'idb'] },
-  build: { target: 'es2022' },
+  build: {
+    target: 'es2022',
+    rollupOptions: {
+      // The console, the embeddable widget, and the demo guest module. A guest module is
+      // loaded by the hardened bootstrap with import(), so it must be an entry that keeps
+      // its exports (a `?worker` bundle drops the default export) at a fixed path.
+      input: { main: 'index.html', widget: 'embed/widget.html', 'tar-guest': 'guest/workloads/tar-guest.ts' },
+      preserveEntrySignatures: 'exports-only',
+      output: {
+        entryFileNames: (chunk) => (chunk.name === 'tar-guest' ? 'guest/workloads/tar-guest.js' : 'assets/[name]-[hash].js'),
+      },
+    },
+  },
   test: {
     projects: [
       {

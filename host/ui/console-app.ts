@@ -12,7 +12,6 @@ import { BLOCK_BYTES, buildBuiltinImage, IMAGE, IMAGE_BASE } from './builtin-ima
 import { CountersView } from './counters-view';
 import { DatasetsView } from './datasets-view';
 import { h, nodes, setText } from './dom';
-import { EditsStore } from './edits-store';
 import { GuestCard } from './guest-card';
 import { ImportView } from './import-view';
 import { LatencyView } from './latency-view';
@@ -47,7 +46,6 @@ export class ConsoleApp {
   hv!: Hypervisor;
   readonly cards = new Map<number, GuestCard>();
   private poller!: Poller;
-  private edits!: EditsStore;
   private readonly announcer = h('p', { id: 'announcer', class: 'visually-hidden', role: 'status', 'aria-live': 'polite' });
   private readonly transport = h('p', { id: 'transport-status', role: 'status', 'aria-live': 'polite' }, 'Starting the hypervisor…');
   private readonly banner = h('div', { class: 'banner', id: 'copy-banner', hidden: true });
@@ -78,7 +76,6 @@ export class ConsoleApp {
   private async start(): Promise<void> {
     const claim = await claimPool(this.opts.poolName);
     this.poolName = claim.poolName;
-    this.edits = new EditsStore(this.poolName);
     this.datasets = new DatasetsView({
       snapshot: (ds) => this.act(async () => {
         const name = `${ds}@s${Date.now().toString(36)}`;
@@ -93,7 +90,6 @@ export class ConsoleApp {
       boot: (ds) => this.act(async () => void (await this.spawn({ dataset: ds }))),
       destroy: (ds) => this.act(async () => {
         await this.hv.dom0.destroyDataset(ds);
-        this.edits.forget(ds);
         this.announce(`Destroyed ${ds}.`);
       }),
       inUse: (ds) => [...this.cards.values()].some((c) => c.guest.dataset === ds && c.guest.state === 'running'),
@@ -257,7 +253,6 @@ export class ConsoleApp {
       info?.group ?? group,
       {
         kill: (c) => void this.kill(c),
-        wrote: (ds, lbas) => this.edits.add(ds, lbas),
         announce: (t) => this.announce(t),
       },
       this.opts.compact,
@@ -277,13 +272,12 @@ export class ConsoleApp {
     await this.poller.now();
   }
 
-  /** Blocks a clone owns: what this console recorded, plus what live guests report. */
+  /** Blocks a clone owns (written since it was cloned), as dom0 reads them off the pool. */
   private ownBlocks(dataset: string): Set<number> {
-    const own = this.edits.own(dataset);
-    for (const c of this.cards.values()) {
-      if (c.guest.dataset !== dataset) continue;
-      for (const l of this.poller?.last?.guestStats.get(c.guest.id)?.ownBlocks ?? []) own.add(l);
-    }
+    const own = new Set<number>();
+    this.poller?.last?.ownership.get(dataset)?.forEach((kind, lba) => {
+      if (kind === 2) own.add(lba);
+    });
     return own;
   }
 
@@ -312,7 +306,6 @@ export class ConsoleApp {
     this.poller.stop();
     await this.hv.shutdown().catch(() => undefined);
     await deletePool(this.poolName);
-    this.edits.clear();
     location.reload();
   }
 }

@@ -11,8 +11,6 @@ import { h, setText } from './dom';
 
 export interface GuestCardHooks {
   kill(card: GuestCard): void;
-  /** The guest wrote these LBAs of its clone (copy-on-write). */
-  wrote(dataset: string, lbas: number[]): void;
   announce(text: string): void;
 }
 
@@ -127,8 +125,6 @@ export class GuestCard {
     if (!file || !text) return;
     const out = await this.guest.api.exec(`edit ${file} ${text}`);
     this.show(out);
-    const st = await this.guest.api.stats();
-    this.hooks.wrote(this.guest.dataset, st.ownBlocks);
     this.hooks.announce(`dom ${this.guest.id} wrote ${file}: ${out}`);
   }
 }

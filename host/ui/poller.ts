@@ -17,6 +17,8 @@ export interface MachineSnapshot {
   pageMaps: Map<number, Int32Array>;
   latency: Map<number, LatencySnapshot>;
   guestStats: Map<number, TarGuestStats>;
+  /** Clone → per-block ownership (0 hole, 1 shared with its origin, 2 own), from dom0. */
+  ownership: Map<string, Uint8Array>;
 }
 
 export interface PolledGuest {
@@ -85,7 +87,14 @@ export class Poller {
     const pageMaps = new Map<number, Int32Array>();
     const latency = new Map<number, LatencySnapshot>();
     const guestStats = new Map<number, TarGuestStats>();
+    const ownership = new Map<string, Uint8Array>();
     await Promise.all([
+      ...datasets
+        .filter((d) => d.kind === 'clone')
+        .map(async (d) => {
+          const own = await this.dom0.blockOwnership(d.name).catch(() => null);
+          if (own) ownership.set(d.name, own);
+        }),
       ...stats.groups.map(async (g) => frames.set(g.id, await this.dom0.frames(g.id))),
       ...stats.domains.map(async (d) => {
         const pm = await this.dom0.pageMap(d.id).catch(() => null);
@@ -100,6 +109,6 @@ export class Poller {
         }),
     ]);
     if (this.stopped) return null;
-    return { stats, datasets, frames, pageMaps, latency, guestStats };
+    return { stats, datasets, frames, pageMaps, latency, guestStats, ownership };
   }
 }
