@@ -4,26 +4,27 @@
 // once B has it durable). Writes appear in B's mirror while A runs; A is closed mid-stream;
 // B promotes the mirror, boots a guest on it, and every write A acknowledged is there.
 import { expect, test } from '@playwright/test';
+import type {} from './pages/reliability-mirror';
 
 test('a second tab mirrors dirty pages and serves the volume with every acknowledged write after the first closes', async ({ context }) => {
   const id = Date.now().toString(36);
   const chan = `mirror-${id}`;
   const b = await context.newPage();
   await b.goto(`/test/e2e/pages/reliability-mirror.html?role=target&db=rel-mirror-b-${id}&chan=${chan}`);
-  await b.waitForFunction(() => window.__ready || window.__error);
+  await b.waitForFunction(() => window.__relMirror?.ready || window.__relMirror?.error);
   const a = await context.newPage();
   await a.goto(`/test/e2e/pages/reliability-mirror.html?role=source&db=rel-mirror-a-${id}&chan=${chan}`);
-  await a.waitForFunction(() => window.__ready || window.__error, null, { timeout: 30_000 });
-  expect(await a.evaluate(() => window.__error ?? null)).toBeNull();
+  await a.waitForFunction(() => window.__relMirror?.ready || window.__relMirror?.error, null, { timeout: 30_000 });
+  expect(await a.evaluate(() => window.__relMirror.error ?? null)).toBeNull();
 
   // Writes in A appear in B's mirror while A runs.
-  await expect.poll(() => b.evaluate(() => window.__target!().blocks), { timeout: 20_000 }).toBeGreaterThan(100);
-  const stats = await a.evaluate(() => window.__mirror!());
-  const acked = await a.evaluate(() => window.__acked!());
+  await expect.poll(() => b.evaluate(() => window.__relMirror.target!().blocks), { timeout: 20_000 }).toBeGreaterThan(100);
+  const stats = await a.evaluate(() => window.__relMirror.mirror!());
+  const acked = await a.evaluate(() => window.__relMirror.acked!());
   await a.close(); // mid-stream: writes are in flight
   expect(acked.reduce((x, y) => x + y, 0)).toBeGreaterThan(32);
 
-  const present = await b.evaluate(() => window.__promote!());
+  const present = await b.evaluate(() => window.__relMirror.promote!());
   for (let i = 0; i < acked.length; i++) expect(present[i], `block ${i}: acked version ${acked[i]}`).toBeGreaterThanOrEqual(acked[i]!);
   expect(stats!.degraded).toBeNull();
   expect(stats!.bytesMirrored).toBeGreaterThan(0);

@@ -1,8 +1,8 @@
 // Runs in the page test/e2e/pages/reliability-mirror.html (main thread), two tabs of one
 // origin driven by Playwright.
 // role=source: a hypervisor on pool `db`, mirroring volume `vol` in sync mode over
-//   BroadcastChannel `chan`; a guest streams journaled writes to it. window.__acked() is
-//   the highest version acknowledged per block; window.__mirror() the mirror's stats.
+//   BroadcastChannel `chan`; a guest streams journaled writes to it. window.__relMirror.acked() is
+//   the highest version acknowledged per block; mirror() the mirror's stats.
 // role=target: the remote fault domain: its own pool `db`, applying batches. window.__promote()
 //   ends the mirror, starts a hypervisor on that pool, boots a guest on the mirrored volume
 //   and returns the stream version each block holds.
@@ -13,16 +13,21 @@ import { MirrorTarget, PoolMirrorSink, type MirrorTargetStats } from '../../../h
 import type { MirrorStats } from '../../../host/mirror/mirror-source';
 import type { SessionGuestApi } from '../../../guest/session-guest';
 
+export interface MirrorPage {
+  ready?: boolean;
+  error?: string;
+  acked?: () => number[];
+  mirror?: () => Promise<MirrorStats | null>;
+  target?: () => MirrorTargetStats;
+  promote?: () => Promise<number[]>;
+}
 declare global {
   interface Window {
-    __ready?: boolean;
-    __error?: string;
-    __acked?: () => number[];
-    __mirror?: () => Promise<MirrorStats | null>;
-    __target?: () => MirrorTargetStats;
-    __promote?: () => Promise<number[]>;
+    __relMirror: MirrorPage;
   }
 }
+window.__relMirror = {};
+const page = window.__relMirror;
 
 const BS = 65536;
 const BLOCKS = 64;
@@ -40,15 +45,15 @@ async function source(): Promise<void> {
   const g = await hv.spawnGuest<SessionGuestApi>({ dataset: 'vol', module: GUEST });
   const board = new SharedArrayBuffer(4 * LBAS.length);
   await g.api.startStream({ lbas: LBAS, concurrency: 4, ackBoard: board });
-  window.__acked = () => Array.from(new Int32Array(board));
-  window.__mirror = () => hv.dom0.mirrorStats();
+  page.acked = () => Array.from(new Int32Array(board));
+  page.mirror = () => hv.dom0.mirrorStats();
 }
 
 async function target(): Promise<void> {
   const pool = await Pool.open(db);
   const t = new MirrorTarget(broadcastLink(chan), new PoolMirrorSink(pool));
-  window.__target = () => structuredClone(t.stats);
-  window.__promote = async () => {
+  page.target = () => structuredClone(t.stats);
+  page.promote = async () => {
     await t.close();
     pool.close();
     const hv = await Hypervisor.start({ poolName: db, arenaFrames: 128 });
@@ -58,9 +63,9 @@ async function target(): Promise<void> {
 }
 
 (params.get('role') === 'target' ? target() : source()).then(
-  () => (window.__ready = true),
+  () => (page.ready = true),
   (e: unknown) => {
     console.error('reliability-mirror page failed', e);
-    window.__error = String(e);
+    page.error = String(e);
   },
 );
