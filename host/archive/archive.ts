@@ -13,7 +13,7 @@
 //
 // Reference counts live in memory and are rebuilt on open from the manifests.
 
-import { ArchiveUsageError, SnapshotNotFoundError, ChunkNotFoundError } from './errors';
+import { ArchiveUsageError, ChunkHashMismatchError, SnapshotNotFoundError, ChunkNotFoundError } from './errors';
 import { type ChunkHash, sha256Hex } from './chunk-hash';
 import { MetadataLsm } from './lsm';
 import { type ChunkLocation, Tier } from './lsm-run';
@@ -23,7 +23,17 @@ import { type RecordAddress, SegmentLog, type TailRecovery } from './segment-log
 import type { SegmentId, SegmentStore } from './segment-store';
 import { type CleaningPolicy, SegmentUsageTable } from './segment-usage';
 import { type CleanReport, cleanSegments } from './cleaner';
-import { type Catalogue, decodeCatalogue, decodeManifest, encodeCatalogue, encodeManifest } from './snapshot-manifest';
+import {
+  type Catalogue,
+  HOLE_HASH,
+  type ManifestContent,
+  type SnapshotMeta,
+  type VolumeGeometry,
+  decodeCatalogue,
+  decodeManifest,
+  encodeCatalogue,
+  encodeManifest,
+} from './snapshot-manifest';
 
 /** Where chunks that are not warm are fetched from (the cold tier implements this). */
 export interface ChunkSource {
@@ -52,6 +62,25 @@ export interface ArchiveStats {
   readonly warmBytes: number; // bytes the warm log occupies
   readonly liveWarmBytes: number; // of which referenced
   readonly coldChunks: number;
+  readonly liveColdBytes: number; // record bytes (compressed) of referenced cold chunks
+}
+
+/**
+ * A snapshot being archived chunk by chunk (the pool wiring streams a volume through
+ * this in bounded memory). Chunks put into it are in the log and the LSM but referenced
+ * by no snapshot until `commitSnapshot`; `abortSnapshot` makes them dead again.
+ */
+export interface SnapshotSession {
+  readonly now: number;
+  readonly pending: Set<ChunkHash>;
+  chunksWritten: number;
+  bytesWritten: number;
+}
+
+export interface CommitSnapshotOptions {
+  /** Volume geometry: writes a v2 (volume) manifest, whose HOLE_HASH slots are holes. */
+  readonly volume?: VolumeGeometry;
+  readonly lineage?: string | null;
 }
 
 // The LSM key the catalogue record is indexed under: a fixed name, not a content hash
@@ -64,7 +93,8 @@ export class Archive {
   readonly usage: SegmentUsageTable;
   readonly #cold: ChunkSource | undefined;
   readonly #snapshots = new Map<string, ChunkHash>();
-  readonly #manifests = new Map<ChunkHash, ChunkHash[]>(); // cache of decoded manifests
+  readonly #manifests = new Map<ChunkHash, ManifestContent>(); // cache of decoded manifests
+  readonly #meta = new Map<string, SnapshotMeta>();
   readonly #refs = new Map<ChunkHash, number>(); // chunk or manifest → referencing snapshots
   readonly #clock: () => number;
   #time = 0;
@@ -94,46 +124,116 @@ export class Archive {
   }
 
   /** Archive (or replace) snapshot `name` as this list of chunks; writes only new chunks. */
-  async archiveSnapshot(name: string, chunks: readonly Uint8Array[]): Promise<ArchiveReport> {
-    const now = this.#tick();
+  async archiveSnapshot(name: string, chunks: readonly Uint8Array[], options: CommitSnapshotOptions = {}): Promise<ArchiveReport> {
+    const session = this.beginSnapshot();
     const hashes = await Promise.all(chunks.map(sha256Hex));
-    let chunksWritten = 0;
-    let bytesWritten = 0;
     let logicalBytes = 0;
     for (const [i, hash] of hashes.entries()) {
       logicalBytes += chunks[i]!.length;
-      if (this.lsm.has(hash)) continue; // content already archived (warm or cold)
-      const at = this.log.append(RecordKind.chunk, hash, now, chunks[i]!);
-      this.#index(hash, at, now);
-      chunksWritten++;
-      bytesWritten += at.length;
+      if (!this.has(hash) && !session.pending.has(hash)) this.#putVerified(session, hash, chunks[i]!);
     }
-    const manifest = encodeManifest(hashes);
+    await this.commitSnapshot(session, name, hashes, options);
+    return { chunks: chunks.length, chunksWritten: session.chunksWritten, logicalBytes, bytesWritten: session.bytesWritten };
+  }
+
+  /** Whether content with this hash is archived (warm or cold). */
+  has(hash: ChunkHash): boolean {
+    return this.lsm.has(hash);
+  }
+
+  /** Start archiving a snapshot chunk by chunk (see SnapshotSession). */
+  beginSnapshot(): SnapshotSession {
+    return { now: this.#tick(), pending: new Set(), chunksWritten: 0, bytesWritten: 0 };
+  }
+
+  /**
+   * Append one chunk the archive lacks to a session. Hashes `bytes` and refuses them if
+   * they do not match `hash` (the address the caller will list in the manifest), so the
+   * archive never stores content under a wrong address. Buffered; see `settle`.
+   */
+  async putChunk(session: SnapshotSession, hash: ChunkHash, bytes: Uint8Array): Promise<void> {
+    if (this.has(hash) || session.pending.has(hash)) return;
+    const actual = await sha256Hex(bytes);
+    if (actual !== hash) throw new ChunkHashMismatchError(hash, actual, 'chunk offered for archiving');
+    this.#putVerified(session, hash, bytes);
+  }
+
+  /** Wait until the log's full segments are in the store (bounds memory while streaming). */
+  async settle(): Promise<void> {
+    await this.log.settle();
+  }
+
+  /**
+   * Finish a session: write the manifest (block order; HOLE_HASH for holes when `volume`
+   * is given), point `name` at it (replacing an older snapshot of that name), commit.
+   * Every non-hole hash must be archived already or pending in the session.
+   */
+  async commitSnapshot(
+    session: SnapshotSession,
+    name: string,
+    hashes: readonly ChunkHash[],
+    options: CommitSnapshotOptions = {},
+  ): Promise<void> {
+    if (typeof name !== 'string' || name.length === 0) throw new ArchiveUsageError('a snapshot name must be a non-empty string');
+    for (const h of hashes) {
+      if (h === HOLE_HASH) {
+        if (!options.volume) throw new ArchiveUsageError('holes need a volume manifest (options.volume)');
+      } else if (!this.has(h)) throw new ChunkNotFoundError(h);
+    }
+    const { now } = session;
+    const manifest = encodeManifest(hashes, options.volume);
     const manifestHash = await sha256Hex(manifest);
     if (!this.lsm.has(manifestHash)) {
       const at = this.log.append(RecordKind.manifest, manifestHash, now, manifest);
       this.#index(manifestHash, at, now);
-      bytesWritten += at.length;
+      session.bytesWritten += at.length;
     }
-    this.#manifests.set(manifestHash, hashes);
+    this.#manifests.set(manifestHash, { chunks: [...hashes], ...(options.volume ? { volume: options.volume } : {}) });
     // Reference the new version before releasing the old one, so shared chunks never
     // touch zero in between.
     this.#retain(manifestHash, hashes);
     const previous = this.#snapshots.get(name);
     this.#snapshots.set(name, manifestHash);
+    this.#meta.set(name, { archivedAt: now, lineage: options.lineage ?? null });
     if (previous !== undefined) this.#release(previous);
-    bytesWritten += await this.#commit(now);
-    return { chunks: chunks.length, chunksWritten, logicalBytes, bytesWritten };
+    session.pending.clear();
+    session.bytesWritten += await this.#commit(now);
+  }
+
+  /**
+   * Give up a session: its pending chunks become dead (they were never referenced). The
+   * records stay in the log as garbage for the cleaner; nothing is committed.
+   */
+  abortSnapshot(session: SnapshotSession): void {
+    for (const h of session.pending) {
+      if ((this.#refs.get(h) ?? 0) > 0) continue;
+      const loc = this.lsm.get(h);
+      if (loc?.tier === Tier.warm) this.usage.addDead(loc.segment, loc.length);
+      this.lsm.delete(h);
+    }
+    session.pending.clear();
+  }
+
+  #putVerified(session: SnapshotSession, hash: ChunkHash, bytes: Uint8Array): void {
+    const at = this.log.append(RecordKind.chunk, hash, session.now, bytes);
+    this.#index(hash, at, session.now);
+    session.pending.add(hash);
+    session.chunksWritten++;
+    session.bytesWritten += at.length;
   }
 
   /** Every chunk of the snapshot, in order, each verified against its hash. */
   async restoreSnapshot(name: string): Promise<Uint8Array[]> {
     const manifestHash = this.#snapshots.get(name);
     if (manifestHash === undefined) throw new SnapshotNotFoundError(name);
-    const hashes = await this.#manifest(manifestHash);
+    const { chunks: hashes, volume } = await this.#manifest(manifestHash);
     const cache = new Map<ChunkHash, Uint8Array>(); // repeated chunks (zero blocks) read once
     const out: Uint8Array[] = [];
     for (const h of hashes) {
+      if (h === HOLE_HASH) {
+        out.push(new Uint8Array(volume?.blockBytes ?? 0));
+        continue;
+      }
       let bytes = cache.get(h);
       if (!bytes) {
         bytes = await this.readChunk(h);
@@ -154,11 +254,23 @@ export class Archive {
     return (await this.log.read(loc, hash)).payload;
   }
 
-  /** The chunk list of a snapshot (for tiering decisions and diffing). */
+  /** The chunk list of a snapshot (for tiering decisions and diffing), without holes. */
   async snapshotChunks(name: string): Promise<ChunkHash[]> {
+    return (await this.snapshotManifest(name)).chunks.filter((h) => h !== HOLE_HASH);
+  }
+
+  /** A snapshot's manifest: block order with HOLE_HASH for holes, and its geometry. */
+  async snapshotManifest(name: string): Promise<ManifestContent> {
     const m = this.#snapshots.get(name);
     if (m === undefined) throw new SnapshotNotFoundError(name);
-    return [...(await this.#manifest(m))];
+    const content = await this.#manifest(m);
+    return { chunks: [...content.chunks], ...(content.volume ? { volume: content.volume } : {}) };
+  }
+
+  /** When a snapshot was archived and its lineage (null for catalogues that predate it). */
+  snapshotMeta(name: string): SnapshotMeta {
+    if (!this.#snapshots.has(name)) throw new SnapshotNotFoundError(name);
+    return this.#meta.get(name) ?? { archivedAt: 0, lineage: null };
   }
 
   async deleteSnapshot(name: string): Promise<void> {
@@ -166,16 +278,21 @@ export class Archive {
     if (m === undefined) throw new SnapshotNotFoundError(name);
     const now = this.#tick();
     this.#snapshots.delete(name);
+    this.#meta.delete(name);
     this.#release(m);
     await this.#commit(now);
   }
 
   /** One cleaning pass; see cleaner.ts. Persists the new segment ages with a commit. */
-  async clean(policy: CleaningPolicy, maxVictims: number, ageSort?: boolean): Promise<CleanReport> {
+  async clean(
+    policy: CleaningPolicy,
+    maxVictims: number,
+    options: { readonly ageSort?: boolean; readonly read?: 'live' | 'whole' } = {},
+  ): Promise<CleanReport> {
     const now = this.#tick();
     const report = await cleanSegments(
       { log: this.log, lsm: this.lsm, usage: this.usage, keyFor: catalogueAwareKey },
-      { policy, now, maxVictims, ...(ageSort === undefined ? {} : { ageSort }) },
+      { policy, now, maxVictims, ...options },
     );
     if (report.victims.length) await this.#commit(now);
     return report;
@@ -196,13 +313,19 @@ export class Archive {
 
   stats(): ArchiveStats {
     let coldChunks = 0;
-    for (const loc of this.lsm.live().values()) if (loc.tier === Tier.cold) coldChunks++;
+    let liveColdBytes = 0;
+    for (const loc of this.lsm.live().values()) {
+      if (loc.tier !== Tier.cold) continue;
+      coldChunks++;
+      liveColdBytes += loc.length;
+    }
     return {
       snapshots: this.#snapshots.size,
       segments: this.log.segments().length,
       warmBytes: this.log.totalBytes(),
       liveWarmBytes: this.usage.liveBytes(),
       coldChunks,
+      liveColdBytes,
     };
   }
 
@@ -218,13 +341,14 @@ export class Archive {
 
   #retain(manifestHash: ChunkHash, hashes: readonly ChunkHash[]): void {
     this.#refs.set(manifestHash, (this.#refs.get(manifestHash) ?? 0) + 1);
-    for (const h of new Set(hashes)) this.#refs.set(h, (this.#refs.get(h) ?? 0) + 1);
+    for (const h of new Set(hashes)) if (h !== HOLE_HASH) this.#refs.set(h, (this.#refs.get(h) ?? 0) + 1);
   }
 
   #release(manifestHash: ChunkHash): void {
-    const hashes = this.#manifests.get(manifestHash);
+    const hashes = this.#manifests.get(manifestHash)?.chunks;
     if (!hashes) throw new ArchiveUsageError(`manifest ${manifestHash} was never loaded`);
     for (const h of [manifestHash, ...new Set(hashes)]) {
+      if (h === HOLE_HASH) continue;
       const n = (this.#refs.get(h) ?? 0) - 1;
       if (n > 0) {
         this.#refs.set(h, n);
@@ -237,7 +361,7 @@ export class Archive {
     }
   }
 
-  async #manifest(hash: ChunkHash): Promise<ChunkHash[]> {
+  async #manifest(hash: ChunkHash): Promise<ManifestContent> {
     let m = this.#manifests.get(hash);
     if (!m) {
       const loc = this.lsm.get(hash);
@@ -252,7 +376,7 @@ export class Archive {
   async #commit(now: number): Promise<number> {
     const ages = new Map<number, number>();
     for (const s of this.usage.segments()) ages.set(s, this.usage.get(s)!.youngest);
-    const payload = encodeCatalogue({ snapshots: this.#snapshots, segmentAges: ages, clock: this.#time });
+    const payload = encodeCatalogue({ snapshots: this.#snapshots, segmentAges: ages, clock: this.#time, meta: this.#meta });
     const old = this.lsm.get(CATALOGUE_KEY);
     if (old?.tier === Tier.warm) this.usage.addDead(old.segment, old.length);
     const at = this.log.append(RecordKind.catalogue, await sha256Hex(payload), now, payload);
@@ -276,7 +400,9 @@ export class Archive {
     }
     for (const [name, m] of catalogue.snapshots) {
       this.#snapshots.set(name, m);
-      this.#retain(m, await this.#manifest(m));
+      const meta = catalogue.meta?.get(name);
+      if (meta) this.#meta.set(name, meta);
+      this.#retain(m, (await this.#manifest(m)).chunks);
     }
   }
 }

@@ -6,6 +6,13 @@
 // Liveness is decided as in LFS, by asking the index rather than keeping per-record
 // flags: a record is live iff the metadata tier maps its key to exactly this address.
 //
+// Reads ('live', the default): the metadata tier already lists every live record's
+// address, so it serves as the victims' segment summary, and only live records are read
+// (one range read each; dead payloads are never touched). OPFS and IndexedDB have no seek
+// cost, so skipping dead bytes is pure saving; bytesRead counts exactly the bytes read.
+// 'whole' reads each non-empty victim in one piece and walks its records (Sprite LFS).
+// The victim policy prices a victim the same way (segment-usage.ts, ReadCost).
+//
 // Order of durability (why cleaning never loses a live chunk): copies are appended and
 // flushed to the store, then the LSM is flushed (the new addresses are committed), and
 // only then are victims deleted. A crash before the LSM flush leaves the old addresses in
@@ -14,12 +21,19 @@
 // before anything is deleted.
 
 import type { ChunkHash } from './chunk-hash';
+import { ChunkHashMismatchError } from './errors';
 import type { MetadataLsm } from './lsm';
-import { Tier } from './lsm-run';
-import type { RecordHeader } from './segment-format';
-import type { SegmentLog, ScannedRecord } from './segment-log';
+import { type ChunkLocation, Tier } from './lsm-run';
+import type { LogRecord, RecordHeader } from './segment-format';
+import type { SegmentLog } from './segment-log';
 import type { SegmentId } from './segment-store';
-import { type CleaningPolicy, CleaningPolicy as Policies, type SegmentUsageTable } from './segment-usage';
+import {
+  type CleaningPolicy,
+  CleaningPolicy as Policies,
+  READ_WHOLE,
+  type ReadCost,
+  type SegmentUsageTable,
+} from './segment-usage';
 
 export interface CleanerContext {
   readonly log: SegmentLog;
@@ -36,7 +50,13 @@ export interface CleanOptions {
   readonly maxVictims: number;
   /** Sort copied records by write time; default on for cost-benefit. */
   readonly ageSort?: boolean;
+  /** Read only live records (default) or whole victims. */
+  readonly read?: 'live' | 'whole';
 }
+
+// The summary a 'live' clean consults is in memory; price it as a small fraction of a
+// segment so an empty victim's score stays finite.
+const SUMMARY_COST = 0.001;
 
 export interface CleanReport {
   readonly victims: SegmentId[];
@@ -52,33 +72,49 @@ export async function cleanSegments(ctx: CleanerContext, options: CleanOptions):
   // Seal the head so it can be a victim and so copies never share a segment with new data.
   log.sealHead();
   await log.flush();
-  const victims = usage.selectVictims(options.policy, options.now, options.maxVictims);
+  const readLive = (options.read ?? 'live') === 'live';
+  const readCost: ReadCost = readLive ? { kind: 'live', summary: SUMMARY_COST } : READ_WHOLE;
+  const victims = usage.selectVictims(options.policy, options.now, options.maxVictims, new Set(), readCost);
   if (!victims.length) return { victims, recordsCopied: 0, bytesRead: 0, bytesCopied: 0, bytesFreed: 0 };
 
   let bytesRead = 0;
   let bytesFreed = 0;
-  const live: { key: ChunkHash; scanned: ScannedRecord }[] = [];
-  for (const v of victims) {
-    const size = log.size(v) ?? 0;
-    bytesFreed += size;
-    if ((usage.get(v)?.liveBytes ?? 0) === 0) continue; // nothing live: no need to read it
-    bytesRead += size;
-    for (const scanned of await log.scan(v)) {
-      const key = keyFor(scanned.header);
-      const loc = lsm.get(key);
-      const { segment, offset } = scanned.address;
-      if (loc && loc.tier === Tier.warm && loc.segment === segment && loc.offset === offset) {
-        live.push({ key, scanned });
+  for (const v of victims) bytesFreed += log.size(v) ?? 0;
+  const live: { key: ChunkHash; record: () => Promise<LogRecord>; writtenAt: number }[] = [];
+  if (readLive) {
+    const victimSet = new Set(victims);
+    const found: { key: ChunkHash; at: ChunkLocation }[] = [];
+    for (const [key, at] of lsm.live()) if (at.tier === Tier.warm && victimSet.has(at.segment)) found.push({ key, at });
+    // Read in log order (sequential within a file, for what it is worth), verified: CRC,
+    // and SHA-256 against the stored hash. The key must name the record it points at.
+    found.sort((a, b) => a.at.segment - b.at.segment || a.at.offset - b.at.offset);
+    for (const { key, at } of found) {
+      const rec = await log.read(at);
+      if (keyFor(rec) !== key) throw new ChunkHashMismatchError(key, rec.hash, `segment ${at.segment} byte ${at.offset}`);
+      bytesRead += at.length;
+      live.push({ key, record: () => Promise.resolve(rec), writtenAt: rec.writtenAt });
+    }
+  } else {
+    for (const v of victims) {
+      if ((usage.get(v)?.liveBytes ?? 0) === 0) continue; // nothing live: no need to read it
+      bytesRead += log.size(v) ?? 0;
+      for (const scanned of await log.scan(v)) {
+        const key = keyFor(scanned.header);
+        const loc = lsm.get(key);
+        const { segment, offset } = scanned.address;
+        if (loc && loc.tier === Tier.warm && loc.segment === segment && loc.offset === offset) {
+          live.push({ key, record: () => scanned.verified(), writtenAt: scanned.header.writtenAt });
+        }
       }
     }
   }
   if (options.ageSort ?? options.policy === Policies.costBenefit) {
-    live.sort((a, b) => a.scanned.header.writtenAt - b.scanned.header.writtenAt);
+    live.sort((a, b) => a.writtenAt - b.writtenAt);
   }
 
   let bytesCopied = 0;
-  for (const { key, scanned } of live) {
-    const rec = await scanned.verified(); // throws on damage: nothing deleted yet
+  for (const { key, record } of live) {
+    const rec = await record(); // throws on damage: nothing deleted yet
     const to = log.append(rec.kind, rec.hash, rec.writtenAt, rec.payload);
     lsm.put(key, { tier: Tier.warm, ...to });
     usage.addLive(to.segment, to.length, rec.writtenAt);

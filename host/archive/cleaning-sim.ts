@@ -274,19 +274,20 @@ export class CleaningSim {
     // Victims are read into memory and their live blocks written to clean segments before
     // the victims count as clean, so a batch may need no more output than is free now.
     // With two cleaner heads the split is unknown until the blocks are sorted: count the
-    // room of neither head and allow one extra segment per head (conservative).
+    // room of neither head and allow one extra segment (conservative).
     const twoHeads = this.config.cleanerHeads === 'age';
     const cleanHead = this.#heads[HEAD_CLEAN]!;
-    const room = () => (twoHeads ? -B : cleanHead === NONE ? 0 : B - this.#fill[cleanHead]!);
+    const room = cleanHead === NONE ? 0 : B - this.#fill[cleanHead]!;
+    const outFor = (n: number) => (n === 0 ? 0 : twoHeads ? Math.ceil(n / B) + 1 : Math.ceil(Math.max(0, n - room) / B));
     const victims: number[] = [];
     let live = 0;
     for (const { s } of candidates) {
-      const outNeeded = Math.ceil(Math.max(0, live + this.#live[s]! - room()) / B);
-      if (outNeeded > this.#free.length) break;
+      // A victim whose live blocks do not fit is skipped, not a reason to stop: an emptier
+      // one further down the list may still fit.
+      if (outFor(live + this.#live[s]!) > this.#free.length) continue;
       victims.push(s);
       live += this.#live[s]!;
-      const gain = victims.length - Math.ceil(Math.max(0, live - room()) / B);
-      if (this.#free.length + gain >= cleanStopFree) break;
+      if (this.#free.length + victims.length - outFor(live) >= cleanStopFree) break;
     }
     if (!victims.length) throw new RangeError('cleaner found no segment to clean: disk is full');
     const moving: number[] = [];

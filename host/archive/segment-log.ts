@@ -176,6 +176,16 @@ export class SegmentLog {
     this.#throwIfFailed();
   }
 
+  /**
+   * Resolve once every *sealed* piece handed to the store is written, without pushing out
+   * the partly filled head (an OPFS append rewrites the file, so partial pieces cost).
+   * A streaming writer calls this between batches so queued segments cannot pile up.
+   */
+  async settle(): Promise<void> {
+    await this.#queue;
+    this.#throwIfFailed();
+  }
+
   /** Read and verify one record (CRC, and SHA-256 against `expected` when given). */
   async read(address: RecordAddress, expected?: ChunkHash): Promise<LogRecord> {
     const { segment, offset, length } = address;

@@ -7,6 +7,9 @@ import { Archive } from '../../host/archive/archive';
 import { MemorySegmentStore } from '../../host/archive/memory-segment-store';
 import { MemoryRunStore } from '../../host/archive/run-store';
 import { CleaningPolicy } from '../../host/archive/segment-usage';
+import { type ChunkHash, sha256Hex } from '../../host/archive/chunk-hash';
+import { ChunkHashMismatchError } from '../../host/archive/errors';
+import { HOLE_HASH } from '../../host/archive/snapshot-manifest';
 
 const SEGMENT_BYTES = 1024; // tiny, so a few snapshots span many segments
 const NAMES = ['a', 'b', 'c', 'd'];
@@ -21,7 +24,7 @@ const snapshotArb = fc.array(fc.nat(chunkPool.length - 1), { minLength: 0, maxLe
 type Op =
   | { op: 'archive'; name: string; chunks: number[] }
   | { op: 'delete'; name: string }
-  | { op: 'clean'; policy: CleaningPolicy; victims: number }
+  | { op: 'clean'; policy: CleaningPolicy; victims: number; read: 'live' | 'whole' }
   | { op: 'reopen' };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -33,6 +36,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       op: fc.constant('clean' as const),
       policy: fc.constantFrom(CleaningPolicy.greedy, CleaningPolicy.costBenefit),
       victims: fc.integer({ min: 1, max: 6 }),
+      read: fc.constantFrom('live' as const, 'whole' as const),
     }),
   },
   { weight: 1, arbitrary: fc.constant({ op: 'reopen' as const }) },
@@ -57,7 +61,7 @@ describe('Archive cleaning', () => {
           } else if (o.op === 'delete') {
             if (model.delete(o.name)) await archive.deleteSnapshot(o.name);
           } else if (o.op === 'clean') {
-            const r = await archive.clean(o.policy, o.victims);
+            const r = await archive.clean(o.policy, o.victims, { read: o.read });
             copied += r.recordsCopied;
             victims += r.victims.length;
           } else {
@@ -97,6 +101,47 @@ describe('Archive cleaning', () => {
     expect(second.chunksWritten).toBe(1);
     expect(await archive.restoreSnapshot('vol@1')).toEqual(v1);
     expect(await archive.restoreSnapshot('vol@2')).toEqual(v2);
+  });
+
+  it('a live-only clean reads only live records', async () => {
+    const archive = await Archive.open(new MemorySegmentStore(), new MemoryRunStore(), { segmentBytes: 4096 });
+    await archive.archiveSnapshot('keep', chunkPool.slice(0, 20));
+    await archive.archiveSnapshot('drop', chunkPool.slice(20, 40));
+    await archive.deleteSnapshot('drop');
+    const live = archive.stats().liveWarmBytes;
+    const r = await archive.clean(CleaningPolicy.greedy, 1000, { read: 'live' });
+    expect(r.bytesRead).toBe(r.bytesCopied); // read exactly what was copied forward
+    expect(r.bytesRead).toBeLessThanOrEqual(live);
+    expect(await archive.restoreSnapshot('keep')).toEqual(chunkPool.slice(0, 20));
+  });
+
+  it('holes and volume geometry round-trip through a volume manifest', async () => {
+    const archive = await Archive.open(new MemorySegmentStore(), new MemoryRunStore(), { segmentBytes: 1 << 16 });
+    const s = archive.beginSnapshot();
+    const a = chunkPool[1]!;
+    const ha = await sha256Hex(a);
+    await archive.putChunk(s, ha, a);
+    await expect(archive.putChunk(s, ha.replace(/^./, ha[0] === '0' ? '1' : '0') as ChunkHash, a)).rejects.toBeInstanceOf(ChunkHashMismatchError);
+    const volume = { sizeBytes: 3 * 64 - 10, blockBytes: 64 };
+    await archive.commitSnapshot(s, 'v', [ha, HOLE_HASH, ha], { volume, lineage: 'disk' });
+    expect(await archive.snapshotManifest('v')).toEqual({ chunks: [ha, HOLE_HASH, ha], volume });
+    expect(archive.snapshotMeta('v').lineage).toBe('disk');
+    expect(await archive.snapshotChunks('v')).toEqual([ha, ha]);
+    const restored = await archive.restoreSnapshot('v');
+    expect(restored[1]).toEqual(new Uint8Array(64));
+    expect(restored[2]).toEqual(a);
+  });
+
+  it('an aborted session leaves nothing live', async () => {
+    const archive = await Archive.open(new MemorySegmentStore(), new MemoryRunStore(), { segmentBytes: 1 << 16 });
+    const s = archive.beginSnapshot();
+    const a = chunkPool[2]!;
+    const h = await sha256Hex(a);
+    await archive.putChunk(s, h, a);
+    expect(archive.has(h)).toBe(true);
+    archive.abortSnapshot(s);
+    expect(archive.has(h)).toBe(false);
+    expect(archive.stats().liveWarmBytes).toBe(0);
   });
 
   it('reclaims the space of a deleted snapshot', async () => {
