@@ -3,7 +3,7 @@
 // be consistent, verify every checksum, and hold every acknowledged commit.
 import { expect, test, type Page } from '@playwright/test';
 
-type VerifyResult = NonNullable<Window['__result']>;
+type VerifyResult = NonNullable<Window['__poolCrashResult']>;
 
 /**
  * Open the verify page and wait for its result. Retried because the shared Vite dev server
@@ -14,8 +14,8 @@ async function verify(page: Page, db: string, acked: number): Promise<VerifyResu
   for (let attempt = 1; ; attempt++) {
     try {
       await page.goto(`/test/e2e/pages/pool-crash.html?mode=verify&db=${db}&acked=${acked}`);
-      await page.waitForFunction(() => window.__result !== undefined, null, { timeout: 30_000 });
-      return await page.evaluate(() => window.__result!);
+      await page.waitForFunction(() => window.__poolCrashResult !== undefined, null, { timeout: 30_000 });
+      return await page.evaluate(() => window.__poolCrashResult!);
     } catch (e) {
       if (attempt >= 3 || !/context was destroyed|navigat/i.test(String(e))) throw e;
     }
@@ -24,7 +24,7 @@ async function verify(page: Page, db: string, acked: number): Promise<VerifyResu
 
 /** Highest commit the write page acknowledged (0 if the page is gone or reloading). */
 async function ackedOn(page: Page): Promise<number> {
-  return page.evaluate(() => Math.max(0, ...window.__acked)).catch(() => 0);
+  return page.evaluate(() => Math.max(0, ...window.__poolCrashAcked)).catch(() => 0);
 }
 
 for (const [i, extraAcks] of [[1, 12], [2, 27], [3, 41]] as const) {

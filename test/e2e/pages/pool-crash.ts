@@ -1,6 +1,6 @@
 // Runs in the page test/e2e/pages/pool-crash.html (main thread of a window, driven by
 // Playwright). mode=write: streams commits to the pool forever and reports each one the
-// pool acknowledged (window.__acked and a console line) — the test closes the page in the
+// pool acknowledged (window.__poolCrashAcked and a console line) — the test closes the page in the
 // middle. mode=verify&acked=N: reopens the same pool and checks that it is consistent,
 // every checksum verifies and every commit up to N (and nothing torn) is present.
 import { Pool } from '../../../host/pool';
@@ -12,8 +12,8 @@ const MAX_COMMITS = Math.floor(BLOCKS / PER_COMMIT) - 1;
 
 declare global {
   interface Window {
-    __acked: number[];
-    __result?: { ok: boolean; problems: string[]; maxPresent: number; txg: number };
+    __poolCrashAcked: number[];
+    __poolCrashResult?: { ok: boolean; problems: string[]; maxPresent: number; txg: number };
   }
 }
 
@@ -43,7 +43,7 @@ const db = params.get('db') ?? 'pool-crash';
 const log = (s: string): void => {
   document.getElementById('log')!.textContent += s + '\n';
 };
-window.__acked = [];
+window.__poolCrashAcked = [];
 
 async function write(): Promise<void> {
   const pool = await Pool.open(db);
@@ -64,7 +64,7 @@ async function write(): Promise<void> {
     if (k % 5 === 0) await pool.snapshot('v', `s${k}`);
     if (k % 5 === 0 && k > 10) await pool.destroy(`s${k - 10}`);
     const txg = await pool.commit();
-    window.__acked.push(k);
+    window.__poolCrashAcked.push(k);
     console.log(`acked ${k} txg ${txg}`);
   }
   log('done');
@@ -100,11 +100,11 @@ async function verify(): Promise<void> {
   for (let k = 5; k <= maxPresent; k += 5) if (k > maxPresent - 10) wantSnaps.push(`s${k}`);
   if (snaps.join() !== wantSnaps.join()) problems.push(`snapshots ${snaps.join()} expected ${wantSnaps.join()}`);
   pool.close();
-  window.__result = { ok: problems.length === 0, problems, maxPresent, txg: report.txg };
-  log(JSON.stringify(window.__result));
+  window.__poolCrashResult = { ok: problems.length === 0, problems, maxPresent, txg: report.txg };
+  log(JSON.stringify(window.__poolCrashResult));
 }
 
 (params.get('mode') === 'verify' ? verify() : write()).catch((e: unknown) => {
   console.error('pool-crash page failed', e);
-  window.__result = { ok: false, problems: [String(e)], maxPresent: -1, txg: -1 };
+  window.__poolCrashResult = { ok: false, problems: [String(e)], maxPresent: -1, txg: -1 };
 });
