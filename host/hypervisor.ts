@@ -13,6 +13,7 @@ import { checkHostCapability, probeTransport } from '../shared/transport-probe';
 import type { DomainGrant } from '../shared/grant';
 import type { TransportKind } from '../shared/transport';
 import type { Dom0Config, Dom0Service } from './dom0/dom0-service';
+import type { PoolStorage } from './dom0/pool-storage';
 
 export type GuestState = 'booting' | 'running' | 'faulted' | 'destroyed';
 
@@ -79,6 +80,8 @@ export class Hypervisor {
     private readonly dom0Worker: Worker,
     readonly hostTransport: { kind: TransportKind; reason: string },
     private readonly forceCopy: boolean,
+    /** Where the pool lives ('memory' where the browser refused IndexedDB), and why. */
+    readonly storage: PoolStorage,
   ) {}
 
   static async start(options: HypervisorOptions = {}): Promise<Hypervisor> {
@@ -93,13 +96,15 @@ export class Hypervisor {
       quota: options.quota ?? 1024,
       shared,
       dedupThreshold: options.dedupThreshold ?? 1,
+      storage: options.storage ?? 'auto',
     });
     const hostTransport = verdict
       ? { kind: verdict.kind, reason: verdict.reason }
       : options.forceCopy
         ? { kind: 'copy' as const, reason: 'copy transport forced by configuration' }
         : { kind: 'zero-copy' as const, reason: 'page is cross-origin isolated and has SharedArrayBuffer' };
-    const hv = new Hypervisor(dom0, worker, hostTransport, !!options.forceCopy);
+    const storage = (await dom0.storageInfo()) ?? { kind: 'indexeddb' as const, reason: '' };
+    const hv = new Hypervisor(dom0, worker, hostTransport, !!options.forceCopy, storage);
     await dom0.onFault(proxy((id: number, reason: string) => hv.faulted(id, reason)));
     return hv;
   }

@@ -2,7 +2,8 @@
 // methods over comlink (dom0-worker.ts). The page's main thread never touches IndexedDB or
 // serves a ring; everything that can block or take long happens here.
 import { transfer } from 'comlink';
-import { Pool, type DatasetInfo, type ImportProgress, type PoolStats } from '../pool';
+import type { DatasetInfo, ImportProgress, Pool, PoolStats } from '../pool';
+import { openPool, type PoolStorage, type StorageChoice } from './pool-storage';
 import { domainLayout } from '../../shared/memory-layout';
 import type { DomainGrant } from '../../shared/grant';
 import type { TransportKind } from '../../shared/transport';
@@ -28,6 +29,8 @@ export interface Dom0Config {
   shared: boolean;
   /** Dedup only runs of at least this many matching blocks (seed 001's THN). */
   dedupThreshold: number;
+  /** Where the pool lives: IndexedDB, memory, or IndexedDB falling back to memory. */
+  storage?: StorageChoice;
 }
 
 export interface DomainSummary {
@@ -82,12 +85,20 @@ export class Dom0Service {
   private readonly controlBytes = new Map<number, number>();
   private faultListener: ((id: number, reason: string) => void) | null = null;
   private config: Dom0Config | null = null;
+  private storage: PoolStorage | null = null;
+
+  /** Where the pool lives, in plain words for the page. */
+  storageInfo(): PoolStorage | null {
+    return this.storage;
+  }
   private reliability: Dom0Reliability | null = null;
 
   async init(config: Dom0Config): Promise<void> {
     if (this.pool) throw new Error('dom0 is already initialised');
     this.config = config;
-    this.pool = await Pool.open(config.poolName, { dedupThreshold: config.dedupThreshold });
+    const opened = await openPool(config.poolName, { dedupThreshold: config.dedupThreshold }, config.storage ?? 'auto');
+    this.pool = opened.pool;
+    this.storage = opened.storage;
     this.driver = new Dom0Driver(new PoolBlockStore(this.pool), {
       arenaFrames: config.arenaFrames,
       promoteAt: config.promoteAt,
@@ -188,6 +199,8 @@ export class Dom0Service {
       const port = new RingPort(driver, d, control, layout);
       this.ports.set(d.id, port);
       this.scheduler.add(port);
+      // The scheduler may be asleep on the other rings only: wake it so it polls this one too.
+      for (const p of this.ports.values()) if (p instanceof RingPort && p !== port) p.wake();
       return { ...base, kind: 'zero-copy', control, domainLayout: layout, arena: g.buffer, arenaLayout: g.layout };
     }
     const channel = new MessageChannel();

@@ -191,6 +191,20 @@ export class ConsoleApp {
         ),
       );
     }
+    const storage = this.hv.storage;
+    this.root.dataset.storage = storage.kind;
+    if (storage.kind === 'memory') {
+      const href = this.opts.fullTabHref;
+      this.banner.hidden = false;
+      this.banner.setAttribute('role', 'note');
+      this.banner.append(
+        h('p', { id: 'storage-note' },
+          h('strong', {}, 'Nothing is saved. '),
+          `${storage.reason.charAt(0).toUpperCase()}${storage.reason.slice(1)}. `,
+          ...(href ? [h('a', { href, target: '_blank', rel: 'noopener' }, 'Open it in its own tab to keep the pool')] : []),
+        ),
+      );
+    }
   }
 
   /** The pool could not open: most often a browser that blocks storage in cross-site frames. */

@@ -1,0 +1,49 @@
+// Runs in the dom0 driver worker. Opens the pool in IndexedDB, or, where the browser
+// refuses IndexedDB to this context, in an in-memory IndexedDB (fake-indexeddb), and says
+// which. Measured in headless Chromium 156: a widget framed from another site gets
+// `UnknownError: The user denied permission to access the database` (third-party storage
+// blocking). Without a fallback the embedded console could not run at all; with it, it
+// runs and says plainly that nothing is kept after the page closes.
+import { Pool, type PoolOptions } from '../pool';
+
+export type StorageKind = 'indexeddb' | 'memory';
+export interface PoolStorage {
+  kind: StorageKind;
+  /** Plain words for the page. */
+  reason: string;
+}
+
+/** 'auto': IndexedDB, falling back to memory when refused. */
+export type StorageChoice = StorageKind | 'auto';
+
+export async function openPool(name: string, opts: PoolOptions, choice: StorageChoice): Promise<{ pool: Pool; storage: PoolStorage }> {
+  if (choice !== 'memory') {
+    try {
+      return { pool: await Pool.open(name, opts), storage: { kind: 'indexeddb', reason: `pool saved in IndexedDB database "${name}"` } };
+    } catch (err) {
+      // A pool written by a newer version is a real error, not a storage refusal.
+      if (choice === 'indexeddb' || (err instanceof Error && err.name === 'PoolFormatError')) throw err;
+      const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      await useMemoryIndexedDB();
+      return {
+        pool: await Pool.open(name, opts),
+        storage: { kind: 'memory', reason: `the browser refused IndexedDB here (${detail}), so the pool lives in memory and is gone when the page closes` },
+      };
+    }
+  }
+  await useMemoryIndexedDB();
+  return { pool: await Pool.open(name, opts), storage: { kind: 'memory', reason: 'pool kept in memory by configuration; nothing is saved' } };
+}
+
+/**
+ * Point this worker's `indexedDB` at an in-memory implementation. Only dom0's own worker is
+ * affected; loaded on demand so the common case does not pay for it.
+ */
+async function useMemoryIndexedDB(): Promise<void> {
+  const fake = await import('fake-indexeddb');
+  const scope = globalThis as unknown as Record<string, unknown>;
+  for (const name of ['indexedDB', 'IDBKeyRange', 'IDBCursor', 'IDBCursorWithValue', 'IDBDatabase', 'IDBFactory', 'IDBIndex', 'IDBObjectStore', 'IDBOpenDBRequest', 'IDBRequest', 'IDBTransaction', 'IDBVersionChangeEvent']) {
+    const value = (fake as unknown as Record<string, unknown>)[name];
+    if (value !== undefined) Object.defineProperty(scope, name, { value, configurable: true, writable: true });
+  }
+}
