@@ -201,8 +201,6 @@ export class Dom0Service {
       this.scheduler.add(port);
       // The scheduler may be asleep on the other rings only: wake it so it polls this one too.
       for (const p of this.ports.values()) if (p instanceof RingPort && p !== port) p.wake();
-      // The scheduler may be asleep on the other rings only: wake it so it polls this one too.
-      for (const p of this.ports.values()) if (p instanceof RingPort && p !== port) p.wake();
       return { ...base, kind: 'zero-copy', control, domainLayout: layout, arena: g.buffer, arenaLayout: g.layout };
     }
     const channel = new MessageChannel();
