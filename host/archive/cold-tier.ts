@@ -116,6 +116,7 @@ export async function moveToColdTier(archive: Archive, cold: ColdTier, hashes: r
     moved.push([h, to]);
     bytesIn += chunk.length;
     bytesOut += to.length;
+    if (moved.length % 64 === 0) await cold.log.settle(); // bound what waits in memory
   }
   await cold.flush();
   for (const [h, to] of moved) archive.relocate(h, to);

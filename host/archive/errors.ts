@@ -79,3 +79,31 @@ export class SnapshotNotFoundError extends ArchiveError {
 export class ArchiveUsageError extends ArchiveError {
   override readonly name: string = 'ArchiveUsageError';
 }
+
+/** One archived block (or several with the same content) that failed verification on restore. */
+export interface CorruptBlock {
+  readonly hash: string;
+  /** Every block of the snapshot that holds this content. */
+  readonly lbas: readonly number[];
+  /** The typed error the archive raised (CorruptRecordError or ChunkHashMismatchError). */
+  readonly error: ArchiveError;
+}
+
+/**
+ * A restore found archived chunks whose bytes do not match their hash (or whose record is
+ * damaged). Nothing damaged was written to the pool; the partial volume was destroyed.
+ */
+export class RestoreCorruptionError extends ArchiveError {
+  override readonly name: string = 'RestoreCorruptionError';
+  constructor(
+    readonly snapshot: string,
+    readonly blocks: readonly CorruptBlock[],
+  ) {
+    const first = blocks[0];
+    super(
+      `restore of "${snapshot}" stopped: ${blocks.length} archived chunk(s) failed verification` +
+        (first ? ` (first: block ${first.lbas[0]}, ${first.error.message})` : ''),
+      first ? { cause: first.error } : undefined,
+    );
+  }
+}
