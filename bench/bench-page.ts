@@ -4,6 +4,7 @@
 import { runMemory, runReads } from './suites/hypervisor';
 import { run as runPool } from './suites/pool';
 import { run as runCleaning } from './suites/cleaning';
+import { run as runReliability } from './suites/reliability';
 
 type Metrics = Record<string, { value: number; unit: string }>;
 interface BenchState {
@@ -32,6 +33,7 @@ const suites: [string, () => Promise<Metrics>][] = [
   ['memory', () => runMemory({ quick, log })],
   ['pool', () => runPool({ quick })],
   ['cleaning', () => runCleaning({ quick })],
+  ['reliability', () => runReliability({ quick })],
 ];
 
 for (const [name, run] of suites) {

@@ -97,6 +97,7 @@ export class Hypervisor {
       shared,
       dedupThreshold: options.dedupThreshold ?? 1,
       storage: options.storage ?? 'auto',
+      ...(options.scrubEveryMs !== undefined ? { scrubEveryMs: options.scrubEveryMs } : {}),
     });
     const hostTransport = verdict
       ? { kind: verdict.kind, reason: verdict.reason }

@@ -31,7 +31,16 @@ export interface Dom0Config {
   dedupThreshold: number;
   /** Where the pool lives: IndexedDB, memory, or IndexedDB falling back to memory. */
   storage?: StorageChoice;
+  /** Scrub resident frames against their checksums this often (0: only on request). */
+  scrubEveryMs?: number;
 }
+
+/**
+ * Any guest of a group can write any byte of its arena (a SharedArrayBuffer cannot be
+ * read-only for one realm), so dom0 re-verifies resident frames in the background. A
+ * scrub costs about 0.3 s per GiB of arena (docs/reliability.md), so every 5 s is cheap.
+ */
+const DEFAULT_SCRUB_EVERY_MS = 5000;
 
 export interface DomainSummary {
   id: number;
@@ -92,6 +101,19 @@ export class Dom0Service {
     return this.storage;
   }
   private reliability: Dom0Reliability | null = null;
+  private scrubTimer: ReturnType<typeof setTimeout> | null = null;
+
+  private startBackgroundScrub(everyMs: number): void {
+    if (!(everyMs > 0)) return;
+    const tick = (): void => {
+      this.scrubTimer = setTimeout(() => {
+        const r = this.reliability;
+        if (!r) return;
+        void r.scrub().catch(() => undefined).finally(tick);
+      }, everyMs);
+    };
+    tick();
+  }
 
   async init(config: Dom0Config): Promise<void> {
     if (this.pool) throw new Error('dom0 is already initialised');
@@ -106,6 +128,7 @@ export class Dom0Service {
       shared: config.shared,
     });
     this.reliability = new Dom0Reliability(this.driver);
+    this.startBackgroundScrub(config.scrubEveryMs ?? DEFAULT_SCRUB_EVERY_MS);
     this.driver.onFault = (d, reason) => {
       this.stopPort(d.id);
       this.faultListener?.(d.id, reason);
@@ -199,8 +222,6 @@ export class Dom0Service {
       const port = new RingPort(driver, d, control, layout);
       this.ports.set(d.id, port);
       this.scheduler.add(port);
-      // The scheduler may be asleep on the other rings only: wake it so it polls this one too.
-      for (const p of this.ports.values()) if (p instanceof RingPort && p !== port) p.wake();
       return { ...base, kind: 'zero-copy', control, domainLayout: layout, arena: g.buffer, arenaLayout: g.layout };
     }
     const channel = new MessageChannel();
@@ -300,6 +321,8 @@ export class Dom0Service {
 
   close(): void {
     this.reliability?.stopMirror();
+    if (this.scrubTimer) clearTimeout(this.scrubTimer);
+    this.scrubTimer = null;
     for (const id of [...this.ports.keys()]) this.stopPort(id);
     this.pool?.close();
     this.pool = null;

@@ -3,7 +3,6 @@
 // go back on the completion ring; page-map changes are published into the guest's control
 // buffer. It does not loop by itself: ring-scheduler.ts polls every port in turn.
 import { RingConsumer, RingProducer } from '../../shared/ring';
-import { RING_PROD_I32 } from '../../shared/ring-layout';
 import { CPL_FRAME, CPL_GEN, CPL_OP, CPL_STATUS, CPL_TAG, REQ_OP, REQ_TAG } from '../../shared/protocol';
 import { PM_FRAME, PM_GEN, PM_WORDS, type DomainLayout } from '../../shared/memory-layout';
 import type { Completion, Dom0Driver, Domain } from './driver';
@@ -19,7 +18,6 @@ export class RingPort {
   private readonly cpl: RingProducer;
   private readonly pm: Int32Array;
   private readonly staging: Uint8Array;
-  private readonly reqWords: Int32Array;
   private readonly backlog: Int32Array[] = [];
   private inflight = 0;
   private publishQueued = false;
@@ -34,7 +32,6 @@ export class RingPort {
     this.cpl = new RingProducer(control, layout.completionRing);
     this.pm = new Int32Array(control, layout.pageMapByteOffset, layout.blocks * PM_WORDS);
     this.staging = new Uint8Array(control, layout.stagingByteOffset, layout.stagingSlots * layout.blockBytes);
-    this.reqWords = new Int32Array(control, layout.requestRing.byteOffset, 32);
     this.req.onFault = (f) => driver.fault(d, `request ring: ${f.message}`);
     this.cpl.onFault = (f) => driver.fault(d, `completion ring: ${f.message}`);
     d.pageMapSink = (lba, frame, gen) => this.publishMapping(lba, frame, gen);
@@ -57,15 +54,6 @@ export class RingPort {
     const n = this.req.consume(Math.min(BATCH, room), (entry) => this.handle(entry));
     if (n > 0) this.publish();
     return n;
-  }
-
-  /**
-   * Wake a scheduler sleeping on this ring (it re-checks and finds nothing). Used when a new
-   * port joins: the scheduler's sleep only covers the ports it had, so without this a new
-   * domain's first request could wait up to IDLE_WAKE_MS (measured: ~500 ms takeovers).
-   */
-  wake(): void {
-    Atomics.notify(this.reqWords, RING_PROD_I32);
   }
 
   /** Sleep until the guest publishes (one outstanding wait per port, reused). */

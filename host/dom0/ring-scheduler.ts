@@ -22,9 +22,14 @@ export class RingScheduler {
   sleeps = 0;
   yields = 0;
 
+  /** Resolves the current sleep early: a sleep only covers the ports it began with. */
+  private interrupt: (() => void) | null = null;
+
   add(port: RingPort): void {
     this.ports.add(port);
     if (!this.running) void this.loop();
+    // A new domain's first request must not wait for an old ring's idle timeout.
+    this.interrupt?.();
   }
 
   remove(port: RingPort): void {
@@ -58,7 +63,9 @@ export class RingScheduler {
         }
         if (work === 0 && now - lastWork >= SPIN_MS) {
           this.sleeps++;
-          await Promise.race([...this.ports].map((p) => p.wait()));
+          const interrupted = new Promise<void>((resolve) => (this.interrupt = resolve));
+          await Promise.race([...[...this.ports].map((p) => p.wait()), interrupted]);
+          this.interrupt = null;
           lastWork = lastYield = performance.now();
         }
       }

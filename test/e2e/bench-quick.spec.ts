@@ -15,6 +15,7 @@ const REQUIRED = [
   'memory_1_guest_bytes', 'memory_8_guests_bytes', 'memory_8_guests_copy_bytes', 'sharing_captured',
   'clean_write_cost_50_costbenefit', 'clean_write_cost_75_costbenefit', 'clean_write_cost_90_costbenefit',
   'clean_write_cost_50_greedy', 'clean_write_cost_75_greedy', 'clean_write_cost_90_greedy',
+  'failover_takeover_ms', 'mirror_lag_ms', 'mirror_bytes_ratio', 'scrub_arena_ms_per_gib',
 ];
 
 test('npm run bench -- --quick writes well-formed JSON and a chart', async () => {
