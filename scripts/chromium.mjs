@@ -21,29 +21,41 @@ const SYSTEM_CANDIDATES = [
 
 /** @typedef {{ path: string | undefined, source: 'env' | 'system' | 'playwright' }} Found */
 
-/** @returns {Found | null} */
-export function findChromium() {
-  const fromEnv = process.env.TABVISOR_CHROMIUM ?? process.env.CHROMIUM_PATH;
+/**
+ * @param {{ env?: Record<string, string | undefined>, candidates?: string[], playwrightPath?: () => string | undefined }} [where]
+ *   what to look at; the defaults are this process's environment, the system paths and
+ *   Playwright's own browser (parameters so tests can take each away)
+ * @returns {Found | null}
+ */
+export function findChromium(where = {}) {
+  const env = where.env ?? process.env;
+  const fromEnv = env.TABVISOR_CHROMIUM ?? env.CHROMIUM_PATH;
   if (fromEnv) {
     if (!existsSync(fromEnv)) {
-      throw new Error(`TABVISOR_CHROMIUM points at ${fromEnv}, which does not exist.`);
+      throw new Error(`TABVISOR_CHROMIUM points at ${fromEnv}, which does not exist.\n${HOW_TO_GET_ONE}`);
     }
     return { path: fromEnv, source: 'env' };
   }
-  for (const candidate of SYSTEM_CANDIDATES) {
+  for (const candidate of where.candidates ?? SYSTEM_CANDIDATES) {
     if (existsSync(candidate)) return { path: candidate, source: 'system' };
   }
+  const own = (where.playwrightPath ?? playwrightOwnChromium)();
+  // Playwright's own browser: leave executablePath unset so Playwright picks it.
+  if (own && existsSync(own)) return { path: undefined, source: 'playwright' };
+  return null;
+}
+
+/** @returns {string | undefined} */
+function playwrightOwnChromium() {
   try {
     const require = createRequire(import.meta.url);
     /** @type {{ chromium: { executablePath(): string } }} */
     const pw = require('playwright-core');
-    const own = pw.chromium.executablePath();
-    // Playwright's own browser: leave executablePath unset so Playwright picks it.
-    if (own && existsSync(own)) return { path: undefined, source: 'playwright' };
+    return pw.chromium.executablePath();
   } catch {
-    // playwright-core missing or no browser registry: fall through to "none".
+    // playwright-core missing or no browser registry: none.
+    return undefined;
   }
-  return null;
 }
 
 export const HOW_TO_GET_ONE = [
