@@ -5,6 +5,7 @@ import { runMemory, runReads } from './suites/hypervisor';
 import { run as runPool } from './suites/pool';
 import { run as runCleaning } from './suites/cleaning';
 import { run as runReliability } from './suites/reliability';
+import { run as runArchive } from './suites/archive';
 
 type Metrics = Record<string, { value: number; unit: string }>;
 interface BenchState {
@@ -34,6 +35,7 @@ const suites: [string, () => Promise<Metrics>][] = [
   ['pool', () => runPool({ quick })],
   ['cleaning', () => runCleaning({ quick })],
   ['reliability', () => runReliability({ quick })],
+  ['archive', () => runArchive({ quick })],
 ];
 
 for (const [name, run] of suites) {

@@ -4,6 +4,10 @@
 import { transfer } from 'comlink';
 import type { DatasetInfo, ImportProgress, Pool, PoolStats } from '../pool';
 import { openPool, type PoolStorage, type StorageChoice } from './pool-storage';
+import { ArchiveService, type ArchiveServiceStats } from '../archive/archive-service';
+import type { ArchivePoolOptions, PoolArchiveReport, PoolRestoreReport, RestoreOptions } from '../archive/pool-archive';
+import type { CleanReport } from '../archive/cleaner';
+import { CleaningPolicy } from '../archive/segment-usage';
 import { domainLayout } from '../../shared/memory-layout';
 import type { DomainGrant } from '../../shared/grant';
 import type { TransportKind } from '../../shared/transport';
@@ -102,6 +106,7 @@ export class Dom0Service {
   }
   private reliability: Dom0Reliability | null = null;
   private scrubTimer: ReturnType<typeof setTimeout> | null = null;
+  private archiveService: Promise<ArchiveService> | null = null;
 
   private startBackgroundScrub(everyMs: number): void {
     if (!(everyMs > 0)) return;
@@ -238,6 +243,41 @@ export class Dom0Service {
     this.controlBytes.delete(id);
   }
 
+  // ---- archive and cold tier (host/archive) ------------------------------------------
+
+  /** The snapshot archive beside the pool (OPFS where there is one, else IndexedDB), opened on first use. */
+  private archiveOf(): Promise<ArchiveService> {
+    this.archiveService ??= ArchiveService.open(this.mustPool(), { name: this.config?.poolName ?? 'main' }).catch((err: unknown) => {
+      this.archiveService = null;
+      throw err;
+    });
+    return this.archiveService;
+  }
+
+  /** Archive a pool snapshot into the log-structured tier; writes only chunks the archive lacks. */
+  async archiveSnapshot(snapshot: string, onProgress?: ArchivePoolOptions['onProgress']): Promise<PoolArchiveReport> {
+    return (await this.archiveOf()).archive(snapshot, onProgress ? { onProgress } : {});
+  }
+
+  /** Restore an archived snapshot into a new volume, byte for byte (the seed's fail-over from an archive). */
+  async restoreArchive(name: string, newVolume: string, onProgress?: RestoreOptions['onProgress']): Promise<PoolRestoreReport> {
+    return (await this.archiveOf()).restore(name, newVolume, onProgress ? { onProgress } : {});
+  }
+
+  /** Clean archive segments with the LFS cost-benefit policy, or greedy for comparison. */
+  async cleanArchive(policy: 'cost-benefit' | 'greedy' = 'cost-benefit'): Promise<CleanReport> {
+    return (await this.archiveOf()).clean(policy === 'greedy' ? CleaningPolicy.greedy : CleaningPolicy.costBenefit);
+  }
+
+  /** Move chunks of archived snapshots older than `ageMs` that newer snapshots superseded to the cold tier. */
+  async tierArchive(ageMs: number): Promise<{ chunksMoved: number; bytesIn: number; bytesOut: number; snapshots: string[] }> {
+    return (await this.archiveOf()).tier(ageMs);
+  }
+
+  async archiveStats(): Promise<ArchiveServiceStats> {
+    return (await this.archiveOf()).archiveStats();
+  }
+
   // ---- reliability (host/reliability, host/mirror) ------------------------------------
 
   /** Mirror dirty pages to a remote fault domain listening on BroadcastChannel `opts.channel`. */
@@ -321,6 +361,8 @@ export class Dom0Service {
 
   close(): void {
     this.reliability?.stopMirror();
+    void this.archiveService?.then((a) => a.close()).catch(() => undefined);
+    this.archiveService = null;
     if (this.scrubTimer) clearTimeout(this.scrubTimer);
     this.scrubTimer = null;
     for (const id of [...this.ports.keys()]) this.stopPort(id);

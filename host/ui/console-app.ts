@@ -11,6 +11,7 @@ import { ArenaView } from './arena-view';
 import { BLOCK_BYTES, buildBuiltinImage, IMAGE, IMAGE_BASE } from './builtin-image';
 import { CountersView } from './counters-view';
 import { DatasetsView } from './datasets-view';
+import { ArchiveView } from './archive-view';
 import { h, nodes, setText } from './dom';
 import { GuestCard } from './guest-card';
 import { ImportView } from './import-view';
@@ -56,6 +57,7 @@ export class ConsoleApp {
   private readonly pageMaps = new PageMapView();
   private readonly latency = new LatencyView();
   private datasets!: DatasetsView;
+  private archive!: ArchiveView;
   poolName = '';
 
   constructor(
@@ -95,6 +97,7 @@ export class ConsoleApp {
       inUse: (ds) => [...this.cards.values()].some((c) => c.guest.dataset === ds && c.guest.state === 'running'),
       own: (ds) => this.ownBlocks(ds),
     });
+    this.archive = new ArchiveView(() => this.hv.dom0, (t) => this.announce(t), () => this.poller.now());
     this.layout(claim.note);
 
     try {
@@ -115,6 +118,7 @@ export class ConsoleApp {
     );
     await this.ensureImage();
     this.poller.start();
+    if (!this.opts.compact) void this.archive.refresh().catch(() => undefined);
     this.root.dataset.ready = 'true';
     this.announce('Hypervisor ready.');
   }
@@ -162,6 +166,7 @@ export class ConsoleApp {
         this.pageMaps.root,
         this.latency.root,
         this.datasets.root,
+        compact ? null : this.archive.root,
       ),
       ),
     );
@@ -310,6 +315,7 @@ export class ConsoleApp {
     this.pageMaps.render(s.stats.domains, s.pageMaps, (ds) => this.ownBlocks(ds));
     this.latency.render(s.latency);
     this.datasets.render(s.datasets);
+    this.archive?.setSnapshots(s.datasets.filter((d) => d.kind === 'snapshot').map((d) => d.name));
     this.refreshBases(s.datasets.filter((d) => d.kind === 'snapshot').map((d) => d.name));
     for (const c of this.cards.values()) if (c.root.dataset.state !== c.guest.state) c.setState();
   }
