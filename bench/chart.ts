@@ -47,7 +47,7 @@ function fmt(v: number, unit: string): string {
 }
 
 function renderBench(data: BenchJson): void {
-  document.getElementById('env')!.textContent = `${data.env.browser} · ${data.env.cores} cores · ${data.env.date}${data.env.quick ? ' · quick run' : ''}`;
+  document.getElementById('env')!.textContent = `Headless Chromium ${data.env.browser} · ${data.env.cores} cores · ${data.env.date}${data.env.quick ? ' · quick run' : ''}`;
   const charts = document.getElementById('charts')!;
   charts.replaceChildren();
   for (const g of GROUPS) {

@@ -24,7 +24,7 @@ export class ArenaView {
     h('span', { class: 'sw free' }), 'free ',
     h('span', { class: 'sw resident' }), 'resident, unmapped ',
     h('span', { class: 'sw mapped1' }), 'mapped by 1 ',
-    h('span', { class: 'sw mapped2' }), 'shared (number = domains mapping it) ',
+    h('span', { class: 'sw mapped2' }), 'shared (number = references: page-map entries pointing at it) ',
     h('span', { class: 'sw promoted' }), 'promoted',
   );
   private readonly panels = new Map<string, GroupPanel>();
