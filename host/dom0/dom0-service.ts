@@ -278,6 +278,14 @@ export class Dom0Service {
     return (await this.archiveOf()).archiveStats();
   }
 
+  /** Close and delete the archive beside the pool (the console's Reset). */
+  async destroyArchive(): Promise<void> {
+    const open = this.archiveService;
+    this.archiveService = null;
+    await open?.then((a) => a.close()).catch(() => undefined);
+    await ArchiveService.destroy(this.config?.poolName ?? 'main');
+  }
+
   // ---- reliability (host/reliability, host/mirror) ------------------------------------
 
   /** Mirror dirty pages to a remote fault domain listening on BroadcastChannel `opts.channel`. */

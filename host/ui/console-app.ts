@@ -145,7 +145,9 @@ export class ConsoleApp {
       });
     });
     const reset = h('button', { type: 'button', id: 'reset', class: 'danger' }, 'Reset (delete the pool)');
-    reset.addEventListener('click', () => void this.reset());
+    reset.addEventListener('click', () => {
+      if (confirm('Delete the pool, every volume, snapshot and clone in it, and the archive? Running guests are stopped.')) void this.reset();
+    });
     const importView = new ImportView((file, onProgress) => this.importFile(file, onProgress));
 
     const compact = !!this.opts.compact;
@@ -320,10 +322,11 @@ export class ConsoleApp {
     for (const c of this.cards.values()) if (c.root.dataset.state !== c.guest.state) c.setState();
   }
 
-  /** Close dom0 (which closes the pool's database), delete the database, start over. */
+  /** Delete the archive, close dom0 (which closes the pool's database), delete the database, start over. */
   async reset(): Promise<void> {
     this.announce('Resetting: deleting the pool…');
     this.poller.stop();
+    await this.hv.dom0.destroyArchive().catch(() => undefined);
     await this.hv.shutdown().catch(() => undefined);
     await deletePool(this.poolName);
     location.reload();
