@@ -22,6 +22,9 @@ export default defineConfig({
   server: { host: '127.0.0.1', port: 5173, headers: { ...ISOLATION_HEADERS } },
   preview: { host: '127.0.0.1', port: 4173, headers: { ...ISOLATION_HEADERS } },
   worker: { format: 'es' },
+  // Lower syntax newer than ES2022 in dev too (guest modules use `using`), so the dev server
+  // serves what Safari/WebKitGTK 2.50 can parse, as the build does.
+  oxc: { target: 'es2022' },
   // Pre-bundled up front: discovering them mid-run makes Vite reload the page.
   optimizeDeps: { include: ['comlink', 'idb'] },
   build: {

@@ -15,6 +15,7 @@
 // domain's mappings are its mapping cache (seed 003): reading a block it already maps takes
 // no request at all — the page map dom0 keeps in our control buffer says where the block
 // is, and the frame's generation says whether that is still true.
+import '../shared/dispose-polyfill';
 import { Op, Status, CPL_FRAME, CPL_STATUS, statusText } from '../shared/protocol';
 import { PM_FRAME, PM_GEN, PM_WORDS } from '../shared/memory-layout';
 import type { DomainGrant, ZeroCopyGrant } from '../shared/grant';

@@ -15,15 +15,17 @@ import type { Plugin } from 'vite';
  *   only; no eval or `new Function` (no 'unsafe-eval').
  * - 'wasm-unsafe-eval': lets guests compile WebAssembly (a SQLite VFS guest will), which
  *   runs in the same hardened realm and has no I/O of its own.
- * - worker-src 'none': worker-src falls back to script-src, which would allow nested
- *   workers from 'self'; harden.ts removes `Worker` too, this is the second fence.
+ * - no worker-src: WebKitGTK 2.50 applies a worker script's own `worker-src 'none'` to
+ *   loading that very worker, so the guest never starts there (measured with
+ *   `npm run test:webkit`, 2026-11-23). Nested workers are stopped by harden.ts removing
+ *   `Worker` and `SharedWorker` (tested in test/browser/guest-harden.test.ts); CSP would
+ *   only have been a second fence.
  * - connect-src 'none': fetch/XHR/WebSocket/EventSource/WebTransport, already removed by
  *   harden.ts, would be refused here anyway.
  */
 export const GUEST_CSP = [
   "default-src 'none'",
   "script-src 'self' 'wasm-unsafe-eval'",
-  "worker-src 'none'",
   "connect-src 'none'",
 ].join('; ');
 

@@ -220,7 +220,8 @@ export class Dom0Service {
     const g = d.group;
     const base = { domainId: d.id, blocks: d.volume.blocks, blockBytes: d.volume.blockBytes, group: g.id, quota: d.quota };
     this.transports.set(d.id, transportKind);
-    if (transportKind === 'zero-copy' && g.buffer instanceof SharedArrayBuffer) {
+    // `typeof` first: where there is no SharedArrayBuffer at all (WebKitGTK), naming it throws.
+    if (transportKind === 'zero-copy' && typeof SharedArrayBuffer === 'function' && g.buffer instanceof SharedArrayBuffer) {
       const layout = domainLayout(d.volume.blocks, d.volume.blockBytes);
       const control = new SharedArrayBuffer(layout.totalBytes);
       this.controlBytes.set(d.id, layout.totalBytes);
