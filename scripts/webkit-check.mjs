@@ -1,7 +1,7 @@
 // @ts-check
 // Runs in Node: `npm run test:webkit`. WebKitGTK has no SharedArrayBuffer, so it is the real
 // test of the copy transport. Serves the project with Vite, starts Xvfb (when there is no
-// display) and WebKitWebDriver, opens test/webkit/copy-fallback.html in MiniBrowser through
+// display) and WebKitWebDriver, opens test/cross-browser/hypervisor-flow.html in MiniBrowser through
 // plain W3C WebDriver HTTP, and reports what the page found. Not part of `npm test`: it
 // needs Debian's webkit2gtk-driver and xvfb (about 220 packages), which CI does not install.
 import { spawn } from 'node:child_process';
@@ -79,12 +79,12 @@ try {
   });
   session = created.sessionId;
   console.log(`browser: ${created.capabilities.browserName} ${created.capabilities.browserVersion}`);
-  await wd(`${wdBase}/session/${session}/url`, 'POST', { url: new URL('test/webkit/copy-fallback.html', base).href });
+  await wd(`${wdBase}/session/${session}/url`, 'POST', { url: new URL('test/cross-browser/hypervisor-flow.html', base).href });
   const t0 = Date.now();
   /** @type {{ done: boolean, ok: boolean, steps: string[], error: string, userAgent: string, hasSharedArrayBuffer: boolean } | null} */
   let result = null;
   while (Date.now() - t0 < TIMEOUT_MS) {
-    result = await wd(`${wdBase}/session/${session}/execute/sync`, 'POST', { script: 'return window.__webkit || null;', args: [] });
+    result = await wd(`${wdBase}/session/${session}/execute/sync`, 'POST', { script: 'return window.__flow || null;', args: [] });
     if (result?.done) break;
     await new Promise((r) => setTimeout(r, 500));
   }

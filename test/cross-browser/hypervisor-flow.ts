@@ -1,0 +1,74 @@
+// Runs in any browser, driven over WebDriver by scripts/webkit-check.mjs (WebKitGTK: no
+// SharedArrayBuffer) and scripts/firefox-check.mjs (Firefox ESR: zero-copy). The hypervisor
+// must pick the transport the browser allows by itself, and the flow must give the same
+// results on either: shared blocks read once from the pool, copy-on-write diverging one
+// clone only, readSync working (zero-copy) or refused with the reason (copy), a killed
+// guest leaving the other running. Results are left on window.__flow for the runner.
+import { Hypervisor } from '../../host/hypervisor';
+import type { ProbeGuestApi } from '../browser/fixtures/guests/probe-guest';
+
+interface Outcome {
+  done: boolean;
+  ok: boolean;
+  transport: string;
+  steps: string[];
+  error: string;
+  userAgent: string;
+  hasSharedArrayBuffer: boolean;
+}
+const canShare = typeof SharedArrayBuffer === 'function' && globalThis.crossOriginIsolated === true;
+const out: Outcome = { done: false, ok: false, transport: '', steps: [], error: '', userAgent: navigator.userAgent, hasSharedArrayBuffer: typeof SharedArrayBuffer === 'function' };
+(window as unknown as { __flow: Outcome }).__flow = out;
+const log = document.getElementById('log')!;
+function check(cond: boolean, what: string): void {
+  out.steps.push(`${cond ? 'ok  ' : 'FAIL'} ${what}`);
+  log.textContent += `${cond ? 'ok  ' : 'FAIL'} ${what}\n`;
+  if (!cond) throw new Error(`check failed: ${what}`);
+}
+
+const BS = 65536;
+try {
+  const hv = await Hypervisor.start({ poolName: `flow-${Date.now().toString(36)}` });
+  const expected = canShare ? 'zero-copy' : 'copy';
+  out.transport = hv.hostTransport.kind;
+  check(hv.hostTransport.kind === expected, `host chose the ${expected} transport (${hv.hostTransport.reason})`);
+  const img = new Uint8Array(8 * BS);
+  for (let b = 0; b < 8; b++) img.fill(b + 1, b * BS, (b + 1) * BS);
+  await hv.dom0.importImage('img', img.buffer, { blockSize: BS });
+  await hv.dom0.snapshot('img', 'img@base');
+  const module = new URL('../browser/fixtures/guests/probe-guest.ts', import.meta.url);
+  const a = await hv.spawnGuest<ProbeGuestApi>({ base: 'img@base', module });
+  const b = await hv.spawnGuest<ProbeGuestApi>({ base: 'img@base', module });
+  check(a.transport === expected && (await a.api.transport()) === expected, `guests run on the ${expected} transport`);
+  const ra = await a.api.read(3);
+  const rb = await b.api.read(3);
+  check(ra.first === 4 && rb.first === 4 && ra.shared === canShare, `both guests read block 3 (${canShare ? 'a view of one frame' : 'a copy each'})`);
+  const s = await hv.dom0.stats();
+  check(s.driver.poolReads === 1, `the pool was read once for both (${s.driver.poolReads})`);
+  check(s.driver.bytesCopied === (canShare ? 0 : 2 * BS), `bytes copied across the boundary: ${s.driver.bytesCopied}`);
+  if (canShare) {
+    const [pa, pb] = [await hv.dom0.pageMap(a.id), await hv.dom0.pageMap(b.id)];
+    check(pa[3] === pb[3] && pa[3]! >= 0, `both page maps point at frame ${pa[3]}`);
+  }
+  await a.api.write(5, 0xab);
+  check((await a.api.read(5)).first === 0xab && (await b.api.read(5)).first === 6, 'copy-on-write diverged one clone only');
+  if (canShare) {
+    check((await a.api.readSync(1)).first === 2, 'readSync blocks and returns the block');
+  } else {
+    let refused = '';
+    try {
+      await a.api.readSync(1);
+    } catch (err) {
+      refused = String(err);
+    }
+    check(/zero-copy transport/.test(refused), 'readSync is refused with the reason');
+  }
+  await a.kill();
+  check((await b.api.read(1)).first === 2, 'a killed guest leaves the other running');
+  await hv.shutdown();
+  out.ok = true;
+} catch (err) {
+  out.error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  log.textContent += `error: ${out.error}\n`;
+}
+out.done = true;
