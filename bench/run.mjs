@@ -7,10 +7,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
-import { createServer } from 'vite';
 import { chromium } from 'playwright-core';
 import { chromiumLaunchOptions } from '../scripts/chromium.mjs';
 import { TARGETS, evaluate } from './targets.mjs';
+import { startQuietServer } from '../scripts/quiet-server.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -24,15 +24,8 @@ const out = resolve(root, argValue('--out') ?? 'bench/results/latest.json');
 const png = out.replace(/\.json$/, '.png');
 const timeoutMs = (quick ? 4 : 20) * 60_000;
 
-// No watcher, no HMR: a file saved during a long run must not reload the page mid-suite.
-const server = await createServer({
-  root,
-  configFile: join(root, 'vite.config.ts'),
-  logLevel: 'warn',
-  server: { port: 0, strictPort: false, hmr: false, ws: false, watch: null },
-});
-await server.listen();
-const base = server.resolvedUrls?.local[0] ?? 'http://127.0.0.1:5173/';
+const server = await startQuietServer();
+const base = server.base;
 const browser = await chromium.launch(chromiumLaunchOptions());
 let exitCode = 0;
 try {

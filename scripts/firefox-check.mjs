@@ -6,12 +6,10 @@
 // elsewhere a machine without Firefox skips this check and says so.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createServer } from 'vite';
+import { join } from 'node:path';
 import puppeteer from 'puppeteer-core';
+import { startQuietServer } from './quiet-server.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const FIREFOX = process.env.TABVISOR_FIREFOX ?? '/usr/bin/firefox-esr';
 const TIMEOUT_MS = 120_000;
 
@@ -25,14 +23,8 @@ if (!existsSync(FIREFOX)) {
   process.exit(0);
 }
 
-const server = await createServer({
-  root,
-  configFile: join(root, 'vite.config.ts'),
-  logLevel: 'warn',
-  server: { port: 0, strictPort: false, hmr: false, ws: false, watch: null },
-});
-await server.listen();
-const base = server.resolvedUrls?.local[0] ?? '';
+const server = await startQuietServer();
+const base = server.base;
 const profile = mkdtempSync(join(tmpdir(), 'tabvisor-firefox-'));
 let exitCode = 1;
 const browser = await puppeteer.launch({

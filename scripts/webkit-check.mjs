@@ -7,11 +7,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createServer } from 'vite';
+import { startQuietServer } from './quiet-server.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DRIVER = process.env.WEBKIT_WEBDRIVER ?? '/usr/bin/WebKitWebDriver';
 const MINIBROWSER = process.env.WEBKIT_MINIBROWSER ?? '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
 const TIMEOUT_MS = 120_000;
@@ -51,14 +48,8 @@ if (!env.DISPLAY) {
   children.push(spawn('Xvfb', [':97', '-screen', '0', '1280x1024x24', '-nolisten', 'tcp'], { stdio: 'ignore' }));
   await new Promise((r) => setTimeout(r, 800));
 }
-const server = await createServer({
-  root,
-  configFile: join(root, 'vite.config.ts'),
-  logLevel: 'warn',
-  server: { port: 0, strictPort: false, hmr: false, ws: false, watch: null },
-});
-await server.listen();
-const base = server.resolvedUrls?.local[0] ?? '';
+const server = await startQuietServer();
+const base = server.base;
 const driverPort = await freePort();
 children.push(spawn(DRIVER, [`--port=${driverPort}`], { stdio: 'ignore', env }));
 const wdBase = `http://127.0.0.1:${driverPort}`;
