@@ -50,7 +50,12 @@ export interface GuestInit {
 export class GuestHandle<Api = unknown> {
   state: GuestState = 'booting';
   fault: string | null = null;
+  /**
+   * The guest module's API. A call still waiting when the guest is killed or faulted
+   * rejects with the reason, instead of waiting forever on a worker that is gone.
+   */
   readonly api: Remote<Api>;
+  private end: (reason: Error) => void = () => {};
 
   constructor(
     readonly id: number,
@@ -61,13 +66,49 @@ export class GuestHandle<Api = unknown> {
     control: MessagePort,
     private readonly hv: Hypervisor,
   ) {
-    this.api = wrap<Api>(control);
+    const ended = new Promise<never>((_, reject) => (this.end = reject));
+    ended.catch(() => undefined); // nobody may be calling when it ends
+    this.api = rejectCallsWhenEnded(wrap<Api>(control), ended);
   }
 
   /** Terminate the guest's worker at once (as a crash would) and release its domain. */
   kill(): Promise<void> {
     return this.hv.destroyGuest(this.id);
   }
+
+  /** The worker is gone: settle every pending and future API call with why. */
+  ended(state: 'faulted' | 'destroyed', reason: string): void {
+    this.state = state;
+    if (state === 'faulted') this.fault = reason;
+    this.end(new GuestEndedError(this.id, state, reason));
+  }
+}
+
+export class GuestEndedError extends Error {
+  override name = 'GuestEndedError';
+  constructor(
+    readonly guestId: number,
+    readonly state: 'faulted' | 'destroyed',
+    readonly reason: string,
+  ) {
+    super(`guest ${guestId} ${state === 'faulted' ? `faulted: ${reason}` : 'was destroyed'}`);
+  }
+}
+
+/**
+ * Wrap comlink's remote so that every method call races the guest's end. Property reads
+ * pass through untouched (a comlink member is a callable proxy that is also thenable).
+ */
+function rejectCallsWhenEnded<T>(remote: Remote<T>, ended: Promise<never>): Remote<T> {
+  return new Proxy(remote as object, {
+    get(target, prop, receiver) {
+      const member: unknown = Reflect.get(target, prop, receiver);
+      if (typeof prop === 'symbol' || typeof member !== 'function') return member;
+      return new Proxy(member, {
+        apply: (fn, thisArg, args) => Promise.race([Reflect.apply(fn, thisArg, args) as Promise<unknown>, ended]),
+      });
+    },
+  }) as Remote<T>;
 }
 
 export class Hypervisor {
@@ -163,16 +204,15 @@ export class Hypervisor {
     if (!g) throw new RangeError(`unknown guest ${id}`);
     g.worker.terminate();
     this.guests.delete(id);
-    if (g.state !== 'faulted') g.state = 'destroyed';
+    if (g.state !== 'faulted') g.ended('destroyed', 'killed by the host');
     await this.dom0.destroyDomain(id).catch(() => undefined); // already gone after a fault
   }
 
   private faulted(id: number, reason: string): void {
     const g = this.guests.get(id);
     if (!g) return;
-    g.state = 'faulted';
-    g.fault = reason;
     g.worker.terminate();
+    g.ended('faulted', reason);
     this.onGuestFault?.(g, reason);
   }
 

@@ -144,6 +144,7 @@ for (const transport of ['zero-copy', 'copy'] as const) {
       const [a, b] = spawned;
       await a!.kill();
       expect(a!.state).toBe('destroyed');
+      await expect(a!.api.read(1)).rejects.toThrow(/guest \d+ was destroyed/);
       expect((await hv.dom0.stats()).domains.some((d) => d.id === a!.id)).toBe(false);
       expect((await b!.api.read(12)).first).toBe(13);
     });
