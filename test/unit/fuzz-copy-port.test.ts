@@ -22,10 +22,23 @@ type Msg =
   | { kind: 'request'; op: number; lba: number; arg0: number; arg1: number; withBytes: number | null }
   | { kind: 'garbage'; value: unknown };
 
-const opArb = fc.oneof(fc.constantFrom(Op.READ, Op.UNMAP, Op.WRITE, Op.FLUSH, Op.NOOP), fc.integer({ min: -3, max: 300 }));
-const lbaArb = fc.oneof(fc.integer({ min: 0, max: BLOCKS - 1 }), fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }));
+// Mostly well-formed traffic (so reads are answered and checked), with hostile fields and
+// garbage mixed in at a rate that still lets most programs run for a while.
+const opArb = fc.oneof(
+  { weight: 40, arbitrary: fc.constantFrom(Op.READ, Op.READ, Op.READ, Op.UNMAP, Op.WRITE, Op.FLUSH, Op.NOOP) },
+  { weight: 1, arbitrary: fc.integer({ min: -3, max: 300 }) },
+);
+const lbaArb = fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: BLOCKS - 1 }) }, { weight: 1, arbitrary: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }) });
+const requestArb: fc.Arbitrary<Extract<Msg, { kind: 'request' }>> = fc.record({
+  kind: fc.constant('request' as const),
+  op: opArb,
+  lba: lbaArb,
+  arg0: fc.oneof({ weight: 30, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: -2, max: 10 }) }),
+  arg1: fc.oneof({ weight: 30, arbitrary: fc.constant(BS) }, { weight: 1, arbitrary: fc.integer({ min: -1, max: 2 * BS }) }),
+  withBytes: fc.oneof({ weight: 30, arbitrary: fc.constant<number | null>(BS) }, { weight: 1, arbitrary: fc.option(fc.integer({ min: 0, max: 2 * BS }), { nil: null }) }),
+});
 const msgArb: fc.Arbitrary<Msg> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('request' as const), op: opArb, lba: lbaArb, arg0: fc.integer({ min: -2, max: 10 }), arg1: fc.oneof(fc.constant(BS), fc.integer({ min: -1, max: 2 * BS })), withBytes: fc.option(fc.oneof(fc.constant(BS), fc.integer({ min: 0, max: 2 * BS }))) }) },
+  { weight: 60, arbitrary: requestArb },
   {
     weight: 1,
     arbitrary: fc.record({
@@ -74,9 +87,10 @@ describe('copy port under arbitrary guest messages', () => {
     const onUnhandled = (e: unknown): void => void unhandled.push(e);
     process.on('unhandledRejection', onUnhandled);
     process.on('uncaughtException', onUnhandled);
+    let verifiedReads = 0;
     try {
       await fc.assert(
-        fc.asyncProperty(fc.array(msgArb, { minLength: 1, maxLength: 25 }), async (program) => {
+        fc.asyncProperty(fc.array(msgArb, { minLength: 5, maxLength: 30 }), async (program) => {
           const w = await world();
           const replies: CopyMessage[] = [];
           const asked = new Map<number, { op: number; lba: number }>();
@@ -118,6 +132,7 @@ describe('copy port under arbitrary guest messages', () => {
               expect(r.bytes.byteLength).toBe(BS);
               expect(allowed.has(r.bytes[0]!), `block ${q!.lba} is this clone's own (got ${r.bytes[0]})`).toBe(true);
               expect(r.bytes[BS - 1]).toBe(r.bytes[0]);
+              verifiedReads++;
             }
           }
           if (w.faults.length > 0) {
@@ -130,6 +145,10 @@ describe('copy port under arbitrary guest messages', () => {
         { numRuns: 150 },
       );
       expect(unhandled).toEqual([]);
+      // The property was exercised: many READ answers carried bytes and were checked.
+      // Measured: ~200 of ~420 READs per 150 runs carry bytes; the rest are holes, refusals,
+      // or cut off by a fault the same program earned.
+      expect(verifiedReads).toBeGreaterThan(100);
     } finally {
       process.off('unhandledRejection', onUnhandled);
       process.off('uncaughtException', onUnhandled);
