@@ -113,6 +113,8 @@ function rejectCallsWhenEnded<T>(remote: Remote<T>, ended: Promise<never>): Remo
 
 export class Hypervisor {
   readonly guests = new Map<number, GuestHandle>();
+  /** Domains a guest took over from a dead partner (failover): domain id → hosting guest. */
+  private readonly adopted = new Map<number, GuestHandle>();
   onGuestFault: ((guest: GuestHandle, reason: string) => void) | null = null;
   private cloneSeq = 0;
 
@@ -198,17 +200,42 @@ export class Hypervisor {
     return handle;
   }
 
-  /** Stop a guest's worker and release its domain; its clone stays in the pool. */
+  /**
+   * Record that `host` now serves domain `domainId` too (it assumed a dead partner's
+   * identity): that domain's faults are the host worker's faults, and it goes when the
+   * host goes.
+   */
+  adopt(domainId: number, host: GuestHandle): void {
+    if (!this.guests.has(host.id)) throw new RangeError(`unknown guest ${host.id}`);
+    this.adopted.set(domainId, host);
+  }
+
+  /** Stop a guest's worker and release its domain (and any it adopted); clones stay in the pool. */
   async destroyGuest(id: number): Promise<void> {
     const g = this.guests.get(id);
     if (!g) throw new RangeError(`unknown guest ${id}`);
     g.worker.terminate();
     this.guests.delete(id);
     if (g.state !== 'faulted') g.ended('destroyed', 'killed by the host');
+    for (const domainId of this.adoptedBy(g)) {
+      this.adopted.delete(domainId);
+      await this.dom0.destroyDomain(domainId).catch(() => undefined);
+    }
     await this.dom0.destroyDomain(id).catch(() => undefined); // already gone after a fault
   }
 
+  private adoptedBy(g: GuestHandle): number[] {
+    return [...this.adopted].filter(([, host]) => host === g).map(([domainId]) => domainId);
+  }
+
   private faulted(id: number, reason: string): void {
+    // A fault of an adopted domain is its host worker's doing: that worker goes.
+    const host = this.adopted.get(id);
+    if (host) {
+      this.adopted.delete(id);
+      this.faulted(host.id, `while serving adopted domain ${id}: ${reason}`);
+      return;
+    }
     const g = this.guests.get(id);
     if (!g) return;
     g.worker.terminate();

@@ -187,7 +187,8 @@ export class FailoverManager {
       else await this.hv.dom0.destroyDomain(dead.id).catch(() => undefined);
       // 2. The same clone, the same domain id.
       const grant = await this.hv.dom0.createDomain(idn.ann.dataset, survivor.transport, undefined, idn.id);
-      // 3. Replay and restore in the survivor.
+      // 3. Replay and restore in the survivor, which now hosts the domain too.
+      this.hv.adopt(grant.domainId, survivor);
       const report = await survivor.api.assume(grant.kind === 'copy' ? transfer(grant, [grant.port]) : grant);
       // 4. Route the identity's sessions to the survivor; answer what was in flight.
       idn.owner = survivor;
