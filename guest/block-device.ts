@@ -224,12 +224,16 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
       return;
     }
     this.leases.delete(frame);
-    // Last view of a block we rewrote: let dom0 drop the pin it kept for us.
+    // Last view of a block we rewrote: let dom0 drop the pins it kept for us.
     const pins = this.orphanPins.get(frame);
     if (pins) {
       this.orphanPins.delete(frame);
-      for (let i = 0; i < pins; i++) void this.channel.submit({ op: Op.UNMAP, lba: 0, arg0: frame + 1 });
+      for (let i = 0; i < pins; i++) this.dropPin(frame);
     }
+  }
+
+  private dropPin(frame: number): void {
+    void this.channel.submit({ op: Op.UNMAP, lba: 0, arg0: frame + 1 });
   }
 
   async write(lba: number, bytes: Uint8Array): Promise<void> {
@@ -238,13 +242,20 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
     const slot = await this.takeSlot();
     try {
       this.staging.set(bytes, slot * this.blockBytes);
-      const mappedFrame = Atomics.load(this.pm, lba * PM_WORDS + PM_FRAME) - 1;
-      const keepPin = mappedFrame >= 0 && (this.leases.get(mappedFrame) ?? 0) > 0;
+      // A mapped block's old frame stays pinned through the write: a view of it may be
+      // taken while the write is in flight. Whether to keep that pin is decided when the
+      // write completes; dom0 has cleared the page-map entry by then, so no new view of
+      // the old frame can appear after that check.
+      const oldFrame = Atomics.load(this.pm, lba * PM_WORDS + PM_FRAME) - 1;
+      const keepPin = oldFrame >= 0 && oldFrame < this.frames;
       const reply = await this.channel.submit({ op: Op.WRITE, lba, arg0: slot, arg1: bytes.byteLength, arg2: keepPin ? 1 : 0 });
       if (reply.words[CPL_STATUS] !== Status.OK) throw this.fail(reply, `write of block ${lba}`);
       this.counters.writes++;
-      if (keepPin) this.orphanPins.set(mappedFrame, (this.orphanPins.get(mappedFrame) ?? 0) + 1);
       this.mappedLbas.delete(lba);
+      if (keepPin) {
+        if ((this.leases.get(oldFrame) ?? 0) > 0) this.orphanPins.set(oldFrame, (this.orphanPins.get(oldFrame) ?? 0) + 1);
+        else this.dropPin(oldFrame);
+      }
     } finally {
       this.giveSlot(slot);
     }

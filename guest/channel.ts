@@ -63,15 +63,9 @@ export class RingChannel implements Channel {
   }
 
   async submit(req: Request): Promise<Reply> {
-    const tag = this.tag();
-    while (this.req.produce(1, (w, base) => encode(w, base, tag, req)) === 0) {
-      if (this.req.fault) throw new Error(`request ring: ${this.req.fault.message}`);
-      await this.req.waitForSpaceAsync(1000);
-    }
-    this.stats.submitted++;
-    const reply = new Promise<Reply>((resolve) => this.pending.set(tag, (entry) => resolve({ words: entry.slice() })));
-    this.req.publish();
-    void this.pump();
+    let settle: (r: Reply) => void = () => {};
+    const reply = new Promise<Reply>((resolve) => (settle = resolve));
+    await this.enqueue(req, 1, (entry) => settle({ words: entry.slice() }));
     return reply;
   }
 
@@ -80,10 +74,16 @@ export class RingChannel implements Channel {
     let left = count;
     let settle: () => void = () => {};
     const done = new Promise<void>((resolve) => (settle = resolve));
-    const onReply = (entry: Int32Array): void => {
+    await this.enqueue(req, count, (entry) => {
       if (entry[CPL_STATUS] === 0) ok++;
       if (--left === 0) settle();
-    };
+    });
+    await done;
+    return ok;
+  }
+
+  /** Put `count` copies of `req` on the ring, each answered by `onReply`; waits for space as needed. */
+  private async enqueue(req: Request, count: number, onReply: (entry: Int32Array) => void): Promise<void> {
     let queued = 0;
     while (queued < count) {
       const made = this.req.produce(count - queued, (w, base) => {
@@ -100,13 +100,15 @@ export class RingChannel implements Channel {
         await this.req.waitForSpaceAsync(1000);
       }
     }
-    await done;
-    return ok;
   }
 
   readonly submitSync = (req: Request): Reply => {
     const tag = this.tag();
-    while (this.req.produce(1, (w, base) => encode(w, base, tag, req)) === 0) this.req.waitForSpace(1000);
+    while (this.req.produce(1, (w, base) => encode(w, base, tag, req)) === 0) {
+      // A faulted ring never has space again: say so rather than spin.
+      if (this.req.fault) throw new Error(`request ring: ${this.req.fault.message}`);
+      this.req.waitForSpace(1000);
+    }
     this.stats.submitted++;
     this.req.publish();
     let mine: Reply | null = null;

@@ -147,7 +147,7 @@ export class Hypervisor {
       : options.forceCopy
         ? { kind: 'copy' as const, reason: 'copy transport forced by configuration' }
         : { kind: 'zero-copy' as const, reason: 'page is cross-origin isolated and has SharedArrayBuffer' };
-    const storage = (await dom0.storageInfo()) ?? { kind: 'indexeddb' as const, reason: '' };
+    const storage = await dom0.storageInfo();
     const hv = new Hypervisor(dom0, worker, hostTransport, !!options.forceCopy, storage);
     await dom0.onFault(proxy((id: number, reason: string) => hv.faulted(id, reason)));
     return hv;

@@ -7,6 +7,7 @@
 //
 // Register in vite.config.ts next to crossOriginIsolation(): `plugins: [..., guestCsp()]`.
 import type { Plugin } from 'vite';
+import { headerPlugin } from './isolation-headers.ts';
 
 /**
  * The policy for guest worker scripts.
@@ -52,24 +53,5 @@ export function guestHeadersFor(url: string): Readonly<Record<string, string>> |
 }
 
 export function guestCsp(): Plugin {
-  const setHeaders = (
-    req: { url?: string },
-    res: { setHeader(name: string, value: string): void },
-    next: () => void,
-  ): void => {
-    const headers = req.url === undefined ? null : guestHeadersFor(req.url);
-    if (headers) for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-    next();
-  };
-  return {
-    name: 'tabvisor:guest-csp',
-    // Installed before Vite's own middlewares (like crossOriginIsolation()), so the header
-    // is on the response whichever of them serves it.
-    configureServer(server) {
-      server.middlewares.use(setHeaders);
-    },
-    configurePreviewServer(server) {
-      server.middlewares.use(setHeaders);
-    },
-  };
+  return headerPlugin('tabvisor:guest-csp', guestHeadersFor);
 }

@@ -2,7 +2,7 @@
 // Every response gets the two headers that make the page cross-origin isolated; without
 // them there is no SharedArrayBuffer (ARCHITECTURE.md section 1). `server.headers` alone
 // does not reach every route (vitest's tester pages, preview), so this is middleware on
-// both servers, installed before Vite's own.
+// both servers, installed before Vite's own. scripts/guest-csp.ts uses the same plugin.
 import type { Plugin } from 'vite';
 
 export const ISOLATION_HEADERS: Readonly<Record<string, string>> = {
@@ -13,17 +13,19 @@ export const ISOLATION_HEADERS: Readonly<Record<string, string>> = {
   'Cross-Origin-Resource-Policy': 'cross-origin',
 };
 
-export function crossOriginIsolation(): Plugin {
-  const setHeaders = (
-    _req: unknown,
-    res: { setHeader(name: string, value: string): void },
-    next: () => void,
-  ): void => {
-    for (const [name, value] of Object.entries(ISOLATION_HEADERS)) res.setHeader(name, value);
+/**
+ * A plugin that adds `headersFor(url)` (when not null) to every response of the dev and the
+ * preview server. Installed before Vite's own middlewares, so the headers are on the
+ * response whichever of them serves it.
+ */
+export function headerPlugin(name: string, headersFor: (url: string) => Readonly<Record<string, string>> | null): Plugin {
+  const setHeaders = (req: { url?: string }, res: { setHeader(name: string, value: string): void }, next: () => void): void => {
+    const headers = headersFor(req.url ?? '/');
+    if (headers) for (const [header, value] of Object.entries(headers)) res.setHeader(header, value);
     next();
   };
   return {
-    name: 'tabvisor:cross-origin-isolation',
+    name,
     configureServer(server) {
       server.middlewares.use(setHeaders);
     },
@@ -31,4 +33,8 @@ export function crossOriginIsolation(): Plugin {
       server.middlewares.use(setHeaders);
     },
   };
+}
+
+export function crossOriginIsolation(): Plugin {
+  return headerPlugin('tabvisor:cross-origin-isolation', () => ISOLATION_HEADERS);
 }

@@ -3,7 +3,7 @@
 //
 // 1. A frame arena, one per trust group: the resident blocks. Every guest of the group
 //    gets the same buffer, so a block is in memory once however many domains read it.
-//      | header (64 B) | generation words (frames × u32) | pad to 64 | frames (frames × frameBytes) |
+//      | generation words (frames × u32) | pad to 64 | frames (frames × frameBytes) |
 //    A frame's generation changes each time the frame is refilled with another block, so
 //    a guest holding an old (frame, generation) pair can tell that its mapping went stale.
 //
@@ -23,11 +23,6 @@ import { ringBytes, ringGeometry, type RingGeometry } from './ring-layout';
 const align64 = (n: number): number => Math.ceil(n / 64) * 64;
 
 // ---- arena ----------------------------------------------------------------------------
-export const ARENA_HEADER_BYTES = 64;
-/** Arena header words (i32): informational copies of the geometry for debugging tools. */
-export const ARENA_FRAMES_I32 = 0; // frame count
-export const ARENA_FRAME_BYTES_I32 = 1; // bytes per frame
-
 export interface ArenaLayout {
   readonly frames: number;
   readonly frameBytes: number;
@@ -43,7 +38,7 @@ export function arenaLayout(frames: number, frameBytes: number): ArenaLayout {
   if (!Number.isInteger(frameBytes) || frameBytes < 4096 || (frameBytes & (frameBytes - 1)) !== 0) {
     throw new RangeError(`frame size must be a power of two ≥ 4096 bytes, got ${frameBytes}`);
   }
-  const genByteOffset = ARENA_HEADER_BYTES;
+  const genByteOffset = 0;
   const framesByteOffset = align64(genByteOffset + frames * 4);
   return Object.freeze({ frames, frameBytes, genByteOffset, framesByteOffset, totalBytes: framesByteOffset + frames * frameBytes });
 }

@@ -21,7 +21,7 @@
 //   guest → host  { tag: ready, guest }        once, when the responder is listening
 //                                              (a frame's window drops messages posted
 //                                              before its document has loaded)
-import { TRANSPORT_KIND, type Transport, type TransportKind } from './transport';
+import { TRANSPORT_KIND, type Transport } from './transport';
 
 export const PROBE_TAG = {
   begin: 'tabvisor:transport-probe:begin',
@@ -283,9 +283,4 @@ function asGuestReport(value: unknown): GuestContextReport | undefined {
   if (!r || typeof r.origin !== 'string') return undefined;
   if (typeof r.crossOriginIsolated !== 'boolean' || typeof r.hasSharedArrayBuffer !== 'boolean') return undefined;
   return { origin: r.origin, crossOriginIsolated: r.crossOriginIsolated, hasSharedArrayBuffer: r.hasSharedArrayBuffer };
-}
-
-/** Convenience for status lines: "zero-copy: guest shares memory…" */
-export function describeProbe(result: ProbeResult): `${TransportKind}: ${string}` {
-  return `${result.kind}: ${result.reason}`;
 }

@@ -23,6 +23,9 @@ export class CopyPort {
     port.start();
   }
 
+  /** A copy port shares no memory with its guest. */
+  readonly controlBytes = 0;
+
   close(): void {
     this.port.onmessage = null;
     this.port.close();

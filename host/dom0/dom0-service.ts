@@ -94,14 +94,13 @@ export class Dom0Service {
   private driver: Dom0Driver | null = null;
   private readonly ports = new Map<number, RingPort | CopyPort>();
   private readonly scheduler = new RingScheduler();
-  private readonly transports = new Map<number, TransportKind>();
-  private readonly controlBytes = new Map<number, number>();
   private faultListener: ((id: number, reason: string) => void) | null = null;
   private config: Dom0Config | null = null;
   private storage: PoolStorage | null = null;
 
   /** Where the pool lives, in plain words for the page. */
-  storageInfo(): PoolStorage | null {
+  storageInfo(): PoolStorage {
+    if (!this.storage) throw new Error('dom0 is not initialised: call init() first');
     return this.storage;
   }
   private reliability: Dom0Reliability | null = null;
@@ -219,12 +218,10 @@ export class Dom0Service {
     const d = await driver.createDomain(dataset, quota, id);
     const g = d.group;
     const base = { domainId: d.id, blocks: d.volume.blocks, blockBytes: d.volume.blockBytes, group: g.id, quota: d.quota };
-    this.transports.set(d.id, transportKind);
     // `typeof` first: where there is no SharedArrayBuffer at all (WebKitGTK), naming it throws.
     if (transportKind === 'zero-copy' && typeof SharedArrayBuffer === 'function' && g.buffer instanceof SharedArrayBuffer) {
       const layout = domainLayout(d.volume.blocks, d.volume.blockBytes);
       const control = new SharedArrayBuffer(layout.totalBytes);
-      this.controlBytes.set(d.id, layout.totalBytes);
       const port = new RingPort(driver, d, control, layout);
       this.ports.set(d.id, port);
       this.scheduler.add(port);
@@ -232,7 +229,6 @@ export class Dom0Service {
     }
     const channel = new MessageChannel();
     this.ports.set(d.id, new CopyPort(driver, d, channel.port1));
-    this.transports.set(d.id, 'copy');
     const grant: DomainGrant = { ...base, kind: 'copy', port: channel.port2 };
     return transfer(grant, [channel.port2]);
   }
@@ -240,8 +236,6 @@ export class Dom0Service {
   destroyDomain(id: number): void {
     this.stopPort(id);
     this.mustDriver().destroyDomain(id);
-    this.transports.delete(id);
-    this.controlBytes.delete(id);
   }
 
   // ---- archive and cold tier (host/archive) ------------------------------------------
@@ -338,10 +332,10 @@ export class Dom0Service {
         id: d.id,
         dataset: d.dataset,
         group: d.group.id,
-        transport: this.transports.get(d.id) ?? 'copy',
+        transport: this.ports.get(d.id) instanceof RingPort ? 'zero-copy' : 'copy',
         mapped: d.mapped,
         quota: d.quota,
-        controlBytes: this.controlBytes.get(d.id) ?? 0,
+        controlBytes: (this.ports.get(d.id) as RingPort | CopyPort | undefined)?.controlBytes ?? 0,
         fault: d.fault,
         counters: { ...d.counters },
       })),
@@ -394,9 +388,5 @@ export class Dom0Service {
   private mustDriver(): Dom0Driver {
     if (!this.driver) throw new Error('dom0 is not initialised: call init() first');
     return this.driver;
-  }
-
-  get configured(): Dom0Config | null {
-    return this.config;
   }
 }

@@ -107,10 +107,6 @@ export interface DriverHooks {
   frameGate?(g: TrustGroup, frame: number): Promise<void> | null;
 }
 
-export class DomainFault extends Error {
-  override name = 'DomainFault';
-}
-
 export class Dom0Driver {
   readonly groups = new Map<string, TrustGroup>();
   readonly domains = new Map<number, Domain>();
@@ -125,7 +121,10 @@ export class Dom0Driver {
     readonly store: BlockStore,
     readonly options: DriverOptions,
   ) {
-    this.committer = new GroupCommit(() => store.commit());
+    this.committer = new GroupCommit(async () => {
+      await store.commit();
+      this.counters.commits++;
+    });
   }
 
   /** The arena of `groupId`, created on first use with the group's block size. */
@@ -150,12 +149,11 @@ export class Dom0Driver {
    * failed domain's identity). Default: a fresh id.
    */
   async createDomain(dataset: string, quota = this.options.quota, id?: number): Promise<Domain> {
-    if (id !== undefined && (!Number.isInteger(id) || id < 1 || this.domains.has(id))) {
-      throw new RangeError(`domain id ${id} is not free`);
-    }
+    if (id !== undefined && (!Number.isInteger(id) || id < 1)) throw new RangeError(`domain id must be a positive integer, got ${id}`);
     const volume = await this.store.volume(dataset);
     if (volume.readOnly) throw new RangeError(`dataset ${dataset} is read-only (a snapshot): give each domain a clone`);
     if (!Number.isInteger(quota) || quota < 1) throw new RangeError(`quota must be a positive integer, got ${quota}`);
+    // Checked after the await: another createDomain may have taken the id meanwhile.
     if (id !== undefined && this.domains.has(id)) throw new RangeError(`domain id ${id} is not free`);
     const newId = id ?? this.nextDomainId++;
     if (newId >= this.nextDomainId) this.nextDomainId = newId + 1;
@@ -302,7 +300,6 @@ export class Dom0Driver {
     if (failed !== null) return refuse(d, failed);
     d.counters.writes++;
     if (d.alive && d.shadow[lba] !== 0) this.clearMapping(d, lba, keepOldPin);
-    this.counters.commits = this.committer.commits;
     return ok();
   }
 
@@ -444,7 +441,7 @@ function statusOf(err: unknown): Status {
   const name = err instanceof Error ? err.name : '';
   if (name === 'ArenaFullError') return Status.ARENA_FULL;
   if (name === 'ChecksumError') return Status.CHECKSUM;
-  if (name === 'ReadOnlyError') return Status.READ_ONLY;
+  if (name === 'ReadOnlyDatasetError') return Status.READ_ONLY;
   if (name === 'OutOfRangeError') return Status.OUT_OF_RANGE;
   return Status.IO;
 }

@@ -8,7 +8,6 @@ export class GroupCommit {
   private staged: Promise<void>[] = [];
   private waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private running: Promise<void> | null = null;
-  commits = 0;
 
   constructor(private readonly commit: () => Promise<void>) {}
 
@@ -42,10 +41,7 @@ export class GroupCommit {
     this.waiters = [];
     try {
       await Promise.all(staged);
-      if (staged.length > 0) {
-        await this.commit();
-        this.commits++;
-      }
+      if (staged.length > 0) await this.commit();
       for (const w of waiters) w.resolve();
     } catch (err) {
       for (const w of waiters) w.reject(err);

@@ -3,7 +3,7 @@
 // go back on the completion ring; page-map changes are published into the guest's control
 // buffer. It does not loop by itself: ring-scheduler.ts polls every port in turn.
 import { RingConsumer, RingProducer } from '../../shared/ring';
-import { CPL_FRAME, CPL_GEN, CPL_OP, CPL_STATUS, CPL_TAG, REQ_OP, REQ_TAG } from '../../shared/protocol';
+import { CPL_FRAME, CPL_GEN, CPL_OP, CPL_STATUS, CPL_TAG, ENTRY_WORDS, REQ_OP, REQ_TAG } from '../../shared/protocol';
 import { PM_FRAME, PM_GEN, PM_WORDS, type DomainLayout } from '../../shared/memory-layout';
 import type { Completion, Dom0Driver, Domain } from './driver';
 import { dispatch } from './request-dispatch';
@@ -39,6 +39,11 @@ export class RingPort {
 
   get alive(): boolean {
     return this.d.alive;
+  }
+
+  /** Bytes of the shared control buffer this port serves (rings, page map, staging). */
+  get controlBytes(): number {
+    return this.layout.totalBytes;
   }
 
   /** Async requests (pool reads, commits) still running: they need the event loop. */
@@ -110,13 +115,11 @@ export class RingPort {
       w[base + CPL_FRAME] = c.frame + 1;
       w[base + CPL_GEN] = c.generation;
       w[base + CPL_OP] = op;
-      w[base + 5] = 0;
-      w[base + 6] = 0;
-      w[base + 7] = 0;
+      w.fill(0, base + CPL_OP + 1, base + ENTRY_WORDS);
     };
     // The common case writes straight into the ring; only a full ring queues.
     if (this.backlog.length === 0 && this.cpl.produce(1, fill) === 1) return;
-    const words = new Int32Array(8);
+    const words = new Int32Array(ENTRY_WORDS);
     fill(words, 0);
     this.backlog.push(words);
     this.drainBacklog();

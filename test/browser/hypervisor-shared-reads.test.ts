@@ -109,6 +109,19 @@ for (const transport of ['zero-copy', 'copy'] as const) {
       expect((await a.api.read(6)).first).toBe(0x11);
       expect((await a.api.heldSummaries())[0]).toEqual(held); // the old frame was not reused
       await a.api.releaseAll();
+      // Rewrite a block that is mapped but has no live view, and one whose last view is
+      // released while the write is in flight.
+      await a.api.read(4);
+      await a.api.write(4, 0x12);
+      await a.api.rewriteReleasingDuring(11, 0x13);
+      expect((await a.api.read(11)).first).toBe(0x13);
+      // No pin outlives its views: what dom0 counts as mapped is exactly the page map.
+      const pinsLeft = async () => {
+        const mapped = (await hv.dom0.stats()).domains.find((d) => d.id === a.id)!.mapped;
+        const entries = [...(await hv.dom0.pageMap(a.id))].filter((f) => f >= 0).length;
+        return mapped - entries;
+      };
+      await expect.poll(pinsLeft, { timeout: 2000 }).toBe(0);
     });
 
     it('never shares frames across trust groups: the other group reads the pool like any miss', async () => {
