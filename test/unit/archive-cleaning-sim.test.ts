@@ -2,7 +2,7 @@
 // figures, which are reported by bench/suites/cleaning.ts and docs/archive.md.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { CleaningSim, QUICK_SIM, simulateCleaning } from '../../host/archive/cleaning-sim';
+import { CleaningSim, QUICK_SIM, minCleanStartFree, simulateCleaning } from '../../host/archive/cleaning-sim';
 import { CleaningPolicy, victimScore } from '../../host/archive/segment-usage';
 import { run } from '../../bench/suites/cleaning';
 
@@ -23,7 +23,8 @@ describe('cleaning simulator', () => {
           separationAge: fc.constantFrom(0.25, 1, 4),
         }),
         (policy, utilisation, seed, ageSort, heads) => {
-          const sim = new CleaningSim({ ...small, ...heads, policy, utilisation, seed, ageSort });
+          const start = minCleanStartFree(heads);
+          const sim = new CleaningSim({ ...small, ...heads, cleanStartFree: start, cleanStopFree: start + 3, policy, utilisation, seed, ageSort });
           sim.checkInvariants();
           for (let i = 0; i < 3000; i++) {
             sim.write(sim.nextBlock());
@@ -47,6 +48,9 @@ describe('cleaning simulator', () => {
 
   it('refuses a configuration that cannot make progress', () => {
     expect(() => new CleaningSim({ ...small, policy: CleaningPolicy.greedy, utilisation: 0.99 })).toThrow(RangeError);
+    // Four write heads and cleaning started at 3 free segments could fill the disk (it did,
+    // about 1 run in 30): refused up front.
+    expect(() => new CleaningSim({ ...small, userHeads: 'lifetime', cleanerHeads: 'age', cleanStartFree: 3, policy: CleaningPolicy.costBenefit, utilisation: 0.8 })).toThrow(/cleanStartFree must be at least 5/);
   });
 
   it('scores segments as the policies define', () => {
