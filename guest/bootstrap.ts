@@ -1,5 +1,5 @@
 // Entry script of every guest domain's dedicated worker (guest side of the boundary):
-//   new Worker(new URL('../guest/bootstrap.ts', import.meta.url), { type: 'module' })
+//   new Worker(new URL('./bootstrap.ts', import.meta.url), { type: 'module' })
 // Order matters and is the whole point of this file:
 //   1. harden the worker (guest/harden.ts); on failure report and load nothing;
 //   2. answer the host's transport probe (shared/transport-probe.ts);
@@ -19,7 +19,7 @@ import {
   type BootMessage,
   type BootedMessage,
   type GuestContext,
-} from './boot-protocol';
+} from '../shared/boot-protocol';
 import { harden, type HardenReport } from './harden';
 
 // The worker's global scope; typed through unknown because tsconfig's lib is DOM (the

@@ -3,8 +3,7 @@
 // that the zero-copy paths and the copy baselines are measured from the same place.
 import { expose, wrap, type Remote } from 'comlink';
 import { openBlockDevice } from '../../guest/block-device';
-import type { GuestContext } from '../../guest/boot-protocol';
-import type { GuestInit } from '../../host/hypervisor';
+import type { GuestContext, GuestInit } from '../../shared/boot-protocol';
 import type { CopyServer } from '../workers/copy-server';
 
 export interface BenchGuestApi {

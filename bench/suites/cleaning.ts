@@ -7,7 +7,7 @@
 // Deterministic (seeded), so the figures change only when the code does. Quick mode
 // (QUICK_SIM, a 1,024-segment disk) takes about a second and lands within ~0.15 of the full run.
 
-import { DEFAULT_SIM, QUICK_SIM, writeCostTable } from '../../host/archive/cleaning-sim';
+import { DEFAULT_SIM, QUICK_SIM, writeCostTable } from '../cleaning/cleaning-sim';
 import { CleaningPolicy } from '../../host/archive/segment-usage';
 
 export async function run(opts: { quick: boolean }): Promise<Record<string, { value: number; unit: string }>> {

@@ -2,7 +2,7 @@
 // user would otherwise use, in one run: a shared block read zero-copy vs the same block
 // returned by comlink or postMessage; and memory for 1 and 8 guests zero-copy vs 8 guests
 // over the copy transport. Timings are taken inside a guest worker (bench-guest.ts).
-import { Hypervisor, type GuestHandle } from '../../host/hypervisor';
+import { Hypervisor, type GuestHandle } from '../../host/page/hypervisor';
 import type { BenchGuestApi } from '../guests/bench-guest';
 
 type Metrics = Record<string, { value: number; unit: string }>;

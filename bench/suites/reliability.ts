@@ -8,13 +8,13 @@
 //                          IndexedDB database, reached by BroadcastChannel)
 //   mirror_bytes_ratio     bytes mirrored ÷ bytes written (< 1 when rewrites coalesce)
 //   scrub_arena_ms_per_gib checksum scrub of every resident frame, per GiB of frames
-import { Hypervisor } from '../../host/hypervisor';
-import { FailoverManager, type TakeoverEvent } from '../../host/reliability/failover';
-import type { SessionGuestApi } from '../../guest/session-guest';
+import { Hypervisor } from '../../host/page/hypervisor';
+import { FailoverManager, type TakeoverEvent } from '../../host/page/failover';
+import type { SessionGuestApi } from '../../guest/workloads/session-guest';
 
 type Metrics = Record<string, { value: number; unit: string }>;
 
-const GUEST = new URL('../../guest/session-guest.ts', import.meta.url);
+const GUEST = new URL('../../guest/workloads/session-guest.ts', import.meta.url);
 const BS = 65536;
 const GIB = 1024 ** 3;
 

@@ -6,9 +6,9 @@
 // into it). Every block read is timed for the console's latency histogram.
 import { expose } from 'comlink';
 import { openBlockDevice, type BlockDevice, type BlockDeviceStats } from '../block-device';
-import type { GuestContext } from '../boot-protocol';
+import type { GuestContext } from '../../shared/boot-protocol';
 import type { DomainGrant } from '../../shared/grant';
-import { bucketOf, LATENCY_EDGES_US, type LatencySnapshot } from './latency-buckets';
+import { bucketOf, LATENCY_EDGES_US, type LatencySnapshot } from '../../shared/latency-buckets';
 import { listTar, type TarEntry } from './tar-reader';
 
 export interface FileRead {

@@ -16,9 +16,9 @@ import { PoolBlockStore } from './pool-block-store';
 import { RingPort } from './ring-port';
 import { RingScheduler } from './ring-scheduler';
 import { CopyPort } from './copy-port';
-import { Dom0Reliability, type StartMirrorOptions } from '../reliability/dom0-reliability';
-import type { IntegrityCounters, ScrubReport } from '../reliability/integrity';
-import type { MirrorStats } from '../mirror/mirror-source';
+import { Dom0Reliability, type StartMirrorOptions } from './dom0-reliability';
+import type { IntegrityCounters, ScrubReport } from './integrity';
+import type { MirrorStats } from './mirror-source';
 
 export interface Dom0Config {
   /** IndexedDB database of the pool. */

@@ -7,7 +7,7 @@
 // Transport-agnostic: ring-port.ts (zero-copy, shared memory) and message-port.ts (copy
 // fallback) decode requests and deliver completions; both call the methods here.
 // Every input is treated as hostile and validated here, not in the ports.
-import { FrameTable } from '../frames/frame-table';
+import { FrameTable } from './frame-table';
 import { arenaLayout, type ArenaLayout } from '../../shared/memory-layout';
 import { Status } from '../../shared/protocol';
 import type { BlockStore, PhysicalBlock, VolumeInfo } from './block-store';

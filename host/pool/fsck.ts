@@ -4,8 +4,8 @@
 // chunk. Used by tests and by the crash test after reopening; a scrub for operators.
 import { walkNodes } from './block-tree';
 import { readChunkRecords } from './reader';
-import type { Pool } from './pool';
-import type { ChunkRecord } from './schema';
+import type { IDBPDatabase } from 'idb';
+import type { ChunkRecord, PoolDB } from './schema';
 import { dedupKey, type PoolState } from './state';
 
 export interface FsckReport {
@@ -74,8 +74,7 @@ export function checkMetadata(state: PoolState): { problems: string[]; nodes: nu
   return { problems, nodes, chunks: all };
 }
 
-export async function fsck(pool: Pool, opts: { data?: boolean } = {}): Promise<FsckReport> {
-  const { state, db } = pool.internals();
+export async function fsck(state: PoolState, db: IDBPDatabase<PoolDB>, txg: number, opts: { data?: boolean } = {}): Promise<FsckReport> {
   const { problems, nodes, chunks: all } = checkMetadata(state);
   let verified = 0;
   if (opts.data) {
@@ -87,5 +86,5 @@ export async function fsck(pool: Pool, opts: { data?: boolean } = {}): Promise<F
       }
     }
   }
-  return { ok: problems.length === 0, txg: pool.txg, problems, nodes, chunks: all.length, verified };
+  return { ok: problems.length === 0, txg, problems, nodes, chunks: all.length, verified };
 }

@@ -5,10 +5,20 @@
 // hashed, so IndexedDB, the Blob reader and WebCrypto overlap. Memory in flight is about
 // two slices (plus the committing transaction's buffers).
 import { InvalidArgumentError } from './errors';
-import type { Pool } from './pool';
-import type { DatasetInfo, DatasetRef } from './types';
+import type { CreateVolumeOptions, DatasetInfo, DatasetRef } from './types';
 import { DEFAULT_BLOCK_BYTES } from './tree-math';
 import { prepareBlocks, type PreparedBlocks } from './write-path';
+
+/** What streaming needs of the pool (Pool implements it; declared here so the two files do not import each other). */
+export interface VolumeStore {
+  createVolume(name: string, opts: CreateVolumeOptions): Promise<DatasetInfo>;
+  stagePreparedBlocks(id: number, firstLba: number, prepared: PreparedBlocks): Promise<void>;
+  commit(): Promise<number>;
+  info(ds: DatasetRef): DatasetInfo;
+  list(): DatasetInfo[];
+  destroy(ds: DatasetRef): Promise<unknown>;
+  readBlocks(ds: DatasetRef, lbas: number[]): Promise<Uint8Array[]>;
+}
 
 export interface ImportOptions {
   /** Name of the new volume. */
@@ -35,7 +45,7 @@ function afterMacrotask<T>(f: () => Promise<T>): Promise<T> {
 }
 
 export async function importVolume(
-  pool: Pool,
+  pool: VolumeStore,
   source: Blob | ArrayBuffer,
   opts: ImportOptions,
   onProgress?: (p: ImportProgress) => void,
@@ -88,7 +98,7 @@ export async function importVolume(
 }
 
 /** The volume's bytes as a Blob of exactly sizeBytes, read in verified batches. */
-export async function exportVolume(pool: Pool, ds: DatasetRef, batchBytes = 16 * 1024 * 1024): Promise<Blob> {
+export async function exportVolume(pool: VolumeStore, ds: DatasetRef, batchBytes = 16 * 1024 * 1024): Promise<Blob> {
   const info = pool.info(ds);
   const perBatch = Math.max(1, Math.floor(batchBytes / info.blockSize));
   const parts: Blob[] = [];

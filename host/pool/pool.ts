@@ -269,6 +269,7 @@ export class Pool {
       txg: this.state.committedTxg,
       datasets: [...this.state.datasets.values()].length,
       chunks,
+      nodes: [...this.state.nodes.values()].length,
       logicalBytes: logical,
       storedBytes: stored,
       dedupRatio: stored === 0 ? 1 : logical / stored,
@@ -293,12 +294,7 @@ export class Pool {
 
   /** Recount references, check accounting, optionally verify every chunk's bytes. */
   fsck(opts: { data?: boolean } = {}): Promise<FsckReport> {
-    return fsck(this, opts);
-  }
-
-  /** @internal For fsck: the in-memory state and database. */
-  internals(): { state: PoolState; db: IDBPDatabase<PoolDB> } {
-    return { state: this.state, db: this.db };
+    return fsck(this.state, this.db, this.txg, opts);
   }
 
   // --- helpers -------------------------------------------------------------------------

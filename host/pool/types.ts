@@ -68,6 +68,8 @@ export interface PoolStats {
   txg: number;
   datasets: number;
   chunks: number;
+  /** Tree nodes (interior and leaf pages) of every dataset, shared ones once. */
+  nodes: number;
   /** Bytes referenced by tree leaves (a block shared by snapshot/clone counts once; a dedup reference counts each time). */
   logicalBytes: number;
   /** Bytes of chunks stored. */

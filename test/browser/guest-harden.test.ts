@@ -7,7 +7,7 @@
 // is tested end to end in test/e2e/isolation-csp.spec.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeTransport, type ProbeResult } from '../../shared/transport-probe';
-import { BOOT_TAG, bootMessage } from '../../guest/boot-protocol';
+import { BOOT_TAG, bootMessage } from '../../shared/boot-protocol';
 import { GLOBAL_REMOVALS, HardenError, NAVIGATOR_REMOVALS, findLeftovers, harden } from '../../guest/harden';
 import { ATTEMPTS_TAG, type AttemptFamily, type AttemptResult } from './fixtures/harden-attempts';
 

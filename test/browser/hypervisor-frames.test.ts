@@ -2,7 +2,7 @@
 // reading correct bytes while mappings are trimmed and frames evicted and reused; a guest
 // cannot pin more than its quota; frames mapped by several domains are promoted.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Hypervisor, type GuestHandle } from '../../host/hypervisor';
+import { Hypervisor, type GuestHandle } from '../../host/page/hypervisor';
 import type { ProbeGuestApi } from './fixtures/guests/probe-guest';
 
 const BS = 65536;

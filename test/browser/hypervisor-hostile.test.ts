@@ -2,7 +2,7 @@
 // faults that guest alone (its worker is terminated with a reason); dom0 and the other
 // guests go on.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Hypervisor, type GuestHandle } from '../../host/hypervisor';
+import { Hypervisor, type GuestHandle } from '../../host/page/hypervisor';
 import { Status } from '../../shared/protocol';
 import type { ProbeGuestApi } from './fixtures/guests/probe-guest';
 

@@ -1,7 +1,7 @@
 // Real Chromium: the hypervisor end to end — dom0 worker, IndexedDB pool, hardened guest
 // workers — on both transports. The same functional tests run zero-copy and copy.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Hypervisor, type GuestHandle } from '../../host/hypervisor';
+import { Hypervisor, type GuestHandle } from '../../host/page/hypervisor';
 import type { ProbeGuestApi } from './fixtures/guests/probe-guest';
 
 const BS = 65536;

@@ -5,13 +5,13 @@
 // assumes its identity (same domain id, same clone), replays its journal, and answers its
 // sessions. Every acknowledged write must be present afterwards.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Hypervisor } from '../../host/hypervisor';
-import { FailoverManager, type ReliableGuest, type TakeoverEvent } from '../../host/reliability/failover';
-import type { SessionGuestApi } from '../../guest/session-guest';
+import { Hypervisor } from '../../host/page/hypervisor';
+import { FailoverManager, type ReliableGuest, type TakeoverEvent } from '../../host/page/failover';
+import type { SessionGuestApi } from '../../guest/workloads/session-guest';
 
 const BS = 65536;
 const BLOCKS = 64;
-const GUEST = new URL('../../guest/session-guest.ts', import.meta.url);
+const GUEST = new URL('../../guest/workloads/session-guest.ts', import.meta.url);
 
 describe('guest failover', () => {
   let hv: Hypervisor;

@@ -3,8 +3,8 @@
 // sees the damage until dom0's scrub finds the frame by its checksum, quarantines it and
 // reloads it from the pool; afterwards both read the right bytes again.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Hypervisor } from '../../host/hypervisor';
-import type { SessionGuestApi } from '../../guest/session-guest';
+import { Hypervisor } from '../../host/page/hypervisor';
+import type { SessionGuestApi } from '../../guest/workloads/session-guest';
 
 const BS = 65536;
 
@@ -23,7 +23,7 @@ describe('frame integrity in shared memory', () => {
   });
 
   it('a scribbled frame is detected by a scrub and reloaded from the pool', async () => {
-    const spawn = () => hv.spawnGuest<SessionGuestApi>({ base: 'img@base', module: new URL('../../guest/session-guest.ts', import.meta.url) });
+    const spawn = () => hv.spawnGuest<SessionGuestApi>({ base: 'img@base', module: new URL('../../guest/workloads/session-guest.ts', import.meta.url) });
     const [a, b] = [await spawn(), await spawn()];
     expect(await b.api.firstByte(3)).toBe(4);
     expect(await a.api.scribble(3, 0xee)).toBe(true); // a wrote into the shared frame
@@ -44,7 +44,7 @@ describe('background scrub', () => {
     try {
       await hv.dom0.importImage('img', new Uint8Array(4 * BS).fill(9).buffer, { blockSize: BS });
       await hv.dom0.snapshot('img', 'img@base');
-      const spawn = () => hv.spawnGuest<SessionGuestApi>({ base: 'img@base', module: new URL('../../guest/session-guest.ts', import.meta.url) });
+      const spawn = () => hv.spawnGuest<SessionGuestApi>({ base: 'img@base', module: new URL('../../guest/workloads/session-guest.ts', import.meta.url) });
       const [a, b] = [await spawn(), await spawn()];
       expect(await b.api.firstByte(1)).toBe(9);
       expect(await a.api.scribble(1, 0x55)).toBe(true);

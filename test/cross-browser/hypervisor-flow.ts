@@ -4,7 +4,7 @@
 // results on either: shared blocks read once from the pool, copy-on-write diverging one
 // clone only, readSync working (zero-copy) or refused with the reason (copy), a killed
 // guest leaving the other running. Results are left on window.__flow for the runner.
-import { Hypervisor } from '../../host/hypervisor';
+import { Hypervisor } from '../../host/page/hypervisor';
 import type { ProbeGuestApi } from '../browser/fixtures/guests/probe-guest';
 
 interface Outcome {

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { expect, test, type Page } from '@playwright/test';
 import { createServer, type ViteDevServer } from 'vite';
 import { GUEST_CSP, guestCsp } from '../../scripts/guest-csp';
-import { BOOT_TAG, bootMessage, type BootMessage } from '../../guest/boot-protocol';
+import { BOOT_TAG, bootMessage, type BootMessage } from '../../shared/boot-protocol';
 import { CSP_TAG, type CspAttempt } from './pages/isolation-csp-guest';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

@@ -2,7 +2,7 @@
 // figures, which are reported by bench/suites/cleaning.ts and docs/archive.md.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { CleaningSim, QUICK_SIM, minCleanStartFree, simulateCleaning } from '../../host/archive/cleaning-sim';
+import { CleaningSim, QUICK_SIM, minCleanStartFree, simulateCleaning } from '../../bench/cleaning/cleaning-sim';
 import { CleaningPolicy, victimScore } from '../../host/archive/segment-usage';
 import { run } from '../../bench/suites/cleaning';
 

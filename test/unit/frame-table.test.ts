@@ -1,6 +1,6 @@
 // Node: frame-table bookkeeping — reuse only at zero mappings, CLOCK, promotion, generations.
 import { describe, expect, it } from 'vitest';
-import { FrameTable } from '../../host/frames/frame-table';
+import { FrameTable } from '../../host/dom0/frame-table';
 import { arenaLayout } from '../../shared/memory-layout';
 
 function table(frames = 4, promoteAt = 2) {

@@ -16,12 +16,12 @@ import fc from 'fast-check';
 import { Dom0Driver, type Domain } from '../../host/dom0/driver';
 import { MemoryBlockStore } from '../../host/dom0/block-store';
 import { RingPort } from '../../host/dom0/ring-port';
-import { Dom0Reliability } from '../../host/reliability/dom0-reliability';
+import { Dom0Reliability } from '../../host/dom0/dom0-reliability';
 import { domainLayout, type DomainLayout } from '../../shared/memory-layout';
 import { RingProducer } from '../../shared/ring';
 import { ENTRY_WORDS, Op, REQ_ARG0, REQ_ARG1, REQ_LBA, REQ_OP, REQ_TAG } from '../../shared/protocol';
-import { readJournal } from '../../guest/journal';
-import { journalLayout } from '../../guest/journal-layout';
+import { readJournal } from '../../guest/workloads/journal';
+import { journalLayout } from '../../shared/journal-layout';
 import { parseBatch } from '../../host/mirror/mirror-protocol';
 
 const BS = 4096;

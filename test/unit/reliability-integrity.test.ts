@@ -3,8 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { Dom0Driver } from '../../host/dom0/driver';
 import { MemoryBlockStore } from '../../host/dom0/block-store';
-import { Dom0Reliability } from '../../host/reliability/dom0-reliability';
-import { checksumKey, frameChecksum } from '../../host/reliability/checksum';
+import { Dom0Reliability } from '../../host/dom0/dom0-reliability';
+import { checksumKey, frameChecksum } from '../../host/dom0/checksum';
 import type { MirrorLink } from '../../host/mirror/mirror-protocol';
 import { Status } from '../../shared/protocol';
 

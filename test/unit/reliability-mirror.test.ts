@@ -5,7 +5,7 @@ import { Dom0Driver } from '../../host/dom0/driver';
 import { MemoryBlockStore } from '../../host/dom0/block-store';
 import { MirrorTarget, type MirrorSink } from '../../host/mirror/mirror-target';
 import type { MirrorBatch, MirrorLink, MirrorMessage } from '../../host/mirror/mirror-protocol';
-import { Dom0Reliability } from '../../host/reliability/dom0-reliability';
+import { Dom0Reliability } from '../../host/dom0/dom0-reliability';
 import { Status } from '../../shared/protocol';
 
 const BS = 4096;

@@ -5,9 +5,9 @@
 //   present. window.__acked() = highest version acknowledged per block.
 // mode=verify: opens the pool directly (no dom0), runs fsck with data verification and
 //   returns, per block, the stream version it holds (-1: bytes that are no stream block).
-import { Hypervisor } from '../../../host/hypervisor';
+import { Hypervisor } from '../../../host/page/hypervisor';
 import { Pool } from '../../../host/pool';
-import { streamVersion, type SessionGuestApi } from '../../../guest/session-guest';
+import { streamVersion, type SessionGuestApi } from '../../../guest/workloads/session-guest';
 
 declare global {
   interface Window {
@@ -17,7 +17,7 @@ declare global {
 
 const BS = 65536;
 const LBAS = Array.from({ length: 32 }, (_, i) => i);
-const GUEST = new URL('../../../guest/session-guest.ts', import.meta.url);
+const GUEST = new URL('../../../guest/workloads/session-guest.ts', import.meta.url);
 const params = new URLSearchParams(location.search);
 const db = params.get('db') ?? 'reliability-crash';
 const state: NonNullable<Window['__crash']> = { ready: false };

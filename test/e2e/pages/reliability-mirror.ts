@@ -6,12 +6,12 @@
 // role=target: the remote fault domain: its own pool `db`, applying batches. window.__promote()
 //   ends the mirror, starts a hypervisor on that pool, boots a guest on the mirrored volume
 //   and returns the stream version each block holds.
-import { Hypervisor } from '../../../host/hypervisor';
+import { Hypervisor } from '../../../host/page/hypervisor';
 import { Pool } from '../../../host/pool';
 import { broadcastLink } from '../../../host/mirror/mirror-protocol';
 import { MirrorTarget, PoolMirrorSink, type MirrorTargetStats } from '../../../host/mirror/mirror-target';
-import type { MirrorStats } from '../../../host/mirror/mirror-source';
-import type { SessionGuestApi } from '../../../guest/session-guest';
+import type { MirrorStats } from '../../../host/dom0/mirror-source';
+import type { SessionGuestApi } from '../../../guest/workloads/session-guest';
 
 export interface MirrorPage {
   ready?: boolean;
@@ -32,7 +32,7 @@ const page = window.__relMirror;
 const BS = 65536;
 const BLOCKS = 64;
 const LBAS = Array.from({ length: 32 }, (_, i) => i);
-const GUEST = new URL('../../../guest/session-guest.ts', import.meta.url);
+const GUEST = new URL('../../../guest/workloads/session-guest.ts', import.meta.url);
 const params = new URLSearchParams(location.search);
 const db = params.get('db') ?? 'reliability-mirror';
 const chan = params.get('chan') ?? 'reliability-mirror';

@@ -1,5 +1,5 @@
 // Runs on the host page's main thread (index.html): the full hypervisor console.
-import { ConsoleApp } from './ui/console-app';
+import { ConsoleApp } from './console-app';
 
 const root = document.getElementById('console');
 if (!root) throw new Error('index.html has no #console element');

@@ -12,7 +12,7 @@
 // user write) before writing them out — age sorting is what separates cold data from hot
 // and makes cost-benefit pay off. Only block ids move; there are no bytes.
 
-import { type CleaningPolicy, CleaningPolicy as Policies, type ReadCost, victimScore } from './segment-usage';
+import { type CleaningPolicy, CleaningPolicy as Policies, type ReadCost, victimScore } from '../../host/archive/segment-usage';
 import { mulberry32 } from './prng';
 
 export interface CleaningSimConfig {

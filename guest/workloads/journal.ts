@@ -35,7 +35,7 @@ import {
   SlotState,
   journalLayout,
   type JournalLayout,
-} from './journal-layout';
+} from '../../shared/journal-layout';
 
 export interface JournalRecord {
   readonly seq: number;

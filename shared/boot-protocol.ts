@@ -2,7 +2,8 @@
 // bootstrap (guest/bootstrap.ts, in the guest worker) parses it. The first message a
 // guest worker acts on says which module to load; everything else a guest gets arrives
 // later, by message, from the host.
-import type { TransportKind } from '../shared/transport';
+import type { TransportKind } from './transport';
+import type { DomainGrant } from './grant';
 
 export const BOOT_TAG = {
   /** host → guest: load this module. */
@@ -52,4 +53,12 @@ export function parseBootMessage(data: unknown): BootMessage | undefined {
   if (m.tag !== BOOT_TAG.boot || typeof m.moduleUrl !== 'string') return undefined;
   if (m.transport !== 'zero-copy' && m.transport !== 'copy') return undefined;
   return { tag: BOOT_TAG.boot, moduleUrl: m.moduleUrl, transport: m.transport, init: m.init };
+}
+
+/** What a guest module receives in `ctx.init`. */
+export interface GuestInit {
+  grant: DomainGrant;
+  /** A port for the guest to expose an API to the host (comlink), or anything else. */
+  control: MessagePort;
+  [key: string]: unknown;
 }

@@ -14,11 +14,11 @@
 // the partner. Requests the dead guest never journaled were never started: they are sent
 // again to the survivor (safe: nothing of them happened).
 import { transfer } from 'comlink';
-import type { GuestHandle, Hypervisor } from '../hypervisor';
-import type { JournalAnnouncement } from '../../guest/journal-layout';
-import { J_HEARTBEAT_I32 } from '../../guest/journal-layout';
-import type { SessionGuestApi } from '../../guest/session-guest';
-import type { SessionReply, SessionRequest, TakeoverReport } from '../../guest/session';
+import type { GuestHandle, Hypervisor } from './hypervisor';
+import type { JournalAnnouncement } from '../../shared/journal-layout';
+import { J_HEARTBEAT_I32 } from '../../shared/journal-layout';
+import type { SessionGuestApi } from '../../guest/workloads/session-guest';
+import type { SessionReply, SessionRequest, TakeoverReport } from '../../guest/workloads/session';
 
 export type ReliableGuest = GuestHandle<SessionGuestApi>;
 

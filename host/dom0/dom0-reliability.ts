@@ -2,9 +2,9 @@
 // place: frame integrity (always on: checksums at fill, scrub on demand) and the mirror
 // routine (started by the host with a channel name). Node tests build it around a driver
 // directly, with an in-memory mirror link.
-import type { Dom0Driver } from '../dom0/driver';
+import type { Dom0Driver } from './driver';
 import { FrameIntegrity, type IntegrityCounters, type ScrubReport } from './integrity';
-import { MirrorSource, type MirrorOptions, type MirrorStats } from '../mirror/mirror-source';
+import { MirrorSource, type MirrorOptions, type MirrorStats } from './mirror-source';
 import { broadcastLink, type MirrorLink } from '../mirror/mirror-protocol';
 
 export interface StartMirrorOptions extends MirrorOptions {

@@ -8,12 +8,12 @@
 //   const guest = await hv.spawnGuest({ base: 'image@base', module: new URL('./my-guest.ts', import.meta.url) });
 //   await guest.kill();
 import { proxy, wrap, type Remote } from 'comlink';
-import { bootMessage, BOOT_TAG } from '../guest/boot-protocol';
-import { checkHostCapability, probeTransport } from '../shared/transport-probe';
-import type { DomainGrant } from '../shared/grant';
-import type { TransportKind } from '../shared/transport';
-import type { Dom0Config, Dom0Service } from './dom0/dom0-service';
-import type { PoolStorage } from './dom0/pool-storage';
+import { bootMessage, BOOT_TAG, type GuestInit } from '../../shared/boot-protocol';
+import { checkHostCapability, probeTransport } from '../../shared/transport-probe';
+import type { DomainGrant } from '../../shared/grant';
+import type { TransportKind } from '../../shared/transport';
+import type { Dom0Config, Dom0Service } from '../dom0/dom0-service';
+import type { PoolStorage } from '../dom0/pool-storage';
 
 export type GuestState = 'booting' | 'running' | 'faulted' | 'destroyed';
 
@@ -39,13 +39,6 @@ export interface SpawnOptions {
   transfer?: Transferable[];
 }
 
-/** What a guest module receives in `ctx.init`. */
-export interface GuestInit {
-  grant: DomainGrant;
-  /** A port for the guest to expose an API to the host (comlink), or anything else. */
-  control: MessagePort;
-  [key: string]: unknown;
-}
 
 export class GuestHandle<Api = unknown> {
   state: GuestState = 'booting';
@@ -130,7 +123,7 @@ export class Hypervisor {
   static async start(options: HypervisorOptions = {}): Promise<Hypervisor> {
     const verdict = checkHostCapability();
     const shared = !verdict && !options.forceCopy;
-    const worker = new Worker(new URL('./dom0/dom0-worker.ts', import.meta.url), { type: 'module', name: 'dom0' });
+    const worker = new Worker(new URL('../dom0/dom0-worker.ts', import.meta.url), { type: 'module', name: 'dom0' });
     const dom0 = wrap<Dom0Service>(worker);
     await dom0.init({
       poolName: options.poolName ?? 'tabvisor',
@@ -161,7 +154,7 @@ export class Hypervisor {
       dataset = opts.name ?? `${opts.base.replace(/@.*/, '')}/dom${Date.now().toString(36)}${(this.cloneSeq++).toString(36)}`;
       await this.dom0.clone(opts.base, dataset, opts.group ? { group: opts.group } : {});
     }
-    const worker = new Worker(new URL('../guest/bootstrap.ts', import.meta.url), { type: 'module', name: `guest:${dataset}` });
+    const worker = new Worker(new URL('../../guest/bootstrap.ts', import.meta.url), { type: 'module', name: `guest:${dataset}` });
     let kind: TransportKind = 'copy';
     let reason = this.hostTransport.reason;
     if (this.hostTransport.kind === 'zero-copy' && !this.forceCopy) {

@@ -16,10 +16,10 @@
 // acknowledgement also waits until the page is durable in the remote, so every acknowledged
 // write survives losing this tab. If the remote stops answering, sync degrades to async
 // (reported in stats) instead of blocking every write forever; it returns when it answers.
-import type { Dom0Driver, Domain } from '../dom0/driver';
-import type { FrameIntegrity } from '../reliability/integrity';
+import type { Dom0Driver, Domain } from './driver';
+import type { FrameIntegrity } from './integrity';
 import { PageLocks } from './page-lock';
-import { parseAck, type MirrorAck, type MirrorBlock, type MirrorLink } from './mirror-protocol';
+import { parseAck, type MirrorAck, type MirrorBlock, type MirrorLink } from '../mirror/mirror-protocol';
 
 export interface MirrorOptions {
   /** 'sync': acknowledge a write only once the remote has it; 'async': trail behind. */

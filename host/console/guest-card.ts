@@ -4,7 +4,7 @@
 // a MessagePort (console-frame.ts). Buttons echo into that console too (api.exec), so
 // what you click is what you would have typed.
 import { transfer } from 'comlink';
-import type { GuestHandle } from '../hypervisor';
+import type { GuestHandle } from '../page/hypervisor';
 import type { TarGuestApi } from '../../guest/workloads/tar-guest';
 import { createConsoleFrame } from './console-frame';
 import { h, setText } from './dom';

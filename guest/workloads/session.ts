@@ -14,7 +14,7 @@
 //   - append: its record is replayed with the rest of the journal, then answered; if its
 //     record was never appended (the guest died between the two steps) it never reached
 //     the disk either, and the answer says so.
-import type { BlockDevice } from './block-device';
+import type { BlockDevice } from '../block-device';
 import { Journal, readJournal, type JournalSnapshot } from './journal';
 
 export type SessionOp = 'open' | 'append' | 'read' | 'close';

@@ -7,7 +7,7 @@
 import type { Remote } from 'comlink';
 import type { Dom0Service, Dom0Stats, FrameSummary } from '../dom0/dom0-service';
 import type { DatasetInfo } from '../pool';
-import type { LatencySnapshot } from '../../guest/workloads/latency-buckets';
+import type { LatencySnapshot } from '../../shared/latency-buckets';
 import type { TarGuestApi, TarGuestStats } from '../../guest/workloads/tar-guest';
 
 export interface MachineSnapshot {

@@ -5,10 +5,10 @@
 // FailoverManager (host/reliability/failover.ts); tests, e2e pages and the reliability
 // benchmark spawn it. The write-stream workload is what crash and failover tests kill.
 import { expose } from 'comlink';
-import { openBlockDevice, type BlockDevice } from './block-device';
-import type { GuestContext } from './boot-protocol';
-import type { DomainGrant } from '../shared/grant';
-import type { JournalAnnouncement } from './journal-layout';
+import { openBlockDevice, type BlockDevice } from '../block-device';
+import type { GuestContext } from '../../shared/boot-protocol';
+import type { DomainGrant } from '../../shared/grant';
+import type { JournalAnnouncement } from '../../shared/journal-layout';
 import { Journal } from './journal';
 import { assumeIdentity, journaledWrite, SessionServer, type SessionReply, type SessionRequest, type SessionTestHooks, type TakeoverReport } from './session';
 

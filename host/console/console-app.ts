@@ -5,7 +5,7 @@
 //
 // One console per document: its controls have fixed ids (labels and tests use them).
 import { proxy } from 'comlink';
-import { Hypervisor, type GuestHandle } from '../hypervisor';
+import { Hypervisor, type GuestHandle } from '../page/hypervisor';
 import type { TarGuestApi } from '../../guest/workloads/tar-guest';
 import { ArenaView } from './arena-view';
 import { BLOCK_BYTES, buildBuiltinImage, IMAGE, IMAGE_BASE } from './builtin-image';
@@ -18,7 +18,7 @@ import { ImportView } from './import-view';
 import { LatencyView } from './latency-view';
 import { PageMapView } from './page-map-view';
 import { Poller, type MachineSnapshot } from './poller';
-import { claimPool, deletePool } from './pool-lock';
+import { claimPool, deletePool } from '../page/pool-lock';
 
 export interface ConsoleOptions {
   /** IndexedDB database of the pool; survives reloads until Reset. */

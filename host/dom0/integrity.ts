@@ -12,8 +12,8 @@
 // Reloading in place rather than into a new frame keeps invariant 2 in spirit: the frame
 // still holds the same block, we restore the bytes every mapper is entitled to. Views a
 // guest holds see the corruption until step 4, then the right bytes.
-import type { Dom0Driver, Domain, TrustGroup } from '../dom0/driver';
-import type { PhysicalBlock } from '../dom0/block-store';
+import type { Dom0Driver, Domain, TrustGroup } from './driver';
+import type { PhysicalBlock } from './block-store';
 import { checksumKey, frameChecksum, type ChecksumKey } from './checksum';
 
 interface FrameRecord {

@@ -1,7 +1,7 @@
 // Runs on the console's main thread. Histogram of guest block-read latency, summed over
 // running guests (each guest times its own reads: guest/workloads/tar-guest.ts). Plain DOM
 // bars: twelve of them, updated in place.
-import { bucketLabel, LATENCY_EDGES_US, type LatencySnapshot } from '../../guest/workloads/latency-buckets';
+import { bucketLabel, LATENCY_EDGES_US, type LatencySnapshot } from '../../shared/latency-buckets';
 import { h, setText } from './dom';
 
 export class LatencyView {
