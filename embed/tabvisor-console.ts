@@ -1,3 +1,3 @@
 // Runs on the main thread of a page that bundles Tabvisor: import this module once and
-// use <tabvisor-console> in the page (host/ui/console-element.ts has the attributes).
+// use <tabvisor-console> in the page (host/console/console-element.ts has the attributes).
 export { TabvisorConsoleElement } from '../host/console/console-element';

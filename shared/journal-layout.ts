@@ -1,6 +1,6 @@
-// Runs on both sides: the guest that owns a journal region (guest/journal.ts), its partner
+// Runs on both sides: the guest that owns a journal region (guest/workloads/journal.ts), its partner
 // that replays it after a takeover, and the host that watches its heartbeat
-// (host/reliability/failover.ts). The one description of a journal region's memory.
+// (host/page/failover.ts). The one description of a journal region's memory.
 //
 // A journal region is a SharedArrayBuffer the guest allocates and announces to its partner
 // through the hypervisor (seed 001, guest failover: partner domains keep a log in shared

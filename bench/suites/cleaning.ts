@@ -1,5 +1,5 @@
 // Runs in a browser page (loaded by the benchmark runner) or node; no node APIs.
-// Segment-cleaning write cost from the LFS-style simulator (host/archive/cleaning-sim.ts):
+// Segment-cleaning write cost from the LFS-style simulator (bench/cleaning/cleaning-sim.ts):
 // a 90/10 hot/cold overwrite trace on 512 KiB segments of 64 KiB blocks, at 50/75/90 %
 // disk utilisation, for the cost-benefit (with age sorting) and greedy policies, both
 // with the archive's write path (DEFAULT_SIM: two user write heads split by a block's

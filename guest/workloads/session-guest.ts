@@ -2,7 +2,7 @@
 // every write in a region it announces to its partner through the hypervisor, beats a
 // heartbeat there, serves stateful sessions for its own identity and, after a takeover, for
 // the identity it assumed. Driven over its control port (comlink) by the host's
-// FailoverManager (host/reliability/failover.ts); tests, e2e pages and the reliability
+// FailoverManager (host/page/failover.ts); tests, e2e pages and the reliability
 // benchmark spawn it. The write-stream workload is what crash and failover tests kill.
 import { expose } from 'comlink';
 import { openBlockDevice, type BlockDevice } from '../block-device';

@@ -1,5 +1,5 @@
 // Runs on the console's main thread: the hypervisor console, shared by the full page
-// (host/main.ts), the embeddable widget (embed/widget.html → host/ui/widget-main.ts) and
+// (host/console/main.ts), the embeddable widget (embed/widget.html → host/console/widget-main.ts) and
 // the <tabvisor-console> custom element. Starts the hypervisor on a persistent pool,
 // imports the built-in image on first start, and wires the views to one poller.
 //

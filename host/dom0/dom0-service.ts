@@ -211,7 +211,7 @@ export class Dom0Service {
 
   /**
    * Create a domain on `dataset` (a writable clone) and return what its guest may see.
-   * `id`: assume a dead domain's id (guest failover, host/reliability/failover.ts).
+   * `id`: assume a dead domain's id (guest failover, host/page/failover.ts).
    */
   async createDomain(dataset: string, transportKind: TransportKind, quota?: number, id?: number): Promise<DomainGrant> {
     const driver = this.mustDriver();
@@ -281,7 +281,7 @@ export class Dom0Service {
     await ArchiveService.destroy(this.config?.poolName ?? 'main');
   }
 
-  // ---- reliability (host/reliability, host/mirror) ------------------------------------
+  // ---- reliability (host/dom0 (integrity), host/mirror) ------------------------------------
 
   /** Mirror dirty pages to a remote fault domain listening on BroadcastChannel `opts.channel`. */
   startMirror(opts: StartMirrorOptions): Promise<void> {

@@ -92,7 +92,7 @@ export interface DriverCounters {
 }
 
 /**
- * Optional hooks for host/reliability and host/mirror (dirty bits, page locks, frame
+ * Optional hooks for host/dom0 (integrity) and host/mirror (dirty bits, page locks, frame
  * checksums). Each is called only when set, so a driver without them behaves, and awaits,
  * exactly as before.
  */
@@ -219,7 +219,7 @@ export class Dom0Driver {
     return { status: Status.OK, frame, generation: table.generation(frame) };
   }
 
-  /** A mapped frame's completion, after any reload of a quarantined frame (host/reliability). */
+  /** A mapped frame's completion, after any reload of a quarantined frame (host/dom0 (integrity)). */
   private gated(g: TrustGroup, frame: number): Completion | Promise<Completion> {
     const gate = this.hooks.frameGate?.(g, frame);
     if (!gate) return { status: Status.OK, frame, generation: g.table.generation(frame) };

@@ -22,7 +22,7 @@ describe('cross-origin isolation headers', () => {
     closers.push(() => server.close());
     const base = server.resolvedUrls?.local[0];
     expect(base).toBeTruthy();
-    for (const path of ['', 'host/main.ts', 'shared/ring.ts', 'no-such-file.txt']) {
+    for (const path of ['', 'host/console/main.ts', 'shared/ring.ts', 'no-such-file.txt']) {
       check(await fetch(new URL(path, base)), `dev ${path || '/'}`);
     }
   }, 30_000);
