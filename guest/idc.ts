@@ -1,0 +1,676 @@
+// Runs in a guest worker: the guest's side of inter-domain channels (layout in
+// shared/idc-layout.ts).
+//
+//   const idc = openIdc(init.idc);                  // the IDC port the host gave this guest
+//   const ch = await idc.connect(peerId);           // asks the host; its policy decides
+//   const buf = ch.alloc()!;                        // a buffer of the channel's pool
+//   buf.bytes.set(payload);                         // the payload's one write
+//   ch.send(buf, payload.length);                   // descriptor {id, offset, length} on tx
+//   // peer:  const v = await ch.receive(); v.bytes (a view on the same memory); v.release();
+//
+// Every word the peer writes is hostile: a descriptor is copied out of the ring, then
+// checked (its buffer belongs to the peer and is not already held here, the range lies
+// inside the buffer); a returned id must be one we lent and have not had back. A bad entry
+// is refused and counted, and only this channel sees it.
+//
+// What the browser cannot stop (docs/design.md, "Inter-domain channels"): both domains
+// hold every buffer of their channel's pool, so a peer can read a buffer we are filling and
+// write one it has given back. Whatever is written into a channel buffer is disclosed to the
+// peer, and received bytes can change until they are copied.
+import '../shared/dispose-polyfill';
+import { RingConsumer, RingProducer } from '../shared/ring';
+import {
+  D_ID,
+  D_KIND,
+  D_LENGTH,
+  D_OFFSET,
+  GT_FREE,
+  GT_SENT,
+  IdcError,
+  Kind,
+  firstBufferOf,
+  idcErrorFrom,
+  type ChannelGrant,
+  type IdcNotice,
+  type IdcRequest,
+  type MappedGrant,
+  type Side,
+} from '../shared/idc-layout';
+
+/** What an endpoint asks of dom0 (through the host), for grants. */
+export interface IdcControlPlane {
+  grant(channelId: number, buffer: number, toChannelId: number): Promise<number>;
+  map(ref: number): Promise<MappedGrant>;
+  end(ref: number): Promise<void>;
+}
+
+export interface RefusalCounters {
+  /** Unknown kind, or a buffer id that is not the peer's. */
+  garbage: number;
+  /** offset/length outside the buffer. */
+  outOfRange: number;
+  /** A buffer delivered again while we still hold it. */
+  doubleDelivery: number;
+  /** A buffer given back that we had not lent (or had back already). */
+  doubleRelease: number;
+  /** A grant ref dom0 would not map for us (forged, revoked, someone else's). */
+  grantRefused: number;
+}
+
+export interface EndpointStats {
+  sent: number;
+  received: number;
+  released: number;
+  /** Our buffers given back by the peer. */
+  returned: number;
+  bytesSent: number;
+  bytesReceived: number;
+  /** Payload bytes copied by this endpoint (0 on the zero-copy path; sendCopy counts). */
+  bytesCopied: number;
+  forwarded: number;
+  grantsMapped: number;
+  /** Our buffers taken out of circulation because a peer forwarded them to a third domain. */
+  retired: number;
+  refused: RefusalCounters;
+}
+
+type ViewState = 'held' | 'released' | 'forwarded' | 'revoked';
+
+/** A received message: a view onto the sender's buffer. Read-only by contract. */
+export class RxView implements Disposable {
+  private state: ViewState = 'held';
+  private readonly view: Uint8Array;
+
+  /** @internal built by IdcEndpoint only */
+  constructor(
+    private readonly ep: IdcEndpoint,
+    readonly kind: Kind,
+    /** Buffer id (a buffer of this channel) or grant ref (a forwarded buffer). */
+    readonly id: number,
+    readonly offset: number,
+    readonly length: number,
+    buffer: SharedArrayBuffer,
+  ) {
+    this.view = new Uint8Array(buffer, offset, length);
+  }
+
+  /** The payload, in the sender's buffer (no copy). Throws once released, forwarded away or revoked. */
+  get bytes(): Uint8Array {
+    if (this.state === 'held' || this.state === 'forwarded') return this.view;
+    throw new IdcError(this.state === 'revoked' ? 'grant-revoked' : 'buffer-state', `view of ${this.kind === Kind.GRANT ? 'grant' : 'buffer'} ${this.id} was ${this.state}`);
+  }
+
+  get released(): boolean {
+    return this.state !== 'held' && this.state !== 'forwarded';
+  }
+
+  /** Give the buffer back to its owner. Idempotent; a forwarded view goes back when the forward ends. */
+  release(): void {
+    if (this.state !== 'held') return;
+    this.state = 'released';
+    this.ep.giveBack(this);
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
+  }
+
+  /** @internal */
+  markForwarded(): void {
+    this.state = 'forwarded';
+  }
+  /** @internal the forward ended: now it really goes back */
+  endForward(): void {
+    if (this.state !== 'forwarded') return;
+    this.state = 'released';
+    this.ep.giveBack(this);
+  }
+  /** @internal the grant was refused: it is ours to release again */
+  undoForward(): void {
+    if (this.state === 'forwarded') this.state = 'held';
+  }
+  /** @internal releaseAll put it on the return ring */
+  markReleasedInBatch(): void {
+    this.state = 'released';
+  }
+  /** @internal */
+  markRevoked(): void {
+    if (this.state === 'held') this.state = 'revoked';
+  }
+  /** @internal */
+  get current(): ViewState {
+    return this.state;
+  }
+}
+
+/** One of our own buffers, writable until it is sent. */
+export class TxBuffer {
+  private sent = false;
+  private readonly view: Uint8Array;
+
+  /** @internal built by IdcEndpoint only */
+  constructor(
+    readonly id: number,
+    buffer: SharedArrayBuffer,
+  ) {
+    this.view = new Uint8Array(buffer);
+  }
+
+  get capacity(): number {
+    return this.view.byteLength;
+  }
+
+  /** The whole buffer. Refused once sent: the peer is reading it. */
+  get bytes(): Uint8Array {
+    if (this.sent) throw new IdcError('buffer-state', `buffer ${this.id} was sent: the peer holds it until it gives it back`);
+    return this.view;
+  }
+
+  get isSent(): boolean {
+    return this.sent;
+  }
+
+  /** @internal */
+  setSent(sent: boolean): void {
+    this.sent = sent;
+  }
+}
+
+export class IdcEndpoint {
+  readonly channelId: number;
+  readonly side: Side;
+  /** The domain at the other end. */
+  readonly peer: number;
+  readonly stats: EndpointStats = {
+    sent: 0,
+    received: 0,
+    released: 0,
+    returned: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    bytesCopied: 0,
+    forwarded: 0,
+    grantsMapped: 0,
+    retired: 0,
+    refused: { garbage: 0, outOfRange: 0, doubleDelivery: 0, doubleRelease: 0, grantRefused: 0 },
+  };
+  /** Why the channel stopped (a ring index the peer corrupted), or null. */
+  fault: string | null = null;
+  /** Last refusal, for the log and the tests. */
+  lastRefusal = '';
+
+  private readonly tx: RingProducer;
+  private readonly rx: RingConsumer;
+  private readonly ret: RingConsumer;
+  private readonly back: RingProducer;
+  private readonly buffers: readonly SharedArrayBuffer[];
+  private readonly bufferBytes: number;
+  private readonly ownFirst: number;
+  private readonly peerFirst: number;
+  private readonly n: number;
+  private readonly table: Int32Array;
+  private readonly own: TxBuffer[] = [];
+  private readonly free: number[] = [];
+  private readonly lent = new Set<number>();
+  /** Peer buffers we hold (delivered and not yet given back). */
+  private readonly held = new Set<number>();
+  /** Grants mapped here, by ref. */
+  private readonly mapped = new Map<number, RxView>();
+  /** Grants we made on this channel: ref → the view (of another channel) it lends. */
+  private readonly forwards = new Map<number, RxView>();
+  private readonly ended = new Set<number>();
+  /** Delivered in ring order; a grant waits for dom0's answer before later messages are handed out. */
+  private readonly inbox: (RxView | Promise<RxView | null>)[] = [];
+  private readonly ready = new Map<Promise<RxView | null>, RxView | null>();
+  /** Entries for `back` that did not fit (never more than we hold). */
+  private readonly backlog: [number, number][] = [];
+  private readonly scratchEntry = [0, 0, 0, 0];
+
+  constructor(
+    grant: ChannelGrant,
+    private readonly control: IdcControlPlane | null,
+  ) {
+    const s = grant.side;
+    const peer = (1 - s) as Side;
+    const l = grant.layout;
+    this.channelId = grant.channelId;
+    this.side = s;
+    this.peer = grant.domains[peer];
+    this.buffers = grant.buffers;
+    this.bufferBytes = l.bufferBytes;
+    this.n = l.buffersPerSide;
+    this.ownFirst = firstBufferOf(l, s);
+    this.peerFirst = firstBufferOf(l, peer);
+    if (grant.buffers.length !== 2 * this.n) throw new IdcError('bad-request', `channel ${grant.channelId}: ${grant.buffers.length} buffers for ${this.n} per side`);
+    this.tx = new RingProducer(grant.control, l.rings[2 * s]!);
+    this.ret = new RingConsumer(grant.control, l.rings[2 * s + 1]!);
+    this.rx = new RingConsumer(grant.control, l.rings[2 * peer]!);
+    this.back = new RingProducer(grant.control, l.rings[2 * peer + 1]!);
+    for (const r of [this.tx, this.ret, this.rx, this.back]) r.onFault = (f) => (this.fault ??= `channel ${this.channelId}: ${f.message}`);
+    this.table = new Int32Array(grant.grantTable);
+    for (let i = 0; i < this.n; i++) {
+      this.own.push(new TxBuffer(this.ownFirst + i, grant.buffers[this.ownFirst + i]!));
+      this.free.push(this.ownFirst + this.n - 1 - i);
+    }
+  }
+
+  get bufferSize(): number {
+    return this.bufferBytes;
+  }
+
+  /** Our buffers free to fill now (after taking back what the peer returned). */
+  get freeBuffers(): number {
+    this.reclaim();
+    return this.free.length;
+  }
+
+  // ---- sending ---------------------------------------------------------------------------
+
+  /** A free buffer of our half of the pool, or null when the peer holds all of them. */
+  alloc(): TxBuffer | null {
+    if (this.free.length === 0) this.reclaim();
+    const id = this.free.pop();
+    return id === undefined ? null : this.own[id - this.ownFirst]!;
+  }
+
+  /** Block (workers only) until a buffer is free, or the timeout. */
+  allocSync(timeoutMs: number): TxBuffer | null {
+    const until = performance.now() + timeoutMs;
+    for (;;) {
+      const b = this.alloc();
+      if (b || this.fault) return b;
+      const left = until - performance.now();
+      if (left <= 0) return null;
+      this.ret.waitForEntries(left);
+    }
+  }
+
+  /** Wait without blocking the event loop until a buffer is free, or the timeout. */
+  async allocAsync(timeoutMs: number): Promise<TxBuffer | null> {
+    const until = performance.now() + timeoutMs;
+    for (;;) {
+      const b = this.alloc();
+      if (b || this.fault) return b;
+      const left = until - performance.now();
+      if (left <= 0) return null;
+      await this.ret.waitForEntriesAsync(left);
+    }
+  }
+
+  /** Queue a descriptor for `length` bytes of `buf` from `offset`; visible to the peer at `flush()`. */
+  post(buf: TxBuffer, length: number, offset = 0): void {
+    if (this.fault) throw new IdcError('closed', this.fault);
+    if (this.own[buf.id - this.ownFirst] !== buf) throw new IdcError('buffer-state', `buffer ${buf.id} is not one of channel ${this.channelId}'s`);
+    if (buf.isSent) throw new IdcError('buffer-state', `buffer ${buf.id} was already sent`);
+    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > this.bufferBytes) {
+      throw new IdcError('bad-request', `range [${offset}, ${offset}+${length}) is outside a ${this.bufferBytes}-byte buffer`);
+    }
+    const e = this.scratchEntry;
+    e[D_KIND] = Kind.BUFFER;
+    e[D_ID] = buf.id;
+    e[D_OFFSET] = offset;
+    e[D_LENGTH] = length;
+    // Capacity is twice what we own: a full tx ring means the peer corrupted its index.
+    if (!this.tx.tryPush(e)) throw new IdcError('closed', this.tx.fault?.message ?? `channel ${this.channelId}: tx ring full`);
+    // The grant-table word says "lent" before the peer can see the descriptor, so dom0
+    // can honour a forward of it as soon as the peer has it.
+    Atomics.store(this.table, buf.id - this.ownFirst, GT_SENT);
+    buf.setSent(true);
+    this.lent.add(buf.id);
+    this.stats.sent++;
+    this.stats.bytesSent += length;
+  }
+
+  /** Publish what `post` queued and what `release` gave back (one notify at most per ring). */
+  flush(): void {
+    this.tx.publish();
+    this.flushBack();
+  }
+
+  send(buf: TxBuffer, length: number, offset = 0): void {
+    this.post(buf, length, offset);
+    this.tx.publish();
+  }
+
+  /** Copy `bytes` into a free buffer and send it: the one copy is counted. False when no buffer is free. */
+  sendCopy(bytes: Uint8Array): boolean {
+    if (bytes.byteLength > this.bufferBytes) throw new IdcError('bad-request', `${bytes.byteLength} bytes do not fit a ${this.bufferBytes}-byte buffer`);
+    const b = this.alloc();
+    if (!b) return false;
+    b.bytes.set(bytes);
+    this.stats.bytesCopied += bytes.byteLength;
+    this.send(b, bytes.byteLength);
+    return true;
+  }
+
+  /** Take back what the peer returned. Returns how many of our buffers came back. */
+  reclaim(): number {
+    let got = 0;
+    this.ret.consume(Infinity, (e) => {
+      const kind = e[D_KIND]!;
+      const id = e[D_ID]!;
+      if (kind === Kind.BUFFER) {
+        if (id < this.ownFirst || id >= this.ownFirst + this.n) return this.refuse('garbage', `returned id ${id} is not one of our buffers`);
+        if (!this.lent.delete(id)) return this.refuse('doubleRelease', `buffer ${id} returned but not lent (double release)`);
+        this.stats.returned++;
+        got++;
+        const buf = this.own[id - this.ownFirst]!;
+        // dom0 may have let the peer forward it at this very moment: whoever moves the
+        // word first wins. If it was forwarded, a third domain holds this buffer for good
+        // (a SharedArrayBuffer cannot be taken back), so it never carries our data again.
+        const was = Atomics.compareExchange(this.table, id - this.ownFirst, GT_SENT, GT_FREE);
+        if (was === GT_SENT) {
+          buf.setSent(false);
+          this.free.push(id);
+        } else {
+          this.stats.retired++;
+        }
+      } else if (kind === Kind.GRANT) {
+        const view = this.forwards.get(id);
+        if (!view) {
+          if (this.ended.delete(id)) return; // it came back after we revoked it: nothing to do
+          return this.refuse('doubleRelease', `grant ${id} returned but not forwarded on this channel`);
+        }
+        this.forwards.delete(id);
+        void this.control?.end(id).catch(() => undefined);
+        view.endForward();
+      } else {
+        this.refuse('garbage', `return of unknown kind ${kind}`);
+      }
+    });
+    return got;
+  }
+
+  // ---- receiving -------------------------------------------------------------------------
+
+  /** Messages that arrived, in order, without waiting. */
+  poll(max = Infinity): RxView[] {
+    this.take();
+    const out: RxView[] = [];
+    while (out.length < max && this.inbox.length > 0) {
+      const head = this.inbox[0]!;
+      let v: RxView | null;
+      if (head instanceof RxView) v = head;
+      else if (this.ready.has(head)) {
+        v = this.ready.get(head)!;
+        this.ready.delete(head);
+      } else break;
+      this.inbox.shift();
+      if (v) out.push(v);
+    }
+    return out;
+  }
+
+  /** The next message; blocks (workers only) up to `timeoutMs`. Forwarded grants need `receive`. */
+  receiveSync(timeoutMs: number): RxView | null {
+    const until = performance.now() + timeoutMs;
+    for (;;) {
+      const [v] = this.poll(1);
+      if (v || this.fault) return v ?? null;
+      const left = until - performance.now();
+      if (left <= 0) return null;
+      this.rx.waitForEntries(left);
+    }
+  }
+
+  /** The next message, waiting without blocking the event loop. */
+  async receive(timeoutMs = Infinity): Promise<RxView | null> {
+    const until = performance.now() + timeoutMs;
+    for (;;) {
+      const [v] = this.poll(1);
+      if (v || this.fault) return v ?? null;
+      const left = until - performance.now();
+      if (left <= 0) return null;
+      const head = this.inbox[0];
+      if (head && !(head instanceof RxView)) await Promise.race([head, new Promise((r) => setTimeout(r, left))]);
+      else await this.rx.waitForEntriesAsync(Math.min(left, 1000));
+    }
+  }
+
+  /** Copy descriptors out of the rx ring and check each one. */
+  private take(): void {
+    this.rx.consume(Infinity, (e) => {
+      const kind = e[D_KIND]!;
+      const id = e[D_ID]!;
+      const offset = e[D_OFFSET]!;
+      const length = e[D_LENGTH]!;
+      if (kind === Kind.BUFFER) {
+        if (id < this.peerFirst || id >= this.peerFirst + this.n) return this.refuse('garbage', `descriptor names buffer ${id}, not one of the peer's`);
+        if (this.held.has(id)) return this.refuse('doubleDelivery', `buffer ${id} delivered again while we hold it`);
+        if (!this.inRange(offset, length, this.bufferBytes)) return this.refuse('outOfRange', `range [${offset}, ${offset}+${length}) is outside buffer ${id}`);
+        this.held.add(id);
+        this.deliver(new RxView(this, Kind.BUFFER, id, offset, length, this.buffers[id]!));
+      } else if (kind === Kind.GRANT) {
+        if (id === 0 || this.mapped.has(id)) return this.refuse('garbage', `grant ref ${id} is null or already mapped here`);
+        if (!this.control) return this.refuse('grantRefused', `grant ${id}: this endpoint has no control plane`);
+        const p: Promise<RxView | null> = this.control.map(id).then(
+          (m) => {
+            if (!this.inRange(offset, length, m.bytes)) {
+              this.refuse('outOfRange', `range [${offset}, ${offset}+${length}) is outside granted buffer ${id}`);
+              return null;
+            }
+            const v = new RxView(this, Kind.GRANT, id, offset, length, m.buffer);
+            this.mapped.set(id, v);
+            this.stats.grantsMapped++;
+            this.stats.received++;
+            this.stats.bytesReceived += length;
+            return v;
+          },
+          (err: unknown) => {
+            this.refuse('grantRefused', `grant ${id}: ${err instanceof Error ? err.message : String(err)}`);
+            return null;
+          },
+        );
+        void p.then((v) => this.ready.set(p, v));
+        this.inbox.push(p);
+      } else {
+        this.refuse('garbage', `descriptor of unknown kind ${kind}`);
+      }
+    });
+  }
+
+  private inRange(offset: number, length: number, size: number): boolean {
+    return offset >= 0 && length >= 0 && offset <= size && length <= size - offset;
+  }
+
+  private deliver(v: RxView): void {
+    this.stats.received++;
+    this.stats.bytesReceived += v.length;
+    this.inbox.push(v);
+  }
+
+  /** @internal a view was released: put it on the return ring. */
+  giveBack(v: RxView): void {
+    if (v.kind === Kind.BUFFER) this.held.delete(v.id);
+    else this.mapped.delete(v.id);
+    this.stats.released++;
+    this.backlog.push([v.kind, v.id]);
+    this.flushBack();
+  }
+
+  private flushBack(): void {
+    if (this.backlog.length === 0) return;
+    const e = this.scratchEntry;
+    let i = 0;
+    for (; i < this.backlog.length; i++) {
+      const [kind, id] = this.backlog[i]!;
+      e[D_KIND] = kind;
+      e[D_ID] = id;
+      e[D_OFFSET] = 0;
+      e[D_LENGTH] = 0;
+      if (!this.back.tryPush(e)) break;
+    }
+    this.backlog.splice(0, i);
+    this.back.publish();
+  }
+
+  /** Release many views with one publish (small batched messages). */
+  releaseAll(views: Iterable<RxView>): void {
+    for (const v of views) {
+      if (v.current !== 'held') continue;
+      // Same as release(), but the ring is published once at the end.
+      if (v.kind === Kind.BUFFER) this.held.delete(v.id);
+      else this.mapped.delete(v.id);
+      this.stats.released++;
+      this.backlog.push([v.kind, v.id]);
+      v.markReleasedInBatch();
+    }
+    this.flushBack();
+  }
+
+  // ---- transitive hand-off ---------------------------------------------------------------
+
+  /**
+   * Lend a message we received on this channel to the peer of `to`, without copying: dom0
+   * checks that we hold the buffer and issues a grant ref only `to`'s peer can map. Our view
+   * stays readable; the buffer goes back to its owner when the forward ends (the third
+   * domain released it, or we revoked it). Returns the grant ref.
+   */
+  async forward(view: RxView, to: IdcEndpoint): Promise<number> {
+    if (view.kind !== Kind.BUFFER || view.current !== 'held' || !this.held.has(view.id)) {
+      throw new IdcError('buffer-state', `only a held buffer of channel ${this.channelId} can be forwarded`);
+    }
+    if (!this.control) throw new IdcError('closed', 'this endpoint has no control plane');
+    view.markForwarded();
+    let ref: number;
+    try {
+      ref = await this.control.grant(this.channelId, view.id, to.channelId);
+    } catch (err) {
+      view.undoForward();
+      throw err;
+    }
+    to.postGrant(ref, view);
+    this.stats.forwarded++;
+    return ref;
+  }
+
+  /** @internal */
+  postGrant(ref: number, view: RxView): void {
+    const e = this.scratchEntry;
+    e[D_KIND] = Kind.GRANT;
+    e[D_ID] = ref;
+    e[D_OFFSET] = view.offset;
+    e[D_LENGTH] = view.length;
+    if (!this.tx.tryPush(e)) throw new IdcError('closed', `channel ${this.channelId}: tx ring full`);
+    this.forwards.set(ref, view);
+    this.tx.publish();
+  }
+
+  /** End a grant we made on this channel: the grantee's view stops, the buffer goes back. */
+  async revoke(ref: number): Promise<void> {
+    const view = this.forwards.get(ref);
+    if (!view) throw new IdcError('grant-unknown', `grant ${ref} was not made on channel ${this.channelId}`);
+    if (!this.control) throw new IdcError('closed', 'this endpoint has no control plane');
+    await this.control.end(ref);
+    this.forwards.delete(ref);
+    this.ended.add(ref);
+    view.endForward();
+  }
+
+  /** @internal the owner revoked a grant we mapped. */
+  revoked(ref: number): boolean {
+    const v = this.mapped.get(ref);
+    if (!v) return false;
+    this.mapped.delete(ref);
+    v.markRevoked();
+    return true;
+  }
+
+  private refuse(kind: keyof RefusalCounters, why: string): void {
+    this.stats.refused[kind]++;
+    this.lastRefusal = why;
+  }
+}
+
+// ---- the guest's IDC runtime ------------------------------------------------------------
+
+/** Talks to the host over the IDC port: connect, accept, and dom0's grant operations. */
+export class Idc implements IdcControlPlane {
+  private readonly endpoints = new Map<number, IdcEndpoint>();
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly incoming: IdcEndpoint[] = [];
+  private readonly waiters: ((e: IdcEndpoint) => void)[] = [];
+  private nextTag = 1;
+
+  constructor(private readonly port: MessagePort) {
+    port.onmessage = (ev: MessageEvent<IdcNotice>) => this.onNotice(ev.data);
+    port.start();
+  }
+
+  private onNotice(m: IdcNotice): void {
+    if (m.op === 'reply') {
+      const p = this.pending.get(m.tag);
+      if (!p) return;
+      this.pending.delete(m.tag);
+      if (m.error) p.reject(idcErrorFrom(m.error));
+      else p.resolve(m.value);
+    } else if (m.op === 'channel') {
+      const ep = this.open(m.grant);
+      const w = this.waiters.shift();
+      if (w) w(ep);
+      else this.incoming.push(ep);
+    } else if (m.op === 'revoked') {
+      for (const ep of this.endpoints.values()) if (ep.revoked(m.ref)) break;
+    }
+  }
+
+  private call<T>(req: IdcRequest): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(req.tag, { resolve: resolve as (v: unknown) => void, reject });
+      this.port.postMessage(req);
+    });
+  }
+
+  private tag(): number {
+    return this.nextTag++;
+  }
+
+  private open(grant: ChannelGrant): IdcEndpoint {
+    const ep = new IdcEndpoint(grant, this);
+    this.endpoints.set(grant.channelId, ep);
+    return ep;
+  }
+
+  /** Ask the host for a channel to domain `peer`. Refused with IdcError('policy') unless the host allows it. */
+  async connect(peer: number, opts: { buffersPerSide?: number; bufferBytes?: number } = {}): Promise<IdcEndpoint> {
+    const grant = await this.call<ChannelGrant>({ op: 'connect', tag: this.tag(), peer, ...opts });
+    return this.open(grant);
+  }
+
+  /** The next channel a peer opened to us. */
+  accept(timeoutMs = Infinity): Promise<IdcEndpoint> {
+    const ep = this.incoming.shift();
+    if (ep) return Promise.resolve(ep);
+    return new Promise((resolve, reject) => {
+      this.waiters.push(resolve);
+      if (Number.isFinite(timeoutMs)) {
+        setTimeout(() => {
+          const i = this.waiters.indexOf(resolve);
+          if (i < 0) return;
+          this.waiters.splice(i, 1);
+          reject(new IdcError('closed', `no channel opened within ${timeoutMs} ms`));
+        }, timeoutMs);
+      }
+    });
+  }
+
+  channels(): IdcEndpoint[] {
+    return [...this.endpoints.values()];
+  }
+
+  grant(channelId: number, buffer: number, toChannelId: number): Promise<number> {
+    return this.call<number>({ op: 'grant', tag: this.tag(), channelId, buffer, toChannelId });
+  }
+
+  map(ref: number): Promise<MappedGrant> {
+    return this.call<MappedGrant>({ op: 'map', tag: this.tag(), ref });
+  }
+
+  end(ref: number): Promise<void> {
+    return this.call<void>({ op: 'end', tag: this.tag(), ref });
+  }
+}
+
+export function openIdc(port: MessagePort): Idc {
+  return new Idc(port);
+}

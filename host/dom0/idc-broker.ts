@@ -1,0 +1,195 @@
+// Runs in the dom0 driver worker. Makes the memory of inter-domain channels and keeps the
+// grant refs that let a domain lend a buffer it holds to a third domain (Xen's grant table
+// with GTF_transitive, shared/idc-layout.ts). The host page decides who may talk
+// (host/page/channels.ts); this decides what each domain is handed.
+//
+// Nothing here reads a buffer's contents. The one word of shared memory it trusts is the
+// owner's grant-table entry for a buffer, and only to learn what the owner itself declared
+// ("lent to my peer"): a hostile owner can lie there only about its own buffers.
+import {
+  GT_FORWARDED,
+  GT_SENT,
+  IdcError,
+  channelLayout,
+  firstBufferOf,
+  type ChannelGrant,
+  type ChannelLayout,
+  type MappedGrant,
+  type Side,
+} from '../../shared/idc-layout';
+import { initRing } from '../../shared/ring';
+
+interface ChannelRecord {
+  readonly id: number;
+  readonly domains: readonly [number, number];
+  readonly layout: ChannelLayout;
+  readonly control: SharedArrayBuffer;
+  readonly buffers: readonly SharedArrayBuffer[];
+  readonly tables: readonly [SharedArrayBuffer, SharedArrayBuffer];
+  open: boolean;
+}
+
+interface GrantRecord {
+  readonly ref: number;
+  /** The domain that forwarded (holds the buffer from its channel's peer). */
+  readonly owner: number;
+  readonly grantee: number;
+  readonly channelId: number;
+  readonly buffer: number;
+  readonly toChannelId: number;
+  mapped: boolean;
+}
+
+export interface ChannelSummary {
+  id: number;
+  domains: [number, number];
+  buffersPerSide: number;
+  bufferBytes: number;
+  /** Shared bytes of the channel: control rings plus both halves of the pool. */
+  sharedBytes: number;
+  open: boolean;
+}
+
+export interface GrantSummary {
+  ref: number;
+  owner: number;
+  grantee: number;
+  channelId: number;
+  buffer: number;
+  toChannelId: number;
+  mapped: boolean;
+}
+
+export interface ChannelOptions {
+  buffersPerSide?: number;
+  bufferBytes?: number;
+}
+
+/** Revoked refs remembered (to say "revoked" rather than "unknown"); older ones are forgotten. */
+const REMEMBER_REVOKED = 4096;
+
+export class IdcBroker {
+  private readonly channels = new Map<number, ChannelRecord>();
+  private readonly grants = new Map<number, GrantRecord>();
+  private readonly revokedRefs = new Set<number>();
+  private nextChannel = 1;
+
+  /** Make a channel's memory and the two grants: side 0 is `a` (the asker), side 1 is `b`. */
+  createChannel(a: number, b: number, opts: ChannelOptions = {}): [ChannelGrant, ChannelGrant] {
+    if (a === b) throw new IdcError('bad-request', `domain ${a} cannot open a channel to itself`);
+    const layout = channelLayout(opts.buffersPerSide ?? 16, opts.bufferBytes ?? 65536);
+    const control = new SharedArrayBuffer(layout.controlBytes);
+    for (const g of layout.rings) initRing(control, g);
+    const buffers = Array.from({ length: 2 * layout.buffersPerSide }, () => new SharedArrayBuffer(layout.bufferBytes));
+    const tables: [SharedArrayBuffer, SharedArrayBuffer] = [new SharedArrayBuffer(layout.buffersPerSide * 4), new SharedArrayBuffer(layout.buffersPerSide * 4)];
+    const rec: ChannelRecord = { id: this.nextChannel++, domains: [a, b], layout, control, buffers, tables, open: true };
+    this.channels.set(rec.id, rec);
+    const grant = (side: Side): ChannelGrant => ({ channelId: rec.id, side, domains: rec.domains, layout, control, buffers, grantTable: tables[side] });
+    return [grant(0), grant(1)];
+  }
+
+  /**
+   * `from` lends buffer `buffer` of channel `channelId` (lent to it by that channel's peer)
+   * to the other domain of `toChannelId`. Honoured only while the owner's grant table says
+   * the buffer is lent, and only for `from`'s own channels. The owner's runtime will not reuse
+   * a forwarded buffer: the grantee keeps the SharedArrayBuffer for good.
+   */
+  grant(from: number, channelId: number, buffer: number, toChannelId: number): number {
+    const ch = this.openChannel(channelId, from);
+    const to = this.openChannel(toChannelId, from);
+    const fromSide: Side = ch.domains[0] === from ? 0 : 1;
+    const ownerSide = (1 - fromSide) as Side;
+    const first = firstBufferOf(ch.layout, ownerSide);
+    if (!Number.isInteger(buffer) || buffer < first || buffer >= first + ch.layout.buffersPerSide) {
+      throw new IdcError('grant-refused', `buffer ${buffer} of channel ${channelId} was not lent to domain ${from}`);
+    }
+    const table = new Int32Array(ch.tables[ownerSide]);
+    const i = buffer - first;
+    // The owner clears the word with compareExchange when the buffer comes back; whichever
+    // of us moves it first wins, so a buffer already back with its owner is never granted.
+    const word = Atomics.load(table, i);
+    if ((word & GT_SENT) === 0 || Atomics.compareExchange(table, i, word, word | GT_FORWARDED) !== word) {
+      throw new IdcError('grant-refused', `domain ${from} does not hold buffer ${buffer} of channel ${channelId} now`);
+    }
+    const grantee = to.domains[0] === from ? to.domains[1] : to.domains[0];
+    const ref = this.newRef();
+    this.grants.set(ref, { ref, owner: from, grantee, channelId, buffer, toChannelId, mapped: false });
+    return ref;
+  }
+
+  /** `domain` maps grant `ref`: only the grantee, only while the grant stands. */
+  map(domain: number, ref: number): MappedGrant {
+    const g = this.grants.get(ref);
+    if (!g || g.grantee !== domain) {
+      if (this.revokedRefs.has(ref)) throw new IdcError('grant-revoked', `grant ${ref} was revoked by its owner`);
+      throw new IdcError('grant-unknown', `grant ref ${ref} was not issued to domain ${domain}`);
+    }
+    const ch = this.channels.get(g.channelId);
+    if (!ch?.open) throw new IdcError('closed', `channel ${g.channelId} of grant ${ref} is closed`);
+    g.mapped = true;
+    return { ref, buffer: ch.buffers[g.buffer]!, bytes: ch.layout.bufferBytes };
+  }
+
+  /** The owner ends a grant (revocation, or the grantee gave it back). Returns the grantee to tell. */
+  end(domain: number, ref: number): number {
+    const g = this.grants.get(ref);
+    if (!g || g.owner !== domain) throw new IdcError('grant-unknown', `grant ref ${ref} is not one domain ${domain} made`);
+    this.revoke(g);
+    return g.grantee;
+  }
+
+  /** A domain went away: its channels close and every grant it made or mapped ends. */
+  closeDomain(domain: number): GrantSummary[] {
+    for (const ch of this.channels.values()) {
+      if (ch.domains.includes(domain)) ch.open = false;
+    }
+    const ended: GrantSummary[] = [];
+    for (const g of [...this.grants.values()]) {
+      const ch = this.channels.get(g.channelId);
+      if (g.owner === domain || g.grantee === domain || !ch?.open) {
+        this.revoke(g);
+        ended.push({ ...g });
+      }
+    }
+    for (const ch of [...this.channels.values()]) if (!ch.open) this.channels.delete(ch.id);
+    return ended;
+  }
+
+  channelList(): ChannelSummary[] {
+    return [...this.channels.values()].map((c) => ({
+      id: c.id,
+      domains: [c.domains[0], c.domains[1]],
+      buffersPerSide: c.layout.buffersPerSide,
+      bufferBytes: c.layout.bufferBytes,
+      sharedBytes: c.layout.controlBytes + c.buffers.length * c.layout.bufferBytes,
+      open: c.open,
+    }));
+  }
+
+  grantList(): GrantSummary[] {
+    return [...this.grants.values()].map((g) => ({ ...g }));
+  }
+
+  private openChannel(id: number, member: number): ChannelRecord {
+    const ch = this.channels.get(id);
+    if (!ch || !ch.domains.includes(member)) throw new IdcError('grant-refused', `domain ${member} has no channel ${id}`);
+    if (!ch.open) throw new IdcError('closed', `channel ${id} is closed`);
+    return ch;
+  }
+
+  private revoke(g: GrantRecord): void {
+    this.grants.delete(g.ref);
+    this.revokedRefs.add(g.ref);
+    if (this.revokedRefs.size > REMEMBER_REVOKED) this.revokedRefs.delete(this.revokedRefs.values().next().value!);
+  }
+
+  /** Unguessable, so a forged ref is almost surely unknown; and checked against the grantee anyway. */
+  private newRef(): number {
+    const r = new Uint32Array(1);
+    for (;;) {
+      crypto.getRandomValues(r);
+      const ref = r[0]! & 0x7fff_ffff;
+      if (ref !== 0 && !this.grants.has(ref) && !this.revokedRefs.has(ref)) return ref;
+    }
+  }
+}

@@ -1,0 +1,163 @@
+// Runs on both sides of the boundary (dom0 worker, host page, guest workers, Node tests).
+// The one description of an inter-domain channel's memory (seed 001: processes talk "by
+// use of transmit and receive queues similar to [those] used by hardware devices"; Xen's
+// netfront/netback over io/ring.h, with grant_table.h for transitive hand-off).
+//
+// A channel joins two domains, side 0 (the one that asked) and side 1. dom0 makes:
+//
+//   control buffer (both sides):  | tx0 | ret0 | tx1 | ret1 |        four rings of DESC_WORDS
+//     tx<s>   side s → peer: descriptors {kind, id, offset, length}   (the NIC's tx queue)
+//     ret<s>  peer → side s: the ids side s lent out, given back       (its completions)
+//   buffers (both sides):  2 × buffersPerSide SharedArrayBuffers, one per buffer, so one
+//     buffer can be granted to a third domain without handing it the rest of the pool.
+//     Ids [0, N) belong to side 0 (only side 0 writes payloads into them), [N, 2N) to side 1.
+//   grant table of side s (side s and dom0 only): one word per buffer side s owns, the
+//     state dom0 checks before it lets the peer forward that buffer (Xen's grant entry).
+//
+// Geometry travels over the control plane, never through shared memory.
+import { ringBytes, ringGeometry, type RingGeometry } from './ring-layout';
+
+/** Words per ring entry, on every ring of a channel. */
+export const DESC_WORDS = 4;
+export const D_KIND = 0;
+export const D_ID = 1; // buffer id (KIND_BUFFER) or grant ref (KIND_GRANT)
+export const D_OFFSET = 2;
+export const D_LENGTH = 3;
+
+/** What a descriptor's id names. */
+export const Kind = {
+  /** A buffer of this channel's pool, by id. */
+  BUFFER: 1,
+  /** A buffer of another channel, lent through dom0 under a grant ref. */
+  GRANT: 2,
+} as const;
+export type Kind = (typeof Kind)[keyof typeof Kind];
+
+/** Grant-table word of a buffer (written by its owner's runtime and by dom0, with compareExchange). */
+export const GT_FREE = 0;
+/** Lent to the peer: the peer holds it until it comes back on ret. */
+export const GT_SENT = 1;
+/** dom0 let the peer forward it to a third domain: it must never carry the owner's data again. */
+export const GT_FORWARDED = 2;
+
+export const IDC_MAX_BUFFERS_PER_SIDE = 1024;
+export const IDC_MAX_BUFFER_BYTES = 16 << 20;
+
+export interface ChannelLayout {
+  readonly buffersPerSide: number;
+  readonly bufferBytes: number;
+  /** tx of side s at [2s], ret of side s at [2s + 1]. */
+  readonly rings: readonly [RingGeometry, RingGeometry, RingGeometry, RingGeometry];
+  readonly controlBytes: number;
+}
+
+const align64 = (n: number): number => Math.ceil(n / 64) * 64;
+const pow2AtLeast = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(2, n)));
+
+export function channelLayout(buffersPerSide: number, bufferBytes: number): ChannelLayout {
+  if (!Number.isInteger(buffersPerSide) || buffersPerSide < 1 || buffersPerSide > IDC_MAX_BUFFERS_PER_SIDE) {
+    throw new RangeError(`buffersPerSide must be an integer in [1, ${IDC_MAX_BUFFERS_PER_SIDE}], got ${buffersPerSide}`);
+  }
+  if (!Number.isInteger(bufferBytes) || bufferBytes < 64 || bufferBytes > IDC_MAX_BUFFER_BYTES || bufferBytes % 8 !== 0) {
+    throw new RangeError(`bufferBytes must be a multiple of 8 in [64, ${IDC_MAX_BUFFER_BYTES}], got ${bufferBytes}`);
+  }
+  // Room for every buffer a side owns plus as many forwarded grants: a send never waits
+  // on ring space while it holds a buffer, only on buffers.
+  const capacity = pow2AtLeast(2 * buffersPerSide);
+  const bytes = ringBytes(capacity, DESC_WORDS);
+  const rings = [0, 1, 2, 3].map((i) => ringGeometry(align64(bytes) * i, capacity, DESC_WORDS)) as [RingGeometry, RingGeometry, RingGeometry, RingGeometry];
+  return Object.freeze({ buffersPerSide, bufferBytes, rings, controlBytes: align64(bytes) * 4 });
+}
+
+export type Side = 0 | 1;
+
+/** First buffer id side `s` owns. */
+export const firstBufferOf = (layout: ChannelLayout, s: Side): number => s * layout.buffersPerSide;
+
+/** What dom0 hands each of the two domains of a channel: everything it may touch, nothing more. */
+export interface ChannelGrant {
+  readonly channelId: number;
+  readonly side: Side;
+  /** Domain ids of side 0 and side 1. */
+  readonly domains: readonly [number, number];
+  readonly layout: ChannelLayout;
+  readonly control: SharedArrayBuffer;
+  /** Indexed by buffer id: both sides' buffers (a receiver needs views onto the sender's). */
+  readonly buffers: readonly SharedArrayBuffer[];
+  /** This side's grant table (buffersPerSide words), shared with dom0 only. */
+  readonly grantTable: SharedArrayBuffer;
+}
+
+/** The reasons an IDC operation is refused; they cross the worker boundary as `code`. */
+export type IdcErrorCode =
+  /** The host policy does not let these two domains talk. */
+  | 'policy'
+  /** No such domain, or it cannot use shared memory (copy transport). */
+  | 'unknown-peer'
+  /** A grant ref that dom0 never issued to this domain (forged, or someone else's). */
+  | 'grant-unknown'
+  /** A grant ref its owner revoked. */
+  | 'grant-revoked'
+  /** dom0 refused to grant: the asker does not hold that buffer now. */
+  | 'grant-refused'
+  /** A local misuse: writing a sent buffer, sending a buffer twice, reading a released view. */
+  | 'buffer-state'
+  /** The channel is closed or its peer faulted it. */
+  | 'closed'
+  | 'bad-request';
+
+export class IdcError extends Error {
+  override name = 'IdcError';
+  constructor(
+    readonly code: IdcErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** An error as data on a MessagePort, and back (structured clone loses the class). */
+export interface IdcErrorData {
+  readonly name: string;
+  readonly code?: string;
+  readonly message: string;
+}
+
+export function idcErrorData(err: unknown): IdcErrorData {
+  if (err instanceof IdcError) return { name: err.name, code: err.code, message: err.message };
+  if (err instanceof Error) return { name: err.name, message: err.message };
+  return { name: 'Error', message: String(err) };
+}
+
+const CODES = new Set<string>(['policy', 'unknown-peer', 'grant-unknown', 'grant-revoked', 'grant-refused', 'buffer-state', 'closed', 'bad-request']);
+
+export function idcErrorFrom(data: IdcErrorData): Error {
+  if (data.name === 'IdcError' && data.code !== undefined && CODES.has(data.code)) return new IdcError(data.code as IdcErrorCode, data.message);
+  const e = new Error(data.message);
+  e.name = data.name;
+  return e;
+}
+
+// ---- control messages between a guest's IDC port and the host page -----------------------
+
+/** guest → host. `tag` pairs a request with its reply. */
+export type IdcRequest =
+  | { readonly op: 'connect'; readonly tag: number; readonly peer: number; readonly buffersPerSide?: number; readonly bufferBytes?: number }
+  | { readonly op: 'grant'; readonly tag: number; readonly channelId: number; readonly buffer: number; readonly toChannelId: number }
+  | { readonly op: 'map'; readonly tag: number; readonly ref: number }
+  | { readonly op: 'end'; readonly tag: number; readonly ref: number };
+
+/** host → guest. */
+export type IdcNotice =
+  | { readonly op: 'reply'; readonly tag: number; readonly value?: unknown; readonly error?: IdcErrorData }
+  /** A peer opened a channel to this domain. */
+  | { readonly op: 'channel'; readonly grant: ChannelGrant }
+  /** A grant this domain mapped was revoked by its owner. */
+  | { readonly op: 'revoked'; readonly ref: number };
+
+/** What dom0 returns for a mapped grant: the one buffer, and the bytes it may view. */
+export interface MappedGrant {
+  readonly ref: number;
+  readonly buffer: SharedArrayBuffer;
+  readonly bytes: number;
+}
