@@ -227,7 +227,8 @@ export class IdcEndpoint {
   private readonly scratchEntry = [0, 0, 0, 0];
 
   constructor(
-    grant: ChannelGrant,
+    /** What dom0 handed this side: every buffer the peer can also see. */
+    readonly grant: ChannelGrant,
     private readonly control: IdcControlPlane | null,
   ) {
     const s = grant.side;

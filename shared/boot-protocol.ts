@@ -60,5 +60,7 @@ export interface GuestInit {
   grant: DomainGrant;
   /** A port for the guest to expose an API to the host (comlink), or anything else. */
   control: MessagePort;
+  /** The guest's port for inter-domain channels (guest/idc.ts `openIdc`). */
+  idc?: MessagePort;
   [key: string]: unknown;
 }

@@ -19,6 +19,8 @@ import { CopyPort } from './copy-port';
 import { Dom0Reliability, type StartMirrorOptions } from './dom0-reliability';
 import type { IntegrityCounters, ScrubReport } from './integrity';
 import type { MirrorStats } from './mirror-source';
+import { IdcBroker, idcResult, type ChannelOptions, type ChannelSummary, type GrantSummary, type IdcResult } from './idc-broker';
+import { IdcError, type ChannelGrant, type MappedGrant } from '../../shared/idc-layout';
 
 export interface Dom0Config {
   /** IndexedDB database of the pool. */
@@ -106,6 +108,7 @@ export class Dom0Service {
   private reliability: Dom0Reliability | null = null;
   private scrubTimer: ReturnType<typeof setTimeout> | null = null;
   private archiveService: Promise<ArchiveService> | null = null;
+  private readonly idc = new IdcBroker();
 
   private startBackgroundScrub(everyMs: number): void {
     if (!(everyMs > 0)) return;
@@ -236,6 +239,44 @@ export class Dom0Service {
   destroyDomain(id: number): void {
     this.stopPort(id);
     this.mustDriver().destroyDomain(id);
+  }
+
+  // ---- inter-domain channels (host/dom0/idc-broker.ts) --------------------------------
+  // The host page has checked its policy before it calls these; refusals come back as data
+  // (IdcResult) because comlink keeps an error's name and message but not its code.
+
+  /** Make a channel between two running zero-copy domains: side 0 is `a`, side 1 is `b`. */
+  idcOpen(a: number, b: number, opts: ChannelOptions = {}): IdcResult<[ChannelGrant, ChannelGrant]> {
+    return idcResult(() => {
+      for (const id of [a, b]) {
+        if (!(this.ports.get(id) instanceof RingPort)) {
+          throw new IdcError('unknown-peer', `domain ${id} is not a running zero-copy domain (channels need SharedArrayBuffer)`);
+        }
+      }
+      return this.idc.createChannel(a, b, opts);
+    });
+  }
+
+  idcGrant(from: number, channelId: number, buffer: number, toChannelId: number): IdcResult<number> {
+    return idcResult(() => this.idc.grant(from, channelId, buffer, toChannelId));
+  }
+
+  idcMap(domain: number, ref: number): IdcResult<MappedGrant> {
+    return idcResult(() => this.idc.map(domain, ref));
+  }
+
+  /** End a grant `domain` made; the value is the grantee to tell. */
+  idcEnd(domain: number, ref: number): IdcResult<number> {
+    return idcResult(() => this.idc.end(domain, ref));
+  }
+
+  /** A domain is gone: close its channels; returns the grants that ended with them. */
+  idcCloseDomain(domain: number): GrantSummary[] {
+    return this.idc.closeDomain(domain);
+  }
+
+  idcList(): { channels: ChannelSummary[]; grants: GrantSummary[] } {
+    return { channels: this.idc.channelList(), grants: this.idc.grantList() };
   }
 
   // ---- archive and cold tier (host/archive) ------------------------------------------

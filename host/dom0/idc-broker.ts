@@ -7,6 +7,8 @@
 // owner's grant-table entry for a buffer, and only to learn what the owner itself declared
 // ("lent to my peer"): a hostile owner can lie there only about its own buffers.
 import {
+  idcErrorData,
+  type IdcErrorData,
   GT_FORWARDED,
   GT_SENT,
   IdcError,
@@ -63,6 +65,17 @@ export interface GrantSummary {
 export interface ChannelOptions {
   buffersPerSide?: number;
   bufferBytes?: number;
+}
+
+/** An answer that crosses comlink with its error code intact. */
+export type IdcResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: IdcErrorData };
+
+export function idcResult<T>(fn: () => T): IdcResult<T> {
+  try {
+    return { ok: true, value: fn() };
+  } catch (err) {
+    return { ok: false, error: idcErrorData(err) };
+  }
 }
 
 /** Revoked refs remembered (to say "revoked" rather than "unknown"); older ones are forgotten. */

@@ -14,6 +14,7 @@ import type { DomainGrant } from '../../shared/grant';
 import type { TransportKind } from '../../shared/transport';
 import type { Dom0Config, Dom0Service } from '../dom0/dom0-service';
 import type { PoolStorage } from '../dom0/pool-storage';
+import { Channels } from './channels';
 
 export type GuestState = 'booting' | 'running' | 'faulted' | 'destroyed';
 
@@ -109,6 +110,8 @@ export class Hypervisor {
   /** Domains a guest took over from a dead partner (failover): domain id → hosting guest. */
   private readonly adopted = new Map<number, GuestHandle>();
   onGuestFault: ((guest: GuestHandle, reason: string) => void) | null = null;
+  /** Inter-domain channels: the policy of who may talk, and what dom0 handed out. */
+  readonly channels: Channels;
   private cloneSeq = 0;
 
   private constructor(
@@ -118,7 +121,9 @@ export class Hypervisor {
     private readonly forceCopy: boolean,
     /** Where the pool lives ('memory' where the browser refused IndexedDB), and why. */
     readonly storage: PoolStorage,
-  ) {}
+  ) {
+    this.channels = new Channels(dom0);
+  }
 
   static async start(options: HypervisorOptions = {}): Promise<Hypervisor> {
     const verdict = checkHostCapability();
@@ -180,8 +185,9 @@ export class Hypervisor {
       worker.addEventListener('message', onMessage);
       worker.addEventListener('error', (ev) => reject(new Error(`guest ${handle.id} worker error: ${ev.message}`)), { once: true });
     });
-    const init: GuestInit = { ...(opts.init ?? {}), grant, control: control.port2 };
-    const transfers: Transferable[] = [control.port2, ...(opts.transfer ?? [])];
+    const idc = this.channels.attach(handle.id);
+    const init: GuestInit = { ...(opts.init ?? {}), grant, control: control.port2, idc };
+    const transfers: Transferable[] = [control.port2, idc, ...(opts.transfer ?? [])];
     if (grant.kind === 'copy') transfers.push(grant.port);
     worker.postMessage(bootMessage(new URL(opts.module, location.href), grant.kind, init), transfers);
     try {
@@ -210,6 +216,7 @@ export class Hypervisor {
     g.worker.terminate();
     this.guests.delete(id);
     if (g.state !== 'faulted') g.ended('destroyed', 'killed by the host');
+    await this.channels.detach(id);
     for (const domainId of this.adoptedBy(g)) {
       this.adopted.delete(domainId);
       await this.dom0.destroyDomain(domainId).catch(() => undefined);
@@ -233,6 +240,7 @@ export class Hypervisor {
     if (!g) return;
     g.worker.terminate();
     g.ended('faulted', reason);
+    void this.channels.detach(id);
     this.onGuestFault?.(g, reason);
   }
 
