@@ -6,6 +6,7 @@ import { run as runPool } from './suites/pool';
 import { run as runCleaning } from './suites/cleaning';
 import { run as runReliability } from './suites/reliability';
 import { run as runArchive } from './suites/archive';
+import { run as runIdc } from './suites/idc';
 
 type Metrics = Record<string, { value: number; unit: string }>;
 interface BenchState {
@@ -36,6 +37,7 @@ const suites: [string, () => Promise<Metrics>][] = [
   ['cleaning', () => runCleaning({ quick })],
   ['reliability', () => runReliability({ quick })],
   ['archive', () => runArchive({ quick })],
+  ['idc', () => runIdc({ quick, log })],
 ];
 
 for (const [name, run] of suites) {

@@ -19,6 +19,7 @@ export const TARGETS = [
   { name: 'pool cold read / raw getAll', ratio: (m) => div(m, 'pool_cold_read_mb_s', 'idb_raw_getall_mb_s'), op: '>=', goal: 0.8, why: 'the pool reads within 80% of raw IndexedDB' },
   { name: 'pool import / raw put', ratio: (m) => div(m, 'pool_import_mb_s', 'idb_raw_put_mb_s'), op: '>=', goal: 0.8, why: 'the pool writes within 80% of raw IndexedDB' },
   { name: 'ring no-op ops/s', ratio: (m) => m.ring_noop_ops_per_s ?? null, op: '>=', goal: 1_000_000, why: 'batched requests through the ring' },
+  { name: 'postMessage copy / channel message (64 KiB)', ratio: (m) => div(m, 'idc_postmessage_copy_64k_ns', 'idc_msg_64k_ns'), op: '>=', goal: 10, why: 'a zero-copy message between guests must beat a copying postMessage by 10×' },
   { name: 'cleaning write cost at 75% (cost-benefit)', ratio: (m) => m.clean_write_cost_75_costbenefit ?? null, op: '<=', goal: 1.6, why: 'LFS cost-benefit cleaning' },
   { name: 'cost-benefit / greedy at 75%', ratio: (m) => div(m, 'clean_write_cost_75_costbenefit', 'clean_write_cost_75_greedy'), op: '<=', goal: 0.6, why: 'cost-benefit at least 40% below greedy' },
 ];

@@ -274,27 +274,29 @@ export class IdcEndpoint {
     return id === undefined ? null : this.own[id - this.ownFirst]!;
   }
 
+  /** Block (workers only) until the peer gives something back, or the timeout; how many of our buffers came back. */
+  reclaimSync(timeoutMs: number): number {
+    const got = this.reclaim();
+    if (got > 0 || this.fault) return got;
+    this.ret.waitForEntries(timeoutMs);
+    return this.reclaim();
+  }
+
   /** Block (workers only) until a buffer is free, or the timeout. */
   allocSync(timeoutMs: number): TxBuffer | null {
     const until = performance.now() + timeoutMs;
-    for (;;) {
-      const b = this.alloc();
-      if (b || this.fault) return b;
-      const left = until - performance.now();
-      if (left <= 0) return null;
-      this.ret.waitForEntries(left);
+    for (let b = this.alloc(); ; b = this.alloc()) {
+      if (b || this.fault || performance.now() >= until) return b;
+      this.reclaimSync(until - performance.now());
     }
   }
 
   /** Wait without blocking the event loop until a buffer is free, or the timeout. */
   async allocAsync(timeoutMs: number): Promise<TxBuffer | null> {
     const until = performance.now() + timeoutMs;
-    for (;;) {
-      const b = this.alloc();
-      if (b || this.fault) return b;
-      const left = until - performance.now();
-      if (left <= 0) return null;
-      await this.ret.waitForEntriesAsync(left);
+    for (let b = this.alloc(); ; b = this.alloc()) {
+      if (b || this.fault || performance.now() >= until) return b;
+      await this.ret.waitForEntriesAsync(until - performance.now());
     }
   }
 

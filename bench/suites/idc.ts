@@ -1,0 +1,70 @@
+// Runs in the benchmark page (main thread). Channels between two guests: a 64 KiB message
+// sent, viewed and released, against postMessage copying and transferring the same 64 KiB
+// between the same two workers in the same run; and small messages batched. Timings are
+// taken inside the sending guest (bench/guests/idc-bench-guest.ts).
+import { Hypervisor } from '../../host/page/hypervisor';
+import type { IdcBenchApi } from '../guests/idc-bench-guest';
+
+type Metrics = Record<string, { value: number; unit: string }>;
+
+const GUEST = new URL('../guests/idc-bench-guest.ts', import.meta.url);
+const KIB = 1024;
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export async function run(opts: { quick: boolean; log: (line: string) => void }): Promise<Metrics> {
+  const { quick, log } = opts;
+  const hv = await Hypervisor.start({ poolName: `bench-idc-${crypto.randomUUID()}`, arenaFrames: 16 });
+  try {
+    await hv.dom0.importImage('img', new Uint8Array(64 * KIB).buffer, { blockSize: 64 * KIB });
+    await hv.dom0.snapshot('img', 'img@base');
+    const pm = new MessageChannel();
+    const spawn = (port: MessagePort) => hv.spawnGuest<IdcBenchApi>({ base: 'img@base', module: GUEST, init: { pm: port }, transfer: [port] });
+    const a = await spawn(pm.port1);
+    const b = await spawn(pm.port2);
+    hv.channels.allow(a.id, b.id);
+    // One buffer per side for latency (each message waits for its buffer to come back),
+    // many small ones for throughput.
+    await hv.channels.open(a.id, b.id, { buffersPerSide: 1, bufferBytes: 64 * KIB });
+    await hv.channels.open(a.id, b.id, { buffersPerSide: 256, bufferBytes: 256 });
+    const [lat, tput] = await a.api.accept(2);
+    await b.api.accept(2);
+
+    const n = quick ? 2_000 : 20_000;
+    const latency = async (): Promise<number> => {
+      const served = b.api.serve(lat!, n + 1); // the untimed first message and n timed ones
+      const ns = await a.api.latencyNs(lat!, n, 64 * KIB);
+      await served;
+      return ns;
+    };
+    log('idc: 64 KiB message round trips');
+    await latency(); // warm-up: JIT on both ends
+    const idcNs = median([await latency(), await latency(), await latency()]);
+    log('idc: postMessage baselines (copy, transfer)');
+    const pmN = quick ? 300 : 2_000;
+    await a.api.postMessageNs(pmN, 64 * KIB, 'copy');
+    const copyNs = median([await a.api.postMessageNs(pmN, 64 * KIB, 'copy'), await a.api.postMessageNs(pmN, 64 * KIB, 'copy')]);
+    const transferNs = median([await a.api.postMessageNs(pmN, 64 * KIB, 'transfer'), await a.api.postMessageNs(pmN, 64 * KIB, 'transfer')]);
+    log('idc: small messages, batched');
+    const total = quick ? 200_000 : 2_000_000;
+    const throughput = async (): Promise<number> => {
+      const drained = b.api.drain(tput!, total);
+      const perS = await a.api.throughput(tput!, total, 64, 64);
+      await drained;
+      return perS;
+    };
+    await throughput();
+    const perS = median([await throughput(), await throughput(), await throughput()]);
+    const sa = await a.api.stats(lat!);
+    const sb = await b.api.stats(lat!);
+    return {
+      idc_msg_64k_ns: { value: idcNs, unit: 'ns' },
+      idc_postmessage_copy_64k_ns: { value: copyNs, unit: 'ns' },
+      idc_postmessage_transfer_64k_ns: { value: transferNs, unit: 'ns' },
+      idc_msgs_per_s: { value: perS, unit: 'msgs/s' },
+      idc_bytes_copied: { value: sa.bytesCopied + sb.bytesCopied, unit: 'bytes' },
+    };
+  } finally {
+    await hv.shutdown();
+  }
+}
