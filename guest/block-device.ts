@@ -14,12 +14,15 @@
 // Leases: a view pins its frame until `release()` (or the end of a `using` block). The
 // domain's mappings are its mapping cache (seed 003): reading a block it already maps takes
 // no request at all — the page map dom0 keeps in our control buffer says where the block
-// is, and the frame's generation says whether that is still true.
+// is. dom0 may take back any mapping we hold no view of (overcommit); our lease word per
+// LBA, in the same control buffer, tells it which (see fromPageMap for the handshake).
+// Blocks only this domain may read (its own writes) come from private frames in the
+// control buffer, which no other guest holds.
 import '../shared/dispose-polyfill';
-import { Op, Status, CPL_FRAME, CPL_STATUS, statusText } from '../shared/protocol';
-import { PM_FRAME, PM_GEN, PM_WORDS } from '../shared/memory-layout';
+import { Op, Status, CPL_FRAME, CPL_GEN, CPL_STATUS, statusText } from '../shared/protocol';
+import { PM_FRAME, PM_GEN, PM_LEASE, PM_WORDS } from '../shared/memory-layout';
 import type { DomainGrant, ZeroCopyGrant } from '../shared/grant';
-import { CopyChannel, RingChannel, type Channel, type Reply, type Request } from './channel';
+import { CopyChannel, RingChannel, type Channel, type Reply } from './channel';
 
 export interface BlockView extends Disposable {
   readonly lba: number;
@@ -38,8 +41,8 @@ export interface BlockDeviceStats {
   requestReads: number;
   holeReads: number;
   writes: number;
-  /** Mappings dropped to stay under the quota. */
-  trims: number;
+  /** Times a read was refused for quota and waited for this guest's other reads to settle. */
+  quotaWaits: number;
   /** Blocks this domain currently maps. */
   mapped: number;
   leases: number;
@@ -80,7 +83,11 @@ abstract class DeviceBase {
   readonly blocks: number;
   readonly blockBytes: number;
   protected readonly quota: number;
-  protected readonly counters = { cachedReads: 0, requestReads: 0, holeReads: 0, writes: 0, trims: 0 };
+  protected readonly counters = { cachedReads: 0, requestReads: 0, holeReads: 0, writes: 0, quotaWaits: 0 };
+  /** READs submitted and not answered; of them, those waiting after a QUOTA refusal. */
+  private readsOut = 0;
+  private readsWaiting = 0;
+  private readonly settled: (() => void)[] = [];
 
   constructor(
     protected readonly channel: Channel,
@@ -109,6 +116,29 @@ abstract class DeviceBase {
     return new BlockDeviceError(`${what}: ${statusText(status)}`, status);
   }
 
+  /**
+   * One READ round trip. QUOTA means this domain already holds its share of frames: if
+   * other reads of ours are at dom0, their answers may free some (dom0 takes back mappings
+   * no view holds), so wait for one and ask again; if none are, our caller holds views of
+   * the whole share, and the refusal is the answer.
+   */
+  protected async submitRead(lba: number): Promise<Reply> {
+    this.readsOut++;
+    try {
+      for (;;) {
+        const reply = await this.channel.submit({ op: Op.READ, lba });
+        if (reply.words[CPL_STATUS] !== Status.QUOTA || this.readsOut - this.readsWaiting <= 1) return reply;
+        this.counters.quotaWaits++;
+        this.readsWaiting++;
+        await new Promise<void>((resolve) => this.settled.push(resolve));
+        this.readsWaiting--;
+      }
+    } finally {
+      this.readsOut--;
+      for (const wake of this.settled.splice(0)) wake();
+    }
+  }
+
   protected zeros(lba: number): BlockView {
     this.counters.holeReads++;
     return plainView(lba, new Uint8Array(this.blockBytes));
@@ -129,29 +159,28 @@ abstract class DeviceBase {
 class ZeroCopyDevice extends DeviceBase implements BlockDevice {
   readonly transport = 'zero-copy' as const;
   private readonly pm: Int32Array;
-  private readonly gen: Int32Array;
   private readonly arena: SharedArrayBuffer;
-  private readonly framesByteOffset: number;
-  private readonly frames: number;
+  private readonly control: SharedArrayBuffer;
+  private readonly arenaFrames: number;
+  private readonly privateFrames: number;
+  private readonly privateByteOffset: number;
   private readonly staging: Uint8Array;
   private readonly freeSlots: number[];
   private readonly slotWaiters: (() => void)[] = [];
-  /** frame → live views of it held by guest code. */
-  private readonly leases = new Map<number, number>();
-  /** frames whose LBA was rewritten while views were live: dom0 keeps them pinned until we drop them. */
-  private readonly orphanPins = new Map<number, number>();
-  /** LBAs this domain maps, oldest first (the trim order). */
-  private readonly mappedLbas = new Set<number>();
+  /** `${lba}:${ref}:${gen}` → live views of that mapping held by guest code. */
+  private readonly views = new Map<string, number>();
+  private leaseCount = 0;
 
   constructor(grant: ZeroCopyGrant) {
     const channel = new RingChannel(grant.control, grant.domainLayout);
     super(channel, grant);
     const dl = grant.domainLayout;
     this.pm = new Int32Array(grant.control, dl.pageMapByteOffset, dl.blocks * PM_WORDS);
-    this.gen = new Int32Array(grant.arena, grant.arenaLayout.genByteOffset, grant.arenaLayout.frames);
     this.arena = grant.arena;
-    this.framesByteOffset = grant.arenaLayout.framesByteOffset;
-    this.frames = grant.arenaLayout.frames;
+    this.control = grant.control;
+    this.arenaFrames = grant.arenaLayout.frames;
+    this.privateFrames = dl.privateFrames.frames;
+    this.privateByteOffset = dl.privateFrames.framesByteOffset;
     this.staging = new Uint8Array(grant.control, dl.stagingByteOffset, dl.stagingSlots * dl.blockBytes);
     this.freeSlots = Array.from({ length: dl.stagingSlots }, (_, i) => i);
   }
@@ -168,30 +197,54 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
     const cached = this.fromPageMap(lba);
     if (cached) return cached;
     const submitSync = (this.channel as RingChannel).submitSync;
-    let reply = submitSync({ op: Op.READ, lba });
-    if (reply.words[CPL_STATUS] === Status.QUOTA && this.trimSync(submitSync)) reply = submitSync({ op: Op.READ, lba });
+    // The lease is taken before the request: dom0 will not take back a mapping being read.
+    this.leaseAdd(lba);
+    let reply: Reply;
+    try {
+      reply = submitSync({ op: Op.READ, lba });
+    } catch (err) {
+      this.leaseSub(lba);
+      throw err;
+    }
     return this.afterRead(lba, reply);
   }
 
   private async readThrough(lba: number): Promise<BlockView> {
-    let reply = await this.channel.submit({ op: Op.READ, lba });
-    if (reply.words[CPL_STATUS] === Status.QUOTA && (await this.trim())) reply = await this.channel.submit({ op: Op.READ, lba });
+    this.leaseAdd(lba);
+    let reply: Reply;
+    try {
+      reply = await this.submitRead(lba);
+    } catch (err) {
+      this.leaseSub(lba);
+      throw err;
+    }
     return this.afterRead(lba, reply);
   }
 
+  /** The READ's answer, with the lease taken before it was asked. */
   private afterRead(lba: number, reply: Reply): BlockView {
-    if (reply.words[CPL_STATUS] !== Status.OK) throw this.fail(reply, `read of block ${lba}`);
-    const frame = reply.words[CPL_FRAME]! - 1;
-    if (frame < 0) return this.zeros(lba);
-    if (frame >= this.frames) throw new BlockDeviceError(`dom0 answered with frame ${frame}, outside the arena`, Status.BAD_REQUEST);
+    if (reply.words[CPL_STATUS] !== Status.OK) {
+      this.leaseSub(lba);
+      throw this.fail(reply, `read of block ${lba}`);
+    }
+    const ref = reply.words[CPL_FRAME]! - 1;
+    if (ref < 0) {
+      this.leaseSub(lba);
+      return this.zeros(lba);
+    }
+    if (ref >= this.arenaFrames + this.privateFrames) {
+      this.leaseSub(lba);
+      throw new BlockDeviceError(`dom0 answered with frame ${ref}, outside the arena and this domain's private frames`, Status.BAD_REQUEST);
+    }
     this.counters.requestReads++;
-    this.mappedLbas.add(lba);
-    return this.lease(lba, frame);
+    return this.view(lba, ref, reply.words[CPL_GEN]!);
   }
 
   /**
-   * The mapping cache: (FRAME, GEN, FRAME) read with Atomics; trusted only when both FRAME
-   * reads agree and the frame still has that generation (else it was remapped or reused).
+   * The mapping cache: (FRAME, GEN, FRAME) read with Atomics, all in our own control buffer
+   * (no other guest can write it); then the lease, then FRAME and GEN once more. dom0 takes
+   * a mapping back by clearing FRAME and then reading LEASE, so if the entry is unchanged
+   * after our lease, dom0 saw the lease and keeps the frame for us.
    */
   private fromPageMap(lba: number): BlockView | null {
     const base = lba * PM_WORDS;
@@ -199,41 +252,58 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
     if (f1 === 0) return null;
     const g = Atomics.load(this.pm, base + PM_GEN);
     if (Atomics.load(this.pm, base + PM_FRAME) !== f1) return null;
-    const frame = f1 - 1;
-    if (frame < 0 || frame >= this.frames || Atomics.load(this.gen, frame) !== g) return null;
+    const ref = f1 - 1;
+    if (ref < 0 || ref >= this.arenaFrames + this.privateFrames) return null;
+    this.leaseAdd(lba);
+    if (Atomics.load(this.pm, base + PM_FRAME) !== f1 || Atomics.load(this.pm, base + PM_GEN) !== g) {
+      this.leaseSub(lba);
+      return null;
+    }
     this.counters.cachedReads++;
-    return this.lease(lba, frame);
+    return this.view(lba, ref, g);
   }
 
-  private lease(lba: number, frame: number): BlockView {
-    this.leases.set(frame, (this.leases.get(frame) ?? 0) + 1);
-    const bytes = new Uint8Array(this.arena, this.framesByteOffset + frame * this.blockBytes, this.blockBytes);
+  private leaseAdd(lba: number): void {
+    Atomics.add(this.pm, lba * PM_WORDS + PM_LEASE, 1);
+    this.leaseCount++;
+  }
+
+  private leaseSub(lba: number): void {
+    Atomics.sub(this.pm, lba * PM_WORDS + PM_LEASE, 1);
+    this.leaseCount--;
+  }
+
+  /** A view of frame `ref` for `lba`; the lease is already counted. */
+  private view(lba: number, ref: number, gen: number): BlockView {
+    const key = `${lba}:${ref}:${gen}`;
+    this.views.set(key, (this.views.get(key) ?? 0) + 1);
+    const bytes =
+      ref < this.arenaFrames
+        ? new Uint8Array(this.arena, ref * this.blockBytes, this.blockBytes)
+        : new Uint8Array(this.control, this.privateByteOffset + (ref - this.arenaFrames) * this.blockBytes, this.blockBytes);
     let live = true;
     const release = (): void => {
       if (!live) return;
       live = false;
-      this.unlease(frame);
+      this.unview(lba, ref, gen, key);
     };
     return { lba, bytes, shared: true, release, [Symbol.dispose]: release };
   }
 
-  private unlease(frame: number): void {
-    const n = (this.leases.get(frame) ?? 1) - 1;
+  private unview(lba: number, ref: number, gen: number, key: string): void {
+    this.leaseSub(lba);
+    const n = (this.views.get(key) ?? 1) - 1;
     if (n > 0) {
-      this.leases.set(frame, n);
+      this.views.set(key, n);
       return;
     }
-    this.leases.delete(frame);
-    // Last view of a block we rewrote: let dom0 drop the pins it kept for us.
-    const pins = this.orphanPins.get(frame);
-    if (pins) {
-      this.orphanPins.delete(frame);
-      for (let i = 0; i < pins; i++) this.dropPin(frame);
+    this.views.delete(key);
+    // The mapping moved on while we held views of it (our write, dom0 taking it back, a
+    // corrupt frame replaced): dom0 kept the frame pinned for us; give it back.
+    const base = lba * PM_WORDS;
+    if (Atomics.load(this.pm, base + PM_FRAME) !== ref + 1 || Atomics.load(this.pm, base + PM_GEN) !== gen) {
+      void this.channel.submit({ op: Op.UNMAP, lba, arg0: ref + 1 });
     }
-  }
-
-  private dropPin(frame: number): void {
-    void this.channel.submit({ op: Op.UNMAP, lba: 0, arg0: frame + 1 });
   }
 
   async write(lba: number, bytes: Uint8Array): Promise<void> {
@@ -242,20 +312,10 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
     const slot = await this.takeSlot();
     try {
       this.staging.set(bytes, slot * this.blockBytes);
-      // A mapped block's old frame stays pinned through the write: a view of it may be
-      // taken while the write is in flight. Whether to keep that pin is decided when the
-      // write completes; dom0 has cleared the page-map entry by then, so no new view of
-      // the old frame can appear after that check.
-      const oldFrame = Atomics.load(this.pm, lba * PM_WORDS + PM_FRAME) - 1;
-      const keepPin = oldFrame >= 0 && oldFrame < this.frames;
-      const reply = await this.channel.submit({ op: Op.WRITE, lba, arg0: slot, arg1: bytes.byteLength, arg2: keepPin ? 1 : 0 });
+      // Views of the old block stay valid: dom0 sees our lease on the LBA and keeps its frame.
+      const reply = await this.channel.submit({ op: Op.WRITE, lba, arg0: slot, arg1: bytes.byteLength });
       if (reply.words[CPL_STATUS] !== Status.OK) throw this.fail(reply, `write of block ${lba}`);
       this.counters.writes++;
-      this.mappedLbas.delete(lba);
-      if (keepPin) {
-        if ((this.leases.get(oldFrame) ?? 0) > 0) this.orphanPins.set(oldFrame, (this.orphanPins.get(oldFrame) ?? 0) + 1);
-        else this.dropPin(oldFrame);
-      }
     } finally {
       this.giveSlot(slot);
     }
@@ -272,46 +332,10 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
     this.slotWaiters.shift()?.();
   }
 
-  /** Mappings with no live view, oldest first: the ones we may drop to make room. */
-  private trimCandidates(): number[] {
-    const out: number[] = [];
-    const want = Math.max(1, this.quota >> 2);
-    for (const lba of this.mappedLbas) {
-      const f = Atomics.load(this.pm, lba * PM_WORDS + PM_FRAME) - 1;
-      if (f < 0) {
-        this.mappedLbas.delete(lba);
-        continue;
-      }
-      if ((this.leases.get(f) ?? 0) === 0) out.push(lba);
-      if (out.length >= want) break;
-    }
-    return out;
-  }
-
-  /** Drop a quarter of the quota's worth of unleased mappings. False if every mapping is leased. */
-  private async trim(): Promise<boolean> {
-    const lbas = this.trimCandidates();
-    if (lbas.length === 0) return false;
-    await Promise.all(lbas.map((lba) => this.channel.submit({ op: Op.UNMAP, lba })));
-    for (const lba of lbas) this.mappedLbas.delete(lba);
-    this.counters.trims += lbas.length;
-    return true;
-  }
-
-  private trimSync(submitSync: (r: Request) => Reply): boolean {
-    const lbas = this.trimCandidates();
-    for (const lba of lbas) {
-      submitSync({ op: Op.UNMAP, lba });
-      this.mappedLbas.delete(lba);
-    }
-    this.counters.trims += lbas.length;
-    return lbas.length > 0;
-  }
-
   stats(): BlockDeviceStats {
-    let leases = 0;
-    for (const n of this.leases.values()) leases += n;
-    return { ...this.counters, mapped: this.mappedLbas.size, leases };
+    let mapped = 0;
+    for (let lba = 0; lba < this.blocks; lba++) if (Atomics.load(this.pm, lba * PM_WORDS + PM_FRAME) !== 0) mapped++;
+    return { ...this.counters, mapped, leases: this.leaseCount };
   }
 }
 
@@ -331,7 +355,7 @@ class CopyDevice extends DeviceBase implements BlockDevice {
       this.counters.cachedReads++;
       return plainView(lba, cached);
     }
-    const reply = await this.channel.submit({ op: Op.READ, lba });
+    const reply = await this.submitRead(lba);
     if (reply.words[CPL_STATUS] !== Status.OK) throw this.fail(reply, `read of block ${lba}`);
     if (!reply.bytes) return this.zeros(lba);
     this.counters.requestReads++;

@@ -1,19 +1,28 @@
 // Runs on both sides of the boundary. The two kinds of shared buffer a guest is given,
 // described once:
 //
-// 1. A frame arena, one per trust group: the resident blocks. Every guest of the group
-//    gets the same buffer, so a block is in memory once however many domains read it.
-//      | generation words (frames × u32) | pad to 64 | frames (frames × frameBytes) |
-//    A frame's generation changes each time the frame is refilled with another block, so
-//    a guest holding an old (frame, generation) pair can tell that its mapping went stale.
+// 1. A frame arena, one per trust group: the blocks every member of the group may read
+//    (shared with the snapshot their clones came from, or deduplicated). Every guest of
+//    the group gets the same buffer, so such a block is in memory once however many
+//    domains read it.
+//      | frames (frames × frameBytes) |
+//    Nothing else lives there: every member can write every byte of it, so no word that
+//    another guest trusts (generations, lease state) may sit in it.
 //
 // 2. A domain control buffer, one per domain, seen only by that guest and dom0:
-//      | request ring | completion ring | page map (blocks × 2 words) | staging slots (slots × blockBytes) |
-//    The page map is written only by dom0 (frame + 1, generation per LBA): it is the guest's
-//    mapping cache (seed 003), so a repeated read needs no request at all. dom0 never reads
-//    it back; it keeps a private shadow (a guest can scribble on its own page map and only
-//    confuse itself). Staging slots carry a write's bytes from guest to dom0, which copies
-//    them out before use.
+//      | request ring | completion ring | page map (blocks × 3 words) | staging slots (slots × blockBytes) | private frames |
+//    The page map's FRAME and GEN words are written only by dom0 (frame ref + 1 and the
+//    mapping's generation per LBA): it is the guest's mapping cache (seed 003), so a
+//    repeated read needs no request at all. dom0 keeps a private shadow and never trusts
+//    FRAME/GEN read back. LEASE is written by the guest (views it holds of the LBA, plus
+//    reads of it in flight); dom0 reads it only to decide whether it may take a mapping
+//    back, so a guest that lies about it only keeps or loses its own mappings.
+//    Staging slots carry a write's bytes from guest to dom0, which copies them out before
+//    use. Private frames hold the blocks only this domain may read (its own writes): no
+//    other guest ever holds this buffer.
+//
+//    A frame ref below the arena's frame count names a group frame; ref ≥ arenaFrames
+//    names private frame (ref − arenaFrames) of this domain.
 //
 // Geometry travels from dom0 to the guest over the control plane, never through shared
 // memory (a guest could rewrite it).
@@ -26,28 +35,26 @@ const align64 = (n: number): number => Math.ceil(n / 64) * 64;
 export interface ArenaLayout {
   readonly frames: number;
   readonly frameBytes: number;
-  /** Byte offset of the generation words (one u32 per frame). */
-  readonly genByteOffset: number;
-  /** Byte offset of frame 0; frame f starts at framesByteOffset + f * frameBytes. */
+  /** Byte offset of frame 0 in its buffer; frame f starts at framesByteOffset + f * frameBytes. */
   readonly framesByteOffset: number;
   readonly totalBytes: number;
 }
 
-export function arenaLayout(frames: number, frameBytes: number): ArenaLayout {
+/** `at`: where the frames start in their buffer (0 for an arena; private frames sit in a control buffer). */
+export function arenaLayout(frames: number, frameBytes: number, at = 0): ArenaLayout {
   if (!Number.isInteger(frames) || frames < 1) throw new RangeError(`arena needs at least one frame, got ${frames}`);
   if (!Number.isInteger(frameBytes) || frameBytes < 4096 || (frameBytes & (frameBytes - 1)) !== 0) {
     throw new RangeError(`frame size must be a power of two ≥ 4096 bytes, got ${frameBytes}`);
   }
-  const genByteOffset = 0;
-  const framesByteOffset = align64(genByteOffset + frames * 4);
-  return Object.freeze({ frames, frameBytes, genByteOffset, framesByteOffset, totalBytes: framesByteOffset + frames * frameBytes });
+  return Object.freeze({ frames, frameBytes, framesByteOffset: at, totalBytes: at + frames * frameBytes });
 }
 
 // ---- domain control buffer -------------------------------------------------------------
 /** Page-map words per LBA. */
-export const PM_WORDS = 2;
-export const PM_FRAME = 0; // frame number + 1; 0 = not mapped
-export const PM_GEN = 1; // the frame's generation when mapped
+export const PM_WORDS = 3;
+export const PM_FRAME = 0; // frame ref + 1; 0 = not mapped (dom0 writes)
+export const PM_GEN = 1; // the mapping's generation (dom0 writes)
+export const PM_LEASE = 2; // views and reads in flight the guest holds for this LBA (the guest writes)
 
 export interface DomainLayout {
   readonly blocks: number;
@@ -57,15 +64,17 @@ export interface DomainLayout {
   readonly completionRing: RingGeometry;
   readonly pageMapByteOffset: number;
   readonly stagingByteOffset: number;
+  /** This domain's private frames (the blocks only it may read). */
+  readonly privateFrames: ArenaLayout;
   readonly totalBytes: number;
 }
 
-export function domainLayout(blocks: number, blockBytes: number, ringCapacity = 256, stagingSlots = 4): DomainLayout {
+export function domainLayout(blocks: number, blockBytes: number, ringCapacity = 256, stagingSlots = 4, privateFrames = 1): DomainLayout {
   if (!Number.isInteger(blocks) || blocks < 1) throw new RangeError(`a volume needs at least one block, got ${blocks}`);
   const requestRing = ringGeometry(0, ringCapacity, ENTRY_WORDS);
   const completionRing = ringGeometry(align64(ringBytes(ringCapacity, ENTRY_WORDS)), ringCapacity, ENTRY_WORDS);
   const pageMapByteOffset = align64(completionRing.byteOffset + ringBytes(ringCapacity, ENTRY_WORDS));
   const stagingByteOffset = align64(pageMapByteOffset + blocks * PM_WORDS * 4);
-  const totalBytes = stagingByteOffset + stagingSlots * blockBytes;
-  return Object.freeze({ blocks, blockBytes, stagingSlots, requestRing, completionRing, pageMapByteOffset, stagingByteOffset, totalBytes });
+  const priv = arenaLayout(privateFrames, blockBytes, align64(stagingByteOffset + stagingSlots * blockBytes));
+  return Object.freeze({ blocks, blockBytes, stagingSlots, requestRing, completionRing, pageMapByteOffset, stagingByteOffset, privateFrames: priv, totalBytes: priv.totalBytes });
 }

@@ -11,14 +11,14 @@ export const ENTRY_WORDS = 8;
 export const REQ_OP = 0; // Op
 export const REQ_TAG = 1; // guest-chosen id echoed in the completion (u32)
 export const REQ_LBA = 2; // logical block address, in blocks of the volume's block size
-export const REQ_ARG0 = 3; // WRITE: staging slot index
+export const REQ_ARG0 = 3; // WRITE: staging slot index; UNMAP: frame ref + 1 of a kept pin (0: the LBA's mapping)
 export const REQ_ARG1 = 4; // WRITE: length in bytes (must equal the block size)
-export const REQ_ARG2 = 5; // WRITE: flags (bit 0: keep a pin on the old frame, the guest still reads it)
+export const REQ_ARG2 = 5; // reserved (0)
 
 // Completion entry, word offsets.
 export const CPL_TAG = 0; // the request's tag
 export const CPL_STATUS = 1; // Status
-export const CPL_FRAME = 2; // READ: frame number + 1 in the group's arena; 0 = hole (zeros)
+export const CPL_FRAME = 2; // READ: frame ref + 1 (< arena frames: the group's arena; else the domain's private frames); 0 = hole (zeros)
 export const CPL_GEN = 3; // READ: the frame's generation when mapped
 export const CPL_OP = 4; // the request's op, so a guest can sanity-check
 
@@ -26,7 +26,7 @@ export const CPL_OP = 4; // the request's op, so a guest can sanity-check
 export const Op = {
   /** Map the block at LBA into this domain's page map; completion carries frame + generation. */
   READ: 1,
-  /** Drop this domain's mapping of LBA (ARG0 = 0), or its pin on frame ARG0 - 1 kept by copy-on-write. */
+  /** Drop this domain's mapping of LBA (ARG0 = 0), or the pin dom0 kept on frame ref ARG0 - 1 for LBA's old mapping. */
   UNMAP: 2,
   /** Copy-on-write the staging slot ARG0 (ARG1 bytes) into this domain's clone at LBA; acknowledged when durable. */
   WRITE: 3,
@@ -44,7 +44,7 @@ export const Status = {
   OUT_OF_RANGE: 1,
   /** Unknown opcode or malformed field (the domain is faulted). */
   BAD_REQUEST: 2,
-  /** The domain maps as many frames as its quota allows; release some first. */
+  /** The domain holds views of as many frames as its share of the arena allows; release some first. */
   QUOTA: 3,
   /** Every frame of the arena is mapped or leased; nothing could be evicted. */
   ARENA_FULL: 4,
@@ -61,7 +61,7 @@ const STATUS_TEXT: Record<Status, string> = {
   [Status.OK]: 'ok',
   [Status.OUT_OF_RANGE]: 'block address is outside the volume',
   [Status.BAD_REQUEST]: 'malformed request',
-  [Status.QUOTA]: 'frame quota reached: release leases before mapping more blocks',
+  [Status.QUOTA]: 'frame quota reached: this domain holds views of its whole share of the arena; release some',
   [Status.ARENA_FULL]: 'no frame could be evicted: every frame is mapped',
   [Status.CHECKSUM]: 'checksum mismatch reading the block from the pool',
   [Status.IO]: 'storage pool error',

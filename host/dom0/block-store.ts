@@ -8,6 +8,12 @@ export interface PhysicalBlock {
   /** Stable across relocation by a cleaner (seed 004's chunk id, not a raw offset). */
   readonly key: string;
   readonly size: number;
+  /**
+   * Only the resolving dataset references this block (its own write, not shared with a
+   * snapshot, a clone or a deduplicated block): it may be read only by that dataset's
+   * domain, so it never enters the trust group's shared arena.
+   */
+  readonly exclusive: boolean;
 }
 
 export interface VolumeInfo {
@@ -73,15 +79,22 @@ export class MemoryBlockStore implements BlockStore {
     const v = this.must(dataset);
     return lbas.map((lba) => {
       const key = v.map.get(lba);
-      return key ? { key, size: v.info.blockBytes } : null;
+      return key ? { key, size: v.info.blockBytes, exclusive: this.referencers(key) === 1 } : null;
     });
+  }
+
+  /** How many (dataset, LBA) slots point at `key`. */
+  private referencers(key: string): number {
+    let n = 0;
+    for (const v of this.volumes.values()) for (const k of v.map.values()) if (k === key) n++;
+    return n;
   }
 
   async read(_dataset: string, blocks: readonly PhysicalBlock[]): Promise<Uint8Array[]> {
     this.reads += blocks.length;
     return blocks.map((b) => {
       const bytes = this.data.get(b.key);
-      if (!bytes) throw new Error(`no block ${b.key}`);
+      if (!bytes) throw Object.assign(new Error(`no block ${b.key}`), { name: 'StaleBlockRefError' });
       return bytes.slice();
     });
   }

@@ -1,10 +1,11 @@
 // Runs in the dom0 driver worker. Serves one domain on the copy transport (no
 // SharedArrayBuffer: WebKit, or an embedding page that is not cross-origin isolated).
 // Same requests, same validation (request-dispatch.ts), same driver; block data travels
-// as copies in messages. A READ still fills a frame in dom0's arena, so the block is read
-// from the pool once per trust group; but the guest gets its own copy, and the mapping is
-// dropped at once, since nothing of dom0's memory is visible to the guest.
-import { CPL_FRAME, CPL_GEN, CPL_OP, CPL_STATUS, CPL_TAG, ENTRY_WORDS, Op, REQ_OP, REQ_TAG, REQ_LBA, Status } from '../../shared/protocol';
+// as copies in messages. A READ still fills a frame in dom0's memory (the group's arena, or
+// the domain's private frames), so the block is read from the pool once per trust group;
+// the driver copies the bytes out while the frame is pinned and keeps no mapping, since
+// nothing of dom0's memory is visible to the guest.
+import { CPL_FRAME, CPL_GEN, CPL_OP, CPL_STATUS, CPL_TAG, ENTRY_WORDS, Op, REQ_OP, REQ_TAG, Status } from '../../shared/protocol';
 import type { CopyMessage } from '../../shared/grant';
 import type { Completion, Dom0Driver, Domain } from './driver';
 import { dispatch } from './request-dispatch';
@@ -62,13 +63,11 @@ export class CopyPort {
     words[CPL_STATUS] = c.status;
     words[CPL_OP] = entry[REQ_OP]!;
     let bytes: Uint8Array | undefined;
-    if (entry[REQ_OP] === Op.READ && c.status === Status.OK && c.frame >= 0) {
-      bytes = this.d.group.table.view(c.frame).slice();
+    if (entry[REQ_OP] === Op.READ && c.status === Status.OK && c.bytes) {
+      bytes = c.bytes;
       this.driver.counters.bytesCopied += bytes.byteLength;
       words[CPL_FRAME] = c.frame + 1;
       words[CPL_GEN] = c.generation;
-      this.driver.unmap(this.d, entry[REQ_LBA]! >>> 0, -1);
-      this.d.counters.requests--; // the unmap is ours, not the guest's
     }
     const reply: CopyMessage = bytes ? { words, bytes } : { words };
     this.port.postMessage(reply, bytes ? [bytes.buffer] : []);

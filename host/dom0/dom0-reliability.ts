@@ -22,7 +22,7 @@ export class Dom0Reliability {
 
   async startMirror(opts: StartMirrorOptions, link: MirrorLink = broadcastLink(opts.channel)): Promise<void> {
     if (this.mirror) throw new Error('a mirror is already running: stop it first');
-    this.mirror = new MirrorSource(this.driver, link, opts, this.integrity);
+    this.mirror = new MirrorSource(this.driver, link, opts);
     await this.mirror.initialSync();
   }
 
@@ -45,6 +45,6 @@ export class Dom0Reliability {
   }
 
   integrityStats(): IntegrityCounters {
-    return { ...this.integrity.counters };
+    return { ...this.integrity.counters, incidents: { ...this.integrity.counters.incidents } };
   }
 }

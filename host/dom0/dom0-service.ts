@@ -31,6 +31,8 @@ export interface Dom0Config {
   promoteAt: number;
   /** Default per-domain limit on mapped frames. */
   quota: number;
+  /** Private frames per domain (blocks only it may read); default 16. */
+  privateFrames?: number;
   /** Whether arenas are SharedArrayBuffers (false where the page cannot have them). */
   shared: boolean;
   /** Dedup only runs of at least this many matching blocks (seed 001's THN). */
@@ -53,8 +55,15 @@ export interface DomainSummary {
   dataset: string;
   group: string;
   transport: TransportKind;
+  /** Group frames it holds (mappings and pins kept for its views). */
   mapped: number;
   quota: number;
+  /** Most group frames it may hold now: its quota capped at a fair share of the arena. */
+  share: number;
+  /** Private frames resident (blocks only this domain may read). */
+  privateResident: number;
+  /** Pins dom0 keeps on frames whose mapping went while the guest still held views. */
+  kept: number;
   /** Bytes of the domain's shared control buffer (rings, page map, staging); 0 on copy. */
   controlBytes: number;
   fault: string | null;
@@ -71,6 +80,8 @@ export interface GroupSummary {
   evictions: number;
   fills: number;
   arenaBytes: number;
+  /** Corrupt frames found in this group's arena and replaced under their readers. */
+  incidents: number;
 }
 
 export interface Dom0Stats {
@@ -84,7 +95,7 @@ export interface Dom0Stats {
 
 export interface FrameSummary {
   frame: number;
-  state: 'free' | 'filling' | 'resident';
+  state: 'free' | 'filling' | 'resident' | 'retired';
   key: string | null;
   generation: number;
   mappedBy: [number, number][];
@@ -133,6 +144,7 @@ export class Dom0Service {
       promoteAt: config.promoteAt,
       quota: config.quota,
       shared: config.shared,
+      ...(config.privateFrames !== undefined ? { privateFrames: config.privateFrames } : {}),
     });
     this.reliability = new Dom0Reliability(this.driver);
     this.startBackgroundScrub(config.scrubEveryMs ?? DEFAULT_SCRUB_EVERY_MS);
@@ -223,7 +235,7 @@ export class Dom0Service {
     const base = { domainId: d.id, blocks: d.volume.blocks, blockBytes: d.volume.blockBytes, group: g.id, quota: d.quota };
     // `typeof` first: where there is no SharedArrayBuffer at all (WebKitGTK), naming it throws.
     if (transportKind === 'zero-copy' && typeof SharedArrayBuffer === 'function' && g.buffer instanceof SharedArrayBuffer) {
-      const layout = domainLayout(d.volume.blocks, d.volume.blockBytes);
+      const layout = domainLayout(d.volume.blocks, d.volume.blockBytes, undefined, undefined, driver.privateFrames);
       const control = new SharedArrayBuffer(layout.totalBytes);
       const port = new RingPort(driver, d, control, layout);
       this.ports.set(d.id, port);
@@ -368,6 +380,7 @@ export class Dom0Service {
         frameBytes: g.layout.frameBytes,
         arenaBytes: g.layout.totalBytes,
         ...g.table.stats(),
+        incidents: this.reliability?.integrity.counters.incidents[g.id] ?? 0,
       })),
       domains: [...driver.domains.values()].map((d) => ({
         id: d.id,
@@ -376,6 +389,9 @@ export class Dom0Service {
         transport: this.ports.get(d.id) instanceof RingPort ? 'zero-copy' : 'copy',
         mapped: d.mapped,
         quota: d.quota,
+        share: driver.share(d),
+        privateResident: d.priv.stats().resident,
+        kept: [...d.orphans.values()].reduce((a, n) => a + n, 0),
         controlBytes: (this.ports.get(d.id) as RingPort | CopyPort | undefined)?.controlBytes ?? 0,
         fault: d.fault,
         counters: { ...d.counters },

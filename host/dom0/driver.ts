@@ -4,6 +4,12 @@
 // frame is mapped into the domain's page map (no pool read, no copy); otherwise the pool is
 // read (batched with other misses) into a free or evicted frame, then mapped.
 //
+// Memory model (docs/design.md "Memory model"): a block only this domain's clone references
+// goes into the domain's private frames, which no other guest holds; a block another
+// domain of the group may read goes into the group's arena. Quotas count group frames,
+// are reserved when a READ is accepted, and are capped at a fair share of the arena. A
+// mapping no view holds (the guest's lease word is 0) can be taken back at any time.
+//
 // Transport-agnostic: ring-port.ts (zero-copy, shared memory) and message-port.ts (copy
 // fallback) decode requests and deliver completions; both call the methods here.
 // Every input is treated as hostile and validated here, not in the ports.
@@ -19,17 +25,21 @@ export interface DriverOptions {
   arenaFrames: number;
   /** Distinct domains mapping a frame before it is promoted. */
   promoteAt: number;
-  /** Default per-domain limit on mapped frames. */
+  /** Default per-domain limit on mapped group frames (lowered to a fair share of the arena). */
   quota: number;
   /** SharedArrayBuffer arenas (zero-copy) or plain ArrayBuffers (copy transport). */
   shared: boolean;
+  /** Private frames per domain: the blocks only that domain may read (default 16). */
+  privateFrames?: number;
 }
 
 export interface Completion {
   status: Status;
-  /** Frame number, or -1 for none (hole, write, error). */
+  /** Frame ref (group frame, or arenaFrames + private frame), or -1 for none (hole, write, error). */
   frame: number;
   generation: number;
+  /** Copy transport: the block's bytes, copied out while the frame was pinned. */
+  bytes?: Uint8Array;
 }
 
 export interface TrustGroup {
@@ -38,6 +48,8 @@ export interface TrustGroup {
   readonly buffer: SharedArrayBuffer | ArrayBuffer;
   readonly table: FrameTable;
   readonly filling: Map<string, Promise<number>>;
+  /** Live domains of the group: the arena is shared fairly between them. */
+  readonly members: Set<Domain>;
 }
 
 export interface DomainCounters {
@@ -49,19 +61,47 @@ export interface DomainCounters {
   holes: number;
   writes: number;
   refused: number;
+  /** Mappings dom0 took back (no view held them) to make room. */
+  revoked: number;
+  /** READs served from this domain's private frames. */
+  privateReads: number;
 }
 
-/** Called whenever a domain's page map changes, so ring-port can publish it to the guest. */
-export type PageMapSink = (lba: number, frame: number, generation: number) => void;
+/**
+ * What the driver needs of a domain's transport: publish page-map entries, and take a
+ * mapping back only when the guest holds no view of it. The copy transport has none (its
+ * guest never keeps a mapping).
+ */
+export interface DomainPort {
+  /** Write (lba → frame ref, generation) into the guest's page map; ref −1 clears it. */
+  publish(lba: number, ref: number, generation: number): void;
+  /**
+   * Clear the LBA's page-map entry, then read the guest's lease word for it (in that
+   * order, sequentially consistent: a guest that leases after the clear sees it). True if
+   * the guest holds views of it or has a read of it in flight.
+   */
+  clearLeased(lba: number): boolean;
+}
 
 export class Domain {
-  readonly shadow: Int32Array; // trusted: frame + 1 per LBA, 0 = unmapped
-  readonly orphans = new Map<number, number>(); // frame → pins kept after copy-on-write
-  mapped = 0;
+  readonly shadow: Int32Array; // trusted: frame ref + 1 per LBA, 0 = unmapped
+  /** Mapped LBAs, oldest first: the order in which dom0 takes mappings back. */
+  readonly mappedLbas = new Set<number>();
+  /** `${ref}:${lba}` → pins kept after a mapping went while the guest still held views of it. */
+  readonly orphans = new Map<string, number>();
+  /** Group frames this domain pins (by mappings or orphans) → how many pins: its quota use. */
+  readonly pins = new Map<number, number>();
+  /** READs accepted and not yet answered: each may take a frame. */
+  reserved = 0;
   fault: string | null = null;
   destroyed = false;
-  readonly counters: DomainCounters = { requests: 0, hits: 0, misses: 0, holes: 0, writes: 0, refused: 0 };
-  pageMapSink: PageMapSink | null = null;
+  readonly counters: DomainCounters = { requests: 0, hits: 0, misses: 0, holes: 0, writes: 0, refused: 0, revoked: 0, privateReads: 0 };
+  port: DomainPort | null = null;
+  /** Frames only this domain's guest may see; replaced by one in its control buffer on zero-copy. */
+  priv: FrameTable;
+  readonly privFilling = new Map<string, Promise<number>>();
+  /** Copy transport: answers carry bytes, and no mapping outlives its request. */
+  copies = true;
 
   constructor(
     readonly id: number,
@@ -69,12 +109,20 @@ export class Domain {
     readonly volume: VolumeInfo,
     readonly group: TrustGroup,
     readonly quota: number,
+    privateFrames: number,
   ) {
     this.shadow = new Int32Array(volume.blocks);
+    const layout = arenaLayout(privateFrames, volume.blockBytes);
+    this.priv = new FrameTable(layout, new ArrayBuffer(layout.totalBytes), { promoteAt: Number.MAX_SAFE_INTEGER });
   }
 
   get alive(): boolean {
     return !this.destroyed && this.fault === null;
+  }
+
+  /** Group frames this domain holds. */
+  get mapped(): number {
+    return this.pins.size;
   }
 }
 
@@ -89,6 +137,8 @@ export interface DriverCounters {
   bytesShared: number;
   commits: number;
   faults: number;
+  /** Reads that found their chunk freed by a concurrent write and resolved again. */
+  reresolved: number;
 }
 
 /**
@@ -101,16 +151,26 @@ export interface DriverHooks {
   beforeWrite?(d: Domain, lba: number): Promise<void> | void;
   /** After a WRITE that passed beforeWrite, durable or not: releases the lock, sets the dirty bit; may delay the ack. */
   afterWrite?(d: Domain, lba: number, durable: boolean): Promise<void> | void;
-  /** A frame was just filled with bytes the store verified: record its checksum. */
-  frameFilled?(g: TrustGroup, frame: number, dataset: string, block: PhysicalBlock): void;
-  /** Before a resident frame is handed to a domain: a promise while the frame is quarantined. */
-  frameGate?(g: TrustGroup, frame: number): Promise<void> | null;
+  /**
+   * A group frame is about to be filled with `bytes`, which the store just verified and no
+   * guest can reach yet: record its checksum from them.
+   */
+  frameFilled?(g: TrustGroup, frame: number, dataset: string, block: PhysicalBlock, bytes: Uint8Array): void;
+  /**
+   * Before a resident group frame is mapped into a domain that does not map it yet: false
+   * if it is corrupt (it is then retired and being replaced; the read takes the slow path).
+   */
+  frameCheck?(g: TrustGroup, frame: number): boolean;
 }
+
+const DEFAULT_PRIVATE_FRAMES = 16;
+/** Mappings taken back per step when a fill finds no frame to evict. */
+const RECLAIM_STEP = 8;
 
 export class Dom0Driver {
   readonly groups = new Map<string, TrustGroup>();
   readonly domains = new Map<number, Domain>();
-  readonly counters: DriverCounters = { poolReads: 0, poolReadBatches: 0, bytesCopied: 0, bytesShared: 0, commits: 0, faults: 0 };
+  readonly counters: DriverCounters = { poolReads: 0, poolReadBatches: 0, bytesCopied: 0, bytesShared: 0, commits: 0, faults: 0, reresolved: 0 };
   onFault: ((domain: Domain, reason: string) => void) | null = null;
   hooks: DriverHooks = {};
   private nextDomainId = 1;
@@ -127,6 +187,10 @@ export class Dom0Driver {
     });
   }
 
+  get privateFrames(): number {
+    return this.options.privateFrames ?? DEFAULT_PRIVATE_FRAMES;
+  }
+
   /** The arena of `groupId`, created on first use with the group's block size. */
   group(groupId: string, blockBytes: number): TrustGroup {
     let g = this.groups.get(groupId);
@@ -139,34 +203,45 @@ export class Dom0Driver {
     const layout = arenaLayout(this.options.arenaFrames, blockBytes);
     const buffer = this.options.shared ? new SharedArrayBuffer(layout.totalBytes) : new ArrayBuffer(layout.totalBytes);
     const table = new FrameTable(layout, buffer, { promoteAt: this.options.promoteAt });
-    g = { id: groupId, layout, buffer, table, filling: new Map() };
+    g = { id: groupId, layout, buffer, table, filling: new Map(), members: new Set() };
     this.groups.set(groupId, g);
     return g;
   }
 
   /**
    * `id`: reuse a domain id that is no longer live (guest failover: the survivor assumes the
-   * failed domain's identity). Default: a fresh id.
+   * failed domain's identity). Default: a fresh id. One live domain per dataset: two guests
+   * writing one clone would each keep serving the other's stale mappings.
    */
   async createDomain(dataset: string, quota = this.options.quota, id?: number): Promise<Domain> {
     if (id !== undefined && (!Number.isInteger(id) || id < 1)) throw new RangeError(`domain id must be a positive integer, got ${id}`);
     const volume = await this.store.volume(dataset);
     if (volume.readOnly) throw new RangeError(`dataset ${dataset} is read-only (a snapshot): give each domain a clone`);
     if (!Number.isInteger(quota) || quota < 1) throw new RangeError(`quota must be a positive integer, got ${quota}`);
-    // Checked after the await: another createDomain may have taken the id meanwhile.
+    // Checked after the await: another createDomain may have taken the id or dataset meanwhile.
     if (id !== undefined && this.domains.has(id)) throw new RangeError(`domain id ${id} is not free`);
+    for (const other of this.domains.values()) if (other.alive && other.dataset === dataset) throw new DatasetInUseError(dataset, other.id);
     const newId = id ?? this.nextDomainId++;
     if (newId >= this.nextDomainId) this.nextDomainId = newId + 1;
-    const d = new Domain(newId, dataset, volume, this.group(volume.group, volume.blockBytes), quota);
+    const d = new Domain(newId, dataset, volume, this.group(volume.group, volume.blockBytes), quota, this.privateFrames);
     this.domains.set(d.id, d);
+    d.group.members.add(d);
     return d;
+  }
+
+  /** Serve the domain zero-copy: its private frames live in `buffer` (its control buffer) at `layout`. */
+  attachZeroCopy(d: Domain, port: DomainPort, buffer: SharedArrayBuffer, layout: ArenaLayout): void {
+    d.priv = new FrameTable(layout, buffer, { promoteAt: Number.MAX_SAFE_INTEGER });
+    d.privFilling.clear();
+    d.port = port;
+    d.copies = false;
   }
 
   /** Drop every mapping of the domain; its frames become evictable unless others map them. */
   destroyDomain(id: number): void {
     const d = this.domains.get(id);
     if (!d) throw new RangeError(`unknown domain ${id}`);
-    this.unmapAll(d);
+    this.release(d);
     d.destroyed = true;
     this.domains.delete(id);
   }
@@ -176,8 +251,14 @@ export class Dom0Driver {
     if (d.fault !== null) return;
     d.fault = reason;
     this.counters.faults++;
-    this.unmapAll(d);
+    this.release(d);
     this.onFault?.(d, reason);
+  }
+
+  /** The most group frames `d` may hold now: its quota, capped at its fair share of the arena. */
+  share(d: Domain): number {
+    const n = Math.max(1, d.group.members.size);
+    return Math.min(d.quota, Math.max(1, Math.floor(d.group.layout.frames / n)));
   }
 
   // ---- requests --------------------------------------------------------------------------
@@ -193,97 +274,121 @@ export class Dom0Driver {
     const current = d.shadow[lba]!;
     if (current !== 0) {
       d.counters.hits++;
-      return this.gated(d.group, current - 1);
+      return this.answer(d, lba, current - 1);
     }
-    if (d.mapped >= d.quota) return refuse(d, Status.QUOTA);
-    if (this.store.resolveSync) {
-      const [block] = this.store.resolveSync(d.dataset, [lba]);
-      return this.mapResident(d, lba, block ?? null) ?? this.readMiss(d, lba, block!);
-    }
-    return this.store.resolve(d.dataset, [lba]).then(([block]) => this.mapResident(d, lba, block ?? null) ?? this.readMiss(d, lba, block!));
+    // The quota is reserved here, when the request is accepted, in frames.
+    if (!this.admit(d)) return refuse(d, Status.QUOTA);
+    d.reserved++;
+    const done = (c: Completion): Completion => {
+      d.reserved--;
+      return c;
+    };
+    const go = (block: PhysicalBlock | null): Completion | Promise<Completion> => {
+      const hit = this.mapResident(d, lba, block);
+      return hit ? done(hit) : this.readMiss(d, lba, block!).then(done);
+    };
+    if (this.store.resolveSync) return go(this.store.resolveSync(d.dataset, [lba])[0] ?? null);
+    return this.store.resolve(d.dataset, [lba]).then(([block]) => go(block ?? null), (err: unknown) => done(refuse(d, statusOf(err))));
   }
 
-  /** A hole, or a block some domain of the group already brought in: no pool read. */
+  /** Room for one more frame within the domain's share, taking back its own unleased mappings if needed. */
+  private admit(d: Domain): boolean {
+    const limit = this.share(d);
+    if (d.pins.size + d.reserved < limit) return true;
+    this.reclaim(d, d.pins.size + d.reserved - limit + 1, true);
+    return d.pins.size + d.reserved < limit;
+  }
+
+  /** A hole, or a block already in one of the domain's private frames or its group's arena: no pool read. */
   private mapResident(d: Domain, lba: number, block: PhysicalBlock | null): Completion | null {
     if (!block) {
       d.counters.holes++;
       return { status: Status.OK, frame: -1, generation: 0 };
     }
+    const pf = d.priv.lookup(block.key);
+    if (pf !== null && d.priv.info(pf).state === 'resident') {
+      d.counters.hits++;
+      d.counters.privateReads++;
+      return this.mapInto(d, lba, d.group.layout.frames + pf);
+    }
     const table = d.group.table;
     const frame = table.lookup(block.key);
     if (frame === null || table.info(frame).state !== 'resident') return null;
-    const gate = this.hooks.frameGate?.(d.group, frame);
-    if (gate) return null; // quarantined: take the slow path, which waits for the reload
+    // Verified before it is mapped into a domain that does not hold it yet.
+    if (!table.mappers(frame).has(d.id) && this.hooks.frameCheck && !this.hooks.frameCheck(d.group, frame)) return null;
     d.counters.hits++;
-    this.mapInto(d, lba, frame);
-    return { status: Status.OK, frame, generation: table.generation(frame) };
+    return this.mapInto(d, lba, frame);
   }
 
-  /** A mapped frame's completion, after any reload of a quarantined frame (host/dom0 (integrity)). */
-  private gated(g: TrustGroup, frame: number): Completion | Promise<Completion> {
-    const gate = this.hooks.frameGate?.(g, frame);
-    if (!gate) return { status: Status.OK, frame, generation: g.table.generation(frame) };
-    return gate.then(() => ({ status: Status.OK, frame, generation: g.table.generation(frame) }));
-  }
-
-  private async readMiss(d: Domain, lba: number, block: PhysicalBlock): Promise<Completion> {
-    const table = d.group.table;
-    // A frame can be taken by another fill between our await and our map: try again.
-    for (let attempt = 0; attempt < 4; attempt++) {
+  private async readMiss(d: Domain, lba: number, first: PhysicalBlock): Promise<Completion> {
+    let block: PhysicalBlock | null = first;
+    // A frame can be taken by another fill between our await and our map, and the guest's
+    // own write can replace (and free) the block meanwhile: look again.
+    for (let attempt = 0; attempt < 6; attempt++) {
+      if (!block) return this.mapResident(d, lba, null)!;
+      const priv = block.exclusive;
+      const table = priv ? d.priv : d.group.table;
+      const filling = priv ? d.privFilling : d.group.filling;
       let frame = table.lookup(block.key);
       let missed = false;
       try {
         if (frame === null) {
           missed = true;
-          frame = await this.fill(d.group, d.dataset, block);
+          frame = await this.fill(d, priv, block);
         } else if (table.info(frame).state === 'filling') {
-          frame = await d.group.filling.get(block.key)!;
-        } else {
-          const gate = this.hooks.frameGate?.(d.group, frame);
-          if (gate) await gate;
+          frame = await filling.get(block.key)!;
         }
       } catch (err) {
-        return refuse(d, statusOf(err));
+        if (errorName(err) !== 'StaleBlockRefError' || !this.store.resolveSync) return refuse(d, statusOf(err));
+        this.counters.reresolved++;
+        block = this.store.resolveSync(d.dataset, [lba])[0] ?? null;
+        continue;
       }
       if (!d.alive) return refuse(d, Status.BAD_REQUEST);
-      if (d.shadow[lba] !== 0) return { status: Status.OK, frame: d.shadow[lba]! - 1, generation: table.generation(d.shadow[lba]! - 1) };
+      if (d.shadow[lba] !== 0) return this.answer(d, lba, d.shadow[lba]! - 1);
+      // The block the LBA names now: a write may have replaced it while we read.
+      const now: PhysicalBlock | null = this.store.resolveSync ? (this.store.resolveSync(d.dataset, [lba])[0] ?? null) : block;
+      if (now?.key !== block.key) {
+        block = now;
+        continue;
+      }
       if (table.lookup(block.key) !== frame || table.info(frame).state !== 'resident') continue;
       if (missed) d.counters.misses++;
       else d.counters.hits++;
-      this.mapInto(d, lba, frame);
-      return { status: Status.OK, frame, generation: table.generation(frame) };
+      if (priv) d.counters.privateReads++;
+      return this.mapInto(d, lba, priv ? d.group.layout.frames + frame : frame);
     }
     return refuse(d, Status.ARENA_FULL);
   }
 
   /**
-   * UNMAP: drop the domain's mapping of `lba`; or, with `frame` ≥ 0, drop a pin the domain
-   * kept on an old frame after copy-on-write. A domain can only drop what it holds.
+   * UNMAP: drop the domain's mapping of `lba`; or, with `ref` ≥ 0, drop a pin dom0 kept on
+   * frame `ref` for `lba` after the mapping went while the guest held views of it. A domain
+   * can only drop what it holds.
    */
-  unmap(d: Domain, lba: number, frame: number): Completion {
+  unmap(d: Domain, lba: number, ref: number): Completion {
     d.counters.requests++;
-    if (frame >= 0) {
-      const pins = d.orphans.get(frame);
+    if (ref >= 0) {
+      const k = `${ref}:${lba}`;
+      const pins = d.orphans.get(k);
       if (pins === undefined) return refuse(d, Status.BAD_REQUEST);
-      if (pins <= 1) d.orphans.delete(frame);
-      else d.orphans.set(frame, pins - 1);
-      d.group.table.unmap(frame, d.id);
-      d.mapped--;
+      if (pins <= 1) d.orphans.delete(k);
+      else d.orphans.set(k, pins - 1);
+      this.unpin(d, ref);
       return ok();
     }
     if (!this.inRange(d, lba)) return refuse(d, Status.OUT_OF_RANGE);
-    const current = d.shadow[lba]!;
-    if (current === 0) return refuse(d, Status.BAD_REQUEST);
-    this.clearMapping(d, lba, false);
+    if (d.shadow[lba] === 0) return refuse(d, Status.BAD_REQUEST);
+    this.dropMapping(d, lba, false);
     return ok();
   }
 
   /**
    * WRITE: copy-on-write `bytes` into the domain's clone at `lba`; resolves when durable.
-   * The old mapping is dropped, or kept as a pin (`keepOldPin`) while the guest still holds
-   * views of it: a frame a domain may be reading is never reused.
+   * The old mapping is dropped; its frame stays pinned while the guest holds views of it
+   * (its lease word says so): a frame a domain may be reading is never reused.
    */
-  async write(d: Domain, lba: number, bytes: Uint8Array, keepOldPin: boolean): Promise<Completion> {
+  async write(d: Domain, lba: number, bytes: Uint8Array): Promise<Completion> {
     d.counters.requests++;
     if (!this.inRange(d, lba)) return refuse(d, Status.OUT_OF_RANGE);
     if (bytes.byteLength !== d.volume.blockBytes) return refuse(d, Status.BAD_REQUEST);
@@ -299,7 +404,7 @@ export class Dom0Driver {
     if (after) await after;
     if (failed !== null) return refuse(d, failed);
     d.counters.writes++;
-    if (d.alive && d.shadow[lba] !== 0) this.clearMapping(d, lba, keepOldPin);
+    if (d.alive && d.shadow[lba] !== 0) this.dropMapping(d, lba, true);
     return ok();
   }
 
@@ -314,68 +419,198 @@ export class Dom0Driver {
     return ok();
   }
 
+  // ---- mappings ---------------------------------------------------------------------------
+
+  /** Whether `ref` names a frame this domain may be handed (a group frame or one of its private ones). */
+  validRef(d: Domain, ref: number): boolean {
+    return Number.isInteger(ref) && ref >= 0 && ref < d.group.layout.frames + d.priv.layout.frames;
+  }
+
+  private tableOf(d: Domain, ref: number): [FrameTable, number] {
+    const n = d.group.layout.frames;
+    return ref < n ? [d.group.table, ref] : [d.priv, ref - n];
+  }
+
+  /** The bytes of frame `ref` as this domain sees them (a view; no copy). */
+  frameView(d: Domain, ref: number): Uint8Array {
+    const [t, f] = this.tableOf(d, ref);
+    return t.view(f);
+  }
+
+  generation(d: Domain, ref: number): number {
+    const [t, f] = this.tableOf(d, ref);
+    return t.generation(f);
+  }
+
+  /** The completion for a mapped frame; on the copy transport, with its bytes and no mapping left behind. */
+  private answer(d: Domain, lba: number, ref: number): Completion {
+    const c: Completion = { status: Status.OK, frame: ref, generation: this.generation(d, ref) };
+    if (d.copies) {
+      c.bytes = this.frameView(d, ref).slice();
+      this.dropMapping(d, lba, false);
+    }
+    return c;
+  }
+
+  private mapInto(d: Domain, lba: number, ref: number): Completion {
+    this.pin(d, ref);
+    d.shadow[lba] = ref + 1;
+    d.mappedLbas.add(lba);
+    d.port?.publish(lba, ref, this.generation(d, ref));
+    return this.answer(d, lba, ref);
+  }
+
+  private pin(d: Domain, ref: number): void {
+    const [t, f] = this.tableOf(d, ref);
+    t.map(f, d.id);
+    if (t === d.group.table) d.pins.set(f, (d.pins.get(f) ?? 0) + 1);
+  }
+
+  private unpin(d: Domain, ref: number): void {
+    const [t, f] = this.tableOf(d, ref);
+    t.unmap(f, d.id);
+    if (t !== d.group.table) return;
+    const n = d.pins.get(f) ?? 0;
+    if (n <= 1) d.pins.delete(f);
+    else d.pins.set(f, n - 1);
+  }
+
+  /**
+   * Drop `lba`'s mapping. With `keepIfLeased`, a frame the guest still holds views of stays
+   * pinned (an orphan) until the guest's runtime gives it back.
+   */
+  private dropMapping(d: Domain, lba: number, keepIfLeased: boolean): void {
+    const ref = d.shadow[lba]! - 1;
+    d.shadow[lba] = 0;
+    d.mappedLbas.delete(lba);
+    const leased = d.port ? d.port.clearLeased(lba) : false;
+    if (keepIfLeased && leased) {
+      const k = `${ref}:${lba}`;
+      d.orphans.set(k, (d.orphans.get(k) ?? 0) + 1);
+    } else {
+      this.unpin(d, ref);
+    }
+  }
+
+  /**
+   * Move `lba`'s mapping from frame `from` to `to` (the same block, freshly filled). Views
+   * the guest holds of `from` keep it pinned until they go.
+   */
+  moveMapping(d: Domain, lba: number, from: number, to: number): void {
+    if (!d.alive || d.shadow[lba] !== from + 1) return;
+    this.dropMapping(d, lba, true);
+    this.mapInto(d, lba, to);
+  }
+
+  /** Drop every mapping of `frame` (group frame) of `g`: it could not be replaced. */
+  dropFrame(g: TrustGroup, frame: number): void {
+    for (const id of [...g.table.mappers(frame).keys()]) {
+      const d = this.domains.get(id);
+      if (!d || !d.alive) continue;
+      for (const lba of [...d.mappedLbas]) if (d.shadow[lba] === frame + 1) this.dropMapping(d, lba, true);
+    }
+  }
+
+  /**
+   * Take back up to `want` of the domain's mappings that no view holds, oldest first; a
+   * guest that leases everything keeps everything, and only limits itself. Returns how many.
+   */
+  private reclaim(d: Domain, want: number, groupOnly: boolean): number {
+    let got = 0;
+    const arena = d.group.layout.frames;
+    for (const lba of [...d.mappedLbas]) {
+      if (got >= want) break;
+      const ref = d.shadow[lba]! - 1;
+      if (ref < 0 || (groupOnly && ref >= arena) || (!groupOnly && ref < arena)) continue;
+      d.shadow[lba] = 0;
+      d.mappedLbas.delete(lba);
+      if (d.port?.clearLeased(lba)) {
+        // A view holds it: put it back, newest now, so the next pass looks elsewhere first.
+        d.shadow[lba] = ref + 1;
+        d.mappedLbas.add(lba);
+        d.port.publish(lba, ref, this.generation(d, ref));
+        continue;
+      }
+      this.unpin(d, ref);
+      d.counters.revoked++;
+      got++;
+    }
+    return got;
+  }
+
+  private release(d: Domain): void {
+    for (const lba of d.mappedLbas) this.unpin(d, d.shadow[lba]! - 1);
+    d.shadow.fill(0);
+    d.mappedLbas.clear();
+    for (const [k, pins] of d.orphans) for (let i = 0; i < pins; i++) this.unpin(d, Number(k.slice(0, k.indexOf(':'))));
+    d.orphans.clear();
+    d.group.members.delete(d);
+    // Its private frames held blocks no one else may read: nothing of them outlives the domain.
+    zeroAll(d.priv);
+  }
+
   // ---- internals -------------------------------------------------------------------------
 
   private inRange(d: Domain, lba: number): boolean {
     return Number.isInteger(lba) && lba >= 0 && lba < d.volume.blocks;
   }
 
-  private mapInto(d: Domain, lba: number, frame: number): void {
-    d.group.table.map(frame, d.id);
-    d.shadow[lba] = frame + 1;
-    d.mapped++;
-    d.pageMapSink?.(lba, frame, d.group.table.generation(frame));
+  /** Fill a group frame for `block` (as a reader of dataset `dataset`): concurrent readers share the fill. */
+  refill(g: TrustGroup, dataset: string, block: PhysicalBlock): Promise<number> {
+    const pending = g.filling.get(block.key);
+    if (pending) return pending;
+    return this.fillInto(g.table, g.filling, dataset, block, () => this.reclaimGroup(g), g);
   }
 
-  private clearMapping(d: Domain, lba: number, keepPin: boolean): void {
-    const frame = d.shadow[lba]! - 1;
-    d.shadow[lba] = 0;
-    d.pageMapSink?.(lba, -1, 0);
-    if (keepPin) {
-      d.orphans.set(frame, (d.orphans.get(frame) ?? 0) + 1);
-    } else {
-      d.group.table.unmap(frame, d.id);
-      d.mapped--;
-    }
+  private fill(d: Domain, priv: boolean, block: PhysicalBlock): Promise<number> {
+    if (priv) return this.fillInto(d.priv, d.privFilling, d.dataset, block, () => this.reclaim(d, RECLAIM_STEP, false) > 0, null);
+    return this.refill(d.group, d.dataset, block);
   }
 
-  private unmapAll(d: Domain): void {
-    const table = d.group.table;
-    for (let lba = 0; lba < d.shadow.length; lba++) {
-      const f = d.shadow[lba]!;
-      if (f !== 0) table.unmap(f - 1, d.id);
-    }
-    d.shadow.fill(0);
-    for (const [frame, pins] of d.orphans) for (let i = 0; i < pins; i++) table.unmap(frame, d.id);
-    d.orphans.clear();
-    d.mapped = 0;
+  /**
+   * Take mappings no view holds from the group's domains, the one holding most frames
+   * first, so a fill can evict. False when none could be taken (everything is leased).
+   */
+  private reclaimGroup(g: TrustGroup): boolean {
+    const byUse = [...g.members].filter((d) => d.alive).sort((a, b) => b.pins.size - a.pins.size);
+    for (const d of byUse) if (this.reclaim(d, RECLAIM_STEP, true) > 0) return true;
+    return false;
   }
 
-  /** Read `block` into a new frame of `g`; concurrent requests for it share this fill. */
-  private fill(g: TrustGroup, dataset: string, block: PhysicalBlock): Promise<number> {
-    const taken = g.table.allocate(block.key);
-    if (!taken) return Promise.reject(new ArenaFullError(g.id));
+  /** Read `block` into a new frame of `table`; concurrent requests for it share this fill. */
+  private fillInto(
+    table: FrameTable,
+    filling: Map<string, Promise<number>>,
+    dataset: string,
+    block: PhysicalBlock,
+    makeRoom: () => boolean,
+    g: TrustGroup | null,
+  ): Promise<number> {
+    let taken = table.allocate(block.key);
+    while (!taken && makeRoom()) taken = table.allocate(block.key);
+    if (!taken) return Promise.reject(new ArenaFullError(g?.id ?? 'private'));
     const { frame } = taken;
     const filled = this.readBatched(dataset, block).then(
       (bytes) => {
-        if (bytes.byteLength > g.layout.frameBytes) throw new RangeError(`block ${block.key} has ${bytes.byteLength} bytes, frames hold ${g.layout.frameBytes}`);
+        if (bytes.byteLength > table.layout.frameBytes) throw new RangeError(`block ${block.key} has ${bytes.byteLength} bytes, frames hold ${table.layout.frameBytes}`);
+        // Checksummed from the verified private bytes, before any guest can reach them.
+        if (g) this.hooks.frameFilled?.(g, frame, dataset, block, bytes);
         // The one copy of a block's life in memory: from the pool's record into its frame.
-        const view = g.table.view(frame);
+        const view = table.view(frame);
         view.set(bytes);
         // The volume's last block may be short; the rest of the frame reads as zeros.
         if (bytes.byteLength < view.byteLength) view.fill(0, bytes.byteLength);
-        this.hooks.frameFilled?.(g, frame, dataset, block);
-        g.table.fillDone(frame);
-        g.filling.delete(block.key);
+        table.fillDone(frame);
+        filling.delete(block.key);
         return frame;
       },
       (err: unknown) => {
-        g.table.fillFailed(frame);
-        g.filling.delete(block.key);
+        table.fillFailed(frame);
+        filling.delete(block.key);
         throw err;
       },
     );
-    g.filling.set(block.key, filled);
+    filling.set(block.key, filled);
     return filled;
   }
 
@@ -421,6 +656,25 @@ export class Dom0Driver {
   }
 }
 
+/** A second live domain on one clone: refused (each would serve the other stale mappings). */
+export class DatasetInUseError extends Error {
+  override name = 'DatasetInUseError';
+  constructor(
+    readonly dataset: string,
+    readonly domainId: number,
+  ) {
+    super(`dataset ${dataset} is in use by domain ${domainId}: one live domain per clone (clone it again for another guest)`);
+  }
+}
+
+function zeroAll(t: FrameTable): void {
+  for (let f = 0; f < t.layout.frames; f++) t.view(f).fill(0);
+}
+
+function errorName(err: unknown): string {
+  return err instanceof Error ? err.name : '';
+}
+
 export class ArenaFullError extends Error {
   override name = 'ArenaFullError';
   constructor(group: string) {
@@ -438,7 +692,7 @@ function refuse(d: Domain, status: Status): Completion {
 }
 
 function statusOf(err: unknown): Status {
-  const name = err instanceof Error ? err.name : '';
+  const name = errorName(err);
   if (name === 'ArenaFullError') return Status.ARENA_FULL;
   if (name === 'ChecksumError') return Status.CHECKSUM;
   if (name === 'ReadOnlyDatasetError') return Status.READ_ONLY;

@@ -1,19 +1,23 @@
 // Runs in the dom0 driver worker (and in Node unit tests). Trusted bookkeeping of one
-// trust group's frame arena: which block each frame holds, which domains map it, which
-// frames may be reused, and each frame's generation (kept in the arena itself so guests
-// can check it without asking).
+// set of frames (a trust group's arena, or one domain's private frames): which block each
+// frame holds, which domains map it, which frames may be reused, and each frame's
+// generation. The generations live here, in dom0's memory: a word in the arena could be
+// rewritten by any guest of the group.
 //
 // Invariants (ARCHITECTURE.md section 4):
 //  - a frame that any domain maps, or that is being filled, is never reused;
 //  - a frame's generation changes every time it is given to another block, so a stale
-//    (frame, generation) pair held by a guest can be detected;
+//    (frame, generation) pair can be detected;
+//  - a frame that is freed (a failed fill, a retired frame whose last mapping went) is
+//    zeroed first: nothing of the block it held outlives it;
 //  - frames mapped by at least `promoteAt` distinct domains are promoted (seed 001: blocks
 //    referenced often move to low-latency memory) and are evicted only when no
 //    unpromoted frame can be.
 // Eviction is CLOCK (second chance) over frames nobody maps.
 import type { ArenaLayout } from '../../shared/memory-layout';
 
-export type FrameState = 'free' | 'filling' | 'resident';
+/** retired: taken out of service (found corrupt); no new mapping, freed at its last unmap. */
+export type FrameState = 'free' | 'filling' | 'resident' | 'retired';
 
 export interface FrameInfo {
   readonly frame: number;
@@ -59,7 +63,7 @@ export class FrameTable {
     if (buffer.byteLength < layout.totalBytes) throw new RangeError(`arena buffer has ${buffer.byteLength} bytes, layout needs ${layout.totalBytes}`);
     if (!Number.isInteger(options.promoteAt) || options.promoteAt < 1) throw new RangeError(`promoteAt must be ≥ 1, got ${options.promoteAt}`);
     this.layout = layout;
-    this.gen = new Int32Array(buffer, layout.genByteOffset, layout.frames);
+    this.gen = new Int32Array(layout.frames);
     this.bytes = new Uint8Array(buffer, layout.framesByteOffset, layout.frames * layout.frameBytes);
     this.state = new Array<FrameState>(layout.frames).fill('free');
     this.keys = new Array<string | null>(layout.frames).fill(null);
@@ -98,8 +102,7 @@ export class FrameTable {
     this.state[frame] = 'filling';
     this.keys[frame] = key;
     this.index.set(key, frame);
-    // Guests read the generation with Atomics.load; publish the new one before any mapping.
-    Atomics.add(this.gen, frame, 1);
+    this.gen[frame] = (this.gen[frame]! + 1) | 0;
     return { frame, evictedKey };
   }
 
@@ -116,10 +119,30 @@ export class FrameTable {
   fillFailed(frame: number): void {
     this.assertFrame(frame);
     const key = this.keys[frame];
-    if (key != null) this.index.delete(key);
+    if (key != null && this.index.get(key) === frame) this.index.delete(key);
+    this.release(frame);
+  }
+
+  /**
+   * Take a resident frame out of service (its bytes were found corrupt): no new mapping
+   * finds it, its key may be filled into another frame at once, and it is zeroed and freed
+   * when its last mapping goes (now, if nobody maps it).
+   */
+  retire(frame: number): void {
+    this.assertFrame(frame);
+    if (this.state[frame] !== 'resident') throw new Error(`frame ${frame} is ${this.state[frame]}, cannot be retired`);
+    const key = this.keys[frame];
+    if (key != null && this.index.get(key) === frame) this.index.delete(key);
+    this.state[frame] = 'retired';
+    this.promotedBit[frame] = 0;
+    if (this.mappedBy[frame]!.size === 0) this.release(frame);
+  }
+
+  private release(frame: number): void {
+    this.view(frame).fill(0);
     this.keys[frame] = null;
     this.state[frame] = 'free';
-    Atomics.add(this.gen, frame, 1);
+    this.gen[frame] = (this.gen[frame]! + 1) | 0;
     this.free.push(frame);
   }
 
@@ -145,6 +168,13 @@ export class FrameTable {
     if (n === undefined) throw new Error(`domain ${domain} does not map frame ${frame}`);
     if (n <= 1) m.delete(domain);
     else m.set(domain, n - 1);
+    if (m.size === 0 && this.state[frame] === 'retired') this.release(frame);
+  }
+
+  /** Distinct domains mapping `frame`, with how many of their LBAs map it. */
+  mappers(frame: number): ReadonlyMap<number, number> {
+    this.assertFrame(frame);
+    return this.mappedBy[frame]!;
   }
 
   isMapped(frame: number): boolean {
@@ -153,7 +183,14 @@ export class FrameTable {
 
   generation(frame: number): number {
     this.assertFrame(frame);
-    return Atomics.load(this.gen, frame);
+    return this.gen[frame]!;
+  }
+
+  /** Frames nobody maps, free or resident: what a fill could take without reclaiming a mapping. */
+  available(): number {
+    let n = 0;
+    for (let f = 0; f < this.layout.frames; f++) if (this.state[f] !== 'filling' && this.state[f] !== 'retired' && this.mappedBy[f]!.size === 0) n++;
+    return n;
   }
 
   /** The frame's bytes, a view onto the arena (no copy). */

@@ -1,17 +1,16 @@
-// Runs in the dom0 driver worker. Integrity of resident frames (issue 7, item 6): every
-// frame's checksum is taken when it is filled from the pool (whose SHA-256 the bytes just
-// passed); a scrub recomputes them all, and the mirror routine recomputes one before it
-// copies the frame out. A mismatch means someone wrote into shared memory — any guest of
-// the trust group can write any byte of its arena (ARCHITECTURE.md section 1) — so the
-// frame is quarantined and reloaded from the pool in place:
-//   1. gate it: the driver hands it to no domain until the reload is done (DriverHooks.frameGate);
-//   2. unpublish it from every mapping guest's page map, so their mapping caches miss;
-//   3. bump its generation, so a (frame, generation) pair a guest kept is seen as stale;
-//   4. reread the block from the pool (verified by SHA-256) into the same frame;
-//   5. republish the mappings with the new generation and lift the gate.
-// Reloading in place rather than into a new frame keeps invariant 2 in spirit: the frame
-// still holds the same block, we restore the bytes every mapper is entitled to. Views a
-// guest holds see the corruption until step 4, then the right bytes.
+// Runs in the dom0 driver worker. Integrity of the trust groups' shared frames. Any guest
+// of a group can write any byte of its arena (ARCHITECTURE.md section 1), so nothing here
+// trusts what a frame holds:
+//   - a frame's checksum is taken from the verified private bytes the pool returned, before
+//     they are copied into the shared frame (a guest scribbling during the fill cannot get
+//     its bytes certified);
+//   - a resident frame is checked before it is mapped into a domain that does not map it
+//     yet (DriverHooks.frameCheck), and every resident frame on a scrub;
+//   - a frame that fails is retired (no new mapping finds it), its block is filled afresh
+//     from the pool into another frame, and every mapping of the old frame moves to the new
+//     one: the readers go on, never faulted. The old frame is zeroed and freed when the last
+//     view of it goes. Incidents are counted per trust group.
+// Private frames need none of this: only their own domain's guest can write them.
 import type { Dom0Driver, Domain, TrustGroup } from './driver';
 import type { PhysicalBlock } from './block-store';
 import { checksumKey, frameChecksum, type ChecksumKey } from './checksum';
@@ -28,7 +27,7 @@ export interface ScrubReport {
   bytes: number;
   ms: number;
   corrupt: number;
-  /** Corrupted frames reloaded from the pool and verified again. */
+  /** Corrupted frames whose readers were moved to a freshly filled frame. */
   repaired: number;
 }
 
@@ -37,10 +36,12 @@ export interface IntegrityCounters {
   verified: number;
   corrupt: number;
   repaired: number;
-  /** Reloads that failed (pool error or checksum still wrong): the frame is dropped instead. */
+  /** Replacements that failed (pool error, no frame free): the mappings were dropped instead, so the next read refills. */
   repairFailed: number;
   scrubs: number;
   lastScrub: ScrubReport | null;
+  /** Corrupt frames found, per trust group. */
+  incidents: Record<string, number>;
 }
 
 /** Longest a scrub runs without yielding, so dom0 keeps serving rings and the control plane. */
@@ -48,19 +49,25 @@ const SCRUB_SLICE_MS = 4;
 
 export class FrameIntegrity {
   readonly key: ChecksumKey = checksumKey();
-  readonly counters: IntegrityCounters = { verified: 0, corrupt: 0, repaired: 0, repairFailed: 0, scrubs: 0, lastScrub: null };
+  readonly counters: IntegrityCounters = { verified: 0, corrupt: 0, repaired: 0, repairFailed: 0, scrubs: 0, lastScrub: null, incidents: {} };
   private readonly records = new Map<TrustGroup, (FrameRecord | undefined)[]>();
-  private readonly quarantine = new Map<TrustGroup, Map<number, Promise<void>>>();
+  private readonly replacing = new Map<TrustGroup, Map<number, Promise<void>>>();
 
   constructor(private readonly driver: Dom0Driver) {
-    driver.hooks.frameFilled = (g, frame, dataset, block) => this.recordFill(g, frame, dataset, block);
-    driver.hooks.frameGate = (g, frame) => this.quarantine.get(g)?.get(frame) ?? null;
+    driver.hooks.frameFilled = (g, frame, dataset, block, bytes) => this.recordFill(g, frame, dataset, block, bytes);
+    driver.hooks.frameCheck = (g, frame) => this.check(g, frame);
   }
 
-  private recordFill(g: TrustGroup, frame: number, dataset: string, block: PhysicalBlock): void {
+  private recordFill(g: TrustGroup, frame: number, dataset: string, block: PhysicalBlock, bytes: Uint8Array): void {
     let list = this.records.get(g);
     if (!list) this.records.set(g, (list = new Array(g.layout.frames)));
-    list[frame] = { key: block.key, dataset, block, sum: this.sum(g, frame) };
+    // The frame will hold `bytes` then zeros: checksum exactly that, from private memory.
+    let whole = bytes;
+    if (bytes.byteLength !== g.layout.frameBytes || bytes.byteOffset % 4 !== 0) {
+      whole = new Uint8Array(g.layout.frameBytes);
+      whole.set(bytes);
+    }
+    list[frame] = { key: block.key, dataset, block, sum: frameChecksum(this.key, new Int32Array(whole.buffer, whole.byteOffset, whole.byteLength >> 2)) };
   }
 
   private sum(g: TrustGroup, frame: number): number {
@@ -77,88 +84,84 @@ export class FrameIntegrity {
   }
 
   /**
-   * Check one frame. True if it holds its block's bytes; false if it was corrupt (it is
-   * then repaired before this resolves, or dropped if the reload failed).
+   * Check one frame now. True if it holds its block's bytes; false if it was corrupt: it is
+   * retired at once and its replacement is under way.
    */
-  async verify(g: TrustGroup, frame: number): Promise<boolean> {
-    const pending = this.quarantine.get(g)?.get(frame);
-    if (pending) {
-      await pending;
-      return false;
-    }
+  check(g: TrustGroup, frame: number): boolean {
     const r = this.current(g, frame);
-    if (!r) return true; // nothing resident to check
+    if (!r) return true;
     this.counters.verified++;
     if (this.sum(g, frame) === r.sum) return true;
-    this.counters.corrupt++;
-    await this.repair(g, frame, r);
+    this.found(g, frame, r);
     return false;
   }
 
-  /** Recompute every resident frame's checksum; repair what fails. Yields every few ms. */
+  /** Check one frame; resolves once a corrupt one has been replaced. */
+  async verify(g: TrustGroup, frame: number): Promise<boolean> {
+    if (this.check(g, frame)) return true;
+    await this.replacing.get(g)?.get(frame);
+    return false;
+  }
+
+  /** Recompute every resident frame's checksum; replace what fails. Yields every few ms. */
   async scrub(): Promise<ScrubReport> {
     const t0 = performance.now();
     let frames = 0;
     let bytes = 0;
-    const bad: [TrustGroup, number, FrameRecord][] = [];
+    let corrupt = 0;
+    const before = this.counters.repaired;
+    const waits: Promise<void>[] = [];
     let slice = t0;
     for (const g of this.driver.groups.values()) {
       const list = this.records.get(g);
       if (!list) continue;
       for (let f = 0; f < g.layout.frames; f++) {
         const r = this.current(g, f);
-        if (!r || this.quarantine.get(g)?.has(f)) continue;
+        if (!r) continue;
         frames++;
         bytes += g.layout.frameBytes;
         this.counters.verified++;
-        if (this.sum(g, f) !== r.sum) bad.push([g, f, r]);
+        if (this.sum(g, f) !== r.sum) {
+          corrupt++;
+          waits.push(this.found(g, f, r));
+        }
         if (performance.now() - slice > SCRUB_SLICE_MS) {
           await new Promise((res) => setTimeout(res, 0));
           slice = performance.now();
         }
       }
     }
-    const ms = performance.now() - t0;
-    this.counters.corrupt += bad.length;
-    const before = this.counters.repaired;
-    await Promise.all(bad.map(([g, f, r]) => this.repair(g, f, r)));
-    const report: ScrubReport = { frames, bytes, ms, corrupt: bad.length, repaired: this.counters.repaired - before };
+    await Promise.all(waits);
+    const report: ScrubReport = { frames, bytes, ms: performance.now() - t0, corrupt, repaired: this.counters.repaired - before };
     this.counters.scrubs++;
     this.counters.lastScrub = report;
     return report;
   }
 
-  private repair(g: TrustGroup, frame: number, r: FrameRecord): Promise<void> {
-    let q = this.quarantine.get(g);
-    if (!q) this.quarantine.set(g, (q = new Map()));
-    const existing = q.get(frame);
-    if (existing) return existing;
-    const done = this.reload(g, frame, r).finally(() => q.delete(frame));
+  /** A corrupt frame: count it, retire it, replace it under its readers. */
+  private found(g: TrustGroup, frame: number, r: FrameRecord): Promise<void> {
+    this.counters.corrupt++;
+    this.counters.incidents[g.id] = (this.counters.incidents[g.id] ?? 0) + 1;
+    let q = this.replacing.get(g);
+    if (!q) this.replacing.set(g, (q = new Map()));
+    const mappers = this.mappings(g, frame);
+    g.table.retire(frame);
+    this.records.get(g)![frame] = undefined;
+    const done = this.replace(g, frame, r, mappers).finally(() => q.delete(frame));
     q.set(frame, done);
     return done;
   }
 
-  private async reload(g: TrustGroup, frame: number, r: FrameRecord): Promise<void> {
-    const mappers = this.mappings(g, frame);
-    for (const [d, lba] of mappers) d.pageMapSink?.(lba, -1, 0);
-    const gen = new Int32Array(g.buffer, g.layout.genByteOffset, g.layout.frames);
-    Atomics.add(gen, frame, 1);
+  private async replace(g: TrustGroup, frame: number, r: FrameRecord, mappers: [Domain, number][]): Promise<void> {
     try {
-      const [bytes] = await this.driver.store.read(r.dataset, [r.block]);
-      const view = g.table.view(frame);
-      view.set(bytes!);
-      if (bytes!.byteLength < view.byteLength) view.fill(0, bytes!.byteLength);
-      if (this.sum(g, frame) !== r.sum) throw new Error(`frame ${frame} of group ${g.id} still fails its checksum after a reload`);
+      const fresh = await this.driver.refill(g, r.dataset, r.block);
+      for (const [d, lba] of mappers) this.driver.moveMapping(d, lba, frame, fresh);
       this.counters.repaired++;
-      const newGen = g.table.generation(frame);
-      for (const [d, lba] of mappers) if (d.alive && d.shadow[lba] === frame + 1) d.pageMapSink?.(lba, frame, newGen);
-    } catch (err) {
-      // The pool could not give the block back: fault every domain mapping this frame
-      // rather than let it read bytes nobody can vouch for.
+    } catch {
+      // No fresh copy now (the pool failed, or every frame is held): drop the mappings so
+      // the readers' next read fills the block again. Nobody is faulted for it.
       this.counters.repairFailed++;
-      for (const d of new Set(mappers.map(([dom]) => dom))) {
-        this.driver.fault(d, `frame ${frame} was corrupted in shared memory and could not be reloaded: ${err instanceof Error ? err.message : String(err)}`);
-      }
+      this.driver.dropFrame(g, frame);
     }
   }
 

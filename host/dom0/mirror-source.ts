@@ -17,7 +17,6 @@
 // write survives losing this tab. If the remote stops answering, sync degrades to async
 // (reported in stats) instead of blocking every write forever; it returns when it answers.
 import type { Dom0Driver, Domain } from './driver';
-import type { FrameIntegrity } from './integrity';
 import { PageLocks } from './page-lock';
 import { parseAck, type MirrorAck, type MirrorBlock, type MirrorLink } from '../mirror/mirror-protocol';
 
@@ -47,9 +46,6 @@ export interface MirrorStats {
   batches: number;
   /** Writes that waited for the page lock held by the mirror routine. */
   lockWaits: number;
-  /** Resident frames checked before their bytes were copied out; those found corrupt. */
-  framesVerified: number;
-  framesCorrupt: number;
   /** Milliseconds from a write's acknowledgement to its page being durable in the remote. */
   lagMs: { p50: number; p90: number; max: number; samples: number };
 }
@@ -80,7 +76,7 @@ export class MirrorSource {
   private degraded: string | null = null;
   private lags: number[] = [];
   private closed = false;
-  private readonly counters = { writes: 0, bytesWritten: 0, bytesMirrored: 0, bytesResync: 0, batches: 0, framesVerified: 0, framesCorrupt: 0 };
+  private readonly counters = { writes: 0, bytesWritten: 0, bytesMirrored: 0, bytesResync: 0, batches: 0 };
   private readonly only: Set<string> | null;
   private readonly batchBlocks: number;
   private readonly ackTimeoutMs: number;
@@ -89,7 +85,6 @@ export class MirrorSource {
     private readonly driver: Dom0Driver,
     private readonly link: MirrorLink,
     readonly options: MirrorOptions,
-    private readonly integrity: FrameIntegrity | null = null,
   ) {
     this.only = options.datasets ? new Set(options.datasets) : null;
     this.batchBlocks = options.batchBlocks ?? 64;
@@ -264,45 +259,29 @@ export class MirrorSource {
     }
   }
 
-  /** The pages' current bytes: from a resident frame once its checksum holds, else from the pool. */
+  /**
+   * The pages' current bytes, from the pool (SHA-256 verified on read). Never from a frame:
+   * any guest of the trust group can write a shared frame at any moment, so a frame's bytes
+   * are not evidence of anything durable.
+   */
   private async copyOut(dataset: string, lbas: number[]): Promise<MirrorBlock[]> {
     const store = this.driver.store;
     const resolved = await store.resolve(dataset, lbas);
     const info = await store.volume(dataset);
-    const out: (MirrorBlock | null)[] = new Array(lbas.length).fill(null);
-    const fromPool: number[] = [];
-    const group = this.driver.groups.get(info.group);
-    for (let i = 0; i < lbas.length; i++) {
-      const b = resolved[i];
-      if (!b) {
-        out[i] = { lba: lbas[i]!, bytes: null };
-        continue;
-      }
-      const frame = group?.table.lookup(b.key) ?? null;
-      if (group && frame !== null && group.table.info(frame).state === 'resident' && this.integrity) {
-        // Never mirror a frame a guest may have scribbled on: check it first (reloads it if not).
-        this.counters.framesVerified++;
-        if (!(await this.integrity.verify(group, frame))) this.counters.framesCorrupt++;
-        if (group.table.lookup(b.key) === frame && group.table.info(frame).state === 'resident') {
-          out[i] = { lba: lbas[i]!, bytes: group.table.view(frame).slice(0, b.size) };
-          continue;
-        }
-      }
-      fromPool.push(i);
-    }
-    if (fromPool.length > 0) {
-      const bytes = await store.read(dataset, fromPool.map((i) => resolved[i]!));
-      fromPool.forEach((i, k) => (out[i] = { lba: lbas[i]!, bytes: bytes[k]! }));
-    }
-    return out.map((b) => {
+    const present = lbas.map((_, i) => i).filter((i) => resolved[i]);
+    const bytes = present.length > 0 ? await store.read(dataset, present.map((i) => resolved[i]!)) : [];
+    const out: MirrorBlock[] = lbas.map((lba) => ({ lba, bytes: null }));
+    present.forEach((i, k) => {
+      let b = bytes[k]!;
       // A short last block is padded: the remote stores whole blocks.
-      if (b!.bytes && b!.bytes.byteLength !== info.blockBytes) {
+      if (b.byteLength !== info.blockBytes) {
         const full = new Uint8Array(info.blockBytes);
-        full.set(b!.bytes);
-        return { lba: b!.lba, bytes: full };
+        full.set(b);
+        b = full;
       }
-      return b!;
+      out[i] = { lba: lbas[i]!, bytes: b };
     });
+    return out;
   }
 
   private send(seq: number, dataset: string, s: DirtySet, blocks: MirrorBlock[]): Promise<MirrorAck> {

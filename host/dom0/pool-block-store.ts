@@ -21,7 +21,9 @@ export class PoolBlockStore implements BlockStore {
   }
 
   resolveSync(dataset: string, lbas: readonly number[]): (PhysicalBlock | null)[] {
-    return this.pool.resolveSync(dataset, lbas).map((ref): PoolBlock | null => (ref ? { key: String(ref.chunkId), size: ref.size, ref } : null));
+    const refs = this.pool.resolveSync(dataset, lbas);
+    const exclusive = this.pool.exclusiveSync(dataset, lbas);
+    return refs.map((ref, i): PoolBlock | null => (ref ? { key: String(ref.chunkId), size: ref.size, exclusive: exclusive[i]!, ref } : null));
   }
 
   read(_dataset: string, blocks: readonly PhysicalBlock[]): Promise<Uint8Array[]> {

@@ -1,7 +1,7 @@
 // Runs in the dom0 driver worker. Decodes one request entry (already copied out of guest
 // memory) and calls the driver. Shared by the ring port and the copy port, so both
 // transports validate identically. Returns null for a request that faults the domain.
-import { isOp, Op, REQ_ARG0, REQ_ARG1, REQ_ARG2, REQ_LBA, REQ_OP, Status } from '../../shared/protocol';
+import { isOp, Op, REQ_ARG0, REQ_ARG1, REQ_LBA, REQ_OP, Status } from '../../shared/protocol';
 import type { Completion, Dom0Driver, Domain } from './driver';
 
 export type Dispatched = { completion: Promise<Completion> | Completion } | { fault: string };
@@ -23,10 +23,10 @@ export function dispatch(
     case Op.READ:
       return { completion: driver.read(d, lba) };
     case Op.UNMAP: {
-      // ARG0 = frame + 1 to drop a copy-on-write pin, 0 to drop the mapping of LBA.
-      const frame = (entry[REQ_ARG0]! >>> 0) - 1;
-      if (frame >= d.group.layout.frames) return { completion: { status: Status.BAD_REQUEST, frame: -1, generation: 0 } };
-      return { completion: driver.unmap(d, lba, frame) };
+      // ARG0 = frame ref + 1 to drop a pin dom0 kept for LBA's old mapping, 0 to drop the mapping of LBA.
+      const ref = (entry[REQ_ARG0]! >>> 0) - 1;
+      if (ref >= 0 && !driver.validRef(d, ref)) return { completion: { status: Status.BAD_REQUEST, frame: -1, generation: 0 } };
+      return { completion: driver.unmap(d, lba, ref) };
     }
     case Op.WRITE: {
       const slot = entry[REQ_ARG0]! >>> 0;
@@ -34,9 +34,7 @@ export function dispatch(
       if (length !== d.volume.blockBytes) return { fault: `write of ${length} bytes; blocks are ${d.volume.blockBytes} bytes` };
       const bytes = writeBytes(slot, length);
       if (!bytes) return { fault: `write names staging slot ${slot}, which does not exist` };
-      // ARG2 bit 0: the guest still holds views of the old block, keep the frame pinned.
-      const keepOldPin = (entry[REQ_ARG2]! & 1) === 1;
-      return { completion: driver.write(d, lba, bytes, keepOldPin) };
+      return { completion: driver.write(d, lba, bytes) };
     }
     case Op.FLUSH:
       return { completion: driver.flush(d) };

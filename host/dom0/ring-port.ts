@@ -3,8 +3,8 @@
 // go back on the completion ring; page-map changes are published into the guest's control
 // buffer. It does not loop by itself: ring-scheduler.ts polls every port in turn.
 import { RingConsumer, RingProducer } from '../../shared/ring';
-import { CPL_FRAME, CPL_GEN, CPL_OP, CPL_STATUS, CPL_TAG, ENTRY_WORDS, REQ_OP, REQ_TAG } from '../../shared/protocol';
-import { PM_FRAME, PM_GEN, PM_WORDS, type DomainLayout } from '../../shared/memory-layout';
+import { CPL_FRAME, CPL_GEN, CPL_OP, CPL_STATUS, CPL_TAG, ENTRY_WORDS, Op, REQ_OP, REQ_TAG } from '../../shared/protocol';
+import { PM_FRAME, PM_GEN, PM_LEASE, PM_WORDS, type DomainLayout } from '../../shared/memory-layout';
 import type { Completion, Dom0Driver, Domain } from './driver';
 import { dispatch } from './request-dispatch';
 
@@ -34,7 +34,7 @@ export class RingPort {
     this.staging = new Uint8Array(control, layout.stagingByteOffset, layout.stagingSlots * layout.blockBytes);
     this.req.onFault = (f) => driver.fault(d, `request ring: ${f.message}`);
     this.cpl.onFault = (f) => driver.fault(d, `completion ring: ${f.message}`);
-    d.pageMapSink = (lba, frame, gen) => this.publishMapping(lba, frame, gen);
+    driver.attachZeroCopy(d, { publish: (lba, ref, gen) => this.publishMapping(lba, ref, gen), clearLeased: (lba) => this.clearLeased(lba) }, control, layout.privateFrames);
   }
 
   get alive(): boolean {
@@ -108,7 +108,7 @@ export class RingPort {
 
   private complete(tag: number, op: number, c: Completion): void {
     if (!this.d.alive) return;
-    if (c.frame >= 0) this.driver.counters.bytesShared += this.d.volume.blockBytes;
+    if (c.frame >= 0 && op === Op.READ) this.driver.counters.bytesShared += this.d.volume.blockBytes;
     const fill = (w: Int32Array, base: number): void => {
       w[base + CPL_TAG] = tag;
       w[base + CPL_STATUS] = c.status;
@@ -164,5 +164,18 @@ export class RingPort {
     if (frame < 0) return;
     Atomics.store(this.pm, base + PM_GEN, gen);
     Atomics.store(this.pm, base + PM_FRAME, frame + 1);
+  }
+
+  /**
+   * The revocation handshake (Dekker-style, all sequentially consistent): dom0 clears FRAME
+   * and then reads LEASE; the guest adds to LEASE and then re-reads FRAME. Whichever goes
+   * second sees the other: either dom0 sees the lease and keeps the frame, or the guest sees
+   * the cleared entry and does not use it. A guest that lies in LEASE only keeps or loses
+   * its own mappings.
+   */
+  private clearLeased(lba: number): boolean {
+    const base = lba * PM_WORDS;
+    Atomics.store(this.pm, base + PM_FRAME, 0);
+    return Atomics.load(this.pm, base + PM_LEASE) !== 0;
   }
 }

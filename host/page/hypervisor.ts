@@ -139,6 +139,7 @@ export class Hypervisor {
       dedupThreshold: options.dedupThreshold ?? 1,
       storage: options.storage ?? 'auto',
       ...(options.scrubEveryMs !== undefined ? { scrubEveryMs: options.scrubEveryMs } : {}),
+      ...(options.privateFrames !== undefined ? { privateFrames: options.privateFrames } : {}),
     });
     const hostTransport = verdict
       ? { kind: verdict.kind, reason: verdict.reason }

@@ -19,6 +19,23 @@ export function lookup(state: PoolState, ds: DatasetRecord, lba: number): number
 }
 
 /**
+ * Whether the block at `lba` is reachable from this dataset alone: every node on its path
+ * and the chunk itself have one reference. False for a hole, a block still shared with a
+ * snapshot or clone, and a deduplicated chunk. dom0 keeps such a block out of the trust
+ * group's shared arena (only this dataset's domain may read it).
+ */
+export function exclusiveAt(state: PoolState, ds: DatasetRecord, lba: number): boolean {
+  let id = ds.root;
+  for (let level = ds.levels - 1; id !== 0; level--) {
+    const n = state.nodes.get(id);
+    if (!n || n.refcount !== 1) return false;
+    id = n.ptrs[slotAt(lba, level)]!;
+    if (level === 0) return id !== 0 && state.chunks.get(id)?.refcount === 1;
+  }
+  return false;
+}
+
+/**
  * A node the dataset owns exclusively, ready to modify: `id` itself when its refcount is
  * 1, else a copy (children incremented, the shared original decremented) that `relink`
  * puts in the parent's slot.

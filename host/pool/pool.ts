@@ -5,7 +5,7 @@
 // chunk map over metaslabs (see docs/pool.md). All mutations are staged in memory as the
 // open transaction group; commit() writes the group in one IndexedDB transaction.
 import { openDB, type IDBPDatabase } from 'idb';
-import { countBlocks, lookup } from './block-tree';
+import { countBlocks, exclusiveAt, lookup } from './block-tree';
 import { writeTxg } from './commit';
 import { ChecksumError, InvalidArgumentError, OutOfRangeError, PoolClosedError, PoolFormatError, StaleBlockRefError } from './errors';
 import { decodePage } from './chunk-map-page';
@@ -160,6 +160,15 @@ export class Pool {
     return this.resolveChunks(d, lbas).map((c) =>
       c ? { chunkId: c.id, group: d.group, metaslab: c.metaslab, offset: c.offset, size: c.size, hash: c.hash.slice() } : null,
     );
+  }
+
+  /**
+   * Per LBA: true if the block is this dataset's alone (no snapshot, clone or deduplicated
+   * block shares its chunk), so no other dataset's reader may see it. Holes are false.
+   */
+  exclusiveSync(ds: DatasetRef, lbas: readonly number[]): boolean[] {
+    const d = this.dataset(ds);
+    return lbas.map((lba) => exclusiveAt(this.state, d, lba));
   }
 
   /**

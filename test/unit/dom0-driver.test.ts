@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { Dom0Driver } from '../../host/dom0/driver';
 import { MemoryBlockStore } from '../../host/dom0/block-store';
 import { Status } from '../../shared/protocol';
+import { zeroCopy } from './helpers/zero-copy-domain';
 
 const BS = 4096;
 const block = (fill: number): Uint8Array => new Uint8Array(BS).fill(fill);
@@ -22,8 +23,8 @@ function setup(opts: Partial<{ arenaFrames: number; quota: number; promoteAt: nu
 describe('dom0 driver', () => {
   it('maps the same frame for the second domain of a group, with no second pool read', async () => {
     const { store, driver } = setup();
-    const a = await driver.createDomain('clone-a');
-    const b = await driver.createDomain('clone-b');
+    const a = zeroCopy(driver, await driver.createDomain('clone-a'));
+    const b = zeroCopy(driver, await driver.createDomain('clone-b'));
     const ra = await driver.read(a, 1);
     expect(ra.status).toBe(Status.OK);
     expect(store.reads).toBe(1);
@@ -38,7 +39,7 @@ describe('dom0 driver', () => {
 
   it('shares one frame between two LBAs of one domain that hold the same content (dedup)', async () => {
     const { store, driver } = setup();
-    const a = await driver.createDomain('clone-a');
+    const a = zeroCopy(driver, await driver.createDomain('clone-a'));
     const r0 = await driver.read(a, 0);
     const r2 = await driver.read(a, 2);
     expect(r2.frame).toBe(r0.frame);
@@ -47,8 +48,8 @@ describe('dom0 driver', () => {
 
   it('gathers concurrent misses of one block into a single pool read', async () => {
     const { store, driver } = setup();
-    const a = await driver.createDomain('clone-a');
-    const b = await driver.createDomain('clone-b');
+    const a = zeroCopy(driver, await driver.createDomain('clone-a'));
+    const b = zeroCopy(driver, await driver.createDomain('clone-b'));
     const [ra, rb] = await Promise.all([driver.read(a, 5), driver.read(b, 5)]);
     expect(ra.frame).toBe(rb.frame);
     expect(store.reads).toBe(1);
@@ -56,8 +57,8 @@ describe('dom0 driver', () => {
 
   it('never shares frames across trust groups: the other group goes to the pool like any miss', async () => {
     const { store, driver } = setup();
-    const a = await driver.createDomain('clone-a');
-    const x = await driver.createDomain('clone-x');
+    const a = zeroCopy(driver, await driver.createDomain('clone-a'));
+    const x = zeroCopy(driver, await driver.createDomain('clone-x'));
     await driver.read(a, 1);
     const rx = await driver.read(x, 1);
     expect(store.reads).toBe(2);
@@ -69,47 +70,98 @@ describe('dom0 driver', () => {
 
   it('reads holes as zeros without a frame or a pool read', async () => {
     const { store, driver } = setup();
-    const a = await driver.createDomain('clone-a');
+    const a = zeroCopy(driver, await driver.createDomain('clone-a'));
     const r = await driver.read(a, 3);
     expect(r).toMatchObject({ status: Status.OK, frame: -1 });
     expect(store.reads).toBe(0);
     expect(a.mapped).toBe(0);
   });
 
-  it('refuses out-of-range blocks and mappings past the quota', async () => {
+  it('refuses out-of-range blocks; past the quota takes back unleased mappings, refuses leased ones', async () => {
     const { driver } = setup({ quota: 1 });
-    const a = await driver.createDomain('clone-a');
+    const a = zeroCopy(driver, await driver.createDomain('clone-a'));
     expect((await driver.read(a, 8)).status).toBe(Status.OUT_OF_RANGE);
     expect((await driver.read(a, -1)).status).toBe(Status.OUT_OF_RANGE);
     expect((await driver.read(a, 1.5)).status).toBe(Status.OUT_OF_RANGE);
     expect((await driver.read(a, 0)).status).toBe(Status.OK);
+    a.guest.lease[0] = 1; // the guest holds a view of block 0
     expect((await driver.read(a, 1)).status).toBe(Status.QUOTA);
-    expect(driver.unmap(a, 0, -1).status).toBe(Status.OK);
+    expect(a.guest.pageMap[0]).not.toBe(0); // the leased mapping was put back
+    a.guest.lease[0] = 0;
     expect((await driver.read(a, 1)).status).toBe(Status.OK);
+    expect(a.shadow[0]).toBe(0); // taken back
+    expect(a.counters.revoked).toBe(1);
+    expect(a.mapped).toBe(1);
   });
 
-  it('says ARENA_FULL when every frame is mapped, and recovers once one is unmapped', async () => {
+  it('says ARENA_FULL when every frame is leased by another domain, and recovers once the lease goes', async () => {
     const { driver } = setup({ arenaFrames: 1 });
-    const a = await driver.createDomain('clone-a');
+    const a = zeroCopy(driver, await driver.createDomain('clone-a'));
+    const b = zeroCopy(driver, await driver.createDomain('clone-b'));
     await driver.read(a, 0);
-    expect((await driver.read(a, 1)).status).toBe(Status.ARENA_FULL);
-    driver.unmap(a, 0, -1);
-    expect((await driver.read(a, 1)).status).toBe(Status.OK);
+    a.guest.lease[0] = 1;
+    expect((await driver.read(b, 1)).status).toBe(Status.ARENA_FULL);
+    a.guest.lease[0] = 0;
+    expect((await driver.read(b, 1)).status).toBe(Status.OK);
+    expect(a.counters.revoked).toBe(1);
+  });
+
+  it('reserves the quota when a READ is accepted: a burst cannot overshoot it', async () => {
+    const { driver } = setup({ quota: 2, arenaFrames: 16 });
+    const a = zeroCopy(driver, await driver.createDomain('clone-a'));
+    a.guest.lease.fill(1); // every read is in flight, so nothing can be taken back
+    const replies = await Promise.all([0, 1, 5].map((lba) => driver.read(a, lba)));
+    expect(replies.map((r) => r.status).sort()).toEqual([Status.OK, Status.OK, Status.QUOTA].sort());
+    expect(a.mapped).toBeLessThanOrEqual(2);
+  });
+
+  it('caps each domain at a fair share of the arena', async () => {
+    const { driver } = setup({ quota: 64, arenaFrames: 4 });
+    const a = zeroCopy(driver, await driver.createDomain('clone-a'));
+    expect(driver.share(a)).toBe(4);
+    const b = zeroCopy(driver, await driver.createDomain('clone-b'));
+    expect([driver.share(a), driver.share(b)]).toEqual([2, 2]);
+    driver.destroyDomain(b.id);
+    expect(driver.share(a)).toBe(4);
+  });
+
+  it('keeps a block only this clone references out of the group arena, in private frames', async () => {
+    const { driver } = setup();
+    const a = zeroCopy(driver, await driver.createDomain('clone-a'));
+    await driver.write(a, 3, block(0x5e));
+    const r = await driver.read(a, 3);
+    expect(r.frame).toBeGreaterThanOrEqual(16);
+    expect(driver.frameView(a, r.frame)[0]).toBe(0x5e);
+    const g = driver.groups.get('g1')!;
+    for (let f = 0; f < 16; f++) expect(g.table.view(f).includes(0x5e)).toBe(false);
+    expect(a.counters.privateReads).toBe(1);
+    // The same bytes written by another clone are deduplicated: shared, so the group arena.
+    const b = zeroCopy(driver, await driver.createDomain('clone-b'));
+    await driver.write(b, 4, block(0x5e));
+    expect((await driver.read(b, 4)).frame).toBeLessThan(16);
+  });
+
+  it('refuses a second live domain on one clone, with a typed error', async () => {
+    const { driver } = setup();
+    const a = zeroCopy(driver, await driver.createDomain('clone-a'));
+    await expect(driver.createDomain('clone-a')).rejects.toMatchObject({ name: 'DatasetInUseError', dataset: 'clone-a', domainId: a.id });
+    driver.destroyDomain(a.id);
+    expect((await driver.createDomain('clone-a')).dataset).toBe('clone-a');
   });
 
   it('copy-on-write diverges one clone only and acknowledges after the commit', async () => {
     const { store, driver } = setup();
-    const a = await driver.createDomain('clone-a');
-    const b = await driver.createDomain('clone-b');
+    const a = zeroCopy(driver, await driver.createDomain('clone-a'));
+    const b = zeroCopy(driver, await driver.createDomain('clone-b'));
     const before = await driver.read(a, 1);
     await driver.read(b, 1);
-    const w = await driver.write(a, 1, block(9), false);
+    const w = await driver.write(a, 1, block(9));
     expect(w.status).toBe(Status.OK);
     expect(store.commits).toBe(1);
     expect(a.shadow[1]).toBe(0); // a's old mapping was dropped
     const after = await driver.read(a, 1);
     expect(after.frame).not.toBe(before.frame);
-    expect(driver.groups.get('g1')!.table.view(after.frame)[0]).toBe(9);
+    expect(driver.frameView(a, after.frame)[0]).toBe(9);
     const rb = await driver.read(b, 1);
     expect(rb.frame).toBe(before.frame);
     expect(driver.groups.get('g1')!.table.view(rb.frame)[0]).toBe(2);
@@ -117,26 +169,28 @@ describe('dom0 driver', () => {
 
   it('keeps a pin on the old frame while the guest holds views, and drops only pins it holds', async () => {
     const { driver } = setup({ arenaFrames: 2 });
-    const a = await driver.createDomain('clone-a');
+    const a = zeroCopy(driver, await driver.createDomain('clone-a'));
     const r = await driver.read(a, 1);
-    await driver.write(a, 1, block(7), true);
-    expect(a.orphans.get(r.frame)).toBe(1);
+    a.guest.lease[1] = 1; // a view of the old block is live
+    await driver.write(a, 1, block(7));
+    expect(a.orphans.get(`${r.frame}:1`)).toBe(1);
     expect(driver.groups.get('g1')!.table.isMapped(r.frame)).toBe(true);
-    expect(driver.unmap(a, 0, 5).status).toBe(Status.BAD_REQUEST); // a pin it does not hold
+    expect(driver.unmap(a, 1, 5).status).toBe(Status.BAD_REQUEST); // a pin it does not hold
+    expect(driver.unmap(a, 0, r.frame).status).toBe(Status.BAD_REQUEST); // a pin for another LBA
     expect(driver.unmap(a, 0, -1).status).toBe(Status.BAD_REQUEST); // an LBA it does not map
-    expect(driver.unmap(a, 0, r.frame).status).toBe(Status.OK);
+    expect(driver.unmap(a, 1, r.frame).status).toBe(Status.OK);
     expect(driver.groups.get('g1')!.table.isMapped(r.frame)).toBe(false);
   });
 
   it('batches writes from many domains into one commit, and acknowledges none when it fails', async () => {
     const { store, driver } = setup();
-    const a = await driver.createDomain('clone-a');
-    const b = await driver.createDomain('clone-b');
-    const done = await Promise.all([driver.write(a, 3, block(3), false), driver.write(b, 4, block(4), false), driver.flush(a)]);
+    const a = zeroCopy(driver, await driver.createDomain('clone-a'));
+    const b = zeroCopy(driver, await driver.createDomain('clone-b'));
+    const done = await Promise.all([driver.write(a, 3, block(3)), driver.write(b, 4, block(4)), driver.flush(a)]);
     expect(done.map((c) => c.status)).toEqual([Status.OK, Status.OK, Status.OK]);
     expect(store.commits).toBe(1);
     store.failNextCommit = Object.assign(new Error('quota'), { name: 'PoolFullError' });
-    const failed = await driver.write(a, 6, block(6), false);
+    const failed = await driver.write(a, 6, block(6));
     expect(failed.status).toBe(Status.IO);
     const r = await driver.read(a, 6);
     expect(r.frame).toBe(-1); // nothing of the failed write is visible
@@ -144,8 +198,8 @@ describe('dom0 driver', () => {
 
   it('destroying a domain releases its mappings; a faulted domain is reported once', async () => {
     const { driver } = setup({ arenaFrames: 1 });
-    const a = await driver.createDomain('clone-a');
-    const b = await driver.createDomain('clone-b');
+    const a = zeroCopy(driver, await driver.createDomain('clone-a'));
+    const b = zeroCopy(driver, await driver.createDomain('clone-b'));
     await driver.read(a, 0);
     driver.destroyDomain(a.id);
     expect((await driver.read(b, 1)).status).toBe(Status.OK);

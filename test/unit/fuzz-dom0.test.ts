@@ -55,18 +55,24 @@ async function world() {
     const layout = domainLayout(BLOCKS, BS, 8, 2);
     const control = new SharedArrayBuffer(layout.totalBytes);
     const port = new RingPort(driver, d, control, layout);
-    const sink = d.pageMapSink!;
-    // Every frame handed to a guest: its group's arena, its own clone's block at that address.
-    d.pageMapSink = (lba, frame, gen) => {
-      if (frame >= 0) {
-        const want = store.resolveSync(d.dataset, [lba])[0];
-        const info = d.group.table.info(frame);
-        if (!want || info.key !== want.key) violations.push(`domain ${d.id} (${d.dataset}) got frame ${frame} holding ${info.key} for lba ${lba}, its clone has ${want?.key}`);
-        // The frame number indexes d.group's arena, the only arena this guest was given.
-        if (d.group.id !== d.volume.group || d.group !== driver.groups.get(d.volume.group)) violations.push(`domain ${d.id} of ${d.volume.group} served from group ${d.group.id}`);
-        if (frame >= d.group.layout.frames) violations.push(`domain ${d.id} got frame ${frame}, outside its arena`);
-      }
-      sink(lba, frame, gen);
+    const sink = d.port!;
+    // Every frame handed to a guest: its group's arena or its own private frames, its own
+    // clone's block at that address; a block only its clone holds never in the arena.
+    d.port = {
+      clearLeased: (lba) => sink.clearLeased(lba),
+      publish: (lba, frame, gen) => {
+        if (frame >= 0) {
+          const want = store.resolveSync(d.dataset, [lba])[0];
+          const arena = d.group.layout.frames;
+          const info = frame < arena ? d.group.table.info(frame) : d.priv.info(frame - arena);
+          if (!want || info.key !== want.key) violations.push(`domain ${d.id} (${d.dataset}) got frame ${frame} holding ${info.key} for lba ${lba}, its clone has ${want?.key}`);
+          if (want?.exclusive && frame < arena) violations.push(`domain ${d.id}'s private block ${want.key} was put in the group arena`);
+          // The frame number indexes d.group's arena, the only arena this guest was given.
+          if (d.group.id !== d.volume.group || d.group !== driver.groups.get(d.volume.group)) violations.push(`domain ${d.id} of ${d.volume.group} served from group ${d.group.id}`);
+          if (frame >= arena + d.priv.layout.frames) violations.push(`domain ${d.id} got frame ${frame}, outside its arena and private frames`);
+        }
+        sink.publish(lba, frame, gen);
+      },
     };
     const g = { d, port, control, layout, producer: new RingProducer(control, layout.requestRing), tampered: false };
     guests.push(g);
@@ -147,7 +153,7 @@ describe('fuzz: dom0 under arbitrary guest input', () => {
               if (!d.alive) break;
               if (a.which === 'read') await w.driver.read(d, a.lba);
               else if (a.which === 'unmap') w.driver.unmap(d, a.lba, a.frame);
-              else if (a.which === 'write') await w.driver.write(d, a.lba, new Uint8Array(a.len).fill(a.frame & 0xff), (a.frame & 1) === 1);
+              else if (a.which === 'write') await w.driver.write(d, a.lba, new Uint8Array(a.len).fill(a.frame & 0xff));
               else await w.driver.flush(d);
               break;
             }

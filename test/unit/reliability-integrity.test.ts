@@ -1,5 +1,6 @@
 // Node: frame checksums. A frame corrupted in shared memory (as a guest can) is found by a
-// scrub and before it is mirrored, quarantined, and reloaded from the store in place.
+// scrub or before it is mapped into another domain, retired, and its readers moved to a
+// freshly filled frame; the mirror never reads frames at all.
 import { describe, expect, it } from 'vitest';
 import { Dom0Driver } from '../../host/dom0/driver';
 import { MemoryBlockStore } from '../../host/dom0/block-store';
@@ -7,6 +8,7 @@ import { Dom0Reliability } from '../../host/dom0/dom0-reliability';
 import { checksumKey, frameChecksum } from '../../host/dom0/checksum';
 import type { MirrorLink } from '../../host/mirror/mirror-protocol';
 import { Status } from '../../shared/protocol';
+import { zeroCopy } from './helpers/zero-copy-domain';
 
 const BS = 4096;
 const block = (fill: number): Uint8Array => new Uint8Array(BS).fill(fill);
@@ -18,8 +20,8 @@ async function setup() {
   store.cloneVolume('base@snap', 'vm-b');
   const driver = new Dom0Driver(store, { arenaFrames: 8, promoteAt: 2, quota: 16, shared: true });
   const rel = new Dom0Reliability(driver);
-  const a = await driver.createDomain('vm-a');
-  const b = await driver.createDomain('vm-b');
+  const a = zeroCopy(driver, await driver.createDomain('vm-a'));
+  const b = zeroCopy(driver, await driver.createDomain('vm-b'));
   return { store, driver, rel, a, b, g: driver.groups.get('g')! };
 }
 
@@ -37,51 +39,53 @@ describe('frame integrity', () => {
     expect(frameChecksum(checksumKey(), words)).not.toBe(base);
   });
 
-  it('a scrub finds a frame a guest scribbled on, reloads it from the pool, bumps its generation and keeps the mapping', async () => {
+  it('a scrub finds a frame a guest scribbled on, retires it and moves both readers to a freshly filled frame', async () => {
     const { driver, rel, a, b, g } = await setup();
     const ra = await driver.read(a, 1);
     await driver.read(b, 1);
-    const pageMaps: [number, number, number][] = [];
-    a.pageMapSink = (lba, frame, gen) => pageMaps.push([lba, frame, gen]);
-    const genBefore = g.table.generation(ra.frame);
     expect((await rel.scrub()).corrupt).toBe(0);
-    // The guest writes into its view of the shared arena.
+    // A guest writes into its view of the shared arena.
     g.table.view(ra.frame)[100] = 0xee;
     const report = await rel.scrub();
     expect(report).toMatchObject({ frames: 1, corrupt: 1, repaired: 1 });
-    expect(g.table.view(ra.frame)[100]).toBe(2);
-    expect(g.table.generation(ra.frame)).toBe(genBefore + 1);
-    // Unpublished during the reload, then republished with the new generation.
-    expect(pageMaps).toEqual([[1, -1, 0], [1, ra.frame, genBefore + 1]]);
-    const again = await driver.read(b, 1);
-    expect(again).toMatchObject({ status: Status.OK, frame: ra.frame, generation: genBefore + 1 });
-    expect(rel.integrityStats()).toMatchObject({ corrupt: 1, repaired: 1 });
+    const fresh = a.shadow[1]! - 1;
+    expect(fresh).not.toBe(ra.frame);
+    expect(b.shadow[1]! - 1).toBe(fresh);
+    expect(a.guest.pageMap[1]).toBe(fresh + 1);
+    expect(g.table.view(fresh)[100]).toBe(2);
+    // Nobody held a view of the old frame: zeroed and freed at once.
+    expect(g.table.info(ra.frame).state).toBe('free');
+    expect(g.table.view(ra.frame).every((x) => x === 0)).toBe(true);
+    expect(a.fault).toBeNull();
+    expect(b.fault).toBeNull();
+    expect(rel.integrityStats()).toMatchObject({ corrupt: 1, repaired: 1, incidents: { g: 1 } });
   });
 
-  it('a read of a quarantined frame waits for the reload and never returns before the bytes are right', async () => {
-    const { driver, rel, a, b, g, store } = await setup();
+  it('a reader holding a view keeps the retired frame until it lets go; then it is zeroed and freed', async () => {
+    const { driver, rel, a, g } = await setup();
+    const ra = await driver.read(a, 1);
+    a.guest.lease[1] = 1;
+    g.table.view(ra.frame)[0] = 0xee;
+    expect((await rel.scrub()).repaired).toBe(1);
+    expect(g.table.info(ra.frame).state).toBe('retired');
+    expect(driver.read(a, 1)).toMatchObject({ status: Status.OK, frame: a.shadow[1]! - 1 });
+    expect(driver.unmap(a, 1, ra.frame).status).toBe(Status.OK);
+    expect(g.table.info(ra.frame).state).toBe('free');
+    expect(g.table.view(ra.frame).every((x) => x === 0)).toBe(true);
+  });
+
+  it('a resident frame is checked before it is mapped into another domain', async () => {
+    const { driver, rel, a, b, g } = await setup();
     const ra = await driver.read(a, 2);
-    g.table.view(ra.frame).fill(0);
-    const realRead = store.read.bind(store);
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    store.read = async (ds, blocks) => {
-      await gate;
-      return realRead(ds, blocks);
-    };
-    const scrub = rel.scrub();
-    await new Promise((r) => setTimeout(r, 5));
-    let answered = false;
-    const rb = Promise.resolve(driver.read(b, 2)).then((c) => ((answered = true), c));
-    await new Promise((r) => setTimeout(r, 5));
-    expect(answered).toBe(false);
-    release();
-    expect((await rb).frame).toBe(ra.frame);
-    expect(g.table.view(ra.frame)[0]).toBe(3);
-    expect((await scrub).repaired).toBe(1);
+    g.table.view(ra.frame)[7] = 0x99;
+    const rb = await driver.read(b, 2);
+    expect(rb.frame).not.toBe(ra.frame);
+    expect(g.table.view(rb.frame)[7]).toBe(3);
+    expect(a.shadow[2]! - 1).toBe(rb.frame); // the first reader was moved too
+    expect(rel.integrityStats().corrupt).toBe(1);
   });
 
-  it('a corrupted resident frame is detected before it is mirrored; the mirror gets the pool bytes', async () => {
+  it('the mirror sends pool bytes, never a frame, even one a guest scribbled on', async () => {
     const { driver, rel, a, g } = await setup();
     const sent: Uint8Array[] = [];
     const link: MirrorLink = {
@@ -94,16 +98,13 @@ describe('frame integrity', () => {
       },
     };
     await rel.startMirror({ channel: 'x', mode: 'sync' }, link);
-    await driver.write(a, 5, block(9), false);
-    const r = await driver.read(a, 5); // the written block is now resident
-    g.table.view(r.frame)[0] = 0x55;
-    await driver.write(a, 6, block(9), false); // same content, same frame: mirrored from it
-    expect(rel.mirrorStats()).toMatchObject({ framesCorrupt: 1 });
-    expect(sent.at(-1)![0]).toBe(9);
-    expect(g.table.view(r.frame)[0]).toBe(9);
+    const r = await driver.read(a, 0);
+    g.table.view(r.frame).fill(0x55);
+    await driver.write(a, 6, block(1)); // same content as block 0's frame
+    expect(sent.at(-1)!.every((x) => x === 1)).toBe(true);
   });
 
-  it('a frame the pool cannot give back faults the domains mapping it instead of serving it', async () => {
+  it('a frame the pool cannot give back: its readers are not faulted, their next read reports the error', async () => {
     const { driver, rel, a, g, store } = await setup();
     const ra = await driver.read(a, 0);
     g.table.view(ra.frame)[0] = 0x77;
@@ -112,6 +113,9 @@ describe('frame integrity', () => {
     };
     const report = await rel.scrub();
     expect(report).toMatchObject({ corrupt: 1, repaired: 0 });
-    expect(a.fault).toMatch(/could not be reloaded/);
+    expect(a.fault).toBeNull();
+    expect(a.shadow[0]).toBe(0);
+    expect((await driver.read(a, 0)).status).toBe(Status.CHECKSUM);
+    expect(rel.integrityStats().repairFailed).toBe(1);
   });
 });

@@ -51,7 +51,7 @@ async function setup(mode: 'sync' | 'async', opts: { datasets?: string[] } = {})
 describe('dirty-page mirroring', () => {
   it('mirrors only the pages writes made dirty; clean pages are never sent', async () => {
     const { driver, rel, sink, d } = await setup('async');
-    for (const lba of [3, 7, 9]) expect((await driver.write(d, lba, block(lba + 10), false)).status).toBe(Status.OK);
+    for (const lba of [3, 7, 9]) expect((await driver.write(d, lba, block(lba + 10))).status).toBe(Status.OK);
     await driver.read(d, 0); // reads do not dirty anything
     await rel.mirrorDrained();
     const sent = sink.batches.flatMap((b) => b.blocks.map((x) => x.lba)).sort((a, b) => a - b);
@@ -71,7 +71,7 @@ describe('dirty-page mirroring', () => {
     const { driver, sink, d } = await setup('sync');
     sink.delayMs = 30;
     const t0 = performance.now();
-    await driver.write(d, 5, block(55), false);
+    await driver.write(d, 5, block(55));
     expect(performance.now() - t0).toBeGreaterThanOrEqual(25);
     expect(sink.volumes.get('vm')!.get(5)![0]).toBe(55);
   });
@@ -79,8 +79,8 @@ describe('dirty-page mirroring', () => {
   it('coalesces rewrites of a dirty page: bytes mirrored < bytes written', async () => {
     const { driver, rel, sink, d } = await setup('async');
     sink.delayMs = 20; // the first batch is in flight while the page is rewritten
-    await driver.write(d, 4, block(1), false);
-    await Promise.all([2, 3, 4, 5].map((f) => driver.write(d, 4, block(f), false)));
+    await driver.write(d, 4, block(1));
+    await Promise.all([2, 3, 4, 5].map((f) => driver.write(d, 4, block(f))));
     await rel.mirrorDrained();
     const s = rel.mirrorStats()!;
     expect(s.bytesWritten).toBe(5 * BS);
@@ -91,10 +91,10 @@ describe('dirty-page mirroring', () => {
   it('holds the page lock while a page is being mirrored: a write to it waits, then is mirrored again', async () => {
     const { driver, rel, sink, d } = await setup('async');
     sink.delayMs = 40;
-    await driver.write(d, 8, block(1), false);
+    await driver.write(d, 8, block(1));
     await new Promise((r) => setTimeout(r, 5)); // the routine has taken page 8's lock and is sending
     expect(sink.batches.length).toBe(0); // the first copy of page 8 is still on its way
-    await driver.write(d, 8, block(2), false);
+    await driver.write(d, 8, block(2));
     // The write could not stage until the remote had the first copy and the lock was released.
     expect(sink.batches.length).toBe(1);
     expect(sink.batches[0]!.blocks[0]!.bytes![0]).toBe(1);
@@ -118,7 +118,7 @@ describe('dirty-page mirroring', () => {
     const [src, dst] = linkPair();
     await rel.startMirror({ channel: 't', mode: 'sync', ackTimeoutMs: 50 }, src);
     const d = await driver.createDomain('vm');
-    expect((await driver.write(d, 1, block(9), false)).status).toBe(Status.OK);
+    expect((await driver.write(d, 1, block(9))).status).toBe(Status.OK);
     expect(rel.mirrorStats()!.degraded).toMatch(/no mirror acknowledged/);
     expect(rel.mirrorStats()!.dirty).toBe(1);
     const sink = new MemorySink();
