@@ -1,7 +1,7 @@
 // Runs in the benchmark page (main thread of a cross-origin-isolated page). Runs every
 // suite in turn and leaves the results on `window.__tabvisorBench` for bench/run.mjs.
 // A suite that fails is recorded with its error; the others still run.
-import { runMemory, runReads } from './suites/hypervisor';
+import { runMemory, runReads, runStream } from './suites/hypervisor';
 import { run as runPool } from './suites/pool';
 import { run as runCleaning } from './suites/cleaning';
 import { run as runReliability } from './suites/reliability';
@@ -32,6 +32,7 @@ const log = (line: string): void => {
 
 const suites: [string, () => Promise<Metrics>][] = [
   ['reads', () => runReads({ quick, log })],
+  ['stream', () => runStream({ quick, log })],
   ['memory', () => runMemory({ quick, log })],
   ['pool', () => runPool({ quick })],
   ['cleaning', () => runCleaning({ quick })],
