@@ -156,6 +156,13 @@ abstract class DeviceBase {
   }
 }
 
+interface ViewCount {
+  readonly ref: number;
+  readonly gen: number;
+  n: number;
+  next: ViewCount | null;
+}
+
 class ZeroCopyDevice extends DeviceBase implements BlockDevice {
   readonly transport = 'zero-copy' as const;
   private readonly pm: Int32Array;
@@ -167,8 +174,8 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
   private readonly staging: Uint8Array;
   private readonly freeSlots: number[];
   private readonly slotWaiters: (() => void)[] = [];
-  /** `${lba}:${ref}:${gen}` → live views of that mapping held by guest code. */
-  private readonly views = new Map<string, number>();
+  /** lba → live views held by guest code, per mapping (frame ref, generation) they came from. */
+  private readonly views = new Map<number, ViewCount>();
   private leaseCount = 0;
 
   constructor(grant: ZeroCopyGrant) {
@@ -275,8 +282,10 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
 
   /** A view of frame `ref` for `lba`; the lease is already counted. */
   private view(lba: number, ref: number, gen: number): BlockView {
-    const key = `${lba}:${ref}:${gen}`;
-    this.views.set(key, (this.views.get(key) ?? 0) + 1);
+    let c = this.views.get(lba) ?? null;
+    while (c && (c.ref !== ref || c.gen !== gen)) c = c.next;
+    if (c) c.n++;
+    else this.views.set(lba, { ref, gen, n: 1, next: this.views.get(lba) ?? null });
     const bytes =
       ref < this.arenaFrames
         ? new Uint8Array(this.arena, ref * this.blockBytes, this.blockBytes)
@@ -285,19 +294,20 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
     const release = (): void => {
       if (!live) return;
       live = false;
-      this.unview(lba, ref, gen, key);
+      this.unview(lba, ref, gen);
     };
     return { lba, bytes, shared: true, release, [Symbol.dispose]: release };
   }
 
-  private unview(lba: number, ref: number, gen: number, key: string): void {
+  private unview(lba: number, ref: number, gen: number): void {
     this.leaseSub(lba);
-    const n = (this.views.get(key) ?? 1) - 1;
-    if (n > 0) {
-      this.views.set(key, n);
-      return;
-    }
-    this.views.delete(key);
+    let prev: ViewCount | null = null;
+    let c = this.views.get(lba) ?? null;
+    while (c && (c.ref !== ref || c.gen !== gen)) [prev, c] = [c, c.next];
+    if (!c || --c.n > 0) return;
+    if (prev) prev.next = c.next;
+    else if (c.next) this.views.set(lba, c.next);
+    else this.views.delete(lba);
     // The mapping moved on while we held views of it (our write, dom0 taking it back, a
     // corrupt frame replaced): dom0 kept the frame pinned for us; give it back.
     const base = lba * PM_WORDS;

@@ -5,7 +5,8 @@
 //     they are copied into the shared frame (a guest scribbling during the fill cannot get
 //     its bytes certified);
 //   - a resident frame is checked before it is mapped into a domain that does not map it
-//     yet (DriverHooks.frameCheck), and every resident frame on a scrub;
+//     yet (DriverHooks.frameCheck) unless it was filled or checked in the last
+//     CHECK_FRESH_MS, and every resident frame on a scrub;
 //   - a frame that fails is retired (no new mapping finds it), its block is filled afresh
 //     from the pool into another frame, and every mapping of the old frame moves to the new
 //     one: the readers go on, never faulted. The old frame is zeroed and freed when the last
@@ -46,11 +47,20 @@ export interface IntegrityCounters {
 
 /** Longest a scrub runs without yielding, so dom0 keeps serving rings and the control plane. */
 const SCRUB_SLICE_MS = 4;
+/**
+ * A frame filled or verified this recently is mapped into another domain without being
+ * checked again. A check costs about as much as a whole ring round trip (64 KiB hashed),
+ * and a scribble can land right after any check anyway: this bounds how long planted bytes
+ * can wait for a new reader unchecked (docs/isolation.md, "Trust groups").
+ */
+export const CHECK_FRESH_MS = 1000;
 
 export class FrameIntegrity {
   readonly key: ChecksumKey = checksumKey();
   readonly counters: IntegrityCounters = { verified: 0, corrupt: 0, repaired: 0, repairFailed: 0, scrubs: 0, lastScrub: null, incidents: {} };
   private readonly records = new Map<TrustGroup, (FrameRecord | undefined)[]>();
+  /** When each frame's bytes were last known good (filled, or verified). */
+  private readonly checkedAt = new Map<TrustGroup, Float64Array>();
   private readonly replacing = new Map<TrustGroup, Map<number, Promise<void>>>();
 
   constructor(private readonly driver: Dom0Driver) {
@@ -61,6 +71,7 @@ export class FrameIntegrity {
   private recordFill(g: TrustGroup, frame: number, dataset: string, block: PhysicalBlock, bytes: Uint8Array): void {
     let list = this.records.get(g);
     if (!list) this.records.set(g, (list = new Array(g.layout.frames)));
+    this.stamps(g)[frame] = performance.now();
     // The frame will hold `bytes` then zeros: checksum exactly that, from private memory.
     let whole = bytes;
     if (bytes.byteLength !== g.layout.frameBytes || bytes.byteOffset % 4 !== 0) {
@@ -68,6 +79,12 @@ export class FrameIntegrity {
       whole.set(bytes);
     }
     list[frame] = { key: block.key, dataset, block, sum: frameChecksum(this.key, new Int32Array(whole.buffer, whole.byteOffset, whole.byteLength >> 2)) };
+  }
+
+  private stamps(g: TrustGroup): Float64Array {
+    let t = this.checkedAt.get(g);
+    if (!t) this.checkedAt.set(g, (t = new Float64Array(g.layout.frames)));
+    return t;
   }
 
   private sum(g: TrustGroup, frame: number): number {
@@ -84,21 +101,31 @@ export class FrameIntegrity {
   }
 
   /**
-   * Check one frame now. True if it holds its block's bytes; false if it was corrupt: it is
+   * Before a frame is mapped into another domain: true if it holds its block's bytes (or
+   * was filled or verified in the last CHECK_FRESH_MS); false if it was corrupt: it is
    * retired at once and its replacement is under way.
    */
   check(g: TrustGroup, frame: number): boolean {
+    const now = performance.now();
+    if (now - this.stamps(g)[frame]! < CHECK_FRESH_MS) return true;
+    return this.checkNow(g, frame, now);
+  }
+
+  private checkNow(g: TrustGroup, frame: number, now = performance.now()): boolean {
     const r = this.current(g, frame);
     if (!r) return true;
     this.counters.verified++;
-    if (this.sum(g, frame) === r.sum) return true;
+    if (this.sum(g, frame) === r.sum) {
+      this.stamps(g)[frame] = now;
+      return true;
+    }
     this.found(g, frame, r);
     return false;
   }
 
-  /** Check one frame; resolves once a corrupt one has been replaced. */
+  /** Check one frame now, however recently it was; resolves once a corrupt one has been replaced. */
   async verify(g: TrustGroup, frame: number): Promise<boolean> {
-    if (this.check(g, frame)) return true;
+    if (this.checkNow(g, frame)) return true;
     await this.replacing.get(g)?.get(frame);
     return false;
   }
@@ -124,6 +151,8 @@ export class FrameIntegrity {
         if (this.sum(g, f) !== r.sum) {
           corrupt++;
           waits.push(this.found(g, f, r));
+        } else {
+          this.stamps(g)[f] = performance.now();
         }
         if (performance.now() - slice > SCRUB_SLICE_MS) {
           await new Promise((res) => setTimeout(res, 0));
