@@ -156,13 +156,6 @@ abstract class DeviceBase {
   }
 }
 
-interface ViewCount {
-  readonly ref: number;
-  readonly gen: number;
-  n: number;
-  next: ViewCount | null;
-}
-
 class ZeroCopyDevice extends DeviceBase implements BlockDevice {
   readonly transport = 'zero-copy' as const;
   private readonly pm: Int32Array;
@@ -174,8 +167,8 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
   private readonly staging: Uint8Array;
   private readonly freeSlots: number[];
   private readonly slotWaiters: (() => void)[] = [];
-  /** lba → live views held by guest code, per mapping (frame ref, generation) they came from. */
-  private readonly views = new Map<number, ViewCount>();
+  /** Per LBA: a view was released after its mapping moved on, so dom0 may keep pins for it. */
+  private readonly moved: Uint8Array;
   private leaseCount = 0;
 
   constructor(grant: ZeroCopyGrant) {
@@ -188,6 +181,7 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
     this.arenaFrames = grant.arenaLayout.frames;
     this.privateFrames = dl.privateFrames.frames;
     this.privateByteOffset = dl.privateFrames.framesByteOffset;
+    this.moved = new Uint8Array(dl.blocks);
     this.staging = new Uint8Array(grant.control, dl.stagingByteOffset, dl.stagingSlots * dl.blockBytes);
     this.freeSlots = Array.from({ length: dl.stagingSlots }, (_, i) => i);
   }
@@ -275,17 +269,20 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
     this.leaseCount++;
   }
 
+  /**
+   * The last lease of an LBA goes: if any view of it outlived its mapping (our write, dom0
+   * taking it back, a corrupt frame replaced), dom0 kept those frames pinned for us; give
+   * them all back at once.
+   */
   private leaseSub(lba: number): void {
-    Atomics.sub(this.pm, lba * PM_WORDS + PM_LEASE, 1);
     this.leaseCount--;
+    if (Atomics.sub(this.pm, lba * PM_WORDS + PM_LEASE, 1) !== 1 || this.moved[lba] === 0) return;
+    this.moved[lba] = 0;
+    void this.channel.submit({ op: Op.UNMAP, lba, arg1: 1 });
   }
 
   /** A view of frame `ref` for `lba`; the lease is already counted. */
   private view(lba: number, ref: number, gen: number): BlockView {
-    let c = this.views.get(lba) ?? null;
-    while (c && (c.ref !== ref || c.gen !== gen)) c = c.next;
-    if (c) c.n++;
-    else this.views.set(lba, { ref, gen, n: 1, next: this.views.get(lba) ?? null });
     const bytes =
       ref < this.arenaFrames
         ? new Uint8Array(this.arena, ref * this.blockBytes, this.blockBytes)
@@ -300,20 +297,9 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
   }
 
   private unview(lba: number, ref: number, gen: number): void {
-    this.leaseSub(lba);
-    let prev: ViewCount | null = null;
-    let c = this.views.get(lba) ?? null;
-    while (c && (c.ref !== ref || c.gen !== gen)) [prev, c] = [c, c.next];
-    if (!c || --c.n > 0) return;
-    if (prev) prev.next = c.next;
-    else if (c.next) this.views.set(lba, c.next);
-    else this.views.delete(lba);
-    // The mapping moved on while we held views of it (our write, dom0 taking it back, a
-    // corrupt frame replaced): dom0 kept the frame pinned for us; give it back.
     const base = lba * PM_WORDS;
-    if (Atomics.load(this.pm, base + PM_FRAME) !== ref + 1 || Atomics.load(this.pm, base + PM_GEN) !== gen) {
-      void this.channel.submit({ op: Op.UNMAP, lba, arg0: ref + 1 });
-    }
+    if (Atomics.load(this.pm, base + PM_FRAME) !== ref + 1 || Atomics.load(this.pm, base + PM_GEN) !== gen) this.moved[lba] = 1;
+    this.leaseSub(lba);
   }
 
   async write(lba: number, bytes: Uint8Array): Promise<void> {

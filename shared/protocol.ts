@@ -12,7 +12,7 @@ export const REQ_OP = 0; // Op
 export const REQ_TAG = 1; // guest-chosen id echoed in the completion (u32)
 export const REQ_LBA = 2; // logical block address, in blocks of the volume's block size
 export const REQ_ARG0 = 3; // WRITE: staging slot index; UNMAP: frame ref + 1 of a kept pin (0: the LBA's mapping)
-export const REQ_ARG1 = 4; // WRITE: length in bytes (must equal the block size)
+export const REQ_ARG1 = 4; // WRITE: length in bytes (must equal the block size); UNMAP: bit 0 = every pin kept for LBA
 export const REQ_ARG2 = 5; // reserved (0)
 
 // Completion entry, word offsets.
@@ -26,7 +26,7 @@ export const CPL_OP = 4; // the request's op, so a guest can sanity-check
 export const Op = {
   /** Map the block at LBA into this domain's page map; completion carries frame + generation. */
   READ: 1,
-  /** Drop this domain's mapping of LBA (ARG0 = 0), or the pin dom0 kept on frame ref ARG0 - 1 for LBA's old mapping. */
+  /** Drop this domain's mapping of LBA (ARG0 = 0), the pin dom0 kept on frame ref ARG0 - 1 for LBA's old mapping, or (ARG1 bit 0) every pin kept for LBA. */
   UNMAP: 2,
   /** Copy-on-write the staging slot ARG0 (ARG1 bytes) into this domain's clone at LBA; acknowledged when durable. */
   WRITE: 3,

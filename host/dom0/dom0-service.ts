@@ -391,7 +391,7 @@ export class Dom0Service {
         quota: d.quota,
         share: driver.share(d),
         privateResident: d.priv.stats().resident,
-        kept: [...d.orphans.values()].reduce((a, n) => a + n, 0),
+        kept: [...d.kept.values()].reduce((a, m) => a + [...m.values()].reduce((x, n) => x + n, 0), 0),
         controlBytes: (this.ports.get(d.id) as RingPort | CopyPort | undefined)?.controlBytes ?? 0,
         fault: d.fault,
         counters: { ...d.counters },

@@ -87,8 +87,8 @@ export class Domain {
   readonly shadow: Int32Array; // trusted: frame ref + 1 per LBA, 0 = unmapped
   /** Mapped LBAs, oldest first: the order in which dom0 takes mappings back. */
   readonly mappedLbas = new Set<number>();
-  /** `${ref}:${lba}` → pins kept after a mapping went while the guest still held views of it. */
-  readonly orphans = new Map<string, number>();
+  /** lba → frame ref → pins kept after a mapping of that LBA went while the guest still held views of it. */
+  readonly kept = new Map<number, Map<number, number>>();
   /** Group frames this domain pins (by mappings or orphans) → how many pins: its quota use. */
   readonly pins = new Map<number, number>();
   /** READs accepted and not yet answered: each may take a frame. */
@@ -363,18 +363,22 @@ export class Dom0Driver {
 
   /**
    * UNMAP: drop the domain's mapping of `lba`; or, with `ref` ≥ 0, drop a pin dom0 kept on
-   * frame `ref` for `lba` after the mapping went while the guest held views of it. A domain
+   * frame `ref` for `lba` after the mapping went while the guest held views of it; or, with
+   * `allKept`, every pin kept for `lba` (the guest holds no view of it any more). A domain
    * can only drop what it holds.
    */
-  unmap(d: Domain, lba: number, ref: number): Completion {
+  unmap(d: Domain, lba: number, ref: number, allKept = false): Completion {
     d.counters.requests++;
-    if (ref >= 0) {
-      const k = `${ref}:${lba}`;
-      const pins = d.orphans.get(k);
-      if (pins === undefined) return refuse(d, Status.BAD_REQUEST);
-      if (pins <= 1) d.orphans.delete(k);
-      else d.orphans.set(k, pins - 1);
-      this.unpin(d, ref);
+    if (allKept || ref >= 0) {
+      const m = d.kept.get(lba);
+      if (!m || (!allKept && !m.has(ref))) return refuse(d, Status.BAD_REQUEST);
+      for (const [r, pins] of allKept ? [...m] : [[ref, m.get(ref)!] as const]) {
+        const drop = allKept ? pins : 1;
+        for (let i = 0; i < drop; i++) this.unpin(d, r);
+        if (pins - drop === 0) m.delete(r);
+        else m.set(r, pins - drop);
+      }
+      if (m.size === 0) d.kept.delete(lba);
       return ok();
     }
     if (!this.inRange(d, lba)) return refuse(d, Status.OUT_OF_RANGE);
@@ -485,8 +489,9 @@ export class Dom0Driver {
     d.mappedLbas.delete(lba);
     const leased = d.port ? d.port.clearLeased(lba) : false;
     if (keepIfLeased && leased) {
-      const k = `${ref}:${lba}`;
-      d.orphans.set(k, (d.orphans.get(k) ?? 0) + 1);
+      let m = d.kept.get(lba);
+      if (!m) d.kept.set(lba, (m = new Map()));
+      m.set(ref, (m.get(ref) ?? 0) + 1);
     } else {
       this.unpin(d, ref);
     }
@@ -518,8 +523,10 @@ export class Dom0Driver {
   private reclaim(d: Domain, want: number, groupOnly: boolean): number {
     let got = 0;
     const arena = d.group.layout.frames;
-    for (const lba of [...d.mappedLbas]) {
-      if (got >= want) break;
+    // Leased entries go back to the end of the set: visit each mapping at most once.
+    let budget = d.mappedLbas.size;
+    for (const lba of d.mappedLbas) {
+      if (got >= want || budget-- <= 0) break;
       const ref = d.shadow[lba]! - 1;
       if (ref < 0 || (groupOnly && ref >= arena) || (!groupOnly && ref < arena)) continue;
       d.shadow[lba] = 0;
@@ -542,8 +549,8 @@ export class Dom0Driver {
     for (const lba of d.mappedLbas) this.unpin(d, d.shadow[lba]! - 1);
     d.shadow.fill(0);
     d.mappedLbas.clear();
-    for (const [k, pins] of d.orphans) for (let i = 0; i < pins; i++) this.unpin(d, Number(k.slice(0, k.indexOf(':'))));
-    d.orphans.clear();
+    for (const m of d.kept.values()) for (const [ref, pins] of m) for (let i = 0; i < pins; i++) this.unpin(d, ref);
+    d.kept.clear();
     d.group.members.delete(d);
     // Its private frames held blocks no one else may read: nothing of them outlives the domain.
     zeroAll(d.priv);

@@ -23,10 +23,11 @@ export function dispatch(
     case Op.READ:
       return { completion: driver.read(d, lba) };
     case Op.UNMAP: {
-      // ARG0 = frame ref + 1 to drop a pin dom0 kept for LBA's old mapping, 0 to drop the mapping of LBA.
+      // ARG0 = frame ref + 1 to drop a pin dom0 kept for LBA's old mapping, 0 to drop the
+      // mapping of LBA; ARG1 bit 0: drop every pin kept for LBA.
       const ref = (entry[REQ_ARG0]! >>> 0) - 1;
       if (ref >= 0 && !driver.validRef(d, ref)) return { completion: { status: Status.BAD_REQUEST, frame: -1, generation: 0 } };
-      return { completion: driver.unmap(d, lba, ref) };
+      return { completion: driver.unmap(d, lba, ref, (entry[REQ_ARG1]! & 1) === 1) };
     }
     case Op.WRITE: {
       const slot = entry[REQ_ARG0]! >>> 0;

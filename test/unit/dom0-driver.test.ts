@@ -173,13 +173,24 @@ describe('dom0 driver', () => {
     const r = await driver.read(a, 1);
     a.guest.lease[1] = 1; // a view of the old block is live
     await driver.write(a, 1, block(7));
-    expect(a.orphans.get(`${r.frame}:1`)).toBe(1);
+    expect(a.kept.get(1)?.get(r.frame)).toBe(1);
     expect(driver.groups.get('g1')!.table.isMapped(r.frame)).toBe(true);
     expect(driver.unmap(a, 1, 5).status).toBe(Status.BAD_REQUEST); // a pin it does not hold
     expect(driver.unmap(a, 0, r.frame).status).toBe(Status.BAD_REQUEST); // a pin for another LBA
     expect(driver.unmap(a, 0, -1).status).toBe(Status.BAD_REQUEST); // an LBA it does not map
     expect(driver.unmap(a, 1, r.frame).status).toBe(Status.OK);
     expect(driver.groups.get('g1')!.table.isMapped(r.frame)).toBe(false);
+    // Every pin kept for an LBA at once, when the guest holds no view of it any more.
+    a.guest.lease[5] = 1;
+    const r2 = await driver.read(a, 5);
+    await driver.write(a, 5, block(8));
+    const r3 = await driver.read(a, 5);
+    await driver.write(a, 5, block(6));
+    expect([...a.kept.get(5)!.keys()].sort()).toEqual([r2.frame, r3.frame].sort());
+    expect(driver.unmap(a, 5, -1, true).status).toBe(Status.OK);
+    expect(a.kept.size).toBe(0);
+    expect(a.mapped).toBe(0);
+    expect(driver.unmap(a, 5, -1, true).status).toBe(Status.BAD_REQUEST);
   });
 
   it('batches writes from many domains into one commit, and acknowledges none when it fails', async () => {
