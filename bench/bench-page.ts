@@ -2,6 +2,8 @@
 // suite in turn and leaves the results on `window.__tabvisorBench` for bench/run.mjs.
 // A suite that fails is recorded with its error; the others still run.
 import { runMemory, runReads, runStream } from './suites/hypervisor';
+import { run as runLimits } from './suites/limits';
+import { run as runChecksum } from './suites/checksum';
 import { run as runPool } from './suites/pool';
 import { run as runCleaning } from './suites/cleaning';
 import { run as runReliability } from './suites/reliability';
@@ -31,10 +33,12 @@ const log = (line: string): void => {
 };
 
 const suites: [string, () => Promise<Metrics>][] = [
+  ['limits', () => runLimits({ quick })],
   ['reads', () => runReads({ quick, log })],
   ['stream', () => runStream({ quick, log })],
   ['memory', () => runMemory({ quick, log })],
   ['pool', () => runPool({ quick })],
+  ['checksum', () => runChecksum({ quick })],
   ['cleaning', () => runCleaning({ quick })],
   ['reliability', () => runReliability({ quick })],
   ['archive', () => runArchive({ quick })],

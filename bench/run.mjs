@@ -1,15 +1,17 @@
 // @ts-check
-// Runs in Node: `npm run bench [-- --quick] [-- --only reads,memory] [-- --out file.json]`.
+// Runs in Node: `npm run bench [-- --quick] [-- --runs 3] [-- --only reads,memory] [-- --out file.json]`.
 // Serves the project with Vite (cross-origin isolated), opens bench/index.html in the same
-// Chromium the tests use, waits for every suite, then writes the JSON, prints a table with
-// the targets, and renders the chart page to a PNG.
+// Chromium the tests use, once per run (a fresh page each time), waits for every suite,
+// then writes the JSON (per metric: median, min, max, spread and every run's value; per
+// target: the median of its per-run ratios and whether it is met), a Markdown table beside
+// it, prints the table and renders the chart page to a PNG.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { chromium } from 'playwright-core';
 import { chromiumLaunchOptions } from '../scripts/chromium.mjs';
-import { TARGETS, evaluate } from './targets.mjs';
+import { aggregate } from './aggregate.mjs';
 import { startQuietServer } from '../scripts/quiet-server.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -20,71 +22,103 @@ const argValue = (/** @type {string} */ name) => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const only = argValue('--only');
+const runs = Number(argValue('--runs') ?? 1);
+if (!Number.isInteger(runs) || runs < 1) {
+  console.error(`--runs must be a positive integer, got ${argValue('--runs')}`);
+  process.exit(2);
+}
 const out = resolve(root, argValue('--out') ?? 'bench/results/latest.json');
 const png = out.replace(/\.json$/, '.png');
+const md = out.replace(/\.json$/, '.md');
 const timeoutMs = (quick ? 4 : 20) * 60_000;
+
+/** @typedef {{ metrics: Record<string, { value: number, unit: string }>, errors: { suite: string, error: string }[], seconds: Record<string, number>, log: string[], done: boolean }} PageState */
 
 const server = await startQuietServer();
 const base = server.base;
 const browser = await chromium.launch(chromiumLaunchOptions());
 let exitCode = 0;
 try {
-  const page = await browser.newPage();
-  page.on('console', (m) => { if (m.type() === 'error') console.error(`[page] ${m.text()}`); });
-  const query = new URLSearchParams();
-  if (quick) query.set('quick', '1');
-  if (only) query.set('only', only);
-  const t0 = Date.now();
-  await page.goto(new URL(`bench/index.html?${query}`, base).href);
-  let printed = 0;
-  for (;;) {
-    /** @type {{ done: boolean, log: string[] } | undefined} */
-    const s = await page.evaluate(() => /** @type {any} */ (window).__tabvisorBench);
-    if (s) {
-      for (const line of s.log.slice(printed)) console.log(`  ${line}`);
-      printed = s.log.length;
-      if (s.done) break;
+  /** @type {PageState[]} */
+  const results = [];
+  const loadBefore = os.loadavg();
+  let userAgent = '';
+  let hardwareConcurrency = 0;
+  const tStart = Date.now();
+  for (let r = 1; r <= runs; r++) {
+    if (runs > 1) console.log(`== run ${r} of ${runs}`);
+    const page = await browser.newPage();
+    page.on('console', (m) => { if (m.type() === 'error') console.error(`[page] ${m.text()}`); });
+    const query = new URLSearchParams();
+    if (quick) query.set('quick', '1');
+    if (only) query.set('only', only);
+    const t0 = Date.now();
+    await page.goto(new URL(`bench/index.html?${query}`, base).href);
+    let printed = 0;
+    for (;;) {
+      /** @type {PageState | undefined} */
+      const s = await page.evaluate(() => /** @type {any} */ (window).__tabvisorBench);
+      if (s) {
+        for (const line of s.log.slice(printed)) console.log(`  ${line}`);
+        printed = s.log.length;
+        if (s.done) break;
+      }
+      if (Date.now() - t0 > timeoutMs) throw new Error(`benchmark run ${r} did not finish within ${timeoutMs / 60_000} minutes`);
+      await new Promise((res) => setTimeout(res, 500));
     }
-    if (Date.now() - t0 > timeoutMs) throw new Error(`benchmark did not finish within ${timeoutMs / 60_000} minutes`);
-    await new Promise((r) => setTimeout(r, 500));
+    /** @type {PageState} */
+    const result = await page.evaluate(() => /** @type {any} */ (window).__tabvisorBench);
+    userAgent = await page.evaluate(() => navigator.userAgent);
+    hardwareConcurrency = await page.evaluate(() => navigator.hardwareConcurrency);
+    results.push(result);
+    await page.close();
+    console.log(`  run ${r}: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   }
-  /** @type {{ metrics: Record<string, { value: number, unit: string }>, errors: { suite: string, error: string }[], seconds: Record<string, number> }} */
-  const result = await page.evaluate(() => /** @type {any} */ (window).__tabvisorBench);
   const env = {
     browser: browser.version(),
-    userAgent: await page.evaluate(() => navigator.userAgent),
+    userAgent,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
     cores: os.cpus().length,
-    hardwareConcurrency: await page.evaluate(() => navigator.hardwareConcurrency),
+    hardwareConcurrency,
     memoryBytes: os.totalmem(),
     platform: `${os.type()} ${os.release()} ${os.arch()}`,
     node: process.version,
     date: new Date().toISOString(),
     quick,
-    seconds: result.seconds,
+    runs,
+    // Load average over 1, 5, 15 minutes before the first run and after the last: a
+    // number measured with other work on the machine says so here.
+    loadavgBefore: loadBefore.map((x) => Math.round(x * 100) / 100),
+    loadavgAfter: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    totalSeconds: Math.round((Date.now() - tStart) / 1000),
+    seconds: results.map((x) => x.seconds),
   };
-  const flat = Object.fromEntries(Object.entries(result.metrics).map(([k, v]) => [k, v.value]));
-  const targets = TARGETS.map((t) => ({ name: t.name, op: t.op, goal: t.goal, ...evaluate(t, flat) }));
-  const json = { env, metrics: result.metrics, targets, errors: result.errors };
+  const { metrics, targets, series } = aggregate(results.map((x) => x.metrics));
+  const errors = results.flatMap((x, i) => x.errors.map((e) => ({ run: i + 1, ...e })));
+  const json = { env, metrics, targets, series, errors };
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(json, null, 2)}\n`);
+  writeFileSync(md, markdown(json));
 
-  console.log(`\n${'metric'.padEnd(34)} ${'value'.padStart(14)}  unit`);
-  for (const [k, v] of Object.entries(result.metrics)) {
-    console.log(`${k.padEnd(34)} ${formatNumber(v.value).padStart(14)}  ${v.unit}`);
+  console.log(`\n${'metric'.padEnd(40)} ${'median'.padStart(12)} ${'min'.padStart(12)} ${'max'.padStart(12)} ${'spread'.padStart(7)}  unit`);
+  for (const [k, v] of Object.entries(metrics)) {
+    console.log(`${k.padEnd(40)} ${fmt(v.value).padStart(12)} ${fmt(v.min).padStart(12)} ${fmt(v.max).padStart(12)} ${pct(v.spread).padStart(7)}  ${v.unit}`);
   }
-  console.log(`\n${'target'.padEnd(44)} ${'ratio'.padStart(12)}  goal`);
+  console.log(`\n${'target'.padEnd(44)} ${'ratio'.padStart(12)} ${'range'.padStart(20)}  goal`);
   for (const t of targets) {
-    const mark = t.met === null ? 'n/a ' : t.met ? 'met ' : 'MISS';
-    console.log(`${t.name.padEnd(44)} ${t.value === null ? '-'.padStart(12) : formatNumber(t.value).padStart(12)}  ${t.op} ${formatNumber(t.goal)}  ${mark}`);
+    const mark = t.met === null ? 'n/a' : t.met ? 'met' : 'MISSED';
+    const range = t.min === null ? '-' : `${fmt(t.min)}–${fmt(/** @type {number} */ (t.max))}`;
+    console.log(`${t.name.padEnd(44)} ${t.value === null ? '-'.padStart(12) : fmt(t.value).padStart(12)} ${range.padStart(20)}  ${t.op} ${fmt(t.goal)}  ${mark}${runs > 1 && t.value !== null ? ` (${t.metInRuns}/${t.runs.length} runs)` : ''}`);
   }
-  for (const e of result.errors) console.error(`suite ${e.suite} failed: ${e.error}`);
+  console.log(`\nload average before ${env.loadavgBefore.join(' ')}, after ${env.loadavgAfter.join(' ')}; ${env.totalSeconds} s`);
+  for (const e of errors) console.error(`run ${e.run}: suite ${e.suite} failed: ${e.error}`);
 
   const chart = await browser.newPage({ viewport: { width: 1100, height: 900 } });
   await chart.goto(new URL('bench/chart.html', base).href);
   await chart.evaluate((data) => /** @type {any} */ (window).renderBench(data), json);
   await chart.screenshot({ path: png, fullPage: true });
-  console.log(`\nwrote ${out}\nwrote ${png}`);
-  if (result.errors.length > 0) exitCode = 1;
+  console.log(`\nwrote ${out}\nwrote ${md}\nwrote ${png}`);
+  if (errors.length > 0) exitCode = 1;
 } catch (err) {
   console.error(err);
   exitCode = 1;
@@ -95,9 +129,37 @@ try {
 process.exit(exitCode);
 
 /** @param {number} n */
-function formatNumber(n) {
+function fmt(n) {
   if (!Number.isFinite(n)) return String(n);
   if (Math.abs(n) >= 1e6) return n.toExponential(3);
   if (Math.abs(n) >= 100) return n.toFixed(0);
   return n.toPrecision(3);
+}
+
+/** @param {number} x */
+function pct(x) {
+  return `${(x * 100).toFixed(0)}%`;
+}
+
+/**
+ * The README's table, generated: targets (median of per-run ratios, range, met or MISSED)
+ * and every metric (median, range, spread), with the machine and its load.
+ * @param {{ env: any, metrics: Record<string, any>, targets: any[] }} j
+ */
+function markdown(j) {
+  const e = j.env;
+  const lines = [
+    `Machine: ${e.cpu}, ${e.cores} cores, ${(e.memoryBytes / 2 ** 30).toFixed(0)} GiB, ${e.platform}; headless Chromium ${e.browser}; ` +
+      `${e.runs} run(s)${e.quick ? ', quick' : ''}, ${e.date}; load average before ${e.loadavgBefore.join(' ')}, after ${e.loadavgAfter.join(' ')}.`,
+    '',
+    '| target | median ratio | range over runs | goal | |',
+    '|---|---:|---:|---:|---|',
+    ...j.targets.map((t) => `| ${t.name} | ${t.value === null ? '–' : fmt(t.value)} | ${t.min === null ? '–' : `${fmt(t.min)}–${fmt(t.max)}`} | ${t.op} ${fmt(t.goal)} | ${t.met === null ? 'n/a' : t.met ? 'met' : '**missed**'} |`),
+    '',
+    '| metric | median | min | max | spread | unit |',
+    '|---|---:|---:|---:|---:|---|',
+    ...Object.entries(j.metrics).map(([k, v]) => `| \`${k}\` | ${fmt(v.value)} | ${fmt(v.min)} | ${fmt(v.max)} | ${pct(v.spread)} | ${v.unit} |`),
+    '',
+  ];
+  return lines.join('\n');
 }

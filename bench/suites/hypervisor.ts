@@ -82,6 +82,7 @@ export async function runReads(opts: SuiteOptions): Promise<Metrics> {
     log('reads: cached hits');
     const iters = quick ? 20_000 : 200_000;
     const cachedNs = median([await a.api.cachedHitNs(0, iters), await a.api.cachedHitNs(1, iters), await a.api.cachedHitNs(2, iters)]);
+    const cachedSyncNs = median([await a.api.cachedHitSyncNs(0, iters), await a.api.cachedHitSyncNs(1, iters), await a.api.cachedHitSyncNs(2, iters)]);
     log('reads: baselines (comlink, postMessage)');
     const copyIters = quick ? 300 : 2000;
     const comlinkNs = await a.api.comlinkCopyNs(copyIters);
@@ -95,6 +96,7 @@ export async function runReads(opts: SuiteOptions): Promise<Metrics> {
     const noop = await a.api.noopOpsPerS(quick ? 50_000 : 500_000, 128);
     return {
       read_hit_cached_ns: { value: cachedNs, unit: 'ns' },
+      read_hit_cached_sync_ns: { value: cachedSyncNs, unit: 'ns' },
       read_hit_ring_ns: { value: ringNs, unit: 'ns' },
       read_hit_ring_sync_ns: { value: ringSyncNs, unit: 'ns' },
       read_comlink_copy_ns: { value: comlinkNs, unit: 'ns' },

@@ -140,7 +140,7 @@ export async function poolRun(
  *   pool_import_strict_mb_s   the same with the pool's own default, durability 'strict'
  *   idb_raw_put_mb_s          raw puts of the same bytes, 64 KiB records, 1,024 per transaction
  *   pool_cold_read_mb_s       reopen, then readBlocks of every block in 1,024-block batches,
- *                             one batch at a time, every block SHA-256 verified
+ *                             one batch at a time, every block verified (read checksum)
  *   idb_raw_getall_mb_s       reopen, then raw getAll, 1,024 records per request, one at a time
  *   pool_open_ms              Pool.open of the imported pool (loads chunk map and trees)
  */

@@ -1,7 +1,7 @@
 // Runs wherever the pool runs (pure). Encodes the in-memory chunk map (one ChunkRecord per
 // chunk) to and from its stored form, pages of CHUNK_PAGE_SLOTS consecutive ids in
 // columnar typed arrays. Chunk ids are handed out consecutively, so pages fill densely.
-import type { ChunkPageRecord, ChunkRecord } from './schema';
+import { CHECK_BYTES, type ChunkPageRecord, type ChunkRecord } from './schema';
 
 export const CHUNK_PAGE_SLOTS = 256;
 
@@ -15,6 +15,8 @@ export function encodePage(page: number, get: (id: number) => ChunkRecord | unde
     page,
     group: new Array<string | null>(CHUNK_PAGE_SLOTS).fill(null),
     hash: new Uint8Array(CHUNK_PAGE_SLOTS * 32),
+    check: new Uint8Array(CHUNK_PAGE_SLOTS * CHECK_BYTES),
+    hasCheck: new Uint8Array(CHUNK_PAGE_SLOTS),
     metaslab: new Uint32Array(CHUNK_PAGE_SLOTS),
     offset: new Float64Array(CHUNK_PAGE_SLOTS),
     size: new Uint32Array(CHUNK_PAGE_SLOTS),
@@ -28,6 +30,10 @@ export function encodePage(page: number, get: (id: number) => ChunkRecord | unde
     used++;
     rec.group[s] = c.group;
     rec.hash.set(c.hash, s * 32);
+    if (c.check) {
+      rec.check!.set(c.check, s * CHECK_BYTES);
+      rec.hasCheck![s] = 1;
+    }
     rec.metaslab[s] = c.metaslab;
     rec.offset[s] = c.offset;
     rec.size[s] = c.size;
@@ -46,6 +52,8 @@ export function decodePage(rec: ChunkPageRecord): ChunkRecord[] {
       id: rec.page * CHUNK_PAGE_SLOTS + s,
       group,
       hash: rec.hash.slice(s * 32, s * 32 + 32),
+      // A format-1 page has neither column: its chunks are verified by SHA-256.
+      check: rec.check && rec.hasCheck?.[s] === 1 ? rec.check.slice(s * CHECK_BYTES, (s + 1) * CHECK_BYTES) : null,
       metaslab: rec.metaslab[s]!,
       offset: rec.offset[s]!,
       size: rec.size[s]!,

@@ -10,7 +10,7 @@ import type { IDBPDatabase } from 'idb';
 import { unwrap } from 'idb';
 import { CommitError, PoolFullError } from './errors';
 import { encodePage, pageOf } from './chunk-map-page';
-import { ALL_STORES, type PoolDB } from './schema';
+import { ALL_STORES, FORMAT_VERSION, type PoolDB } from './schema';
 import type { PoolState } from './state';
 
 export type Durability = 'strict' | 'relaxed' | 'default';
@@ -70,7 +70,8 @@ export async function writeTxg(
     for (const [id, d] of state.datasets.changes()) d ? datasets.put(d) : datasets.delete(id);
     const metaslabs = tx.objectStore('metaslabs');
     for (const [id, m] of state.metaslabs.changes()) m ? metaslabs.put(m) : metaslabs.delete(id);
-    tx.objectStore('meta').put({ ...state.sup, txg }, 'super');
+    // Every commit writes the current format: a format-1 pool is upgraded by its first.
+    tx.objectStore('meta').put({ ...state.sup, formatVersion: FORMAT_VERSION, txg }, 'super');
     hooks?.beforeComplete?.(tx, txg);
   } catch (e) {
     try {

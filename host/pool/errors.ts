@@ -78,8 +78,9 @@ export class ChecksumError extends PoolError {
       chunkId: number;
       metaslab: number;
       offset: number;
+      /** hex checksum (read checksum, or SHA-256 for format-1 chunks and fsck) the chunk map records */
       expected: string;
-      /** hex SHA-256 of what was read, or null when the record was missing / mis-sized */
+      /** the same digest of what was read, or null when the record was missing / mis-sized */
       actual: string | null;
       dataset?: string;
       lba?: number;

@@ -80,7 +80,8 @@ export async function fsck(state: PoolState, db: IDBPDatabase<PoolDB>, txg: numb
   if (opts.data) {
     for (let i = 0; i < all.length; i += 1024) {
       try {
-        verified += (await readChunkRecords(db, state, all.slice(i, i + 1024))).length;
+        // Both digests: the read checksum, and the SHA-256 that dedup trusts as identity.
+        verified += (await readChunkRecords(db, state, all.slice(i, i + 1024), { identity: true })).length;
       } catch (e) {
         problems.push(e instanceof Error ? e.message : String(e));
       }

@@ -1,6 +1,7 @@
 // Runs wherever the pool runs (window or worker: crypto.subtle is in both). SHA-256 is
-// the chunk's identity for dedup and its checksum for reads. Chromium runs WebCrypto
-// digests off the calling thread, so issuing many at once overlaps them with IndexedDB.
+// the chunk's identity for dedup (Chromium runs WebCrypto digests off the calling thread,
+// so issuing many at once overlaps them with IndexedDB); chunkChecksum is the cheaper
+// checksum verified on every read.
 
 export const HASH_BYTES = 32;
 
@@ -31,4 +32,50 @@ export function isAllZero(bytes: Uint8Array): boolean {
   }
   for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) return false;
   return true;
+}
+
+
+const P1 = 0x9e3779b1 | 0;
+const P2 = 0x85ebca77 | 0;
+const S = [0x243f6a88 | 0, 0x85a308d3 | 0, 0x13198a2e | 0, 0x03707344 | 0];
+
+/**
+ * The checksum verified on every read of a chunk (SHA-256 stays the chunk's identity for
+ * dedup, as ZFS pairs fletcher4 with SHA-256): four independent xxHash32-style lanes over
+ * the 32-bit words, not folded together, so 128 bits. Each lane step
+ * `rotl(lane + word·P2, 13)·P1` is a bijection of the lane and of the word, so any change
+ * confined to one word is always detected, and wider damage escapes with odds of about
+ * 2^-128 for random errors. Not cryptographic: it guards against storage corruption, not
+ * against someone who can write the database (who could rewrite the chunk map as well).
+ * Synchronous JavaScript at memory speed (docs/pool.md, "Checksums": faster here than
+ * WebCrypto's SHA-256 and than the WebAssembly hashes measured).
+ */
+export function chunkChecksum(bytes: Uint8Array): Uint8Array {
+  const whole = bytes.byteLength & ~15;
+  const words =
+    bytes.byteOffset % 4 === 0
+      ? new Int32Array(bytes.buffer, bytes.byteOffset, whole >>> 2)
+      : new Int32Array(bytes.slice(0, whole).buffer);
+  let a = S[0]!;
+  let b = S[1]!;
+  let c = S[2]!;
+  let d = S[3]!;
+  const n = words.length;
+  for (let i = 0; i < n; i += 4) {
+    a = (a + Math.imul(words[i]!, P2)) | 0;
+    a = Math.imul((a << 13) | (a >>> 19), P1);
+    b = (b + Math.imul(words[i + 1]!, P2)) | 0;
+    b = Math.imul((b << 13) | (b >>> 19), P1);
+    c = (c + Math.imul(words[i + 2]!, P2)) | 0;
+    c = Math.imul((c << 13) | (c >>> 19), P1);
+    d = (d + Math.imul(words[i + 3]!, P2)) | 0;
+    d = Math.imul((d << 13) | (d >>> 19), P1);
+  }
+  // The tail (a chunk whose size is not a multiple of 16; blocks never are) and the length.
+  for (let i = whole; i < bytes.byteLength; i++) {
+    a = (a + Math.imul(bytes[i]! + 1, P2)) | 0;
+    a = Math.imul((a << 13) | (a >>> 19), P1);
+  }
+  b = (b + bytes.byteLength) | 0;
+  return new Uint8Array(new Uint32Array([a, b, c, d]).buffer);
 }

@@ -1,14 +1,16 @@
 // Runs wherever the pool runs. Batched, verified reads of chunk bytes: one readonly
 // IndexedDB transaction per call; chunks that sit back to back in one metaslab are read
-// by one key-range getAll (read-ahead over a sequential run). Every record is hashed on
-// the way in and compared with the chunk map (ARCHITECTURE invariant 4).
+// by one key-range getAll (read-ahead over a sequential run). Every record is verified
+// on the way in against the chunk map (ARCHITECTURE invariant 4): by its read checksum
+// (hash.ts chunkChecksum, synchronous, here), or by SHA-256 for a chunk written by
+// format 1, which has none (schema.ts FORMAT_VERSION).
 //
 // The raw IDB API is used here instead of idb's promise wrappers: one promise per request
 // is measurable at 1,024+ requests per call, and a run's request needs only its success.
 import type { IDBPDatabase } from 'idb';
 import { unwrap } from 'idb';
 import { ChecksumError } from './errors';
-import { bytesEqual, sha256, toHex } from './hash';
+import { bytesEqual, chunkChecksum, sha256, toHex } from './hash';
 import type { ChunkRecord, PoolDB } from './schema';
 import { physKeyString, type PoolState } from './state';
 
@@ -30,21 +32,23 @@ function request<T>(req: IDBRequest<T>): Promise<T> {
   });
 }
 
-async function verify(c: ChunkRecord, value: unknown): Promise<Uint8Array> {
+async function verify(c: ChunkRecord, value: unknown, identity: boolean): Promise<Uint8Array> {
+  const expected = c.check ?? c.hash;
   if (!(value instanceof ArrayBuffer) || value.byteLength !== c.size) {
-    throw new ChecksumError({ chunkId: c.id, metaslab: c.metaslab, offset: c.offset, expected: toHex(c.hash), actual: null });
+    throw new ChecksumError({ chunkId: c.id, metaslab: c.metaslab, offset: c.offset, expected: toHex(expected), actual: null });
   }
-  const h = await sha256(value);
-  if (!bytesEqual(h, c.hash)) {
-    throw new ChecksumError({
-      chunkId: c.id,
-      metaslab: c.metaslab,
-      offset: c.offset,
-      expected: toHex(c.hash),
-      actual: toHex(h),
-    });
+  const bytes = new Uint8Array(value);
+  const mismatch = (exp: Uint8Array, actual: Uint8Array) =>
+    new ChecksumError({ chunkId: c.id, metaslab: c.metaslab, offset: c.offset, expected: toHex(exp), actual: toHex(actual) });
+  if (c.check) {
+    const k = chunkChecksum(bytes);
+    if (!bytesEqual(k, c.check)) throw mismatch(c.check, k);
   }
-  return new Uint8Array(value);
+  if (!c.check || identity) {
+    const h = await sha256(value);
+    if (!bytesEqual(h, c.hash)) throw mismatch(c.hash, h);
+  }
+  return bytes;
 }
 
 /**
@@ -55,7 +59,10 @@ export async function readChunkRecords(
   db: IDBPDatabase<PoolDB>,
   state: PoolState,
   chunks: readonly ChunkRecord[],
+  opts: { identity?: boolean } = {},
 ): Promise<Uint8Array[]> {
+  // identity: also check each chunk's SHA-256 (fsck), not only its read checksum.
+  const identity = opts.identity ?? false;
   const byId = new Map<number, Promise<Uint8Array>>();
   const toRead: ChunkRecord[] = [];
   for (const c of chunks) {
@@ -91,7 +98,7 @@ export async function readChunkRecords(
         run.length === 1
           ? request(store.get([first.metaslab, first.offset])).then((v) => [v])
           : request(store.getAll(IDBKeyRange.bound([first.metaslab, first.offset], [last.metaslab, last.offset])));
-      run.forEach((c, k) => byId.set(c.id, values.then((vs) => verify(c, vs.length === run.length ? vs[k] : undefined))));
+      run.forEach((c, k) => byId.set(c.id, values.then((vs) => verify(c, vs.length === run.length ? vs[k] : undefined, identity))));
       i = j;
     }
   }

@@ -6,8 +6,17 @@ import type { DBSchema, IDBPDatabase } from 'idb';
 
 /** IndexedDB version of the schema below. Bump it and add a step to `upgrade`. */
 export const DB_VERSION = 1;
-/** Version of the record formats, kept in the superblock; refuse to open newer pools. */
-export const FORMAT_VERSION = 1;
+/**
+ * Version of the record formats, kept in the superblock; refuse to open newer pools.
+ * 2: chunk-map pages carry a 128-bit read checksum per chunk (`check`, `hasCheck`).
+ *    A format-1 pool opens and is upgraded in place, lazily: its chunks have no read
+ *    checksum and are verified by their SHA-256 until they are rewritten; chunks written
+ *    from then on get one; the first commit records format 2 (code that knows only
+ *    format 1 then refuses the pool).
+ */
+export const FORMAT_VERSION = 2;
+/** Bytes of a chunk's read checksum (hash.ts `chunkChecksum`). */
+export const CHECK_BYTES = 16;
 
 /** Physical address of a data record: metaslab id and byte offset inside that metaslab. */
 export type PhysKey = [metaslab: number, offset: number];
@@ -67,8 +76,13 @@ export interface NodeRecord {
  */
 export interface ChunkRecord {
   id: number;
-  /** SHA-256 of the bytes: the dedup key and the checksum verified on every read. */
+  /** SHA-256 of the bytes: the chunk's identity, the dedup key. */
   hash: Uint8Array;
+  /**
+   * The read checksum (hash.ts `chunkChecksum`, CHECK_BYTES), verified on every read;
+   * null for a chunk written by format 1, which reads verify by `hash` instead.
+   */
+  check: Uint8Array | null;
   metaslab: number;
   offset: number;
   size: number;
@@ -92,6 +106,10 @@ export interface ChunkPageRecord {
   group: (string | null)[];
   /** SHA-256 per slot, 32 bytes each. */
   hash: Uint8Array;
+  /** Read checksum per slot, CHECK_BYTES each (format ≥ 2; absent in format-1 pages). */
+  check?: Uint8Array;
+  /** 1 where the slot's `check` is set, 0 for a chunk written by format 1 (format ≥ 2). */
+  hasCheck?: Uint8Array;
   metaslab: Uint32Array;
   /** Float64: offsets may pass 2^32 in a large metaslab. */
   offset: Float64Array;

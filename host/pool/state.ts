@@ -124,11 +124,11 @@ export class PoolState {
   // --- chunk map -------------------------------------------------------------------------
 
   /** Store new bytes as a chunk with refcount 0 (the caller increfs from a leaf slot). */
-  newChunk(group: string, hash: Uint8Array, bytes: ArrayBuffer): ChunkRecord {
+  newChunk(group: string, hash: Uint8Array, check: Uint8Array, bytes: ArrayBuffer): ChunkRecord {
     const sup = this.mutSup();
     const id = sup.nextChunkId++;
     const { metaslab, offset } = this.allocate(bytes.byteLength);
-    const c: ChunkRecord = { id, hash, metaslab, offset, size: bytes.byteLength, refcount: 0, birthTxg: this.openTxg, group };
+    const c: ChunkRecord = { id, hash, check, metaslab, offset, size: bytes.byteLength, refcount: 0, birthTxg: this.openTxg, group };
     this.chunks.set(id, c);
     this.data.set(physKeyString(metaslab, offset), { key: [metaslab, offset], bytes });
     const dk = dedupKey(group, hash);

@@ -1,12 +1,14 @@
 // Runs wherever the pool runs. The write path, in two halves so hashing can run ahead of
 // the pool's serial queue: `prepareBlocks` (async, touches no pool state) copies each
 // block into its own buffer, spots all-zero blocks and hashes the rest concurrently;
-// `stagePrepared` (sync, inside the queue) applies dedup and updates the tree.
+// `stagePrepared` (sync, inside the queue) applies dedup and updates the tree. Each
+// stored block gets two digests: SHA-256 (its identity, for dedup; WebCrypto, which runs
+// off this thread) and the read checksum verified on every read (hash.ts chunkChecksum).
 //
 // Each block gets its own ArrayBuffer because structured clone of a Uint8Array view
 // serialises the view's whole underlying buffer: storing views of a 16 MiB import slice
 // would store 16 MiB per record.
-import { isAllZero, sha256 } from './hash';
+import { chunkChecksum, isAllZero, sha256 } from './hash';
 import { setBlock } from './block-tree';
 import { dedupKey, type PoolState } from './state';
 import type { DatasetRecord } from './schema';
@@ -15,6 +17,8 @@ export interface PreparedBlocks {
   /** Block bytes, null for an all-zero block (a hole). */
   blocks: (ArrayBuffer | null)[];
   hashes: (Uint8Array | null)[];
+  /** Read checksums, null for a hole. */
+  checks: (Uint8Array | null)[];
   bytes: number;
 }
 
@@ -29,6 +33,7 @@ export interface WriteCounters {
 export async function prepareBlocks(bytes: Uint8Array, blockSize: number): Promise<PreparedBlocks> {
   const n = Math.ceil(bytes.length / blockSize);
   const blocks: (ArrayBuffer | null)[] = new Array(n);
+  const checks: (Uint8Array | null)[] = new Array(n);
   const pending: Promise<Uint8Array>[] = [];
   for (let i = 0; i < n; i++) {
     const view = bytes.subarray(i * blockSize, (i + 1) * blockSize);
@@ -42,9 +47,11 @@ export async function prepareBlocks(bytes: Uint8Array, blockSize: number): Promi
     const zero = isAllZero(new Uint8Array(buf));
     blocks[i] = zero ? null : buf;
     pending.push(zero ? Promise.resolve(new Uint8Array(0)) : sha256(buf));
+    // While WebCrypto hashes this block elsewhere, checksum it here.
+    checks[i] = zero ? null : chunkChecksum(new Uint8Array(buf));
   }
   const digests = await Promise.all(pending);
-  return { blocks, hashes: digests.map((h, i) => (blocks[i] ? h : null)), bytes: bytes.length };
+  return { blocks, hashes: digests.map((h, i) => (blocks[i] ? h : null)), checks, bytes: bytes.length };
 }
 
 /**
@@ -101,7 +108,7 @@ export function stagePrepared(
       chunkId = existing;
       counters.blocksDeduped++;
     } else {
-      chunkId = state.newChunk(ds.group, h, bytes).id;
+      chunkId = state.newChunk(ds.group, h, p.checks[i]!, bytes).id;
       counters.blocksStored++;
     }
     setBlock(state, ds.id, lba + i, chunkId);

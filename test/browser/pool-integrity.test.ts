@@ -184,4 +184,106 @@ describe('pool integrity', () => {
     await pool.commit();
     await expect(pool.readChunks([ref!])).rejects.toBeInstanceOf(StaleBlockRefError);
   });
+
+  // The read checksum (hash.ts chunkChecksum) and the format-1 → 2 upgrade (schema.ts).
+
+  function rawGet<T>(db: IDBDatabase, store: string, key: IDBValidKey): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const r = db.transaction(store, 'readonly').objectStore(store).get(key);
+      r.onsuccess = () => resolve(r.result as T);
+      r.onerror = () => reject(r.error);
+    });
+  }
+
+  it('reads are verified by the 128-bit read checksum: any one corrupted word of a chunk is detected', async () => {
+    const name = newName();
+    let pool = await open(name);
+    await pool.createVolume('v', { sizeBytes: 32 * BS, blockSize: BS });
+    for (let i = 0; i < 4; i++) await pool.write('v', i, block(i));
+    await pool.commit();
+    const [ref] = await pool.resolve('v', [2]);
+    pool.close();
+    // A fixed-seed draw of words to damage, one at a time, each in a different way.
+    let seed = 0x5eed16;
+    const rnd = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
+    for (let trial = 0; trial < 6; trial++) {
+      const bad = block(2);
+      const words = new Uint32Array(bad.buffer);
+      const at = trial === 0 ? 0 : trial === 1 ? words.length - 1 : rnd(words.length);
+      words[at] = trial === 2 ? 0 : (words[at]! + 1 + rnd(0xfffffffe)) >>> 0;
+      const db = await rawDb(name);
+      await rawPut(db, 'data', bad.buffer, [ref!.metaslab, ref!.offset]);
+      db.close();
+      pool = await open(name);
+      const e = await pool.readBlocks('v', [2]).catch((x: unknown) => x);
+      expect(e, `seed 0x5eed16, trial ${trial}, word ${at}`).toBeInstanceOf(ChecksumError);
+      // 16 bytes: the read checksum, not SHA-256, caught it.
+      expect((e as ChecksumError).detail.expected).toHaveLength(32);
+      expect((await pool.readBlocks('v', [1]))[0]).toEqual(block(1));
+      pool.close();
+      opened.splice(opened.indexOf(pool), 1);
+    }
+  });
+
+  it('fsck checks the SHA-256 identity as well: a chunk-map hash that no longer matches the bytes is reported', async () => {
+    const name = newName();
+    let pool = await open(name);
+    await pool.createVolume('v', { sizeBytes: 32 * BS, blockSize: BS });
+    await pool.write('v', 0, block(1));
+    await pool.commit();
+    const [ref] = await pool.resolve('v', [0]);
+    pool.close();
+    const db = await rawDb(name);
+    const page = await rawGet<{ hash: Uint8Array }>(db, 'chunkmap', 0);
+    page.hash[(ref!.chunkId % 256) * 32]! ^= 0x80;
+    await rawPut(db, 'chunkmap', page);
+    db.close();
+    pool = await open(name);
+    // The read checksum still matches the bytes, so reads succeed...
+    expect((await pool.readBlocks('v', [0]))[0]).toEqual(block(1));
+    // ...but dedup would trust a wrong identity: fsck says so.
+    const report = await pool.fsck({ data: true });
+    expect(report.ok).toBe(false);
+    expect(report.problems.join('\n')).toMatch(/checksum mismatch/);
+  });
+
+  it('opens a format-1 pool, verifies its chunks by SHA-256, checksums new chunks, and records format 2', async () => {
+    const name = newName();
+    let pool = await open(name);
+    await pool.createVolume('v', { sizeBytes: 32 * BS, blockSize: BS });
+    for (let i = 0; i < 4; i++) await pool.write('v', i, block(i));
+    await pool.commit();
+    const [ref] = await pool.resolve('v', [3]);
+    pool.close();
+    // Make it what format 1 wrote: pages without the checksum columns, superblock format 1.
+    let db = await rawDb(name);
+    const { check: _c, hasCheck: _h, ...v1page } = await rawGet<Record<string, unknown>>(db, 'chunkmap', 0);
+    await rawPut(db, 'chunkmap', v1page);
+    const sup = await rawGet<Record<string, unknown>>(db, 'meta', 'super');
+    await rawPut(db, 'meta', { ...sup, formatVersion: 1 }, 'super');
+    db.close();
+
+    pool = await open(name);
+    expect((await pool.readBlocks('v', [0, 1, 2, 3])).map((b) => b[5])).toEqual([0, 1, 2, 3].map((i) => block(i)[5]));
+    expect((await pool.fsck({ data: true })).ok).toBe(true);
+    await pool.write('v', 8, block(8));
+    await pool.commit();
+    pool.close();
+
+    db = await rawDb(name);
+    expect((await rawGet<{ formatVersion: number }>(db, 'meta', 'super')).formatVersion).toBe(2);
+    const page = await rawGet<{ hasCheck: Uint8Array }>(db, 'chunkmap', 0);
+    // Old chunks stay without a read checksum (verified by SHA-256); the new one has one.
+    expect(Array.from(page.hasCheck.subarray(1, 6))).toEqual([0, 0, 0, 0, 1]);
+    // An old chunk, corrupted, is still caught: by its SHA-256 (32 bytes).
+    const bad = block(3);
+    bad[7]! ^= 4;
+    await rawPut(db, 'data', bad.buffer, [ref!.metaslab, ref!.offset]);
+    db.close();
+    pool = await open(name);
+    const e = await pool.readBlocks('v', [3]).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ChecksumError);
+    expect((e as ChecksumError).detail.expected).toHaveLength(64);
+    expect((await pool.readBlocks('v', [8]))[0]).toEqual(block(8));
+  });
 });

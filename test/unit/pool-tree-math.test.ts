@@ -53,6 +53,8 @@ describe('pool chunk-map pages', () => {
       id: CHUNK_PAGE_SLOTS * 2 + slot,
       group: `g${slot}`,
       hash: new Uint8Array(32).fill(slot),
+      // One chunk from format 1 (no read checksum) among format-2 ones.
+      check: slot === 7 ? null : new Uint8Array(16).fill(slot + 100),
       metaslab: slot,
       offset: 2 ** 33 + slot,
       size: 65536,
@@ -64,5 +66,12 @@ describe('pool chunk-map pages', () => {
     expect(page).not.toBeNull();
     expect(decodePage(page!)).toEqual(recs);
     expect(encodePage(5, () => undefined)).toBeNull();
+  });
+
+  it('decodes a format-1 page (no checksum columns) to chunks without read checksums', async () => {
+    const { encodePage, decodePage } = await import('../../host/pool/chunk-map-page');
+    const rec = { id: 1, group: 'g', hash: new Uint8Array(32).fill(1), check: new Uint8Array(16).fill(2), metaslab: 0, offset: 0, size: 4096, refcount: 1, birthTxg: 1 };
+    const { check: _c, hasCheck: _h, ...v1 } = encodePage(0, (id) => (id === 1 ? rec : undefined))!;
+    expect(decodePage(v1)).toEqual([{ ...rec, check: null }]);
   });
 });

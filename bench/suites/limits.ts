@@ -1,0 +1,71 @@
+// Runs in the benchmark page (main thread). The platform's floors, measured in the same
+// run and the same kind of threads as the product's paths (bench/workers/limits-worker.ts):
+//   atomics_pingpong_ns        two dedicated workers pass one word through Atomics.wait /
+//                              notify and back: the floor of a ring round trip
+//   atomics_pingpong_spin_ns   the same with both ends spinning on Atomics.load (no sleep):
+//                              the floor when both ends keep a core
+//   raw_view_ns                three Atomics.loads on a page-map word + a SAB subarray, in a
+//                              worker: the floor of a cached zero-copy hit
+//   memcpy_64k_ns              copying 64 KiB from a SharedArrayBuffer, in a worker: what a
+//                              copying read costs at least, and zero-copy saves
+// Each is the median of three batches; a pingpong batch runs on a fresh pair of workers.
+import type { LimitsCommand } from '../workers/limits-worker';
+
+type Metrics = Record<string, { value: number; unit: string }>;
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function worker(): Worker {
+  return new Worker(new URL('../workers/limits-worker.ts', import.meta.url), { type: 'module' });
+}
+
+function ask<T>(w: Worker, c: LimitsCommand): Promise<T> {
+  return new Promise((resolve, reject) => {
+    w.onmessage = (ev: MessageEvent<T>) => resolve(ev.data);
+    w.onerror = (ev) => reject(new Error(`limits worker: ${ev.message}`));
+    w.postMessage(c);
+  });
+}
+
+async function pingpongOnce(iterations: number, spin: boolean): Promise<number> {
+  const word = new SharedArrayBuffer(8);
+  const server = worker();
+  const client = worker();
+  try {
+    await ask(server, { cmd: 'pingpong-serve', word, spin });
+    const done = new Promise<void>((resolve) => (server.onmessage = () => resolve()));
+    const { ns } = await ask<{ ns: number }>(client, { cmd: 'pingpong', word, iterations, spin });
+    await done;
+    return ns;
+  } finally {
+    server.terminate();
+    client.terminate();
+  }
+}
+
+export async function run(opts: { quick: boolean }): Promise<Metrics> {
+  const n = opts.quick ? 1 : 3;
+  const pp: number[] = [];
+  const ppSpin: number[] = [];
+  for (let i = 0; i < n; i++) {
+    pp.push(await pingpongOnce(opts.quick ? 5_000 : 20_000, false));
+    ppSpin.push(await pingpongOnce(opts.quick ? 20_000 : 100_000, true));
+  }
+  const w = worker();
+  try {
+    const views: number[] = [];
+    const copies: number[] = [];
+    for (let i = 0; i < n; i++) {
+      views.push((await ask<{ ns: number }>(w, { cmd: 'view', iterations: opts.quick ? 1_000_000 : 5_000_000 })).ns);
+      copies.push((await ask<{ ns: number }>(w, { cmd: 'memcpy', bytes: 65536, iterations: opts.quick ? 5_000 : 20_000 })).ns);
+    }
+    return {
+      atomics_pingpong_ns: { value: median(pp), unit: 'ns' },
+      atomics_pingpong_spin_ns: { value: median(ppSpin), unit: 'ns' },
+      raw_view_ns: { value: median(views), unit: 'ns' },
+      memcpy_64k_ns: { value: median(copies), unit: 'ns' },
+    };
+  } finally {
+    w.terminate();
+  }
+}
