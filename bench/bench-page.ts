@@ -4,6 +4,7 @@
 import { runMemory, runReads, runStream } from './suites/hypervisor';
 import { run as runLimits } from './suites/limits';
 import { run as runChecksum } from './suites/checksum';
+import { run as runScaling } from './suites/scaling';
 import { run as runPool } from './suites/pool';
 import { run as runCleaning } from './suites/cleaning';
 import { run as runReliability } from './suites/reliability';
@@ -39,6 +40,7 @@ const suites: [string, () => Promise<Metrics>][] = [
   ['memory', () => runMemory({ quick, log })],
   ['pool', () => runPool({ quick })],
   ['checksum', () => runChecksum({ quick })],
+  ['scaling', () => runScaling({ quick, log })],
   ['cleaning', () => runCleaning({ quick })],
   ['reliability', () => runReliability({ quick })],
   ['archive', () => runArchive({ quick })],

@@ -12,6 +12,10 @@ export interface BenchGuestApi {
   ringReadNs(lbas: number[]): Promise<number>;
   ringReadSyncNs(lbas: number[]): number;
   missNs(lbas: number[]): Promise<number>;
+  /** Reads `lbas` in order, releasing each view at once; ms taken. */
+  readLbas(lbas: number[]): Promise<number>;
+  /** Reads every block `passes` times, releasing each view; ms taken. */
+  readAllTimed(passes: number): Promise<number>;
   noopOpsPerS(total: number, batch: number): Promise<number>;
   comlinkCopyNs(iterations: number): Promise<number>;
   postMessageCopyNs(iterations: number): Promise<number>;
@@ -66,6 +70,23 @@ export default function main(ctx: GuestContext): void {
       const t0 = performance.now();
       for (const lba of lbas) (await dev.read(lba)).release();
       return ((performance.now() - t0) * 1e6) / lbas.length;
+    },
+    async readLbas(lbas) {
+      const t0 = performance.now();
+      for (const lba of lbas) (await dev.read(lba)).release();
+      return performance.now() - t0;
+    },
+    async readAllTimed(passes) {
+      let sink = 0;
+      const t0 = performance.now();
+      for (let p = 0; p < passes; p++) {
+        for (let lba = 0; lba < dev.blocks; lba++) {
+          using v = await dev.read(lba);
+          sink ^= v.bytes[lba & 1023]!;
+        }
+      }
+      const ms = performance.now() - t0;
+      return sink === -1 ? -1 : ms;
     },
     async noopOpsPerS(total, batch) {
       // Batches of `batch` no-ops: one produce, one publish, one promise per batch.

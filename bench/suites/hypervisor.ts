@@ -16,7 +16,7 @@ const KIB = 1024;
 const MIB = 1024 * KIB;
 
 /** Non-dedupable bytes: every block differs, so frames needed = blocks. */
-function imageBytes(bytes: number): Uint8Array<ArrayBuffer> {
+export function imageBytes(bytes: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(bytes);
   for (let o = 0; o < bytes; o += 65536) crypto.getRandomValues(out.subarray(o, Math.min(bytes, o + 65536)));
   return out;
@@ -167,7 +167,7 @@ interface MemoryApi {
  * one mapping in one process. With `sharedBytes` given, every realm whose share is at
  * least that large is taken to hold the shared arena, and the arena is counted once.
  */
-async function measureMemory(sharedBytes = 0, pairShared = 0): Promise<{ bytes: number; raw: number; holders: number } | null> {
+export async function measureMemory(sharedBytes = 0, pairShared = 0): Promise<{ bytes: number; raw: number; holders: number } | null> {
   const perf = performance as unknown as MemoryApi;
   if (!perf.measureUserAgentSpecificMemory) return null;
   (globalThis as { gc?: () => void }).gc?.();

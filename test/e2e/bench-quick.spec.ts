@@ -9,6 +9,11 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 const REQUIRED = [
+  'atomics_pingpong_ns', 'atomics_pingpong_spin_ns', 'raw_view_ns', 'memcpy_64k_ns', 'read_hit_cached_sync_ns',
+  'checksum_sha256_webcrypto_gb_s', 'checksum_pool_js_gb_s',
+  'scale_guests_1_memory_bytes', 'scale_guests_4_memory_bytes', 'scale_guests_4_per_added_bytes', 'scale_guests_4_reads_per_s',
+  'scale_volume_16m_import_mb_s', 'scale_volume_16m_cold_read_mb_s', 'scale_volume_16m_open_ms',
+  'scale_ws_0p5x_1g_hit_rate', 'scale_ws_4x_4g_reads_per_s', 'scale_ws_2x_1g_evictions_per_s',
   'read_hit_cached_ns', 'read_hit_ring_ns', 'read_comlink_copy_ns', 'read_postmessage_copy_ns', 'read_pool_miss_ns',
   'read_hit_cached_4k_ns', 'read_hit_cached_1m_ns', 'ring_noop_ops_per_s',
   'pool_cold_read_mb_s', 'idb_raw_getall_mb_s', 'pool_import_mb_s', 'idb_raw_put_mb_s',
@@ -22,11 +27,13 @@ test('npm run bench -- --quick writes well-formed JSON and a chart', async () =>
   test.setTimeout(240_000);
   const out = join('test-results', 'bench-quick', 'latest.json');
   const { stdout } = await run(process.execPath, ['bench/run.mjs', '--quick', '--out', out], { timeout: 230_000, maxBuffer: 16 << 20 });
-  expect(stdout).toMatch(/target\s+ratio\s+goal/);
+  expect(stdout).toMatch(/target\s+ratio\s+range\s+goal/);
   const json = JSON.parse(readFileSync(out, 'utf8')) as {
     env: Record<string, unknown>;
     metrics: Record<string, { value: unknown; unit: unknown }>;
     errors: unknown[];
+    targets: { name: string; value: number | null; met: boolean | null }[];
+    series: { name: string; lines: { points: { x: number; y: number }[] }[] }[];
   };
   expect(json.errors).toEqual([]);
   expect(typeof json.env.browser).toBe('string');
@@ -34,6 +41,14 @@ test('npm run bench -- --quick writes well-formed JSON and a chart', async () =>
   expect(typeof json.env.cores).toBe('number');
   expect(Number.isNaN(Date.parse(String(json.env.date)))).toBe(false);
   for (const key of REQUIRED) expect(Object.keys(json.metrics), key).toContain(key);
+  // Every target is evaluated (met or missed) except those whose metrics quick mode skips.
+  const skippedInQuick = new Set(['memory 32 guests / 1 guest']);
+  for (const t of json.targets) {
+    if (skippedInQuick.has(t.name)) continue;
+    expect(typeof t.met, t.name).toBe('boolean');
+  }
+  expect(json.series.map((s) => s.name)).toEqual(expect.arrayContaining(['guests_memory', 'volume_mb_s', 'ws_hit']));
+  expect(existsSync(out.replace(/\.json$/, '.md'))).toBe(true);
   for (const [key, m] of Object.entries(json.metrics)) {
     expect(typeof m.value, key).toBe('number');
     expect(Number.isFinite(m.value), key).toBe(true);
