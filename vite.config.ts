@@ -33,10 +33,10 @@ export default defineConfig({
       // The console, the embeddable widget, and the demo guest module. A guest module is
       // loaded by the hardened bootstrap with import(), so it must be an entry that keeps
       // its exports (a `?worker` bundle drops the default export) at a fixed path.
-      input: { main: 'index.html', widget: 'embed/widget.html', 'tar-guest': 'guest/workloads/tar-guest.ts' },
+      input: { main: 'index.html', widget: 'embed/widget.html', 'tar-guest': 'guest/workloads/tar-guest.ts', 'file-server-guest': 'guest/workloads/file-server-guest.ts' },
       preserveEntrySignatures: 'exports-only',
       output: {
-        entryFileNames: (chunk) => (chunk.name === 'tar-guest' ? 'guest/workloads/tar-guest.js' : 'assets/[name]-[hash].js'),
+        entryFileNames: (chunk) => (chunk.name === 'tar-guest' || chunk.name === 'file-server-guest' ? `guest/workloads/${chunk.name}.js` : 'assets/[name]-[hash].js'),
       },
     },
   },

@@ -341,9 +341,14 @@ export class IdcEndpoint {
     const b = this.alloc();
     if (!b) return false;
     b.bytes.set(bytes);
-    this.stats.bytesCopied += bytes.byteLength;
+    this.recordCopy(bytes.byteLength);
     this.send(b, bytes.byteLength);
     return true;
+  }
+
+  /** Count `bytes` of payload this side copied into a buffer from elsewhere (a block view, say). */
+  recordCopy(bytes: number): void {
+    this.stats.bytesCopied += bytes;
   }
 
   /** Take back what the peer returned. Returns how many of our buffers came back. */
@@ -428,6 +433,12 @@ export class IdcEndpoint {
       if (head && !(head instanceof RxView)) await Promise.race([head, new Promise((r) => setTimeout(r, left))]);
       else await this.rx.waitForEntriesAsync(Math.min(left, 1000));
     }
+  }
+
+  /** Wait without blocking the event loop until a message may be there (nothing is taken). */
+  async waitForMessages(timeoutMs: number): Promise<void> {
+    if (this.inbox.length > 0 || this.rx.available() > 0 || this.fault) return;
+    await this.rx.waitForEntriesAsync(timeoutMs);
   }
 
   /** Copy descriptors out of the rx ring and check each one. */

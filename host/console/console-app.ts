@@ -12,6 +12,7 @@ import { BLOCK_BYTES, buildBuiltinImage, IMAGE, IMAGE_BASE } from './builtin-ima
 import { CountersView } from './counters-view';
 import { DatasetsView } from './datasets-view';
 import { ArchiveView } from './archive-view';
+import { FileServerPanel } from './file-server-panel';
 import { h, nodes, setText } from './dom';
 import { GuestCard } from './guest-card';
 import { ImportView } from './import-view';
@@ -169,6 +170,7 @@ export class ConsoleApp {
         this.latency.root,
         this.datasets.root,
         compact ? null : this.archive.root,
+        compact ? null : new FileServerPanel(() => this.hv, () => IMAGE_BASE).root,
       ),
       ),
     );
