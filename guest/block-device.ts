@@ -22,7 +22,10 @@ import '../shared/dispose-polyfill';
 import { Op, Status, CPL_FRAME, CPL_GEN, CPL_STATUS, statusText } from '../shared/protocol';
 import { PM_FRAME, PM_GEN, PM_LEASE, PM_WORDS } from '../shared/memory-layout';
 import type { DomainGrant, ZeroCopyGrant } from '../shared/grant';
+import { BlockDeviceError } from '../shared/errors/device-errors';
 import { CopyChannel, RingChannel, type Channel, type Reply } from './channel';
+
+export { BlockDeviceError };
 
 export interface BlockView extends Disposable {
   readonly lba: number;
@@ -48,16 +51,6 @@ export interface BlockDeviceStats {
   leases: number;
 }
 
-export class BlockDeviceError extends Error {
-  override name = 'BlockDeviceError';
-  constructor(
-    message: string,
-    readonly status: number,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-  }
-}
 
 export interface BlockDevice {
   readonly transport: 'zero-copy' | 'copy';
@@ -187,9 +180,13 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
   }
 
   read(lba: number): Promise<BlockView> {
-    this.checkLba(lba);
-    const cached = this.fromPageMap(lba);
-    if (cached) return Promise.resolve(cached);
+    try {
+      this.checkLba(lba);
+      const cached = this.fromPageMap(lba);
+      if (cached) return Promise.resolve(cached);
+    } catch (err: unknown) {
+      return Promise.reject(err);
+    }
     return this.readThrough(lba);
   }
 

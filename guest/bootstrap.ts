@@ -20,7 +20,11 @@ import {
   type BootedMessage,
   type GuestContext,
 } from '../shared/boot-protocol';
+import { installErrorTransfer } from '../shared/errors/error-transfer';
 import { harden, type HardenReport } from './harden';
+
+// A guest's API answers the page over comlink: its errors keep their class and code.
+installErrorTransfer();
 
 // The worker's global scope; typed through unknown because tsconfig's lib is DOM (the
 // page's view), not WebWorker, and the two cannot be loaded together.

@@ -72,6 +72,22 @@ export function statusText(status: number): string {
   return STATUS_TEXT[status as Status] ?? `unknown status ${status}`;
 }
 
+const STATUS_CODE: Record<Status, string> = {
+  [Status.OK]: 'ok',
+  [Status.OUT_OF_RANGE]: 'out-of-range',
+  [Status.BAD_REQUEST]: 'bad-request',
+  [Status.QUOTA]: 'quota',
+  [Status.ARENA_FULL]: 'arena-full',
+  [Status.CHECKSUM]: 'checksum',
+  [Status.IO]: 'io',
+  [Status.READ_ONLY]: 'read-only',
+};
+
+/** A status as a stable string, the `code` of a BlockDeviceError. */
+export function statusCode(status: number): string {
+  return STATUS_CODE[status as Status] ?? 'unknown-status';
+}
+
 const OPS = new Set<number>(Object.values(Op));
 export function isOp(n: number): n is Op {
   return OPS.has(n);

@@ -46,15 +46,15 @@ export async function runReads(opts: SuiteOptions): Promise<Metrics> {
   const server = await copyServerPorts(BS);
   try {
     log(`reads: importing ${(blocks * BS) / MIB} MiB image`);
-    await hv.dom0.importImage('img', imageBytes(blocks * BS).buffer, { blockSize: BS });
-    await hv.dom0.snapshot('img', 'img@base');
+    await hv.pool.import('img', imageBytes(blocks * BS).buffer, { blockSize: BS });
+    await hv.pool.snapshot('img', 'img@base');
     for (const size of [4 * KIB, 1 * MIB]) {
-      await hv.dom0.importImage(`img${size}`, imageBytes(size * 4).buffer, { blockSize: size, group: `g${size}` });
-      await hv.dom0.snapshot(`img${size}`, `img${size}@base`);
+      await hv.pool.import(`img${size}`, imageBytes(size * 4).buffer, { blockSize: size, group: `g${size}` });
+      await hv.pool.snapshot(`img${size}`, `img${size}@base`);
     }
     const spawn = (base: string, init?: Record<string, unknown>) =>
-      hv.spawnGuest<BenchGuestApi>({ base, module: GUEST, ...(init ? { init } : {}) }).then((g) => (guests.push(g), g));
-    const a = await hv.spawnGuest<BenchGuestApi>({
+      hv.guests.spawn<BenchGuestApi>({ base, module: GUEST, ...(init ? { init } : {}) }).then((g) => (guests.push(g), g));
+    const a = await hv.guests.spawn<BenchGuestApi>({
       base: 'img@base',
       module: GUEST,
       init: { copyServer: server.comlink, rawPort: server.raw },
@@ -126,9 +126,9 @@ export async function runStream(opts: SuiteOptions): Promise<Metrics> {
   const hv = await Hypervisor.start({ poolName: `bench-stream-${crypto.randomUUID()}`, arenaFrames: arena, quota: arena, scrubEveryMs: 0 });
   try {
     log(`stream: importing ${(blocks * BS) / MIB} MiB image (4× a ${(arena * BS) / MIB} MiB arena)`);
-    await hv.dom0.importImage('img', imageBytes(blocks * BS).buffer, { blockSize: BS });
-    await hv.dom0.snapshot('img', 'img@base');
-    const spawn = () => hv.spawnGuest<BenchGuestApi>({ base: 'img@base', module: GUEST });
+    await hv.pool.import('img', imageBytes(blocks * BS).buffer, { blockSize: BS });
+    await hv.pool.snapshot('img', 'img@base');
+    const spawn = () => hv.guests.spawn<BenchGuestApi>({ base: 'img@base', module: GUEST });
     const a = await spawn();
     await a.api.readAll(); // warm-up: JIT on both ring ends
     const mbs = (guests: number, ms: number) => (guests * blocks * BS) / MIB / (ms / 1000);
@@ -192,17 +192,17 @@ export async function runMemory(opts: SuiteOptions): Promise<Metrics> {
 
   const setup = await Hypervisor.start({ poolName });
   log(`memory: importing ${imageMiB} MiB image`);
-  await setup.dom0.importImage('img', imageBytes(imageMiB * MIB).buffer, { blockSize: BS });
-  await setup.dom0.snapshot('img', 'img@base');
-  const chunks = (await setup.dom0.stats()).pool.chunks;
+  await setup.pool.import('img', imageBytes(imageMiB * MIB).buffer, { blockSize: BS });
+  await setup.pool.snapshot('img', 'img@base');
+  const chunks = (await setup.pool.stats()).pool.chunks;
   await setup.shutdown();
 
   const scenario = async (guests: number, forceCopy: boolean) => {
     const hv = await Hypervisor.start({ poolName, arenaFrames: blocks + 16, quota: blocks + 16, forceCopy });
     try {
-      const handles = await Promise.all(Array.from({ length: guests }, () => hv.spawnGuest<BenchGuestApi>({ base: 'img@base', module: GUEST })));
+      const handles = await Promise.all(Array.from({ length: guests }, () => hv.guests.spawn<BenchGuestApi>({ base: 'img@base', module: GUEST })));
       await Promise.all(handles.map((h) => h.api.readAll()));
-      const s = await hv.dom0.stats();
+      const s = await hv.pool.stats();
       const group = s.groups[0]!;
       const arenaBytes = group.arenaBytes;
       // Zero-copy: the arena is one SharedArrayBuffer however many guests map it. Copy
@@ -212,7 +212,7 @@ export async function runMemory(opts: SuiteOptions): Promise<Metrics> {
       const bytes = measured ? measured.bytes : forceCopy ? arenaBytes + s.driver.bytesCopied : arenaBytes;
       log(`memory: ${guests} guest(s)${forceCopy ? ' (copy)' : ''}: ${(bytes / MIB).toFixed(1)} MiB` +
         (measured ? ` (browser raw ${(measured.raw / MIB).toFixed(1)} MiB, arena held by ${measured.holders} realms)` : ''));
-      for (const h of handles) await hv.destroyGuest(h.id);
+      for (const h of handles) await hv.guests.kill(h.id);
       return { bytes, raw: measured?.raw ?? bytes, resident: group.resident, arenaBytes, copied: s.driver.bytesCopied };
     } finally {
       await hv.shutdown();

@@ -16,10 +16,10 @@ export async function run(opts: { quick: boolean; log: (line: string) => void })
   const { quick, log } = opts;
   const hv = await Hypervisor.start({ poolName: `bench-idc-${crypto.randomUUID()}`, arenaFrames: 16 });
   try {
-    await hv.dom0.importImage('img', new Uint8Array(64 * KIB).buffer, { blockSize: 64 * KIB });
-    await hv.dom0.snapshot('img', 'img@base');
+    await hv.pool.import('img', new Uint8Array(64 * KIB).buffer, { blockSize: 64 * KIB });
+    await hv.pool.snapshot('img', 'img@base');
     const pm = new MessageChannel();
-    const spawn = (port: MessagePort) => hv.spawnGuest<IdcBenchApi>({ base: 'img@base', module: GUEST, init: { pm: port }, transfer: [port] });
+    const spawn = (port: MessagePort) => hv.guests.spawn<IdcBenchApi>({ base: 'img@base', module: GUEST, init: { pm: port }, transfer: [port] });
     const a = await spawn(pm.port1);
     const b = await spawn(pm.port2);
     hv.channels.allow(a.id, b.id);

@@ -29,10 +29,10 @@ async function failover(rounds: number): Promise<{ outage: number; replay: numbe
   const outages: number[] = [];
   const replays: number[] = [];
   try {
-    await hv.dom0.createVolume('vol', 64 * BS, { blockSize: BS });
-    await hv.dom0.snapshot('vol', 'vol@base');
+    await hv.pool.create('vol', 64 * BS, { blockSize: BS });
+    await hv.pool.snapshot('vol', 'vol@base');
     for (let r = 0; r < rounds; r++) {
-      const spawn = () => hv.spawnGuest<SessionGuestApi>({ base: 'vol@base', module: GUEST, init: { heartbeatMs: 25 } });
+      const spawn = () => hv.guests.spawn<SessionGuestApi>({ base: 'vol@base', module: GUEST, init: { heartbeatMs: 25 } });
       const a = await spawn();
       const b = await spawn();
       await fo.pair(a, b);
@@ -47,7 +47,7 @@ async function failover(rounds: number): Promise<{ outage: number; replay: numbe
       const ev = await done;
       outages.push(performance.now() - t0);
       replays.push(ev.report.ms);
-      await hv.destroyGuest(b.id);
+      await hv.guests.kill(b.id);
     }
   } finally {
     fo.close();
@@ -66,13 +66,13 @@ async function mirror(writes: number): Promise<{ lag: number; ratio: number }> {
   await ready;
   const hv = await Hypervisor.start({ poolName: `bench-mirror-${crypto.randomUUID()}`, arenaFrames: 256 });
   try {
-    await hv.dom0.createVolume('vol', 64 * BS, { blockSize: BS });
-    await hv.dom0.startMirror({ channel, mode: 'async', datasets: ['vol'] });
-    const g = await hv.spawnGuest<SessionGuestApi>({ dataset: 'vol', module: GUEST });
+    await hv.pool.create('vol', 64 * BS, { blockSize: BS });
+    await hv.mirror.start({ channel, mode: 'async', datasets: ['vol'] });
+    const g = await hv.guests.spawn<SessionGuestApi>({ dataset: 'vol', module: GUEST });
     await g.api.startStream({ lbas: Array.from({ length: 32 }, (_, i) => i), concurrency: 4, ackBoard: new SharedArrayBuffer(128), until: writes });
     await g.api.stopStream(); // waits for the stream to reach `until`
-    await hv.dom0.mirrorDrained();
-    const s = (await hv.dom0.mirrorStats())!;
+    await hv.mirror.drained();
+    const s = (await hv.mirror.stats())!;
     if (s.degraded) throw new Error(`mirror degraded: ${s.degraded}`);
     return { lag: s.lagMs.p50, ratio: s.bytesMirrored / s.bytesWritten };
   } finally {
@@ -86,13 +86,13 @@ async function scrub(frames: number): Promise<number> {
   try {
     const image = new Uint8Array(frames * BS);
     for (let o = 0; o < image.length; o += 65536) crypto.getRandomValues(image.subarray(o, o + 65536));
-    await hv.dom0.importImage('img', image.buffer, { blockSize: BS });
-    await hv.dom0.snapshot('img', 'img@base');
-    const g = await hv.spawnGuest<SessionGuestApi>({ base: 'img@base', module: GUEST });
+    await hv.pool.import('img', image.buffer, { blockSize: BS });
+    await hv.pool.snapshot('img', 'img@base');
+    const g = await hv.guests.spawn<SessionGuestApi>({ base: 'img@base', module: GUEST });
     await g.api.versions(g.id, Array.from({ length: frames }, (_, i) => i)); // every block resident
     const perGib: number[] = [];
     for (let r = 0; r < 3; r++) {
-      const rep = await hv.dom0.scrub();
+      const rep = await hv.integrity.scrub();
       if (rep.frames < frames || rep.corrupt) throw new Error(`scrub saw ${rep.frames} frames, ${rep.corrupt} corrupt`);
       perGib.push(rep.ms / (rep.bytes / GIB));
     }

@@ -21,7 +21,7 @@ import type { Pool } from '../pool';
 import { Archive, type ArchiveStats } from './archive';
 import type { CleanReport } from './cleaner';
 import { ColdTier, type TierReport } from './cold-tier';
-import { ArchiveUsageError } from './errors';
+import { ArchiveUsageError } from '../../shared/errors/archive-errors';
 import { IdbSegmentStore } from './idb-segment-store';
 import { MemorySegmentStore } from './memory-segment-store';
 import { OpfsSegmentStore } from './opfs-segment-store';

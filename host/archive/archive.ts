@@ -13,7 +13,7 @@
 //
 // Reference counts live in memory and are rebuilt on open from the manifests.
 
-import { ArchiveUsageError, ChunkHashMismatchError, SnapshotNotFoundError, ChunkNotFoundError } from './errors';
+import { ArchiveUsageError, ChunkHashMismatchError, SnapshotNotFoundError, ChunkNotFoundError } from '../../shared/errors/archive-errors';
 import { type ChunkHash, sha256Hex } from './chunk-hash';
 import { MetadataLsm } from './lsm';
 import { type ChunkLocation, Tier } from './lsm-run';

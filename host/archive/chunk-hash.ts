@@ -1,6 +1,6 @@
 // Runs anywhere with WebCrypto (page, worker, node >= 20). Content addresses of chunks.
 
-import { ArchiveUsageError } from './errors';
+import { ArchiveUsageError } from '../../shared/errors/archive-errors';
 
 /** A chunk's SHA-256 as 64 lowercase hex digits. Made only by `sha256Hex` or `chunkHash`. */
 export type ChunkHash = string & { readonly __brand: 'ChunkHash' };

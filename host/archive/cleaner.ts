@@ -21,7 +21,7 @@
 // before anything is deleted.
 
 import type { ChunkHash } from './chunk-hash';
-import { ChunkHashMismatchError } from './errors';
+import { ChunkHashMismatchError } from '../../shared/errors/archive-errors';
 import type { MetadataLsm } from './lsm';
 import { type ChunkLocation, Tier } from './lsm-run';
 import type { LogRecord, RecordHeader } from './segment-format';

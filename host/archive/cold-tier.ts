@@ -8,7 +8,7 @@
 // covers the compressed bytes; the hash is checked after decompression, so a chunk
 // restored from the cold tier is verified exactly like a warm one.
 
-import { ArchiveUsageError, ChunkHashMismatchError } from './errors';
+import { ArchiveUsageError, ChunkHashMismatchError } from '../../shared/errors/archive-errors';
 import { type ChunkHash, sha256Hex } from './chunk-hash';
 import { type ChunkLocation, Tier } from './lsm-run';
 import { RecordKind } from './segment-format';

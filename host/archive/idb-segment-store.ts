@@ -8,7 +8,7 @@
 // needs are known without touching the database.
 
 import { type DBSchema, type IDBPDatabase, deleteDB, openDB } from 'idb';
-import { SegmentRangeError } from './errors';
+import { SegmentRangeError } from '../../shared/errors/archive-errors';
 import type { SegmentId, SegmentStore } from './segment-store';
 
 type PieceKey = [segment: number, start: number, end: number];

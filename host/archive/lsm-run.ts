@@ -14,7 +14,7 @@
 //     OFFSET_U32 @40      record offset in the segment, bytes
 //     LENGTH_U32 @44      record length (header + payload), bytes
 
-import { CorruptRunError } from './errors';
+import { CorruptRunError } from '../../shared/errors/archive-errors';
 import { type ChunkHash, HASH_BYTES, bytesToHash, hashToBytes } from './chunk-hash';
 import { crc32 } from './crc32';
 import { type SegmentId, segmentId } from './segment-store';

@@ -14,7 +14,7 @@
 // flushes the LSM as part of each commit (after the data log is durable), so a crash loses
 // only an uncommitted snapshot, whose records are then unreferenced garbage for the cleaner.
 
-import { ArchiveUsageError, CorruptRunError } from './errors';
+import { ArchiveUsageError, CorruptRunError } from '../../shared/errors/archive-errors';
 import { type ChunkHash, hashToBytes } from './chunk-hash';
 import { crc32 } from './crc32';
 import { type ChunkLocation, type LsmValue, SortedRun, TOMBSTONE } from './lsm-run';

@@ -1,7 +1,7 @@
 // Runs anywhere; used by node tests and the cleaning property tests. Segments are
 // growable byte arrays (capacity doubling, so appends are amortised O(bytes)).
 
-import { SegmentRangeError } from './errors';
+import { SegmentRangeError } from '../../shared/errors/archive-errors';
 import type { SegmentId, SegmentStore } from './segment-store';
 
 interface Buf {

@@ -1,7 +1,7 @@
 // Runs in a page or a worker. Picks the segment backend: OPFS where the browser has it,
 // IndexedDB otherwise (the rule), and says which it chose.
 
-import { ArchiveUsageError } from './errors';
+import { ArchiveUsageError } from '../../shared/errors/archive-errors';
 import { IdbSegmentStore } from './idb-segment-store';
 import { OpfsSegmentStore } from './opfs-segment-store';
 import type { SegmentStore } from './segment-store';

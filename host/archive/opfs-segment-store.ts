@@ -9,7 +9,7 @@
 // pieces. The swap on close() is also what makes an append all-or-nothing here, so a torn
 // tail is mostly an IndexedDB/other-backend concern; the log checks regardless.
 
-import { ArchiveUsageError, SegmentRangeError } from './errors';
+import { ArchiveUsageError, SegmentRangeError } from '../../shared/errors/archive-errors';
 import { type SegmentId, type SegmentStore, segmentId } from './segment-store';
 
 const PREFIX = 'seg-';

@@ -30,7 +30,7 @@ import {
   type CorruptBlock,
   CorruptRecordError,
   RestoreCorruptionError,
-} from './errors';
+} from '../../shared/errors/archive-errors';
 import { HOLE_HASH } from './snapshot-manifest';
 
 export const DEFAULT_BATCH_BYTES = 16 * 1024 * 1024;

@@ -2,7 +2,7 @@
 // ordered list of live runs). Two implementations: in memory (tests), and on top of any
 // SegmentStore (so runs live in OPFS or IndexedDB next to, but apart from, the data tier).
 
-import { CorruptRunError } from './errors';
+import { CorruptRunError } from '../../shared/errors/archive-errors';
 import { crc32 } from './crc32';
 import { type SegmentId, type SegmentStore, segmentId } from './segment-store';
 

@@ -15,7 +15,7 @@
 //   24      32    HASH_32B           SHA-256 of the logical chunk (the content address)
 //   56      …     payload
 
-import { CorruptRecordError, ChunkHashMismatchError } from './errors';
+import { CorruptRecordError, ChunkHashMismatchError } from '../../shared/errors/archive-errors';
 import { crc32 } from './crc32';
 import { type ChunkHash, HASH_BYTES, bytesToHash, hashToBytes, sha256Hex } from './chunk-hash';
 

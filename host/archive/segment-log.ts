@@ -18,7 +18,7 @@ import {
   CorruptSegmentError,
   RecordTooLargeError,
   SegmentRangeError,
-} from './errors';
+} from '../../shared/errors/archive-errors';
 import {
   RECORD_HEADER_BYTES,
   type LogRecord,

@@ -3,7 +3,7 @@
 // ranges, truncates a torn tail and deletes whole segments — the operations OPFS files
 // and IndexedDB records both do well.
 
-import { ArchiveUsageError } from './errors';
+import { ArchiveUsageError } from '../../shared/errors/archive-errors';
 
 /** Segment ids are positive integers, never reused: a larger id is a younger segment. */
 export type SegmentId = number & { readonly __brand: 'SegmentId' };

@@ -15,7 +15,7 @@
 // Identical snapshots have identical manifests, so the manifest itself is
 // content-addressed like a chunk.
 
-import { CorruptRecordError } from './errors';
+import { CorruptRecordError } from '../../shared/errors/archive-errors';
 import { type ChunkHash, HASH_BYTES, bytesToHash, chunkHash, hashToBytes } from './chunk-hash';
 
 const MANIFEST_MAGIC = 0x4e535654; // 'TVSN'

@@ -8,7 +8,7 @@
 import type { Archive } from './archive';
 import type { ChunkHash } from './chunk-hash';
 import { type ColdTier, type TierReport, moveToColdTier } from './cold-tier';
-import { ArchiveUsageError } from './errors';
+import { ArchiveUsageError } from '../../shared/errors/archive-errors';
 
 export interface TierPlan {
   /** Snapshots old enough and superseded: their exclusive chunks move. */

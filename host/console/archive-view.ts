@@ -3,8 +3,7 @@
 // snapshots moved to a cheaper cold tier): archive a snapshot, restore an archived one into
 // a new volume, clean segments, tier old snapshots, and bytes per tier. Refreshed after each
 // action, not at the 4×/s poll: opening the archive touches OPFS and is not free.
-import { proxy, type Remote } from 'comlink';
-import type { Dom0Service } from '../dom0/dom0-service';
+import type { ArchiveApi } from '../page/facades';
 import type { ArchiveServiceStats } from '../archive/archive-service';
 import { formatBytes, h, setText } from './dom';
 
@@ -19,8 +18,8 @@ export class ArchiveView {
   private busy = false;
 
   constructor(
-    /** dom0's control plane; a getter because the view is laid out before dom0 starts. */
-    private readonly dom0Of: () => Remote<Dom0Service>,
+    /** The hypervisor's archive; a getter because the view is laid out before the hypervisor starts. */
+    private readonly archiveOf: () => ArchiveApi,
     private readonly announce: (text: string) => void,
     private readonly changed: () => Promise<unknown>,
   ) {
@@ -58,7 +57,7 @@ export class ArchiveView {
   }
 
   async refresh(): Promise<void> {
-    const s = await this.dom0Of().archiveStats();
+    const s = await this.archiveOf().stats();
     this.render(s);
   }
 
@@ -86,32 +85,29 @@ export class ArchiveView {
     const snap = this.snapshotSelect.value;
     if (!snap) throw new Error('no snapshot to archive: take one first');
     this.progress.hidden = false;
-    const r = await this.dom0Of().archiveSnapshot(
-      snap,
-      proxy((p: { blocksDone: number; blocksTotal: number }) => {
+    const r = await this.archiveOf().save(snap, {
+      onProgress: (p) => {
         this.progress.max = Math.max(1, p.blocksTotal);
         this.progress.value = p.blocksDone;
-      }),
-    );
+      },
+    });
     this.say(`Archived ${r.name}: ${r.chunksWritten} chunks written (${formatBytes(r.bytesWritten)}), ${r.chunksReused} already in the archive.`);
   }
 
   private async restore(name: string): Promise<void> {
     const volume = `${name.replace(/@.*/, '')}-restored-${Date.now().toString(36)}`;
     this.progress.hidden = false;
-    const r = await this.dom0Of().restoreArchive(
-      name,
-      volume,
-      proxy((p: { blocksDone: number; blocksTotal: number }) => {
+    const r = await this.archiveOf().restore(name, volume, {
+      onProgress: (p) => {
         this.progress.max = Math.max(1, p.blocksTotal);
         this.progress.value = p.blocksDone;
-      }),
-    );
+      },
+    });
     this.say(`Restored ${name} into volume ${r.volume.name}: ${r.blocks} blocks, ${formatBytes(r.bytesWritten)} written, every chunk verified.`);
   }
 
   private async clean(policy: 'cost-benefit' | 'greedy'): Promise<void> {
-    const r = await this.dom0Of().cleanArchive(policy);
+    const r = await this.archiveOf().clean(policy);
     this.say(
       r.victims.length > 0
         ? `Cleaned (${policy}): ${r.victims.length} segments, ${formatBytes(r.bytesRead)} read, ${r.recordsCopied} live chunks (${formatBytes(r.bytesCopied)}) copied forward, ${formatBytes(r.bytesFreed)} freed.`
@@ -121,7 +117,7 @@ export class ArchiveView {
 
   private async tier(): Promise<void> {
     const ageMs = Math.max(0, Number(this.tierAge.value) || 0) * 1000;
-    const r = await this.dom0Of().tierArchive(ageMs);
+    const r = await this.archiveOf().tier(ageMs);
     this.say(
       r.chunksMoved > 0
         ? `Moved ${r.chunksMoved} superseded chunks of ${r.snapshots.join(', ')} to the cold tier (${formatBytes(r.bytesIn)} → ${formatBytes(r.bytesOut)} compressed).`

@@ -4,7 +4,6 @@
 // imports the built-in image on first start, and wires the views to one poller.
 //
 // One console per document: its controls have fixed ids (labels and tests use them).
-import { proxy } from 'comlink';
 import { Hypervisor, type GuestHandle } from '../page/hypervisor';
 import type { TarGuestApi } from '../../guest/workloads/tar-guest';
 import { ArenaView } from './arena-view';
@@ -82,23 +81,23 @@ export class ConsoleApp {
     this.datasets = new DatasetsView({
       snapshot: (ds) => this.act(async () => {
         const name = `${ds}@s${Date.now().toString(36)}`;
-        await this.hv.dom0.snapshot(ds, name);
+        await this.hv.pool.snapshot(ds, name);
         this.announce(`Snapshot ${name} taken.`);
       }),
       clone: (snap) => this.act(async () => {
         const name = `${snap.replace(/@.*/, '')}/c${Date.now().toString(36)}`;
-        await this.hv.dom0.clone(snap, name, this.group() ? { group: this.group() } : {});
+        await this.hv.pool.clone(snap, name, this.group() ? { group: this.group() } : {});
         this.announce(`Clone ${name} made from ${snap}.`);
       }),
       boot: (ds) => this.act(async () => void (await this.spawn({ dataset: ds }))),
       destroy: (ds) => this.act(async () => {
-        await this.hv.dom0.destroyDataset(ds);
+        await this.hv.pool.destroy(ds);
         this.announce(`Destroyed ${ds}.`);
       }),
       inUse: (ds) => [...this.cards.values()].some((c) => c.guest.dataset === ds && c.guest.state === 'running'),
       own: (ds) => this.ownBlocks(ds),
     });
-    this.archive = new ArchiveView(() => this.hv.dom0, (t) => this.announce(t), () => this.poller.now());
+    this.archive = new ArchiveView(() => this.hv.archive, (t) => this.announce(t), () => this.poller.now());
     this.layout(claim.note);
 
     try {
@@ -113,7 +112,7 @@ export class ConsoleApp {
       this.announce(`Guest dom ${g.id} faulted: ${reason}. The others go on.`);
     };
     this.poller = new Poller(
-      this.hv.dom0,
+      this.hv,
       () => [...this.cards.values()].map((c) => ({ id: c.guest.id, api: c.guest.api, running: () => c.guest.state === 'running' })),
       (s) => this.render(s),
     );
@@ -234,14 +233,14 @@ export class ConsoleApp {
 
   /** First start: build the tar from public/image/ and import it as image@base. */
   private async ensureImage(): Promise<void> {
-    let list = await this.hv.dom0.list();
+    let list = await this.hv.pool.list();
     if (!list.some((d) => d.name === IMAGE_BASE)) {
       this.announce('Building the built-in image…');
-      if (list.some((d) => d.name === IMAGE)) await this.hv.dom0.destroyDataset(IMAGE); // a half-done first start
+      if (list.some((d) => d.name === IMAGE)) await this.hv.pool.destroy(IMAGE); // a half-done first start
       const tar = await buildBuiltinImage();
-      await this.hv.dom0.importImage(IMAGE, tar.buffer as ArrayBuffer, { blockSize: BLOCK_BYTES });
-      await this.hv.dom0.snapshot(IMAGE, IMAGE_BASE);
-      list = await this.hv.dom0.list();
+      await this.hv.pool.import(IMAGE, tar.buffer as ArrayBuffer, { blockSize: BLOCK_BYTES });
+      await this.hv.pool.snapshot(IMAGE, IMAGE_BASE);
+      list = await this.hv.pool.list();
       this.announce('Built-in image imported as image@base.');
     }
     this.refreshBases(list.map((d) => d.name).filter((n) => list.find((d) => d.name === n)?.kind === 'snapshot'));
@@ -256,12 +255,12 @@ export class ConsoleApp {
   }
 
   async importFile(file: File, onProgress: (done: number, total: number) => void): Promise<string> {
-    const existing = new Set((await this.hv.dom0.list()).map((d) => d.name));
+    const existing = new Set((await this.hv.pool.list()).map((d) => d.name));
     const stem = file.name.replace(/[^\w.-]+/g, '-').replace(/^-+|-+$/g, '') || 'volume';
     let name = stem;
     for (let i = 2; existing.has(name) || existing.has(`${name}@base`); i++) name = `${stem}-${i}`;
-    await this.hv.dom0.importImage(name, file, { blockSize: BLOCK_BYTES }, proxy((p: { bytesDone: number; bytesTotal: number }) => onProgress(p.bytesDone, p.bytesTotal)));
-    await this.hv.dom0.snapshot(name, `${name}@base`);
+    await this.hv.pool.import(name, file, { blockSize: BLOCK_BYTES, onProgress: (p) => onProgress(p.bytesDone, p.bytesTotal) });
+    await this.hv.pool.snapshot(name, `${name}@base`);
     await this.poller.now();
     this.announce(`Imported ${file.name} as ${name}.`);
     return name;
@@ -269,8 +268,8 @@ export class ConsoleApp {
 
   async spawn(where: { base: string } | { dataset: string }): Promise<GuestHandle<TarGuestApi>> {
     const group = 'base' in where ? this.group() : '';
-    const g = await this.hv.spawnGuest<TarGuestApi>({ ...where, module: TAR_GUEST_URL, ...(group ? { group } : {}) });
-    const info = (await this.hv.dom0.list()).find((d) => d.name === g.dataset);
+    const g = await this.hv.guests.spawn<TarGuestApi>({ ...where, module: TAR_GUEST_URL, ...(group ? { group } : {}) });
+    const info = (await this.hv.pool.list()).find((d) => d.name === g.dataset);
     const card = new GuestCard(
       g,
       info?.group ?? group,
@@ -328,7 +327,7 @@ export class ConsoleApp {
   async reset(): Promise<void> {
     this.announce('Resetting: deleting the pool…');
     this.poller.stop();
-    await this.hv.dom0.destroyArchive().catch(() => undefined);
+    await this.hv.archive.destroy().catch(() => undefined);
     await this.hv.shutdown().catch(() => undefined);
     await deletePool(this.poolName);
     location.reload();

@@ -5,7 +5,8 @@
 // that does not answer (killed mid-call) is skipped after a timeout rather than stalling
 // the loop. The snapshots are small: frames() of a 512-frame arena is ~30 KB cloned.
 import type { Remote } from 'comlink';
-import type { Dom0Service, Dom0Stats, FrameSummary } from '../dom0/dom0-service';
+import type { Dom0Stats, FrameSummary } from '../dom0/dom0-service';
+import type { Hypervisor } from '../page/hypervisor';
 import type { DatasetInfo } from '../pool';
 import type { LatencySnapshot } from '../../shared/latency-buckets';
 import type { TarGuestApi, TarGuestStats } from '../../guest/workloads/tar-guest';
@@ -38,7 +39,7 @@ export class Poller {
   last: MachineSnapshot | null = null;
 
   constructor(
-    private readonly dom0: Remote<Dom0Service>,
+    private readonly hv: Pick<Hypervisor, 'pool' | 'memory'>,
     private readonly guests: () => PolledGuest[],
     private readonly render: (s: MachineSnapshot) => void,
     private readonly periodMs = 250,
@@ -82,7 +83,7 @@ export class Poller {
   }
 
   private async sample(): Promise<MachineSnapshot | null> {
-    const [stats, datasets] = await Promise.all([this.dom0.stats(), this.dom0.list()]);
+    const [stats, datasets] = await Promise.all([this.hv.pool.stats(), this.hv.pool.list()]);
     const frames = new Map<string, FrameSummary[]>();
     const pageMaps = new Map<number, Int32Array>();
     const latency = new Map<number, LatencySnapshot>();
@@ -92,12 +93,12 @@ export class Poller {
       ...datasets
         .filter((d) => d.kind === 'clone')
         .map(async (d) => {
-          const own = await this.dom0.blockOwnership(d.name).catch(() => null);
+          const own = await this.hv.pool.ownership(d.name).catch(() => null);
           if (own) ownership.set(d.name, own);
         }),
-      ...stats.groups.map(async (g) => frames.set(g.id, await this.dom0.frames(g.id))),
+      ...stats.groups.map(async (g) => frames.set(g.id, await this.hv.memory.frames(g.id))),
       ...stats.domains.map(async (d) => {
-        const pm = await this.dom0.pageMap(d.id).catch(() => null);
+        const pm = await this.hv.memory.pageMap(d.id).catch(() => null);
         if (pm) pageMaps.set(d.id, pm);
       }),
       ...this.guests()

@@ -2,7 +2,7 @@
 // methods over comlink (dom0-worker.ts). The page's main thread never touches IndexedDB or
 // serves a ring; everything that can block or take long happens here.
 import { transfer } from 'comlink';
-import type { DatasetInfo, ImportProgress, Pool, PoolStats } from '../pool';
+import type { DatasetInfo, FsckReport, ImportProgress, Pool, PoolStats } from '../pool';
 import { openPool, type PoolStorage, type StorageChoice } from './pool-storage';
 import { ArchiveService, type ArchiveServiceStats } from '../archive/archive-service';
 import type { ArchivePoolOptions, PoolArchiveReport, PoolRestoreReport, RestoreOptions } from '../archive/pool-archive';
@@ -202,6 +202,10 @@ export class Dom0Service {
 
   exportVolume(name: string): Promise<Blob> {
     return this.mustPool().exportVolume(name);
+  }
+
+  fsck(opts: { data?: boolean } = {}): Promise<FsckReport> {
+    return this.mustPool().fsck(opts);
   }
 
   /**

@@ -2,5 +2,7 @@
 // control plane over comlink; the data plane (rings) never goes through here.
 import { expose } from 'comlink';
 import { Dom0Service } from './dom0-service';
+import { installErrorTransfer } from '../../shared/errors/error-transfer';
 
+installErrorTransfer();
 expose(new Dom0Service());

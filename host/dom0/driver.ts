@@ -16,6 +16,7 @@
 import { FrameTable } from './frame-table';
 import { arenaLayout, type ArenaLayout } from '../../shared/memory-layout';
 import { Status } from '../../shared/protocol';
+import { ArenaFullError, DatasetInUseError } from '../../shared/errors/device-errors';
 import type { BlockStore, PhysicalBlock, VolumeInfo } from './block-store';
 import { GroupCommit } from './group-commit';
 import { soon } from './soon';
@@ -663,30 +664,12 @@ export class Dom0Driver {
   }
 }
 
-/** A second live domain on one clone: refused (each would serve the other stale mappings). */
-export class DatasetInUseError extends Error {
-  override name = 'DatasetInUseError';
-  constructor(
-    readonly dataset: string,
-    readonly domainId: number,
-  ) {
-    super(`dataset ${dataset} is in use by domain ${domainId}: one live domain per clone (clone it again for another guest)`);
-  }
-}
-
 function zeroAll(t: FrameTable): void {
   for (let f = 0; f < t.layout.frames; f++) t.view(f).fill(0);
 }
 
 function errorName(err: unknown): string {
   return err instanceof Error ? err.name : '';
-}
-
-export class ArenaFullError extends Error {
-  override name = 'ArenaFullError';
-  constructor(group: string) {
-    super(`every frame of trust group ${group}'s arena is mapped or being filled; nothing can be evicted`);
-  }
 }
 
 function ok(): Completion {

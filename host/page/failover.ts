@@ -14,7 +14,7 @@
 // the partner. Requests the dead guest never journaled were never started: they are sent
 // again to the survivor (safe: nothing of them happened).
 import { transfer } from 'comlink';
-import type { GuestHandle, Hypervisor } from './hypervisor';
+import { domainPlumbing, type GuestHandle, type Hypervisor } from './hypervisor';
 import type { JournalAnnouncement } from '../../shared/journal-layout';
 import { J_HEARTBEAT_I32 } from '../../shared/journal-layout';
 import type { SessionGuestApi } from '../../guest/workloads/session-guest';
@@ -183,12 +183,13 @@ export class FailoverManager {
     try {
       if (!survivor || survivor === dead || survivor.state !== 'running') throw new Error(`identity ${idn.id} died (${cause}) and has no live partner to take over`);
       // 1. Fence: the dead worker must never write again (it may only be slow, not dead).
-      if (this.hv.guests.has(dead.id)) await this.hv.destroyGuest(dead.id);
-      else await this.hv.dom0.destroyDomain(dead.id).catch(() => undefined);
+      const domains = domainPlumbing(this.hv);
+      if (this.hv.guests.get(dead.id)) await this.hv.guests.kill(dead.id);
+      else await domains.destroyDomain(dead.id).catch(() => undefined);
       // 2. The same clone, the same domain id.
-      const grant = await this.hv.dom0.createDomain(idn.ann.dataset, survivor.transport, undefined, idn.id);
+      const grant = await domains.createDomain(idn.ann.dataset, survivor.transport, undefined, idn.id);
       // 3. Replay and restore in the survivor, which now hosts the domain too.
-      this.hv.adopt(grant.domainId, survivor);
+      domains.adopt(grant.domainId, survivor);
       const report = await survivor.api.assume(grant.kind === 'copy' ? transfer(grant, [grant.port]) : grant);
       // 4. Route the identity's sessions to the survivor; answer what was in flight.
       idn.owner = survivor;

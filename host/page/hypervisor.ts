@@ -3,18 +3,25 @@
 // touches a ring: guests and dom0 talk through shared memory directly.
 //
 //   const hv = await Hypervisor.start({ poolName: 'tabvisor' });
-//   await hv.dom0.importImage('image', file, { blockSize: 65536 });
-//   await hv.dom0.snapshot('image', 'image@base');
-//   const guest = await hv.spawnGuest({ base: 'image@base', module: new URL('./my-guest.ts', import.meta.url) });
+//   await hv.pool.import('image', file, { blockSize: 65536 });
+//   await hv.pool.snapshot('image', 'image@base');
+//   const guest = await hv.guests.spawn({ base: 'image@base', module: new URL('./my-guest.ts', import.meta.url) });
 //   await guest.kill();
+//
+// The dom0 worker's own RPC object stays private: callers see the facades (facades.ts),
+// and domain plumbing (creating and destroying domains, fault reports) happens here.
 import { proxy, wrap, type Remote } from 'comlink';
 import { bootMessage, BOOT_TAG, type GuestInit } from '../../shared/boot-protocol';
 import { checkHostCapability, probeTransport } from '../../shared/transport-probe';
+import { installErrorTransfer } from '../../shared/errors/error-transfer';
 import type { DomainGrant } from '../../shared/grant';
 import type { TransportKind } from '../../shared/transport';
 import type { Dom0Config, Dom0Service } from '../dom0/dom0-service';
 import type { PoolStorage } from '../dom0/pool-storage';
 import { Channels } from './channels';
+import { archiveApi, integrityApi, memoryApi, mirrorApi, poolApi, type ArchiveApi, type IntegrityApi, type MemoryApi, type MirrorApi, type PoolApi } from './facades';
+
+installErrorTransfer();
 
 export type GuestState = 'booting' | 'running' | 'faulted' | 'destroyed';
 
@@ -67,7 +74,7 @@ export class GuestHandle<Api = unknown> {
 
   /** Terminate the guest's worker at once (as a crash would) and release its domain. */
   kill(): Promise<void> {
-    return this.hv.destroyGuest(this.id);
+    return this.hv.guests.kill(this.id);
   }
 
   /** The worker is gone: settle every pending and future API call with why. */
@@ -105,8 +112,51 @@ function rejectCallsWhenEnded<T>(remote: Remote<T>, ended: Promise<never>): Remo
   }) as Remote<T>;
 }
 
+/** The guests of a hypervisor: hardened workers, each on its own domain. */
+export interface GuestsApi {
+  /** Clone `base` for a new domain, boot a hardened guest worker on it, load `module`. */
+  spawn<Api = unknown>(opts: SpawnOptions): Promise<GuestHandle<Api>>;
+  /** Live guests (booting, running), in spawn order. */
+  list(): GuestHandle[];
+  get(id: number): GuestHandle | undefined;
+  /** Terminate a guest's worker at once (as a crash would) and release its domain; its clone stays in the pool. */
+  kill(id: number): Promise<void>;
+}
+
+/**
+ * Domain plumbing for page-side code that manages domains itself (guest failover): not
+ * part of the Hypervisor's surface. Reach it with `domainPlumbing(hv)`.
+ */
+export interface DomainPlumbing {
+  /** Create a domain on `dataset`; `id` assumes a dead domain's id (failover). */
+  createDomain(dataset: string, transport: TransportKind, quota?: number, id?: number): Promise<DomainGrant>;
+  /** Release a domain that no guest of this hypervisor holds (already-faulted ones included). */
+  destroyDomain(id: number): Promise<void>;
+  /**
+   * Record that `host` now serves domain `domainId` too (it assumed a dead partner's
+   * identity): that domain's faults are the host worker's faults, and it goes when the
+   * host goes.
+   */
+  adopt(domainId: number, host: GuestHandle): void;
+}
+
+const plumbing = new WeakMap<Hypervisor, DomainPlumbing>();
+
+/** The domain plumbing of `hv` (see DomainPlumbing). */
+export function domainPlumbing(hv: Hypervisor): DomainPlumbing {
+  const p = plumbing.get(hv);
+  if (!p) throw new TypeError('not a started Hypervisor');
+  return p;
+}
+
 export class Hypervisor {
-  readonly guests = new Map<number, GuestHandle>();
+  readonly pool: PoolApi;
+  readonly guests: GuestsApi;
+  readonly archive: ArchiveApi;
+  readonly mirror: MirrorApi;
+  readonly integrity: IntegrityApi;
+  readonly memory: MemoryApi;
+  private readonly guestsById = new Map<number, GuestHandle>();
   /** Domains a guest took over from a dead partner (failover): domain id → hosting guest. */
   private readonly adopted = new Map<number, GuestHandle>();
   onGuestFault: ((guest: GuestHandle, reason: string) => void) | null = null;
@@ -115,7 +165,7 @@ export class Hypervisor {
   private cloneSeq = 0;
 
   private constructor(
-    readonly dom0: Remote<Dom0Service>,
+    private readonly dom0: Remote<Dom0Service>,
     private readonly dom0Worker: Worker,
     readonly hostTransport: { kind: TransportKind; reason: string },
     private readonly forceCopy: boolean,
@@ -123,8 +173,23 @@ export class Hypervisor {
     readonly storage: PoolStorage,
   ) {
     this.channels = new Channels(dom0);
+    this.pool = poolApi(dom0);
+    this.archive = archiveApi(dom0);
+    this.mirror = mirrorApi(dom0);
+    this.integrity = integrityApi(dom0);
+    this.memory = memoryApi(dom0);
+    this.guests = {
+      spawn: <Api>(opts: SpawnOptions) => this.spawnGuest<Api>(opts),
+      list: () => [...this.guestsById.values()],
+      get: (id) => this.guestsById.get(id),
+      kill: (id) => this.destroyGuest(id),
+    };
+    plumbing.set(this, {
+      createDomain: (dataset, transport, quota, id) => dom0.createDomain(dataset, transport, quota, id),
+      destroyDomain: async (id) => dom0.destroyDomain(id),
+      adopt: (domainId, host) => this.adopt(domainId, host),
+    });
   }
-
   static async start(options: HypervisorOptions = {}): Promise<Hypervisor> {
     const verdict = checkHostCapability();
     const shared = !verdict && !options.forceCopy;
@@ -152,11 +217,10 @@ export class Hypervisor {
     return hv;
   }
 
-  /** Clone `base` for a new domain, boot a hardened guest worker on it, load `module`. */
-  async spawnGuest<Api = unknown>(opts: SpawnOptions): Promise<GuestHandle<Api>> {
+  private async spawnGuest<Api = unknown>(opts: SpawnOptions): Promise<GuestHandle<Api>> {
     let dataset = opts.dataset;
     if (!dataset) {
-      if (!opts.base) throw new TypeError('spawnGuest needs `base` (a snapshot to clone) or `dataset`');
+      if (!opts.base) throw new TypeError('guests.spawn needs `base` (a snapshot to clone) or `dataset`');
       dataset = opts.name ?? `${opts.base.replace(/@.*/, '')}/dom${Date.now().toString(36)}${(this.cloneSeq++).toString(36)}`;
       await this.dom0.clone(opts.base, dataset, opts.group ? { group: opts.group } : {});
     }
@@ -171,7 +235,7 @@ export class Hypervisor {
     const grant = await this.dom0.createDomain(dataset, kind, opts.quota);
     const control = new MessageChannel();
     const handle = new GuestHandle<Api>(grant.domainId, dataset, grant.kind, reason, worker, control.port1, this);
-    this.guests.set(handle.id, handle as GuestHandle);
+    this.guestsById.set(handle.id, handle as GuestHandle);
     const booted = new Promise<void>((resolve, reject) => {
       const onMessage = (ev: MessageEvent<{ tag?: string; error?: { name: string; message: string } }>): void => {
         if (ev.data?.tag === BOOT_TAG.booted) {
@@ -200,22 +264,17 @@ export class Hypervisor {
     return handle;
   }
 
-  /**
-   * Record that `host` now serves domain `domainId` too (it assumed a dead partner's
-   * identity): that domain's faults are the host worker's faults, and it goes when the
-   * host goes.
-   */
-  adopt(domainId: number, host: GuestHandle): void {
-    if (!this.guests.has(host.id)) throw new RangeError(`unknown guest ${host.id}`);
+  private adopt(domainId: number, host: GuestHandle): void {
+    if (!this.guestsById.has(host.id)) throw new RangeError(`unknown guest ${host.id}`);
     this.adopted.set(domainId, host);
   }
 
   /** Stop a guest's worker and release its domain (and any it adopted); clones stay in the pool. */
-  async destroyGuest(id: number): Promise<void> {
-    const g = this.guests.get(id);
+  private async destroyGuest(id: number): Promise<void> {
+    const g = this.guestsById.get(id);
     if (!g) throw new RangeError(`unknown guest ${id}`);
     g.worker.terminate();
-    this.guests.delete(id);
+    this.guestsById.delete(id);
     if (g.state !== 'faulted') g.ended('destroyed', 'killed by the host');
     await this.channels.detach(id);
     for (const domainId of this.adoptedBy(g)) {
@@ -237,7 +296,7 @@ export class Hypervisor {
       this.faulted(host.id, `while serving adopted domain ${id}: ${reason}`);
       return;
     }
-    const g = this.guests.get(id);
+    const g = this.guestsById.get(id);
     if (!g) return;
     g.worker.terminate();
     g.ended('faulted', reason);
@@ -246,7 +305,7 @@ export class Hypervisor {
   }
 
   async shutdown(): Promise<void> {
-    for (const id of [...this.guests.keys()]) await this.destroyGuest(id);
+    for (const id of [...this.guestsById.keys()]) await this.destroyGuest(id);
     await this.dom0.close();
     this.dom0Worker.terminate();
   }

@@ -8,7 +8,7 @@
 // ConstraintError) aborts the transaction and surfaces as its error.
 import type { IDBPDatabase } from 'idb';
 import { unwrap } from 'idb';
-import { CommitError, PoolFullError } from './errors';
+import { CommitError, PoolFullError } from '../../shared/errors/pool-errors';
 import { encodePage, pageOf } from './chunk-map-page';
 import { ALL_STORES, FORMAT_VERSION, type PoolDB } from './schema';
 import type { PoolState } from './state';

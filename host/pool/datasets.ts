@@ -10,7 +10,7 @@ import {
   OutOfRangeError,
   ReadOnlyDatasetError,
   UnknownDatasetError,
-} from './errors';
+} from '../../shared/errors/pool-errors';
 import type { DatasetRecord } from './schema';
 import type { PoolState } from './state';
 import { blockCount, DEFAULT_BLOCK_BYTES, isValidBlockSize, levelsFor } from './tree-math';

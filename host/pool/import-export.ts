@@ -4,7 +4,7 @@
 // Import pipeline: while slice k is being committed, slice k+1 is read from the source and
 // hashed, so IndexedDB, the Blob reader and WebCrypto overlap. Memory in flight is about
 // two slices (plus the committing transaction's buffers).
-import { InvalidArgumentError } from './errors';
+import { InvalidArgumentError } from '../../shared/errors/pool-errors';
 import type { CreateVolumeOptions, DatasetInfo, DatasetRef } from './types';
 import { DEFAULT_BLOCK_BYTES } from './tree-math';
 import { prepareBlocks, type PreparedBlocks } from './write-path';

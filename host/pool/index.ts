@@ -45,4 +45,4 @@ export {
   CommitError,
   PoolClosedError,
   PoolFormatError,
-} from './errors';
+} from '../../shared/errors/pool-errors';

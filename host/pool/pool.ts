@@ -7,7 +7,7 @@
 import { openDB, type IDBPDatabase } from 'idb';
 import { countBlocks, exclusiveAt, lookup } from './block-tree';
 import { writeTxg } from './commit';
-import { ChecksumError, InvalidArgumentError, OutOfRangeError, PoolClosedError, PoolFormatError, StaleBlockRefError } from './errors';
+import { ChecksumError, InvalidArgumentError, OutOfRangeError, PoolClosedError, PoolFormatError, StaleBlockRefError } from '../../shared/errors/pool-errors';
 import { decodePage } from './chunk-map-page';
 import * as datasets from './datasets';
 import { fsck, type FsckReport } from './fsck';

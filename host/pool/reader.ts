@@ -9,7 +9,7 @@
 // is measurable at 1,024+ requests per call, and a run's request needs only its success.
 import type { IDBPDatabase } from 'idb';
 import { unwrap } from 'idb';
-import { ChecksumError } from './errors';
+import { ChecksumError } from '../../shared/errors/pool-errors';
 import { bytesEqual, chunkChecksum, sha256, toHex } from './hash';
 import type { ChunkRecord, PoolDB } from './schema';
 import { physKeyString, type PoolState } from './state';

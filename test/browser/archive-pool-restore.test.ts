@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Pool } from '../../host/pool';
 import { ArchiveService, type ArchiveBackendChoice } from '../../host/archive/archive-service';
-import { ChunkHashMismatchError, CorruptRecordError, RestoreCorruptionError } from '../../host/archive/errors';
+import { ChunkHashMismatchError, CorruptRecordError, RestoreCorruptionError } from '../../shared/errors/archive-errors';
 import { IdbSegmentStore } from '../../host/archive/idb-segment-store';
 import { OpfsSegmentStore } from '../../host/archive/opfs-segment-store';
 import { RecordKind, encodeRecord } from '../../host/archive/segment-format';

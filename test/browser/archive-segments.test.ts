@@ -12,7 +12,7 @@ import { type SegmentStore, segmentId } from '../../host/archive/segment-store';
 import { SegmentRunStore } from '../../host/archive/run-store';
 import { Archive } from '../../host/archive/archive';
 import { CleaningPolicy } from '../../host/archive/segment-usage';
-import { ChunkHashMismatchError, CorruptRecordError, SegmentRangeError } from '../../host/archive/errors';
+import { ChunkHashMismatchError, CorruptRecordError, SegmentRangeError } from '../../shared/errors/archive-errors';
 
 const backends = [
   { name: 'OPFS', open: (n: string) => OpfsSegmentStore.open(n), destroy: (n: string) => OpfsSegmentStore.destroy(n) },

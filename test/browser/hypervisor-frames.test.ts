@@ -15,8 +15,8 @@ beforeAll(async () => {
   hv = await Hypervisor.start({ poolName: `frames-${crypto.randomUUID()}`, arenaFrames: 8, quota: 4, promoteAt: 2 });
   const img = new Uint8Array(BS * BLOCKS);
   for (let b = 0; b < BLOCKS; b++) img.fill(b + 1, b * BS, (b + 1) * BS);
-  await hv.dom0.importImage('img', img.buffer, { blockSize: BS });
-  await hv.dom0.snapshot('img', 'img@base');
+  await hv.pool.import('img', img.buffer, { blockSize: BS });
+  await hv.pool.snapshot('img', 'img@base');
 });
 afterAll(async () => hv?.shutdown());
 
@@ -25,11 +25,11 @@ describe('frames under pressure', () => {
   let b: GuestHandle<ProbeGuestApi>;
 
   it('reads stay correct while mappings are taken back and frames are evicted and reused', async () => {
-    a = await hv.spawnGuest<ProbeGuestApi>({ base: 'img@base', module: GUEST });
+    a = await hv.guests.spawn<ProbeGuestApi>({ base: 'img@base', module: GUEST });
     for (let round = 0; round < 2; round++) {
       for (let lba = 0; lba < BLOCKS; lba++) expect((await a.api.read(lba)).first).toBe(lba + 1);
     }
-    const s = await hv.dom0.stats();
+    const s = await hv.pool.stats();
     const g = s.groups[0]!;
     expect(g.resident).toBeLessThanOrEqual(8);
     expect(g.evictions).toBeGreaterThan(0);
@@ -47,10 +47,10 @@ describe('frames under pressure', () => {
   });
 
   it('promotes a frame that two domains map', async () => {
-    b = await hv.spawnGuest<ProbeGuestApi>({ base: 'img@base', module: GUEST });
+    b = await hv.guests.spawn<ProbeGuestApi>({ base: 'img@base', module: GUEST });
     await a.api.hold(10);
     await b.api.hold(10);
-    const frames = await hv.dom0.frames('img');
+    const frames = await hv.memory.frames('img');
     const f = frames.find((x) => x.mappedBy.length === 2);
     expect(f).toBeDefined();
     expect(f!.promoted).toBe(true);

@@ -29,7 +29,7 @@ let bystander: GuestHandle<ProbeGuestApi>;
 const faults: { id: number; reason: string }[] = [];
 
 async function hostile(): Promise<GuestHandle<HostileApi>> {
-  return hv.spawnGuest<HostileApi>({ base: 'img@base', module: HOSTILE });
+  return hv.guests.spawn<HostileApi>({ base: 'img@base', module: HOSTILE });
 }
 
 async function faultOf(g: GuestHandle, timeoutMs = 3000): Promise<string> {
@@ -47,9 +47,9 @@ beforeAll(async () => {
   hv.onGuestFault = (g, reason) => faults.push({ id: g.id, reason });
   const img = new Uint8Array(BS * BLOCKS);
   for (let b = 0; b < BLOCKS; b++) img.fill(b + 1, b * BS, (b + 1) * BS);
-  await hv.dom0.importImage('img', img.buffer, { blockSize: BS });
-  await hv.dom0.snapshot('img', 'img@base');
-  bystander = await hv.spawnGuest<ProbeGuestApi>({ base: 'img@base', module: PROBE });
+  await hv.pool.import('img', img.buffer, { blockSize: BS });
+  await hv.pool.snapshot('img', 'img@base');
+  bystander = await hv.guests.spawn<ProbeGuestApi>({ base: 'img@base', module: PROBE });
   expect((await bystander.api.read(1)).first).toBe(2);
 });
 afterAll(async () => hv?.shutdown());
@@ -104,7 +104,7 @@ describe('hostile guests', () => {
     expect(await g.api.unmapUnmapped(0)).toBe(Status.BAD_REQUEST);
     expect(await g.api.readStatus(BLOCKS)).toBe(Status.OUT_OF_RANGE);
     // The bystander's mapping survived the attempts.
-    const s = await hv.dom0.stats();
+    const s = await hv.pool.stats();
     expect(s.domains.find((d) => d.id === bystander.id)!.mapped).toBeGreaterThan(0);
     expect(g.state).toBe('running');
     await bystanderStillServed(1);

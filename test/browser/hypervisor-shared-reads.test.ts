@@ -24,7 +24,7 @@ for (const transport of ['zero-copy', 'copy'] as const) {
     let hv: Hypervisor;
     const spawned: GuestHandle<ProbeGuestApi>[] = [];
     const spawn = async (group?: string) => {
-      const g = await hv.spawnGuest<ProbeGuestApi>({ base: 'img@base', module: GUEST, ...(group ? { group } : {}) });
+      const g = await hv.guests.spawn<ProbeGuestApi>({ base: 'img@base', module: GUEST, ...(group ? { group } : {}) });
       spawned.push(g);
       return g;
     };
@@ -32,8 +32,8 @@ for (const transport of ['zero-copy', 'copy'] as const) {
     beforeAll(async () => {
       const poolName = `hv-test-${transport}-${crypto.randomUUID()}`;
       hv = await Hypervisor.start({ poolName, arenaFrames: 64, forceCopy: transport === 'copy' });
-      await hv.dom0.importImage('img', image(), { blockSize: BS });
-      await hv.dom0.snapshot('img', 'img@base');
+      await hv.pool.import('img', image(), { blockSize: BS });
+      await hv.pool.snapshot('img', 'img@base');
     });
     afterAll(async () => {
       await hv?.shutdown();
@@ -48,12 +48,12 @@ for (const transport of ['zero-copy', 'copy'] as const) {
 
     it('reads a block once from the pool however many domains of a group read it', async () => {
       const [a, b] = [spawned[0]!, await spawn()];
-      const before = (await hv.dom0.stats()).driver.poolReads;
+      const before = (await hv.pool.stats()).driver.poolReads;
       const ra = await a.api.read(3);
       const rb = await b.api.read(3);
       expect(ra).toMatchObject({ first: 4, length: BS, shared: transport === 'zero-copy' });
       expect(rb).toEqual(ra);
-      const s = await hv.dom0.stats();
+      const s = await hv.pool.stats();
       expect(s.driver.poolReads - before).toBe(1);
       const da = s.domains.find((d) => d.id === a.id)!;
       const db = s.domains.find((d) => d.id === b.id)!;
@@ -61,7 +61,7 @@ for (const transport of ['zero-copy', 'copy'] as const) {
       expect(db.counters.hits).toBe(1);
       if (transport === 'zero-copy') {
         // Both page maps point at the same frame, and no byte crossed the boundary.
-        expect((await hv.dom0.pageMap(a.id))[3]).toBe((await hv.dom0.pageMap(b.id))[3]);
+        expect((await hv.memory.pageMap(a.id))[3]).toBe((await hv.memory.pageMap(b.id))[3]);
         expect(s.driver.bytesCopied).toBe(0);
         expect(s.groups[0]!.resident).toBe(1);
       } else {
@@ -71,23 +71,23 @@ for (const transport of ['zero-copy', 'copy'] as const) {
 
     it('answers a repeated read from the mapping cache, with no request', async () => {
       const a = spawned[0]!;
-      const before = (await hv.dom0.stats()).domains.find((d) => d.id === a.id)!.counters.requests;
+      const before = (await hv.pool.stats()).domains.find((d) => d.id === a.id)!.counters.requests;
       const statsBefore = await a.api.stats();
       await a.api.read(3);
-      const after = (await hv.dom0.stats()).domains.find((d) => d.id === a.id)!.counters.requests;
+      const after = (await hv.pool.stats()).domains.find((d) => d.id === a.id)!.counters.requests;
       expect(after).toBe(before);
       expect((await a.api.stats()).cachedReads).toBe(statsBefore.cachedReads + 1);
     });
 
     it('reads holes as zeros without a frame, and dedups equal blocks to one frame', async () => {
       const a = spawned[0]!;
-      const before = await hv.dom0.stats();
+      const before = await hv.pool.stats();
       expect(await a.api.read(7)).toMatchObject({ first: 0, sum: 0, shared: false });
       await a.api.read(2);
       await a.api.read(9); // same bytes as block 2: one chunk, one frame
-      const after = await hv.dom0.stats();
+      const after = await hv.pool.stats();
       expect(after.driver.poolReads - before.driver.poolReads).toBe(1);
-      if (transport === 'zero-copy') expect((await hv.dom0.pageMap(a.id))[9]).toBe((await hv.dom0.pageMap(a.id))[2]);
+      if (transport === 'zero-copy') expect((await hv.memory.pageMap(a.id))[9]).toBe((await hv.memory.pageMap(a.id))[2]);
     });
 
     it('copy-on-write: a write diverges one clone only, and is durable when acknowledged', async () => {
@@ -95,7 +95,7 @@ for (const transport of ['zero-copy', 'copy'] as const) {
       await a!.api.write(5, 0xab);
       expect((await a!.api.read(5)).first).toBe(0xab);
       expect((await b!.api.read(5)).first).toBe(6);
-      const exported = new Uint8Array(await (await hv.dom0.exportVolume(a!.dataset)).arrayBuffer());
+      const exported = new Uint8Array(await (await hv.pool.export(a!.dataset)).arrayBuffer());
       expect(exported[5 * BS]).toBe(0xab);
       expect(exported[4 * BS]).toBe(5);
       await a!.api.flush();
@@ -118,8 +118,8 @@ for (const transport of ['zero-copy', 'copy'] as const) {
       // No pin outlives its views: nothing kept, and what dom0 counts as mapped is exactly
       // the group frames of the page map.
       const pinsLeft = async () => {
-        const d = (await hv.dom0.stats()).domains.find((x) => x.id === a.id)!;
-        const frames = new Set([...(await hv.dom0.pageMap(a.id))].filter((f) => f >= 0 && f < 64));
+        const d = (await hv.pool.stats()).domains.find((x) => x.id === a.id)!;
+        const frames = new Set([...(await hv.memory.pageMap(a.id))].filter((f) => f >= 0 && f < 64));
         return [d.kept, d.mapped - frames.size];
       };
       await expect.poll(pinsLeft, { timeout: 2000 }).toEqual([0, 0]);
@@ -127,9 +127,9 @@ for (const transport of ['zero-copy', 'copy'] as const) {
 
     it('never shares frames across trust groups: the other group reads the pool like any miss', async () => {
       const x = await spawn('other');
-      const before = await hv.dom0.stats();
+      const before = await hv.pool.stats();
       const rx = await x.api.read(3); // resident in the default group only
-      const after = await hv.dom0.stats();
+      const after = await hv.pool.stats();
       expect(rx.first).toBe(4);
       expect(after.driver.poolReads - before.driver.poolReads).toBe(1);
       const dx = after.domains.find((d) => d.id === x.id)!;
@@ -159,7 +159,7 @@ for (const transport of ['zero-copy', 'copy'] as const) {
       await a!.kill();
       expect(a!.state).toBe('destroyed');
       await expect(a!.api.read(1)).rejects.toThrow(/guest \d+ was destroyed/);
-      expect((await hv.dom0.stats()).domains.some((d) => d.id === a!.id)).toBe(false);
+      expect((await hv.pool.stats()).domains.some((d) => d.id === a!.id)).toBe(false);
       expect((await b!.api.read(12)).first).toBe(13);
     });
   });

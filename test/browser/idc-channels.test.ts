@@ -16,9 +16,9 @@ let c: GuestHandle<IdcGuestApi>;
 
 beforeAll(async () => {
   hv = await Hypervisor.start({ poolName: `idc-${crypto.randomUUID()}`, arenaFrames: 16 });
-  await hv.dom0.importImage('img', new Uint8Array(BS * 2).buffer, { blockSize: BS });
-  await hv.dom0.snapshot('img', 'img@base');
-  const spawn = () => hv.spawnGuest<IdcGuestApi>({ base: 'img@base', module: GUEST });
+  await hv.pool.import('img', new Uint8Array(BS * 2).buffer, { blockSize: BS });
+  await hv.pool.snapshot('img', 'img@base');
+  const spawn = () => hv.guests.spawn<IdcGuestApi>({ base: 'img@base', module: GUEST });
   [a, b, c] = await Promise.all([spawn(), spawn(), spawn()]);
 });
 afterAll(async () => hv?.shutdown());

@@ -50,12 +50,12 @@ async function start(opts: { arenaFrames: number; quota?: number; blocks: number
     scrubEveryMs: opts.scrubEveryMs ?? 0,
     forceCopy: !!opts.copy,
   });
-  await hv.dom0.importImage('img', image(opts.blocks), { blockSize: BS });
-  await hv.dom0.snapshot('img', 'img@base');
+  await hv.pool.import('img', image(opts.blocks), { blockSize: BS });
+  await hv.pool.snapshot('img', 'img@base');
   return hv;
 }
 
-const spawn = (h: Hypervisor) => h.spawnGuest<MemoryGuestApi>({ base: 'img@base', module: GUEST });
+const spawn = (h: Hypervisor) => h.guests.spawn<MemoryGuestApi>({ base: 'img@base', module: GUEST });
 
 describe('confidentiality: a guest’s own blocks stay out of every other guest’s memory', () => {
   it('B scans every buffer it holds and never finds A’s secret, before or after A is killed', async () => {
@@ -77,10 +77,10 @@ describe('confidentiality: a guest’s own blocks stay out of every other guest�
     // A itself still reads its secret, from memory only it holds.
     expect((await a.api.scan(secret))['init.grant.control']).toBeGreaterThan(0);
     expect((await a.api.scan(secret))['init.grant.arena']).toBe(0);
-    const s = await h.dom0.stats();
+    const s = await h.pool.stats();
     expect(s.domains.find((d) => d.id === a.id)!.counters.privateReads).toBeGreaterThan(0);
     // A dies; B, and a guest booted afterwards, still find nothing.
-    await h.destroyGuest(a.id);
+    await h.guests.kill(a.id);
     const c = await spawn(h);
     await c.api.readAll();
     for (const g of [b, c]) {
@@ -100,7 +100,7 @@ describe('integrity: nothing trusts shared memory', () => {
     expect(await storm).toBeGreaterThan(0);
     await during;
     // The scribbling stopped. One scrub must find every frame that differs from the pool.
-    await h.dom0.scrub();
+    await h.integrity.scrub();
     const want = Array.from({ length: 48 }, (_, b) => lineSumOf(b + 1));
     expect(await v.api.readAll()).toEqual(want);
     // A guest booted afterwards reads genuine bytes too.
@@ -123,11 +123,11 @@ describe('integrity: nothing trusts shared memory', () => {
     expect(faults).toEqual([]);
     expect([r1.state, r2.state]).toEqual(['running', 'running']);
     // Caught and counted for the group, visible in stats.
-    const s = await h.dom0.stats();
+    const s = await h.pool.stats();
     expect(s.groups[0]!.incidents).toBeGreaterThan(0);
-    expect((await h.dom0.integrityStats()).incidents[s.groups[0]!.id]).toBe(s.groups[0]!.incidents);
+    expect((await h.integrity.stats()).incidents[s.groups[0]!.id]).toBe(s.groups[0]!.incidents);
     // Once it stops, the next check restores genuine bytes for every reader.
-    await h.dom0.scrub();
+    await h.integrity.scrub();
     const want = Array.from({ length: 16 }, (_, b) => lineSumOf(b + 1));
     expect(await r1.api.readAll()).toEqual(want);
     expect(await r2.api.readAll()).toEqual(want);
@@ -146,10 +146,10 @@ describe('integrity: nothing trusts shared memory', () => {
       const ready = new Promise<{ ready?: boolean; error?: string }>((res) => target.addEventListener('message', (ev) => res(ev.data), { once: true }));
       target.postMessage({ db: `mirror-${id}`, channel: `poison-${id}` });
       expect(await ready).toEqual({ ready: true });
-      await h.dom0.startMirror({ channel: `poison-${id}`, mode: 'sync', datasets: [v.dataset] });
+      await h.mirror.start({ channel: `poison-${id}`, mode: 'sync', datasets: [v.dataset] });
       await v.api.write(5, 0x55);
-      await h.dom0.mirrorDrained();
-      h.dom0.stopMirror();
+      await h.mirror.drained();
+      h.mirror.stop();
     } finally {
       target.terminate();
     }
@@ -157,7 +157,7 @@ describe('integrity: nothing trusts shared memory', () => {
     try {
       const lbas = Array.from({ length: 32 }, (_, i) => i);
       const got = await mirror.readBlocks(v.dataset, lbas);
-      const primary = new Uint8Array(await (await h.dom0.exportVolume(v.dataset)).arrayBuffer());
+      const primary = new Uint8Array(await (await h.pool.export(v.dataset)).arrayBuffer());
       for (const lba of lbas) expect(got[lba]!.every((x, i) => x === primary[lba * BS + i]), `block ${lba}`).toBe(true);
     } finally {
       mirror.close();
@@ -173,7 +173,7 @@ describe('overcommit: dom0 takes back what no view holds; no guest can starve an
     const all = Array.from({ length: 48 }, (_, i) => i);
     const grab = await hoarder.api.hoard(all);
     // Two domains in the group: a fair share is half the arena.
-    const hs = (await h.dom0.stats()).domains.find((d) => d.id === hoarder.id)!;
+    const hs = (await h.pool.stats()).domains.find((d) => d.id === hoarder.id)!;
     expect(hs.mapped).toBeLessThanOrEqual(8);
     expect(grab.got).toBeLessThanOrEqual(8);
     expect(grab.errors.every((e) => /frame quota reached/.test(e))).toBe(true);
@@ -224,11 +224,11 @@ describe('coherence', () => {
     it(`a second guest on one clone is refused with a clear, typed error (${transport})`, async () => {
       const h = await start({ arenaFrames: 16, blocks: 8, copy: transport === 'copy' });
       const a = await spawn(h);
-      await expect(h.spawnGuest<MemoryGuestApi>({ dataset: a.dataset, module: GUEST })).rejects.toThrow(/DatasetInUseError|in use by domain/);
+      await expect(h.guests.spawn<MemoryGuestApi>({ dataset: a.dataset, module: GUEST })).rejects.toThrow(/DatasetInUseError|in use by domain/);
       // The first guest is untouched, and after it goes the clone can be served again.
       expect(await a.api.first(2)).toBe(3);
-      await h.destroyGuest(a.id);
-      const b = await h.spawnGuest<MemoryGuestApi>({ dataset: a.dataset, module: GUEST });
+      await h.guests.kill(a.id);
+      const b = await h.guests.spawn<MemoryGuestApi>({ dataset: a.dataset, module: GUEST });
       expect(await b.api.first(2)).toBe(3);
     });
   }

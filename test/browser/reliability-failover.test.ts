@@ -16,7 +16,7 @@ const GUEST = new URL('../../guest/workloads/session-guest.ts', import.meta.url)
 describe('guest failover', () => {
   let hv: Hypervisor;
   let fo: FailoverManager;
-  const spawn = (): Promise<ReliableGuest> => hv.spawnGuest<SessionGuestApi>({ base: 'vol@base', module: GUEST, init: { heartbeatMs: 25 } });
+  const spawn = (): Promise<ReliableGuest> => hv.guests.spawn<SessionGuestApi>({ base: 'vol@base', module: GUEST, init: { heartbeatMs: 25 } });
   const nextTakeover = (): Promise<TakeoverEvent> =>
     new Promise((resolve, reject) => {
       fo.onTakeover = resolve;
@@ -25,8 +25,8 @@ describe('guest failover', () => {
 
   beforeAll(async () => {
     hv = await Hypervisor.start({ poolName: `rel-failover-${crypto.randomUUID()}`, arenaFrames: 256 });
-    await hv.dom0.createVolume('vol', BLOCKS * BS, { blockSize: BS });
-    await hv.dom0.snapshot('vol', 'vol@base');
+    await hv.pool.create('vol', BLOCKS * BS, { blockSize: BS });
+    await hv.pool.snapshot('vol', 'vol@base');
     fo = new FailoverManager(hv, { deadlineMs: 200 });
   });
   afterAll(async () => {
@@ -57,7 +57,7 @@ describe('guest failover', () => {
     // With 8 writes in flight the kill lands on unacknowledged records; the survivor finished them.
     expect(ev.report.replayed).toBeGreaterThan(0);
     expect(ev.report.problems).toEqual([]);
-    expect((await hv.dom0.stats()).domains.map((d) => d.id)).toContain(a.id);
+    expect((await hv.pool.stats()).domains.map((d) => d.id)).toContain(a.id);
     // Timings are reported here and measured in the benchmark (failover_takeover_ms), never asserted.
     console.log(`failover: outage ${outage.toFixed(0)} ms (deadline 200), takeover ${ev.takeoverMs.toFixed(1)} ms, replayed ${ev.report.replayed}, since last beat ${ev.sinceLastBeatMs.toFixed(0)} ms`);
   });
@@ -88,7 +88,7 @@ describe('guest failover', () => {
     expect(await b.api.firstByte(b.id)).toBe(0); // b still serves its own identity too
     // b hosts both domains now: when b goes, both go.
     await b.kill();
-    const left = (await hv.dom0.stats()).domains.map((d) => d.id);
+    const left = (await hv.pool.stats()).domains.map((d) => d.id);
     expect(left).not.toContain(a.id);
     expect(left).not.toContain(b.id);
   });

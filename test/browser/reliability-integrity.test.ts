@@ -15,26 +15,26 @@ describe('frame integrity in shared memory', () => {
     hv = await Hypervisor.start({ poolName: `rel-integrity-${crypto.randomUUID()}`, arenaFrames: 32, scrubEveryMs: 0 });
     const image = new Uint8Array(8 * BS);
     for (let b = 0; b < 8; b++) image.fill(b + 1, b * BS, (b + 1) * BS);
-    await hv.dom0.importImage('img', image.buffer, { blockSize: BS });
-    await hv.dom0.snapshot('img', 'img@base');
+    await hv.pool.import('img', image.buffer, { blockSize: BS });
+    await hv.pool.snapshot('img', 'img@base');
   });
   afterAll(async () => {
     await hv?.shutdown();
   });
 
   it('a scribbled frame is detected by a scrub and reloaded from the pool', async () => {
-    const spawn = () => hv.spawnGuest<SessionGuestApi>({ base: 'img@base', module: new URL('../../guest/workloads/session-guest.ts', import.meta.url) });
+    const spawn = () => hv.guests.spawn<SessionGuestApi>({ base: 'img@base', module: new URL('../../guest/workloads/session-guest.ts', import.meta.url) });
     const [a, b] = [await spawn(), await spawn()];
     expect(await b.api.firstByte(3)).toBe(4);
     expect(await a.api.scribble(3, 0xee)).toBe(true); // a wrote into the shared frame
     expect(await b.api.firstByte(3)).toBe(0xee); // ...and b sees it: this is what must be caught
-    const report = await hv.dom0.scrub();
+    const report = await hv.integrity.scrub();
     expect(report).toMatchObject({ corrupt: 1, repaired: 1 });
     expect(report.frames).toBeGreaterThanOrEqual(1);
     expect(await b.api.firstByte(3)).toBe(4);
     expect(await a.api.firstByte(3)).toBe(4);
-    expect((await hv.dom0.scrub()).corrupt).toBe(0);
-    expect(await hv.dom0.integrityStats()).toMatchObject({ corrupt: 1, repaired: 1, repairFailed: 0 });
+    expect((await hv.integrity.scrub()).corrupt).toBe(0);
+    expect(await hv.integrity.stats()).toMatchObject({ corrupt: 1, repaired: 1, repairFailed: 0 });
   });
 });
 
@@ -42,14 +42,14 @@ describe('background scrub', () => {
   it('repairs a scribbled frame without anyone asking', async () => {
     const hv = await Hypervisor.start({ poolName: `rel-bgscrub-${crypto.randomUUID()}`, arenaFrames: 16, scrubEveryMs: 100 });
     try {
-      await hv.dom0.importImage('img', new Uint8Array(4 * BS).fill(9).buffer, { blockSize: BS });
-      await hv.dom0.snapshot('img', 'img@base');
-      const spawn = () => hv.spawnGuest<SessionGuestApi>({ base: 'img@base', module: new URL('../../guest/workloads/session-guest.ts', import.meta.url) });
+      await hv.pool.import('img', new Uint8Array(4 * BS).fill(9).buffer, { blockSize: BS });
+      await hv.pool.snapshot('img', 'img@base');
+      const spawn = () => hv.guests.spawn<SessionGuestApi>({ base: 'img@base', module: new URL('../../guest/workloads/session-guest.ts', import.meta.url) });
       const [a, b] = [await spawn(), await spawn()];
       expect(await b.api.firstByte(1)).toBe(9);
       expect(await a.api.scribble(1, 0x55)).toBe(true);
       await expect.poll(() => b.api.firstByte(1), { timeout: 5000, interval: 50 }).toBe(9);
-      expect((await hv.dom0.integrityStats()).repaired).toBeGreaterThanOrEqual(1);
+      expect((await hv.integrity.stats()).repaired).toBeGreaterThanOrEqual(1);
     } finally {
       await hv.shutdown();
     }

@@ -34,20 +34,20 @@ try {
   check(hv.hostTransport.kind === expected, `host chose the ${expected} transport (${hv.hostTransport.reason})`);
   const img = new Uint8Array(8 * BS);
   for (let b = 0; b < 8; b++) img.fill(b + 1, b * BS, (b + 1) * BS);
-  await hv.dom0.importImage('img', img.buffer, { blockSize: BS });
-  await hv.dom0.snapshot('img', 'img@base');
+  await hv.pool.import('img', img.buffer, { blockSize: BS });
+  await hv.pool.snapshot('img', 'img@base');
   const module = new URL('../browser/fixtures/guests/probe-guest.ts', import.meta.url);
-  const a = await hv.spawnGuest<ProbeGuestApi>({ base: 'img@base', module });
-  const b = await hv.spawnGuest<ProbeGuestApi>({ base: 'img@base', module });
+  const a = await hv.guests.spawn<ProbeGuestApi>({ base: 'img@base', module });
+  const b = await hv.guests.spawn<ProbeGuestApi>({ base: 'img@base', module });
   check(a.transport === expected && (await a.api.transport()) === expected, `guests run on the ${expected} transport`);
   const ra = await a.api.read(3);
   const rb = await b.api.read(3);
   check(ra.first === 4 && rb.first === 4 && ra.shared === canShare, `both guests read block 3 (${canShare ? 'a view of one frame' : 'a copy each'})`);
-  const s = await hv.dom0.stats();
+  const s = await hv.pool.stats();
   check(s.driver.poolReads === 1, `the pool was read once for both (${s.driver.poolReads})`);
   check(s.driver.bytesCopied === (canShare ? 0 : 2 * BS), `bytes copied across the boundary: ${s.driver.bytesCopied}`);
   if (canShare) {
-    const [pa, pb] = [await hv.dom0.pageMap(a.id), await hv.dom0.pageMap(b.id)];
+    const [pa, pb] = [await hv.memory.pageMap(a.id), await hv.memory.pageMap(b.id)];
     check(pa[3] === pb[3] && pa[3]! >= 0, `both page maps point at frame ${pa[3]}`);
   }
   await a.api.write(5, 0xab);

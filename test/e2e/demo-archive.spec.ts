@@ -15,12 +15,12 @@ async function edit(page: Page, id: number, text: string): Promise<void> {
 
 /** Snapshot `dataset` from the pool tree; returns the new snapshot's name. */
 async function snapshot(page: Page, dataset: string): Promise<string> {
-  const before = await page.evaluate(async () => (await window.__tabvisor!.hv.dom0.list()).map((d) => d.name));
+  const before = await page.evaluate(async () => (await window.__tabvisor!.hv.pool.list()).map((d) => d.name));
   await page.getByRole('button', { name: `Snapshot ${dataset}`, exact: true }).click();
   let name = '';
   await expect
     .poll(async () => {
-      const now = await page.evaluate(async () => (await window.__tabvisor!.hv.dom0.list()).map((d) => d.name));
+      const now = await page.evaluate(async () => (await window.__tabvisor!.hv.pool.list()).map((d) => d.name));
       name = now.find((n) => !before.includes(n) && n.startsWith(`${dataset}@`)) ?? '';
       return name;
     })
@@ -71,8 +71,8 @@ test('archive two versions, clean, tier the superseded one, restore it byte for 
   await expect(page.locator('#archive-status')).toContainText(`Restored ${v1} into volume`, { timeout: 30_000 });
   const restored = (await page.locator('#archive-status').textContent())!.match(/into volume (\S+):/)![1]!;
   const same = await page.evaluate(async ([r, s]) => {
-    const dom0 = window.__tabvisor!.hv.dom0;
-    const [x, y] = await Promise.all([dom0.exportVolume(r!), dom0.exportVolume(s!)]);
+    const pool = window.__tabvisor!.hv.pool;
+    const [x, y] = await Promise.all([pool.export(r!), pool.export(s!)]);
     const [bx, by] = [new Uint8Array(await x.arrayBuffer()), new Uint8Array(await y.arrayBuffer())];
     return bx.length === by.length && bx.every((v, i) => v === by[i]) && new TextDecoder().decode(bx.subarray(0, 8192)).includes('# version one');
   }, [restored, v1]);

@@ -9,7 +9,7 @@ test('four guests on clones read the same files: one pool read and one resident 
   await page.goto('/');
   await consoleReady(page);
   await expect(page.locator('#transport-status')).toHaveAttribute('data-transport', 'zero-copy');
-  const image = (await page.evaluate(() => window.__tabvisor!.hv.dom0.list())).find((d) => d.name === 'image@base')!;
+  const image = (await page.evaluate(() => window.__tabvisor!.hv.pool.list())).find((d) => d.name === 'image@base')!;
   expect(image.blockSize).toBe(65536);
 
   await spawn(page, 4);

@@ -16,11 +16,11 @@ export async function spawn(page: Page, n: number, group = ''): Promise<void> {
 }
 
 export function stats(page: Page): Promise<Dom0Stats> {
-  return page.evaluate(() => window.__tabvisor!.hv.dom0.stats());
+  return page.evaluate(() => window.__tabvisor!.hv.pool.stats());
 }
 
 export function pageMap(page: Page, id: number): Promise<number[]> {
-  return page.evaluate(async (d) => [...(await window.__tabvisor!.hv.dom0.pageMap(d))], id);
+  return page.evaluate(async (d) => [...(await window.__tabvisor!.hv.memory.pageMap(d))], id);
 }
 
 export function card(page: Page, id: number) {

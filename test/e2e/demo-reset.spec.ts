@@ -7,7 +7,7 @@ test('reset asks for confirmation, then deletes the pool and starts over', async
   await page.goto('/');
   await consoleReady(page);
   await spawn(page, 1);
-  const names = () => page.evaluate(async () => (await window.__tabvisor!.hv.dom0.list()).map((d) => d.name).sort());
+  const names = () => page.evaluate(async () => (await window.__tabvisor!.hv.pool.list()).map((d) => d.name).sort());
   expect((await names()).length).toBe(3); // image, image@base, the guest's clone
 
   // Dismissed: nothing happens.

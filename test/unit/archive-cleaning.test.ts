@@ -8,7 +8,7 @@ import { MemorySegmentStore } from '../../host/archive/memory-segment-store';
 import { MemoryRunStore } from '../../host/archive/run-store';
 import { CleaningPolicy } from '../../host/archive/segment-usage';
 import { type ChunkHash, sha256Hex } from '../../host/archive/chunk-hash';
-import { ChunkHashMismatchError } from '../../host/archive/errors';
+import { ChunkHashMismatchError } from '../../shared/errors/archive-errors';
 import { HOLE_HASH } from '../../host/archive/snapshot-manifest';
 
 const SEGMENT_BYTES = 1024; // tiny, so a few snapshots span many segments

@@ -7,7 +7,7 @@ import { ColdCodec, ColdTier, moveToColdTier, supersededChunks } from '../../hos
 import { MemorySegmentStore } from '../../host/archive/memory-segment-store';
 import { MemoryRunStore } from '../../host/archive/run-store';
 import { CleaningPolicy } from '../../host/archive/segment-usage';
-import { ChunkHashMismatchError, CorruptRecordError } from '../../host/archive/errors';
+import { ChunkHashMismatchError, CorruptRecordError } from '../../shared/errors/archive-errors';
 import { RECORD_HEADER_BYTES } from '../../host/archive/segment-format';
 
 // Compressible, distinct chunks (a volume's blocks are often mostly zeros or text).

@@ -11,7 +11,7 @@ import {
   CorruptRecordError,
   CorruptSegmentError,
   RecordTooLargeError,
-} from '../../host/archive/errors';
+} from '../../shared/errors/archive-errors';
 
 const bytes = (n: number, fill: number) => new Uint8Array(n).fill(fill);
 

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { lookup } from '../../host/pool/block-tree';
 import * as datasets from '../../host/pool/datasets';
-import { PoolError } from '../../host/pool/errors';
+import { PoolError } from '../../shared/errors/pool-errors';
 import { checkMetadata } from '../../host/pool/fsck';
 import { toHex } from '../../host/pool/hash';
 import { PoolState } from '../../host/pool/state';

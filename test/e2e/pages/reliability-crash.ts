@@ -25,8 +25,8 @@ window.__crash = state;
 
 async function write(): Promise<void> {
   const hv = await Hypervisor.start({ poolName: db, arenaFrames: 128 });
-  if (!(await hv.dom0.list()).some((d) => d.name === 'vol')) await hv.dom0.createVolume('vol', 64 * BS, { blockSize: BS });
-  const g = await hv.spawnGuest<SessionGuestApi>({ dataset: 'vol', module: GUEST });
+  if (!(await hv.pool.list()).some((d) => d.name === 'vol')) await hv.pool.create('vol', 64 * BS, { blockSize: BS });
+  const g = await hv.guests.spawn<SessionGuestApi>({ dataset: 'vol', module: GUEST });
   const present = await g.api.versions(g.id, LBAS);
   const from = Math.max(0, ...present) + 1;
   const board = new SharedArrayBuffer(4 * LBAS.length);

@@ -40,13 +40,13 @@ const mode = params.get('mode') === 'async' ? 'async' : 'sync';
 
 async function source(): Promise<void> {
   const hv = await Hypervisor.start({ poolName: db, arenaFrames: 128 });
-  await hv.dom0.createVolume('vol', BLOCKS * BS, { blockSize: BS });
-  await hv.dom0.startMirror({ channel: chan, mode, datasets: ['vol'] });
-  const g = await hv.spawnGuest<SessionGuestApi>({ dataset: 'vol', module: GUEST });
+  await hv.pool.create('vol', BLOCKS * BS, { blockSize: BS });
+  await hv.mirror.start({ channel: chan, mode, datasets: ['vol'] });
+  const g = await hv.guests.spawn<SessionGuestApi>({ dataset: 'vol', module: GUEST });
   const board = new SharedArrayBuffer(4 * LBAS.length);
   await g.api.startStream({ lbas: LBAS, concurrency: 4, ackBoard: board });
   page.acked = () => Array.from(new Int32Array(board));
-  page.mirror = () => hv.dom0.mirrorStats();
+  page.mirror = () => hv.mirror.stats();
 }
 
 async function target(): Promise<void> {
@@ -57,7 +57,7 @@ async function target(): Promise<void> {
     await t.close();
     pool.close();
     const hv = await Hypervisor.start({ poolName: db, arenaFrames: 128 });
-    const g = await hv.spawnGuest<SessionGuestApi>({ dataset: 'vol', module: GUEST });
+    const g = await hv.guests.spawn<SessionGuestApi>({ dataset: 'vol', module: GUEST });
     return g.api.versions(g.id, LBAS);
   };
 }

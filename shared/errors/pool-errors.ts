@@ -1,9 +1,8 @@
-// Runs wherever the pool runs (the dom0 worker in production, a test page in tests).
+// Runs on every thread: the pool raises these in the dom0 worker, and the page receives
+// them as the same classes (shared/errors/error-transfer.ts carries them across comlink).
 // The pool's error contract: every failure is one of these typed subclasses, carries
 // the underlying platform error as `cause`, and leaves the pool (in memory and on disk)
-// exactly as it was before the call. Callers branch on `instanceof` or on `code`; the
-// `code` strings survive structured clone (comlink sends errors as {name, message}), so
-// a dom0 that forwards an error across a worker boundary can still tell them apart.
+// exactly as it was before the call. Callers branch on `instanceof` or on `code`.
 
 /** Base of every pool error. */
 export abstract class PoolError extends Error {

@@ -1,14 +1,17 @@
-// Runs anywhere (page, worker, node tests). Typed errors of the archive tier.
-// Every fault the archive can detect has its own class so callers (the pool wiring,
-// the demo page, tests) can tell "data is damaged" from "you asked for something absent".
+// Runs on every thread: the archive raises these in the dom0 worker, and the page receives
+// them as the same classes (shared/errors/error-transfer.ts). Every fault the archive can
+// detect has its own class and `code`, so callers (the pool wiring, the console, tests)
+// can tell "data is damaged" from "you asked for something absent".
 
 export class ArchiveError extends Error {
   override readonly name: string = 'ArchiveError';
+  readonly code: string = 'archive';
 }
 
 /** Stored bytes failed their CRC or framing check: the record is damaged, not returned. */
 export class CorruptRecordError extends ArchiveError {
   override readonly name: string = 'CorruptRecordError';
+  override readonly code: string = 'corrupt-record';
   constructor(
     readonly segment: number,
     readonly offset: number,
@@ -22,6 +25,7 @@ export class CorruptRecordError extends ArchiveError {
 /** A payload whose SHA-256 differs from the hash it is stored (or looked up) under. */
 export class ChunkHashMismatchError extends ArchiveError {
   override readonly name: string = 'ChunkHashMismatchError';
+  override readonly code: string = 'chunk-hash-mismatch';
   constructor(
     readonly expected: string,
     readonly actual: string,
@@ -34,6 +38,7 @@ export class ChunkHashMismatchError extends ArchiveError {
 /** A record larger than a whole segment can never be placed. */
 export class RecordTooLargeError extends ArchiveError {
   override readonly name: string = 'RecordTooLargeError';
+  override readonly code: string = 'record-too-large';
   constructor(recordBytes: number, segmentBytes: number) {
     super(`record of ${recordBytes} bytes does not fit a ${segmentBytes}-byte segment`);
   }
@@ -42,6 +47,7 @@ export class RecordTooLargeError extends ArchiveError {
 /** A read outside what a segment store holds. */
 export class SegmentRangeError extends ArchiveError {
   override readonly name: string = 'SegmentRangeError';
+  override readonly code: string = 'segment-range';
   constructor(segment: number, offset: number, length: number, size: number | undefined) {
     super(
       size === undefined
@@ -54,15 +60,18 @@ export class SegmentRangeError extends ArchiveError {
 /** The last segment holds damage that is not a torn tail (valid records follow it). */
 export class CorruptSegmentError extends ArchiveError {
   override readonly name: string = 'CorruptSegmentError';
+  override readonly code: string = 'corrupt-segment';
 }
 
 /** A persisted sorted run or run manifest of the metadata tier failed its checks. */
 export class CorruptRunError extends ArchiveError {
   override readonly name: string = 'CorruptRunError';
+  override readonly code: string = 'corrupt-run';
 }
 
 export class ChunkNotFoundError extends ArchiveError {
   override readonly name: string = 'ChunkNotFoundError';
+  override readonly code: string = 'chunk-not-found';
   constructor(readonly hash: string) {
     super(`chunk ${hash} is not in the archive`);
   }
@@ -70,6 +79,7 @@ export class ChunkNotFoundError extends ArchiveError {
 
 export class SnapshotNotFoundError extends ArchiveError {
   override readonly name: string = 'SnapshotNotFoundError';
+  override readonly code: string = 'snapshot-not-found';
   constructor(readonly snapshot: string) {
     super(`snapshot "${snapshot}" is not in the archive`);
   }
@@ -78,6 +88,7 @@ export class SnapshotNotFoundError extends ArchiveError {
 /** Misuse of an API (bad argument, closed object): a bug in the caller, nothing changed. */
 export class ArchiveUsageError extends ArchiveError {
   override readonly name: string = 'ArchiveUsageError';
+  override readonly code: string = 'archive-usage';
 }
 
 /** One archived block (or several with the same content) that failed verification on restore. */
@@ -95,6 +106,7 @@ export interface CorruptBlock {
  */
 export class RestoreCorruptionError extends ArchiveError {
   override readonly name: string = 'RestoreCorruptionError';
+  override readonly code: string = 'restore-corruption';
   constructor(
     readonly snapshot: string,
     readonly blocks: readonly CorruptBlock[],

@@ -1,0 +1,115 @@
+// Real Chromium: the Hypervisor's facades against a real dom0 worker and real guest
+// workers. Errors arrive as the project's classes with their code, from dom0 and from a
+// guest; bad input rejects (never throws synchronously); progress callbacks are plain
+// functions.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Hypervisor } from '../../host/page/hypervisor';
+import { DatasetExistsError, HasClonesError, PoolError, UnknownDatasetError } from '../../shared/errors/pool-errors';
+import { BlockDeviceError } from '../../shared/errors/device-errors';
+import { Status } from '../../shared/protocol';
+import type { ProbeGuestApi } from './fixtures/guests/probe-guest';
+
+const BS = 4096;
+const BLOCKS = 8;
+const GUEST = new URL('./fixtures/guests/probe-guest.ts', import.meta.url);
+
+/** The error a promise rejects with; fails the test if it resolves. */
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (e: unknown) => e,
+  );
+}
+
+for (const transport of ['zero-copy', 'copy'] as const) {
+  describe(`the hypervisor API (${transport})`, () => {
+    let hv: Hypervisor;
+
+    beforeAll(async () => {
+      hv = await Hypervisor.start({ poolName: `hv-api-${transport}-${crypto.randomUUID()}`, arenaFrames: 32, forceCopy: transport === 'copy', scrubEveryMs: 0 });
+      const seen: number[] = [];
+      await hv.pool.import('img', new Uint8Array(BS * BLOCKS).fill(5).buffer, { blockSize: BS, onProgress: (p) => seen.push(p.bytesDone) });
+      expect(seen.at(-1)).toBe(BS * BLOCKS);
+      await hv.pool.snapshot('img', 'img@base');
+    });
+    afterAll(async () => {
+      await hv?.shutdown();
+    });
+
+    it('pool errors cross from dom0 as their own classes, code and fields intact', async () => {
+      const unknown = await rejection(hv.pool.snapshot('nope', 'nope@1'));
+      expect(unknown).toBeInstanceOf(UnknownDatasetError);
+      expect(unknown).toBeInstanceOf(PoolError);
+      expect(unknown).toMatchObject({ name: 'UnknownDatasetError', code: 'unknown-dataset', dataset: 'nope' });
+      expect((unknown as Error).message).toMatch(/no dataset "nope"/);
+
+      const exists = await rejection(hv.pool.create('img', BS, { blockSize: BS }));
+      expect(exists).toBeInstanceOf(DatasetExistsError);
+      expect((exists as DatasetExistsError).code).toBe('dataset-exists');
+
+      await hv.pool.clone('img@base', `c-${transport}`);
+      const busy = await rejection(hv.pool.destroy('img@base'));
+      expect(busy).toBeInstanceOf(HasClonesError);
+      expect(busy).toMatchObject({ code: 'has-clones', clones: [`c-${transport}`] });
+      await hv.pool.destroy(`c-${transport}`);
+    });
+
+    it('built-in error types stay what they are', async () => {
+      const e = await rejection(hv.memory.frames('no-such-group'));
+      expect(e).toBeInstanceOf(RangeError);
+      expect((e as Error).message).toMatch(/unknown trust group/);
+    });
+
+    it('a guest’s BlockDeviceError reaches the page as a BlockDeviceError with its code and status', async () => {
+      const g = await hv.guests.spawn<ProbeGuestApi>({ base: 'img@base', module: GUEST });
+      try {
+        const e = await rejection(g.api.read(BLOCKS));
+        expect(e).toBeInstanceOf(BlockDeviceError);
+        expect(e).toMatchObject({ code: 'out-of-range', status: Status.OUT_OF_RANGE });
+        expect((await g.api.read(1)).first).toBe(5);
+      } finally {
+        await g.kill();
+      }
+    });
+
+    it('every async block-device call rejects on bad input, none throws synchronously', async () => {
+      const g = await hv.guests.spawn<ProbeGuestApi>({ base: 'img@base', module: GUEST });
+      try {
+        const outcomes = await g.api.badCallOutcomes();
+        expect(outcomes).toEqual({
+          'read(-1)': 'rejected',
+          'read(blocks)': 'rejected',
+          'read(1.5)': 'rejected',
+          'write(blocks)': 'rejected',
+          'write(short)': 'rejected',
+          'nop(0)': 'rejected',
+        });
+      } finally {
+        await g.kill();
+      }
+    });
+
+    it('facade calls with bad arguments return rejected promises', async () => {
+      const bad = undefined as unknown as string;
+      const calls: [string, () => Promise<unknown>][] = [
+        ['pool.import', () => hv.pool.import(bad, null as unknown as Blob)],
+        ['pool.snapshot', () => hv.pool.snapshot(bad, bad)],
+        ['pool.clone', () => hv.pool.clone(bad, bad)],
+        ['pool.export', () => hv.pool.export(bad)],
+        ['pool.ownership', () => hv.pool.ownership(bad)],
+        ['guests.spawn', () => hv.guests.spawn({ module: GUEST })],
+        ['guests.kill', () => hv.guests.kill(-1)],
+        ['memory.pageMap', () => hv.memory.pageMap(-1)],
+        ['archive.restore', () => hv.archive.restore('never-archived', 'x')],
+      ];
+      for (const [name, call] of calls) {
+        let p: Promise<unknown> | undefined;
+        expect(() => (p = call()), name).not.toThrow();
+        expect(p, name).toBeInstanceOf(Promise);
+        await expect(p, name).rejects.toBeInstanceOf(Error);
+      }
+    });
+  });
+}
