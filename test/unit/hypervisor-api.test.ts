@@ -11,7 +11,7 @@ import type { ArchiveProgress } from '../../host/archive/pool-archive';
 describe('the Hypervisor surface', () => {
   it('is the facades plus transport, storage and the fault hook; no dom0, no plumbing', () => {
     expectTypeOf<keyof Hypervisor>().toEqualTypeOf<
-      'pool' | 'guests' | 'archive' | 'mirror' | 'integrity' | 'memory' | 'hostTransport' | 'storage' | 'onGuestFault' | 'shutdown'
+      'pool' | 'guests' | 'archive' | 'mirror' | 'integrity' | 'memory' | 'channels' | 'hostTransport' | 'storage' | 'onGuestFault' | 'shutdown'
     >();
     expectTypeOf<Hypervisor['pool']>().toEqualTypeOf<PoolApi>();
     expectTypeOf<Hypervisor['guests']>().toEqualTypeOf<GuestsApi>();
