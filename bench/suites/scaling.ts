@@ -42,8 +42,8 @@ async function guests(quick: boolean, log: (l: string) => void): Promise<Metrics
   const counts = quick ? GUEST_COUNTS.filter((n) => n <= 4) : GUEST_COUNTS;
   const poolName = `bench-scale-guests-${crypto.randomUUID()}`;
   const setup = await Hypervisor.start({ poolName });
-  await setup.dom0.importImage('img', imageBytes(imageMiB * MIB).buffer, { blockSize: BS });
-  await setup.dom0.snapshot('img', 'img@base');
+  await setup.pool.import('img', imageBytes(imageMiB * MIB).buffer, { blockSize: BS });
+  await setup.pool.snapshot('img', 'img@base');
   await setup.shutdown();
   const out: Metrics = {};
   let one = 0;
@@ -52,7 +52,7 @@ async function guests(quick: boolean, log: (l: string) => void): Promise<Metrics
       const hv = await Hypervisor.start({ poolName, arenaFrames: blocks + 16, quota: blocks + 16 });
       try {
         const handles = [];
-        for (let i = 0; i < n; i++) handles.push(await hv.spawnGuest<BenchGuestApi>({ base: 'img@base', module: GUEST }));
+        for (let i = 0; i < n; i++) handles.push(await hv.guests.spawn<BenchGuestApi>({ base: 'img@base', module: GUEST }));
         // First pass: the first guest faults every block in from the pool; the others'
         // first reads are ring round trips that map frames already resident.
         await handles[0]!.api.readAllTimed(1);
@@ -62,7 +62,7 @@ async function guests(quick: boolean, log: (l: string) => void): Promise<Metrics
         const t1 = performance.now();
         await Promise.all(handles.map((h) => h.api.readAllTimed(2)));
         const cachedMs = performance.now() - t1;
-        const s = await hv.dom0.stats();
+        const s = await hv.pool.stats();
         const controlBytes = s.domains.reduce((sum, d) => sum + d.controlBytes, 0);
         const arenaBytes = s.groups[0]!.arenaBytes;
         const measured = await measureMemory(arenaBytes, controlBytes);
@@ -75,7 +75,7 @@ async function guests(quick: boolean, log: (l: string) => void): Promise<Metrics
         }
         out[`scale_guests_${n}_reads_per_s`] = { value: (2 * n * blocks) / (cachedMs / 1000), unit: 'reads/s' };
         log(`scaling: ${n} guest(s): ${(bytes / MIB).toFixed(1)} MiB, ${((2 * n * blocks) / (cachedMs / 1000) / 1e6).toFixed(2)} M cached reads/s`);
-        for (const h of handles) await hv.destroyGuest(h.id);
+        for (const h of handles) await hv.guests.kill(h.id);
       } finally {
         await hv.shutdown();
       }
@@ -149,8 +149,8 @@ async function workingSet(quick: boolean, log: (l: string) => void): Promise<Met
   const imageBlocks = frames * maxX;
   const poolName = `bench-scale-ws-${crypto.randomUUID()}`;
   const setup = await Hypervisor.start({ poolName });
-  await setup.dom0.importImage('img', imageBytes(imageBlocks * BS).buffer, { blockSize: BS });
-  await setup.dom0.snapshot('img', 'img@base');
+  await setup.pool.import('img', imageBytes(imageBlocks * BS).buffer, { blockSize: BS });
+  await setup.pool.snapshot('img', 'img@base');
   await setup.shutdown();
   const out: Metrics = {};
   try {
@@ -161,18 +161,18 @@ async function workingSet(quick: boolean, log: (l: string) => void): Promise<Met
         const hv = await Hypervisor.start({ poolName, arenaFrames: frames, quota });
         try {
           const handles = [];
-          for (let i = 0; i < g; i++) handles.push(await hv.spawnGuest<BenchGuestApi>({ base: 'img@base', module: GUEST }));
+          for (let i = 0; i < g; i++) handles.push(await hv.guests.spawn<BenchGuestApi>({ base: 'img@base', module: GUEST }));
           const warm = Array.from({ length: ws }, (_, i) => i);
           for (const h of handles) await h.api.readLbas(warm);
           const lists = handles.map((_, i) => {
             const r = prng(0x16 + 977 * i + Math.round(x * 100));
             return Array.from({ length: readsPerGuest }, () => r(ws));
           });
-          const s0 = await hv.dom0.stats();
+          const s0 = await hv.pool.stats();
           const t0 = performance.now();
           await Promise.all(handles.map((h, i) => h.api.readLbas(lists[i]!)));
           const ms = performance.now() - t0;
-          const s1 = await hv.dom0.stats();
+          const s1 = await hv.pool.stats();
           const reads = g * readsPerGuest;
           const poolReads = s1.driver.poolReads - s0.driver.poolReads;
           const evictions = s1.groups[0]!.evictions - s0.groups[0]!.evictions;
@@ -180,7 +180,7 @@ async function workingSet(quick: boolean, log: (l: string) => void): Promise<Met
           out[wsKey(x, g, 'evictions_per_s')] = { value: evictions / (ms / 1000), unit: 'evictions/s' };
           out[wsKey(x, g, 'reads_per_s')] = { value: reads / (ms / 1000), unit: 'reads/s' };
           log(`scaling: working set ${x}× arena, ${g} guest(s): hit rate ${(1 - poolReads / reads).toFixed(3)}, ${(reads / (ms / 1000)).toFixed(0)} reads/s`);
-          for (const h of handles) await hv.destroyGuest(h.id);
+          for (const h of handles) await hv.guests.kill(h.id);
         } finally {
           await hv.shutdown();
         }
