@@ -52,7 +52,7 @@ export class FileServerPanel {
     this.button.disabled = true;
     try {
       const hv = this.hv();
-      const spawn = () => hv.spawnGuest<FileServerGuestApi>({ base: this.base(), module: FILE_SERVER_URL });
+      const spawn = () => hv.guests.spawn<FileServerGuestApi>({ base: this.base(), module: FILE_SERVER_URL });
       this.server = await spawn();
       this.client = await spawn();
       hv.channels.allow(this.server.id, this.client.id);
