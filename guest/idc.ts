@@ -71,10 +71,24 @@ export interface EndpointStats {
   grantsMapped: number;
   /** Our buffers taken out of circulation because a peer forwarded them to a third domain. */
   retired: number;
+  /** Blocks sent as a frame of the group's arena (no copy). */
+  framesSent: number;
   refused: RefusalCounters;
 }
 
 type ViewState = 'held' | 'released' | 'forwarded' | 'revoked';
+
+/** Anything holding a lease that `release()` gives back (a block view). */
+export interface Releasable {
+  release(): void;
+}
+
+/** A domain's trust-group arena, as its block device sees it. */
+export interface GroupArena {
+  readonly buffer: SharedArrayBuffer;
+  readonly frames: number;
+  readonly frameBytes: number;
+}
 
 /** A received message: a view onto the sender's buffer. Read-only by contract. */
 export class RxView implements Disposable {
@@ -90,8 +104,10 @@ export class RxView implements Disposable {
     readonly offset: number,
     readonly length: number,
     buffer: SharedArrayBuffer,
+    /** Where the buffer (or the frame) starts in `buffer`. */
+    base = 0,
   ) {
-    this.view = new Uint8Array(buffer, offset, length);
+    this.view = new Uint8Array(buffer, base + offset, length);
   }
 
   /** The payload, in the sender's buffer (no copy). Throws once released, forwarded away or revoked. */
@@ -192,6 +208,7 @@ export class IdcEndpoint {
     forwarded: 0,
     grantsMapped: 0,
     retired: 0,
+    framesSent: 0,
     refused: { garbage: 0, outOfRange: 0, doubleDelivery: 0, doubleRelease: 0, grantRefused: 0 },
   };
   /** Why the channel stopped (a ring index the peer corrupted), or null. */
@@ -219,6 +236,10 @@ export class IdcEndpoint {
   /** Grants we made on this channel: ref → the view (of another channel) it lends. */
   private readonly forwards = new Map<number, RxView>();
   private readonly ended = new Set<number>();
+  /** Block views we lent as frames, by frame: each held until the peer gives the frame back. */
+  private readonly lentFrames = new Map<number, Releasable[]>();
+  /** Frames of the arena the peer lent us and we still view, by frame (a block may come twice). */
+  private readonly heldFrames = new Map<number, number>();
   /** Delivered in ring order; a grant waits for dom0's answer before later messages are handed out. */
   private readonly inbox: (RxView | Promise<RxView | null>)[] = [];
   private readonly ready = new Map<Promise<RxView | null>, RxView | null>();
@@ -230,6 +251,8 @@ export class IdcEndpoint {
     /** What dom0 handed this side: every buffer the peer can also see. */
     readonly grant: ChannelGrant,
     private readonly control: IdcControlPlane | null,
+    /** This domain's trust-group arena, used only when the peer is in the same group. */
+    private readonly arena: GroupArena | null = null,
   ) {
     const s = grant.side;
     const peer = (1 - s) as Side;
@@ -346,6 +369,39 @@ export class IdcEndpoint {
     return true;
   }
 
+  /**
+   * Send a block read from our volume. Same trust group: the descriptor names its frame in
+   * the arena both of us hold, and our view's lease keeps the frame from being reused until
+   * the peer gives it back (no copy). Otherwise, or for a block in this domain's private
+   * frames (only we may read it), the bytes are copied once into a pool buffer, counted.
+   * Returns how it went, or null when no buffer was free for the copy (the view is kept).
+   */
+  sendBlock(view: Releasable & { readonly bytes: Uint8Array }): 'frame' | 'copied' | null {
+    const a = this.grant.sameGroup ? this.arena : null;
+    const bytes = view.bytes;
+    if (a && bytes.buffer === a.buffer && bytes.byteOffset % a.frameBytes === 0 && bytes.byteLength <= a.frameBytes) {
+      if (this.fault) throw new IdcError('closed', this.fault);
+      const frame = bytes.byteOffset / a.frameBytes;
+      const e = this.scratchEntry;
+      e[D_KIND] = Kind.FRAME;
+      e[D_ID] = frame;
+      e[D_OFFSET] = 0;
+      e[D_LENGTH] = bytes.byteLength;
+      if (!this.tx.tryPush(e)) return null;
+      let lent = this.lentFrames.get(frame);
+      if (!lent) this.lentFrames.set(frame, (lent = []));
+      lent.push(view);
+      this.tx.publish();
+      this.stats.sent++;
+      this.stats.framesSent++;
+      this.stats.bytesSent += bytes.byteLength;
+      return 'frame';
+    }
+    if (!this.sendCopy(bytes)) return null;
+    view.release();
+    return 'copied';
+  }
+
   /** Count `bytes` of payload this side copied into a buffer from elsewhere (a block view, say). */
   recordCopy(bytes: number): void {
     this.stats.bytesCopied += bytes;
@@ -373,6 +429,12 @@ export class IdcEndpoint {
         } else {
           this.stats.retired++;
         }
+      } else if (kind === Kind.FRAME) {
+        const view = this.lentFrames.get(id)?.pop();
+        if (!view) return this.refuse('doubleRelease', `frame ${id} returned but not lent`);
+        if (this.lentFrames.get(id)!.length === 0) this.lentFrames.delete(id);
+        this.stats.returned++;
+        view.release();
       } else if (kind === Kind.GRANT) {
         const view = this.forwards.get(id);
         if (!view) {
@@ -454,6 +516,13 @@ export class IdcEndpoint {
         if (!this.inRange(offset, length, this.bufferBytes)) return this.refuse('outOfRange', `range [${offset}, ${offset}+${length}) is outside buffer ${id}`);
         this.held.add(id);
         this.deliver(new RxView(this, Kind.BUFFER, id, offset, length, this.buffers[id]!));
+      } else if (kind === Kind.FRAME) {
+        const a = this.grant.sameGroup ? this.arena : null;
+        if (!a) return this.refuse('garbage', `frame descriptor on a channel between trust groups`);
+        if (id < 0 || id >= a.frames) return this.refuse('garbage', `frame ${id} is outside the arena`);
+        if (!this.inRange(offset, length, a.frameBytes)) return this.refuse('outOfRange', `range [${offset}, ${offset}+${length}) is outside frame ${id}`);
+        this.heldFrames.set(id, (this.heldFrames.get(id) ?? 0) + 1);
+        this.deliver(new RxView(this, Kind.FRAME, id, offset, length, a.buffer, id * a.frameBytes));
       } else if (kind === Kind.GRANT) {
         if (id === 0 || this.mapped.has(id)) return this.refuse('garbage', `grant ref ${id} is null or already mapped here`);
         if (!this.control) return this.refuse('grantRefused', `grant ${id}: this endpoint has no control plane`);
@@ -495,11 +564,20 @@ export class IdcEndpoint {
 
   /** @internal a view was released: put it on the return ring. */
   giveBack(v: RxView): void {
-    if (v.kind === Kind.BUFFER) this.held.delete(v.id);
-    else this.mapped.delete(v.id);
+    this.unhold(v);
     this.stats.released++;
     this.backlog.push([v.kind, v.id]);
     this.flushBack();
+  }
+
+  private unhold(v: RxView): void {
+    if (v.kind === Kind.BUFFER) this.held.delete(v.id);
+    else if (v.kind === Kind.GRANT) this.mapped.delete(v.id);
+    else {
+      const n = (this.heldFrames.get(v.id) ?? 1) - 1;
+      if (n > 0) this.heldFrames.set(v.id, n);
+      else this.heldFrames.delete(v.id);
+    }
   }
 
   private flushBack(): void {
@@ -523,8 +601,7 @@ export class IdcEndpoint {
     for (const v of views) {
       if (v.current !== 'held') continue;
       // Same as release(), but the ring is published once at the end.
-      if (v.kind === Kind.BUFFER) this.held.delete(v.id);
-      else this.mapped.delete(v.id);
+      this.unhold(v);
       this.stats.released++;
       this.backlog.push([v.kind, v.id]);
       v.markReleasedInBatch();
@@ -606,7 +683,10 @@ export class Idc implements IdcControlPlane {
   private readonly waiters: ((e: IdcEndpoint) => void)[] = [];
   private nextTag = 1;
 
-  constructor(private readonly port: MessagePort) {
+  constructor(
+    private readonly port: MessagePort,
+    private readonly arena: GroupArena | null = null,
+  ) {
     port.onmessage = (ev: MessageEvent<IdcNotice>) => this.onNotice(ev.data);
     port.start();
   }
@@ -640,7 +720,7 @@ export class Idc implements IdcControlPlane {
   }
 
   private open(grant: ChannelGrant): IdcEndpoint {
-    const ep = new IdcEndpoint(grant, this);
+    const ep = new IdcEndpoint(grant, this, this.arena);
     this.endpoints.set(grant.channelId, ep);
     return ep;
   }
@@ -685,6 +765,7 @@ export class Idc implements IdcControlPlane {
   }
 }
 
-export function openIdc(port: MessagePort): Idc {
-  return new Idc(port);
+/** `arena`: the guest's trust-group arena (its grant's), so blocks can go to peers of its group as frames. */
+export function openIdc(port: MessagePort, arena: GroupArena | null = null): Idc {
+  return new Idc(port, arena);
 }

@@ -30,6 +30,11 @@ export const Kind = {
   BUFFER: 1,
   /** A buffer of another channel, lent through dom0 under a grant ref. */
   GRANT: 2,
+  /**
+   * A frame of the trust group's arena (both peers hold it: same group only), by frame
+   * number; lent for the duration of the message by the sender's lease on its block view.
+   */
+  FRAME: 3,
 } as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
 
@@ -86,6 +91,8 @@ export interface ChannelGrant {
   readonly buffers: readonly SharedArrayBuffer[];
   /** This side's grant table (buffersPerSide words), shared with dom0 only. */
   readonly grantTable: SharedArrayBuffer;
+  /** Both domains are in one trust group, so hold one arena: a block may travel as its frame. */
+  readonly sameGroup: boolean;
 }
 
 /** The reasons an IDC operation is refused; they cross the worker boundary as `code`. */

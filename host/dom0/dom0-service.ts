@@ -269,7 +269,8 @@ export class Dom0Service {
           throw new IdcError('unknown-peer', `domain ${id} is not a running zero-copy domain (channels need SharedArrayBuffer)`);
         }
       }
-      return this.idc.createChannel(a, b, opts);
+      const domains = this.mustDriver().domains;
+      return this.idc.createChannel(a, b, opts, domains.get(a)?.group === domains.get(b)?.group);
     });
   }
 

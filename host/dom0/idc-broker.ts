@@ -88,7 +88,7 @@ export class IdcBroker {
   private nextChannel = 1;
 
   /** Make a channel's memory and the two grants: side 0 is `a` (the asker), side 1 is `b`. */
-  createChannel(a: number, b: number, opts: ChannelOptions = {}): [ChannelGrant, ChannelGrant] {
+  createChannel(a: number, b: number, opts: ChannelOptions = {}, sameGroup = false): [ChannelGrant, ChannelGrant] {
     if (a === b) throw new IdcError('bad-request', `domain ${a} cannot open a channel to itself`);
     const layout = channelLayout(opts.buffersPerSide ?? 16, opts.bufferBytes ?? 65536);
     const control = new SharedArrayBuffer(layout.controlBytes);
@@ -97,7 +97,7 @@ export class IdcBroker {
     const tables: [SharedArrayBuffer, SharedArrayBuffer] = [new SharedArrayBuffer(layout.buffersPerSide * 4), new SharedArrayBuffer(layout.buffersPerSide * 4)];
     const rec: ChannelRecord = { id: this.nextChannel++, domains: [a, b], layout, control, buffers, tables, open: true };
     this.channels.set(rec.id, rec);
-    const grant = (side: Side): ChannelGrant => ({ channelId: rec.id, side, domains: rec.domains, layout, control, buffers, grantTable: tables[side] });
+    const grant = (side: Side): ChannelGrant => ({ channelId: rec.id, side, domains: rec.domains, layout, control, buffers, grantTable: tables[side], sameGroup });
     return [grant(0), grant(1)];
   }
 

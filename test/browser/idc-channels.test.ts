@@ -16,7 +16,9 @@ let c: GuestHandle<IdcGuestApi>;
 
 beforeAll(async () => {
   hv = await Hypervisor.start({ poolName: `idc-${crypto.randomUUID()}`, arenaFrames: 16 });
-  await hv.pool.import('img', new Uint8Array(BS * 2).buffer, { blockSize: BS });
+  const img = new Uint8Array(BS * 2);
+  img.fill(0x42, BS); // block 1: real data (an all-zero block is a hole, never a frame)
+  await hv.pool.import('img', img.buffer, { blockSize: BS });
   await hv.pool.snapshot('img', 'img@base');
   const spawn = () => hv.guests.spawn<IdcGuestApi>({ base: 'img@base', module: GUEST });
   [a, b, c] = await Promise.all([spawn(), spawn(), spawn()]);
@@ -111,6 +113,33 @@ describe('channels between guests', () => {
     expect(await b.api.grantRaw(ab, id, bc)).toMatchObject({ ok: false, code: 'grant-refused' });
     expect(await b.api.grantRaw(ab, 4, bc)).toMatchObject({ ok: false, code: 'grant-refused' }); // B's own buffer
     expect(await c.api.grantRaw(ab, id, bc)).toMatchObject({ ok: false, code: 'grant-refused' }); // not C's channel
+  });
+
+  it('carry a block read from the volume: as its arena frame inside the trust group, copied once across groups', async () => {
+    const same = await hv.guests.spawn<IdcGuestApi>({ base: 'img@base', module: GUEST });
+    const other = await hv.guests.spawn<IdcGuestApi>({ base: 'img@base', module: GUEST, group: 'elsewhere' });
+    hv.channels.allow(a.id, same.id);
+    hv.channels.allow(a.id, other.id);
+    const toSame = await a.api.connect(same.id);
+    const toOther = await a.api.connect(other.id);
+    if (!toSame.ok || !toOther.ok) throw new Error('connect refused');
+    await same.api.accept(5000);
+    await other.api.accept(5000);
+
+    expect(await a.api.sendBlock(toSame.value, 1)).toBe('frame');
+    const f = await same.api.receive(toSame.value, 5000);
+    expect(f).toMatchObject({ kind: Kind.FRAME, shared: true });
+    expect(await same.api.peekView(toSame.value, f!.id)).toEqual({ first: 0x42, length: BS, kind: Kind.FRAME });
+    await same.api.release(toSame.value, f!.id);
+    expect(await a.api.stats(toSame.value)).toMatchObject({ framesSent: 1, bytesCopied: 0 });
+    await expect.poll(async () => (await a.api.free(toSame.value), (await a.api.stats(toSame.value)).returned), { timeout: 5000 }).toBe(1);
+
+    expect(await a.api.sendBlock(toOther.value, 1)).toBe('copied');
+    const c2 = await other.api.receive(toOther.value, 5000);
+    expect(await other.api.peekView(toOther.value, c2!.id)).toEqual({ first: 0x42, length: BS, kind: Kind.BUFFER });
+    expect(await a.api.stats(toOther.value)).toMatchObject({ framesSent: 0, bytesCopied: BS });
+    await same.kill();
+    await other.kill();
   });
 
   it('close with a guest: its peer\'s grants and channels go', async () => {
