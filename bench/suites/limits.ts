@@ -8,8 +8,12 @@
 //                              worker: the floor of a cached zero-copy hit
 //   memcpy_64k_ns              copying 64 KiB from a SharedArrayBuffer, in a worker: what a
 //                              copying read costs at least, and zero-copy saves
+//   ring_blocking_noop_ops_per_s / ring_blocking_rtt_ns
+//                              not a floor but the measured alternative to dom0's ring loop:
+//                              the same rings served by a dedicated worker that blocks in
+//                              Atomics.wait when idle (batches of 128 no-ops; one request)
 // Each is the median of three batches; a pingpong batch runs on a fresh pair of workers.
-import type { LimitsCommand } from '../workers/limits-worker';
+import { RING_PAIR_BYTES, initRingPair, type LimitsCommand } from '../workers/limits-worker';
 
 type Metrics = Record<string, { value: number; unit: string }>;
 
@@ -43,6 +47,23 @@ async function pingpongOnce(iterations: number, spin: boolean): Promise<number> 
   }
 }
 
+async function ringOnce(total: number, roundTrips: number): Promise<{ opsPerS: number; rttNs: number }> {
+  const buffer = new SharedArrayBuffer(RING_PAIR_BYTES);
+  initRingPair(buffer);
+  const server = worker();
+  const client = worker();
+  try {
+    await ask(server, { cmd: 'ring-serve', buffer });
+    const done = new Promise<void>((resolve) => (server.onmessage = () => resolve()));
+    const r = await ask<{ opsPerS: number; rttNs: number }>(client, { cmd: 'ring-client', buffer, total, batch: 128, roundTrips });
+    await done;
+    return r;
+  } finally {
+    server.terminate();
+    client.terminate();
+  }
+}
+
 export async function run(opts: { quick: boolean }): Promise<Metrics> {
   const n = opts.quick ? 1 : 3;
   const pp: number[] = [];
@@ -50,6 +71,13 @@ export async function run(opts: { quick: boolean }): Promise<Metrics> {
   for (let i = 0; i < n; i++) {
     pp.push(await pingpongOnce(opts.quick ? 5_000 : 20_000, false));
     ppSpin.push(await pingpongOnce(opts.quick ? 20_000 : 100_000, true));
+  }
+  const ringOps: number[] = [];
+  const ringRtt: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await ringOnce(opts.quick ? 100_000 : 1_000_000, opts.quick ? 2_000 : 20_000);
+    ringOps.push(r.opsPerS);
+    ringRtt.push(r.rttNs);
   }
   const w = worker();
   try {
@@ -64,6 +92,8 @@ export async function run(opts: { quick: boolean }): Promise<Metrics> {
       atomics_pingpong_spin_ns: { value: median(ppSpin), unit: 'ns' },
       raw_view_ns: { value: median(views), unit: 'ns' },
       memcpy_64k_ns: { value: median(copies), unit: 'ns' },
+      ring_blocking_noop_ops_per_s: { value: median(ringOps), unit: 'ops/s' },
+      ring_blocking_rtt_ns: { value: median(ringRtt), unit: 'ns' },
     };
   } finally {
     w.terminate();

@@ -7,13 +7,90 @@
 //              (the floor of a cached zero-copy hit)
 //   memcpy     copying 64 KiB out of a SharedArrayBuffer into a private buffer (what one
 //              copying read costs, at the least, and what zero-copy saves)
+//   ring-*     the alternative to dom0's event-loop ring service: the product's rings
+//              (shared/ring.ts, same geometry) served by a dedicated worker that blocks in
+//              Atomics.wait when idle, answering no-ops; a client worker measures batched
+//              no-ops per second and the one-request round trip, blocking too
 // Timings are batches: performance.now is coarsened to ~5 µs under cross-origin isolation.
+import { RingConsumer, RingProducer, initRing } from '../../shared/ring';
+import { ringBytes, ringGeometry } from '../../shared/ring-layout';
+import { ENTRY_WORDS } from '../../shared/protocol';
 
 export type LimitsCommand =
   | { cmd: 'pingpong-serve'; word: SharedArrayBuffer; spin: boolean }
   | { cmd: 'pingpong'; word: SharedArrayBuffer; iterations: number; spin: boolean }
   | { cmd: 'view'; iterations: number }
-  | { cmd: 'memcpy'; bytes: number; iterations: number };
+  | { cmd: 'memcpy'; bytes: number; iterations: number }
+  | { cmd: 'ring-serve'; buffer: SharedArrayBuffer }
+  | { cmd: 'ring-client'; buffer: SharedArrayBuffer; total: number; batch: number; roundTrips: number };
+
+const RING_CAPACITY = 256;
+const reqRing = ringGeometry(0, RING_CAPACITY, ENTRY_WORDS);
+const cplRing = ringGeometry(Math.ceil(ringBytes(RING_CAPACITY, ENTRY_WORDS) / 64) * 64, RING_CAPACITY, ENTRY_WORDS);
+/** Bytes of the two rings plus a stop word. */
+export const RING_PAIR_BYTES = cplRing.byteOffset + ringBytes(RING_CAPACITY, ENTRY_WORDS) + 64;
+
+export function initRingPair(buffer: SharedArrayBuffer): void {
+  initRing(buffer, reqRing);
+  initRing(buffer, cplRing);
+}
+
+/** Spin this many empty polls before sleeping, like dom0's loop spins before it sleeps. */
+const SPIN_POLLS = 2000;
+
+function ringServe(buffer: SharedArrayBuffer): void {
+  const req = new RingConsumer(buffer, reqRing);
+  const cpl = new RingProducer(buffer, cplRing);
+  const stop = new Int32Array(buffer, RING_PAIR_BYTES - 64, 1);
+  let idle = 0;
+  while (!Atomics.load(stop, 0)) {
+    const n = req.consume(RING_CAPACITY, (entry) => {
+      // Echo the request's id word back as its completion, as dom0 answers a no-op.
+      while (!cpl.tryPush(entry)) cpl.waitForSpace(10);
+    });
+    if (n > 0) {
+      cpl.publish();
+      idle = 0;
+    } else if (++idle > SPIN_POLLS) {
+      req.waitForEntries(50);
+      idle = 0;
+    }
+  }
+}
+
+function ringClient(buffer: SharedArrayBuffer, total: number, batch: number, roundTrips: number): { opsPerS: number; rttNs: number } {
+  const req = new RingProducer(buffer, reqRing);
+  const cpl = new RingConsumer(buffer, cplRing);
+  const entry = new Int32Array(ENTRY_WORDS);
+  const send = (count: number): void => {
+    for (let i = 0; i < count; i++) {
+      entry[0] = i;
+      while (!req.tryPush(entry)) req.waitForSpace(10);
+    }
+    req.publish();
+    let got = 0;
+    let idle = 0;
+    while (got < count) {
+      const n = cpl.consume(RING_CAPACITY, () => {});
+      got += n;
+      if (n === 0 && ++idle > SPIN_POLLS) {
+        cpl.waitForEntries(50);
+        idle = 0;
+      }
+    }
+  };
+  for (let i = 0; i < 100; i++) send(batch); // warm-up
+  const t0 = performance.now();
+  for (let sent = 0; sent < total; sent += batch) send(batch);
+  const opsPerS = total / ((performance.now() - t0) / 1000);
+  for (let i = 0; i < 100; i++) send(1);
+  const t1 = performance.now();
+  for (let i = 0; i < roundTrips; i++) send(1);
+  const rttNs = ((performance.now() - t1) * 1e6) / roundTrips;
+  const stop = new Int32Array(buffer, RING_PAIR_BYTES - 64, 1);
+  Atomics.store(stop, 0, 1);
+  return { opsPerS, rttNs };
+}
 
 /** Word 0: 1 = the ball is with the server, 0 = with the client; word 1: stop. */
 const BALL = 0;
@@ -111,6 +188,14 @@ self.onmessage = (ev: MessageEvent<LimitsCommand>) => {
       return;
     case 'view':
       postMessage({ ns: view(c.iterations) });
+      return;
+    case 'ring-serve':
+      postMessage({ ready: true });
+      ringServe(c.buffer);
+      postMessage({ done: true });
+      return;
+    case 'ring-client':
+      postMessage(ringClient(c.buffer, c.total, c.batch, c.roundTrips));
       return;
     case 'memcpy':
       postMessage({ ns: memcpy(c.bytes, c.iterations) });
