@@ -93,6 +93,8 @@ abstract class DeviceBase {
   }
 
   protected checkLba(lba: number): void {
+    // Once dom0 is gone or a ring broke, no call succeeds, not even a cache hit.
+    this.channel.ensureOpen();
     if (!Number.isInteger(lba) || lba < 0 || lba >= this.blocks) {
       throw new BlockDeviceError(`block ${lba} is outside this volume (0..${this.blocks - 1})`, Status.OUT_OF_RANGE);
     }
@@ -275,7 +277,7 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
     this.leaseCount--;
     if (Atomics.sub(this.pm, lba * PM_WORDS + PM_LEASE, 1) !== 1 || this.moved[lba] === 0) return;
     this.moved[lba] = 0;
-    void this.channel.submit({ op: Op.UNMAP, lba, arg1: 1 });
+    this.channel.submit({ op: Op.UNMAP, lba, arg1: 1 }).catch(() => undefined); // on a closed channel nothing is left to give back
   }
 
   /** A view of frame `ref` for `lba`; the lease is already counted. */

@@ -22,6 +22,7 @@ import {
 } from '../shared/boot-protocol';
 import { installErrorTransfer } from '../shared/errors/error-transfer';
 import { harden, type HardenReport } from './harden';
+import { closeAllChannels } from './channel';
 
 // A guest's API answers the page over comlink: its errors keep their class and code.
 installErrorTransfer();
@@ -60,6 +61,12 @@ if (report) {
     void load(boot, hardened);
   };
   scope.addEventListener('message', onMessage);
+  // For the worker's whole life: the host says when dom0 is gone, and every I/O request
+  // outstanding or made later fails with that reason instead of waiting for ever.
+  scope.addEventListener('message', (ev: Event) => {
+    const data = (ev as MessageEvent).data as { tag?: unknown; reason?: unknown } | null;
+    if (data?.tag === BOOT_TAG.dom0Gone) closeAllChannels('DOM0_GONE', String(data.reason));
+  });
 }
 
 async function load(boot: BootMessage, hardened: HardenReport): Promise<void> {

@@ -5,6 +5,31 @@ import { RingConsumer, RingProducer } from '../shared/ring';
 import { CPL_STATUS, CPL_TAG, ENTRY_WORDS, REQ_ARG0, REQ_ARG1, REQ_ARG2, REQ_LBA, REQ_OP, REQ_TAG, type Op } from '../shared/protocol';
 import type { CopyMessage } from '../shared/grant';
 import type { DomainLayout } from '../shared/memory-layout';
+import { RING_CLOSED_I32 } from '../shared/ring-layout';
+
+/** Why a channel stopped: dom0 is gone (the host says so), or a ring broke. */
+export type ChannelCloseCode = 'DOM0_GONE' | 'RING_FAULT';
+
+/**
+ * Every request outstanding on a closed channel, and every later one, rejects with this.
+ * `code` says which, `message` names the cause.
+ */
+export class ChannelClosedError extends Error {
+  override name = 'ChannelClosedError';
+  constructor(
+    readonly code: ChannelCloseCode,
+    readonly reason: string,
+  ) {
+    super(code === 'DOM0_GONE' ? `dom0 is gone: ${reason}` : `I/O ring faulted: ${reason}`);
+  }
+}
+
+/** The channels this guest has open; the bootstrap closes them all when the host says dom0 is gone. */
+const open = new Set<{ close(code: ChannelCloseCode, cause: string): void }>();
+
+export function closeAllChannels(code: ChannelCloseCode, cause: string): void {
+  for (const c of [...open]) c.close(code, cause);
+}
 
 export interface Request {
   op: Op;
@@ -28,6 +53,17 @@ export interface Channel {
   /** Blocking round trip (workers, zero-copy only); undefined where impossible. */
   readonly submitSync?: (req: Request) => Reply;
   readonly stats: { submitted: number; roundTrips: number };
+  /** Set once the channel is closed: every call rejects with it. */
+  readonly closed: ChannelClosedError | null;
+  /** Reject every outstanding request and every later one. */
+  close(code: ChannelCloseCode, cause: string): void;
+  /** Throw the ChannelClosedError if the channel is closed (or, for a ring, has just been found closed). */
+  ensureOpen(): void;
+}
+
+interface Waiter {
+  onReply: (entry: Int32Array) => void;
+  fail: (err: ChannelClosedError) => void;
 }
 
 function encode(words: Int32Array, base: number, tag: number, req: Request): void {
@@ -46,14 +82,42 @@ const SPIN_MS = 0.05;
 export class RingChannel implements Channel {
   private readonly req: RingProducer;
   private readonly cpl: RingConsumer;
-  private readonly pending = new Map<number, (entry: Int32Array) => void>();
+  private readonly pending = new Map<number, Waiter>();
   private nextTag = 1;
   private pumping = false;
+  /** The completion ring's header: the host stores a nonzero RING_CLOSED_I32 there when dom0 is gone. */
+  private readonly cplHeader: Int32Array;
+  closed: ChannelClosedError | null = null;
   readonly stats = { submitted: 0, roundTrips: 0 };
 
   constructor(control: SharedArrayBuffer, layout: DomainLayout) {
     this.req = new RingProducer(control, layout.requestRing);
     this.cpl = new RingConsumer(control, layout.completionRing);
+    this.cplHeader = new Int32Array(control, layout.completionRing.byteOffset, RING_CLOSED_I32 + 1);
+    open.add(this);
+  }
+
+  close(code: ChannelCloseCode, cause: string): void {
+    if (this.closed) return;
+    this.closed = new ChannelClosedError(code, cause);
+    open.delete(this);
+    const waiters = [...this.pending.values()];
+    this.pending.clear();
+    for (const w of waiters) w.fail(this.closed);
+  }
+
+  ensureOpen(): void {
+    this.check();
+  }
+
+  /** Throw if the channel is closed, or the host marked dom0 gone, or a ring faulted. */
+  private check(): void {
+    if (!this.closed) {
+      if (Atomics.load(this.cplHeader, RING_CLOSED_I32) !== 0) this.close('DOM0_GONE', 'the host marked the ring closed');
+      else if (this.cpl.fault) this.close('RING_FAULT', `completion ring: ${this.cpl.fault.message}`);
+      else if (this.req.fault) this.close('RING_FAULT', `request ring: ${this.req.fault.message}`);
+    }
+    if (this.closed) throw this.closed;
   }
 
   private tag(): number {
@@ -64,8 +128,9 @@ export class RingChannel implements Channel {
 
   async submit(req: Request): Promise<Reply> {
     let settle: (r: Reply) => void = () => {};
-    const reply = new Promise<Reply>((resolve) => (settle = resolve));
-    await this.enqueue(req, 1, (entry) => settle({ words: entry.slice() }));
+    let fail: (e: ChannelClosedError) => void = () => {};
+    const reply = new Promise<Reply>((resolve, reject) => ((settle = resolve), (fail = reject)));
+    await this.enqueue(req, 1, { onReply: (entry) => settle({ words: entry.slice() }), fail });
     return reply;
   }
 
@@ -73,40 +138,43 @@ export class RingChannel implements Channel {
     let ok = 0;
     let left = count;
     let settle: () => void = () => {};
-    const done = new Promise<void>((resolve) => (settle = resolve));
-    await this.enqueue(req, count, (entry) => {
-      if (entry[CPL_STATUS] === 0) ok++;
-      if (--left === 0) settle();
+    let fail: (e: ChannelClosedError) => void = () => {};
+    const done = new Promise<void>((resolve, reject) => ((settle = resolve), (fail = reject)));
+    await this.enqueue(req, count, {
+      onReply: (entry) => {
+        if (entry[CPL_STATUS] === 0) ok++;
+        if (--left === 0) settle();
+      },
+      fail,
     });
     await done;
     return ok;
   }
 
   /** Put `count` copies of `req` on the ring, each answered by `onReply`; waits for space as needed. */
-  private async enqueue(req: Request, count: number, onReply: (entry: Int32Array) => void): Promise<void> {
+  private async enqueue(req: Request, count: number, waiter: Waiter): Promise<void> {
     let queued = 0;
     while (queued < count) {
+      this.check();
       const made = this.req.produce(count - queued, (w, base) => {
         const tag = this.tag();
         encode(w, base, tag, req);
-        this.pending.set(tag, onReply);
+        this.pending.set(tag, waiter);
       });
       queued += made;
       this.stats.submitted += made;
       this.req.publish();
       void this.pump();
-      if (queued < count) {
-        if (this.req.fault) throw new Error(`request ring: ${this.req.fault.message}`);
-        await this.req.waitForSpaceAsync(1000);
-      }
+      // A faulted ring never has space again: say so rather than spin.
+      if (queued < count) await this.req.waitForSpaceAsync(1000);
     }
   }
 
   readonly submitSync = (req: Request): Reply => {
     const tag = this.tag();
-    while (this.req.produce(1, (w, base) => encode(w, base, tag, req)) === 0) {
-      // A faulted ring never has space again: say so rather than spin.
-      if (this.req.fault) throw new Error(`request ring: ${this.req.fault.message}`);
+    for (;;) {
+      this.check();
+      if (this.req.produce(1, (w, base) => encode(w, base, tag, req)) > 0) break;
       this.req.waitForSpace(1000);
     }
     this.stats.submitted++;
@@ -122,20 +190,24 @@ export class RingChannel implements Channel {
         this.stats.roundTrips++;
         return mine;
       }
-      if (this.cpl.fault) throw new Error(`completion ring: ${this.cpl.fault.message}`);
+      this.check();
       this.cpl.waitForEntries(1000);
     }
   };
 
   private deliver(tag: number, entry: Int32Array): void {
-    const handler = this.pending.get(tag);
-    if (!handler) return; // not ours to answer (a stale or forged completion): drop it
+    const waiter = this.pending.get(tag);
+    if (!waiter) return; // not ours to answer (a stale or forged completion): drop it
     this.pending.delete(tag);
     this.stats.roundTrips++;
-    handler(entry);
+    waiter.onReply(entry);
   }
 
-  /** Collect completions while any async request is outstanding. */
+  /**
+   * Collect completions while any async request is outstanding. Nobody awaits it, so it
+   * must not throw: whatever stops it (a faulted ring, dom0 gone, a throw in a reply
+   * handler) closes the channel, which rejects every outstanding request with the cause.
+   */
   private async pump(): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
@@ -143,12 +215,15 @@ export class RingChannel implements Channel {
       while (this.pending.size > 0) {
         const n = this.cpl.consume(Infinity, (entry) => this.deliver(entry[CPL_TAG]!, entry));
         if (n > 0) continue;
-        if (this.cpl.fault) throw new Error(`completion ring: ${this.cpl.fault.message}`);
+        this.check();
         const until = performance.now() + SPIN_MS;
         let arrived = false;
         while (performance.now() < until) if (this.cpl.available() > 0) { arrived = true; break; }
+        // The host wakes this wait when it marks the ring closed (it notifies PROD).
         if (!arrived) await this.cpl.waitForEntriesAsync(1000);
       }
+    } catch (err) {
+      if (!(err instanceof ChannelClosedError)) this.close('RING_FAULT', `completion pump: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
       this.pumping = false;
     }
@@ -156,21 +231,33 @@ export class RingChannel implements Channel {
 }
 
 export class CopyChannel implements Channel {
-  private readonly pending = new Map<number, (r: Reply) => void>();
+  private readonly pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: ChannelClosedError) => void }>();
   private nextTag = 1;
+  closed: ChannelClosedError | null = null;
   readonly stats = { submitted: 0, roundTrips: 0 };
 
   constructor(private readonly port: MessagePort) {
     port.onmessage = (ev: MessageEvent<CopyMessage>) => {
       const { words, bytes } = ev.data;
       const tag = words[CPL_TAG]!;
-      const resolve = this.pending.get(tag);
-      if (!resolve) return;
+      const waiter = this.pending.get(tag);
+      if (!waiter) return;
       this.pending.delete(tag);
       this.stats.roundTrips++;
-      resolve(bytes ? { words, bytes } : { words });
+      waiter.resolve(bytes ? { words, bytes } : { words });
     };
     port.start();
+    open.add(this);
+  }
+
+  close(code: ChannelCloseCode, cause: string): void {
+    if (this.closed) return;
+    this.closed = new ChannelClosedError(code, cause);
+    open.delete(this);
+    this.port.close();
+    const waiters = [...this.pending.values()];
+    this.pending.clear();
+    for (const w of waiters) w.reject(this.closed);
   }
 
   async submitBatch(req: Request, count: number): Promise<number> {
@@ -178,13 +265,18 @@ export class CopyChannel implements Channel {
     return replies.filter((r) => r.words[CPL_STATUS] === 0).length;
   }
 
+  ensureOpen(): void {
+    if (this.closed) throw this.closed;
+  }
+
   submit(req: Request): Promise<Reply> {
+    if (this.closed) return Promise.reject(this.closed);
     const tag = this.nextTag++;
     const words = new Int32Array(ENTRY_WORDS);
     encode(words, 0, tag, req);
     this.stats.submitted++;
-    return new Promise<Reply>((resolve) => {
-      this.pending.set(tag, resolve);
+    return new Promise<Reply>((resolve, reject) => {
+      this.pending.set(tag, { resolve, reject });
       const msg: CopyMessage = req.bytes ? { words, bytes: req.bytes } : { words };
       this.port.postMessage(msg);
     });

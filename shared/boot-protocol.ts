@@ -12,6 +12,8 @@ export const BOOT_TAG = {
   booted: 'tabvisor:guest-booted',
   /** guest → host: hardening or loading failed; no guest code ran after the failure. */
   failed: 'tabvisor:guest-boot-failed',
+  /** host → guest: dom0 is gone; fail every I/O request with the reason. */
+  dom0Gone: 'tabvisor:dom0-gone',
 } as const;
 
 export interface BootMessage {

@@ -23,6 +23,12 @@
 export const RING_PROD_I32 = 0;
 /** Written by the producer: "notify me when CONS reaches this" (u32), when it waits for space. */
 export const RING_CONS_EVENT_I32 = 1;
+/**
+ * In the producer's line, written by neither end: the host stores a nonzero value here (and
+ * notifies PROD) when the ring's producer is gone for good (dom0 died), so a consumer
+ * waiting for entries that will never come wakes and fails its requests.
+ */
+export const RING_CLOSED_I32 = 2;
 /** Consumer's published index (u32, free-running): slots before it may be reused. */
 export const RING_CONS_I32 = 16;
 /** Written by the consumer: "notify me when PROD reaches this" (u32), when it waits for entries. */

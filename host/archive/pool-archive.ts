@@ -177,7 +177,9 @@ export async function restoreToPool(
   const geometry = manifest.volume;
   if (!geometry) throw new ArchiveUsageError(`"${name}" was archived as a chunk list, not a volume; it has no geometry to restore`);
   const blocks = manifest.chunks.length;
-  const info = await pool.createVolume(volume, {
+  // Incomplete (nameless to everyone else) until the last commit: a crash mid-restore leaves
+  // no volume under this name, and the next open of the pool frees what was written.
+  const info = await pool.beginVolume(volume, {
     sizeBytes: geometry.sizeBytes,
     blockSize: geometry.blockBytes,
     ...(options.group !== undefined ? { group: options.group } : {}),
@@ -223,6 +225,7 @@ export async function restoreToPool(
         i = j;
       }
       if (sinceCommit >= commitEvery || end === blocks) {
+        if (end === blocks) await pool.completeVolume(info.id);
         await pool.commit();
         commits++;
         sinceCommit = 0;
@@ -233,7 +236,7 @@ export async function restoreToPool(
     // Leave no half-restored volume behind (as the pool's import does). Other callers'
     // staged writes are left alone.
     try {
-      if (pool.list().some((d) => d.id === info.id)) {
+      if (pool.has(info.id)) {
         await pool.destroy(info.id);
         await pool.commit();
       }

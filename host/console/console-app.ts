@@ -18,7 +18,7 @@ import { ImportView } from './import-view';
 import { LatencyView } from './latency-view';
 import { PageMapView } from './page-map-view';
 import { Poller, type MachineSnapshot } from './poller';
-import { claimPool, deletePool } from '../page/pool-lock';
+import { claimPool, deletePool, PoolLockedError, temporaryPool } from '../page/pool-lock';
 
 export interface ConsoleOptions {
   /** IndexedDB database of the pool; survives reloads until Reset. */
@@ -101,7 +101,15 @@ export class ConsoleApp {
     this.layout(claim.note);
 
     try {
-      this.hv = await Hypervisor.start({ poolName: this.poolName, arenaFrames: this.opts.arenaFrames ?? 512, quota: 512 });
+      const start = (poolName: string) => Hypervisor.start({ poolName, arenaFrames: this.opts.arenaFrames ?? 512, quota: 512 });
+      this.hv = await start(this.poolName).catch((err: unknown) => {
+        // Another tab took the pool between the check above and the start.
+        if (!(err instanceof PoolLockedError)) throw err;
+        const temp = temporaryPool(this.opts.poolName);
+        this.poolName = temp.poolName;
+        this.announce(temp.note ?? '');
+        return start(this.poolName);
+      });
     } catch (err: unknown) {
       this.showStorageBlocked(err);
       throw err;

@@ -211,14 +211,15 @@ export class Dom0Service {
   /**
    * Per block of `dataset`: 0 a hole, 1 the same chunk as its origin (shared), 2 its own
    * (written since it was cloned, or a volume's own data). From the pool's block pointers,
-   * so it is exact, whoever wrote the blocks.
+   * so it is exact, whoever wrote the blocks. A dataset whose origin was destroyed (a
+   * snapshot of a destroyed volume) shares with no one: every block it holds is its own.
    */
   blockOwnership(dataset: string): Uint8Array {
     const pool = this.mustPool();
     const info = pool.info(dataset);
     const lbas = Array.from({ length: info.blocks }, (_, i) => i);
-    const mine = pool.resolveSync(dataset, lbas);
-    const theirs = info.origin ? pool.resolveSync(info.origin, lbas) : null;
+    const mine = pool.resolveSync(info.id, lbas);
+    const theirs = info.originId !== null && pool.has(info.originId) ? pool.resolveSync(info.originId, lbas) : null;
     const out = new Uint8Array(info.blocks);
     mine.forEach((ref, lba) => {
       if (ref) out[lba] = theirs?.[lba]?.chunkId === ref.chunkId ? 1 : 2;

@@ -14,6 +14,7 @@
 // fallback) decode requests and deliver completions; both call the methods here.
 // Every input is treated as hostile and validated here, not in the ports.
 import { FrameTable } from './frame-table';
+import { ReadOnlyDatasetError } from '../pool';
 import { arenaLayout, type ArenaLayout } from '../../shared/memory-layout';
 import { Status } from '../../shared/protocol';
 import { ArenaFullError, DatasetInUseError } from '../../shared/errors/device-errors';
@@ -217,7 +218,7 @@ export class Dom0Driver {
   async createDomain(dataset: string, quota = this.options.quota, id?: number): Promise<Domain> {
     if (id !== undefined && (!Number.isInteger(id) || id < 1)) throw new RangeError(`domain id must be a positive integer, got ${id}`);
     const volume = await this.store.volume(dataset);
-    if (volume.readOnly) throw new RangeError(`dataset ${dataset} is read-only (a snapshot): give each domain a clone`);
+    if (volume.readOnly) throw new ReadOnlyDatasetError(dataset);
     if (!Number.isInteger(quota) || quota < 1) throw new RangeError(`quota must be a positive integer, got ${quota}`);
     // Checked after the await: another createDomain may have taken the id or dataset meanwhile.
     if (id !== undefined && this.domains.has(id)) throw new RangeError(`domain id ${id} is not free`);

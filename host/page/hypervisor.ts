@@ -20,6 +20,8 @@ import type { Dom0Config, Dom0Service } from '../dom0/dom0-service';
 import type { PoolStorage } from '../dom0/pool-storage';
 import { Channels } from './channels';
 import { archiveApi, integrityApi, memoryApi, mirrorApi, poolApi, type ArchiveApi, type IntegrityApi, type MemoryApi, type MirrorApi, type PoolApi } from './facades';
+import { lockPool, type PoolLock } from './pool-lock';
+import { RING_CLOSED_I32, RING_PROD_I32 } from '../../shared/ring-layout';
 
 installErrorTransfer();
 
@@ -82,6 +84,15 @@ export class GuestHandle<Api = unknown> {
     this.state = state;
     if (state === 'faulted') this.fault = reason;
     this.end(new GuestEndedError(this.id, state, reason));
+  }
+}
+
+/** dom0 died or was aborted: every control call (pool, guests, archive, mirror) rejects with this. */
+export class Dom0GoneError extends Error {
+  override name = 'Dom0GoneError';
+  readonly code = 'DOM0_GONE';
+  constructor(readonly reason: string) {
+    super(`dom0 is gone: ${reason}`);
   }
 }
 
@@ -163,15 +174,29 @@ export class Hypervisor {
   /** Inter-domain channels: the policy of who may talk, and what dom0 handed out. */
   readonly channels: Channels;
   private cloneSeq = 0;
+  /** Why dom0 is gone (null while it runs). */
+  dom0Gone: string | null = null;
+  private endDom0: (err: Dom0GoneError) => void = () => undefined;
+  /** Each zero-copy guest's control buffer and completion ring, to mark closed when dom0 goes. */
+  private readonly rings = new Map<number, { control: SharedArrayBuffer; completionRingByteOffset: number }>();
+  /** dom0's RPC object; every call on it rejects with Dom0GoneError once dom0 is gone. */
+  private readonly dom0: Remote<Dom0Service>;
 
   private constructor(
-    private readonly dom0: Remote<Dom0Service>,
+    rawDom0: Remote<Dom0Service>,
     private readonly dom0Worker: Worker,
     readonly hostTransport: { kind: TransportKind; reason: string },
     private readonly forceCopy: boolean,
     /** Where the pool lives ('memory' where the browser refused IndexedDB), and why. */
     readonly storage: PoolStorage,
+    /** The pool's exclusive Web Lock (null for a pool in memory). */
+    private readonly lock: PoolLock | null,
   ) {
+    const gone = new Promise<never>((_, reject) => (this.endDom0 = reject));
+    gone.catch(() => undefined); // nobody may be calling when it goes
+    const dom0 = rejectCallsWhenEnded(rawDom0, gone);
+    this.dom0 = dom0;
+    dom0Worker.addEventListener('error', (ev) => this.abort(`uncaught error in dom0: ${ev.message}`));
     this.channels = new Channels(dom0);
     this.pool = poolApi(dom0);
     this.archive = archiveApi(dom0);
@@ -190,78 +215,142 @@ export class Hypervisor {
       adopt: (domainId, host) => this.adopt(domainId, host),
     });
   }
+
+  /**
+   * Stop dom0 at once, as a crash would (nothing staged is committed; what was
+   * acknowledged is in the pool), and tell everyone: every control call, outstanding or
+   * later, rejects with Dom0GoneError; every guest's outstanding and later I/O rejects with
+   * ChannelClosedError (code DOM0_GONE) naming `reason`. Guest workers keep running. Also
+   * what happens when dom0's worker reports an uncaught error.
+   */
+  abort(reason: string): void {
+    if (this.dom0Gone !== null) return;
+    this.dom0Gone = reason;
+    this.dom0Worker.terminate();
+    this.endDom0(new Dom0GoneError(reason));
+    for (const { control, completionRingByteOffset } of this.rings.values()) {
+      const header = new Int32Array(control, completionRingByteOffset, RING_CLOSED_I32 + 1);
+      Atomics.store(header, RING_CLOSED_I32, 1);
+      Atomics.notify(header, RING_PROD_I32);
+    }
+    for (const g of this.guestsById.values()) g.worker.postMessage({ tag: BOOT_TAG.dom0Gone, reason });
+    // This dom0 can commit no more: the pool may have another owner now.
+    this.lock?.release();
+  }
+
+  /**
+   * Take the pool's exclusive Web Lock, start dom0 and open the pool. Throws
+   * PoolLockedError (code POOL_LOCKED) if another tab or Hypervisor of this origin owns
+   * the pool. Where no lock can be had at all, the pool is kept in memory, never opened
+   * unlocked (`storage.reason` says why).
+   */
   static async start(options: HypervisorOptions = {}): Promise<Hypervisor> {
     const verdict = checkHostCapability();
     const shared = !verdict && !options.forceCopy;
+    const poolName = options.poolName ?? 'tabvisor';
+    let storageChoice = options.storage ?? 'auto';
+    let lock: PoolLock | null = null;
+    let unlockedReason: string | null = null;
+    if (storageChoice !== 'memory') {
+      const got = await lockPool(poolName);
+      if ('release' in got) lock = got;
+      else if (storageChoice === 'indexeddb') throw new Error(`cannot own pool "${poolName}": ${got.reason}`);
+      else {
+        storageChoice = 'memory';
+        unlockedReason = `${got.reason}, so the pool lives in memory and is gone when the page closes`;
+      }
+    }
     const worker = new Worker(new URL('../dom0/dom0-worker.ts', import.meta.url), { type: 'module', name: 'dom0' });
     const dom0 = wrap<Dom0Service>(worker);
-    await dom0.init({
-      poolName: options.poolName ?? 'tabvisor',
-      arenaFrames: options.arenaFrames ?? 2048,
-      promoteAt: options.promoteAt ?? 2,
-      quota: options.quota ?? 1024,
-      shared,
-      dedupThreshold: options.dedupThreshold ?? 1,
-      storage: options.storage ?? 'auto',
-      ...(options.scrubEveryMs !== undefined ? { scrubEveryMs: options.scrubEveryMs } : {}),
-      ...(options.privateFrames !== undefined ? { privateFrames: options.privateFrames } : {}),
-    });
-    const hostTransport = verdict
-      ? { kind: verdict.kind, reason: verdict.reason }
-      : options.forceCopy
-        ? { kind: 'copy' as const, reason: 'copy transport forced by configuration' }
-        : { kind: 'zero-copy' as const, reason: 'page is cross-origin isolated and has SharedArrayBuffer' };
-    const storage = await dom0.storageInfo();
-    const hv = new Hypervisor(dom0, worker, hostTransport, !!options.forceCopy, storage);
-    await dom0.onFault(proxy((id: number, reason: string) => hv.faulted(id, reason)));
-    return hv;
+    try {
+      await dom0.init({
+        poolName,
+        arenaFrames: options.arenaFrames ?? 2048,
+        promoteAt: options.promoteAt ?? 2,
+        quota: options.quota ?? 1024,
+        shared,
+        dedupThreshold: options.dedupThreshold ?? 1,
+        storage: storageChoice,
+        ...(options.scrubEveryMs !== undefined ? { scrubEveryMs: options.scrubEveryMs } : {}),
+        ...(options.privateFrames !== undefined ? { privateFrames: options.privateFrames } : {}),
+      });
+      const hostTransport = verdict
+        ? { kind: verdict.kind, reason: verdict.reason }
+        : options.forceCopy
+          ? { kind: 'copy' as const, reason: 'copy transport forced by configuration' }
+          : { kind: 'zero-copy' as const, reason: 'page is cross-origin isolated and has SharedArrayBuffer' };
+      const opened = await dom0.storageInfo();
+      const storage = unlockedReason ? { kind: opened.kind, reason: unlockedReason } : opened;
+      const hv = new Hypervisor(dom0, worker, hostTransport, !!options.forceCopy, storage, lock);
+      await dom0.onFault(proxy((id: number, reason: string) => hv.faulted(id, reason)));
+      return hv;
+    } catch (err) {
+      // A refused start leaves nothing running and nothing held.
+      worker.terminate();
+      lock?.release();
+      throw err;
+    }
   }
 
+  /**
+   * Clone `base` for a new domain, boot a hardened guest worker on it, load `module`. A
+   * refused or failed spawn undoes everything it started: the worker is terminated, the
+   * domain destroyed and a clone it made destroyed, so a refusal leaves nothing behind.
+   */
   private async spawnGuest<Api = unknown>(opts: SpawnOptions): Promise<GuestHandle<Api>> {
     let dataset = opts.dataset;
+    let madeClone: string | null = null;
     if (!dataset) {
       if (!opts.base) throw new TypeError('guests.spawn needs `base` (a snapshot to clone) or `dataset`');
       dataset = opts.name ?? `${opts.base.replace(/@.*/, '')}/dom${Date.now().toString(36)}${(this.cloneSeq++).toString(36)}`;
       await this.dom0.clone(opts.base, dataset, opts.group ? { group: opts.group } : {});
+      madeClone = dataset;
     }
-    const worker = new Worker(new URL('../../guest/bootstrap.ts', import.meta.url), { type: 'module', name: `guest:${dataset}` });
-    let kind: TransportKind = 'copy';
-    let reason = this.hostTransport.reason;
-    if (this.hostTransport.kind === 'zero-copy' && !this.forceCopy) {
-      const probe = await probeTransport(worker);
-      kind = probe.kind;
-      reason = probe.reason;
-    }
-    const grant = await this.dom0.createDomain(dataset, kind, opts.quota);
-    const control = new MessageChannel();
-    const handle = new GuestHandle<Api>(grant.domainId, dataset, grant.kind, reason, worker, control.port1, this);
-    this.guestsById.set(handle.id, handle as GuestHandle);
-    const booted = new Promise<void>((resolve, reject) => {
-      const onMessage = (ev: MessageEvent<{ tag?: string; error?: { name: string; message: string } }>): void => {
-        if (ev.data?.tag === BOOT_TAG.booted) {
-          worker.removeEventListener('message', onMessage);
-          handle.state = 'running';
-          resolve();
-        } else if (ev.data?.tag === BOOT_TAG.failed) {
-          worker.removeEventListener('message', onMessage);
-          reject(new Error(`guest ${handle.id} failed to boot: ${ev.data.error?.name}: ${ev.data.error?.message}`));
-        }
-      };
-      worker.addEventListener('message', onMessage);
-      worker.addEventListener('error', (ev) => reject(new Error(`guest ${handle.id} worker error: ${ev.message}`)), { once: true });
-    });
-    const idc = this.channels.attach(handle.id);
-    const init: GuestInit = { ...(opts.init ?? {}), grant, control: control.port2, idc };
-    const transfers: Transferable[] = [control.port2, idc, ...(opts.transfer ?? [])];
-    if (grant.kind === 'copy') transfers.push(grant.port);
-    worker.postMessage(bootMessage(new URL(opts.module, location.href), grant.kind, init), transfers);
+    let worker: Worker | null = null;
+    let handle: GuestHandle<Api> | null = null;
     try {
+      worker = new Worker(new URL('../../guest/bootstrap.ts', import.meta.url), { type: 'module', name: `guest:${dataset}` });
+      let kind: TransportKind = 'copy';
+      let reason = this.hostTransport.reason;
+      if (this.hostTransport.kind === 'zero-copy' && !this.forceCopy) {
+        const probe = await probeTransport(worker);
+        kind = probe.kind;
+        reason = probe.reason;
+      }
+      const grant = await this.dom0.createDomain(dataset, kind, opts.quota);
+      const control = new MessageChannel();
+      const h = new GuestHandle<Api>(grant.domainId, dataset, grant.kind, reason, worker, control.port1, this);
+      handle = h;
+      this.guestsById.set(h.id, h as GuestHandle);
+      const w = worker;
+      const booted = new Promise<void>((resolve, reject) => {
+        const onMessage = (ev: MessageEvent<{ tag?: string; error?: { name: string; message: string } }>): void => {
+          if (ev.data?.tag === BOOT_TAG.booted) {
+            w.removeEventListener('message', onMessage);
+            h.state = 'running';
+            resolve();
+          } else if (ev.data?.tag === BOOT_TAG.failed) {
+            w.removeEventListener('message', onMessage);
+            reject(new Error(`guest ${h.id} failed to boot: ${ev.data.error?.name}: ${ev.data.error?.message}`));
+          }
+        };
+        w.addEventListener('message', onMessage);
+        w.addEventListener('error', (ev) => reject(new Error(`guest ${h.id} worker error: ${ev.message}`)), { once: true });
+      });
+      if (grant.kind === 'zero-copy') this.rings.set(h.id, { control: grant.control, completionRingByteOffset: grant.domainLayout.completionRing.byteOffset });
+      const idc = this.channels.attach(h.id);
+      const init: GuestInit = { ...(opts.init ?? {}), grant, control: control.port2, idc };
+      const transfers: Transferable[] = [control.port2, idc, ...(opts.transfer ?? [])];
+      if (grant.kind === 'copy') transfers.push(grant.port);
+      worker.postMessage(bootMessage(new URL(opts.module, location.href), grant.kind, init), transfers);
       await booted;
+      return h;
     } catch (err) {
-      await this.destroyGuest(handle.id);
+      if (handle) await this.destroyGuest(handle.id);
+      else worker?.terminate();
+      if (madeClone) await this.dom0.destroyDataset(madeClone).catch(() => undefined);
       throw err;
     }
-    return handle;
   }
 
   private adopt(domainId: number, host: GuestHandle): void {
@@ -275,6 +364,7 @@ export class Hypervisor {
     if (!g) throw new RangeError(`unknown guest ${id}`);
     g.worker.terminate();
     this.guestsById.delete(id);
+    this.rings.delete(id);
     if (g.state !== 'faulted') g.ended('destroyed', 'killed by the host');
     await this.channels.detach(id);
     for (const domainId of this.adoptedBy(g)) {
@@ -305,8 +395,13 @@ export class Hypervisor {
   }
 
   async shutdown(): Promise<void> {
-    for (const id of [...this.guestsById.keys()]) await this.destroyGuest(id);
-    await this.dom0.close();
-    this.dom0Worker.terminate();
+    try {
+      for (const id of [...this.guestsById.keys()]) await this.destroyGuest(id);
+      if (this.dom0Gone === null) await this.dom0.close();
+    } finally {
+      this.dom0Worker.terminate();
+      // Only now may another context open the pool: this dom0 can commit no more.
+      this.lock?.release();
+    }
   }
 }

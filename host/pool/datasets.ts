@@ -16,19 +16,32 @@ import type { PoolState } from './state';
 import { blockCount, DEFAULT_BLOCK_BYTES, isValidBlockSize, levelsFor } from './tree-math';
 import type { CreateVolumeOptions, DatasetRef } from './types';
 
+/**
+ * A dataset by id, or by name. An incomplete volume (an import or restore in progress)
+ * has no name yet: only its importer, which holds the id, can reach it.
+ */
 export function findDataset(state: PoolState, ref: DatasetRef): DatasetRecord {
   if (typeof ref === 'number') {
     const d = state.datasets.get(ref);
     if (d) return d;
   } else {
-    for (const d of state.datasets.values()) if (d.name === ref) return d;
+    for (const d of state.datasets.values()) if (d.name === ref && !d.incomplete) return d;
   }
   throw new UnknownDatasetError(ref);
 }
 
 function checkNewName(state: PoolState, name: string): void {
   if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('a dataset name must be a non-empty string');
+  // An incomplete volume still holds its name: a second import under it must not race the first.
   for (const d of state.datasets.values()) if (d.name === name) throw new DatasetExistsError(name);
+}
+
+/** Clear an incomplete volume's mark: from the commit that carries this on, it exists under its name. */
+export function complete(state: PoolState, id: number): void {
+  const d = findDataset(state, id);
+  if (!d.incomplete) return;
+  const { incomplete: _, ...done } = d;
+  state.datasets.set(id, done);
 }
 
 function addDataset(state: PoolState, fields: Omit<DatasetRecord, 'id' | 'createdTxg'>): DatasetRecord {
@@ -38,7 +51,7 @@ function addDataset(state: PoolState, fields: Omit<DatasetRecord, 'id' | 'create
   return rec;
 }
 
-export function createVolume(state: PoolState, name: string, opts: CreateVolumeOptions): DatasetRecord {
+export function createVolume(state: PoolState, name: string, opts: CreateVolumeOptions, incomplete = false): DatasetRecord {
   const blockSize = opts.blockSize ?? DEFAULT_BLOCK_BYTES;
   if (!isValidBlockSize(blockSize)) {
     throw new InvalidArgumentError(`blockSize must be a power of two from 4 KiB to 1 MiB, got ${blockSize}`);
@@ -58,12 +71,14 @@ export function createVolume(state: PoolState, name: string, opts: CreateVolumeO
     levels: levelsFor(blocks),
     originId: null,
     originName: null,
+    ...(incomplete ? { incomplete: true as const } : {}),
   });
 }
 
 /** O(1): the snapshot shares the dataset's root. Read-only. */
 export function snapshot(state: PoolState, ref: DatasetRef, name: string): DatasetRecord {
   const src = findDataset(state, ref);
+  if (src.incomplete) throw new InvalidArgumentError(`volume ${JSON.stringify(src.name)} is still being imported; it cannot be snapshotted yet`);
   checkNewName(state, name);
   if (src.root !== 0) state.increfNode(src.root);
   return addDataset(state, { ...src, name, kind: 'snapshot', originId: src.id, originName: src.name });

@@ -11,11 +11,14 @@ import { prepareBlocks, type PreparedBlocks } from './write-path';
 
 /** What streaming needs of the pool (Pool implements it; declared here so the two files do not import each other). */
 export interface VolumeStore {
-  createVolume(name: string, opts: CreateVolumeOptions): Promise<DatasetInfo>;
+  beginVolume(name: string, opts: CreateVolumeOptions): Promise<DatasetInfo>;
+  completeVolume(id: number): Promise<void>;
   stagePreparedBlocks(id: number, firstLba: number, prepared: PreparedBlocks): Promise<void>;
   commit(): Promise<number>;
   info(ds: DatasetRef): DatasetInfo;
   list(): DatasetInfo[];
+  /** Whether dataset `id` exists (complete or not). */
+  has(id: number): boolean;
   destroy(ds: DatasetRef): Promise<unknown>;
   readBlocks(ds: DatasetRef, lbas: number[]): Promise<Uint8Array[]>;
 }
@@ -56,7 +59,9 @@ export async function importVolume(
   if (total === 0) throw new InvalidArgumentError('cannot import an empty source: a volume has at least one byte');
   if (sizeBytes < total) throw new InvalidArgumentError(`sizeBytes ${sizeBytes} is smaller than the source (${total} bytes)`);
   const step = Math.max(blockSize, Math.floor((opts.commitEveryBytes ?? DEFAULT_COMMIT_EVERY_BYTES) / blockSize) * blockSize);
-  const info = await pool.createVolume(opts.name, { sizeBytes, blockSize, ...(opts.group !== undefined ? { group: opts.group } : {}) });
+  // Incomplete until the commit of the last slice: a crash before it leaves no volume under
+  // this name, and the next open frees what earlier slices committed.
+  const info = await pool.beginVolume(opts.name, { sizeBytes, blockSize, ...(opts.group !== undefined ? { group: opts.group } : {}) });
 
   const prepare = async (start: number): Promise<PreparedBlocks> => {
     const end = Math.min(total, start + step);
@@ -69,6 +74,7 @@ export async function importVolume(
     let p: PreparedBlocks | null = await prepare(0);
     for (let start = 0; p; start += step) {
       await pool.stagePreparedBlocks(info.id, start / blockSize, p);
+      if (start + step >= total) await pool.completeVolume(info.id);
       const committed = pool.commit();
       // Prepare the next slice only once the commit's requests are issued: preparing has a
       // synchronous part (copies, and WebCrypto copying its input) that would otherwise
@@ -86,7 +92,7 @@ export async function importVolume(
     // group; destroying the volume removes what earlier commits wrote. Other callers'
     // staged writes are left alone (no discard()).
     try {
-      if (pool.list().some((d) => d.id === info.id)) {
+      if (pool.has(info.id)) {
         await pool.destroy(info.id);
         await pool.commit();
       }

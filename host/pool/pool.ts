@@ -87,11 +87,26 @@ export class Pool {
         if (!state.dedup.has(k)) state.dedup.load(k, c.id);
       }
       pool = new Pool(name, db, state, opts);
+      await pool.dropIncomplete();
       return pool;
     } catch (e) {
       db.close();
       throw e;
     }
+  }
+
+  /** Names of incomplete volumes (imports or restores cut off by a crash) this open destroyed. */
+  readonly droppedAtOpen: string[] = [];
+
+  /** An import or restore that never finished left its volume marked incomplete: free it. */
+  private async dropIncomplete(): Promise<void> {
+    const left = [...this.state.datasets.values()].filter((d) => d.incomplete);
+    if (left.length === 0) return;
+    for (const d of left) {
+      await this.destroy(d.id);
+      this.droppedAtOpen.push(d.name);
+    }
+    await this.commit();
   }
 
   /** Close the database. Staged, uncommitted changes are dropped. */
@@ -106,6 +121,20 @@ export class Pool {
 
   createVolume(name: string, opts: CreateVolumeOptions): Promise<DatasetInfo> {
     return this.mutate(() => this.info(datasets.createVolume(this.state, name, opts)));
+  }
+
+  /**
+   * @internal A volume for an import or restore to fill: marked incomplete, reachable only
+   * by the returned id (not by name, not in list()) until completeVolume() is committed;
+   * destroyed by the next open if that never happens. Its name is taken meanwhile.
+   */
+  beginVolume(name: string, opts: CreateVolumeOptions): Promise<DatasetInfo> {
+    return this.mutate(() => this.info(datasets.createVolume(this.state, name, opts, true)));
+  }
+
+  /** @internal Stage the end of an import: the next commit makes volume `id` visible under its name. */
+  completeVolume(id: number): Promise<void> {
+    return this.mutate(() => datasets.complete(this.state, id));
   }
 
   /** O(1): the snapshot shares the dataset's root. Read-only. */
@@ -125,7 +154,13 @@ export class Pool {
 
   list(): DatasetInfo[] {
     this.checkOpen();
-    return [...this.state.datasets.values()].sort((a, b) => a.id - b.id).map((d) => this.info(d));
+    return [...this.state.datasets.values()].filter((d) => !d.incomplete).sort((a, b) => a.id - b.id).map((d) => this.info(d));
+  }
+
+  /** Whether dataset `id` exists, complete or not. */
+  has(id: number): boolean {
+    this.checkOpen();
+    return this.state.datasets.get(id) !== undefined;
   }
 
   info(ds: DatasetRef | DatasetRecord): DatasetInfo {
@@ -139,6 +174,7 @@ export class Pool {
       blocks: blockCount(d.sizeBytes, d.blockSize),
       group: d.group,
       origin: d.originName,
+      originId: d.originId,
       createdTxg: d.createdTxg,
       writtenBlocks: countBlocks(this.state, d),
     };

@@ -55,6 +55,13 @@ export interface DatasetRecord {
   originId: number | null;
   originName: string | null;
   createdTxg: number;
+  /**
+   * Set while an import or restore is filling the volume: it has no name to anyone but
+   * the importer (found only by id), and the next open of the pool destroys it. Cleared
+   * in the commit that writes its last block, so a volume appears under its name only
+   * when complete.
+   */
+  incomplete?: true;
 }
 
 /**

@@ -43,6 +43,8 @@ export interface DatasetInfo {
   group: string;
   /** Snapshot: the dataset it was taken of; clone: its snapshot. */
   origin: string | null;
+  /** Id of `origin` (a name may be reused after the origin is destroyed; the id never is). */
+  originId: number | null;
   createdTxg: number;
   /** Blocks that are not holes. */
   writtenBlocks: number;

@@ -110,4 +110,60 @@ describe('pool import/export', () => {
     expect(pool.stats()).toMatchObject({ storedBytes: 0, chunks: 0 });
     expect((await pool.fsck()).ok).toBe(true);
   });
+
+  it('a volume being imported has no name until its last commit: not listed, not found, its name taken', async () => {
+    const pool = await freshPool();
+    const src = image(6 * 65536, 65536);
+    const seen: { listed: boolean; found: string }[] = [];
+    const imported = await pool.importVolume(new Blob([src as BlobPart]), { name: 'big', commitEveryBytes: 2 * 65536 }, (p) => {
+      if (p.bytesDone < p.bytesTotal) {
+        seen.push({
+          listed: pool.list().some((d) => d.name === 'big'),
+          found: (() => { try { pool.info('big'); return 'found'; } catch (e) { return (e as Error).name; } })(),
+        });
+      }
+    });
+    expect(seen).toHaveLength(2); // a 6-block source in 2-block commits: two commits before the last
+    for (const s of seen) expect(s).toMatchObject({ listed: false, found: 'UnknownDatasetError' });
+    expect(pool.list().map((d) => d.name)).toEqual(['big']);
+    expect(await sameBytes(await pool.exportVolume('big'), src)).toBe(true);
+    expect(imported.name).toBe('big');
+  });
+
+  it('an import cut off after its first commit (the pool goes away) leaves nothing under its name; the next open frees it', async () => {
+    const pool = await freshPool();
+    const name = pool.name;
+    const src = image(8 * 65536, 65536);
+    let cut = false;
+    const e = await pool
+      .importVolume(new Blob([src as BlobPart]), { name: 'big', commitEveryBytes: 2 * 65536 }, () => {
+        if (cut) return;
+        cut = true;
+        // What a crash does to the importer: nothing after this point reaches the disk.
+        expect(pool.list()).toEqual([]);
+        pool.close();
+      })
+      .catch((x: unknown) => x);
+    expect((e as Error).name).toBe('PoolClosedError');
+    const again = await Pool.open(name);
+    opened.push(again);
+    expect(again.droppedAtOpen).toEqual(['big']);
+    expect(again.list()).toEqual([]);
+    expect(again.stats()).toMatchObject({ storedBytes: 0, chunks: 0, nodes: 0 });
+    const report = await again.fsck({ data: true });
+    expect(report.problems).toEqual([]);
+    // The name is free again, and a full import under it works.
+    await again.importVolume(new Blob([src as BlobPart]), { name: 'big', commitEveryBytes: 2 * 65536 });
+    expect(await sameBytes(await again.exportVolume('big'), src)).toBe(true);
+  });
+
+  it('a second import under a name being imported is refused', async () => {
+    const pool = await freshPool();
+    const src = image(4 * 65536, 65536);
+    let second: unknown = null;
+    await pool.importVolume(new Blob([src as BlobPart]), { name: 'big', commitEveryBytes: 65536 }, (p) => {
+      if (p.bytesDone === 65536) second = pool.createVolume('big', { sizeBytes: 65536 }).catch((x: unknown) => x);
+    });
+    expect(((await second) as Error).name).toBe('DatasetExistsError');
+  });
 });
