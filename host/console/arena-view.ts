@@ -43,7 +43,7 @@ export class ArenaView {
       panel.frames = list;
       setText(
         panel.summary,
-        `group ${g.id}: ${g.resident} of ${g.frames} frames resident, ${g.mapped} mapped, ${g.promoted} promoted; ${g.fills} fills, ${g.evictions} evictions`,
+        `group ${g.id}: ${g.resident} of ${g.frames} frames resident, ${g.mapped} mapped, ${g.promoted} promoted; ${g.fills} fills, ${g.evictions} evictions${g.incidents ? `; ${g.incidents} corrupt frames replaced` : ''}`,
       );
       this.draw(panel);
     }
