@@ -182,6 +182,22 @@ describe('overcommit: dom0 takes back what no view holds; no guest can starve an
     expect(await hoarder.api.stream(1)).toEqual({ reads: 48, wrong: 0, errors: [] });
   });
 
+  it('lease words are guest-written: a guest claiming leases on everything only keeps its own share', async () => {
+    const h = await start({ arenaFrames: 16, quota: 16, blocks: 48 });
+    const [liar, bystander] = [await spawn(h), await spawn(h)];
+    expect(await liar.api.stream(1)).toEqual({ reads: 48, wrong: 0, errors: [] });
+    await liar.api.lieLeases(1_000_000); // dom0 can take none of its mappings back now
+    expect(await bystander.api.stream(2)).toEqual({ reads: 96, wrong: 0, errors: [] });
+    const s = (await h.dom0.stats()).domains.find((d) => d.id === liar.id)!;
+    expect(s.mapped).toBeLessThanOrEqual(s.share);
+    // The liar itself is refused new frames: its share is full of "leased" mappings.
+    await expect(liar.api.first(0)).rejects.toThrow(/frame quota reached/);
+    // Denying leases only lets dom0 take its own mappings back.
+    await liar.api.lieLeases(0);
+    expect(await liar.api.first(0)).toBe(1);
+    expect(await bystander.api.stream(1)).toEqual({ reads: 48, wrong: 0, errors: [] });
+  });
+
   it('the generation-word storm: a bystander’s mapping cache keeps hitting', async () => {
     const h = await start({ arenaFrames: 32, blocks: 16 });
     const [m, b] = [await spawn(h), await spawn(h)];
