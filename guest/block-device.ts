@@ -23,6 +23,7 @@ import { Op, Status, CPL_FRAME, CPL_GEN, CPL_STATUS, statusText } from '../share
 import { PM_FRAME, PM_GEN, PM_LEASE, PM_WORDS } from '../shared/memory-layout';
 import type { DomainGrant, ZeroCopyGrant } from '../shared/grant';
 import { BlockDeviceError } from '../shared/errors/device-errors';
+import { decodeFrame, encodeFrame, isFrameNo, isLba, NO_FRAME, type Lba } from '../shared/ids';
 import { CopyChannel, RingChannel, type Channel, type Reply } from './channel';
 
 export { BlockDeviceError };
@@ -92,10 +93,10 @@ abstract class DeviceBase {
     this.quota = grant.quota;
   }
 
-  protected checkLba(lba: number): void {
+  protected checkLba(lba: number): asserts lba is Lba {
     // Once dom0 is gone or a ring broke, no call succeeds, not even a cache hit.
     this.channel.ensureOpen();
-    if (!Number.isInteger(lba) || lba < 0 || lba >= this.blocks) {
+    if (!isLba(lba, this.blocks)) {
       throw new BlockDeviceError(`block ${lba} is outside this volume (0..${this.blocks - 1})`, Status.OUT_OF_RANGE);
     }
   }
@@ -227,7 +228,7 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
       this.leaseSub(lba);
       throw this.fail(reply, `read of block ${lba}`);
     }
-    const ref = reply.words[CPL_FRAME]! - 1;
+    const ref = decodeFrame(reply.words[CPL_FRAME]!);
     if (ref < 0) {
       this.leaseSub(lba);
       return this.zeros(lba);
@@ -249,11 +250,11 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
   private fromPageMap(lba: number): BlockView | null {
     const base = lba * PM_WORDS;
     const f1 = Atomics.load(this.pm, base + PM_FRAME);
-    if (f1 === 0) return null;
+    if (f1 === encodeFrame(NO_FRAME)) return null;
     const g = Atomics.load(this.pm, base + PM_GEN);
     if (Atomics.load(this.pm, base + PM_FRAME) !== f1) return null;
-    const ref = f1 - 1;
-    if (ref < 0 || ref >= this.arenaFrames + this.privateFrames) return null;
+    const ref = decodeFrame(f1);
+    if (!isFrameNo(ref, this.arenaFrames + this.privateFrames)) return null;
     this.leaseAdd(lba);
     if (Atomics.load(this.pm, base + PM_FRAME) !== f1 || Atomics.load(this.pm, base + PM_GEN) !== g) {
       this.leaseSub(lba);
@@ -297,7 +298,7 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
 
   private unview(lba: number, ref: number, gen: number): void {
     const base = lba * PM_WORDS;
-    if (Atomics.load(this.pm, base + PM_FRAME) !== ref + 1 || Atomics.load(this.pm, base + PM_GEN) !== gen) this.moved[lba] = 1;
+    if (Atomics.load(this.pm, base + PM_FRAME) !== encodeFrame(ref) || Atomics.load(this.pm, base + PM_GEN) !== gen) this.moved[lba] = 1;
     this.leaseSub(lba);
   }
 
@@ -329,7 +330,7 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
 
   stats(): BlockDeviceStats {
     let mapped = 0;
-    for (let lba = 0; lba < this.blocks; lba++) if (Atomics.load(this.pm, lba * PM_WORDS + PM_FRAME) !== 0) mapped++;
+    for (let lba = 0; lba < this.blocks; lba++) if (Atomics.load(this.pm, lba * PM_WORDS + PM_FRAME) !== encodeFrame(NO_FRAME)) mapped++;
     return { ...this.counters, mapped, leases: this.leaseCount };
   }
 }

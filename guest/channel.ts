@@ -2,7 +2,7 @@
 // adapters: RingChannel (shared memory, zero-copy) and CopyChannel (messages). The block
 // device above does not know which one it has, except for readSync, which only a ring can do.
 import { RingConsumer, RingProducer } from '../shared/ring';
-import { CPL_STATUS, CPL_TAG, ENTRY_WORDS, REQ_ARG0, REQ_ARG1, REQ_ARG2, REQ_LBA, REQ_OP, REQ_TAG, type Op } from '../shared/protocol';
+import { CPL_STATUS, CPL_TAG, ENTRY_WORDS, REQ_ARG0, REQ_ARG1, REQ_ARG2, REQ_LBA, REQ_OP, REQ_TAG, REQ_USED, type Op } from '../shared/protocol';
 import type { CopyMessage } from '../shared/grant';
 import type { DomainLayout } from '../shared/memory-layout';
 import { RING_CLOSED_I32 } from '../shared/ring-layout';
@@ -73,7 +73,7 @@ function encode(words: Int32Array, base: number, tag: number, req: Request): voi
   words[base + REQ_ARG0] = req.arg0 ?? 0;
   words[base + REQ_ARG1] = req.arg1 ?? 0;
   words[base + REQ_ARG2] = req.arg2 ?? 0;
-  for (let k = REQ_ARG2 + 1; k < ENTRY_WORDS; k++) words[base + k] = 0;
+  for (let k = REQ_USED; k < ENTRY_WORDS; k++) words[base + k] = 0;
 }
 
 /** How long a guest polls for its completion before sleeping, in ms. */

@@ -7,20 +7,51 @@
 /** Words per request and per completion entry. */
 export const ENTRY_WORDS = 8;
 
-// Request entry, word offsets.
-export const REQ_OP = 0; // Op
-export const REQ_TAG = 1; // guest-chosen id echoed in the completion (u32)
-export const REQ_LBA = 2; // logical block address, in blocks of the volume's block size
-export const REQ_ARG0 = 3; // WRITE: staging slot index; UNMAP: frame ref + 1 of a kept pin (0: the LBA's mapping)
-export const REQ_ARG1 = 4; // WRITE: length in bytes (must equal the block size); UNMAP: bit 0 = every pin kept for LBA
-export const REQ_ARG2 = 5; // reserved (0)
+/**
+ * Word offsets of an entry's one-word fields, from one running count in the order given
+ * (as memory-layout.ts lays out buffers), so no offset is numbered by hand; `used` is the
+ * count of words the fields take. Throws if they do not fit an entry.
+ */
+function entryFields<const F extends readonly string[]>(fields: F): { readonly [K in F[number]]: number } & { readonly used: number } {
+  if (fields.length > ENTRY_WORDS) throw new RangeError(`${fields.length} fields do not fit an entry of ${ENTRY_WORDS} words`);
+  const out: Record<string, number> = {};
+  let at = 0;
+  for (const f of fields) out[f] = at++;
+  out.used = at;
+  return Object.freeze(out) as { readonly [K in F[number]]: number } & { readonly used: number };
+}
 
-// Completion entry, word offsets.
-export const CPL_TAG = 0; // the request's tag
-export const CPL_STATUS = 1; // Status
-export const CPL_FRAME = 2; // READ: frame ref + 1 (< arena frames: the group's arena; else the domain's private frames); 0 = hole (zeros)
-export const CPL_GEN = 3; // READ: the frame's generation when mapped
-export const CPL_OP = 4; // the request's op, so a guest can sanity-check
+const REQ = entryFields([
+  'op', //   Op
+  'tag', //  guest-chosen id echoed in the completion (u32)
+  'lba', //  logical block address, in blocks of the volume's block size
+  'arg0', // WRITE: staging slot index; UNMAP: encodeFrame(frame ref) of a kept pin (0: the LBA's mapping; shared/ids.ts)
+  'arg1', // WRITE: length in bytes (must equal the block size); UNMAP: bit 0 = every pin kept for LBA
+  'arg2', // reserved (0)
+]);
+export const REQ_OP = REQ.op;
+export const REQ_TAG = REQ.tag;
+export const REQ_LBA = REQ.lba;
+export const REQ_ARG0 = REQ.arg0;
+export const REQ_ARG1 = REQ.arg1;
+export const REQ_ARG2 = REQ.arg2;
+/** Words of a request entry that carry fields; the rest are zero. */
+export const REQ_USED = REQ.used;
+
+const CPL = entryFields([
+  'tag', //    the request's tag
+  'status', // Status
+  'frame', //  READ: encodeFrame(frame ref) (ref < arena frames: the group's arena; else the domain's private frames); 0 = hole (zeros)
+  'gen', //    READ: the frame's generation when mapped
+  'op', //     the request's op, so a guest can sanity-check
+]);
+export const CPL_TAG = CPL.tag;
+export const CPL_STATUS = CPL.status;
+export const CPL_FRAME = CPL.frame;
+export const CPL_GEN = CPL.gen;
+export const CPL_OP = CPL.op;
+/** Words of a completion entry that carry fields; the rest are zero. */
+export const CPL_USED = CPL.used;
 
 /** Request opcodes. */
 export const Op = {

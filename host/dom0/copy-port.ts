@@ -9,6 +9,7 @@ import { CPL_FRAME, CPL_GEN, CPL_OP, CPL_STATUS, CPL_TAG, ENTRY_WORDS, Op, REQ_O
 import type { CopyMessage } from '../../shared/grant';
 import type { Completion, Dom0Driver, Domain } from './driver';
 import { dispatch } from './request-dispatch';
+import { encodeFrame } from '../../shared/ids';
 
 export class CopyPort {
   private inflight = 0;
@@ -66,7 +67,7 @@ export class CopyPort {
     if (entry[REQ_OP] === Op.READ && c.status === Status.OK && c.bytes) {
       bytes = c.bytes;
       this.driver.counters.bytesCopied += bytes.byteLength;
-      words[CPL_FRAME] = c.frame + 1;
+      words[CPL_FRAME] = encodeFrame(c.frame);
       words[CPL_GEN] = c.generation;
     }
     const reply: CopyMessage = bytes ? { words, bytes } : { words };

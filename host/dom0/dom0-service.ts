@@ -11,6 +11,7 @@ import { CleaningPolicy } from '../archive/segment-usage';
 import { domainLayout } from '../../shared/memory-layout';
 import type { DomainGrant } from '../../shared/grant';
 import type { TransportKind } from '../../shared/transport';
+import { decodeFrame } from '../../shared/ids';
 import { Dom0Driver, type DomainCounters, type DriverCounters } from './driver';
 import { PoolBlockStore } from './pool-block-store';
 import { RingPort } from './ring-port';
@@ -422,7 +423,7 @@ export class Dom0Service {
   pageMap(id: number): Int32Array {
     const d = this.mustDriver().domains.get(id);
     if (!d) throw new RangeError(`unknown domain ${id}`);
-    return d.shadow.map((f) => f - 1);
+    return d.shadow.map(decodeFrame);
   }
 
   close(): void {

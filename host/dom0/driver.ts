@@ -17,6 +17,7 @@ import { FrameTable } from './frame-table';
 import { ReadOnlyDatasetError } from '../pool';
 import { arenaLayout, type ArenaLayout } from '../../shared/memory-layout';
 import { Status } from '../../shared/protocol';
+import { decodeFrame, encodeFrame, NO_FRAME } from '../../shared/ids';
 import { ArenaFullError, DatasetInUseError } from '../../shared/errors/device-errors';
 import type { BlockStore, PhysicalBlock, VolumeInfo } from './block-store';
 import { GroupCommit } from './group-commit';
@@ -86,7 +87,7 @@ export interface DomainPort {
 }
 
 export class Domain {
-  readonly shadow: Int32Array; // trusted: frame ref + 1 per LBA, 0 = unmapped
+  readonly shadow: Int32Array; // trusted: encodeFrame(frame ref) per LBA (shared/ids.ts)
   /** Mapped LBAs, oldest first: the order in which dom0 takes mappings back. */
   readonly mappedLbas = new Set<number>();
   /** lba → frame ref → pins kept after a mapping of that LBA went while the guest still held views of it. */
@@ -273,10 +274,10 @@ export class Dom0Driver {
   read(d: Domain, lba: number): Completion | Promise<Completion> {
     d.counters.requests++;
     if (!this.inRange(d, lba)) return refuse(d, Status.OUT_OF_RANGE);
-    const current = d.shadow[lba]!;
-    if (current !== 0) {
+    const current = decodeFrame(d.shadow[lba]!);
+    if (current !== NO_FRAME) {
       d.counters.hits++;
-      return this.answer(d, lba, current - 1);
+      return this.answer(d, lba, current);
     }
     // The quota is reserved here, when the request is accepted, in frames.
     if (!this.admit(d)) return refuse(d, Status.QUOTA);
@@ -347,7 +348,7 @@ export class Dom0Driver {
         continue;
       }
       if (!d.alive) return refuse(d, Status.BAD_REQUEST);
-      if (d.shadow[lba] !== 0) return this.answer(d, lba, d.shadow[lba]! - 1);
+      if (decodeFrame(d.shadow[lba]!) !== NO_FRAME) return this.answer(d, lba, decodeFrame(d.shadow[lba]!));
       // The block the LBA names now: a write may have replaced it while we read.
       const now: PhysicalBlock | null = this.store.resolveSync ? (this.store.resolveSync(d.dataset, [lba])[0] ?? null) : block;
       if (now?.key !== block.key) {
@@ -384,7 +385,7 @@ export class Dom0Driver {
       return ok();
     }
     if (!this.inRange(d, lba)) return refuse(d, Status.OUT_OF_RANGE);
-    if (d.shadow[lba] === 0) return refuse(d, Status.BAD_REQUEST);
+    if (decodeFrame(d.shadow[lba]!) === NO_FRAME) return refuse(d, Status.BAD_REQUEST);
     this.dropMapping(d, lba, false);
     return ok();
   }
@@ -410,7 +411,7 @@ export class Dom0Driver {
     if (after) await after;
     if (failed !== null) return refuse(d, failed);
     d.counters.writes++;
-    if (d.alive && d.shadow[lba] !== 0) this.dropMapping(d, lba, true);
+    if (d.alive && decodeFrame(d.shadow[lba]!) !== NO_FRAME) this.dropMapping(d, lba, true);
     return ok();
   }
 
@@ -460,7 +461,7 @@ export class Dom0Driver {
 
   private mapInto(d: Domain, lba: number, ref: number): Completion {
     this.pin(d, ref);
-    d.shadow[lba] = ref + 1;
+    d.shadow[lba] = encodeFrame(ref);
     d.mappedLbas.add(lba);
     d.port?.publish(lba, ref, this.generation(d, ref));
     return this.answer(d, lba, ref);
@@ -486,8 +487,8 @@ export class Dom0Driver {
    * pinned (an orphan) until the guest's runtime gives it back.
    */
   private dropMapping(d: Domain, lba: number, keepIfLeased: boolean): void {
-    const ref = d.shadow[lba]! - 1;
-    d.shadow[lba] = 0;
+    const ref = decodeFrame(d.shadow[lba]!);
+    d.shadow[lba] = encodeFrame(NO_FRAME);
     d.mappedLbas.delete(lba);
     const leased = d.port ? d.port.clearLeased(lba) : false;
     if (keepIfLeased && leased) {
@@ -504,7 +505,7 @@ export class Dom0Driver {
    * the guest holds of `from` keep it pinned until they go.
    */
   moveMapping(d: Domain, lba: number, from: number, to: number): void {
-    if (!d.alive || d.shadow[lba] !== from + 1) return;
+    if (!d.alive || d.shadow[lba] !== encodeFrame(from)) return;
     this.dropMapping(d, lba, true);
     this.mapInto(d, lba, to);
   }
@@ -514,7 +515,7 @@ export class Dom0Driver {
     for (const id of [...g.table.mappers(frame).keys()]) {
       const d = this.domains.get(id);
       if (!d || !d.alive) continue;
-      for (const lba of [...d.mappedLbas]) if (d.shadow[lba] === frame + 1) this.dropMapping(d, lba, true);
+      for (const lba of [...d.mappedLbas]) if (d.shadow[lba] === encodeFrame(frame)) this.dropMapping(d, lba, true);
     }
   }
 
@@ -529,13 +530,13 @@ export class Dom0Driver {
     let budget = d.mappedLbas.size;
     for (const lba of d.mappedLbas) {
       if (got >= want || budget-- <= 0) break;
-      const ref = d.shadow[lba]! - 1;
-      if (ref < 0 || (groupOnly && ref >= arena) || (!groupOnly && ref < arena)) continue;
-      d.shadow[lba] = 0;
+      const ref = decodeFrame(d.shadow[lba]!);
+      if (ref === NO_FRAME || (groupOnly && ref >= arena) || (!groupOnly && ref < arena)) continue;
+      d.shadow[lba] = encodeFrame(NO_FRAME);
       d.mappedLbas.delete(lba);
       if (d.port?.clearLeased(lba)) {
         // A view holds it: put it back, newest now, so the next pass looks elsewhere first.
-        d.shadow[lba] = ref + 1;
+        d.shadow[lba] = encodeFrame(ref);
         d.mappedLbas.add(lba);
         d.port.publish(lba, ref, this.generation(d, ref));
         continue;
@@ -548,7 +549,7 @@ export class Dom0Driver {
   }
 
   private release(d: Domain): void {
-    for (const lba of d.mappedLbas) this.unpin(d, d.shadow[lba]! - 1);
+    for (const lba of d.mappedLbas) this.unpin(d, decodeFrame(d.shadow[lba]!));
     d.shadow.fill(0);
     d.mappedLbas.clear();
     for (const m of d.kept.values()) for (const [ref, pins] of m) for (let i = 0; i < pins; i++) this.unpin(d, ref);

@@ -15,6 +15,7 @@
 import type { Dom0Driver, Domain, TrustGroup } from './driver';
 import type { PhysicalBlock } from './block-store';
 import { checksumKey, frameChecksum, type ChecksumKey } from './checksum';
+import { encodeFrame } from '../../shared/ids';
 
 interface FrameRecord {
   key: string;
@@ -200,7 +201,7 @@ export class FrameIntegrity {
     for (const id of g.table.info(frame).mappedBy.keys()) {
       const d = this.driver.domains.get(id);
       if (!d || d.group !== g) continue;
-      for (let lba = 0; lba < d.shadow.length; lba++) if (d.shadow[lba] === frame + 1) out.push([d, lba]);
+      for (let lba = 0; lba < d.shadow.length; lba++) if (d.shadow[lba] === encodeFrame(frame)) out.push([d, lba]);
     }
     return out;
   }

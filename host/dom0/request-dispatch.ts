@@ -3,6 +3,7 @@
 // transports validate identically. Returns null for a request that faults the domain.
 import { isOp, Op, REQ_ARG0, REQ_ARG1, REQ_LBA, REQ_OP, Status } from '../../shared/protocol';
 import type { Completion, Dom0Driver, Domain } from './driver';
+import { decodeFrame } from '../../shared/ids';
 
 export type Dispatched = { completion: Promise<Completion> | Completion } | { fault: string };
 
@@ -25,7 +26,7 @@ export function dispatch(
     case Op.UNMAP: {
       // ARG0 = frame ref + 1 to drop a pin dom0 kept for LBA's old mapping, 0 to drop the
       // mapping of LBA; ARG1 bit 0: drop every pin kept for LBA.
-      const ref = (entry[REQ_ARG0]! >>> 0) - 1;
+      const ref = decodeFrame(entry[REQ_ARG0]! >>> 0);
       if (ref >= 0 && !driver.validRef(d, ref)) return { completion: { status: Status.BAD_REQUEST, frame: -1, generation: 0 } };
       return { completion: driver.unmap(d, lba, ref, (entry[REQ_ARG1]! & 1) === 1) };
     }

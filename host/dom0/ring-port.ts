@@ -3,10 +3,11 @@
 // go back on the completion ring; page-map changes are published into the guest's control
 // buffer. It does not loop by itself: ring-scheduler.ts polls every port in turn.
 import { RingConsumer, RingProducer } from '../../shared/ring';
-import { CPL_FRAME, CPL_GEN, CPL_OP, CPL_STATUS, CPL_TAG, ENTRY_WORDS, Op, REQ_OP, REQ_TAG } from '../../shared/protocol';
+import { CPL_FRAME, CPL_GEN, CPL_OP, CPL_STATUS, CPL_TAG, CPL_USED, ENTRY_WORDS, Op, REQ_OP, REQ_TAG } from '../../shared/protocol';
 import { PM_FRAME, PM_GEN, PM_LEASE, PM_WORDS, type DomainLayout } from '../../shared/memory-layout';
 import type { Completion, Dom0Driver, Domain } from './driver';
 import { dispatch } from './request-dispatch';
+import { encodeFrame } from '../../shared/ids';
 
 /** Entries handled per poll, so one busy domain cannot starve the others. */
 const BATCH = 64;
@@ -112,10 +113,10 @@ export class RingPort {
     const fill = (w: Int32Array, base: number): void => {
       w[base + CPL_TAG] = tag;
       w[base + CPL_STATUS] = c.status;
-      w[base + CPL_FRAME] = c.frame + 1;
+      w[base + CPL_FRAME] = encodeFrame(c.frame);
       w[base + CPL_GEN] = c.generation;
       w[base + CPL_OP] = op;
-      w.fill(0, base + CPL_OP + 1, base + ENTRY_WORDS);
+      w.fill(0, base + CPL_USED, base + ENTRY_WORDS);
     };
     // The common case writes straight into the ring; only a full ring queues.
     if (this.backlog.length === 0 && this.cpl.produce(1, fill) === 1) return;
@@ -163,7 +164,7 @@ export class RingPort {
     Atomics.store(this.pm, base + PM_FRAME, 0);
     if (frame < 0) return;
     Atomics.store(this.pm, base + PM_GEN, gen);
-    Atomics.store(this.pm, base + PM_FRAME, frame + 1);
+    Atomics.store(this.pm, base + PM_FRAME, encodeFrame(frame));
   }
 
   /**
