@@ -5,6 +5,7 @@ import { defineConfig } from 'vite';
 import { playwright } from '@vitest/browser-playwright';
 import { crossOriginIsolation, ISOLATION_HEADERS } from './scripts/isolation-headers.ts';
 import { guestCsp } from './scripts/guest-csp.ts';
+import { sqliteSample } from './scripts/sqlite-sample-plugin.ts';
 import { chromiumLaunchOptions, CHROMIUM_ARGS } from './scripts/chromium.mjs';
 
 // The npm scripts run `scripts/chromium.mjs --check` first and print how to get a browser
@@ -18,7 +19,7 @@ function browserLaunchOptions(): ReturnType<typeof chromiumLaunchOptions> {
 }
 
 export default defineConfig({
-  plugins: [crossOriginIsolation(), guestCsp()],
+  plugins: [crossOriginIsolation(), guestCsp(), sqliteSample()],
   server: { host: '127.0.0.1', port: 5173, headers: { ...ISOLATION_HEADERS } },
   preview: { host: '127.0.0.1', port: 4173, headers: { ...ISOLATION_HEADERS } },
   worker: { format: 'es' },
@@ -26,17 +27,26 @@ export default defineConfig({
   // serves what Safari/WebKitGTK 2.50 can parse, as the build does.
   oxc: { target: 'es2022' },
   // Pre-bundled up front: discovering them mid-run makes Vite reload the page.
-  optimizeDeps: { include: ['comlink', 'idb'] },
+  // wa-sqlite is served as is: SQL guests get its WASM compiled by the page, not by URL.
+  optimizeDeps: { include: ['comlink', 'idb'], exclude: ['@journeyapps/wa-sqlite'] },
   build: {
     target: 'es2022',
     rollupOptions: {
       // The console, the embeddable widget, and the demo guest module. A guest module is
       // loaded by the hardened bootstrap with import(), so it must be an entry that keeps
       // its exports (a `?worker` bundle drops the default export) at a fixed path.
-      input: { main: 'index.html', widget: 'embed/widget.html', 'tar-guest': 'guest/workloads/tar-guest.ts', 'file-server-guest': 'guest/workloads/file-server-guest.ts' },
+      input: {
+        main: 'index.html',
+        widget: 'embed/widget.html',
+        sql: 'sql.html',
+        'tar-guest': 'guest/workloads/tar-guest.ts',
+        'file-server-guest': 'guest/workloads/file-server-guest.ts',
+        'sql-guest': 'guest/workloads/sql-guest.ts',
+      },
       preserveEntrySignatures: 'exports-only',
       output: {
-        entryFileNames: (chunk) => (chunk.name === 'tar-guest' || chunk.name === 'file-server-guest' ? `guest/workloads/${chunk.name}.js` : 'assets/[name]-[hash].js'),
+        entryFileNames: (chunk) =>
+          ['tar-guest', 'file-server-guest', 'sql-guest'].includes(chunk.name) ? `guest/workloads/${chunk.name}.js` : 'assets/[name]-[hash].js',
       },
     },
   },
@@ -55,6 +65,8 @@ export default defineConfig({
         test: {
           name: 'browser',
           include: ['test/browser/**/*.test.ts'],
+          // The sample SQLite database and the reference sqlite3's answers (sqlite-*.test.ts).
+          globalSetup: ['test/browser/sqlite-fixture.setup.ts'],
           testTimeout: 60_000,
           browser: {
             enabled: true,

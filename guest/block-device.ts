@@ -52,6 +52,11 @@ export interface BlockDeviceStats {
   leases: number;
 }
 
+export interface BlockWrite {
+  readonly lba: number;
+  /** One whole block. */
+  readonly bytes: Uint8Array;
+}
 
 export interface BlockDevice {
   readonly transport: 'zero-copy' | 'copy';
@@ -62,6 +67,14 @@ export interface BlockDevice {
   /** Blocking read, for synchronous code in workers (a SQLite VFS). Zero-copy transport only. */
   readSync(lba: number): BlockView;
   write(lba: number, bytes: Uint8Array): Promise<void>;
+  /**
+   * Blocking `write` of whole blocks, for synchronous code in workers (a SQLite VFS):
+   * returns once every block is durable. The blocks go on the ring together and share
+   * dom0's group commit. Zero-copy transport only; do not mix with `write` in flight.
+   */
+  writeSync(writes: readonly BlockWrite[]): void;
+  /** Blocking `flush` (workers, zero-copy only). */
+  flushSync(): void;
   flush(): Promise<void>;
   /** `count` requests that do nothing, as one batch: liveness checks, benchmarks. */
   nop(count?: number): Promise<void>;
@@ -317,6 +330,47 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
     }
   }
 
+  writeSync(writes: readonly BlockWrite[]): void {
+    for (const w of writes) {
+      this.checkLba(w.lba);
+      this.checkBlock(w.bytes);
+    }
+    const submitAllSync = (this.channel as RingChannel).submitAllSync;
+    // Blocking code cannot wait for an async write to give its staging slot back.
+    const slots = this.freeSlots.splice(0);
+    if (slots.length === 0) throw new BlockDeviceError('writeSync: every staging slot is held by an async write in flight', Status.BAD_REQUEST);
+    try {
+      let failure: BlockDeviceError | null = null;
+      for (let i = 0; i < writes.length; ) {
+        // One burst per free slot; a block written twice goes in a later burst, so the
+        // pool sees the writes of one block in order.
+        const burst: { w: BlockWrite; slot: number }[] = [];
+        const lbas = new Set<number>();
+        while (i < writes.length && burst.length < slots.length && !lbas.has(writes[i]!.lba)) {
+          const w = writes[i++]!;
+          const slot = slots[burst.length]!;
+          lbas.add(w.lba);
+          this.staging.set(w.bytes, slot * this.blockBytes);
+          burst.push({ w, slot });
+        }
+        // Views of the old blocks stay valid: dom0 sees our leases and keeps their frames.
+        const replies = submitAllSync(burst.map((b) => ({ op: Op.WRITE, lba: b.w.lba, arg0: b.slot, arg1: this.blockBytes })));
+        replies.forEach((reply, k) => {
+          if (reply.words[CPL_STATUS] !== Status.OK) failure ??= this.fail(reply, `write of block ${burst[k]!.w.lba}`);
+          else this.counters.writes++;
+        });
+        if (failure) throw failure;
+      }
+    } finally {
+      for (const slot of slots) this.giveSlot(slot);
+    }
+  }
+
+  flushSync(): void {
+    const reply = (this.channel as RingChannel).submitSync({ op: Op.FLUSH, lba: 0 });
+    if (reply.words[CPL_STATUS] !== Status.OK) throw this.fail(reply, 'flush');
+  }
+
   private takeSlot(): Promise<number> {
     const slot = this.freeSlots.pop();
     if (slot !== undefined) return Promise.resolve(slot);
@@ -362,6 +416,14 @@ class CopyDevice extends DeviceBase implements BlockDevice {
 
   readSync(): BlockView {
     throw new BlockDeviceError('readSync needs the zero-copy transport (SharedArrayBuffer and cross-origin isolation)', Status.BAD_REQUEST);
+  }
+
+  writeSync(): void {
+    throw new BlockDeviceError('writeSync needs the zero-copy transport (SharedArrayBuffer and cross-origin isolation)', Status.BAD_REQUEST);
+  }
+
+  flushSync(): void {
+    throw new BlockDeviceError('flushSync needs the zero-copy transport (SharedArrayBuffer and cross-origin isolation)', Status.BAD_REQUEST);
   }
 
   async write(lba: number, bytes: Uint8Array): Promise<void> {

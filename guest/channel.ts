@@ -52,6 +52,8 @@ export interface Channel {
   submitBatch(req: Request, count: number): Promise<number>;
   /** Blocking round trip (workers, zero-copy only); undefined where impossible. */
   readonly submitSync?: (req: Request) => Reply;
+  /** Blocking: all of `reqs` on the ring at once, then every reply, in order (workers, zero-copy only). */
+  readonly submitAllSync?: (reqs: readonly Request[]) => Reply[];
   readonly stats: { submitted: number; roundTrips: number };
   /** Set once the channel is closed: every call rejects with it. */
   readonly closed: ChannelClosedError | null;
@@ -170,26 +172,39 @@ export class RingChannel implements Channel {
     }
   }
 
-  readonly submitSync = (req: Request): Reply => {
-    const tag = this.tag();
-    for (;;) {
+  readonly submitSync = (req: Request): Reply => this.submitAllSync([req])[0]!;
+
+  /**
+   * Blocking round trip for a batch: every request is on the ring before the first wait,
+   * so dom0 serves them as one burst (writes of one burst share one group commit).
+   */
+  readonly submitAllSync = (reqs: readonly Request[]): Reply[] => {
+    const tags = new Map<number, number>();
+    let queued = 0;
+    while (queued < reqs.length) {
       this.check();
-      if (this.req.produce(1, (w, base) => encode(w, base, tag, req)) > 0) break;
-      this.req.waitForSpace(1000);
+      const made = this.req.produce(reqs.length - queued, (w, base) => {
+        const tag = this.tag();
+        tags.set(tag, queued);
+        encode(w, base, tag, reqs[queued++]!);
+      });
+      this.stats.submitted += made;
+      this.req.publish();
+      if (queued < reqs.length && made === 0) this.req.waitForSpace(1000);
     }
-    this.stats.submitted++;
-    this.req.publish();
-    let mine: Reply | null = null;
+    const replies: Reply[] = new Array<Reply>(reqs.length);
+    let left = reqs.length;
     for (;;) {
       this.cpl.consume(Infinity, (entry) => {
         const t = entry[CPL_TAG]!;
-        if (t === tag) mine = { words: entry.slice() };
-        else this.deliver(t, entry);
-      });
-      if (mine) {
+        const i = tags.get(t);
+        if (i === undefined) return this.deliver(t, entry);
+        tags.delete(t);
+        replies[i] = { words: entry.slice() };
+        left--;
         this.stats.roundTrips++;
-        return mine;
-      }
+      });
+      if (left === 0) return replies;
       this.check();
       this.cpl.waitForEntries(1000);
     }

@@ -1,0 +1,106 @@
+// Runs on the host page's main thread: SQLite databases as volumes, and SQL guests on
+// clones of them (docs/sqlite.md).
+//
+//   await importDatabase(hv, 'shop', file);              // a .db file → volume 'shop' (block = page size)
+//   await hv.pool.snapshot('shop', 'shop@base');         // an instant, consistent database snapshot
+//   const t = await spawnSqlGuest(hv, { base: 'shop@base' });   // a tenant: an O(1) clone + a guest
+//   await t.api.query('SELECT count(*) FROM orders WHERE total > ?', [100]);
+//   const { db, journal } = await exportDatabase(hv, t.dataset); // what the sqlite3 CLI opens
+import wasmUrl from '@journeyapps/wa-sqlite/dist/wa-sqlite.wasm?url';
+import type { GuestHandle, Hypervisor, SpawnOptions } from './hypervisor';
+import type { SqlGuestApi } from '../../guest/workloads/sql-guest';
+import { parseSqliteHeader, sqliteRegions, SqliteFormatError, SQLITE_HEADER_BYTES, volumeBlocksFor } from '../../shared/sqlite-layout';
+
+export const SQL_GUEST_URL = new URL(
+  `${import.meta.env.BASE_URL}guest/workloads/sql-guest.${import.meta.env.DEV ? 'ts' : 'js'}`,
+  location.href,
+);
+
+let compiled: Promise<WebAssembly.Module> | null = null;
+
+/** wa-sqlite's WASM, compiled once per page: every SQL guest instantiates this one module. */
+export function sqliteWasm(): Promise<WebAssembly.Module> {
+  compiled ??= WebAssembly.compileStreaming(fetch(wasmUrl)).catch((err: unknown) => {
+    compiled = null;
+    throw err;
+  });
+  return compiled;
+}
+
+export interface ImportDatabaseOptions {
+  group?: string;
+  /** Room for the database to grow into, in bytes (default: 1.5 × its size plus 4 MiB). Unwritten space costs nothing. */
+  capacityBytes?: number;
+}
+
+const ZERO_RUN = new Uint8Array(1 << 20);
+
+/**
+ * Import a SQLite database file as a volume whose block size is the database's page size.
+ * The volume holds the database region (the file, then room to grow) and the journal
+ * region; only the file's bytes are written, the rest are holes.
+ */
+export async function importDatabase(hv: Hypervisor, name: string, source: Blob, opts: ImportDatabaseOptions = {}) {
+  const header = parseSqliteHeader(new Uint8Array(await source.slice(0, SQLITE_HEADER_BYTES).arrayBuffer()));
+  if (!header) throw new SqliteFormatError('the file is empty or all zeros: not a SQLite database');
+  if (source.size < header.fileBytes) {
+    throw new SqliteFormatError(`the header says ${header.fileBytes} bytes (${header.pageCount} pages of ${header.pageSize}) but the file has ${source.size}: truncated?`);
+  }
+  const capacity = Math.max(opts.capacityBytes ?? Math.ceil(header.fileBytes * 1.5) + (4 << 20), header.fileBytes);
+  const blocks = volumeBlocksFor(capacity, header.pageSize);
+  // Zeros up to the volume's size from one reused buffer: the import turns them into holes.
+  const parts: BlobPart[] = [source.slice(0, header.fileBytes)];
+  for (let left = blocks * header.pageSize - header.fileBytes; left > 0; left -= ZERO_RUN.length) {
+    parts.push(left >= ZERO_RUN.length ? ZERO_RUN : ZERO_RUN.subarray(0, left));
+  }
+  return hv.pool.import(name, new Blob(parts), { blockSize: header.pageSize, ...(opts.group ? { group: opts.group } : {}) });
+}
+
+/** A new, empty database volume of `capacityBytes` (SQLite creates the file on first write). */
+export function createDatabaseVolume(hv: Hypervisor, name: string, capacityBytes: number, opts: { pageSize?: number; group?: string } = {}) {
+  const pageSize = opts.pageSize ?? 4096;
+  const blocks = volumeBlocksFor(capacityBytes, pageSize);
+  return hv.pool.create(name, blocks * pageSize, { blockSize: pageSize, ...(opts.group ? { group: opts.group } : {}) });
+}
+
+export interface ExportedDatabase {
+  /** The database file, as long as its header says. */
+  db: Blob;
+  /**
+   * The rollback journal, when the volume holds a hot one (it was snapshotted or left
+   * mid-transaction). Save it beside the database as `<name>-journal`: the sqlite3 CLI
+   * rolls it back on open, as SQLite would here.
+   */
+  journal: Blob | null;
+}
+
+/** Export a database volume (or snapshot) as files the sqlite3 command line opens. */
+export async function exportDatabase(hv: Hypervisor, dataset: string): Promise<ExportedDatabase> {
+  const volume = await hv.pool.export(dataset);
+  const header = parseSqliteHeader(new Uint8Array(await volume.slice(0, SQLITE_HEADER_BYTES).arrayBuffer()));
+  const info = (await hv.pool.list()).find((d) => d.name === dataset);
+  if (!info) throw new RangeError(`no dataset ${dataset}`);
+  const r = sqliteRegions(info.blocks);
+  const journalStart = r.journalFirst * info.blockSize;
+  const first = new Uint8Array(await volume.slice(journalStart, journalStart + 1).arrayBuffer());
+  return {
+    db: volume.slice(0, header?.fileBytes ?? 0, 'application/vnd.sqlite3'),
+    journal: first[0] !== 0 ? volume.slice(journalStart, volume.size) : null,
+  };
+}
+
+export interface SqlTenantOptions extends Omit<SpawnOptions, 'module' | 'init'> {
+  /** PRAGMA cache_size for the guest's connection (default −2000: 2000 KiB). */
+  cacheSize?: number;
+}
+
+/** A SQL guest on a clone of `base` (or on `dataset` as is): one tenant. */
+export async function spawnSqlGuest(hv: Hypervisor, opts: SqlTenantOptions): Promise<GuestHandle<SqlGuestApi>> {
+  const { cacheSize, ...spawn } = opts;
+  const wasm = await sqliteWasm();
+  return hv.guests.spawn<SqlGuestApi>({
+    ...spawn,
+    module: SQL_GUEST_URL,
+    init: { sqliteWasm: wasm, ...(cacheSize !== undefined ? { cacheSize } : {}) },
+  });
+}

@@ -1,0 +1,174 @@
+// Real Chromium: SQLite guests on clones of one database made by the reference sqlite3
+// (test/browser/sqlite-fixture.setup.ts). Answers equal the reference's, integrity_check
+// is ok after every test, a tenant's writes stay its own, snapshots are consistent
+// databases (a snapshot mid-transaction opens as the state before it), export round-trips.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Hypervisor, type GuestHandle } from '../../host/page/hypervisor';
+import { exportDatabase, importDatabase, spawnSqlGuest } from '../../host/page/sqlite-tenants';
+import type { SqlGuestApi, SqlValue } from '../../guest/workloads/sql-guest';
+import { SHOP_QUERIES } from '../fixtures/sqlite-queries';
+import { parseSqliteHeader } from '../../shared/sqlite-layout';
+
+async function fixture(): Promise<{ db: Blob; reference: Record<string, unknown[][]> }> {
+  const ref = (await (await fetch('/test/fixtures/generated/shop-reference.json')).json()) as Record<string, unknown[][]> & { error?: string };
+  if (ref.error) throw new Error(`the SQLite fixture was not built: ${ref.error}`);
+  const db = await (await fetch('/test/fixtures/generated/shop.db')).blob();
+  return { db, reference: ref };
+}
+
+/** Rows equal, with reals compared to 12 significant digits (the CLI prints 15 or 17). */
+function expectRowsEqual(actual: SqlValue[][], expected: unknown[][], what: string): void {
+  expect(actual.length, what).toBe(expected.length);
+  actual.forEach((row, i) => {
+    const want = expected[i]!;
+    expect(row.length, `${what} row ${i}`).toBe(want.length);
+    row.forEach((v, j) => {
+      const w = want[j];
+      if (typeof v === 'number' && typeof w === 'number' && !Number.isInteger(v)) expect(v, `${what} [${i}][${j}]`).toBeCloseTo(w, 6);
+      else expect(v, `${what} [${i}][${j}]`).toEqual(w);
+    });
+  });
+}
+
+// Whole-database work (exports, 7 MiB imports, integrity checks) on a loaded 2-core machine.
+const SLOW = 240_000;
+
+describe('SQLite guests on clones of one database', { timeout: SLOW }, () => {
+  let hv: Hypervisor;
+  let reference: Record<string, unknown[][]>;
+  let dbBlob: Blob;
+  const live: GuestHandle<SqlGuestApi>[] = [];
+  const tenant = async (base = 'shop@base', cacheSize?: number) => {
+    const g = await spawnSqlGuest(hv, { base, ...(cacheSize !== undefined ? { cacheSize } : {}) });
+    live.push(g);
+    return g;
+  };
+
+  beforeAll(async () => {
+    ({ db: dbBlob, reference } = await fixture());
+    hv = await Hypervisor.start({ poolName: `sqlite-${crypto.randomUUID()}`, arenaFrames: 8192, quota: 4096, scrubEveryMs: 0 });
+    await importDatabase(hv, 'shop', dbBlob);
+    await hv.pool.snapshot('shop', 'shop@base');
+  }, SLOW);
+  afterEach(async () => {
+    // Every database any test touched is still a valid database.
+    for (const g of live) if (g.state === 'running') expect(await g.api.integrityCheck(), `guest ${g.id}`).toBe('ok');
+  }, SLOW);
+  afterAll(async () => {
+    await hv?.shutdown();
+  });
+
+  it('answers every reference query exactly as the reference sqlite3, zero-copy', async () => {
+    const g = await tenant();
+    expect(g.transport).toBe('zero-copy');
+    for (const q of SHOP_QUERIES) {
+      const r = await g.api.query(q.sql, q.params);
+      expectRowsEqual(r.rows, reference[q.name]!, q.name);
+    }
+    const s = await g.api.stats();
+    expect(s.vfs.db.blockReads).toBeGreaterThan(0);
+    expect(s.vfs.bytesIntoHeap).toBeGreaterThan(0);
+    expect(s.vfs.db.blocksWritten).toBe(0); // reads wrote nothing
+    const d0 = await hv.pool.stats();
+    expect(d0.driver.bytesCopied).toBe(0); // every block reached the guest as a view of the arena
+  });
+
+  it('imports the file byte for byte into a volume whose block size is the page size', async () => {
+    const header = parseSqliteHeader(new Uint8Array(await dbBlob.slice(0, 100).arrayBuffer()))!;
+    const info = (await hv.pool.list()).find((d) => d.name === 'shop')!;
+    expect(info.blockSize).toBe(header.pageSize);
+    const { db, journal } = await exportDatabase(hv, 'shop@base');
+    expect(journal).toBeNull();
+    expect(db.size).toBe(dbBlob.size);
+    // Compared by hand: a deep equality over 7 million elements takes minutes.
+    const [got, want] = [new Uint8Array(await db.arrayBuffer()), new Uint8Array(await dbBlob.arrayBuffer())];
+    let firstDiff = -1;
+    for (let i = 0; i < want.length && firstDiff < 0; i++) if (got[i] !== want[i]) firstDiff = i;
+    expect(firstDiff).toBe(-1);
+  });
+
+  it("keeps each tenant's writes its own", async () => {
+    const [a, b, c] = [await tenant(), await tenant(), await tenant()];
+    await a.api.run("INSERT INTO customers(name, email, country, created) VALUES (?, ?, ?, ?)", ['Tenant A', 'a@example.org', 'SE', '2026-11-29']);
+    await b.api.run('UPDATE products SET price = price * 2 WHERE category = :cat', { ':cat': 'garden' });
+    await c.api.run('DELETE FROM order_items WHERE order_id IN (SELECT id FROM orders WHERE status = ?)', ['cancelled']);
+    const countA = async (g: GuestHandle<SqlGuestApi>) => (await g.api.query("SELECT count(*) FROM customers WHERE name = 'Tenant A'")).rows[0]![0];
+    const garden = async (g: GuestHandle<SqlGuestApi>) => (await g.api.query("SELECT round(sum(price), 2) FROM products WHERE category = 'garden'")).rows[0]![0] as number;
+    const items = async (g: GuestHandle<SqlGuestApi>) => (await g.api.query('SELECT count(*) FROM order_items')).rows[0]![0];
+    expect([await countA(a), await countA(b), await countA(c)]).toEqual([1, 0, 0]);
+    const [ga, gb, gc] = [await garden(a), await garden(b), await garden(c)];
+    expect(gb).toBeCloseTo(ga * 2, 2);
+    expect(gc).toBe(ga);
+    const ref = reference['counts']![0]![2];
+    expect(await items(a)).toBe(ref);
+    expect(await items(b)).toBe(ref);
+    expect(await items(c)).toBeLessThan(ref as number);
+    // A fresh tenant of the base sees none of it, and the base itself is unchanged.
+    const d = await tenant();
+    for (const q of SHOP_QUERIES) expectRowsEqual((await d.api.query(q.sql, q.params)).rows, reference[q.name]!, q.name);
+    // The blocks a tenant wrote are its own; everything else is still the base's.
+    const own = await hv.pool.ownership(b.dataset);
+    const mine = own.filter((x) => x === 2).length;
+    const shared = own.filter((x) => x === 1).length;
+    expect(mine).toBeGreaterThan(0);
+    expect(shared).toBeGreaterThan(mine * 10);
+  });
+
+  it('rolls back: a transaction that ends in ROLLBACK leaves nothing', async () => {
+    const g = await tenant();
+    const before = (await g.api.query('SELECT count(*), sum(qty) FROM order_items')).rows;
+    await g.api.query('BEGIN; DELETE FROM order_items WHERE qty > 1; UPDATE order_items SET qty = 0;');
+    expect(await g.api.autocommit()).toBe(false);
+    await g.api.query('ROLLBACK');
+    expect((await g.api.query('SELECT count(*), sum(qty) FROM order_items')).rows).toEqual(before);
+  });
+
+  it('a snapshot taken mid-transaction is the database before it (the hot journal rolls back)', async () => {
+    // A tiny page cache makes SQLite spill changed pages into the database mid-transaction,
+    // so the volume holds half a transaction and a hot journal when the snapshot is taken.
+    const g = await tenant('shop@base', 16);
+    await g.api.run('UPDATE customers SET notes = ?', ['committed before the snapshot']);
+    await g.api.query("BEGIN; UPDATE customers SET notes = hex(randomblob(200)), country = 'XX'; DELETE FROM orders WHERE id % 3 = 0;");
+    expect((await g.api.stats()).vfs.db.blocksWritten).toBeGreaterThan(0);
+    await hv.pool.snapshot(g.dataset, 'mid@txn');
+    const { journal } = await exportDatabase(hv, 'mid@txn');
+    expect(journal).not.toBeNull(); // the snapshot caught a hot journal
+    const h = await tenant('mid@txn');
+    expect((await h.api.query("SELECT count(*) FROM customers WHERE country = 'XX'")).rows[0]![0]).toBe(0);
+    expect((await h.api.query("SELECT count(*) FROM customers WHERE notes = 'committed before the snapshot'")).rows[0]![0]).toBe(reference['counts']![0]![0]);
+    expect((await h.api.query('SELECT count(*) FROM orders')).rows[0]![0]).toBe(reference['counts']![0]![1]);
+    await g.api.query('COMMIT');
+    expect((await g.api.query("SELECT count(*) FROM customers WHERE country = 'XX'")).rows[0]![0]).toBe(reference['counts']![0]![0]);
+  });
+
+  it('exports a tenant as a database another tenant opens with its writes', async () => {
+    const g = await tenant();
+    await g.api.run('CREATE TABLE audit(id INTEGER PRIMARY KEY, what TEXT)');
+    await g.api.run('INSERT INTO audit(what) SELECT name FROM customers WHERE id <= 500');
+    const { db, journal } = await exportDatabase(hv, g.dataset);
+    expect(journal).toBeNull();
+    await importDatabase(hv, 'exported', db);
+    await hv.pool.snapshot('exported', 'exported@1');
+    const h = await tenant('exported@1');
+    expect((await h.api.query('SELECT count(*) FROM audit')).rows[0]![0]).toBe(500);
+  });
+
+  it('refuses a file that is not a SQLite database, in words', async () => {
+    await expect(importDatabase(hv, 'junk', new Blob(['hello, this is not a database'.padEnd(200, '.')]))).rejects.toThrow(/not a SQLite 3 database/);
+  });
+});
+
+describe('SQLite guests on the copy transport', { timeout: SLOW }, () => {
+  it('refuse to open with the reason, instead of blocking', async () => {
+    const hv = await Hypervisor.start({ poolName: `sqlite-copy-${crypto.randomUUID()}`, forceCopy: true, scrubEveryMs: 0 });
+    try {
+      const { db } = await fixture();
+      await importDatabase(hv, 'shop', db);
+      await hv.pool.snapshot('shop', 'shop@base');
+      const g = await spawnSqlGuest(hv, { base: 'shop@base' });
+      await expect(g.api.query('SELECT 1')).rejects.toThrow(/zero-copy transport/);
+    } finally {
+      await hv.shutdown();
+    }
+  });
+});
