@@ -31,7 +31,7 @@ function expectRowsEqual(actual: SqlValue[][], expected: unknown[][], what: stri
 }
 
 // Whole-database work (exports, 7 MiB imports, integrity checks) on a loaded 2-core machine.
-const SLOW = 240_000;
+const SLOW = 480_000;
 
 describe('SQLite guests on clones of one database', { timeout: SLOW }, () => {
   let hv: Hypervisor;
