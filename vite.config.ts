@@ -6,6 +6,7 @@ import { playwright } from '@vitest/browser-playwright';
 import { crossOriginIsolation, ISOLATION_HEADERS } from './scripts/isolation-headers.ts';
 import { guestCsp } from './scripts/guest-csp.ts';
 import { sqliteSample } from './scripts/sqlite-sample-plugin.ts';
+import { builtinImage } from './scripts/builtin-image.ts';
 import { chromiumLaunchOptions, CHROMIUM_ARGS } from './scripts/chromium.mjs';
 
 // The npm scripts run `scripts/chromium.mjs --check` first and print how to get a browser
@@ -19,7 +20,7 @@ function browserLaunchOptions(): ReturnType<typeof chromiumLaunchOptions> {
 }
 
 export default defineConfig({
-  plugins: [crossOriginIsolation(), guestCsp(), sqliteSample()],
+  plugins: [crossOriginIsolation(), guestCsp(), sqliteSample(), builtinImage()],
   server: { host: '127.0.0.1', port: 5173, headers: { ...ISOLATION_HEADERS } },
   preview: { host: '127.0.0.1', port: 4173, headers: { ...ISOLATION_HEADERS } },
   worker: { format: 'es' },

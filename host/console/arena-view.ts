@@ -1,37 +1,70 @@
 // Runs on the console's main thread. Draws each trust group's frame arena on a canvas:
 // one cell per frame — free, filling, resident (nobody maps it), or mapped, shaded by how
-// many domains map it (the reference count, printed in the cell), with a gold ring for
-// promoted frames. A canvas because a 512-frame arena redrawn 4×/s as DOM would churn;
-// the same facts are in a text summary for screen readers and in a hover tooltip.
+// many page-map entries point at it (the reference count, printed in the cell), with a
+// gold ring for promoted frames. Cells fit the panel's width (down to 4 px, then the
+// panel scrolls), so 2,048 frames stay readable. A frame can be highlighted from the page
+// maps (hover or focus a block there). A canvas because a big arena redrawn 4×/s as DOM
+// would churn; the same facts are in a text summary and in a readout under the pointer.
 import type { FrameSummary, GroupSummary } from '../dom0/dom0-service';
 import { h, setText } from './dom';
 
-const CELL = 14;
-const COLS = 32;
+const MAX_CELL = 16;
+const MIN_CELL = 5;
 
 interface GroupPanel {
   root: HTMLElement;
   canvas: HTMLCanvasElement;
   summary: HTMLElement;
+  readout: HTMLElement;
   frames: FrameSummary[];
+  cell: number;
+  cols: number;
+}
+
+export function describeFrame(info: FrameSummary): string {
+  const refs = info.mappedBy.reduce((a, [, c]) => a + c, 0);
+  const who = info.mappedBy.map(([d, n]) => `dom ${d}${n > 1 ? ` ×${n}` : ''}`).join(', ');
+  return `frame ${info.frame}: ${info.state}${refs ? `, ${refs} reference${refs === 1 ? '' : 's'} (${who})` : info.state === 'resident' ? ', cached, nobody maps it' : ''}${info.promoted ? ', promoted' : ''}`;
 }
 
 export class ArenaView {
-  readonly root = h('section', { class: 'panel arena', 'aria-labelledby': 'arena-h' }, h('h2', { id: 'arena-h' }, 'Frame arenas (one per trust group)'));
+  readonly root = h('section', { class: 'panel arena', 'aria-labelledby': 'arena-h' }, h('h2', { id: 'arena-h' }, 'Frame arenas: memory, one per trust group'));
   private readonly legend = h(
     'p',
     { class: 'legend' },
     h('span', { class: 'sw free' }), 'free ',
-    h('span', { class: 'sw resident' }), 'resident, unmapped ',
+    h('span', { class: 'sw filling' }), 'filling ',
+    h('span', { class: 'sw resident' }), 'cached (nobody maps it) ',
     h('span', { class: 'sw mapped1' }), 'mapped by 1 ',
-    h('span', { class: 'sw mapped2' }), 'shared (number = references: page-map entries pointing at it) ',
-    h('span', { class: 'sw promoted' }), 'promoted',
+    h('span', { class: 'sw mapped2' }), 'shared: the number is its references (page-map entries pointing at it) ',
+    h('span', { class: 'sw promoted' }), 'promoted (kept longer) ',
+    h('span', { class: 'sw hl' }), 'the frame of the page-map block under the pointer',
   );
   private readonly panels = new Map<string, GroupPanel>();
-  private readonly empty = h('p', { class: 'muted' }, 'No arena yet: spawn a guest.');
+  private readonly empty = h('p', { class: 'muted' }, 'No arena yet: boot a guest.');
+  private highlighted: { group: string; frame: number } | null = null;
+  private width = 0;
 
   constructor() {
     this.root.append(this.legend, this.empty);
+    // Cached from the observer: reading clientWidth in every poll would force a layout.
+    new ResizeObserver((entries) => {
+      this.width = entries[0]?.contentRect.width ?? this.width;
+      for (const p of this.panels.values()) this.draw(p);
+    }).observe(this.root);
+  }
+
+  /** Outline one frame (or none), e.g. the one a page-map cell under the pointer maps. */
+  highlight(group: string | null, frame: number | null): void {
+    const before = this.highlighted;
+    this.highlighted = group !== null && frame !== null ? { group, frame } : null;
+    for (const p of this.panels.values()) {
+      const id = p.root.dataset.group!;
+      if (before?.group === id || this.highlighted?.group === id) this.draw(p);
+    }
+    const p = this.highlighted ? this.panels.get(this.highlighted.group) : undefined;
+    const info = p && this.highlighted ? p.frames[this.highlighted.frame] : undefined;
+    if (p && info) setText(p.readout, describeFrame(info));
   }
 
   render(groups: GroupSummary[], frames: Map<string, FrameSummary[]>): void {
@@ -43,7 +76,8 @@ export class ArenaView {
       panel.frames = list;
       setText(
         panel.summary,
-        `group ${g.id}: ${g.resident} of ${g.frames} frames resident, ${g.mapped} mapped, ${g.promoted} promoted; ${g.fills} fills, ${g.evictions} evictions${g.incidents ? `; ${g.incidents} corrupt frames replaced` : ''}`,
+        `group ${g.id || 'default'}: ${g.resident} of ${g.frames} frames resident, ${g.mapped} mapped, ${g.promoted} promoted; ${g.fills} fills, ${g.evictions} evictions` +
+          (g.incidents > 0 ? `; ${g.incidents} integrity incident${g.incidents === 1 ? '' : 's'} (a corrupted frame found and replaced under its readers)` : ''),
       );
       this.draw(panel);
     }
@@ -56,17 +90,17 @@ export class ArenaView {
   }
 
   private addPanel(id: string): GroupPanel {
-    const canvas = h('canvas', { role: 'img', 'aria-label': `frame arena of trust group ${id}` });
+    const canvas = h('canvas', { role: 'img', 'aria-label': `frame arena of trust group ${id || 'default'}` });
     const summary = h('p', { class: 'summary', 'data-group': id });
-    const root = h('figure', { class: 'arena-group', 'data-group': id }, canvas, h('figcaption', {}, summary));
-    const panel: GroupPanel = { root, canvas, summary, frames: [] };
+    const readout = h('p', { class: 'readout', 'aria-live': 'off' }, 'Point at a frame (or at a block in a page map) to see who maps it.');
+    const scroller = h('div', { class: 'arena-scroll', tabindex: 0, 'aria-label': `Frames of trust group ${id || 'default'}` }, canvas);
+    const root = h('figure', { class: 'arena-group', 'data-group': id }, scroller, h('figcaption', {}, summary, readout));
+    const panel: GroupPanel = { root, canvas, summary, readout, frames: [], cell: MAX_CELL, cols: 32 };
     canvas.addEventListener('mousemove', (ev) => {
       const r = canvas.getBoundingClientRect();
-      const f = Math.floor((ev.clientY - r.top) / CELL) * COLS + Math.floor((ev.clientX - r.left) / CELL);
+      const f = Math.floor((ev.clientY - r.top) / panel.cell) * panel.cols + Math.floor((ev.clientX - r.left) / panel.cell);
       const info = panel.frames[f];
-      canvas.title = info
-        ? `frame ${f}: ${info.state}${info.key ? ` ${info.key}` : ''}, gen ${info.generation}, mapped by ${info.mappedBy.map(([d, n]) => `dom ${d}${n > 1 ? `×${n}` : ''}`).join(', ') || 'nobody'}${info.promoted ? ', promoted' : ''}`
-        : '';
+      if (info) setText(readout, describeFrame(info));
     });
     this.panels.set(id, panel);
     this.root.append(root);
@@ -75,11 +109,19 @@ export class ArenaView {
 
   private draw(p: GroupPanel): void {
     const n = p.frames.length;
-    const rows = Math.ceil(n / COLS);
+    if (n === 0) return;
+    const avail = Math.max(120, (this.width || 400) - 30);
+    // The largest cell that fits every frame in about 12 rows, within [MIN_CELL, MAX_CELL].
+    let cell = MAX_CELL;
+    while (cell > MIN_CELL && Math.ceil(n / Math.floor(avail / cell)) * cell > 12 * MAX_CELL) cell--;
+    const cols = Math.max(1, Math.floor(avail / cell));
+    p.cell = cell;
+    p.cols = cols;
+    const rows = Math.ceil(n / cols);
     const dpr = Math.min(2, globalThis.devicePixelRatio || 1);
-    const w = COLS * CELL;
-    const hgt = rows * CELL;
-    if (p.canvas.width !== w * dpr) {
+    const w = cols * cell;
+    const hgt = rows * cell;
+    if (p.canvas.width !== w * dpr || p.canvas.height !== hgt * dpr) {
       p.canvas.width = w * dpr;
       p.canvas.height = hgt * dpr;
       p.canvas.style.width = `${w}px`;
@@ -89,26 +131,34 @@ export class ArenaView {
     if (!ctx) return;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, w, hgt);
-    ctx.font = '9px system-ui, sans-serif';
+    ctx.font = `${Math.max(7, cell - 6)}px system-ui, sans-serif`;
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
+    const hl = this.highlighted && this.highlighted.group === p.root.dataset.group ? this.highlighted.frame : -1;
     for (let f = 0; f < n; f++) {
       const info = p.frames[f]!;
-      const x = (f % COLS) * CELL;
-      const y = Math.floor(f / COLS) * CELL;
+      const x = (f % cols) * cell;
+      const y = Math.floor(f / cols) * cell;
       const refs = info.mappedBy.reduce((a, [, c]) => a + c, 0);
       ctx.fillStyle =
         info.state === 'free' ? '#8882' : info.state === 'filling' ? '#eab308' : refs === 0 ? '#94a3b8' : refs === 1 ? '#3b82f6' : '#047857';
-      ctx.fillRect(x + 1, y + 1, CELL - 2, CELL - 2);
+      ctx.fillRect(x + 1, y + 1, cell - 2, cell - 2);
       if (info.promoted) {
         ctx.strokeStyle = '#f59e0b';
         ctx.lineWidth = 2;
-        ctx.strokeRect(x + 1.5, y + 1.5, CELL - 3, CELL - 3);
+        ctx.strokeRect(x + 1.5, y + 1.5, cell - 3, cell - 3);
       }
-      if (refs > 1) {
+      if (refs > 1 && cell >= 12) {
         ctx.fillStyle = '#fff';
-        ctx.fillText(String(refs), x + CELL / 2, y + CELL / 2 + 0.5);
+        ctx.fillText(String(refs), x + cell / 2, y + cell / 2 + 0.5);
       }
+    }
+    if (hl >= 0 && hl < n) {
+      const x = (hl % cols) * cell;
+      const y = Math.floor(hl / cols) * cell;
+      ctx.strokeStyle = '#e11d48';
+      ctx.lineWidth = 3;
+      ctx.strokeRect(x - 1, y - 1, cell + 2, cell + 2);
     }
   }
 }

@@ -1,23 +1,33 @@
 // Runs on the console's main thread: the hypervisor console, shared by the full page
-// (host/console/main.ts), the embeddable widget (embed/widget.html → host/console/widget-main.ts) and
+// (host/console/main.ts), the embeddable widget (embed/widget.html → widget-main.ts) and
 // the <tabvisor-console> custom element. Starts the hypervisor on a persistent pool,
 // imports the built-in image on first start, and wires the views to one poller.
 //
+// Layout: the story and the guests on the left, the machine (counters, arena, page maps,
+// charts, pool) on the right, so an action and its effect are on one screen. Panels are
+// self-contained views (one module each) that get the poller's snapshot in render().
+//
 // One console per document: its controls have fixed ids (labels and tests use them).
-import { Hypervisor, type GuestHandle } from '../page/hypervisor';
+import { Hypervisor, type GuestHandle, type SpawnOptions } from '../page/hypervisor';
 import type { TarGuestApi } from '../../guest/workloads/tar-guest';
+import type { Dom0Stats } from '../dom0/dom0-service';
+import type { DatasetInfo } from '../pool';
 import { ArenaView } from './arena-view';
-import { BLOCK_BYTES, buildBuiltinImage, IMAGE, IMAGE_BASE } from './builtin-image';
+import { BLOCK_BYTES, fetchBuiltinImage, IMAGE, IMAGE_BASE } from './builtin-image';
+import { ChartsView } from './charts-view';
 import { CountersView } from './counters-view';
 import { DatasetsView } from './datasets-view';
 import { ArchiveView } from './archive-view';
 import { FileServerPanel } from './file-server-panel';
 import { h, nodes, setText } from './dom';
+import { diagnoseEmbedding } from './embed-diagnosis';
+import { errorText, EventLog } from './event-log';
 import { GuestCard } from './guest-card';
 import { ImportView } from './import-view';
 import { LatencyView } from './latency-view';
 import { PageMapView } from './page-map-view';
 import { Poller, type MachineSnapshot } from './poller';
+import { Story } from './story';
 import { claimPool, deletePool, PoolLockedError, temporaryPool } from '../page/pool-lock';
 
 export interface ConsoleOptions {
@@ -27,37 +37,67 @@ export interface ConsoleOptions {
   compact?: boolean;
   /** Where "open full tab" points when the console runs without shared memory. */
   fullTabHref?: string;
-  /** Frames per trust-group arena (× 64 KiB of memory each). */
+  /** Opened by a frame handing its pool over: wait for the frame to let go of the pool's lock. */
+  handover?: boolean;
+  /**
+   * Frames per trust-group arena (× 64 KiB of memory each). The default (256, 16 MiB) is
+   * smaller than the built-in image's distinct blocks, so a scan shows eviction.
+   */
   arenaFrames?: number;
 }
+
+export const DEFAULT_ARENA_FRAMES = 256;
+/**
+ * Most frames one domain may map at once. dom0 caps it further at a fair share of the
+ * arena while other domains hold frames, so many guests cannot pin every frame.
+ */
+export const DEFAULT_QUOTA = 128;
+export const MAX_SPAWN = 32;
 
 const GROUPS = ['', 'tenant-b', 'tenant-c'] as const;
 
 // The guest module's URL. The guest bootstrap import()s it (same origin, CSP 'self') and
 // calls its default export, so the module must keep its exports: in dev Vite serves the
 // TypeScript transpiled at its source path; a build must emit it as an entry with its
-// signature at a fixed path (vite.config.ts change in docs/demo.md). Not `?worker&url`:
-// Vite's worker bundles drop the entry's exports, leaving a guest with no main.
+// signature at a fixed path (vite.config.ts). Not `?worker&url`: Vite's worker bundles
+// drop the entry's exports, leaving a guest with no main.
 const TAR_GUEST_URL = new URL(
   `${import.meta.env.BASE_URL}guest/workloads/tar-guest.${import.meta.env.DEV ? 'ts' : 'js'}`,
   location.href,
 );
 
+/** `image/vm-3` → `vm-3`: a guest is named after its clone. */
+export function guestName(dataset: string): string {
+  return dataset.slice(dataset.lastIndexOf('/') + 1);
+}
+
 export class ConsoleApp {
   hv!: Hypervisor;
   readonly cards = new Map<number, GuestCard>();
+  readonly log = new EventLog();
   private poller!: Poller;
-  private readonly announcer = h('p', { id: 'announcer', class: 'visually-hidden', role: 'status', 'aria-live': 'polite' });
-  private readonly transport = h('p', { id: 'transport-status', role: 'status', 'aria-live': 'polite' }, 'Starting the hypervisor…');
+  private readonly transport = h('p', { id: 'transport-status' }, 'Starting the hypervisor…');
   private readonly banner = h('div', { class: 'banner', id: 'copy-banner', hidden: true });
-  private readonly guestsGrid = h('div', { class: 'guests', id: 'guests' });
+  private readonly guestsList = h('div', { class: 'guests', id: 'guests', tabindex: -1 });
+  private readonly stoppedList = h('ul', { class: 'stopped', id: 'stopped', 'aria-label': 'Stopped guests (their clones are kept)' });
   private readonly baseSelect = h('select', { id: 'spawn-base' });
   private readonly counters = new CountersView();
   private readonly arena = new ArenaView();
-  private readonly pageMaps = new PageMapView();
+  private readonly pageMaps = new PageMapView((group, frame) => this.arena.highlight(group, frame));
+  private readonly charts = new ChartsView();
   private readonly latency = new LatencyView();
+  private readonly story = new Story({
+    boot: (n, o) => this.bootOnImage(n, o),
+    stats: () => this.hv.pool.stats(),
+    log: (k, t) => this.log.add(k, t),
+    image: () => this.imageSize(),
+    zeroCopy: () => this.hv.hostTransport.kind === 'zero-copy',
+  });
   private datasets!: DatasetsView;
   private archive!: ArchiveView;
+  /** Clone numbers handed out but maybe not in the pool yet (concurrent spawns). */
+  private readonly reserved = new Set<number>();
+  private imageInfo: { blocks: number; bytes: number } | null = null;
   poolName = '';
 
   constructor(
@@ -71,114 +111,166 @@ export class ConsoleApp {
     return app;
   }
 
+  /** One line in the event log (kept for callers of the old API). */
   announce(text: string): void {
-    setText(this.announcer, text);
+    this.log.info(text);
   }
 
   private async start(): Promise<void> {
     const claim = await claimPool(this.opts.poolName);
     this.poolName = claim.poolName;
     this.datasets = new DatasetsView({
-      snapshot: (ds) => this.act(async () => {
-        const name = `${ds}@s${Date.now().toString(36)}`;
+      snapshot: (ds, name) => this.act(async () => {
         await this.hv.pool.snapshot(ds, name);
-        this.announce(`Snapshot ${name} taken.`);
+        this.log.ok(`Snapshot ${name} taken of ${ds}.`);
       }),
       clone: (snap) => this.act(async () => {
-        const name = `${snap.replace(/@.*/, '')}/c${Date.now().toString(36)}`;
+        const name = this.nextCloneName(snap);
         await this.hv.pool.clone(snap, name, this.group() ? { group: this.group() } : {});
-        this.announce(`Clone ${name} made from ${snap}.`);
+        this.log.ok(`Clone ${name} made from ${snap}: boot it from the pool or the guest list.`);
       }),
       boot: (ds) => this.act(async () => void (await this.spawn({ dataset: ds }))),
       destroy: (ds) => this.act(async () => {
         await this.hv.pool.destroy(ds);
-        this.announce(`Destroyed ${ds}.`);
+        this.log.ok(`Destroyed ${ds}.`);
       }),
       inUse: (ds) => [...this.cards.values()].some((c) => c.guest.dataset === ds && c.guest.state === 'running'),
       own: (ds) => this.ownBlocks(ds),
     });
-    this.archive = new ArchiveView(() => this.hv.archive, (t) => this.announce(t), () => this.poller.now());
+    this.archive = new ArchiveView(() => this.hv.archive, (t) => this.log.info(t), () => this.poller.now());
     this.layout(claim.note);
+    this.setReady(false);
 
     try {
-      const start = (poolName: string) => Hypervisor.start({ poolName, arenaFrames: this.opts.arenaFrames ?? 512, quota: 512 });
+      const arenaFrames = this.opts.arenaFrames ?? DEFAULT_ARENA_FRAMES;
+      const start = (poolName: string) => Hypervisor.start({ poolName, arenaFrames, quota: Math.min(DEFAULT_QUOTA, arenaFrames) });
       this.hv = await start(this.poolName).catch((err: unknown) => {
         // Another tab took the pool between the check above and the start.
         if (!(err instanceof PoolLockedError)) throw err;
         const temp = temporaryPool(this.opts.poolName);
         this.poolName = temp.poolName;
-        this.announce(temp.note ?? '');
+        this.log.info(temp.note ?? '');
         return start(this.poolName);
       });
     } catch (err: unknown) {
       this.showStorageBlocked(err);
+      this.log.error(`The hypervisor could not start: ${errorText(err)}`);
       throw err;
     }
     this.showTransport();
     this.hv.onGuestFault = (g, reason) => {
       this.cards.get(g.id)?.setState();
-      this.announce(`Guest dom ${g.id} faulted: ${reason}. The others go on.`);
+      this.log.error(`${guestName(g.dataset)} (dom ${g.id}) faulted: ${reason}. The others go on.`);
     };
     this.poller = new Poller(
       this.hv,
       () => [...this.cards.values()].map((c) => ({ id: c.guest.id, api: c.guest.api, running: () => c.guest.state === 'running' })),
       (s) => this.render(s),
     );
-    await this.ensureImage();
+    try {
+      await this.ensureImage();
+    } catch (err: unknown) {
+      this.log.error(`The built-in image could not be imported: ${errorText(err)}`);
+      throw err;
+    }
     this.poller.start();
     if (!this.opts.compact) void this.archive.refresh().catch(() => undefined);
+    this.setReady(true);
+    this.story.enable();
     this.root.dataset.ready = 'true';
-    this.announce('Hypervisor ready.');
+    this.log.ok('Hypervisor ready. Start with “Boot 4 guests on one image”.');
+  }
+
+  /** Controls that need the hypervisor stay disabled until it runs. */
+  private setReady(ready: boolean): void {
+    for (const el of this.root.querySelectorAll<HTMLButtonElement | HTMLInputElement | HTMLSelectElement>('.needs-hv button, .needs-hv input, .needs-hv select')) {
+      el.disabled = !ready;
+    }
   }
 
   private layout(note: string | null): void {
-    const spawnCount = h('input', { id: 'spawn-count', type: 'number', min: 1, max: 8, value: 4 });
+    const spawnCount = h('input', { id: 'spawn-count', type: 'number', min: 1, max: MAX_SPAWN, value: 4 });
     const group = h('select', { id: 'spawn-group' }, ...GROUPS.map((g) => h('option', { value: g }, g === '' ? 'same as the base (shares frames)' : g)));
+    const transport = h(
+      'select',
+      { id: 'spawn-transport' },
+      h('option', { value: 'zero-copy' }, 'zero-copy (views onto shared memory)'),
+      h('option', { value: 'copy' }, 'copy (each block copied to the guest)'),
+    );
     const spawnForm = h(
       'form',
-      { class: 'spawn', 'aria-label': 'Spawn guests' },
+      { class: 'spawn needs-hv', 'aria-label': 'Spawn guests' },
       h('label', { for: 'spawn-base' }, 'Base snapshot'),
       this.baseSelect,
       h('label', { for: 'spawn-group' }, 'Trust group'),
       group,
+      h('label', { for: 'spawn-transport' }, 'Transport'),
+      transport,
       h('label', { for: 'spawn-count' }, 'Guests'),
       spawnCount,
       h('button', { type: 'submit', id: 'spawn' }, 'Spawn on new clones'),
     );
     spawnForm.addEventListener('submit', (ev) => {
       ev.preventDefault();
-      const n = Math.max(1, Math.min(8, Number(spawnCount.value) || 1));
+      const n = Math.max(1, Math.min(MAX_SPAWN, Math.floor(Number(spawnCount.value)) || 1));
+      const copy = transport.value === 'copy';
       void this.act(async () => {
-        await Promise.all(Array.from({ length: n }, () => this.spawn({ base: this.baseSelect.value })));
+        const base = this.baseSelect.value;
+        const cards = await this.spawnMany(n, { base, group: this.group(), ...(copy ? { transport: 'copy' as const } : {}) });
+        this.log.ok(`Booted ${cards.map((c) => c.name).join(', ')} on new clones of ${base}.`);
       });
     });
     const reset = h('button', { type: 'button', id: 'reset', class: 'danger' }, 'Reset (delete the pool)');
     reset.addEventListener('click', () => {
       if (confirm('Delete the pool, every volume, snapshot and clone in it, and the archive? Running guests are stopped.')) void this.reset();
     });
-    const importView = new ImportView((file, onProgress) => this.importFile(file, onProgress));
+    const importView = new ImportView((file, onProgress) => this.importFile(file, onProgress), (k, t) => this.log.add(k, t));
 
     const compact = !!this.opts.compact;
     this.root.classList.add('tabvisor-console');
     this.root.classList.toggle('compact', compact);
     this.root.replaceChildren(
       ...nodes(
-      h('header', { class: 'topbar' }, h('h1', {}, 'Tabvisor'), this.transport, this.announcer),
-      this.banner,
-      note ? h('p', { class: 'note' }, note) : null,
-      h('div', { class: 'toolbar' }, spawnForm, compact ? null : importView.root, reset),
-      h('section', { class: 'panel', 'aria-labelledby': 'guests-h' }, h('h2', { id: 'guests-h' }, 'Guest domains'), this.guestsGrid),
-      h(
-        'div',
-        { class: 'machine' },
-        this.counters.root,
-        this.arena.root,
-        this.pageMaps.root,
-        this.latency.root,
-        this.datasets.root,
-        compact ? null : this.archive.root,
-        compact ? null : new FileServerPanel(() => this.hv, () => IMAGE_BASE).root,
-      ),
+        h(
+          'header',
+          { class: 'topbar' },
+          h('h1', {}, 'Tabvisor'),
+          h('p', { class: 'tagline' }, 'A hypervisor’s storage stack in this tab: guests boot on clones of one disk image and share one copy of its blocks in memory.'),
+          this.transport,
+        ),
+        this.banner,
+        note ? h('p', { class: 'note' }, note) : null,
+        h(
+          'div',
+          { class: 'layout' },
+          h(
+            'div',
+            { class: 'col act' },
+            compact ? null : h('div', { class: 'needs-hv' }, this.story.root),
+            h(
+              'section',
+              { class: 'panel guests-panel', 'aria-labelledby': 'guests-h' },
+              h('h2', { id: 'guests-h' }, 'Guest domains'),
+              spawnForm,
+              h('div', { class: 'guest-scroll', tabindex: 0, 'aria-label': 'Guest list' }, this.guestsList, this.stoppedList),
+            ),
+            this.log.root,
+            h('div', { class: 'toolbar needs-hv' }, compact ? null : importView.root, reset),
+          ),
+          h(
+            'div',
+            { class: 'col machine' },
+            this.counters.root,
+            this.arena.root,
+            this.pageMaps.root,
+            this.charts.root,
+            this.latency.root,
+            this.datasets.root,
+            compact ? null : this.archive.root,
+            compact ? null : new FileServerPanel(() => this.hv, () => IMAGE_BASE).root,
+          ),
+        ),
+        this.log.toast,
       ),
     );
   }
@@ -194,33 +286,38 @@ export class ConsoleApp {
       this.transport,
       t.kind === 'zero-copy' ? 'Zero-copy: guests read shared blocks as views onto one SharedArrayBuffer.' : `Copy transport: ${t.reason}.`,
     );
-    if (t.kind === 'copy') {
-      const href = this.opts.fullTabHref;
-      this.banner.hidden = false;
-      this.banner.setAttribute('role', 'note');
-      this.banner.replaceChildren(
-        ...nodes(
-        h('strong', {}, 'Running without shared memory. '),
-        `${this.opts.fullTabHref ? 'The page embedding this console' : 'This page'} is not cross-origin isolated, so the browser withholds SharedArrayBuffer. ` +
-          'Everything still works, but every block a guest reads is copied to it instead of shared. ',
-        href ? h('a', { href, target: '_blank', rel: 'noopener', id: 'open-full-tab' }, 'Open it in its own tab to see zero-copy') : null,
-        ),
-      );
-    }
-    const storage = this.hv.storage;
-    this.root.dataset.storage = storage.kind;
-    if (storage.kind === 'memory') {
-      const href = this.opts.fullTabHref;
-      this.banner.hidden = false;
-      this.banner.setAttribute('role', 'note');
-      this.banner.append(
-        h('p', { id: 'storage-note' },
-          h('strong', {}, 'Nothing is saved. '),
-          `${storage.reason.charAt(0).toUpperCase()}${storage.reason.slice(1)}. `,
-          ...(href ? [h('a', { href, target: '_blank', rel: 'noopener' }, 'Open it in its own tab to keep the pool')] : []),
-        ),
-      );
-    }
+    this.root.dataset.storage = this.hv.storage.kind;
+    const d = diagnoseEmbedding(t.kind, this.hv.storage);
+    if (d.length === 0) return;
+    const href = this.opts.fullTabHref;
+    this.banner.hidden = false;
+    this.banner.setAttribute('role', 'note');
+    this.banner.replaceChildren(
+      ...d.map((x) => h('p', { 'data-diagnosis': x.kind, id: x.kind === 'storage-refused' ? 'storage-note' : null }, h('strong', {}, `${x.title} `), x.detail)),
+      ...nodes(href ? this.fullTabLink(href) : null),
+    );
+  }
+
+  /**
+   * The link to the full tab. A frame whose pool is saved hands it over: the new tab waits
+   * for the pool's lock, and this frame stops its guests, closes the pool and lets go.
+   */
+  private fullTabLink(href: string): HTMLAnchorElement {
+    const saved = this.hv.storage.kind === 'indexeddb';
+    const url = new URL(href);
+    const a = h('a', { href: url.href, target: '_blank', rel: 'noopener', id: 'open-full-tab' }, saved ? 'Open it in its own tab to see zero-copy' : 'Open it in its own tab to see zero-copy (with a saved pool)');
+    return a;
+  }
+
+  /** Give the pool to the tab just opened: stop guests, close dom0, release the lock. */
+  private async handOver(): Promise<void> {
+    this.poller.stop();
+    this.setReady(false);
+    this.story.disable();
+    await this.hv.shutdown().catch(() => undefined);
+    this.root.dataset.handedOver = 'true';
+    this.log.info('This console handed its pool to the new tab, which now runs it. Reload this frame to take it back (the tab then gets a temporary pool).');
+    setText(this.transport, 'Handed over to the full tab.');
   }
 
   /** The pool could not open: most often a browser that blocks storage in cross-site frames. */
@@ -239,22 +336,33 @@ export class ConsoleApp {
     );
   }
 
-  /** First start: build the tar from public/image/ and import it as image@base. */
+  /** First start: fetch the generated image and import it as image@base. */
   private async ensureImage(): Promise<void> {
     let list = await this.hv.pool.list();
     if (!list.some((d) => d.name === IMAGE_BASE)) {
-      this.announce('Building the built-in image…');
+      this.log.info('Importing the built-in image (first start)…');
       if (list.some((d) => d.name === IMAGE)) await this.hv.pool.destroy(IMAGE); // a half-done first start
-      const tar = await buildBuiltinImage();
-      await this.hv.pool.import(IMAGE, tar.buffer as ArrayBuffer, { blockSize: BLOCK_BYTES });
+      const tar = await fetchBuiltinImage();
+      await this.hv.pool.import(IMAGE, tar, { blockSize: BLOCK_BYTES });
       await this.hv.pool.snapshot(IMAGE, IMAGE_BASE);
       list = await this.hv.pool.list();
-      this.announce('Built-in image imported as image@base.');
+      const info = list.find((d) => d.name === IMAGE_BASE);
+      this.log.ok(`Built-in image imported as image@base: ${info?.blocks ?? '?'} blocks of 64 KiB.`);
     }
-    this.refreshBases(list.map((d) => d.name).filter((n) => list.find((d) => d.name === n)?.kind === 'snapshot'));
+    this.refreshBases(list);
   }
 
-  private refreshBases(snapshots: string[]): void {
+  private async imageSize(): Promise<{ blocks: number; bytes: number }> {
+    if (!this.imageInfo) {
+      const info = (await this.hv.pool.list()).find((d) => d.name === IMAGE_BASE);
+      if (!info) throw new Error('the built-in image is missing: reset the pool');
+      this.imageInfo = { blocks: info.blocks, bytes: info.sizeBytes };
+    }
+    return this.imageInfo;
+  }
+
+  private refreshBases(list: DatasetInfo[]): void {
+    const snapshots = list.filter((d) => d.kind === 'snapshot').map((d) => d.name);
     const current = this.baseSelect.value || IMAGE_BASE;
     const want = snapshots.join('|');
     if (this.baseSelect.dataset.options === want) return;
@@ -262,7 +370,7 @@ export class ConsoleApp {
     this.baseSelect.replaceChildren(...snapshots.map((s) => h('option', { value: s, selected: s === current }, s)));
   }
 
-  async importFile(file: File, onProgress: (done: number, total: number) => void): Promise<string> {
+  async importFile(file: File, onProgress: (done: number, total: number) => void): Promise<{ name: string; info: DatasetInfo | undefined }> {
     const existing = new Set((await this.hv.pool.list()).map((d) => d.name));
     const stem = file.name.replace(/[^\w.-]+/g, '-').replace(/^-+|-+$/g, '') || 'volume';
     let name = stem;
@@ -270,36 +378,90 @@ export class ConsoleApp {
     await this.hv.pool.import(name, file, { blockSize: BLOCK_BYTES, onProgress: (p) => onProgress(p.bytesDone, p.bytesTotal) });
     await this.hv.pool.snapshot(name, `${name}@base`);
     await this.poller.now();
-    this.announce(`Imported ${file.name} as ${name}.`);
-    return name;
+    return { name, info: (await this.hv.pool.list()).find((d) => d.name === `${name}@base`) };
   }
 
-  async spawn(where: { base: string } | { dataset: string }): Promise<GuestHandle<TarGuestApi>> {
-    const group = 'base' in where ? this.group() : '';
-    const g = await this.hv.guests.spawn<TarGuestApi>({ ...where, module: TAR_GUEST_URL, ...(group ? { group } : {}) });
+  /** `image@base` → `image/vm-N`, N one more than any guest clone in the pool or being made. */
+  private nextCloneName(base: string): string {
+    const taken = new Set(this.reserved);
+    for (const d of this.poller?.last?.datasets ?? []) {
+      const m = /\/vm-(\d+)$/.exec(d.name);
+      if (m) taken.add(Number(m[1]));
+    }
+    for (const c of this.cards.values()) {
+      const m = /^vm-(\d+)$/.exec(c.name);
+      if (m) taken.add(Number(m[1]));
+    }
+    let n = 1;
+    while (taken.has(n)) n++;
+    this.reserved.add(n);
+    return `${base.replace(/@.*/, '')}/vm-${n}`;
+  }
+
+  private bootOnImage(n: number, o: { group?: string; transport?: 'copy' } = {}): Promise<GuestCard[]> {
+    return this.spawnMany(n, { base: IMAGE_BASE, group: o.group ?? '', ...(o.transport ? { transport: o.transport } : {}) });
+  }
+
+  private async spawnMany(n: number, o: { base: string; group: string; transport?: 'copy' }): Promise<GuestCard[]> {
+    await this.poller.now().catch(() => null); // fresh dataset names for the clone numbers
+    const names = Array.from({ length: n }, () => this.nextCloneName(o.base));
+    const results = await Promise.allSettled(names.map((name) => this.spawn({ base: o.base, name, group: o.group, ...(o.transport ? { transport: o.transport } : {}) })));
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed.length > 0) throw new Error(`${failed.length} of ${n} guests did not boot: ${errorText(failed[0]!.reason)}`);
+    return results.map((r) => (r as PromiseFulfilledResult<GuestCard>).value);
+  }
+
+  async spawn(where: { base: string; name?: string; group?: string; transport?: 'copy' } | { dataset: string }): Promise<GuestCard> {
+    let name: string | undefined;
+    let group = '';
+    let opts: SpawnOptions;
+    if ('base' in where) {
+      name = where.name ?? this.nextCloneName(where.base);
+      group = where.group ?? this.group();
+      opts = { base: where.base, name, module: TAR_GUEST_URL, ...(group ? { group } : {}), ...(where.transport ? { transport: where.transport } : {}) };
+    } else {
+      opts = { dataset: where.dataset, module: TAR_GUEST_URL };
+    }
+    let g: GuestHandle<TarGuestApi>;
+    try {
+      g = await this.hv.guests.spawn<TarGuestApi>(opts);
+    } finally {
+      const m = name ? /\/vm-(\d+)$/.exec(name) : null;
+      if (m) this.reserved.delete(Number(m[1]));
+    }
     const info = (await this.hv.pool.list()).find((d) => d.name === g.dataset);
     const card = new GuestCard(
       g,
+      guestName(g.dataset),
       info?.group ?? group,
       {
-        kill: (c) => void this.kill(c),
-        announce: (t) => this.announce(t),
+        kill: (c) => this.kill(c),
+        dismiss: (c) => this.dismiss(c),
+        log: (k, t) => this.log.add(k, t),
       },
       this.opts.compact,
     );
     this.cards.set(g.id, card);
     // In domain order, whatever order concurrent spawns finish in.
-    const after = [...this.guestsGrid.children].find((el) => Number((el as HTMLElement).dataset.guest) > g.id);
-    this.guestsGrid.insertBefore(card.root, after ?? null);
-    this.announce(`Guest dom ${g.id} booted on ${g.dataset} (${g.transport}).`);
-    return g;
+    const after = [...this.guestsList.children].find((el) => Number((el as HTMLElement).dataset.guest) > g.id);
+    this.guestsList.insertBefore(card.root, after ?? null);
+    if ('dataset' in where) this.log.ok(`${card.name} booted again on its clone ${g.dataset} (${g.transport}).`);
+    void this.poller.now().catch(() => null);
+    return card;
   }
 
   private async kill(card: GuestCard): Promise<void> {
     await card.guest.kill();
     card.setState();
-    this.announce(`Guest dom ${card.guest.id} killed. The others go on.`);
+    this.log.ok(`${card.name} killed; its clone ${card.guest.dataset} is kept (boot it again from “Stopped”). The others go on.`);
     await this.poller.now();
+  }
+
+  private dismiss(card: GuestCard): void {
+    card.root.remove();
+    this.cards.delete(card.guest.id);
+    this.log.info(`${card.name} dismissed.`);
+    void this.poller.now().catch(() => null);
   }
 
   /** Blocks a clone owns (written since it was cloned), as dom0 reads them off the pool. */
@@ -315,25 +477,81 @@ export class ConsoleApp {
     try {
       await run();
     } catch (err: unknown) {
-      this.announce(`Failed: ${err instanceof Error ? err.message : String(err)}`);
+      this.log.error(errorText(err));
     }
     await this.poller.now().catch(() => null);
   }
 
+  /** Clones with no guest on this page: kept in the pool, bootable again (after a reload, too). */
+  private renderStopped(datasets: DatasetInfo[]): void {
+    const onPage = new Set([...this.cards.values()].map((c) => c.guest.dataset));
+    const stopped = datasets.filter((d) => d.kind === 'clone' && !onPage.has(d.name));
+    const sig = stopped.map((d) => d.name).join('|');
+    if (this.stoppedList.dataset.sig === sig) return;
+    this.stoppedList.dataset.sig = sig;
+    this.stoppedList.replaceChildren(
+      ...stopped.map((d) => {
+        const boot = h('button', { type: 'button', 'data-action': 'boot', 'aria-label': `Boot ${guestName(d.name)}` }, 'Boot');
+        boot.addEventListener('click', () => {
+          boot.disabled = true;
+          void this.act(async () => void (await this.spawn({ dataset: d.name })));
+        });
+        const destroy = h('button', { type: 'button', class: 'danger', 'data-action': 'destroy', 'aria-label': `Destroy the clone ${d.name}` }, 'Destroy clone');
+        destroy.addEventListener('click', () => {
+          destroy.disabled = true;
+          void this.act(async () => {
+            await this.hv.pool.destroy(d.name);
+            this.log.ok(`Destroyed ${d.name}.`);
+          });
+        });
+        return h(
+          'li',
+          { class: 'stopped-row', 'data-dataset': d.name },
+          h('strong', {}, guestName(d.name)),
+          h('span', { class: 'meta' }, `${d.name} · ${d.group || 'default'} group`),
+          h('span', { class: 'state' }, 'stopped'),
+          boot,
+          destroy,
+        );
+      }),
+    );
+  }
+
   private render(s: MachineSnapshot): void {
-    this.counters.render(s.stats);
+    const own = this.ownCounts(s);
+    this.counters.render(s.stats, s.datasets, own, s.frames);
     this.arena.render(s.stats.groups, s.frames);
-    this.pageMaps.render(s.stats.domains, s.pageMaps, (ds) => this.ownBlocks(ds));
+    this.pageMaps.render(s.stats.domains, s.pageMaps, (ds) => this.ownBlocks(ds), s.frames, (id) => {
+      const c = this.cards.get(id);
+      return c ? c.name : null;
+    });
+    this.charts.render(s.stats);
     this.latency.render(s.latency);
     this.datasets.render(s.datasets);
     this.archive?.setSnapshots(s.datasets.filter((d) => d.kind === 'snapshot').map((d) => d.name));
-    this.refreshBases(s.datasets.filter((d) => d.kind === 'snapshot').map((d) => d.name));
+    this.refreshBases(s.datasets);
+    this.renderStopped(s.datasets);
     for (const c of this.cards.values()) if (c.root.dataset.state !== c.guest.state) c.setState();
+  }
+
+  private ownCounts(s: MachineSnapshot): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [ds, kinds] of s.ownership) {
+      let n = 0;
+      for (const k of kinds) if (k === 2) n++;
+      out.set(ds, n);
+    }
+    return out;
+  }
+
+  /** Fresh counters (the story and tests). */
+  stats(): Promise<Dom0Stats> {
+    return this.hv.pool.stats();
   }
 
   /** Delete the archive, close dom0 (which closes the pool's database), delete the database, start over. */
   async reset(): Promise<void> {
-    this.announce('Resetting: deleting the pool…');
+    this.log.info('Resetting: deleting the pool…');
     this.poller.stop();
     await this.hv.archive.destroy().catch(() => undefined);
     await this.hv.shutdown().catch(() => undefined);

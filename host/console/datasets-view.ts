@@ -7,7 +7,7 @@ import type { DatasetInfo } from '../pool';
 import { formatBytes, h, setText } from './dom';
 
 export interface DatasetActions {
-  snapshot(dataset: string): Promise<void>;
+  snapshot(dataset: string, name: string): Promise<void>;
   clone(snapshot: string): Promise<void>;
   boot(dataset: string): Promise<void>;
   destroy(dataset: string): Promise<void>;
@@ -20,9 +20,36 @@ export class DatasetsView {
   private readonly tree = h('ul', { class: 'tree', role: 'list' });
   private readonly strips = new Map<string, { canvas: HTMLCanvasElement; text: HTMLElement; info: DatasetInfo }>();
   private signature = '';
+  private readonly snapSource = h('select', { id: 'snap-source' });
+  private readonly snapName = h('input', { id: 'snap-name', type: 'text', required: true, pattern: '[^@/]+', 'aria-describedby': 'snap-hint' });
 
   constructor(private readonly actions: DatasetActions) {
-    this.root.append(this.tree);
+    const form = h(
+      'form',
+      { class: 'snap-form', 'aria-label': 'Take a snapshot' },
+      h('label', { for: 'snap-source' }, 'Snapshot of'),
+      this.snapSource,
+      h('label', { for: 'snap-name' }, 'named'),
+      this.snapName,
+      h('button', { type: 'submit', id: 'snap-take' }, 'Take snapshot'),
+      h('span', { id: 'snap-hint', class: 'meta' }, 'becomes <volume>@<name>; clone it to boot guests on it'),
+    );
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const ds = this.snapSource.value;
+      const name = this.snapName.value.trim();
+      if (!ds || !name) return;
+      void this.actions.snapshot(ds, `${ds}@${name}`).then(() => (this.snapName.value = ''));
+    });
+    this.root.append(form, this.tree);
+  }
+
+  /** Offer `ds` in the snapshot form, with a fresh default name (the tree's Snapshot buttons). */
+  private pickForSnapshot(ds: string): void {
+    this.snapSource.value = ds;
+    if (!this.snapName.value) this.snapName.value = `snap-${new Date().toISOString().slice(11, 19).replace(/:/g, '')}`;
+    this.snapName.focus();
+    this.snapName.select();
   }
 
   render(list: DatasetInfo[]): void {
@@ -48,6 +75,9 @@ export class DatasetsView {
       children.set(k, [...(children.get(k) ?? []), d]);
     }
     this.strips.clear();
+    const keep = this.snapSource.value;
+    this.snapSource.replaceChildren(...list.filter((d) => d.kind !== 'snapshot').map((d) => h('option', { value: d.name }, d.name)));
+    if (keep) this.snapSource.value = keep;
     const build = (parent: string | null): HTMLElement[] =>
       (children.get(parent) ?? [])
         .sort((a, b) => a.id - b.id)
@@ -79,7 +109,7 @@ export class DatasetsView {
       h('span', { class: 'meta' }, `${formatBytes(d.sizeBytes)} · ${d.blocks} blocks · group ${d.group}`),
     );
     if (d.kind === 'snapshot') row.append(act('Clone', 'clone', () => this.actions.clone(d.name)));
-    else row.append(act('Snapshot', 'snap', () => this.actions.snapshot(d.name)));
+    else row.append(act('Snapshot', 'snap', async () => this.pickForSnapshot(d.name)));
     if (d.kind === 'clone') row.append(act('Boot guest', 'boot', () => this.actions.boot(d.name), true));
     row.append(act('Destroy', 'destroy', () => this.actions.destroy(d.name), true));
     if (d.kind === 'clone') {
@@ -93,6 +123,10 @@ export class DatasetsView {
 
   private drawStrip(s: { canvas: HTMLCanvasElement; text: HTMLElement }, d: DatasetInfo): void {
     const own = this.actions.own(d.name);
+    // Redrawn only when what it shows changed: the poll comes 4×/s.
+    const key = `${d.blocks}:${[...own].join(',')}`;
+    if (s.canvas.dataset.key === key) return;
+    s.canvas.dataset.key = key;
     const cell = Math.max(3, Math.min(10, Math.floor(320 / Math.max(1, d.blocks))));
     const cols = Math.min(d.blocks, Math.floor(320 / cell));
     const rows = Math.ceil(d.blocks / Math.max(1, cols));

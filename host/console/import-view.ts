@@ -1,9 +1,18 @@
 // Runs on the console's main thread. Import any file as a volume: drag and drop onto the
 // page (or the drop zone), or pick one with the file input. Shows a progress bar fed by
-// dom0's import progress (it reports after each commit, about every 16 MiB).
+// dom0's import progress (it reports after each commit, about every 16 MiB). A tar is
+// first re-packed with its files on 64 KiB block boundaries (tar-align.ts) so identical
+// files dedup; when it cannot be, the event log says why and what would.
+import type { DatasetInfo } from '../pool';
 import { h, setText } from './dom';
+import { realignTar } from './tar-align';
+import { BLOCK_BYTES } from './builtin-image';
+import { formatBytes } from './dom';
 
-export type ImportFn = (file: File, onProgress: (done: number, total: number) => void) => Promise<string>;
+export type ImportFn = (file: File, onProgress: (done: number, total: number) => void) => Promise<{ name: string; info: DatasetInfo | undefined }>;
+
+/** Tars larger than this are imported as they are: re-packing holds two copies in memory. */
+const REALIGN_MAX_BYTES = 512 * 1024 * 1024;
 
 export class ImportView {
   readonly root: HTMLElement;
@@ -12,7 +21,10 @@ export class ImportView {
   private readonly input = h('input', { type: 'file', id: 'import-file' });
   private busy = false;
 
-  constructor(private readonly run: ImportFn) {
+  constructor(
+    private readonly run: ImportFn,
+    private readonly log: (kind: 'ok' | 'info' | 'error', text: string) => void,
+  ) {
     const zone = h(
       'div',
       { class: 'drop-zone', 'data-testid': 'drop-zone' },
@@ -42,9 +54,32 @@ export class ImportView {
     });
   }
 
+  /** A tar with its files moved onto block boundaries, or the file as it is (and why). */
+  private async prepare(file: File): Promise<File> {
+    if (!/\.tar$/i.test(file.name)) return file;
+    if (file.size > REALIGN_MAX_BYTES) {
+      this.log('info', `${file.name} is imported as it is (over ${formatBytes(REALIGN_MAX_BYTES)} to re-pack here): identical files in it dedup only if they start on 64 KiB boundaries.`);
+      return file;
+    }
+    const r = realignTar(new Uint8Array(await file.arrayBuffer()), BLOCK_BYTES);
+    switch (r.kind) {
+      case 'realigned':
+        this.log('info', `${file.name}: re-packed ${r.moved} of ${r.files} files onto 64 KiB block boundaries, so identical files share blocks (in a plain tar each file starts 512 bytes after its header, at an offset unrelated to the blocks).`);
+        return new File([r.bytes as Uint8Array<ArrayBuffer>], file.name, { type: 'application/x-tar' });
+      case 'aligned':
+        return file;
+      case 'not-tar':
+        return file;
+      case 'unsupported':
+        this.log('info', `${file.name} is imported as it is: ${r.reason}. Its identical files dedup only if they start on 64 KiB boundaries; re-pack it with regular files only to let the console align them.`);
+        return file;
+    }
+  }
+
   async import(file: File): Promise<void> {
     if (this.busy) {
       setText(this.status, 'An import is already running.');
+      this.log('error', `An import is already running; ${file.name} was not imported.`);
       return;
     }
     this.busy = true;
@@ -52,14 +87,19 @@ export class ImportView {
     this.progress.removeAttribute('value'); // indeterminate until the first commit
     setText(this.status, `Importing ${file.name}…`);
     try {
-      const name = await this.run(file, (done, total) => {
+      const prepared = await this.prepare(file);
+      const { name, info } = await this.run(prepared, (done, total) => {
         this.progress.max = total || 1;
         this.progress.value = done;
       });
       this.progress.value = this.progress.max;
-      setText(this.status, `Imported ${file.name} as ${name} (snapshot ${name}@base).`);
+      const text = `Imported ${file.name} as ${name} (snapshot ${name}@base${info ? `, ${info.blocks} blocks` : ''}). Boot guests on it with “Base snapshot”.`;
+      setText(this.status, text);
+      this.log('ok', text);
     } catch (err: unknown) {
-      setText(this.status, `Import of ${file.name} failed: ${err instanceof Error ? err.message : String(err)}`);
+      const text = `Import of ${file.name} failed: ${err instanceof Error ? err.message : String(err)}`;
+      setText(this.status, text);
+      this.log('error', text);
     } finally {
       this.busy = false;
     }

@@ -13,6 +13,7 @@ window.__tabvisor = await ConsoleApp.mount(root, {
   poolName: params.get('pool') ?? 'tabvisor-widget',
   compact: true,
   // Only worth offering when we are framed: top-level, the link would open this very page.
-  ...(window.top !== window ? { fullTabHref: location.href } : {}),
+  ...(window.top !== window ? { fullTabHref: location.href.replace(/[?&]handover=1/, '') } : {}),
+  handover: params.get('handover') === '1',
   arenaFrames: 256,
 });

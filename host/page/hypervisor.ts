@@ -43,6 +43,8 @@ export interface SpawnOptions {
   /** URL of the guest's ES module; its default export gets a GuestContext. */
   module: string | URL;
   quota?: number;
+  /** 'copy' to give this guest copies of its blocks even where zero-copy works (to compare). */
+  transport?: TransportKind;
   /** Extra structured-cloneable data for the guest module. */
   init?: Record<string, unknown>;
   /** Objects in `init` to transfer rather than clone (MessagePorts must be). */
@@ -311,8 +313,8 @@ export class Hypervisor {
     try {
       worker = new Worker(new URL('../../guest/bootstrap.ts', import.meta.url), { type: 'module', name: `guest:${dataset}` });
       let kind: TransportKind = 'copy';
-      let reason = this.hostTransport.reason;
-      if (this.hostTransport.kind === 'zero-copy' && !this.forceCopy) {
+      let reason = opts.transport === 'copy' ? 'copy transport chosen for this guest' : this.hostTransport.reason;
+      if (this.hostTransport.kind === 'zero-copy' && !this.forceCopy && opts.transport !== 'copy') {
         const probe = await probeTransport(worker);
         kind = probe.kind;
         reason = probe.reason;

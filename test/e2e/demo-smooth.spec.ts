@@ -5,6 +5,7 @@ import { expect, test } from '@playwright/test';
 import { card, consoleReady, guestIds, shot, spawn, stats } from './demo-helpers';
 
 test('smooth with 8 guests streaming reads: no long tasks on the main thread', async ({ page }) => {
+  test.setTimeout(180_000);
   await page.goto('/');
   await consoleReady(page);
   await spawn(page, 8);

@@ -35,13 +35,28 @@ test('widget in a cross-origin-isolated docs page runs zero-copy', async ({ page
   await expect(widget.locator('.guest-card[data-state="running"]')).toHaveCount(2, { timeout: 30_000 });
   await expect(widget.locator('.guest-card .meta').first()).toContainText('zero-copy');
   await widget.locator('.guest-card').first().getByRole('button', { name: 'Scan image' }).click();
-  await expect(widget.locator('.guest-card output').first()).toContainText('zero-copy views');
+  await expect(widget.locator('.guest-card output').first()).toContainText('all as views onto shared memory', { timeout: 90_000 });
   const frame = page.frames().find((f) => f.url() === `${baseURL}/embed/widget.html`)!;
   expect(await frame.evaluate(() => [crossOriginIsolated, document.getElementById('console')!.classList.contains('compact')])).toEqual([true, true]);
   await shot(page, 'embed-widget-isolated');
 });
 
+test('widget in an isolated docs page whose iframe lacks allow="cross-origin-isolated" names the missing attribute', async ({ page, baseURL }) => {
+  // Same site, another origin (port): a same-origin frame is granted isolation by default.
+  const docs = await serveDocsPage(page, 'embed-docs-noallow.html', ISOLATION, baseURL!, `http://127.0.0.1:${Number(new URL(baseURL!).port) + 7}`);
+  await page.goto(docs);
+  expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+  const widget = page.frameLocator('iframe');
+  await expect(widget.locator('[data-ready="true"]')).toBeVisible({ timeout: 30_000 });
+  await expect(widget.locator('#transport-status')).toHaveAttribute('data-transport', 'copy');
+  // Not "missing headers": the page has them; the frame was not granted isolation.
+  await expect(widget.locator('[data-diagnosis="allow-missing"]')).toContainText('The iframe lacks allow="cross-origin-isolated"');
+  await expect(widget.locator('[data-diagnosis="allow-missing"]')).toContainText('add allow="cross-origin-isolated" to the <iframe>');
+  await expect(widget.locator('[data-diagnosis="embedder-headers-missing"]')).toHaveCount(0);
+});
+
 test('widget in a plain docs page runs on the copy transport, says why, and links to a full tab', async ({ page, baseURL }) => {
+  test.setTimeout(180_000); // two scans of the 36 MiB image on the copy transport
   const docs = await serveDocsPage(page, 'embed-docs-plain.html', {}, baseURL!, baseURL!);
   await page.goto(docs);
   expect(await page.evaluate(() => crossOriginIsolated)).toBe(false);
@@ -50,8 +65,8 @@ test('widget in a plain docs page runs on the copy transport, says why, and link
   await expect(widget.locator('#transport-status')).toHaveAttribute('data-transport', 'copy');
   const banner = widget.locator('#copy-banner');
   await expect(banner).toBeVisible();
-  await expect(banner).toContainText('Running without shared memory');
-  await expect(banner).toContainText('not cross-origin isolated');
+  // The iframe has allow="cross-origin-isolated": what is missing is the docs page's headers.
+  await expect(banner.locator('[data-diagnosis="embedder-headers-missing"]')).toContainText('The page embedding this console is not cross-origin isolated');
   const link = banner.getByRole('link', { name: 'Open it in its own tab to see zero-copy' });
   await expect(link).toHaveAttribute('href', `${baseURL}/embed/widget.html`);
   await expect(link).toHaveAttribute('target', '_blank');
@@ -61,7 +76,7 @@ test('widget in a plain docs page runs on the copy transport, says why, and link
   await widget.getByRole('button', { name: 'Spawn on new clones' }).click();
   await expect(widget.locator('.guest-card[data-state="running"]')).toHaveCount(2, { timeout: 30_000 });
   await widget.locator('.guest-card').first().getByRole('button', { name: 'Scan image' }).click();
-  await expect(widget.locator('.guest-card output').first()).toContainText('copies');
+  await expect(widget.locator('.guest-card output').first()).toContainText('copied into the guest', { timeout: 90_000 });
   await expect(widget.locator('[data-counter="bytesCopied"]')).not.toHaveText('0 B');
   await shot(page, 'embed-widget-plain');
 
@@ -92,6 +107,6 @@ test('widget embedded cross-site where storage is blocked runs on an in-memory p
   await widget.getByRole('button', { name: 'Spawn on new clones' }).click();
   await expect(widget.locator('.guest-card[data-state="running"]')).toHaveCount(2, { timeout: 30_000 });
   await widget.locator('.guest-card').first().getByRole('button', { name: 'Scan image' }).click();
-  await expect(widget.locator('.guest-card output').first()).toContainText('copies');
+  await expect(widget.locator('.guest-card output').first()).toContainText('copied into the guest', { timeout: 90_000 });
   await shot(page, 'embed-widget-cross-site');
 });
