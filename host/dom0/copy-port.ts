@@ -8,7 +8,7 @@
 import { CPL_FRAME, CPL_GEN, CPL_OP, CPL_STATUS, CPL_TAG, ENTRY_WORDS, Op, REQ_OP, REQ_TAG, Status } from '../../shared/protocol';
 import type { CopyMessage } from '../../shared/grant';
 import type { Completion, Dom0Driver, Domain } from './driver';
-import { dispatch } from './request-dispatch';
+import { serve } from './request-dispatch';
 import { encodeFrame } from '../../shared/ids';
 
 export class CopyPort {
@@ -46,14 +46,11 @@ export class CopyPort {
     }
     const entry = msg.words.slice();
     const bytes = msg.bytes instanceof Uint8Array ? msg.bytes : null;
-    const r = dispatch(this.driver, this.d, entry, (slot, length) => (slot === 0 && bytes?.byteLength === length ? bytes : null));
-    if ('fault' in r) {
-      this.driver.fault(this.d, r.fault);
-      return;
-    }
-    void Promise.resolve(r.completion).then((c) => {
+    const r = serve(this.driver, this.d, entry, (slot, length) => (slot === 0 && bytes?.byteLength === length ? bytes : null));
+    if (r === null) return;
+    void Promise.resolve(r).then((c) => {
       this.inflight--;
-      this.reply(entry, c);
+      if (c) this.reply(entry, c);
     });
   }
 

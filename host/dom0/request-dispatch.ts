@@ -8,6 +8,36 @@ import { decodeFrame } from '../../shared/ids';
 export type Dispatched = { completion: Promise<Completion> | Completion } | { fault: string };
 
 /**
+ * Serve one request for either port. Every way a request can go wrong — a malformed
+ * entry, a throw of ours while dispatching, a completion that rejects — faults `d` alone
+ * (never dom0, never another domain) and yields null. Returns the completion now when the
+ * driver answered synchronously, or a promise that never rejects.
+ */
+export function serve(
+  driver: Dom0Driver,
+  d: Domain,
+  entry: Int32Array,
+  writeBytes: (slot: number, length: number) => Uint8Array | null,
+): Completion | Promise<Completion | null> | null {
+  const op = entry[REQ_OP]!;
+  const fail = (err: unknown): null => {
+    driver.fault(d, `dom0 error serving opcode ${op}: ${err instanceof Error ? err.message : String(err)}`);
+    return null;
+  };
+  let r: Dispatched;
+  try {
+    r = dispatch(driver, d, entry, writeBytes);
+  } catch (err) {
+    return fail(err);
+  }
+  if ('fault' in r) {
+    driver.fault(d, r.fault);
+    return null;
+  }
+  return r.completion instanceof Promise ? r.completion.catch(fail) : r.completion;
+}
+
+/**
  * `writeBytes(slot, length)` fetches a WRITE's data: from a staging slot (ring port, which
  * copies it out) or from the message (copy port). Null when the slot is invalid.
  */

@@ -6,7 +6,7 @@ import { RingConsumer, RingProducer } from '../../shared/ring';
 import { CPL_FRAME, CPL_GEN, CPL_OP, CPL_STATUS, CPL_TAG, CPL_USED, ENTRY_WORDS, Op, REQ_OP, REQ_TAG } from '../../shared/protocol';
 import { PM_FRAME, PM_GEN, PM_LEASE, PM_WORDS, type DomainLayout } from '../../shared/memory-layout';
 import type { Completion, Dom0Driver, Domain } from './driver';
-import { dispatch } from './request-dispatch';
+import { serve } from './request-dispatch';
 import { encodeFrame } from '../../shared/ids';
 
 /** Entries handled per poll, so one busy domain cannot starve the others. */
@@ -74,36 +74,22 @@ export class RingPort {
   private handle(entry: Int32Array): void {
     const tag = entry[REQ_TAG]!;
     const op = entry[REQ_OP]!;
-    let r: ReturnType<typeof dispatch>;
-    try {
-      r = dispatch(this.driver, this.d, entry, (slot, length) => {
-        if (slot >= this.layout.stagingSlots) return null;
-        // Copy out before use: the guest may rewrite the slot while we hash and store it.
-        return this.staging.slice(slot * this.layout.blockBytes, slot * this.layout.blockBytes + length);
-      });
-    } catch (err) {
-      // A bug of ours or a pool error on this request: it fails this domain, never dom0.
-      r = { fault: `dom0 error serving opcode ${op}: ${err instanceof Error ? err.message : String(err)}` };
-    }
-    if ('fault' in r) {
-      this.driver.fault(this.d, r.fault);
-      return;
-    }
-    if (r.completion instanceof Promise) {
+    const r = serve(this.driver, this.d, entry, (slot, length) => {
+      if (slot >= this.layout.stagingSlots) return null;
+      // Copy out before use: the guest may rewrite the slot while we hash and store it.
+      return this.staging.slice(slot * this.layout.blockBytes, slot * this.layout.blockBytes + length);
+    });
+    if (r === null) return;
+    if (r instanceof Promise) {
       this.inflight++;
-      r.completion.then(
-        (c) => {
-          this.inflight--;
-          this.complete(tag, op, c);
-          this.queuePublish();
-        },
-        (err: unknown) => {
-          this.inflight--;
-          this.driver.fault(this.d, `dom0 error serving opcode ${op}: ${err instanceof Error ? err.message : String(err)}`);
-        },
-      );
+      void r.then((c) => {
+        this.inflight--;
+        if (!c) return;
+        this.complete(tag, op, c);
+        this.queuePublish();
+      });
     } else {
-      this.complete(tag, op, r.completion);
+      this.complete(tag, op, r);
     }
   }
 
