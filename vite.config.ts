@@ -11,6 +11,24 @@ import { chromiumLaunchOptions, CHROMIUM_ARGS } from './scripts/chromium.mjs';
 
 // The npm scripts run `scripts/chromium.mjs --check` first and print how to get a browser
 // when none is found; here a missing browser must not break `vitest --project unit`.
+// One seed per test run for every property test (test/helpers/seed.ts). CI runs on the
+// fixed default; `TABVISOR_SEED=<n>` replays a run; `random` (what `npm run test:explore`
+// uses) draws a fresh one and prints it.
+const DEFAULT_PROPERTY_SEED = 1_329_113;
+function propertySeedFromEnv(): number {
+  const raw = process.env.TABVISOR_SEED;
+  if (raw === undefined || raw === '') return DEFAULT_PROPERTY_SEED;
+  if (raw === 'random') {
+    // Pinned in the environment so every later load of this config in the run agrees.
+    process.env.TABVISOR_SEED = String(Date.now() % 2_147_483_647);
+    console.log(`property tests: TABVISOR_SEED=${process.env.TABVISOR_SEED}`);
+    return Number(process.env.TABVISOR_SEED);
+  }
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n)) throw new TypeError(`TABVISOR_SEED must be an integer, got ${JSON.stringify(raw)} (npm run test:explore draws a fresh one)`);
+  return n | 0;
+}
+
 function browserLaunchOptions(): ReturnType<typeof chromiumLaunchOptions> {
   try {
     return chromiumLaunchOptions();
@@ -52,6 +70,7 @@ export default defineConfig({
     },
   },
   test: {
+    provide: { propertySeed: propertySeedFromEnv(), propertyPath: process.env.TABVISOR_SEED_PATH ?? '' },
     projects: [
       {
         extends: true,
@@ -59,6 +78,8 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          // A hang guard for a loaded 2-core machine, not a speed check (that is bench/).
+          testTimeout: 30_000,
         },
       },
       {

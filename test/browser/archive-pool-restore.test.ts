@@ -13,6 +13,7 @@ import { OpfsSegmentStore } from '../../host/archive/opfs-segment-store';
 import { RecordKind, encodeRecord } from '../../host/archive/segment-format';
 import { sha256Hex } from '../../host/archive/chunk-hash';
 import type { SegmentStore } from '../../host/archive/segment-store';
+import { seededRandom } from '../helpers/seed.ts';
 
 const BS = 16 * 1024;
 const pools: Pool[] = [];
@@ -130,7 +131,8 @@ describe.each(['opfs', 'indexeddb'] as const)('archive ↔ pool on %s', (backend
     const blocks = bytes.length / BS;
     const changed = Math.round(blocks / 100);
     const lbas = new Set<number>();
-    while (lbas.size < changed) lbas.add(Math.floor(Math.random() * blocks));
+    const random = seededRandom();
+    while (lbas.size < changed) lbas.add(Math.floor(random() * blocks));
     for (const lba of lbas) await pool.write('vm', lba, crypto.getRandomValues(new Uint8Array(BS)));
     await pool.commit();
     await pool.snapshot('vm', 'vm@2');

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { CleaningSim, QUICK_SIM, minCleanStartFree, simulateCleaning } from '../../bench/cleaning/cleaning-sim';
 import { CleaningPolicy, victimScore } from '../../host/archive/segment-usage';
 import { run } from '../../bench/suites/cleaning';
+import { fcParams } from '../helpers/seed.ts';
 
 const small = { ...QUICK_SIM, segments: 64, blocksPerSegment: 8, cleanStartFree: 3, cleanStopFree: 6, warmup: 3, measure: 3 };
 
@@ -37,7 +38,7 @@ describe('cleaning simulator', () => {
           expect(r.cleanedByUtilisation.reduce((a, b) => a + b, 0)).toBe(r.segmentsCleaned);
         },
       ),
-      { numRuns: 40 },
+      fcParams({ numRuns: 40 }),
     );
   });
 

@@ -8,6 +8,7 @@ import { type ChunkLocation, Tier } from '../../host/archive/lsm-run';
 import { type ChunkHash, chunkHash } from '../../host/archive/chunk-hash';
 import { segmentId } from '../../host/archive/segment-store';
 import { CorruptRunError } from '../../shared/errors/archive-errors';
+import { fcParams } from '../helpers/seed.ts';
 
 // A small key space so puts, deletes and re-puts of the same key collide often.
 const KEYS = Array.from({ length: 24 }, (_, i) => chunkHash(((i * 0x9e3779b1) >>> 0).toString(16).padStart(64, i.toString(16))));
@@ -86,7 +87,7 @@ describe('MetadataLsm', () => {
           await lsm.merge();
           check(lsm, model);
         }),
-        { numRuns: 150 },
+        fcParams({ numRuns: 150 }),
       );
     });
   }

@@ -14,6 +14,7 @@ import { MemoryBlockStore } from '../../host/dom0/block-store';
 import { CopyPort } from '../../host/dom0/copy-port';
 import { CPL_STATUS, CPL_TAG, ENTRY_WORDS, Op, REQ_ARG0, REQ_ARG1, REQ_LBA, REQ_OP, REQ_TAG, Status } from '../../shared/protocol';
 import type { CopyMessage } from '../../shared/grant';
+import { fcParams } from '../helpers/seed.ts';
 
 const BS = 4096;
 const BLOCKS = 8;
@@ -56,6 +57,13 @@ const msgArb: fc.Arbitrary<Msg> = fc.oneof(
   },
 );
 
+const wellFormedProgram: Msg[] = [
+  ...Array.from({ length: BLOCKS }, (_, lba): Msg => ({ kind: 'request', op: Op.READ, lba, arg0: 0, arg1: BS, withBytes: null })),
+  { kind: 'request', op: Op.WRITE, lba: 1, arg0: 0, arg1: BS, withBytes: BS },
+  { kind: 'request', op: Op.FLUSH, lba: 0, arg0: 0, arg1: 0, withBytes: null },
+  ...Array.from({ length: BLOCKS }, (_, lba): Msg => ({ kind: 'request', op: Op.READ, lba, arg0: 0, arg1: BS, withBytes: null })),
+];
+
 function blockFor(group: string, lba: number): Uint8Array {
   return new Uint8Array(BS).fill((group === 'g1' ? 10 : 100) + lba);
 }
@@ -87,7 +95,6 @@ describe('copy port under arbitrary guest messages', () => {
     const onUnhandled = (e: unknown): void => void unhandled.push(e);
     process.on('unhandledRejection', onUnhandled);
     process.on('uncaughtException', onUnhandled);
-    let verifiedReads = 0;
     try {
       await fc.assert(
         fc.asyncProperty(fc.array(msgArb, { minLength: 5, maxLength: 30 }), async (program) => {
@@ -132,7 +139,6 @@ describe('copy port under arbitrary guest messages', () => {
               expect(r.bytes.byteLength).toBe(BS);
               expect(allowed.has(r.bytes[0]!), `block ${q!.lba} is this clone's own (got ${r.bytes[0]})`).toBe(true);
               expect(r.bytes[BS - 1]).toBe(r.bytes[0]);
-              verifiedReads++;
             }
           }
           if (w.faults.length > 0) {
@@ -142,13 +148,12 @@ describe('copy port under arbitrary guest messages', () => {
           w.port.close();
           w.guestEnd.close();
         }),
-        { numRuns: 150 },
+        // Always run, whatever the seed: a well-formed program reading every block, with a
+        // write in between, so the byte checks above run in every CI run. How many READs
+        // a random draw answers with bytes is not asserted.
+        { ...fcParams({ numRuns: 150 }), examples: [[wellFormedProgram]] },
       );
       expect(unhandled).toEqual([]);
-      // The property was exercised: many READ answers carried bytes and were checked.
-      // Measured: ~200 of ~420 READs per 150 runs carry bytes; the rest are holes, refusals,
-      // or cut off by a fault the same program earned.
-      expect(verifiedReads).toBeGreaterThan(100);
     } finally {
       process.off('unhandledRejection', onUnhandled);
       process.off('uncaughtException', onUnhandled);

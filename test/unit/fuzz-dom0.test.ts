@@ -23,6 +23,7 @@ import { ENTRY_WORDS, Op, REQ_ARG0, REQ_ARG1, REQ_LBA, REQ_OP, REQ_TAG } from '.
 import { readJournal } from '../../guest/workloads/journal';
 import { journalLayout } from '../../shared/journal-layout';
 import { parseBatch } from '../../host/mirror/mirror-protocol';
+import { fcParams } from '../helpers/seed.ts';
 
 const BS = 4096;
 const BLOCKS = 12;
@@ -187,7 +188,7 @@ describe('fuzz: dom0 under arbitrary guest input', () => {
         }
         expect(unhandled).toEqual([]);
       }),
-      { numRuns: Number(process.env.FUZZ_RUNS ?? 150) },
+      fcParams({ numRuns: Number(process.env.FUZZ_RUNS ?? 150) }),
     );
   }, 60_000);
 
@@ -207,7 +208,7 @@ describe('fuzz: dom0 under arbitrary guest input', () => {
         }
         expect(snap.records.length).toBeLessThanOrEqual(9);
       }),
-      { numRuns: 500 },
+      fcParams({ numRuns: 500 }),
     );
   });
 
@@ -216,7 +217,7 @@ describe('fuzz: dom0 under arbitrary guest input', () => {
       fc.property(fc.anything(), (junk) => {
         expect(typeof parseBatch(junk)).toBe('string');
       }),
-      { numRuns: 500 },
+      fcParams({ numRuns: 500 }),
     );
   });
 });

@@ -12,6 +12,7 @@ import { checkMetadata } from '../../host/pool/fsck';
 import { toHex } from '../../host/pool/hash';
 import { PoolState } from '../../host/pool/state';
 import { prepareBlocks, stagePrepared, type WriteCounters } from '../../host/pool/write-path';
+import { fcParams } from '../helpers/seed.ts';
 
 const BS = 4096;
 const BLOCKS = 600; // two tree levels
@@ -140,7 +141,7 @@ describe('pool metadata engine against a model', () => {
         expect([...state.nodes.values()]).toHaveLength(0);
         for (const m of state.metaslabs.values()) expect([m.liveBytes, m.liveChunks]).toEqual([0, 0]);
       }),
-      { numRuns: 80 },
+      fcParams({ numRuns: 80 }),
     );
   }, 120_000);
 });

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { RingConsumer, RingProducer, initRing } from '../../shared/ring';
 import { ringBytes, ringGeometry } from '../../shared/ring-layout';
+import { fcParams } from '../helpers/seed.ts';
 
 function makeRing(capacity: number, entryWords: number, start: number) {
   const g = ringGeometry(64, capacity, entryWords);
@@ -64,7 +65,7 @@ describe('ring FIFO', () => {
           expect(consumer.fault).toBeNull();
         },
       ),
-      { numRuns: 400 },
+      fcParams({ numRuns: 400 }),
     );
   });
 

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { RingConsumer, RingProducer, initRing, type RingFault } from '../../shared/ring';
 import { RING_CONS_I32, RING_PROD_I32, ringBytes, ringGeometry } from '../../shared/ring-layout';
+import { fcParams } from '../helpers/seed.ts';
 
 function makeRing(capacity = 8, entryWords = 4, start = 0) {
   const g = ringGeometry(0, capacity, entryWords);
@@ -67,6 +68,7 @@ describe('hostile producer', () => {
         if (avail > 8) expect(consumer.fault?.kind).toBe('producer-overflow');
         else expect(handled).toBe(avail);
       }),
+      fcParams({ numRuns: 100 }),
     );
   });
 });
