@@ -17,13 +17,13 @@ function walk(dir: string): string[] {
   });
 }
 
-const SPECIFIER = /(?:^|[^\w.])(?:import|export)\s[^'"]*?from\s*['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]|new URL\(\s*['"](\.[^'"]+)['"]/g;
+const SPECIFIER = /(?:^|[^\w.])(?:import|export)\s[^'"]*?from\s*['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]|new URL\(\s*['"](\.[^'"]+)['"]|(?:^|[^\w.])import\s*['"](\.[^'"]+)['"]/g;
 
 /** Relative imports of one file, resolved to repository paths (query strings dropped). */
 export function importsOf(file: string, source: string): string[] {
   const out: string[] = [];
   for (const m of source.matchAll(SPECIFIER)) {
-    const spec = (m[1] ?? m[2] ?? m[3] ?? '').replace(/[?#].*$/, '');
+    const spec = (m[1] ?? m[2] ?? m[3] ?? m[4] ?? '').replace(/[?#].*$/, '');
     const base = normalize(join(dirname(file), spec));
     const found = [base, `${base}.ts`, `${base}.mjs`, join(base, 'index.ts')].find((c) => existsSync(join(ROOT, c)) && statSync(join(ROOT, c)).isFile());
     if (found) out.push(found);
@@ -38,6 +38,8 @@ export function violation(from: string, to: string): string | null {
   if (top(from) === 'shared' && top(to) !== 'shared') return 'shared/ imports only shared/';
   if (top(from) === 'guest' && top(to) !== 'guest' && top(to) !== 'shared') return 'guest/ imports only guest/ and shared/';
   if (SHIPPED.includes(top(from)) && !SHIPPED.includes(top(to))) return 'shipped code imports no tests, benchmarks or scripts';
+  if (from.startsWith('host/dom0/') && (to.startsWith('host/page/') || to.startsWith('host/console/'))) return 'the dom0 worker imports nothing from the page side';
+  if (top(from) === 'guest' && !from.startsWith('guest/workloads/') && to.startsWith('guest/workloads/')) return 'the guest runtime imports no workload';
   const e = engine(from);
   if (e === 'pool' && to.startsWith('host/') && engine(to) !== 'pool') return 'host/pool imports nothing else from host/';
   if (e === 'archive' && to.startsWith('host/') && engine(to) === null) return 'host/archive imports only host/archive and host/pool from host/';
@@ -81,6 +83,9 @@ describe('import rules', () => {
     expect(violation('host/pool/pool.ts', 'host/dom0/driver.ts')).not.toBeNull();
     expect(violation('host/archive/archive.ts', 'host/dom0/driver.ts')).not.toBeNull();
     expect(violation('host/archive/archive.ts', 'host/pool/pool.ts')).toBeNull();
+    expect(violation('host/dom0/driver.ts', 'host/page/hypervisor.ts')).not.toBeNull();
+    expect(violation('guest/block-device.ts', 'guest/workloads/journal.ts')).not.toBeNull();
+    expect(importsOf('host/console/main.ts', "import './console.css';\nimport { x } from './console-app';")).toEqual(['host/console/console.css', 'host/console/console-app.ts']);
     expect(cycles(new Map([['a', ['b']], ['b', ['c']], ['c', ['a']]]))).toEqual([['a', 'b', 'c', 'a']]);
   });
 
