@@ -1,5 +1,5 @@
 // @ts-check
-// Runs in Node. The crash campaign (issue 7, item 4): kill the BROWSER PROCESS (SIGKILL, no
+// Runs in Node. The crash campaign: kill the BROWSER PROCESS (SIGKILL, no
 // shutdown path at all) at random moments while a guest streams writes through the
 // hypervisor into IndexedDB, relaunch on the same profile, and check the pool: it opens,
 // fsck with data verification finds nothing, and every write acknowledged before the kill

@@ -1,5 +1,5 @@
 // Runs in a browser page (window or worker with indexedDB + crypto.subtle), loaded by the
-// benchmark runner (issue 6). Measures, in one run, the pool's import and cold sequential
+// benchmark runner. Measures, in one run, the pool's import and cold sequential
 // read of a volume of non-dedupable random bytes against raw batched IndexedDB doing the
 // same I/O: 64 KiB records, 1,024 records per transaction (put) / per getAll.
 //

@@ -1,5 +1,5 @@
 // Runs in the benchmark page (main thread of a cross-origin-isolated page). Reliability
-// figures of issue 7, measured on the real stack (dom0 worker, IndexedDB pool, guest workers):
+// reliability figures, measured on the real stack (dom0 worker, IndexedDB pool, guest workers):
 //   failover_takeover_ms   a guest's worker is terminated mid-stream; until its partner serves
 //                          its identity (heartbeat deadline 200 ms + fence + replay), median
 //   failover_replay_ms     of that, the survivor's own work (journal read, replay, sessions)

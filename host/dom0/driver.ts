@@ -146,8 +146,8 @@ export interface DriverCounters {
 
 /**
  * Optional hooks for host/dom0 (integrity) and host/mirror (dirty bits, page locks, frame
- * checksums). Each is called only when set, so a driver without them behaves, and awaits,
- * exactly as before.
+ * checksums). Each is called only when set, so a driver without them neither calls nor
+ * awaits anything extra.
  */
 export interface DriverHooks {
   /** Before a WRITE stages: may return a promise while the mirror routine holds `lba`'s page lock. */

@@ -93,8 +93,8 @@ export class PoolState {
 
   /**
    * Hand out `size` bytes of physical address space. Append-only inside the current
-   * metaslab, moving to a fresh one when it is full: freed space becomes garbage that the
-   * segment cleaner (issue 8) compacts, using the per-metaslab live-bytes accounting.
+   * metaslab, moving to a fresh one when it is full. Freed addresses are never reused: the
+   * record is deleted, so only key space is spent (docs/pool.md, "Metaslabs").
    */
   allocate(size: number): { metaslab: number; offset: number } {
     const sup = this.mutSup();

@@ -1,4 +1,4 @@
-// Real Chromium: guest failover and session takeover (issue 7, items 2 and 3). Two
+// Real Chromium: guest failover and session takeover. Two
 // failover-capable guests (guest/workloads/session-guest.ts) are partners; one is killed — its worker
 // terminated without telling anyone, as a crash would — in the middle of a stream of
 // journaled writes. The host notices the silent heartbeat, fences it, and the partner

@@ -1,4 +1,4 @@
-// Playwright, real Chromium (issue 7, item 4, short version; `npm run soak` is the long one).
+// Playwright, real Chromium (the short version; `npm run soak` is the long one).
 // The browser PROCESS is SIGKILLed at random moments while a guest streams writes through
 // the hypervisor; after each relaunch on the same profile the pool must open, pass fsck
 // with every chunk's checksum verified, and hold every write acknowledged before the kill.

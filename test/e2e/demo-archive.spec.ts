@@ -1,4 +1,4 @@
-// Playwright, real Chromium: the console's archive panel (issue 8). A guest edits its clone
+// Playwright, real Chromium: the console's archive panel. A guest edits its clone
 // twice, each version is snapshotted and archived (the second writes only the changed
 // chunk); cleaning and tiering run; the old snapshot's superseded chunk goes to the cold
 // tier; the old snapshot restores into a new volume, byte for byte.

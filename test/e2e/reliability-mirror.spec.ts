@@ -1,4 +1,4 @@
-// Playwright, real Chromium, two tabs of one origin (issue 7, item 1). Tab A's dom0 mirrors
+// Playwright, real Chromium, two tabs of one origin. Tab A's dom0 mirrors
 // the dirty pages of a volume a guest is writing to tab B — a separate host with its own
 // IndexedDB database — over a BroadcastChannel, in sync mode (a write is acknowledged only
 // once B has it durable). Writes appear in B's mirror while A runs; A is closed mid-stream;

@@ -1,4 +1,4 @@
-// Node, fast-check: dom0 under arbitrary input from guests (issue 7, item 5). The real
+// Node, fast-check: dom0 under arbitrary input from guests. The real
 // driver and RingPorts over SharedArrayBuffers, an in-memory store with two trust groups,
 // and reliability hooks installed. Each run is a random program of hostile actions:
 // entries pushed on a domain's request ring with arbitrary words, arbitrary bytes written
