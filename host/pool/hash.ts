@@ -3,6 +3,8 @@
 // so issuing many at once overlaps them with IndexedDB); chunkChecksum is the cheaper
 // checksum verified on every read.
 
+import { LANE_P1, LANE_P2, mixLanes } from '../../shared/lane-hash';
+
 export const HASH_BYTES = 32;
 
 export async function sha256(bytes: ArrayBuffer | Uint8Array): Promise<Uint8Array> {
@@ -35,8 +37,6 @@ export function isAllZero(bytes: Uint8Array): boolean {
 }
 
 
-const P1 = 0x9e3779b1 | 0;
-const P2 = 0x85ebca77 | 0;
 const S = [0x243f6a88 | 0, 0x85a308d3 | 0, 0x13198a2e | 0, 0x03707344 | 0];
 
 /**
@@ -56,25 +56,16 @@ export function chunkChecksum(bytes: Uint8Array): Uint8Array {
     bytes.byteOffset % 4 === 0
       ? new Int32Array(bytes.buffer, bytes.byteOffset, whole >>> 2)
       : new Int32Array(bytes.slice(0, whole).buffer);
-  let a = S[0]!;
-  let b = S[1]!;
-  let c = S[2]!;
-  let d = S[3]!;
-  const n = words.length;
-  for (let i = 0; i < n; i += 4) {
-    a = (a + Math.imul(words[i]!, P2)) | 0;
-    a = Math.imul((a << 13) | (a >>> 19), P1);
-    b = (b + Math.imul(words[i + 1]!, P2)) | 0;
-    b = Math.imul((b << 13) | (b >>> 19), P1);
-    c = (c + Math.imul(words[i + 2]!, P2)) | 0;
-    c = Math.imul((c << 13) | (c >>> 19), P1);
-    d = (d + Math.imul(words[i + 3]!, P2)) | 0;
-    d = Math.imul((d << 13) | (d >>> 19), P1);
-  }
+  const l = Int32Array.from(S);
+  mixLanes(l, words, words.length);
+  let a = l[0]!;
+  let b = l[1]!;
+  const c = l[2]!;
+  const d = l[3]!;
   // The tail (a chunk whose size is not a multiple of 16; blocks never are) and the length.
   for (let i = whole; i < bytes.byteLength; i++) {
-    a = (a + Math.imul(bytes[i]! + 1, P2)) | 0;
-    a = Math.imul((a << 13) | (a >>> 19), P1);
+    a = (a + Math.imul(bytes[i]! + 1, LANE_P2)) | 0;
+    a = Math.imul((a << 13) | (a >>> 19), LANE_P1);
   }
   b = (b + bytes.byteLength) | 0;
   return new Uint8Array(new Uint32Array([a, b, c, d]).buffer);
