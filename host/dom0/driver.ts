@@ -14,7 +14,7 @@
 // fallback) decode requests and deliver completions; both call the methods here.
 // Every input is treated as hostile and validated here, not in the ports.
 import { FrameTable } from './frame-table';
-import { ReadOnlyDatasetError } from '../pool';
+import { ChecksumError, OutOfRangeError, ReadOnlyDatasetError, StaleBlockRefError } from '../pool';
 import { arenaLayout, type ArenaLayout } from '../../shared/memory-layout';
 import { Status } from '../../shared/protocol';
 import { decodeFrame, encodeFrame, NO_FRAME } from '../../shared/ids';
@@ -342,7 +342,7 @@ export class Dom0Driver {
           frame = await filling.get(block.key)!;
         }
       } catch (err) {
-        if (errorName(err) !== 'StaleBlockRefError' || !this.store.resolveSync) return refuse(d, statusOf(err));
+        if (!(err instanceof StaleBlockRefError) || !this.store.resolveSync) return refuse(d, statusOf(err));
         this.counters.reresolved++;
         block = this.store.resolveSync(d.dataset, [lba])[0] ?? null;
         continue;
@@ -670,10 +670,6 @@ function zeroAll(t: FrameTable): void {
   for (let f = 0; f < t.layout.frames; f++) t.view(f).fill(0);
 }
 
-function errorName(err: unknown): string {
-  return err instanceof Error ? err.name : '';
-}
-
 function ok(): Completion {
   return { status: Status.OK, frame: -1, generation: 0 };
 }
@@ -683,11 +679,11 @@ function refuse(d: Domain, status: Status): Completion {
   return { status, frame: -1, generation: 0 };
 }
 
+// By class, never by name: a minified build renames classes.
 function statusOf(err: unknown): Status {
-  const name = errorName(err);
-  if (name === 'ArenaFullError') return Status.ARENA_FULL;
-  if (name === 'ChecksumError') return Status.CHECKSUM;
-  if (name === 'ReadOnlyDatasetError') return Status.READ_ONLY;
-  if (name === 'OutOfRangeError') return Status.OUT_OF_RANGE;
+  if (err instanceof ArenaFullError) return Status.ARENA_FULL;
+  if (err instanceof ChecksumError) return Status.CHECKSUM;
+  if (err instanceof ReadOnlyDatasetError) return Status.READ_ONLY;
+  if (err instanceof OutOfRangeError) return Status.OUT_OF_RANGE;
   return Status.IO;
 }

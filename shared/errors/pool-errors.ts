@@ -6,15 +6,17 @@
 
 /** Base of every pool error. */
 export abstract class PoolError extends Error {
+  // Spelled out, not new.target.name: a minified build renames classes.
+  override readonly name: string = 'PoolError';
   abstract readonly code: string;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = new.target.name;
   }
 }
 
 /** A dataset name or id that the pool does not hold (or no longer holds). */
 export class UnknownDatasetError extends PoolError {
+  override readonly name: string = 'UnknownDatasetError';
   readonly code = 'unknown-dataset';
   constructor(readonly dataset: string | number) {
     super(`no dataset ${JSON.stringify(dataset)} in this pool`);
@@ -23,6 +25,7 @@ export class UnknownDatasetError extends PoolError {
 
 /** A dataset name that is already taken. */
 export class DatasetExistsError extends PoolError {
+  override readonly name: string = 'DatasetExistsError';
   readonly code = 'dataset-exists';
   constructor(readonly dataset: string) {
     super(`a dataset named ${JSON.stringify(dataset)} already exists`);
@@ -31,6 +34,7 @@ export class DatasetExistsError extends PoolError {
 
 /** A logical block address (or byte range) outside the dataset. */
 export class OutOfRangeError extends PoolError {
+  override readonly name: string = 'OutOfRangeError';
   readonly code = 'out-of-range';
   constructor(
     readonly dataset: string,
@@ -43,6 +47,7 @@ export class OutOfRangeError extends PoolError {
 
 /** A write to a snapshot (snapshots are read-only; clone them to write). */
 export class ReadOnlyDatasetError extends PoolError {
+  override readonly name: string = 'ReadOnlyDatasetError';
   readonly code = 'read-only';
   constructor(readonly dataset: string) {
     super(`dataset ${JSON.stringify(dataset)} is a snapshot and read-only; clone it to write`);
@@ -51,6 +56,7 @@ export class ReadOnlyDatasetError extends PoolError {
 
 /** Destroying a snapshot that clones still originate from. */
 export class HasClonesError extends PoolError {
+  override readonly name: string = 'HasClonesError';
   readonly code = 'has-clones';
   constructor(
     readonly dataset: string,
@@ -62,6 +68,7 @@ export class HasClonesError extends PoolError {
 
 /** A malformed argument: block size not a power of two, misaligned write, bad option. */
 export class InvalidArgumentError extends PoolError {
+  override readonly name: string = 'InvalidArgumentError';
   readonly code = 'invalid-argument';
 }
 
@@ -71,6 +78,7 @@ export class InvalidArgumentError extends PoolError {
  * through a dataset (readBlocks, exportVolume); readChunks only knows the chunk.
  */
 export class ChecksumError extends PoolError {
+  override readonly name: string = 'ChecksumError';
   readonly code = 'checksum';
   constructor(
     readonly detail: {
@@ -97,6 +105,7 @@ export class ChecksumError extends PoolError {
 
 /** A BlockRef whose chunk no longer exists (its last reference was destroyed). */
 export class StaleBlockRefError extends PoolError {
+  override readonly name: string = 'StaleBlockRefError';
   readonly code = 'stale-ref';
   constructor(readonly chunkId: number) {
     super(`chunk ${chunkId} no longer exists in the pool (stale BlockRef)`);
@@ -105,6 +114,7 @@ export class StaleBlockRefError extends PoolError {
 
 /** The browser refused the commit for lack of space (wraps QuotaExceededError). */
 export class PoolFullError extends PoolError {
+  override readonly name: string = 'PoolFullError';
   readonly code = 'pool-full';
   constructor(txg: number, cause: unknown) {
     super(`commit of txg ${txg} refused: storage quota exceeded; the pool stays at txg ${txg - 1}`, { cause });
@@ -113,6 +123,7 @@ export class PoolFullError extends PoolError {
 
 /** Any other failure of a commit transaction. */
 export class CommitError extends PoolError {
+  override readonly name: string = 'CommitError';
   readonly code = 'commit-failed';
   constructor(txg: number, cause: unknown) {
     const why = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
@@ -122,10 +133,12 @@ export class CommitError extends PoolError {
 
 /** Use of a pool after close(), or a database that another tab upgraded under us. */
 export class PoolClosedError extends PoolError {
+  override readonly name: string = 'PoolClosedError';
   readonly code = 'pool-closed';
 }
 
 /** The on-disk format is newer than this code understands. */
 export class PoolFormatError extends PoolError {
+  override readonly name: string = 'PoolFormatError';
   readonly code = 'pool-format';
 }

@@ -117,7 +117,9 @@ describe('typed errors across a comlink boundary', () => {
   });
 
   it('a subclass nobody registered arrives as its nearest registered ancestor, name intact', async () => {
-    class LocalError extends pool.InvalidArgumentError {}
+    class LocalError extends pool.InvalidArgumentError {
+      override readonly name: string = 'LocalError'; // every project error names itself (minified builds rename classes)
+    }
     const e = new LocalError('local');
     const back = fromWire(structuredClone(toWire(e)));
     expect(back).toBeInstanceOf(pool.InvalidArgumentError);
@@ -136,5 +138,19 @@ describe('typed errors across a comlink boundary', () => {
   it('thrown non-errors pass through as they are', async () => {
     await expect(remote.throwValue('plain string')).rejects.toBe('plain string');
     await expect(remote.throwValue({ why: 1 })).rejects.toEqual({ why: 1 });
+  });
+});
+
+describe('error names survive minification', () => {
+  // A minified build renames classes, so `new.target.name` or `constructor.name` would
+  // read 'e' in the built site; every project error spells its name out.
+  it('every pool and archive error class declares its own name, in its source', async () => {
+    const { readFileSync } = await import('node:fs');
+    for (const file of ['pool-errors.ts', 'archive-errors.ts', 'device-errors.ts']) {
+      const src = readFileSync(new URL(`../../shared/errors/${file}`, import.meta.url), 'utf8');
+      const classes = [...src.matchAll(/export (?:abstract )?class (\w+)/g)].map((m) => m[1]!);
+      expect(classes.length).toBeGreaterThan(2);
+      for (const cls of classes) expect(src, `${file}: ${cls} names itself`).toMatch(new RegExp(`class ${cls}\\b[^{]*\\{[^}]*?name(?:: string)? = '${cls}'`, 's'));
+    }
   });
 });
