@@ -19,6 +19,11 @@ export interface PhysicalBlock {
 export interface VolumeInfo {
   readonly blocks: number;
   readonly blockBytes: number;
+  /**
+   * The volume's size when its last block is partial (less than blocks × blockBytes).
+   * Bytes past it do not exist: a whole-block write to the last block is truncated there.
+   */
+  readonly sizeBytes?: number;
   readonly readOnly: boolean;
   readonly group: string;
 }

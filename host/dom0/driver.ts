@@ -394,11 +394,19 @@ export class Dom0Driver {
    * WRITE: copy-on-write `bytes` into the domain's clone at `lba`; resolves when durable.
    * The old mapping is dropped; its frame stays pinned while the guest holds views of it
    * (its lease word says so): a frame a domain may be reading is never reused.
+   * Geometry: a block past the last is OUT_OF_RANGE; in a partial last block the bytes
+   * past the end of the volume are truncated (stored and read back as zeros), as the pool
+   * does for its own callers (docs/design.md, "Geometry").
    */
   async write(d: Domain, lba: number, bytes: Uint8Array): Promise<Completion> {
     d.counters.requests++;
     if (!this.inRange(d, lba)) return refuse(d, Status.OUT_OF_RANGE);
     if (bytes.byteLength !== d.volume.blockBytes) return refuse(d, Status.BAD_REQUEST);
+    const inVolume = (d.volume.sizeBytes ?? d.volume.blocks * d.volume.blockBytes) - lba * d.volume.blockBytes;
+    if (inVolume < bytes.byteLength) {
+      bytes = bytes.slice(); // the caller's buffer (a staging slot, a message) is not ours to change
+      bytes.fill(0, inVolume);
+    }
     const locked = this.hooks.beforeWrite?.(d, lba);
     if (locked) await locked;
     let failed: Status | null = null;

@@ -13,7 +13,7 @@ export class PoolBlockStore implements BlockStore {
 
   async volume(dataset: string): Promise<VolumeInfo> {
     const info = this.pool.info(dataset);
-    return { blocks: info.blocks, blockBytes: info.blockSize, readOnly: info.kind === 'snapshot', group: info.group };
+    return { blocks: info.blocks, blockBytes: info.blockSize, sizeBytes: info.sizeBytes, readOnly: info.kind === 'snapshot', group: info.group };
   }
 
   async resolve(dataset: string, lbas: readonly number[]): Promise<(PhysicalBlock | null)[]> {

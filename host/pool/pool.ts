@@ -246,9 +246,15 @@ export class Pool {
   /**
    * Stage `bytes` at block `lba` (in blocks of the dataset's block size). The length must
    * be a multiple of the block size, except a write that ends exactly at the end of the
-   * volume. Zero blocks punch holes. Durable only after commit().
+   * volume. A write reaching into a block past the last is refused (OutOfRangeError); one
+   * that ends inside the partial last block but past the end of the volume (a whole-block
+   * write there) is truncated at the end: those bytes do not exist and read back as zeros.
+   * Zero blocks punch holes. Durable only after commit().
    */
   async write(ds: DatasetRef, lba: number, bytes: Uint8Array, opts: { dedupThreshold?: number } = {}): Promise<void> {
+    const whole = this.writable(ds, lba, bytes.length);
+    const inVolume = whole.sizeBytes - lba * whole.blockSize;
+    if (bytes.length > inVolume) bytes = bytes.subarray(0, inVolume);
     const d = this.writable(ds, lba, bytes.length);
     if (opts.dedupThreshold !== undefined && !(opts.dedupThreshold >= 1)) {
       throw new InvalidArgumentError(`dedupThreshold must be ≥ 1 (Infinity disables dedup), got ${opts.dedupThreshold}`);

@@ -167,6 +167,26 @@ describe('dom0 driver', () => {
     expect(driver.groups.get('g1')!.table.view(rb.frame)[0]).toBe(2);
   });
 
+  it('truncates a whole-block write to the partial last block at the end of the volume; refuses the block after', async () => {
+    const store = new MemoryBlockStore();
+    // 3 blocks, the last holding 100 bytes of volume.
+    store.addVolume('odd', { blocks: 3, blockBytes: BS, sizeBytes: 2 * BS + 100, readOnly: false, group: 'g1' });
+    const driver = new Dom0Driver(store, { arenaFrames: 8, promoteAt: 2, quota: 8, shared: true });
+    const d = zeroCopy(driver, await driver.createDomain('odd'));
+    const payload = block(0xab);
+    expect((await driver.write(d, 2, payload)).status).toBe(Status.OK);
+    expect(payload[BS - 1]).toBe(0xab); // the caller's buffer is left alone
+    const r = await driver.read(d, 2);
+    expect(r.status).toBe(Status.OK);
+    const back = driver.frameView(d, r.frame);
+    expect(Array.from(back.subarray(0, 100))).toEqual(new Array(100).fill(0xab));
+    expect(back.subarray(100).every((b) => b === 0), 'bytes past the end of the volume read back as zeros').toBe(true);
+    // A full block before the end is whole; the block after the last is refused.
+    expect((await driver.write(d, 1, block(0xcd))).status).toBe(Status.OK);
+    expect(driver.frameView(d, (await driver.read(d, 1)).frame).every((b) => b === 0xcd)).toBe(true);
+    expect((await driver.write(d, 3, block(0xee))).status).toBe(Status.OUT_OF_RANGE);
+  });
+
   it('keeps a pin on the old frame while the guest holds views, and drops only pins it holds', async () => {
     const { driver } = setup({ arenaFrames: 2 });
     const a = zeroCopy(driver, await driver.createDomain('clone-a'));
