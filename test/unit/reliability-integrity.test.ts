@@ -9,6 +9,7 @@ import { CHECK_FRESH_MS } from '../../host/dom0/integrity';
 import { checksumKey, frameChecksum } from '../../host/dom0/checksum';
 import type { MirrorLink } from '../../host/mirror/mirror-protocol';
 import { Status } from '../../shared/protocol';
+import { ChecksumError } from '../../shared/errors/pool-errors';
 import { zeroCopy } from './helpers/zero-copy-domain';
 
 const BS = 4096;
@@ -114,7 +115,7 @@ describe('frame integrity', () => {
     const ra = await driver.read(a, 0);
     g.table.view(ra.frame)[0] = 0x77;
     store.read = async () => {
-      throw Object.assign(new Error('checksum mismatch in pool'), { name: 'ChecksumError' });
+      throw new ChecksumError({ chunkId: 1, metaslab: 0, offset: 0, expected: '00', actual: '01' });
     };
     const report = await rel.scrub();
     expect(report).toMatchObject({ corrupt: 1, repaired: 0 });
