@@ -47,7 +47,7 @@ export default defineConfig({
   oxc: { target: 'es2022' },
   // Pre-bundled up front: discovering them mid-run makes Vite reload the page.
   // wa-sqlite is served as is: SQL guests get its WASM compiled by the page, not by URL.
-  optimizeDeps: { include: ['comlink', 'idb'], exclude: ['@journeyapps/wa-sqlite'] },
+  optimizeDeps: { include: ['comlink', 'idb', 'fake-indexeddb'], exclude: ['@journeyapps/wa-sqlite'] },
   build: {
     target: 'es2022',
     rollupOptions: {
