@@ -4,6 +4,7 @@
 // (unset → a fixed number; `npm run test:explore` passes a fresh one and prints it).
 // fast-check's failure message carries `{ seed, path }`; to replay one failing property
 // run `TABVISOR_SEED=<seed> TABVISOR_SEED_PATH=<path> npx vitest run <that file>`.
+import { mulberry32 } from '../../bench/cleaning/prng';
 import { inject } from 'vitest';
 
 declare module 'vitest' {
@@ -30,14 +31,7 @@ export function fcParams(opts: { numRuns: number }): PropertyParams {
   return { seed: propertySeed(), numRuns: opts.numRuns, ...(path ? { path } : {}) };
 }
 
-/** A small deterministic PRNG (mulberry32) for tests that draw without fast-check. */
+/** A small deterministic PRNG (the cleaning simulator's mulberry32) for tests that draw without fast-check. */
 export function seededRandom(seed: number = propertySeed()): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
