@@ -3,9 +3,11 @@
 // shutdown path at all) at random moments while a guest streams writes through the
 // hypervisor into IndexedDB, relaunch on the same profile, and check the pool: it opens,
 // fsck with data verification finds nothing, and every write acknowledged before the kill
-// is present (each block holds that version or a later one, never torn bytes).
+// is present (each block holds that version or a later one, never torn bytes), and so is
+// every snapshot, clone and import acknowledged before the kill (an import whole, byte for
+// byte; a partial import must never appear under its name).
 //
-//   npm run soak                      # 25 kills against a dev server it starts on port 5175
+//   npm run soak                      # 30 kills against a dev server it starts on port 5175
 //   node scripts/soak.mjs --kills 100 --url http://127.0.0.1:5174
 //
 // test/e2e/crash-campaign.spec.ts runs the same loop with a few kills.
@@ -20,8 +22,8 @@ import { chromiumLaunchOptions } from './chromium.mjs';
 const PAGE = '/test/e2e/pages/reliability-crash.html';
 
 /**
- * @typedef {{ problems: string[], versions: number[], verified: number }} Verify
- * @typedef {{ kills: number, verifiedChunks: number, acknowledged: number, failures: string[], ms: number }} CampaignResult
+ * @typedef {{ problems: string[], versions: number[], verified: number, names: string[], pruned: string[] }} Verify
+ * @typedef {{ kills: number, verifiedChunks: number, acknowledged: number, datasetsAcknowledged: number, failures: string[], ms: number }} CampaignResult
  */
 
 /**
@@ -34,6 +36,8 @@ export async function crashCampaign(opts) {
   const db = `crash-campaign-${Date.now()}`;
   /** Highest version acknowledged per block, over every run so far. */
   let acked = /** @type {number[]} */ ([]);
+  /** Snapshots, clones and imports acknowledged, over every run so far. */
+  const ackedNames = new Set(/** @type {string[]} */ ([]));
   const failures = /** @type {string[]} */ ([]);
   let kills = 0;
   let verifiedChunks = 0;
@@ -51,7 +55,11 @@ export async function crashCampaign(opts) {
         if (got < 0) bad.push(`block ${i}: bytes are not any version written (torn or corrupt)`);
         else if (got < (acked[i] ?? 0)) bad.push(`block ${i}: acknowledged version ${acked[i]} lost, holds ${got}`);
       });
+      const present = new Set(v.names);
+      for (const name of ackedNames) if (!present.has(name)) bad.push(`acknowledged dataset ${name} lost`);
       if (bad.length) failures.push(`after kill ${round}: ${bad.join('; ')}`);
+      // Pruned in verify mode (no kill can cut that short): no longer expected.
+      for (const name of v.pruned) ackedNames.delete(name);
       log(`round ${round}: pool verified (${v.verified} chunks), ${bad.length ? `PROBLEMS: ${bad.join('; ')}` : 'every acknowledged write present'}`);
       if (round === opts.kills) {
         await ctx.close();
@@ -61,23 +69,28 @@ export async function crashCampaign(opts) {
       await page.goto(`${PAGE}?mode=write&db=${db}`);
       await page.waitForFunction(() => window.__crash?.ready || window.__crash?.error, null, { timeout: 30_000 });
       const err = await page.evaluate(() => window.__crash?.error ?? null);
-      if (err) throw new Error(`write page failed: ${err}`);
+      if (err) {
+        failures.push(`round ${round}: write page failed: ${err}`);
+        log(`round ${round}: write page failed: ${err}`);
+      }
       const min = opts.minWriteMs ?? 200;
       const max = opts.maxWriteMs ?? 1500;
       await page.waitForTimeout(min + Math.random() * (max - min));
-      const now = await page.evaluate(() => window.__crash?.acked?.() ?? []);
-      killBrowser(profile);
+      const [now, names, opsError] = await page.evaluate(() => /** @type {const} */ ([window.__crash?.acked?.() ?? [], window.__crash?.done?.() ?? [], window.__crash?.opsError?.() ?? null]));
+      for (const n of names) ackedNames.add(n);
+      if (opsError) failures.push(`round ${round}: a snapshot, clone or import failed before the kill: ${opsError}`);
+      await killBrowser(profile);
       kills++;
       await ctx.close().catch(() => undefined);
       // Versions are numbered across all blocks, so the highest one counts the writes acknowledged so far.
       acked = now.map((k, i) => Math.max(k, acked[i] ?? 0));
       acknowledged = Math.max(0, ...acked);
-      log(`kill ${kills}: browser SIGKILLed, highest acknowledged version ${Math.max(...acked)}`);
+      log(`kill ${kills}: browser SIGKILLed, highest acknowledged version ${Math.max(...acked)}, ${ackedNames.size} snapshots/clones/imports acknowledged`);
     }
   } finally {
     rmSync(profile, { recursive: true, force: true });
   }
-  return { kills, verifiedChunks, acknowledged, failures, ms: Date.now() - t0 };
+  return { kills, verifiedChunks, acknowledged, datasetsAcknowledged: ackedNames.size, failures, ms: Date.now() - t0 };
 }
 
 /**
@@ -89,19 +102,32 @@ async function verifyOn(page, db) {
   await page.goto(`${PAGE}?mode=verify&db=${db}`);
   await page.waitForFunction(() => window.__crash?.ready || window.__crash?.error, null, { timeout: 30_000 });
   const out = await page.evaluate(() => ({ error: window.__crash?.error, verify: window.__crash?.verify }));
-  if (out.error || !out.verify) return { problems: [`verify page failed: ${out.error}`], versions: [], verified: 0 };
+  if (out.error || !out.verify) return { problems: [`verify page failed: ${out.error}`], versions: [], verified: 0, names: [], pruned: [] };
   return out.verify;
 }
 
-/** SIGKILL the browser process of `profile` (the one without --type=, i.e. not a child). */
-function killBrowser(/** @type {string} */ profile) {
-  const ps = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-  const pid = ps
-    .split('\n')
-    .filter((l) => l.includes(`--user-data-dir=${profile}`) && !l.includes('--type='))
-    .map((l) => Number(l.trim().split(/\s+/)[0]))[0];
-  if (!pid) throw new Error('browser process not found');
-  process.kill(pid, 'SIGKILL');
+/**
+ * SIGKILL the browser process of `profile` (the one without --type=, i.e. not a child): the
+ * crash. Then wait until every process of that browser is gone (children notice their
+ * parent's death and exit; any left after 3 s are killed), so the next launch does not meet
+ * a dying storage process still holding the profile's files.
+ */
+async function killBrowser(/** @type {string} */ profile) {
+  const mine = () =>
+    execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.includes(`--user-data-dir=${profile}`))
+      .map((l) => ({ pid: Number(l.trim().split(/\s+/)[0]), main: !l.includes('--type=') }));
+  const main = mine().find((p) => p.main);
+  if (!main) throw new Error('browser process not found');
+  process.kill(main.pid, 'SIGKILL');
+  for (let waited = 0; ; waited += 100) {
+    const left = mine();
+    if (left.length === 0) return;
+    if (waited >= 3000) for (const p of left) try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone meanwhile */ }
+    if (waited >= 10_000) throw new Error(`browser processes still alive 10 s after the kill: ${left.map((p) => p.pid).join(', ')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** @param {string} url */
@@ -122,7 +148,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const i = process.argv.indexOf(name);
     return i >= 0 ? process.argv[i + 1] : undefined;
   };
-  const kills = Number(arg('--kills') ?? 25);
+  const kills = Number(arg("--kills") ?? 30);
   let url = arg('--url');
   /** @type {import('node:child_process').ChildProcess | null} */
   let server = null;
@@ -133,7 +159,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {
     await waitForServer(url);
     const r = await crashCampaign({ baseURL: url, kills, log: (l) => console.log(l) });
-    console.log(`soak: ${r.kills} browser kills survived with ${r.failures.length} failures; ${r.acknowledged} acknowledged writes checked; ${(r.ms / 1000).toFixed(0)} s`);
+    console.log(`soak: ${r.kills} browser kills, ${r.failures.length} failures; ${r.acknowledged} acknowledged writes and ${r.datasetsAcknowledged} snapshots/clones/imports checked; ${(r.ms / 1000).toFixed(0)} s`);
     for (const f of r.failures) console.error(`FAILED ${f}`);
     process.exitCode = r.failures.length ? 1 : 0;
   } finally {

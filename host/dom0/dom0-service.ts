@@ -38,8 +38,10 @@ export interface Dom0Config {
   shared: boolean;
   /** Dedup only runs of at least this many matching blocks (seed 001's THN). */
   dedupThreshold: number;
-  /** Where the pool lives: IndexedDB, memory, or IndexedDB falling back to memory. */
+  /** Where the pool lives: IndexedDB, memory, or IndexedDB falling back to memory when refused. */
   storage?: StorageChoice;
+  /** Open a pool the browser deleted (PoolLostError) as empty; only on the user's say-so. */
+  acceptLoss?: boolean;
   /** Scrub resident frames against their checksums this often (0: only on request). */
   scrubEveryMs?: number;
 }
@@ -137,7 +139,7 @@ export class Dom0Service {
   async init(config: Dom0Config): Promise<void> {
     if (this.pool) throw new Error('dom0 is already initialised');
     this.config = config;
-    const opened = await openPool(config.poolName, { dedupThreshold: config.dedupThreshold }, config.storage ?? 'auto');
+    const opened = await openPool(config.poolName, { dedupThreshold: config.dedupThreshold, ...(config.acceptLoss ? { acceptLoss: true } : {}) }, config.storage ?? 'auto');
     this.pool = opened.pool;
     this.storage = opened.storage;
     this.driver = new Dom0Driver(new PoolBlockStore(this.pool), {

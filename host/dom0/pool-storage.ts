@@ -4,7 +4,11 @@
 // `UnknownError: The user denied permission to access the database` (third-party storage
 // blocking). Without a fallback the embedded console could not run at all; with it, it
 // runs and says plainly that nothing is kept after the page closes.
+// Only a refusal falls back. Any other failure to open (a browser I/O error, a backing
+// store the browser found damaged) is an error: a memory pool would then acknowledge
+// writes that vanish with the tab, while the caller believes them durable.
 import { Pool, type PoolOptions } from '../pool';
+import { PoolError, PoolStorageError } from '../../shared/errors/pool-errors';
 
 export type StorageKind = 'indexeddb' | 'memory';
 export interface PoolStorage {
@@ -21,8 +25,12 @@ export async function openPool(name: string, opts: PoolOptions, choice: StorageC
     try {
       return { pool: await Pool.open(name, opts), storage: { kind: 'indexeddb', reason: `pool saved in IndexedDB database "${name}"` } };
     } catch (err) {
-      // A pool written by a newer version is a real error, not a storage refusal.
-      if (choice === 'indexeddb' || (err instanceof Error && err.name === 'PoolFormatError')) throw err;
+      if (choice === 'indexeddb' || !isStorageRefusal(err)) {
+        // The pool's own errors (a newer format, a bad option) already say what is wrong.
+        if (err instanceof PoolError) throw err;
+        const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+        throw new PoolStorageError(`IndexedDB could not open pool "${name}" (${detail}); it was not opened in memory instead, since writes there would not be kept`, { cause: err });
+      }
       const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
       await useMemoryIndexedDB();
       return {
@@ -33,6 +41,18 @@ export async function openPool(name: string, opts: PoolOptions, choice: StorageC
   }
   await useMemoryIndexedDB();
   return { pool: await Pool.open(name, opts), storage: { kind: 'memory', reason: 'pool kept in memory by configuration; nothing is saved' } };
+}
+
+/**
+ * Whether the browser refused storage to this context, as opposed to failing at it.
+ * Chromium, storage partitioning off or third-party storage blocked:
+ * `UnknownError: The user denied permission to access the database`. Firefox with
+ * storage disabled: `SecurityError: The operation is insecure.`
+ */
+export function isStorageRefusal(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.name === 'SecurityError') return true;
+  return err.name === 'UnknownError' && /denied permission|not allowed|blocked/i.test(err.message);
 }
 
 /**

@@ -273,6 +273,7 @@ export class Hypervisor {
         shared,
         dedupThreshold: options.dedupThreshold ?? 1,
         storage: storageChoice,
+        ...(options.acceptLoss ? { acceptLoss: true } : {}),
         ...(options.scrubEveryMs !== undefined ? { scrubEveryMs: options.scrubEveryMs } : {}),
         ...(options.privateFrames !== undefined ? { privateFrames: options.privateFrames } : {}),
       });

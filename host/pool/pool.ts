@@ -7,13 +7,13 @@
 import { openDB, type IDBPDatabase } from 'idb';
 import { countBlocks, exclusiveAt, lookup } from './block-tree';
 import { writeTxg } from './commit';
-import { ChecksumError, InvalidArgumentError, OutOfRangeError, PoolClosedError, PoolFormatError, StaleBlockRefError } from '../../shared/errors/pool-errors';
+import { ChecksumError, InvalidArgumentError, OutOfRangeError, PoolClosedError, PoolFormatError, PoolLostError, StaleBlockRefError } from '../../shared/errors/pool-errors';
 import { decodePage } from './chunk-map-page';
 import * as datasets from './datasets';
 import { fsck, type FsckReport } from './fsck';
 import { exportVolume, importVolume, type ImportOptions, type ImportProgress } from './import-export';
 import { readChunkRecords } from './reader';
-import { DB_VERSION, FORMAT_VERSION, upgrade, type ChunkRecord, type DatasetRecord, type PoolDB, type SuperRecord } from './schema';
+import { DB_VERSION, FORMAT_VERSION, upgrade, type ChunkRecord, type DatasetRecord, type LossRecord, type PoolDB, type SuperRecord } from './schema';
 import { Serial } from './serial';
 import { dedupKey, PoolState } from './state';
 import { blockCount } from './tree-math';
@@ -21,6 +21,17 @@ import type { BlockRef, CloneOptions, CreateVolumeOptions, DatasetInfo, DatasetR
 import { prepareBlocks, stagePrepared, type PreparedBlocks } from './write-path';
 
 export const DEFAULT_METASLAB_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Chromium reports on the upgradeneeded event whether it had to delete the origin's data
+ * before this open (non-standard `dataLoss` / `dataLossMessage`, 'total' when it deleted
+ * a backing store it found damaged). Other browsers have no such field: undefined.
+ */
+function reportedLoss(event: Event): LossRecord | undefined {
+  const e = event as Event & { dataLoss?: unknown; dataLossMessage?: unknown };
+  if (typeof e.dataLoss !== 'string' || e.dataLoss === 'none') return undefined;
+  return { dataLoss: e.dataLoss, message: typeof e.dataLossMessage === 'string' ? e.dataLossMessage : '', at: Date.now() };
+}
 
 export class Pool {
   private closed = false;
@@ -46,7 +57,11 @@ export class Pool {
     let db: IDBPDatabase<PoolDB>;
     try {
       db = await openDB<PoolDB>(name, DB_VERSION, {
-        upgrade: (udb, oldVersion) => upgrade(udb, oldVersion),
+        upgrade: (udb, oldVersion, _newVersion, tx, event) => {
+          upgrade(udb, oldVersion);
+          const loss = reportedLoss(event);
+          if (loss) void tx.objectStore('meta').put(loss, 'lost');
+        },
         // Another connection wants a newer schema: step aside rather than block it.
         blocking: () => {
           if (pool) pool.closed = true;
@@ -61,13 +76,24 @@ export class Pool {
     }
     try {
       const tx = db.transaction(['meta', 'datasets', 'nodes', 'chunkmap', 'metaslabs'], 'readonly');
-      const [sup, datasets, nodes, pages, metaslabs] = await Promise.all([
+      const [supRec, lostRec, datasets, nodes, pages, metaslabs] = await Promise.all([
         tx.objectStore('meta').get('super'),
+        tx.objectStore('meta').get('lost'),
         tx.objectStore('datasets').getAll(),
         tx.objectStore('nodes').getAll(),
         tx.objectStore('chunkmap').getAll(),
         tx.objectStore('metaslabs').getAll(),
       ]);
+      const sup = supRec as SuperRecord | undefined;
+      const lost = lostRec as LossRecord | undefined;
+      if (lost) {
+        if (!opts.acceptLoss) {
+          throw new PoolLostError(
+            `pool ${name} is gone: when its database was opened on ${new Date(lost.at).toISOString()}, the browser reported it had deleted this site's earlier data (${lost.dataLoss}: ${lost.message || 'no reason given'}). Open it with acceptLoss to start again from an empty pool.`,
+          );
+        }
+        await db.delete('meta', 'lost');
+      }
       let superRec: SuperRecord;
       if (!sup) {
         superRec = { formatVersion: FORMAT_VERSION, txg: 0, nextChunkId: 1, nextNodeId: 1, nextDatasetId: 1, metaslabBytes, allocMetaslab: 0 };

@@ -35,6 +35,19 @@ export interface SuperRecord {
   allocMetaslab: number;
 }
 
+/**
+ * Key 'lost' in store `meta`: the browser said, when this database was last created, that
+ * it had deleted the origin's earlier data (Chromium's `dataLoss: 'total'` on the
+ * upgradeneeded event, e.g. after finding the backing store damaged). Written in that
+ * same upgrade, so the report survives until the user accepts the loss.
+ */
+export interface LossRecord {
+  dataLoss: string;
+  message: string;
+  /** Date.now() of the open that saw the report. */
+  at: number;
+}
+
 export const DATASET_KINDS = { volume: 'volume', snapshot: 'snapshot', clone: 'clone' } as const;
 export type DatasetKind = (typeof DATASET_KINDS)[keyof typeof DATASET_KINDS];
 
@@ -137,7 +150,7 @@ export interface MetaslabRecord {
 }
 
 export interface PoolDB extends DBSchema {
-  meta: { key: 'super'; value: SuperRecord };
+  meta: { key: 'super' | 'lost'; value: SuperRecord | LossRecord };
   datasets: { key: number; value: DatasetRecord };
   nodes: { key: number; value: NodeRecord };
   /** The chunk map, in pages. The (group, hash) dedup index is derived from it at open. */

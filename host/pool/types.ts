@@ -14,6 +14,11 @@ export interface PoolOptions {
   durability?: Durability;
   /** Test hooks (failure injection). Never set in production. */
   hooks?: CommitHooks;
+  /**
+   * Open a pool the browser reported it had deleted (PoolLostError) as the empty pool it
+   * now is, and clear the report. Only on the user's say-so: until then every open refuses.
+   */
+  acceptLoss?: boolean;
 }
 
 export interface CreateVolumeOptions {

@@ -142,3 +142,23 @@ export class PoolFormatError extends PoolError {
   override readonly name: string = 'PoolFormatError';
   readonly code = 'pool-format';
 }
+
+/**
+ * IndexedDB failed to open the pool for a reason other than refusing storage to this
+ * context (a browser error, a damaged backing store). The pool is not opened anywhere
+ * else: serving from memory instead would acknowledge writes that are never kept.
+ */
+export class PoolStorageError extends PoolError {
+  override readonly name: string = 'PoolStorageError';
+  readonly code = 'pool-storage';
+}
+
+/**
+ * The browser deleted this pool's data (it reported `dataLoss` when the database was
+ * created again). Every open refuses with this until the user accepts the loss
+ * (`acceptLoss`), so an application never mistakes the empty pool for its own.
+ */
+export class PoolLostError extends PoolError {
+  override readonly name: string = 'PoolLostError';
+  readonly code = 'pool-lost';
+}

@@ -4,13 +4,14 @@
 // with every chunk's checksum verified, and hold every write acknowledged before the kill.
 import { expect, test } from '@playwright/test';
 
-test('the pool survives the browser process being killed at random points during write streams', async ({ baseURL }) => {
-  test.setTimeout(90_000);
+const KILLS = Number(process.env.TABVISOR_CRASH_KILLS ?? 30);
+
+test('the pool survives the browser process being killed at random points during writes, snapshots, clones and imports', async ({ baseURL }) => {
+  test.setTimeout(KILLS * 15_000 + 60_000); // a hang guard on a loaded machine, not a speed check
   const { crashCampaign } = await import('../../scripts/soak.mjs');
-  const r = await crashCampaign({ baseURL: baseURL!, kills: 3, minWriteMs: 150, maxWriteMs: 900, log: (l) => console.log(l) });
-  test.info().annotations.push({ type: 'crash-campaign', description: `${r.kills} kills survived, ${r.acknowledged} acknowledged writes checked` });
+  const r = await crashCampaign({ baseURL: baseURL!, kills: KILLS, minWriteMs: 150, maxWriteMs: 900, log: (l) => console.log(l) });
+  test.info().annotations.push({ type: 'crash-campaign', description: `${r.kills} kills survived, ${r.acknowledged} acknowledged writes and ${r.datasetsAcknowledged} snapshots/clones/imports checked, ${(r.ms / 1000).toFixed(0)} s` });
+  console.log(`crash campaign: ${r.kills} kills, ${r.acknowledged} acknowledged writes, ${r.datasetsAcknowledged} snapshots/clones/imports, ${(r.ms / 1000).toFixed(0)} s`);
   expect(r.failures).toEqual([]);
-  expect(r.kills).toBe(3);
-  expect(r.acknowledged).toBeGreaterThan(0);
-  expect(r.verifiedChunks).toBeGreaterThan(0);
+  expect(r.kills).toBe(KILLS);
 });

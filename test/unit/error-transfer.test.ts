@@ -28,6 +28,8 @@ function samples(): Error[] {
     new pool.CommitError(5, new TypeError('boom')),
     new pool.PoolClosedError('closed'),
     new pool.PoolFormatError('format 9'),
+    new pool.PoolStorageError('IndexedDB could not open pool', { cause: new DOMException('Internal error opening backing store', 'UnknownError') }),
+    new pool.PoolLostError('pool p is gone'),
     new archive.ArchiveError('generic'),
     new archive.CorruptRecordError(2, 128, 'bad crc', { cause: new RangeError('inner') }),
     hashErr,

@@ -2,16 +2,28 @@
 // campaign, which SIGKILLs the whole browser at random moments.
 // mode=write: a hypervisor on pool `db`; a guest streams writes (version k to block k % 32,
 //   4 in flight) through the rings into volume `vol`, resuming after the highest version
-//   present. window.__acked() = highest version acknowledged per block.
+//   present. Meanwhile the page snapshots `vol`, clones the snapshot and imports small
+//   volumes of known bytes, one after another; window.__crash.done() = the names of those
+//   acknowledged (the call resolved, so committed).
 // mode=verify: opens the pool directly (no dom0), runs fsck with data verification and
-//   returns, per block, the stream version it holds (-1: bytes that are no stream block).
+//   returns, per block, the stream version it holds (-1: bytes that are no stream block),
+//   the datasets present, and the imports whose bytes are not what was imported.
 import { Hypervisor } from '../../../host/page/hypervisor';
 import { Pool } from '../../../host/pool';
 import { streamVersion, type SessionGuestApi } from '../../../guest/workloads/session-guest';
 
 declare global {
   interface Window {
-    __crash?: { ready: boolean; error?: string; from?: number; acked?: () => number[]; verify?: { problems: string[]; versions: number[]; verified: number } };
+    __crash?: {
+      ready: boolean;
+      error?: string;
+      from?: number;
+      acked?: () => number[];
+      done?: () => string[];
+      /** A snapshot, clone or import that failed while the browser was still alive. */
+      opsError?: () => string | null;
+      verify?: { problems: string[]; versions: number[]; verified: number; names: string[]; pruned: string[] };
+    };
   }
 }
 
@@ -21,10 +33,39 @@ const GUEST = new URL('../../../guest/workloads/session-guest.ts', import.meta.u
 const params = new URLSearchParams(location.search);
 const db = params.get('db') ?? 'reliability-crash';
 const state: NonNullable<Window['__crash']> = { ready: false };
+const IMPORT_BLOCKS = 4;
+const KEEP_SESSIONS = 3;
+
+/** The bytes imported as `name`: every byte derived from the name, so verify can recompute them. */
+function importBytes(name: string): Uint8Array {
+  let h = 0;
+  for (const c of name) h = (h * 31 + c.charCodeAt(0)) | 0;
+  const b = new Uint8Array(IMPORT_BLOCKS * BS);
+  for (let i = 0; i < b.length; i += 64) b[i] = (h + i / 64) & 0xff || 1;
+  return b;
+}
+
+/**
+ * Snapshots, clones and imports, one at a time; names acknowledged go to `done`. Two rounds
+ * per session, so a campaign of many kills does not grow the pool (and each fsck) without end.
+ */
+async function poolOps(hv: Hypervisor, done: string[]): Promise<void> {
+  const tag = Date.now().toString(36);
+  for (let n = 0; n < 2; n++) {
+    const snap = `vol@${tag}-${n}`;
+    await hv.pool.snapshot('vol', snap);
+    done.push(snap);
+    await hv.pool.clone(snap, `c-${tag}-${n}`);
+    done.push(`c-${tag}-${n}`);
+    const imp = `i-${tag}-${n}`;
+    await hv.pool.import(imp, importBytes(imp).slice().buffer, { blockSize: BS });
+    done.push(imp);
+  }
+}
 window.__crash = state;
 
 async function write(): Promise<void> {
-  const hv = await Hypervisor.start({ poolName: db, arenaFrames: 128 });
+  const hv = await Hypervisor.start({ poolName: db, arenaFrames: 128, storage: 'indexeddb' });
   if (!(await hv.pool.list()).some((d) => d.name === 'vol')) await hv.pool.create('vol', 64 * BS, { blockSize: BS });
   const g = await hv.guests.spawn<SessionGuestApi>({ dataset: 'vol', module: GUEST });
   const present = await g.api.versions(g.id, LBAS);
@@ -33,6 +74,13 @@ async function write(): Promise<void> {
   await g.api.startStream({ lbas: LBAS, concurrency: 4, ackBoard: board, from });
   state.from = from;
   state.acked = () => Array.from(new Int32Array(board));
+  const done: string[] = [];
+  state.done = () => [...done];
+  let opsError: string | null = null;
+  state.opsError = () => opsError;
+  void poolOps(hv, done).catch((e: unknown) => {
+    opsError = String(e);
+  });
 }
 
 async function verify(): Promise<void> {
@@ -45,8 +93,33 @@ async function verify(): Promise<void> {
     const blocks = await pool.readBlocks('vol', LBAS);
     versions = blocks.map(streamVersion);
   }
+  const names = pool.list().map((d) => d.name);
+  for (const name of names.filter((n) => n.startsWith('i-'))) {
+    const got = new Uint8Array(await (await pool.exportVolume(name)).arrayBuffer());
+    const want = importBytes(name);
+    if (got.length !== want.length || got.some((b, i) => b !== want[i])) problems.push(`import ${name}: bytes differ from what was imported (partial or torn)`);
+  }
+  const pruned = problems.length === 0 ? await prune(pool, names) : [];
   pool.close();
-  state.verify = { problems, versions, verified: report.verified };
+  state.verify = { problems, versions, verified: report.verified, names, pruned };
+}
+
+/**
+ * Destroy the snapshots, clones and imports of all but the last KEEP_SESSIONS write
+ * sessions, so a campaign of a thousand kills keeps a pool (and an fsck) of bounded size.
+ * Runs in verify mode, where no kill can interrupt it; the campaign stops expecting what
+ * was pruned.
+ */
+async function prune(pool: Pool, names: string[]): Promise<string[]> {
+  const tagOf = (n: string): string | null => /^(?:vol@|c-|i-)([0-9a-z]+)-\d+$/.exec(n)?.[1] ?? null;
+  const tags = [...new Set(names.map(tagOf).filter((t): t is string => t !== null))].sort((a, b) => a.length - b.length || (a < b ? -1 : 1));
+  const old = new Set(tags.slice(0, Math.max(0, tags.length - KEEP_SESSIONS)));
+  const doomed = names.filter((n) => old.has(tagOf(n) ?? ''));
+  // Clones before the snapshots they came from.
+  const order = (n: string): number => (n.startsWith('c-') ? 0 : n.startsWith('vol@') ? 1 : 2);
+  for (const n of doomed.sort((a, b) => order(a) - order(b))) await pool.destroy(n);
+  if (doomed.length) await pool.commit();
+  return doomed;
 }
 
 (params.get('mode') === 'verify' ? verify() : write()).then(
