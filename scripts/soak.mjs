@@ -112,7 +112,7 @@ async function verifyOn(page, db) {
  * parent's death and exit; any left after 3 s are killed), so the next launch does not meet
  * a dying storage process still holding the profile's files.
  */
-async function killBrowser(/** @type {string} */ profile) {
+export async function killBrowser(/** @type {string} */ profile) {
   const mine = () =>
     execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' })
       .split('\n')
