@@ -28,7 +28,8 @@ import { LatencyView } from './latency-view';
 import { PageMapView } from './page-map-view';
 import { Poller, type MachineSnapshot } from './poller';
 import { Story } from './story';
-import { claimPool, deletePool, PoolLockedError, temporaryPool } from '../page/pool-lock';
+import { claimPool, deletePool, poolIsOwned, PoolLockedError, temporaryPool, type PoolClaim } from '../page/pool-lock';
+import { askOwnerToYield, yieldOnRequest } from '../page/pool-handover';
 
 export interface ConsoleOptions {
   /** IndexedDB database of the pool; survives reloads until Reset. */
@@ -37,7 +38,10 @@ export interface ConsoleOptions {
   compact?: boolean;
   /** Where "open full tab" points when the console runs without shared memory. */
   fullTabHref?: string;
-  /** Opened by a frame handing its pool over: wait for the frame to let go of the pool's lock. */
+  /**
+   * Opened by a console's "open in its own tab" link: ask the console that has the pool
+   * open (the frame) to hand it over, and wait for it, instead of taking a temporary pool.
+   */
   handover?: boolean;
   /**
    * Frames per trust-group arena (× 64 KiB of memory each). The default (256, 16 MiB) is
@@ -78,6 +82,12 @@ export class ConsoleApp {
   private poller!: Poller;
   private readonly transport = h('p', { id: 'transport-status' }, 'Starting the hypervisor…');
   private readonly banner = h('div', { class: 'banner', id: 'copy-banner', hidden: true });
+  private readonly note = h('p', { class: 'note', id: 'pool-note', hidden: true });
+  /** Stops answering hand-over requests (set while this console owns its saved pool). */
+  private stopYielding: () => void = () => undefined;
+  private startedOk: () => void = () => undefined;
+  /** Settles when start() has finished (or failed): a hand-over waits for it. */
+  private readonly started = new Promise<void>((resolve) => (this.startedOk = resolve));
   private readonly guestsList = h('div', { class: 'guests', id: 'guests', tabindex: -1 });
   private readonly stoppedList = h('ul', { class: 'stopped', id: 'stopped', 'aria-label': 'Stopped guests (their clones are kept)' });
   private readonly baseSelect = h('select', { id: 'spawn-base' });
@@ -117,8 +127,14 @@ export class ConsoleApp {
   }
 
   private async start(): Promise<void> {
-    const claim = await claimPool(this.opts.poolName);
-    this.poolName = claim.poolName;
+    try {
+      await this.run();
+    } finally {
+      this.startedOk();
+    }
+  }
+
+  private async run(): Promise<void> {
     this.datasets = new DatasetsView({
       snapshot: (ds, name) => this.act(async () => {
         await this.hv.pool.snapshot(ds, name);
@@ -137,9 +153,17 @@ export class ConsoleApp {
       inUse: (ds) => [...this.cards.values()].some((c) => c.guest.dataset === ds && c.guest.state === 'running'),
       own: (ds) => this.ownBlocks(ds),
     });
-    this.archive = new ArchiveView(() => this.hv.archive, (t) => this.log.info(t), () => this.poller.now());
-    this.layout(claim.note);
+    this.archive = new ArchiveView({
+      archive: () => this.hv.archive,
+      announce: (t) => this.log.info(t),
+      changed: () => this.poller.now(),
+      bootOn: (volume) => this.bootOnVolume(volume),
+    });
+    this.layout();
     this.setReady(false);
+    const claim = await this.claim();
+    this.poolName = claim.poolName;
+    this.showNote(claim.note);
 
     try {
       const arenaFrames = this.opts.arenaFrames ?? DEFAULT_ARENA_FRAMES;
@@ -149,13 +173,17 @@ export class ConsoleApp {
         if (!(err instanceof PoolLockedError)) throw err;
         const temp = temporaryPool(this.opts.poolName);
         this.poolName = temp.poolName;
-        this.log.info(temp.note ?? '');
+        this.showNote(temp.note);
         return start(this.poolName);
       });
     } catch (err: unknown) {
       this.showStorageBlocked(err);
       this.log.error(`The hypervisor could not start: ${errorText(err)}`);
       throw err;
+    }
+    // The saved pool is ours: hand it over when a tab we opened asks for it.
+    if (this.hv.storage.kind === 'indexeddb' && this.poolName === this.opts.poolName) {
+      this.stopYielding = yieldOnRequest(this.poolName, () => this.handOver());
     }
     this.showTransport();
     this.hv.onGuestFault = (g, reason) => {
@@ -188,7 +216,29 @@ export class ConsoleApp {
     }
   }
 
-  private layout(note: string | null): void {
+  /**
+   * The saved pool if nobody has it open; if a console has it and this tab was opened to
+   * take it over, the pool after that console hands it over; else a temporary pool.
+   */
+  private async claim(): Promise<PoolClaim> {
+    const name = this.opts.poolName;
+    if (!this.opts.handover || !(await poolIsOwned(name))) return claimPool(name);
+    setText(this.transport, 'Asking the console that has this pool open to hand it over…');
+    const r = await askOwnerToYield(name);
+    if (r.kind === 'released') {
+      this.log.ok(`The console that had pool ${name} open handed it over: this tab runs it now.`);
+      return { poolName: name, note: null };
+    }
+    return temporaryPool(name, `The saved pool stayed with the console that has it open (${r.reason}); this tab uses a temporary pool that is deleted when you leave.`);
+  }
+
+  private showNote(note: string | null): void {
+    this.note.hidden = !note;
+    setText(this.note, note ?? '');
+    if (note) this.log.info(note);
+  }
+
+  private layout(): void {
     const spawnCount = h('input', { id: 'spawn-count', type: 'number', min: 1, max: MAX_SPAWN, value: 4 });
     const group = h('select', { id: 'spawn-group' }, ...GROUPS.map((g) => h('option', { value: g }, g === '' ? 'same as the base (shares frames)' : g)));
     const transport = h(
@@ -239,13 +289,14 @@ export class ConsoleApp {
           this.transport,
         ),
         this.banner,
-        note ? h('p', { class: 'note' }, note) : null,
+        this.note,
         h(
           'div',
           { class: 'layout' },
           h(
             'div',
             { class: 'col act' },
+            this.log.toast,
             compact ? null : h('div', { class: 'needs-hv' }, this.story.root),
             h(
               'section',
@@ -270,7 +321,6 @@ export class ConsoleApp {
             compact ? null : new FileServerPanel(() => this.hv, () => IMAGE_BASE).root,
           ),
         ),
-        this.log.toast,
       ),
     );
   }
@@ -288,36 +338,63 @@ export class ConsoleApp {
     );
     this.root.dataset.storage = this.hv.storage.kind;
     const d = diagnoseEmbedding(t.kind, this.hv.storage);
-    if (d.length === 0) return;
     const href = this.opts.fullTabHref;
+    if (d.length === 0) {
+      // Nothing to explain, but a framed console still offers its own tab (more room).
+      if (href) this.transport.after(this.fullTabLink(href, 'Open in its own tab'));
+      return;
+    }
     this.banner.hidden = false;
     this.banner.setAttribute('role', 'note');
     this.banner.replaceChildren(
       ...d.map((x) => h('p', { 'data-diagnosis': x.kind, id: x.kind === 'storage-refused' ? 'storage-note' : null }, h('strong', {}, `${x.title} `), x.detail)),
-      ...nodes(href ? this.fullTabLink(href) : null),
+      ...nodes(href ? this.fullTabLink(href, this.ownsSavedPool() ? 'Open it in its own tab to see zero-copy' : 'Open it in its own tab to see zero-copy (with a saved pool)') : null),
     );
   }
 
   /**
-   * The link to the full tab. A frame whose pool is saved hands it over: the new tab waits
-   * for the pool's lock, and this frame stops its guests, closes the pool and lets go.
+   * The link to the full tab. From a console that owns its saved pool the link asks for a
+   * hand-over: the new tab asks this console to let go of the pool (yieldOnRequest above),
+   * this console stops, and the tab runs the same pool. From a console on a temporary or
+   * in-memory pool there is nothing to hand over: the tab opens the saved pool as usual.
    */
-  private fullTabLink(href: string): HTMLAnchorElement {
-    const saved = this.hv.storage.kind === 'indexeddb';
+  private fullTabLink(href: string, text: string): HTMLAnchorElement {
     const url = new URL(href);
-    const a = h('a', { href: url.href, target: '_blank', rel: 'noopener', id: 'open-full-tab' }, saved ? 'Open it in its own tab to see zero-copy' : 'Open it in its own tab to see zero-copy (with a saved pool)');
-    return a;
+    if (this.ownsSavedPool()) url.searchParams.set('handover', '1');
+    return h('a', { href: url.href, target: '_blank', rel: 'noopener', id: 'open-full-tab' }, text);
   }
 
-  /** Give the pool to the tab just opened: stop guests, close dom0, release the lock. */
+  private ownsSavedPool(): boolean {
+    return this.hv.storage.kind === 'indexeddb' && this.poolName === this.opts.poolName;
+  }
+
+  /**
+   * Give the pool to the tab that asked: stop every guest, close dom0 (what was
+   * acknowledged is committed; nothing else is kept), release the lock. This console then
+   * says where its pool went.
+   */
   private async handOver(): Promise<void> {
-    this.poller.stop();
+    await this.started;
+    this.stopYielding();
+    this.poller?.stop();
     this.setReady(false);
     this.story.disable();
     await this.hv.shutdown().catch(() => undefined);
+    for (const c of this.cards.values()) c.setState();
     this.root.dataset.handedOver = 'true';
-    this.log.info('This console handed its pool to the new tab, which now runs it. Reload this frame to take it back (the tab then gets a temporary pool).');
-    setText(this.transport, 'Handed over to the full tab.');
+    this.transport.dataset.transport = 'none';
+    setText(this.transport, 'Stopped: the pool moved to its own tab.');
+    this.banner.hidden = false;
+    this.banner.setAttribute('role', 'note');
+    this.banner.replaceChildren(
+      h(
+        'p',
+        { id: 'handed-over' },
+        h('strong', {}, 'The pool moved to the tab you opened. '),
+        'This console is stopped and its guests with it; their clones are in the pool, and that tab can boot them again. To run the pool here again, close that tab and reload this page.',
+      ),
+    );
+    this.log.info('Handed the pool over to the tab you opened; this console is stopped.');
   }
 
   /** The pool could not open: most often a browser that blocks storage in cross-site frames. */
@@ -396,6 +473,15 @@ export class ConsoleApp {
     while (taken.has(n)) n++;
     this.reserved.add(n);
     return `${base.replace(/@.*/, '')}/vm-${n}`;
+  }
+
+  /** A volume (a restored one): snapshot it as `<volume>@base` if it has none, clone that, boot a guest on the clone. */
+  private async bootOnVolume(volume: string): Promise<string> {
+    const base = `${volume}@base`;
+    if (!(await this.hv.pool.list()).some((d) => d.name === base)) await this.hv.pool.snapshot(volume, base);
+    const card = await this.spawn({ base, group: '' });
+    this.log.ok(`Took snapshot ${base} of ${volume}, cloned it as ${card.guest.dataset} and booted ${card.name} on it.`);
+    return card.name;
   }
 
   private bootOnImage(n: number, o: { group?: string; transport?: 'copy' } = {}): Promise<GuestCard[]> {
@@ -553,6 +639,7 @@ export class ConsoleApp {
   async reset(): Promise<void> {
     this.log.info('Resetting: deleting the pool…');
     this.poller.stop();
+    this.stopYielding();
     await this.hv.archive.destroy().catch(() => undefined);
     await this.hv.shutdown().catch(() => undefined);
     await deletePool(this.poolName);

@@ -1,6 +1,9 @@
 // Runs on the console's main thread. What every action did, where the user can see it: a
 // log panel (newest first, kept to the last 200 lines, a live region for screen readers)
-// and a toast with the latest line that stays a few seconds (errors until dismissed).
+// and a toast with the latest line that stays a few seconds (errors until dismissed). The
+// toast does not float over the page: it is a line of its own at the top of the actions
+// column (sticky while that column scrolls), so it never covers the machine's panels, and
+// its space is kept when idle, so nothing jumps under the pointer when a message comes.
 import { h, setText } from './dom';
 
 export type EventKind = 'ok' | 'info' | 'error';
@@ -13,6 +16,7 @@ export interface LoggedEvent {
 
 const KEEP = 200;
 const TOAST_MS = 6000;
+const IDLE = 'What each action did shows here, and in the event log.';
 
 export class EventLog {
   readonly root = h('section', { class: 'panel events', 'aria-labelledby': 'ev-h' }, h('h2', { id: 'ev-h' }, 'Event log'));
@@ -21,13 +25,15 @@ export class EventLog {
   private readonly list = h('ol', { class: 'event-list' });
   private readonly region = h('div', { class: 'event-scroll', role: 'log', 'aria-live': 'polite', 'aria-label': 'What the console did, newest first', tabindex: 0 }, this.list);
   // Not a live region itself: the log above announces each event once.
-  readonly toast = h('div', { class: 'toast', id: 'toast', hidden: true });
-  private readonly toastText = h('span', {});
+  readonly toast = h('div', { class: 'toast', id: 'toast', 'data-kind': 'idle' });
+  private readonly toastText = h('span', { class: 'toast-text' }, IDLE);
+  private readonly toastClose: HTMLButtonElement;
   private timer: ReturnType<typeof setTimeout> | null = null;
 
   constructor() {
-    const close = h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss this message' }, '×');
+    const close = h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss this message', hidden: true }, '×');
     close.addEventListener('click', () => this.hideToast());
+    this.toastClose = close;
     this.toast.append(this.toastText, close);
     this.root.append(this.region);
   }
@@ -55,15 +61,17 @@ export class EventLog {
   }
 
   private showToast(kind: EventKind, text: string): void {
-    this.toast.hidden = false;
     this.toast.dataset.kind = kind;
+    this.toastClose.hidden = false;
     setText(this.toastText, kind === 'error' ? `Error: ${text}` : text);
     if (this.timer) clearTimeout(this.timer);
     this.timer = kind === 'error' ? null : setTimeout(() => this.hideToast(), TOAST_MS);
   }
 
   private hideToast(): void {
-    this.toast.hidden = true;
+    this.toast.dataset.kind = 'idle';
+    this.toastClose.hidden = true;
+    setText(this.toastText, IDLE);
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }

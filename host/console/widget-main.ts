@@ -9,11 +9,14 @@ import { ConsoleApp } from './console-app';
 const root = document.getElementById('console');
 if (!root) throw new Error('widget.html has no #console element');
 const params = new URLSearchParams(location.search);
+const fullTab = new URL(location.href);
+fullTab.searchParams.delete('handover');
 window.__tabvisor = await ConsoleApp.mount(root, {
   poolName: params.get('pool') ?? 'tabvisor-widget',
   compact: true,
   // Only worth offering when we are framed: top-level, the link would open this very page.
-  ...(window.top !== window ? { fullTabHref: location.href.replace(/[?&]handover=1/, '') } : {}),
+  ...(window.top !== window ? { fullTabHref: fullTab.href } : {}),
+  // Opened by a frame's "open in its own tab": take the frame's pool over (console-app.ts).
   handover: params.get('handover') === '1',
   arenaFrames: 256,
 });

@@ -85,10 +85,13 @@ export async function claimPool(poolName: string): Promise<PoolClaim> {
   return temporaryPool(poolName);
 }
 
-export function temporaryPool(poolName: string): PoolClaim {
+export function temporaryPool(
+  poolName: string,
+  note = 'The console is open in another tab, which owns the saved pool; this tab uses a temporary pool that is deleted when you leave.',
+): PoolClaim {
   const temp = `${poolName}-tmp-${Date.now().toString(36)}`;
   addEventListener('pagehide', () => void deletePool(temp));
-  return { poolName: temp, note: 'The console is open in another tab, which owns the saved pool; this tab uses a temporary pool that is deleted when you leave.' };
+  return { poolName: temp, note };
 }
 
 /** Delete the pool's IndexedDB database; resolves when done (or blocked: then on the next open). */

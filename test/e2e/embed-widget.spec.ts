@@ -2,7 +2,8 @@
 // by docs pages served by route() with COOP/COEP and without them, plus the
 // <tabvisor-console> element on a page that bundles it. The docs pages are on the widget's
 // origin: headless Chromium 156 denies IndexedDB (and never answers Web Locks) in a
-// cross-site frame, which the last test pins down.
+// cross-site frame, which the last test pins down. "Open in its own tab" hands the frame's
+// saved pool to the new tab (host/page/pool-handover.ts).
 import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
 import { shot } from './demo-helpers';
@@ -68,7 +69,8 @@ test('widget in a plain docs page runs on the copy transport, says why, and link
   // The iframe has allow="cross-origin-isolated": what is missing is the docs page's headers.
   await expect(banner.locator('[data-diagnosis="embedder-headers-missing"]')).toContainText('The page embedding this console is not cross-origin isolated');
   const link = banner.getByRole('link', { name: 'Open it in its own tab to see zero-copy' });
-  await expect(link).toHaveAttribute('href', `${baseURL}/embed/widget.html`);
+  // The frame owns its saved pool, so the link asks for it to be handed over (next test).
+  await expect(link).toHaveAttribute('href', `${baseURL}/embed/widget.html?handover=1`);
   await expect(link).toHaveAttribute('target', '_blank');
 
   // Same semantics on the copy transport: guests read, the counters count copies.
@@ -79,11 +81,73 @@ test('widget in a plain docs page runs on the copy transport, says why, and link
   await expect(widget.locator('.guest-card output').first()).toContainText('copied into the guest', { timeout: 90_000 });
   await expect(widget.locator('[data-counter="bytesCopied"]')).not.toHaveText('0 B');
   await shot(page, 'embed-widget-plain');
+});
 
-  // The full-tab link opens the widget top-level, where our own headers isolate it.
-  const [popup] = await Promise.all([page.waitForEvent('popup'), link.click()]);
-  await expect(popup.locator('[data-ready="true"]')).toBeVisible({ timeout: 30_000 });
-  await expect(popup.locator('#transport-status')).toHaveAttribute('data-transport', 'zero-copy');
+test('"open in its own tab" hands the frame\'s saved pool to the new tab, with every acknowledged write', async ({ page, baseURL }) => {
+  test.setTimeout(180_000);
+  const FILE = 'usr/share/doc/tabvisor/README.md';
+  const docs = await serveDocsPage(page, 'embed-docs-plain.html', {}, baseURL!, baseURL!);
+  await page.goto(docs);
+  const widget = page.frameLocator('iframe');
+  await expect(widget.locator('[data-ready="true"]')).toBeVisible({ timeout: 30_000 });
+  await widget.getByLabel('Guests', { exact: true }).fill('1');
+  await widget.getByRole('button', { name: 'Spawn on new clones' }).click();
+  await expect(widget.locator('.guest-card[data-state="running"]')).toHaveCount(1, { timeout: 30_000 });
+  const frame = page.frames().find((f) => f.url().startsWith(`${baseURL}/embed/widget.html`))!;
+  expect(await frame.evaluate(() => window.__tabvisor!.poolName)).toBe('tabvisor-widget');
+
+  // In the frame: a named snapshot, then a guest editing a file without pause, counting
+  // the edits acknowledged (durable) until the hand-over stops it.
+  const clone = await frame.evaluate(async (file) => {
+    const app = window.__tabvisor!;
+    const card = [...app.cards.values()][0]!;
+    await app.hv.pool.snapshot(card.guest.dataset, `${card.guest.dataset}@before-handover`);
+    const w = window as unknown as { __acked: number; __ended: string | null };
+    w.__acked = 0;
+    w.__ended = null;
+    void (async () => {
+      for (let i = 1; ; i++) {
+        try {
+          await card.guest.api.edit(file, `handover ${String(i).padStart(6, '0')}`);
+        } catch (e) {
+          w.__ended = String(e);
+          return;
+        }
+        w.__acked = i;
+      }
+    })();
+    return card.guest.dataset;
+  }, FILE);
+  const acked = () => frame.evaluate(() => (window as unknown as { __acked: number }).__acked);
+  await expect.poll(acked, { timeout: 30_000 }).toBeGreaterThan(3);
+
+  const link = widget.locator('#open-full-tab');
+  await expect(link).toHaveAttribute('href', `${baseURL}/embed/widget.html?handover=1`);
+  const [tab] = await Promise.all([page.waitForEvent('popup'), link.click()]);
+  await expect(tab.locator('[data-ready="true"]')).toBeVisible({ timeout: 60_000 });
+
+  // The frame let go, and says where its pool went; its guest stopped with it.
+  await expect(widget.locator('#handed-over')).toContainText('The pool moved to the tab you opened');
+  await expect(widget.locator('.tabvisor-console')).toHaveAttribute('data-handed-over', 'true');
+  expect(await frame.evaluate(() => (window as unknown as { __ended: string | null }).__ended)).not.toBeNull();
+  const last = await acked();
+  expect(last).toBeGreaterThan(3);
+
+  // The tab runs the saved pool (not a temporary `-tmp-` one), zero-copy, with the frame's data.
+  expect(await tab.evaluate(() => window.__tabvisor!.poolName)).toBe('tabvisor-widget');
+  await expect(tab.locator('#pool-note')).toBeHidden();
+  await expect(tab.locator('#transport-status')).toHaveAttribute('data-transport', 'zero-copy');
+  const names = await tab.evaluate(async () => (await window.__tabvisor!.hv.pool.list()).map((d) => d.name));
+  expect(names).toContain(`${clone}@before-handover`);
+  // Boot the frame's clone in the tab: the file holds the last acknowledged edit, or the
+  // one in flight when the frame stopped (it may have committed unacknowledged).
+  await tab.locator(`.stopped-row[data-dataset="${clone}"]`).getByRole('button', { name: `Boot ${clone.split('/').pop()}` }).click();
+  await expect(tab.locator('.guest-card[data-state="running"]')).toHaveCount(1, { timeout: 30_000 });
+  const text = await tab.evaluate(async (file) => (await [...window.__tabvisor!.cards.values()][0]!.guest.api.readFile(file, 64)).text, FILE);
+  const got = Number(/^handover (\d{6})/.exec(text)?.[1] ?? -1);
+  expect([last, last + 1], `the file says ${JSON.stringify(text.slice(0, 20))}; ${last} edits were acknowledged`).toContain(got);
+  await shot(page, 'embed-handover-frame');
+  await shot(tab, 'embed-handover-tab');
 });
 
 test('<tabvisor-console> mounts a console in a page that bundles it', async ({ page }) => {
