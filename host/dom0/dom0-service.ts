@@ -63,6 +63,8 @@ export interface DomainSummary {
   quota: number;
   /** Most group frames it may hold now: its quota capped at a fair share of the arena. */
   share: number;
+  /** Group frames it maps that no other domain maps: what the share bounds. */
+  sole: number;
   /** Private frames resident (blocks only this domain may read). */
   privateResident: number;
   /** Pins dom0 keeps on frames whose mapping went while the guest still held views. */
@@ -399,6 +401,7 @@ export class Dom0Service {
         mapped: d.mapped,
         quota: d.quota,
         share: driver.share(d),
+        sole: driver.soleFrames(d),
         privateResident: d.priv.stats().resident,
         kept: [...d.kept.values()].reduce((a, m) => a + [...m.values()].reduce((x, n) => x + n, 0), 0),
         controlBytes: (this.ports.get(d.id) as RingPort | CopyPort | undefined)?.controlBytes ?? 0,

@@ -294,12 +294,27 @@ export class Dom0Driver {
     return this.store.resolve(d.dataset, [lba]).then(([block]) => go(block ?? null), (err: unknown) => done(refuse(d, statusOf(err))));
   }
 
-  /** Room for one more frame within the domain's share, taking back its own unleased mappings if needed. */
+  /**
+   * Room for one more frame within the domain's share, taking back its own unleased
+   * mappings if needed. What the share bounds is what the domain alone keeps resident: a
+   * frame other domains map too costs the arena nothing extra for this one, so 32 guests
+   * reading one image each keep every mapping (the share would otherwise be 1/32 of it).
+   */
   private admit(d: Domain): boolean {
     const limit = this.share(d);
     if (d.pins.size + d.reserved < limit) return true;
-    this.reclaim(d, d.pins.size + d.reserved - limit + 1, true);
-    return d.pins.size + d.reserved < limit;
+    const sole = this.soleFrames(d);
+    if (sole + d.reserved < limit) return true;
+    this.reclaim(d, sole + d.reserved - limit + 1, true, true);
+    return this.soleFrames(d) + d.reserved < limit;
+  }
+
+  /** Group frames `d` pins that no other domain maps. */
+  soleFrames(d: Domain): number {
+    const t = d.group.table;
+    let n = 0;
+    for (const f of d.pins.keys()) if (t.mappers(f).size <= 1) n++;
+    return n;
   }
 
   /** A hole, or a block already in one of the domain's private frames or its group's arena: no pool read. */
@@ -529,17 +544,20 @@ export class Dom0Driver {
 
   /**
    * Take back up to `want` of the domain's mappings that no view holds, oldest first; a
-   * guest that leases everything keeps everything, and only limits itself. Returns how many.
+   * guest that leases everything keeps everything, and only limits itself. `soleOnly`:
+   * only mappings of group frames no other domain maps. Returns how many.
    */
-  private reclaim(d: Domain, want: number, groupOnly: boolean): number {
+  private reclaim(d: Domain, want: number, groupOnly: boolean, soleOnly = false): number {
     let got = 0;
     const arena = d.group.layout.frames;
+    const table = d.group.table;
     // Leased entries go back to the end of the set: visit each mapping at most once.
     let budget = d.mappedLbas.size;
     for (const lba of d.mappedLbas) {
       if (got >= want || budget-- <= 0) break;
       const ref = decodeFrame(d.shadow[lba]!);
       if (ref === NO_FRAME || (groupOnly && ref >= arena) || (!groupOnly && ref < arena)) continue;
+      if (soleOnly && ref < arena && table.mappers(ref).size > 1) continue;
       d.shadow[lba] = encodeFrame(NO_FRAME);
       d.mappedLbas.delete(lba);
       if (d.port?.clearLeased(lba)) {
@@ -587,12 +605,26 @@ export class Dom0Driver {
 
   /**
    * Take mappings no view holds from the group's domains, the one holding most frames
-   * first, so a fill can evict. False when none could be taken (everything is leased).
+   * first, so a fill can evict; failing that, fault a domain over its share. False when
+   * none could be taken and no domain is over its share (everything is leased fairly).
    */
   private reclaimGroup(g: TrustGroup): boolean {
     const byUse = [...g.members].filter((d) => d.alive).sort((a, b) => b.pins.size - a.pins.size);
+    // A mapping of a frame no one else maps frees that frame; one of a shared frame does not.
+    for (const d of byUse) if (this.reclaim(d, RECLAIM_STEP, true, true) > 0) return true;
     for (const d of byUse) if (this.reclaim(d, RECLAIM_STEP, true) > 0) return true;
-    return false;
+    // Nothing can be taken back: every mapping is leased. Admission charges a domain only
+    // for frames no one else maps, so a domain that joined others' frames and kept them
+    // leased after the others moved on can hold more than its share. That one, not the
+    // domain asking, goes: faulted, like an out-of-memory kill of the largest offender.
+    const hoarder = byUse
+      .map((d) => ({ d, over: this.soleFrames(d) - this.share(d) }))
+      .filter((x) => x.over > 0)
+      .sort((a, b) => b.over - a.over)[0];
+    if (!hoarder) return false;
+    const { d } = hoarder;
+    this.fault(d, `holds ${this.soleFrames(d)} frames of the arena that no other domain maps, all leased, over its fair share of ${this.share(d)}, while the arena is exhausted`);
+    return true;
   }
 
   /** Read `block` into a new frame of `table`; concurrent requests for it share this fill. */

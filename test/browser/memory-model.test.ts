@@ -182,19 +182,30 @@ describe('overcommit: dom0 takes back what no view holds; no guest can starve an
     expect(await hoarder.api.stream(1)).toEqual({ reads: 48, wrong: 0, errors: [] });
   });
 
-  it('lease words are guest-written: a guest claiming leases on everything only keeps its own share', async () => {
+  it('lease words are guest-written: a guest claiming leases on everything keeps no more than its share of frames only it maps, and is faulted before it can starve the group', async () => {
     const h = await start({ arenaFrames: 16, quota: 16, blocks: 48 });
     const [liar, bystander] = [await spawn(h), await spawn(h)];
+    const faults: string[] = [];
+    h.onGuestFault = (g, reason) => void (g.id === liar.id && faults.push(reason));
     expect(await liar.api.stream(1)).toEqual({ reads: 48, wrong: 0, errors: [] });
     await liar.api.lieLeases(1_000_000); // dom0 can take none of its mappings back now
     expect(await bystander.api.stream(2)).toEqual({ reads: 96, wrong: 0, errors: [] });
     const s = (await h.pool.stats()).domains.find((d) => d.id === liar.id)!;
-    expect(s.mapped).toBeLessThanOrEqual(s.share);
-    // The liar itself is refused new frames: its share is full of "leased" mappings.
-    await expect(liar.api.first(0)).rejects.toThrow(/frame quota reached/);
-    // Denying leases only lets dom0 take its own mappings back.
-    await liar.api.lieLeases(0);
-    expect(await liar.api.first(0)).toBe(1);
+    expect(s.sole).toBeLessThanOrEqual(s.share);
+    // Blocks no one else maps count against its share of 8; past it the liar is refused.
+    let refused = '';
+    for (let lba = 0; lba < 16 && !refused; lba++) {
+      refused = await liar.api.first(lba).then(() => '', (e: unknown) => String(e));
+    }
+    expect(refused).toMatch(/frame quota reached/);
+    const after = (await h.pool.stats()).domains.find((d) => d.id === liar.id)!;
+    expect(after.sole).toBe(after.share);
+    // The liar now pins the whole arena: its own share, plus the frames it shared with the
+    // bystander, which the bystander gives back as it streams on. Rather than fail the
+    // bystander, dom0 faults the domain over its share.
+    expect(await bystander.api.stream(1)).toEqual({ reads: 48, wrong: 0, errors: [] });
+    await expect.poll(() => faults.length).toBe(1);
+    expect(faults[0]).toMatch(/over its fair share of 8, while the arena is exhausted/);
     expect(await bystander.api.stream(1)).toEqual({ reads: 48, wrong: 0, errors: [] });
   });
 

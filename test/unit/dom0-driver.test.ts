@@ -125,6 +125,38 @@ describe('dom0 driver', () => {
     expect(driver.share(a)).toBe(4);
   });
 
+  it('charges the fair share only for frames no other domain maps: readers of one image keep every mapping, a hoarder is still held to its share', async () => {
+    const store = new MemoryBlockStore();
+    const image = new Map(Array.from({ length: 16 }, (_, i) => [i, block(i + 1)] as const));
+    store.addVolume('img@s', { blocks: 16, blockBytes: BS, readOnly: true, group: 'g1' }, image);
+    store.cloneVolume('img@s', 'ca');
+    store.cloneVolume('img@s', 'cb');
+    // A roomy arena, so what binds is the share (quota 7), never a full arena.
+    const driver = new Dom0Driver(store, { arenaFrames: 64, promoteAt: 2, quota: 7, shared: true });
+    const a = zeroCopy(driver, await driver.createDomain('ca'));
+    const b = zeroCopy(driver, await driver.createDomain('cb'));
+    expect(driver.share(a)).toBe(7);
+    // Both read the same six blocks, then b more of its own: b maps more frames than its share of 7, a as many.
+    for (const lba of [0, 1, 2, 3]) expect((await driver.read(a, lba)).status).toBe(Status.OK);
+    for (const lba of [0, 1, 2, 3, 4, 5]) expect((await driver.read(b, lba)).status).toBe(Status.OK);
+    for (const lba of [4, 5]) expect((await driver.read(a, lba)).status).toBe(Status.OK);
+    for (const lba of [6, 7]) expect((await driver.read(b, lba)).status).toBe(Status.OK);
+    expect([a.mapped, b.mapped]).toEqual([6, 8]);
+    expect(a.counters.revoked + b.counters.revoked).toBe(0);
+    // Blocks only a reads count against its share: the eighth such block takes back one of them, never a shared mapping.
+    for (const lba of [8, 9, 10, 11, 12, 13, 14]) expect((await driver.read(a, lba)).status).toBe(Status.OK);
+    expect(driver.soleFrames(a)).toBe(7);
+    expect(a.counters.revoked).toBe(0);
+    expect((await driver.read(a, 15)).status).toBe(Status.OK);
+    expect(driver.soleFrames(a)).toBe(7);
+    expect(a.counters.revoked).toBe(1);
+    for (const lba of [0, 1, 2, 3, 4, 5]) expect(a.shadow[lba]).not.toBe(0);
+    // With every frame leased, the hoarder is refused rather than let past its share.
+    a.guest.lease.fill(1);
+    expect((await driver.read(a, 8)).status).toBe(Status.QUOTA);
+    expect(b.counters.revoked).toBe(0);
+  });
+
   it('keeps a block only this clone references out of the group arena, in private frames', async () => {
     const { driver } = setup();
     const a = zeroCopy(driver, await driver.createDomain('clone-a'));
