@@ -29,6 +29,7 @@ import { PageMapView } from './page-map-view';
 import { Poller, type MachineSnapshot } from './poller';
 import { Story } from './story';
 import { claimPool, deletePool, poolIsOwned, PoolLockedError, temporaryPool, type PoolClaim } from '../page/pool-lock';
+import { PoolLostError } from '../../shared/errors/pool-errors';
 import { askOwnerToYield, yieldOnRequest } from '../page/pool-handover';
 
 export interface ConsoleOptions {
@@ -402,6 +403,17 @@ export class ConsoleApp {
     const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     this.transport.dataset.transport = 'none';
     setText(this.transport, 'The hypervisor could not start.');
+    if (err instanceof PoolLostError) {
+      // The browser deleted the saved pool; starting again empty is the user's call.
+      const poolName = this.poolName;
+      const again = h('button', { type: 'button', id: 'start-empty' }, 'Start again with an empty pool');
+      again.addEventListener('click', () => void deletePool(poolName).then(() => location.reload()));
+      this.banner.hidden = false;
+      this.banner.replaceChildren(
+        ...nodes(h('strong', {}, 'The saved pool is gone. '), `${err.message.replace(/ Open it with acceptLoss.*$/, '')} `, again),
+      );
+      return;
+    }
     const href = this.opts.fullTabHref;
     this.banner.hidden = false;
     this.banner.replaceChildren(
