@@ -14,6 +14,7 @@ const div = (m, a, b) => (m[a] !== undefined && m[b] !== undefined && m[b] !== 0
 export const TARGETS = [
   { name: 'ring round trip / Atomics ping-pong', ratio: (m) => div(m, 'read_hit_ring_ns', 'atomics_pingpong_ns'), op: '<=', goal: 2, why: 'a ring read round trip within 2× of one word through Atomics.wait/notify and back' },
   { name: 'cached hit / raw view', ratio: (m) => div(m, 'read_hit_cached_ns', 'raw_view_ns'), op: '<=', goal: 3, why: 'a cached zero-copy read within 3× of three Atomics.loads and a subarray' },
+  { name: 'cached hit, readSync / raw view', ratio: (m) => div(m, 'read_hit_cached_sync_ns', 'raw_view_ns'), op: '<=', goal: 3, why: 'the same hit without the promise read() must return' },
   { name: 'comlink copy / ring round trip', ratio: (m) => div(m, 'read_comlink_copy_ns', 'read_hit_ring_ns'), op: '>=', goal: 10, why: 'a ring round trip must beat a copying RPC by 10×' },
   { name: 'comlink copy / cached hit', ratio: (m) => div(m, 'read_comlink_copy_ns', 'read_hit_cached_ns'), op: '>=', goal: 100, why: 'a cached zero-copy read must beat a copying RPC by 100×' },
   { name: 'cached hit 1 MiB / 4 KiB', ratio: (m) => div(m, 'read_hit_cached_1m_ns', 'read_hit_cached_4k_ns'), op: '<=', goal: 2, why: 'a zero-copy read costs the same whatever the block size' },
