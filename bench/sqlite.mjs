@@ -1,13 +1,15 @@
 // @ts-check
-// Runs in Node: `npm run bench:sqlite [-- --tenants 1,8] [-- --layers tabvisor,opfs-coop]`.
-// SQLite tenants on Tabvisor against SQLite as its users run it on OPFS (wa-sqlite's
-// OPFSCoopSyncVFS, one copy of the database per tenant): the same wa-sqlite build, the
-// sample database (scripts/sqlite-sample.mjs, scale 5), the same queries and cache_size.
-// Each (layer, tenants) runs in a fresh browser on a fresh profile. Memory is measured as
-// the operating system sees it: PSS of every process of that browser
-// (/proc/<pid>/smaps_rollup) plus the page cache its profile's files hold (fincore).
-// A reduced comparison: absurd-sql, IDBBatchAtomicVFS and the official build's OPFS VFSes
-// are not in it (docs/sqlite.md).
+// Runs in Node: `npm run bench:sqlite [-- --layers tabvisor,wa-opfs-coop] [-- --tenants 1,8]`.
+// SQLite tenants on Tabvisor (copy-on-write clones of one database) against SQLite as its
+// users run it in the browser, one copy of the database per tenant: wa-sqlite's
+// OPFSCoopSyncVFS and IDBBatchAtomicVFS, absurd-sql, and the official build's "opfs" and
+// "opfs-sahpool" VFSes. The sample database (scripts/sqlite-sample.mjs, scale 5), the same
+// queries and cache_size for all. Each (layer, tenants) runs in a fresh browser on a fresh
+// profile; a run that fails is reported with its error. Memory is measured as the
+// operating system sees it: PSS of every process of that browser (/proc/<pid>/smaps_rollup)
+// plus the page cache its profile's files hold (fincore). Storage is what the profile's
+// IndexedDB and OPFS directories hold on disk. Writes bench/results/sqlite.json and
+// sqlite.md (bench/sqlite/report.mjs makes the tables and the targets).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +19,7 @@ import os from 'node:os';
 import { chromium } from 'playwright-core';
 import { chromiumLaunchOptions } from '../scripts/chromium.mjs';
 import { startQuietServer } from '../scripts/quiet-server.mjs';
+import { markdown, median } from './sqlite/report.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -25,8 +28,12 @@ const argValue = (/** @type {string} */ name) => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const tenantCounts = (argValue('--tenants') ?? '1,8').split(',').map(Number);
-const layers = (argValue('--layers') ?? 'tabvisor,opfs-coop').split(',');
+const ALL_LAYERS = ['tabvisor', 'wa-opfs-coop', 'wa-idb-batch', 'absurd-sql', 'official-opfs', 'official-sahpool'];
+const layers = (argValue('--layers') ?? ALL_LAYERS.join(',')).split(',');
+for (const l of layers) if (!ALL_LAYERS.includes(l)) throw new Error(`unknown layer ${l}; known: ${ALL_LAYERS.join(', ')}`);
 const out = resolve(root, argValue('--out') ?? 'bench/results/sqlite.json');
+/** One (layer, tenants) run is given up after this long and reported as failed. */
+const runTimeoutMs = Number(argValue('--timeout-s') ?? 240) * 1000;
 
 /** @param {number} pid @returns {number[]} pid and every descendant */
 function tree(pid) {
@@ -89,36 +96,72 @@ function pageCache(dir) {
   return bytes;
 }
 
-const server = await startQuietServer();
-/** @type {Record<string, unknown>[]} */
+/** Bytes on disk (allocated blocks) of the profile's IndexedDB and OPFS ("File System") files. @param {string} dir */
+function storageBytes(dir) {
+  let bytes = 0;
+  for (const f of filesUnder(dir)) {
+    if (!/[/\\](IndexedDB|File System)[/\\]/.test(f)) continue;
+    try {
+      bytes += statSync(f).blocks * 512;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return bytes;
+}
+
+const server = await startQuietServer({
+  // The comparison's own packages, pre-bundled up front so Vite never reloads the page
+  // mid-run; the official build is served as is (it finds its WASM and its OPFS proxy
+  // worker beside itself through import.meta.url).
+  optimizeDeps: {
+    include: ['@jlongster/sql.js', 'absurd-sql', 'absurd-sql/dist/indexeddb-backend', 'absurd-sql/dist/indexeddb-main-thread'],
+    exclude: ['@sqlite.org/sqlite-wasm'],
+  },
+});
+/** @type {import('./sqlite/report.mjs').SqliteBenchRow[]} */
 const results = [];
 try {
   for (const layer of layers) {
     for (const tenants of tenantCounts) {
       const profile = mkdtempSync(join(tmpdir(), 'sqlite-bench-'));
       const ctx = await chromium.launchPersistentContext(profile, chromiumLaunchOptions());
+      const started = Date.now();
+      /** @type {string[]} */
+      const complaints = [];
       try {
         const page = ctx.pages()[0] ?? (await ctx.newPage());
+        page.on('pageerror', (e) => complaints.push(`page error: ${e.message}`));
+        page.on('console', (m) => {
+          if (m.type() === 'error') complaints.push(`console: ${m.text()}`);
+        });
         await page.goto(new URL(`bench/sqlite/sqlite-bench.html?layer=${layer}&tenants=${tenants}`, server.base).href);
-        await page.waitForFunction(() => window.__sqliteBench?.done, null, { timeout: 15 * 60_000 });
+        await page.waitForFunction(() => window.__sqliteBench?.done, null, { timeout: runTimeoutMs, polling: 250 }).catch(async (err) => {
+          const at = await page.evaluate(() => window.__sqliteBench?.phase).catch(() => undefined);
+          throw new Error(`gave up after ${runTimeoutMs / 1000} s${at ? `, at ${at}` : ''} (${String(err instanceof Error ? err.message.split('\n')[0] : err)})`);
+        });
         const r = await page.evaluate(() => window.__sqliteBench);
-        if (!r?.result) throw new Error(`${layer} × ${tenants}: ${r?.error}`);
+        if (!r?.result) throw new Error(r?.error ?? 'the page reported nothing');
         const ps = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
         const browserPid = ps
           .split('\n')
           .filter((l) => l.includes(`--user-data-dir=${profile}`) && !l.includes('--type='))
           .map((l) => Number(l.trim().split(/\s+/)[0]))[0];
         const pids = browserPid ? tree(browserPid) : [];
-        const row = { ...r.result, pssBytes: pss(pids), pageCacheBytes: pageCache(profile), processes: pids.length };
+        const row = { ...r.result, storageBytes: storageBytes(profile), pssBytes: pss(pids), pageCacheBytes: pageCache(profile), processes: pids.length, seconds: (Date.now() - started) / 1000, loadavg1: os.loadavg()[0] ?? 0 };
         results.push(row);
         const mib = (/** @type {number} */ b) => (b / 1048576).toFixed(1);
-        const add = r.result.addMs;
+        const ms = (/** @type {number | null} */ x) => (x === null ? '–' : x.toFixed(x < 100 ? 1 : 0));
         console.log(
-          `${layer.padEnd(10)} ×${String(tenants).padStart(2)}: add ${add.map((x) => x.toFixed(0)).join('/')} ms, cold ${r.result.coldMs.toFixed(0)} ms, warm ${r.result.warmMs.toFixed(0)} ms, ` +
-            `PSS ${mib(row.pssBytes)} MiB + page cache ${mib(row.pageCacheBytes)} MiB (${pids.length} processes)`,
+          `${layer.padEnd(16)} ×${String(tenants).padStart(2)}: copy ${ms(median(row.copyMs))} ms, add ${ms(median(row.addMs))} ms, cold ${ms(row.coldMs)} ms, warm ${ms(row.warmMs)} ms, ` +
+            `storage ${mib(row.storageBytes)} MiB, PSS ${mib(row.pssBytes)} MiB + page cache ${mib(row.pageCacheBytes)} MiB (${pids.length} processes, ${row.seconds.toFixed(0)} s)`,
         );
+      } catch (err) {
+        const error = [String(err instanceof Error ? err.message : err), ...complaints.slice(-5)].join('\n');
+        results.push({ layer, tenants, error, seconds: (Date.now() - started) / 1000 });
+        console.log(`${layer.padEnd(16)} ×${String(tenants).padStart(2)}: FAILED ${error.split('\n')[0]}`);
       } finally {
-        await ctx.close();
+        await ctx.close().catch(() => {});
         rmSync(profile, { recursive: true, force: true });
       }
     }
@@ -128,5 +171,9 @@ try {
 }
 mkdirSync(dirname(out), { recursive: true });
 const load = os.loadavg()[0] ?? 0;
-writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), cpus: os.cpus().length, loadavg1: load, results }, null, 2));
-console.log(`wrote ${out} (load average ${load.toFixed(1)} on ${os.cpus().length} cores: numbers from a loaded machine are for orientation only)`);
+const run = { date: new Date().toISOString(), cpus: os.cpus().length, loadavg1: load, chromium: chromiumLaunchOptions().executablePath ?? 'Playwright', results };
+writeFileSync(out, JSON.stringify(run, null, 2) + '\n');
+const md = out.replace(/\.json$/, '') + '.md';
+writeFileSync(md, markdown(run));
+console.log(`\n${markdown(run)}`);
+console.log(`wrote ${out} and ${md} (load average ${load.toFixed(1)} on ${os.cpus().length} cores: numbers from a loaded machine are for orientation only)`);

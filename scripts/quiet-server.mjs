@@ -8,9 +8,13 @@ import { createServer } from 'vite';
 
 export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** @returns {Promise<{ base: string, close: () => Promise<void> }>} */
-export async function startQuietServer() {
+/**
+ * @param {import('vite').InlineConfig} [extra] merged into the project's config (arrays are appended)
+ * @returns {Promise<{ base: string, close: () => Promise<void> }>}
+ */
+export async function startQuietServer(extra = {}) {
   const server = await createServer({
+    ...extra,
     root: projectRoot,
     configFile: join(projectRoot, 'vite.config.ts'),
     logLevel: 'warn',

@@ -1,79 +1,159 @@
 // Runs in the page bench/sqlite/sqlite-bench.html, driven by bench/sqlite.mjs: one layer
-// (?layer=tabvisor|opfs-coop) with N tenants (?tenants=N) on the sample database, the
-// same wa-sqlite build, queries and cache_size everywhere. Reports times; the runner
-// measures memory from outside (PSS of the browser's processes plus page cache).
-import { wrap } from 'comlink';
+// (?layer=, one of LAYERS) with N tenants (?tenants=N) on the sample database, the same
+// queries and cache_size everywhere. Every layer but Tabvisor runs as its users run it:
+// one worker and one copy of the database per tenant. Reports times and the storage the
+// browser counts; the runner measures memory and storage from outside the browser.
+import { transfer, wrap, type Remote } from 'comlink';
+import waSyncWasmUrl from '@journeyapps/wa-sqlite/dist/wa-sqlite.wasm?url';
+import waAsyncWasmUrl from '@journeyapps/wa-sqlite/dist/wa-sqlite-async.wasm?url';
+import sqlJsWasmUrl from '@jlongster/sql.js/dist/sql-wasm.wasm?url';
+import officialWasmUrl from '@sqlite.org/sqlite-wasm/sqlite3.wasm?url';
+import { initBackend } from 'absurd-sql/dist/indexeddb-main-thread';
 import { Hypervisor } from '../../host/page/hypervisor';
-import { importDatabase, spawnSqlGuest, sqliteWasm } from '../../host/page/sqlite-tenants';
+import { importDatabase, spawnSqlGuest } from '../../host/page/sqlite-tenants';
 import { SHOP_QUERIES } from '../../test/fixtures/sqlite-queries';
-import type { OpfsTenantApi } from './opfs-tenant-worker';
+import { collectGarbage, type QueryParams, type TenantApi } from './tenant-api';
 
 export interface SqliteBenchResult {
   layer: string;
   tenants: number;
   dbBytes: number;
-  /** ms to add each tenant (Tabvisor: clone + boot a guest; OPFS: copy the file + open). */
+  /** Per tenant, ms of the storage step: Tabvisor's clone; the others' copy of the file. */
+  copyMs: number[];
+  /** Per tenant, ms from nothing to a tenant that answers (worker, WASM, copy or clone, open). */
   addMs: number[];
-  /** Tenant 1: the 8 queries once from a fresh connection, then again. */
+  /** Tenant 1: the 8 queries once on a fresh connection, then again. */
   coldMs: number;
   warmMs: number;
   rows: number;
+  /** navigator.storage.estimate().usage at the end (the browser's own count). */
+  usageBytes: number | null;
+  /** Tabvisor only: importing the base database into the pool, once. */
+  baseImportMs?: number;
 }
 
 declare global {
   interface Window {
-    __sqliteBench?: { done: boolean; result?: SqliteBenchResult; error?: string };
+    /** `phase` says how far a run got, for the runner's report when it gives up waiting. */
+    __sqliteBench?: { done: boolean; phase?: string; result?: SqliteBenchResult; error?: string };
   }
 }
 
-const params = new URLSearchParams(location.search);
-const layer = params.get('layer') ?? 'tabvisor';
-const tenants = Number(params.get('tenants') ?? 1);
+type Run = (sql: string, p?: QueryParams) => Promise<number>;
+interface Tenant {
+  run: Run;
+  copyMs: number;
+  addMs: number;
+  settle: () => Promise<void>;
+}
+type AddTenant = (i: number, db: ArrayBuffer) => Promise<Tenant>;
+
 const CACHE = -2000;
-window.__sqliteBench = { done: false };
+const compiled = new Map<string, Promise<WebAssembly.Module>>();
+function compile(url: string): Promise<WebAssembly.Module> {
+  let m = compiled.get(url);
+  if (!m) compiled.set(url, (m = WebAssembly.compileStreaming(fetch(url))));
+  return m;
+}
 
-type Run = (sql: string, p?: Record<string, string | number>) => Promise<number>;
+/** A layer whose tenants are plain workers speaking TenantApi. */
+function workerLayer(makeWorker: () => Worker, wasmUrl: string, onWorker?: (w: Worker) => void): () => Promise<AddTenant> {
+  return async () => {
+    const wasm = await compile(wasmUrl);
+    return async (i, db) => {
+      const bytes = db.slice(0);
+      const t0 = performance.now();
+      const worker = makeWorker();
+      onWorker?.(worker);
+      const api: Remote<TenantApi> = wrap<TenantApi>(worker);
+      const { copyMs } = await api.add(`tenant-${i}.db`, transfer(bytes, [bytes]), CACHE, wasm);
+      return { run: (sql, p) => api.query(sql, p), copyMs, addMs: performance.now() - t0, settle: () => api.settle() };
+    };
+  };
+}
 
-async function queries(run: Run): Promise<{ ms: number; rows: number }> {
+const LAYERS: Record<string, () => Promise<AddTenant>> = {
+  tabvisor: async () => {
+    const hv = await Hypervisor.start({ poolName: `sqlite-bench-${crypto.randomUUID()}`, arenaFrames: 16384, quota: 8192, scrubEveryMs: 0 });
+    let imported = false;
+    return async (i, db) => {
+      if (!imported) {
+        const t = performance.now();
+        await importDatabase(hv, 'shop', new Blob([db]), { group: 'sql' });
+        await hv.pool.snapshot('shop', 'shop@base');
+        baseImportMs = performance.now() - t;
+        imported = true;
+      }
+      const t0 = performance.now();
+      await hv.pool.clone('shop@base', `shop/t${i}`);
+      const copyMs = performance.now() - t0;
+      const g = await spawnSqlGuest(hv, { dataset: `shop/t${i}`, cacheSize: CACHE });
+      await g.api.query('SELECT 1'); // the guest opens its database on first use
+      return { run: async (sql, p) => (await g.api.query(sql, p)).rows.length, copyMs, addMs: performance.now() - t0, settle: async () => {} };
+    };
+  },
+  'wa-opfs-coop': workerLayer(() => new Worker(new URL('./wa-sqlite-tenant-worker.ts', import.meta.url), { type: 'module', name: 'opfs-coop' }), waSyncWasmUrl),
+  'wa-idb-batch': workerLayer(() => new Worker(new URL('./wa-sqlite-tenant-worker.ts', import.meta.url), { type: 'module', name: 'idb-batch' }), waAsyncWasmUrl),
+  'absurd-sql': workerLayer(() => new Worker(new URL('./absurd-tenant-worker.ts', import.meta.url), { type: 'module' }), sqlJsWasmUrl, initBackend),
+  'official-opfs': workerLayer(() => new Worker(new URL('./official-tenant-worker.ts', import.meta.url), { type: 'module', name: 'opfs' }), officialWasmUrl),
+  'official-sahpool': workerLayer(() => new Worker(new URL('./official-tenant-worker.ts', import.meta.url), { type: 'module', name: 'sahpool' }), officialWasmUrl),
+};
+
+let baseImportMs: number | undefined;
+
+function phase(what: string): void {
+  const state = window.__sqliteBench;
+  if (state) state.phase = `${what} (${(performance.now() / 1000).toFixed(0)} s)`;
+}
+
+async function queries(run: Run, label: string): Promise<{ ms: number; rows: number }> {
   const t0 = performance.now();
   let rows = 0;
-  for (const q of SHOP_QUERIES) rows += await run(q.sql, q.params as Record<string, string | number> | undefined);
+  for (const q of SHOP_QUERIES) {
+    phase(`${label}: ${q.name}`);
+    rows += await run(q.sql, q.params as QueryParams | undefined);
+  }
   return { ms: performance.now() - t0, rows };
 }
 
-async function main(): Promise<SqliteBenchResult> {
-  const db = await (await fetch('/sample/shop.db')).arrayBuffer();
-  const wasm = await sqliteWasm();
-  const addMs: number[] = [];
-  const runs: Run[] = [];
-  if (layer === 'tabvisor') {
-    const hv = await Hypervisor.start({ poolName: `sqlite-bench-${crypto.randomUUID()}`, arenaFrames: 16384, quota: 8192, scrubEveryMs: 0 });
-    await importDatabase(hv, 'shop', new Blob([db]), { group: 'sql' });
-    await hv.pool.snapshot('shop', 'shop@base');
-    for (let i = 0; i < tenants; i++) {
-      const t0 = performance.now();
-      const g = await spawnSqlGuest(hv, { base: 'shop@base', cacheSize: CACHE });
-      await g.api.query('SELECT 1'); // opened (the database is opened on first use)
-      addMs.push(performance.now() - t0);
-      runs.push(async (sql, p) => (await g.api.query(sql, p)).rows.length);
-    }
-  } else if (layer === 'opfs-coop') {
-    for (let i = 0; i < tenants; i++) {
-      const t0 = performance.now();
-      const w = wrap<OpfsTenantApi>(new Worker(new URL('./opfs-tenant-worker.ts', import.meta.url), { type: 'module' }));
-      await w.add(`tenant-${i}.db`, db.slice(0), CACHE, wasm);
-      addMs.push(performance.now() - t0);
-      runs.push((sql, p) => w.query(sql, p));
-    }
-  } else throw new Error(`unknown layer ${layer}`);
-  const cold = await queries(runs[0]!);
-  const warm = await queries(runs[0]!);
-  // Every other tenant works its whole query set too, so each has its pages in memory.
-  for (const run of runs.slice(1)) await queries(run);
-  return { layer, tenants, dbBytes: db.byteLength, addMs, coldMs: cold.ms, warmMs: warm.ms, rows: cold.rows };
+async function main(layer: string, tenants: number): Promise<SqliteBenchResult> {
+  const makeLayer = LAYERS[layer];
+  if (!makeLayer) throw new Error(`unknown layer ${layer}; known: ${Object.keys(LAYERS).join(', ')}`);
+  let db: ArrayBuffer | null = await (await fetch('/sample/shop.db')).arrayBuffer();
+  const dbBytes = db.byteLength;
+  const add = await makeLayer();
+  const added: Tenant[] = [];
+  for (let i = 0; i < tenants; i++) {
+    phase(`adding tenant ${i + 1}`);
+    added.push(await add(i, db));
+  }
+  db = null;
+  const first = added[0];
+  if (!first) throw new Error('no tenant');
+  const cold = await queries(first.run, 'tenant 1 cold');
+  const warm = await queries(first.run, 'tenant 1 warm');
+  // Every other tenant works the whole query set too, so each holds its pages as a user's would.
+  for (const [i, t] of added.entries()) if (i > 0) await queries(t.run, `tenant ${i + 1}`);
+  for (const t of added) await t.settle();
+  collectGarbage();
+  const estimate = await navigator.storage.estimate().catch(() => null);
+  return {
+    layer,
+    tenants,
+    dbBytes,
+    copyMs: added.map((t) => t.copyMs),
+    addMs: added.map((t) => t.addMs),
+    coldMs: cold.ms,
+    warmMs: warm.ms,
+    rows: cold.rows,
+    usageBytes: estimate?.usage ?? null,
+    ...(baseImportMs !== undefined ? { baseImportMs } : {}),
+  };
 }
 
-main().then(
+const params = new URLSearchParams(location.search);
+window.__sqliteBench = { done: false };
+main(params.get('layer') ?? 'tabvisor', Number(params.get('tenants') ?? 1)).then(
   (result) => (window.__sqliteBench = { done: true, result }),
-  (err: unknown) => (window.__sqliteBench = { done: true, error: String(err instanceof Error ? err.stack ?? err.message : err) }),
+  (err: unknown) => (window.__sqliteBench = { done: true, error: String(err instanceof Error ? (err.stack ?? err.message) : err) }),
 );

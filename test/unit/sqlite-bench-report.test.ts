@@ -1,0 +1,104 @@
+// Runs in Node (vitest unit project). The SQLite comparison's tables and target verdicts
+// (bench/sqlite/report.mjs) on hand-made runs whose answers are known.
+import { describe, expect, it } from 'vitest';
+import { markdown, median, memoryBytes, rowMismatches, targets, type SqliteBenchRow } from '../../bench/sqlite/report.mjs';
+
+const MiB = 1048576;
+const DB = 34 * MiB;
+
+function row(layer: string, tenants: number, over: Partial<SqliteBenchRow> = {}): SqliteBenchRow {
+  return {
+    layer,
+    tenants,
+    dbBytes: DB,
+    copyMs: Array.from({ length: tenants }, () => 100),
+    addMs: Array.from({ length: tenants }, () => 200),
+    coldMs: 1000,
+    warmMs: 500,
+    rows: 77,
+    storageBytes: tenants * DB,
+    pssBytes: 300 * MiB + tenants * 20 * MiB,
+    pageCacheBytes: tenants * DB,
+    ...over,
+  };
+}
+
+function verdicts(rows: SqliteBenchRow[]) {
+  return Object.fromEntries(targets(rows).map((t) => [t.id, t]));
+}
+
+describe('median', () => {
+  it('is the middle value, the mean of the middle two, or null for nothing', () => {
+    expect(median([5, 1, 3])).toBe(3);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([])).toBeNull();
+    expect(median(undefined)).toBeNull();
+  });
+});
+
+describe('targets', () => {
+  const fast = row('wa-opfs-coop', 1, { coldMs: 600, warmMs: 400 });
+  const fast8 = row('wa-opfs-coop', 8, { pssBytes: 400 * MiB, pageCacheBytes: 280 * MiB });
+  const lean8 = row('wa-idb-batch', 8, { pssBytes: 380 * MiB, pageCacheBytes: 100 * MiB });
+
+  it('meets each target exactly at its limit and misses just past it', () => {
+    const t1 = row('tabvisor', 1, { coldMs: 660, warmMs: 441 }); // 1.1× and 1.1025×
+    const t8 = row('tabvisor', 8, { copyMs: [3, 5, 5, 9, 4, 4, 5, 6], storageBytes: 1.05 * DB, pssBytes: 200 * MiB, pageCacheBytes: 40 * MiB });
+    const v = verdicts([t1, t8, fast, fast8, lean8]);
+    expect(v.add).toMatchObject({ value: 5, met: true });
+    expect(v.storage).toMatchObject({ met: true });
+    expect(v.cold?.value).toBeCloseTo(1.1);
+    expect(v.cold?.met).toBe(true);
+    expect(v.warm?.met).toBe(false);
+    // best other layer at 8 tenants is wa-idb-batch with 480 MiB; 240 / 480 = 0.5
+    expect(v.memory).toMatchObject({ value: 0.5, met: true });
+    expect(v.memory?.detail).toContain('wa-idb-batch');
+  });
+
+  it('counts Tabvisor among the fastest layers, never among the memory baselines', () => {
+    const t1 = row('tabvisor', 1, { coldMs: 300, warmMs: 100 });
+    const t8 = row('tabvisor', 8, { pssBytes: 900 * MiB, pageCacheBytes: 0 });
+    const v = verdicts([t1, t8, fast, fast8]);
+    expect(v.cold).toMatchObject({ value: 1, met: true });
+    expect(v.memory?.value).toBeCloseTo(900 / 680);
+    expect(v.memory?.met).toBe(false);
+  });
+
+  it('leaves failed runs out of the comparison and says what was not measured', () => {
+    const failedFast = { layer: 'official-opfs', tenants: 1, error: 'no OPFS' };
+    const v = verdicts([row('tabvisor', 1, { coldMs: 900 }), failedFast, row('absurd-sql', 1, { coldMs: 6000 })]);
+    expect(v.cold).toMatchObject({ value: 1, met: true });
+    expect(v.storage).toMatchObject({ value: null, met: null });
+    expect(v.memory).toMatchObject({ value: null, met: null });
+    // the add target falls back to the 1-tenant run when there is no 8-tenant one
+    expect(v.add).toMatchObject({ value: 100, met: false });
+    expect(verdicts([fast]).cold).toMatchObject({ met: null });
+  });
+});
+
+describe('markdown', () => {
+  it('keeps failed layers as rows with their error, and missed targets as missed', () => {
+    const md = markdown({
+      date: '2026-11-29T11:00:00Z',
+      loadavg1: 6,
+      cpus: 2,
+      results: [row('tabvisor', 1, { coldMs: 2000 }), row('wa-opfs-coop', 1), { layer: 'official-sahpool', tenants: 8, error: 'Error: a | b\nstack line' }],
+    });
+    expect(md).toContain('a loaded machine');
+    expect(md).toContain('| official-sahpool | 8 | failed: Error: a \\| b |');
+    expect(md).not.toContain('stack line');
+    expect(md).toMatch(/\| cold queries ÷ fastest layer \(1 tenant\) \| ≤ 1\.1× \| 2\.00 \| missed \|/);
+    expect(md).toMatch(/\| 8-tenant storage ÷ database \| .* \| – \| not measured \|/);
+  });
+
+  it('flags layers whose queries returned other rows than Tabvisor', () => {
+    const rows = [row('tabvisor', 1), row('absurd-sql', 1, { rows: 76 })];
+    expect(rowMismatches(rows)).toEqual(['absurd-sql ×1: 76 rows, expected 77']);
+    expect(markdown({ date: 'd', loadavg1: 0.5, cpus: 2, results: rows })).toContain('Row counts differ');
+  });
+
+  it('adds PSS and page cache for memory, or gives nothing when either is missing', () => {
+    expect(memoryBytes(row('x', 1, { pssBytes: 3, pageCacheBytes: 4 }))).toBe(7);
+    expect(memoryBytes({ layer: 'x', tenants: 1, pssBytes: 3 })).toBeNull();
+  });
+});
