@@ -1,5 +1,5 @@
 // @ts-check
-// Runs in Node: `npm run bench:sqlite [-- --layers tabvisor,wa-opfs-coop] [-- --tenants 1,8]`.
+// Runs in Node: `npm run bench:sqlite [-- --layers tabvisor,wa-opfs-coop] [--tenants 1,8] [--timeout-s 240] [--append]`.
 // SQLite tenants on Tabvisor (copy-on-write clones of one database) against SQLite as its
 // users run it in the browser, one copy of the database per tenant: wa-sqlite's
 // OPFSCoopSyncVFS and IDBBatchAtomicVFS, absurd-sql, and the official build's "opfs" and
@@ -32,6 +32,8 @@ const ALL_LAYERS = ['tabvisor', 'wa-opfs-coop', 'wa-idb-batch', 'absurd-sql', 'o
 const layers = (argValue('--layers') ?? ALL_LAYERS.join(',')).split(',');
 for (const l of layers) if (!ALL_LAYERS.includes(l)) throw new Error(`unknown layer ${l}; known: ${ALL_LAYERS.join(', ')}`);
 const out = resolve(root, argValue('--out') ?? 'bench/results/sqlite.json');
+/** --append: keep the rows already in `out` for the (layer, tenants) this invocation does not run. */
+const append = args.includes('--append');
 /** One (layer, tenants) run is given up after this long and reported as failed. */
 const runTimeoutMs = Number(argValue('--timeout-s') ?? 240) * 1000;
 
@@ -121,6 +123,35 @@ const server = await startQuietServer({
 });
 /** @type {import('./sqlite/report.mjs').SqliteBenchRow[]} */
 const results = [];
+const runStarted = new Date().toISOString();
+/** @type {import('./sqlite/report.mjs').SqliteBenchRow[]} */
+const kept = [];
+if (append) {
+  try {
+    /** @type {{ results: import('./sqlite/report.mjs').SqliteBenchRow[] }} */
+    const before = JSON.parse(readFileSync(out, 'utf8'));
+    kept.push(...before.results.filter((r) => !(layers.includes(r.layer) && tenantCounts.includes(r.tenants))));
+  } catch {
+    // nothing to append to
+  }
+}
+
+/** The JSON and the Markdown beside it, rewritten after every (layer, tenants): a run cut short keeps what it measured. */
+function writeResults() {
+  mkdirSync(dirname(out), { recursive: true });
+  const all = [...kept, ...results].sort((a, b) => ALL_LAYERS.indexOf(a.layer) - ALL_LAYERS.indexOf(b.layer) || a.tenants - b.tenants);
+  const loads = all.map((r) => r.loadavg1 ?? 0);
+  const run = {
+    date: runStarted,
+    cpus: os.cpus().length,
+    loadavg1: Math.max(os.loadavg()[0] ?? 0, ...loads),
+    chromium: chromiumLaunchOptions().executablePath ?? 'Playwright',
+    results: all,
+  };
+  writeFileSync(out, JSON.stringify(run, null, 2) + '\n');
+  writeFileSync(out.replace(/\.json$/, '') + '.md', markdown(run));
+  return run;
+}
 try {
   for (const layer of layers) {
     for (const tenants of tenantCounts) {
@@ -136,10 +167,18 @@ try {
           if (m.type() === 'error') complaints.push(`console: ${m.text()}`);
         });
         await page.goto(new URL(`bench/sqlite/sqlite-bench.html?layer=${layer}&tenants=${tenants}`, server.base).href);
-        await page.waitForFunction(() => window.__sqliteBench?.done, null, { timeout: runTimeoutMs, polling: 250 }).catch(async (err) => {
-          const at = await page.evaluate(() => window.__sqliteBench?.phase).catch(() => undefined);
-          throw new Error(`gave up after ${runTimeoutMs / 1000} s${at ? `, at ${at}` : ''} (${String(err instanceof Error ? err.message.split('\n')[0] : err)})`);
-        });
+        // Poll rather than wait blindly: a slow layer prints where it is every 30 s, and one
+        // that is given up on is reported with the step it was in.
+        for (let said = Date.now(); ; ) {
+          const state = await page.evaluate(() => ({ done: !!window.__sqliteBench?.done, phase: window.__sqliteBench?.phase }));
+          if (state.done) break;
+          if (Date.now() - started > runTimeoutMs) throw new Error(`gave up after ${runTimeoutMs / 1000} s, at ${state.phase ?? 'start'}`);
+          if (Date.now() - said > 30_000) {
+            console.log(`  ${layer} ×${tenants}: ${state.phase ?? 'starting'}`);
+            said = Date.now();
+          }
+          await new Promise((r) => setTimeout(r, 500));
+        }
         const r = await page.evaluate(() => window.__sqliteBench);
         if (!r?.result) throw new Error(r?.error ?? 'the page reported nothing');
         const ps = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
@@ -158,22 +197,19 @@ try {
         );
       } catch (err) {
         const error = [String(err instanceof Error ? err.message : err), ...complaints.slice(-5)].join('\n');
-        results.push({ layer, tenants, error, seconds: (Date.now() - started) / 1000 });
+        results.push({ layer, tenants, error, seconds: (Date.now() - started) / 1000, loadavg1: os.loadavg()[0] ?? 0 });
         console.log(`${layer.padEnd(16)} ×${String(tenants).padStart(2)}: FAILED ${error.split('\n')[0]}`);
       } finally {
         await ctx.close().catch(() => {});
         rmSync(profile, { recursive: true, force: true });
+        writeResults();
       }
     }
   }
 } finally {
   await server.close();
 }
-mkdirSync(dirname(out), { recursive: true });
-const load = os.loadavg()[0] ?? 0;
-const run = { date: new Date().toISOString(), cpus: os.cpus().length, loadavg1: load, chromium: chromiumLaunchOptions().executablePath ?? 'Playwright', results };
-writeFileSync(out, JSON.stringify(run, null, 2) + '\n');
 const md = out.replace(/\.json$/, '') + '.md';
-writeFileSync(md, markdown(run));
-console.log(`\n${markdown(run)}`);
-console.log(`wrote ${out} and ${md} (load average ${load.toFixed(1)} on ${os.cpus().length} cores: numbers from a loaded machine are for orientation only)`);
+const report = writeResults();
+console.log(`\n${markdown(report)}`);
+console.log(`wrote ${out} and ${md} (load average ${report.loadavg1.toFixed(1)} on ${report.cpus} cores: numbers from a loaded machine are for orientation only)`);

@@ -88,6 +88,25 @@ export function targets(rows) {
   return out;
 }
 
+/**
+ * The rows, plus a failed row for every (layer, tenants) that some other layer ran and this
+ * one did not: a layer left out of a tenant count is shown as not run, never dropped.
+ * @param {SqliteBenchRow[]} rows
+ */
+export function withNotRun(rows) {
+  const layers = [...new Set(rows.map((r) => r.layer))];
+  const counts = [...new Set(rows.map((r) => r.tenants))].sort((a, b) => a - b);
+  /** @type {SqliteBenchRow[]} */
+  const out = [];
+  for (const layer of layers) {
+    for (const tenants of counts) {
+      const r = rows.find((x) => x.layer === layer && x.tenants === tenants);
+      out.push(r ?? { layer, tenants, error: 'not run in this measurement' });
+    }
+  }
+  return out;
+}
+
 /** Layers whose row count differs from Tabvisor's (the same queries must give the same rows). @param {SqliteBenchRow[]} rows */
 export function rowMismatches(rows) {
   const ref = rows.find((r) => r.layer === TABVISOR && !r.error)?.rows ?? rows.find((r) => !r.error)?.rows;
@@ -109,12 +128,12 @@ function fmt(ms) {
  */
 export function markdown(run) {
   const lines = [
-    `SQLite layers side by side (\`npm run bench:sqlite\`, ${run.date}, load average ${run.loadavg1.toFixed(1)} on ${run.cpus} cores${run.loadavg1 > run.cpus / 2 ? ': a loaded machine, numbers for orientation only' : ''}).`,
+    `SQLite layers side by side (\`npm run bench:sqlite\`, ${run.date}, load average up to ${run.loadavg1.toFixed(1)} on ${run.cpus} cores${run.loadavg1 > run.cpus / 2 ? ': a loaded machine, numbers for orientation only' : ''}).`,
     '',
     '| layer | tenants | add: copy/clone ms (median) | add: whole tenant ms (median) | cold ms | warm ms | storage MiB (÷ db) | PSS MiB | page cache MiB | memory MiB |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
-  for (const r of run.results) {
+  for (const r of withNotRun(run.results)) {
     if (r.error) {
       const first = r.error.split('\n')[0]?.slice(0, 160).replaceAll('|', '\\|') ?? '';
       lines.push(`| ${r.layer} | ${r.tenants} | failed: ${first} | | | | | | | |`);

@@ -1,7 +1,7 @@
 // Runs in Node (vitest unit project). The SQLite comparison's tables and target verdicts
 // (bench/sqlite/report.mjs) on hand-made runs whose answers are known.
 import { describe, expect, it } from 'vitest';
-import { markdown, median, memoryBytes, rowMismatches, targets, type SqliteBenchRow } from '../../bench/sqlite/report.mjs';
+import { markdown, median, memoryBytes, rowMismatches, targets, withNotRun, type SqliteBenchRow } from '../../bench/sqlite/report.mjs';
 
 const MiB = 1048576;
 const DB = 34 * MiB;
@@ -65,7 +65,8 @@ describe('targets', () => {
   });
 
   it('leaves failed runs out of the comparison and says what was not measured', () => {
-    const failedFast = { layer: 'official-opfs', tenants: 1, error: 'no OPFS' };
+    // a failed run's numbers, whatever it got to, are never the baseline
+    const failedFast = { layer: 'official-opfs', tenants: 1, error: 'no OPFS', coldMs: 10 };
     const v = verdicts([row('tabvisor', 1, { coldMs: 900 }), failedFast, row('absurd-sql', 1, { coldMs: 6000 })]);
     expect(v.cold).toMatchObject({ value: 1, met: true });
     expect(v.storage).toMatchObject({ value: null, met: null });
@@ -89,6 +90,18 @@ describe('markdown', () => {
     expect(md).not.toContain('stack line');
     expect(md).toMatch(/\| cold queries ÷ fastest layer \(1 tenant\) \| ≤ 1\.1× \| 2\.00 \| missed \|/);
     expect(md).toMatch(/\| 8-tenant storage ÷ database \| .* \| – \| not measured \|/);
+  });
+
+  it('shows a layer missing at a tenant count as not run, in layer order', () => {
+    const rows = withNotRun([row('tabvisor', 1), row('tabvisor', 8), row('absurd-sql', 1)]);
+    expect(rows.map((r) => `${r.layer}×${r.tenants}${r.error ? ' ' + r.error : ''}`)).toEqual([
+      'tabvisor×1',
+      'tabvisor×8',
+      'absurd-sql×1',
+      'absurd-sql×8 not run in this measurement',
+    ]);
+    const md = markdown({ date: 'd', loadavg1: 0.5, cpus: 2, results: [row('tabvisor', 1), row('tabvisor', 8), row('absurd-sql', 1)] });
+    expect(md).toContain('| absurd-sql | 8 | failed: not run in this measurement |');
   });
 
   it('flags layers whose queries returned other rows than Tabvisor', () => {
