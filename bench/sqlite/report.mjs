@@ -107,6 +107,23 @@ export function withNotRun(rows) {
   return out;
 }
 
+/**
+ * What each further tenant costs in memory, per layer that ran with 1 and with 8 tenants.
+ * @param {SqliteBenchRow[]} rows
+ */
+export function perAddedTenant(rows) {
+  /** @type {{ layer: string, bytes: number }[]} */
+  const out = [];
+  for (const layer of new Set(rows.map((r) => r.layer))) {
+    const one = find(rows, layer, 1);
+    const eight = find(rows, layer, 8);
+    const a = one ? memoryBytes(one) : null;
+    const b = eight ? memoryBytes(eight) : null;
+    if (a !== null && b !== null) out.push({ layer, bytes: (b - a) / 7 });
+  }
+  return out;
+}
+
 /** Layers whose row count differs from Tabvisor's (the same queries must give the same rows). @param {SqliteBenchRow[]} rows */
 export function rowMismatches(rows) {
   const ref = rows.find((r) => r.layer === TABVISOR && !r.error)?.rows ?? rows.find((r) => !r.error)?.rows;
@@ -143,6 +160,10 @@ export function markdown(run) {
     lines.push(
       `| ${r.layer} | ${r.tenants} | ${fmt(median(r.copyMs))} | ${fmt(median(r.addMs))} | ${fmt(r.coldMs)} | ${fmt(r.warmMs)} | ${mib(r.storageBytes)}${ratio} | ${mib(r.pssBytes)} | ${mib(r.pageCacheBytes)} | ${mib(memoryBytes(r))} |`,
     );
+  }
+  const marginal = perAddedTenant(run.results);
+  if (marginal.length) {
+    lines.push('', 'Memory per added tenant, (×8 − ×1) ÷ 7: ' + marginal.map((m) => `${m.layer} ${mib(m.bytes)} MiB`).join(', ') + '.');
   }
   const mismatches = rowMismatches(run.results);
   if (mismatches.length) lines.push('', `Row counts differ: ${mismatches.join('; ')}.`);

@@ -1,7 +1,7 @@
 // Runs in Node (vitest unit project). The SQLite comparison's tables and target verdicts
 // (bench/sqlite/report.mjs) on hand-made runs whose answers are known.
 import { describe, expect, it } from 'vitest';
-import { markdown, median, memoryBytes, rowMismatches, targets, withNotRun, type SqliteBenchRow } from '../../bench/sqlite/report.mjs';
+import { markdown, median, memoryBytes, perAddedTenant, rowMismatches, targets, withNotRun, type SqliteBenchRow } from '../../bench/sqlite/report.mjs';
 
 const MiB = 1048576;
 const DB = 34 * MiB;
@@ -108,6 +108,11 @@ describe('markdown', () => {
     const rows = [row('tabvisor', 1), row('absurd-sql', 1, { rows: 76 })];
     expect(rowMismatches(rows)).toEqual(['absurd-sql ×1: 76 rows, expected 77']);
     expect(markdown({ date: 'd', loadavg1: 0.5, cpus: 2, results: rows })).toContain('Row counts differ');
+  });
+
+  it('gives each layer\'s memory per added tenant from its 1- and 8-tenant runs only', () => {
+    const rows = [row('tabvisor', 1, { pssBytes: 400 * MiB, pageCacheBytes: 60 * MiB }), row('tabvisor', 8, { pssBytes: 610 * MiB, pageCacheBytes: 60 * MiB }), row('absurd-sql', 1)];
+    expect(perAddedTenant(rows)).toEqual([{ layer: 'tabvisor', bytes: 30 * MiB }]);
   });
 
   it('adds PSS and page cache for memory, or gives nothing when either is missing', () => {
