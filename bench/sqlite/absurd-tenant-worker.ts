@@ -7,18 +7,13 @@ import initSqlJs, { type SqlJsDatabase } from '@jlongster/sql.js';
 import { SQLiteFS } from 'absurd-sql';
 import IndexedDBBackend from 'absurd-sql/dist/indexeddb-backend';
 import { expose } from 'comlink';
-import { collectGarbage, type QueryParams, type TenantApi } from './tenant-api';
+import { collectGarbage, countRows, instantiateWith, type QueryParams, type TenantApi } from './tenant-api';
 
 let db: SqlJsDatabase | null = null;
 
 const api: TenantApi = {
   async add(name, bytes, cacheSize, wasm) {
-    const SQL = await initSqlJs({
-      instantiateWasm(imports, done) {
-        void WebAssembly.instantiate(wasm, imports).then((i) => done(i, wasm));
-        return {};
-      },
-    });
+    const SQL = await initSqlJs(instantiateWith(wasm));
     const sqlFs = new SQLiteFS(SQL.FS, new IndexedDBBackend());
     SQL.register_for_idb(sqlFs);
     SQL.FS.mkdir('/sql');
@@ -38,10 +33,7 @@ const api: TenantApi = {
     if (!db) throw new Error('query before add');
     const stmt = db.prepare(sql);
     try {
-      if (params) stmt.bind(params);
-      let rows = 0;
-      while (stmt.step()) rows++;
-      return rows;
+      return countRows(stmt, params, true);
     } finally {
       stmt.free();
     }

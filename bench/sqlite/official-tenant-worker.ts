@@ -8,7 +8,7 @@
 import sqlite3InitModule from '@sqlite.org/sqlite-wasm';
 import type { Database, Sqlite3Static } from '@sqlite.org/sqlite-wasm';
 import { expose } from 'comlink';
-import { collectGarbage, type QueryParams, type TenantApi } from './tenant-api';
+import { collectGarbage, countRows, instantiateWith, type QueryParams, type TenantApi } from './tenant-api';
 
 // The worker's name is the VFS to run (set by the page: new Worker(url, { name })).
 const vfsKind = self.name;
@@ -24,10 +24,7 @@ let db: Database | null = null;
 const api: TenantApi = {
   async add(name, bytes, cacheSize, wasm) {
     const sqlite3 = await (sqlite3InitModule as unknown as InitWithOptions)({
-      instantiateWasm(imports, done) {
-        void WebAssembly.instantiate(wasm, imports).then((i) => done(i, wasm));
-        return {};
-      },
+      ...instantiateWith(wasm),
       // The build logs its version and each VFS it installs; the benchmark reads no console.
       print: () => {},
     });
@@ -56,10 +53,7 @@ const api: TenantApi = {
     if (!db) throw new Error('query before add');
     const stmt = db.prepare(sql);
     try {
-      if (params && stmt.parameterCount > 0) stmt.bind(params);
-      let rows = 0;
-      while (stmt.step()) rows++;
-      return rows;
+      return countRows(stmt, params, stmt.parameterCount > 0);
     } finally {
       stmt.finalize();
     }

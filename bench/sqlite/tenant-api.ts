@@ -25,3 +25,21 @@ export interface TenantApi {
 export function collectGarbage(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
+
+/** Emscripten's hook to instantiate the page's compiled module instead of fetching the WASM again. */
+export function instantiateWith(wasm: WebAssembly.Module) {
+  return {
+    instantiateWasm(imports: WebAssembly.Imports, done: (i: WebAssembly.Instance, m: WebAssembly.Module) => void): object {
+      void WebAssembly.instantiate(wasm, imports).then((i) => done(i, wasm));
+      return {};
+    },
+  };
+}
+
+/** Bind `params` (when the statement takes any) and step a prepared statement to its end; the rows it gave. */
+export function countRows(stmt: { bind(p: QueryParams): unknown; step(): boolean }, params: QueryParams | undefined, takesParams: boolean): number {
+  if (params && takesParams) stmt.bind(params);
+  let rows = 0;
+  while (stmt.step()) rows++;
+  return rows;
+}

@@ -8,7 +8,7 @@
 // Same @journeyapps/wa-sqlite release as the Tabvisor tenants, same queries, same cache_size.
 import * as SQLite from '@journeyapps/wa-sqlite';
 import { expose } from 'comlink';
-import { collectGarbage, type QueryParams, type TenantApi } from './tenant-api';
+import { collectGarbage, instantiateWith, type QueryParams, type TenantApi } from './tenant-api';
 
 // The worker's name is the VFS to run (set by the page: new Worker(url, { name })).
 const vfsKind = self.name;
@@ -67,15 +67,6 @@ async function importIntoOpfs(name: string, bytes: Uint8Array): Promise<void> {
   access.write(bytes, { at: 0 });
   access.flush();
   access.close();
-}
-
-function instantiateWith(wasm: WebAssembly.Module) {
-  return {
-    instantiateWasm(imports: WebAssembly.Imports, done: (i: WebAssembly.Instance, m: WebAssembly.Module) => void) {
-      void WebAssembly.instantiate(wasm, imports).then((i) => done(i, wasm));
-      return {};
-    },
-  };
 }
 
 let sqlite3: SQLiteAPI | null = null;
