@@ -19,7 +19,11 @@ interface GroupPanel {
   frames: FrameSummary[];
   cell: number;
   cols: number;
+  /** What the canvas shows now (per frame: state, references, promoted; then cell, columns, highlight): redrawn only when it changes. */
+  drawn: Int32Array | null;
 }
+
+const STATE_CODE: Record<FrameSummary['state'], number> = { free: 0, filling: 1, resident: 2, retired: 3 };
 
 export function describeFrame(info: FrameSummary): string {
   const refs = info.mappedBy.reduce((a, [, c]) => a + c, 0);
@@ -95,7 +99,7 @@ export class ArenaView {
     const readout = h('p', { class: 'readout', 'aria-live': 'off' }, 'Point at a frame (or at a block in a page map) to see who maps it.');
     const scroller = h('div', { class: 'arena-scroll', tabindex: 0, 'aria-label': `Frames of trust group ${id || 'default'}` }, canvas);
     const root = h('figure', { class: 'arena-group', 'data-group': id }, scroller, h('figcaption', {}, summary, readout));
-    const panel: GroupPanel = { root, canvas, summary, readout, frames: [], cell: MAX_CELL, cols: 32 };
+    const panel: GroupPanel = { root, canvas, summary, readout, frames: [], cell: MAX_CELL, cols: 32, drawn: null };
     canvas.addEventListener('mousemove', (ev) => {
       const r = canvas.getBoundingClientRect();
       const f = Math.floor((ev.clientY - r.top) / panel.cell) * panel.cols + Math.floor((ev.clientX - r.left) / panel.cell);
@@ -117,6 +121,20 @@ export class ArenaView {
     const cols = Math.max(1, Math.floor(avail / cell));
     p.cell = cell;
     p.cols = cols;
+    const hl = this.highlighted && this.highlighted.group === p.root.dataset.group ? this.highlighted.frame : -1;
+    // A poll comes 4×/s; with idle guests the arena mostly stays as it was.
+    const pic = new Int32Array(n + 3);
+    for (let f = 0; f < n; f++) {
+      const info = p.frames[f]!;
+      let refs = 0;
+      for (const [, c] of info.mappedBy) refs += c;
+      pic[f] = (refs << 3) | ((info.promoted ? 1 : 0) << 2) | STATE_CODE[info.state];
+    }
+    pic[n] = cell;
+    pic[n + 1] = cols;
+    pic[n + 2] = hl;
+    if (p.drawn && p.drawn.length === pic.length && p.drawn.every((v, i) => v === pic[i])) return;
+    p.drawn = pic;
     const rows = Math.ceil(n / cols);
     const dpr = Math.min(2, globalThis.devicePixelRatio || 1);
     const w = cols * cell;
@@ -134,7 +152,6 @@ export class ArenaView {
     ctx.font = `${Math.max(7, cell - 6)}px system-ui, sans-serif`;
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
-    const hl = this.highlighted && this.highlighted.group === p.root.dataset.group ? this.highlighted.frame : -1;
     for (let f = 0; f < n; f++) {
       const info = p.frames[f]!;
       const x = (f % cols) * cell;

@@ -51,7 +51,15 @@ export class ChartsView {
       this.summary,
     );
     new ResizeObserver(() => this.resize()).observe(this.root);
+    // Off screen (scrolled away in the machine column, or hidden) the charts keep their
+    // data but do not draw; they catch up when they come into view.
+    new IntersectionObserver((entries) => {
+      this.visible = entries.some((e) => e.isIntersecting);
+      if (this.visible) this.draw();
+    }).observe(this.root);
   }
+
+  private visible = true;
 
   private make(): void {
     const width = Math.max(200, this.root.clientWidth - 24);
@@ -120,6 +128,12 @@ export class ChartsView {
     d.evictions.push(delta(now.evictions, prev.evictions) / dt);
     d.hit.push(hits + misses > 0 ? (hits / (hits + misses)) * 100 : null);
     if (d.t.length > KEEP) for (const a of Object.values(d)) a.shift();
+    this.draw();
+  }
+
+  private draw(): void {
+    const d = this.data;
+    if (!this.visible || d.t.length === 0) return;
     if (!this.rates) {
       if (this.root.offsetParent === null) return; // hidden (compact layout): draw when shown
       this.make();

@@ -63,7 +63,8 @@ export class DatasetsView {
       if (s) this.drawStrip(s, d);
     }
     for (const b of this.tree.querySelectorAll<HTMLButtonElement>('button[data-needs-idle]')) {
-      b.disabled = this.actions.inUse(b.dataset.needsIdle!);
+      const busy = this.actions.inUse(b.dataset.needsIdle!);
+      if (b.disabled !== busy) b.disabled = busy;
     }
   }
 

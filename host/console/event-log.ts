@@ -31,8 +31,14 @@ export class EventLog {
   private timer: ReturnType<typeof setTimeout> | null = null;
 
   constructor() {
-    const close = h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss this message', hidden: true }, '×');
+    // Out of the tab order: the toast sits above the story, and a message arriving must not
+    // put a stop before the first action. Escape dismisses it from the keyboard; the log
+    // keeps every message.
+    const close = h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss this message (Escape)', tabindex: -1, hidden: true }, '×');
     close.addEventListener('click', () => this.hideToast());
+    addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape' && this.toast.dataset.kind !== 'idle' && this.toast.isConnected) this.hideToast();
+    });
     this.toastClose = close;
     this.toast.append(this.toastText, close);
     this.root.append(this.region);

@@ -19,6 +19,8 @@ interface Row {
   group: string;
   own: Set<number>;
   name: string;
+  /** What the canvas shows now: redrawn only when this changes. */
+  drawn: { map: Int32Array; own: string; cw: number; cursor: number } | null;
 }
 
 export class PageMapView {
@@ -123,7 +125,7 @@ export class PageMapView {
     const label = h('span', { class: 'pm-label' });
     const canvas = h('canvas', { tabindex: 0, 'aria-label': `page map of domain ${d.id}; arrow keys move between blocks`, 'aria-describedby': 'pm-readout' });
     const root = h('div', { class: 'pm-row', 'data-domain': d.id }, label, canvas);
-    const row: Row = { root, canvas, label, map: new Int32Array(0), group: d.group, own: new Set(), name: `dom ${d.id}` };
+    const row: Row = { root, canvas, label, map: new Int32Array(0), group: d.group, own: new Set(), name: `dom ${d.id}`, drawn: null };
     const at = (ev: MouseEvent) => Math.floor((ev.clientX - canvas.getBoundingClientRect().left) / this.cellWidth(this.maxBlocks()));
     canvas.addEventListener('mousemove', (ev) => this.point(d.id, at(ev)));
     canvas.addEventListener('mouseleave', () => this.point(null, 0));
@@ -186,17 +188,25 @@ export class PageMapView {
   }
 
   /**
-   * Paint one strip as pixels (ImageData): a poll redraws every strip, and thousands of
-   * fillRect calls with distinct colour strings cost far more than one buffer.
+   * Paint one strip as pixels (ImageData): thousands of fillRect calls with distinct
+   * colour strings cost far more than one buffer. Only a strip whose picture changed is
+   * painted (a poll comes 4×/s, and most strips of idle guests stay the same), onto a
+   * canvas kept in memory (`willReadFrequently`), where putImageData is a copy rather than
+   * an upload to the GPU.
    */
   private draw(id: number, r: Row, cw: number): void {
     const map = r.map;
+    const cursor = this.cursor?.id === id ? this.cursor.lba : -1;
+    const own = r.own.size === 0 ? '' : [...r.own].join(',');
+    const d = r.drawn;
+    if (d && d.cw === cw && d.cursor === cursor && d.own === own && sameMap(d.map, map)) return;
+    r.drawn = { map, own, cw, cursor };
     const w = Math.max(1, map.length * cw);
     if (r.canvas.width !== w || r.canvas.height !== ROW) {
       r.canvas.width = w;
       r.canvas.height = ROW;
     }
-    const ctx = r.canvas.getContext('2d');
+    const ctx = r.canvas.getContext('2d', { willReadFrequently: true });
     if (!ctx) return;
     const img = ctx.createImageData(w, ROW);
     const px = new Uint32Array(img.data.buffer);
@@ -219,6 +229,13 @@ export class PageMapView {
     }
     ctx.putImageData(img, 0, 0);
   }
+}
+
+function sameMap(a: Int32Array, b: Int32Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** An RGBA pixel (little-endian: 0xAABBGGRR). */
