@@ -3,9 +3,19 @@
 // Order matters and is the whole point of this file:
 //   1. harden the worker (guest/harden.ts); on failure report and load nothing;
 //   2. answer the host's transport probe (shared/transport-probe.ts);
-//   3. on the first boot message, stop probing and `import()` the guest's module.
+//   3. on the first boot message, stop probing, take the life lock (below) and `import()`
+//      the guest's module.
 // Its static imports are our own modules and none of them keeps a reference to an API
-// that harden() removes, so nothing captured before step 1 leaks to guest code.
+// that harden() removes, so nothing captured before step 1 leaks to guest code. The one
+// reference this file keeps is the LockManager, in a module-local binding no guest code
+// can reach, used once, before guest code loads.
+//
+// Life lock: a closed or crashed worker raises no event on its Worker object. So the
+// bootstrap takes an exclusive Web Lock under a name the host chose, and holds it for the
+// worker's whole life; the host queues for the same lock and is granted it exactly when
+// this worker's context ends (the browser releases a dead context's locks). Guest code
+// cannot touch it: harden() removed `navigator.locks`, so it cannot release, steal or
+// query the lock, and the LockManager reference lives only in this module.
 //
 // CSP: a worker takes its Content-Security-Policy from its own script's response, so
 // this file (served under /guest/) must come with GUEST_CSP (scripts/guest-csp.ts). CSP
@@ -19,6 +29,7 @@ import {
   type BootMessage,
   type BootedMessage,
   type GuestContext,
+  type LifeMessage,
 } from '../shared/boot-protocol';
 import { installErrorTransfer } from '../shared/errors/error-transfer';
 import { harden, type HardenReport } from './harden';
@@ -34,13 +45,18 @@ interface WorkerScope extends Transport {
 }
 const scope = globalThis as unknown as WorkerScope;
 
-function post(message: BootedMessage | BootFailedMessage): void {
+function post(message: BootedMessage | BootFailedMessage | LifeMessage): void {
   scope.postMessage(message);
 }
 
 function errorData(err: unknown): BootFailedMessage['error'] {
   return err instanceof Error ? { name: err.name, message: err.message } : { name: 'Error', message: String(err) };
 }
+
+/** Taken before harden() removes `navigator.locks`; used once, for the life lock. */
+const lockManager: LockManager | undefined = (globalThis.navigator as Navigator & { locks?: LockManager } | undefined)?.locks;
+/** How long to wait for the life lock before booting without it (a frame whose storage is blocked never answers). */
+const LIFE_LOCK_WAIT_MS = 2000;
 
 let report: HardenReport | undefined;
 try {
@@ -69,7 +85,38 @@ if (report) {
   });
 }
 
+/**
+ * Take the life lock and hold it until this context ends (the callback's promise never
+ * settles). Resolves once it is held, or with why it is not.
+ */
+function holdLifeLock(name: string): Promise<LifeMessage> {
+  const locks = lockManager;
+  if (!locks) return Promise.resolve({ tag: BOOT_TAG.life, lock: 'refused', reason: 'no Web Locks in this worker' });
+  return new Promise<LifeMessage>((resolve) => {
+    let answered = false;
+    const answer = (m: LifeMessage): void => {
+      if (answered) return;
+      answered = true;
+      resolve(m);
+    };
+    const timer = setTimeout(() => answer({ tag: BOOT_TAG.life, lock: 'refused', reason: `the Web Lock was not granted in ${LIFE_LOCK_WAIT_MS} ms` }), LIFE_LOCK_WAIT_MS);
+    locks
+      .request(name, { mode: 'exclusive' }, () => {
+        clearTimeout(timer);
+        // Granted after we gave up: the host was told 'refused' and does not wait for it.
+        if (answered) return undefined;
+        answer({ tag: BOOT_TAG.life, lock: 'held' });
+        return new Promise<never>(() => undefined);
+      })
+      .catch((err: unknown) => {
+        clearTimeout(timer);
+        answer({ tag: BOOT_TAG.life, lock: 'refused', reason: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+      });
+  });
+}
+
 async function load(boot: BootMessage, hardened: HardenReport): Promise<void> {
+  if (boot.life) post(await holdLifeLock(boot.life.lock));
   try {
     const url = new URL(boot.moduleUrl, scope.location.href);
     // CSP enforces this too (script-src 'self'); checking here gives a clear error where

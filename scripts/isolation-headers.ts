@@ -13,24 +13,39 @@ export const ISOLATION_HEADERS: Readonly<Record<string, string>> = {
   'Cross-Origin-Resource-Policy': 'cross-origin',
 };
 
+/** The parts of a request a header choice may depend on. */
+export interface HeaderRequest {
+  url?: string;
+  headers: { host?: string };
+  /** A TLSSocket has `encrypted: true`. */
+  socket?: unknown;
+}
+
+/** Headers to add for a request (its URL, path with query, and the request itself), or null. */
+export type HeadersFor = (url: string, req: HeaderRequest) => Readonly<Record<string, string>> | null;
+
 /**
- * A plugin that adds `headersFor(url)` (when not null) to every response of the dev and the
- * preview server. Installed before Vite's own middlewares, so the headers are on the
- * response whichever of them serves it.
+ * A plugin that adds `headersFor(url, req)` (when not null) to every response of the dev
+ * server, and `previewHeadersFor` (by default the same) to every response of the preview
+ * server. Installed before Vite's own middlewares, so the headers are on the response
+ * whichever of them serves it.
  */
-export function headerPlugin(name: string, headersFor: (url: string) => Readonly<Record<string, string>> | null): Plugin {
-  const setHeaders = (req: { url?: string }, res: { setHeader(name: string, value: string): void }, next: () => void): void => {
-    const headers = headersFor(req.url ?? '/');
-    if (headers) for (const [header, value] of Object.entries(headers)) res.setHeader(header, value);
-    next();
-  };
+export function headerPlugin(name: string, headersFor: HeadersFor, previewHeadersFor: HeadersFor = headersFor): Plugin {
+  type Res = { setHeader(name: string, value: string): void };
+  const setHeaders =
+    (choose: HeadersFor) =>
+    (req: HeaderRequest, res: Res, next: () => void): void => {
+      const headers = choose(req.url ?? '/', req);
+      if (headers) for (const [header, value] of Object.entries(headers)) res.setHeader(header, value);
+      next();
+    };
   return {
     name,
     configureServer(server) {
-      server.middlewares.use(setHeaders);
+      server.middlewares.use(setHeaders(headersFor));
     },
     configurePreviewServer(server) {
-      server.middlewares.use(setHeaders);
+      server.middlewares.use(setHeaders(previewHeadersFor));
     },
   };
 }

@@ -14,6 +14,8 @@ export const BOOT_TAG = {
   failed: 'tabvisor:guest-boot-failed',
   /** host → guest: dom0 is gone; fail every I/O request with the reason. */
   dom0Gone: 'tabvisor:dom0-gone',
+  /** guest → host, before guest code loads: how the host will notice this worker's end. */
+  life: 'tabvisor:guest-life',
 } as const;
 
 export interface BootMessage {
@@ -24,6 +26,20 @@ export interface BootMessage {
   readonly transport: TransportKind;
   /** Anything structured-cloneable the guest module's `default(ctx)` receives. */
   readonly init?: unknown;
+  /**
+   * How the host notices that this worker ended by itself (`self.close()`, a crash): the
+   * bootstrap holds, until the worker's end, an exclusive Web Lock of this name, and never
+   * lets guest code near it.
+   */
+  readonly life?: { readonly lock: string };
+}
+
+/** guest → host: the bootstrap holds the life lock (`held`), or why it could not. */
+export interface LifeMessage {
+  readonly tag: typeof BOOT_TAG.life;
+  readonly lock: 'held' | 'refused';
+  /** Why the lock was refused (no Web Locks in this context, an error, no answer). */
+  readonly reason?: string;
 }
 
 export interface BootedMessage {
@@ -44,8 +60,8 @@ export interface GuestContext {
   readonly init: unknown;
 }
 
-export function bootMessage(moduleUrl: string | URL, transport: TransportKind, init?: unknown): BootMessage {
-  return { tag: BOOT_TAG.boot, moduleUrl: String(moduleUrl), transport, init };
+export function bootMessage(moduleUrl: string | URL, transport: TransportKind, init?: unknown, life?: BootMessage['life']): BootMessage {
+  return { tag: BOOT_TAG.boot, moduleUrl: String(moduleUrl), transport, init, ...(life ? { life } : {}) };
 }
 
 /** Narrow an incoming message to a boot message, or undefined for anything else. */
@@ -54,7 +70,9 @@ export function parseBootMessage(data: unknown): BootMessage | undefined {
   const m = data as Record<string, unknown>;
   if (m.tag !== BOOT_TAG.boot || typeof m.moduleUrl !== 'string') return undefined;
   if (m.transport !== 'zero-copy' && m.transport !== 'copy') return undefined;
-  return { tag: BOOT_TAG.boot, moduleUrl: m.moduleUrl, transport: m.transport, init: m.init };
+  const life = m.life as { lock?: unknown } | undefined;
+  const validLife = life && typeof life.lock === 'string' ? { lock: life.lock } : undefined;
+  return { tag: BOOT_TAG.boot, moduleUrl: m.moduleUrl, transport: m.transport, init: m.init, ...(validLife ? { life: validLife } : {}) };
 }
 
 /** What a guest module receives in `ctx.init`. */

@@ -191,6 +191,10 @@ export class ConsoleApp {
       this.cards.get(g.id)?.setState();
       this.log.error(`${guestName(g.dataset)} (dom ${g.id}) faulted: ${reason}. The others go on.`);
     };
+    this.hv.onGuestEnded = (g, reason) => {
+      this.cards.get(g.id)?.setState();
+      this.log.error(`${guestName(g.dataset)} (dom ${g.id}) ended: ${reason}. Its domain was released; the others go on.`);
+    };
     this.poller = new Poller(
       this.hv,
       () => [...this.cards.values()].map((c) => ({ id: c.guest.id, api: c.guest.api, running: () => c.guest.state === 'running' })),

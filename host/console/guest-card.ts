@@ -95,10 +95,10 @@ export class GuestCard {
 
   setState(): void {
     const g = this.guest;
-    const text = g.state === 'faulted' ? `faulted: ${g.fault}` : g.state === 'destroyed' ? 'killed' : g.state;
+    const text = g.state === 'faulted' ? `faulted: ${g.fault}` : g.state === 'destroyed' ? 'killed' : g.state === 'ended' ? `ended: ${g.endReason}` : g.state;
     setText(this.state, text);
     this.root.dataset.state = g.state;
-    const dead = g.state === 'faulted' || g.state === 'destroyed';
+    const dead = g.state === 'faulted' || g.state === 'destroyed' || g.state === 'ended';
     for (const b of this.buttons) b.disabled = g.state !== 'running';
     for (const el of this.root.querySelectorAll<HTMLInputElement | HTMLSelectElement | HTMLButtonElement>('form *')) el.disabled = g.state !== 'running';
     this.dismissBtn.hidden = !dead;

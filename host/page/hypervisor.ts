@@ -25,7 +25,19 @@ import { RING_CLOSED_I32, RING_PROD_I32 } from '../../shared/ring-layout';
 
 installErrorTransfer();
 
-export type GuestState = 'booting' | 'running' | 'faulted' | 'destroyed';
+/**
+ * `faulted`: dom0 stopped serving it (a malformed request); `destroyed`: the host killed it;
+ * `ended`: its worker ended by itself (`self.close()`, a crash) and the host noticed.
+ */
+export type GuestState = 'booting' | 'running' | 'faulted' | 'destroyed' | 'ended';
+export type GuestEndState = Exclude<GuestState, 'booting' | 'running'>;
+
+/**
+ * Whether the host will notice this guest's worker ending by itself: `lock` when the
+ * bootstrap holds its life lock (a Web Lock it keeps until the worker ends); otherwise
+ * `lockRefused` says why, and only a kill, a fault or a heartbeat of the embedder's ends it.
+ */
+export type LifeWatch = { lock: boolean; lockRefused?: string };
 
 export interface HypervisorOptions extends Partial<Dom0Config> {
   /** Force the copy transport even where zero-copy works (tests, comparisons). */
@@ -55,12 +67,18 @@ export interface SpawnOptions {
 export class GuestHandle<Api = unknown> {
   state: GuestState = 'booting';
   fault: string | null = null;
+  /** Why the guest ended (killed, faulted, or ended by itself); null while it lives. */
+  endReason: string | null = null;
+  /** Resolves, never rejects, with the error every call gets once the guest has ended, whichever way. */
+  readonly ended: Promise<GuestEndedError>;
+  /** How this guest's own end is noticed (see LifeWatch). */
+  life: LifeWatch = { lock: false };
   /**
    * The guest module's API. A call still waiting when the guest is killed or faulted
    * rejects with the reason, instead of waiting forever on a worker that is gone.
    */
   readonly api: Remote<Api>;
-  private end: (reason: Error) => void = () => {};
+  private end: (reason: GuestEndedError) => void = () => {};
 
   constructor(
     readonly id: number,
@@ -71,9 +89,10 @@ export class GuestHandle<Api = unknown> {
     control: MessagePort,
     private readonly hv: Hypervisor,
   ) {
-    const ended = new Promise<never>((_, reject) => (this.end = reject));
-    ended.catch(() => undefined); // nobody may be calling when it ends
-    this.api = rejectCallsWhenEnded(wrap<Api>(control), ended);
+    this.ended = new Promise<GuestEndedError>((resolve) => (this.end = resolve));
+    const rejection = this.ended.then((err) => Promise.reject(err));
+    rejection.catch(() => undefined); // nobody may be calling when it ends
+    this.api = rejectCallsWhenEnded(wrap<Api>(control), rejection);
   }
 
   /** Terminate the guest's worker at once (as a crash would) and release its domain. */
@@ -81,9 +100,11 @@ export class GuestHandle<Api = unknown> {
     return this.hv.guests.kill(this.id);
   }
 
-  /** The worker is gone: settle every pending and future API call with why. */
-  ended(state: 'faulted' | 'destroyed', reason: string): void {
+  /** The worker is gone: settle every pending and future API call with why. First call wins. */
+  settle(state: GuestEndState, reason: string): void {
+    if (this.endReason !== null) return;
     this.state = state;
+    this.endReason = reason;
     if (state === 'faulted') this.fault = reason;
     this.end(new GuestEndedError(this.id, state, reason));
   }
@@ -98,14 +119,23 @@ export class Dom0GoneError extends Error {
   }
 }
 
+const END_CODES = { faulted: 'GUEST_FAULTED', destroyed: 'GUEST_KILLED', ended: 'GUEST_ENDED' } as const;
+
+/**
+ * Every call on a guest's API that is outstanding when the guest ends, and every later one,
+ * rejects with this. `code`: GUEST_FAULTED (dom0 stopped serving it), GUEST_KILLED (the
+ * host killed it), GUEST_ENDED (its worker closed itself or died); `reason` names the cause.
+ */
 export class GuestEndedError extends Error {
   override name = 'GuestEndedError';
+  readonly code: (typeof END_CODES)[GuestEndState];
   constructor(
     readonly guestId: number,
-    readonly state: 'faulted' | 'destroyed',
+    readonly state: GuestEndState,
     readonly reason: string,
   ) {
-    super(`guest ${guestId} ${state === 'faulted' ? `faulted: ${reason}` : 'was destroyed'}`);
+    super(`guest ${guestId} ${state === 'faulted' ? `faulted: ${reason}` : state === 'ended' ? `ended: ${reason}` : 'was destroyed'}`);
+    this.code = END_CODES[state];
   }
 }
 
@@ -173,6 +203,12 @@ export class Hypervisor {
   /** Domains a guest took over from a dead partner (failover): domain id → hosting guest. */
   private readonly adopted = new Map<number, GuestHandle>();
   onGuestFault: ((guest: GuestHandle, reason: string) => void) | null = null;
+  /** A guest's worker ended by itself (closed, crashed); its domain is already being released. */
+  onGuestEnded: ((guest: GuestHandle, reason: string) => void) | null = null;
+  /** Per live guest: stops watching its life lock and port (on kill, fault or end). */
+  private readonly lifeWatches = new Map<number, () => void>();
+  /** Guests whose domains are being released (killed, or ended by themselves). */
+  private readonly releasing = new Map<number, Promise<void>>();
   /** Inter-domain channels: the policy of who may talk, and what dom0 handed out. */
   readonly channels: Channels;
   private cloneSeq = 0;
@@ -326,6 +362,7 @@ export class Hypervisor {
       handle = h;
       this.guestsById.set(h.id, h as GuestHandle);
       const w = worker;
+      const life = this.watchLife(h, w);
       const booted = new Promise<void>((resolve, reject) => {
         const onMessage = (ev: MessageEvent<{ tag?: string; error?: { name: string; message: string } }>): void => {
           if (ev.data?.tag === BOOT_TAG.booted) {
@@ -345,15 +382,61 @@ export class Hypervisor {
       const init: GuestInit = { ...(opts.init ?? {}), grant, control: control.port2, idc };
       const transfers: Transferable[] = [control.port2, idc, ...(opts.transfer ?? [])];
       if (grant.kind === 'copy') transfers.push(grant.port);
-      worker.postMessage(bootMessage(new URL(opts.module, location.href), grant.kind, init), transfers);
-      await booted;
+      worker.postMessage(bootMessage(new URL(opts.module, location.href), grant.kind, init, life), transfers);
+      // A guest whose worker ends while its module loads would never say booted.
+      const endedWhileBooting = h.ended.then((e) => Promise.reject(e));
+      endedWhileBooting.catch(() => undefined); // it usually ends long after booting
+      await Promise.race([booted, endedWhileBooting]);
       return h;
     } catch (err) {
-      if (handle) await this.destroyGuest(handle.id);
+      // A guest that ended by itself is being released already: wait for that, so its clone can go.
+      if (handle) await (this.guestsById.has(handle.id) ? this.destroyGuest(handle.id) : this.releasing.get(handle.id));
       else worker?.terminate();
       if (madeClone) await this.dom0.destroyDataset(madeClone).catch(() => undefined);
       throw err;
     }
+  }
+
+  /**
+   * Watch for `h`'s worker ending by itself. Returns what the boot message must carry: the
+   * life lock's name. The bootstrap takes the lock and says so with a `life` message; the
+   * host then queues for it, and is granted it when the worker's context has ended.
+   */
+  private watchLife(h: GuestHandle, worker: Worker): { lock: string } {
+    const lock = `tabvisor-guest:${crypto.randomUUID()}`;
+    const stop = new AbortController();
+    const onLife = (ev: MessageEvent<{ tag?: unknown; lock?: unknown; reason?: unknown }>): void => {
+      if (ev.data?.tag !== BOOT_TAG.life) return;
+      worker.removeEventListener('message', onLife);
+      const locks = (navigator as Navigator & { locks?: LockManager }).locks;
+      if (ev.data.lock !== 'held' || !locks) {
+        h.life = { lock: false, lockRefused: String(ev.data.reason ?? 'no Web Locks on the page') };
+        return;
+      }
+      h.life = { lock: true };
+      // Granted exactly when the guest's context has ended and the browser released its locks.
+      locks
+        .request(lock, { signal: stop.signal }, () => {
+          if (!stop.signal.aborted) void this.guestEnded(h.id, 'its worker closed itself or died (its life lock was released)');
+        })
+        .catch(() => undefined); // aborted: the guest was killed or faulted first
+    };
+    worker.addEventListener('message', onLife);
+    this.lifeWatches.set(h.id, () => {
+      stop.abort();
+      worker.removeEventListener('message', onLife);
+    });
+    return { lock };
+  }
+
+  /** `id`'s worker ended by itself: mark it ended, reject its calls, release its domain. */
+  private async guestEnded(id: number, reason: string): Promise<void> {
+    const g = this.guestsById.get(id);
+    if (!g) return;
+    const released = this.release(g, 'ended', reason);
+    this.onGuestEnded?.(g, reason);
+    await released.catch(() => undefined); // dom0 gone: nothing left to release
+
   }
 
   private adopt(domainId: number, host: GuestHandle): void {
@@ -365,10 +448,29 @@ export class Hypervisor {
   private async destroyGuest(id: number): Promise<void> {
     const g = this.guestsById.get(id);
     if (!g) throw new RangeError(`unknown guest ${id}`);
+    await this.release(g, 'destroyed', 'killed by the host');
+  }
+
+  /**
+   * Terminate `g`'s worker (a guest that only claims to be dead is stopped too), settle its
+   * API with `state`/`reason` unless it already ended, and release its domain and the
+   * domains it adopted.
+   */
+  private release(g: GuestHandle, state: 'destroyed' | 'ended', reason: string): Promise<void> {
+    const id = g.id;
     g.worker.terminate();
     this.guestsById.delete(id);
     this.rings.delete(id);
-    if (g.state !== 'faulted') g.ended('destroyed', 'killed by the host');
+    this.lifeWatches.get(id)?.();
+    this.lifeWatches.delete(id);
+    g.settle(state, reason);
+    const done = this.releaseDomains(g).finally(() => this.releasing.delete(id));
+    this.releasing.set(id, done);
+    return done;
+  }
+
+  private async releaseDomains(g: GuestHandle): Promise<void> {
+    const id = g.id;
     await this.channels.detach(id);
     for (const domainId of this.adoptedBy(g)) {
       this.adopted.delete(domainId);
@@ -392,7 +494,9 @@ export class Hypervisor {
     const g = this.guestsById.get(id);
     if (!g) return;
     g.worker.terminate();
-    g.ended('faulted', reason);
+    this.lifeWatches.get(id)?.();
+    this.lifeWatches.delete(id);
+    g.settle('faulted', reason);
     void this.channels.detach(id);
     this.onGuestFault?.(g, reason);
   }
@@ -400,6 +504,7 @@ export class Hypervisor {
   async shutdown(): Promise<void> {
     try {
       for (const id of [...this.guestsById.keys()]) await this.destroyGuest(id);
+      await Promise.all([...this.releasing.values()].map((p) => p.catch(() => undefined)));
       if (this.dom0Gone === null) await this.dom0.close();
     } finally {
       this.dom0Worker.terminate();

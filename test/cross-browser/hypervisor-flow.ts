@@ -3,9 +3,10 @@
 // must pick the transport the browser allows by itself, and the flow must give the same
 // results on either: shared blocks read once from the pool, copy-on-write diverging one
 // clone only, readSync working (zero-copy) or refused with the reason (copy), a killed
-// guest leaving the other running. Results are left on window.__flow for the runner.
+// guest leaving the other running, a guest that closes itself noticed. Results are left on window.__flow for the runner.
 import { Hypervisor } from '../../host/page/hypervisor';
 import type { ProbeGuestApi } from '../browser/fixtures/guests/probe-guest';
+import type { LifecycleGuestApi } from '../browser/fixtures/guests/lifecycle-guest';
 
 interface Outcome {
   done: boolean;
@@ -65,6 +66,23 @@ try {
   }
   await a.kill();
   check((await b.api.read(1)).first === 2, 'a killed guest leaves the other running');
+  // A guest that closes its own worker raises no event on the Worker; its life lock must
+  // tell the host (the browser releases a dead context's Web Locks).
+  const c = await hv.guests.spawn<LifecycleGuestApi>({ base: 'img@base', module: new URL('../browser/fixtures/guests/lifecycle-guest.ts', import.meta.url) });
+  const pending = (c.api.never() as Promise<unknown>).then(() => 'resolved', (e: { code?: string }) => e.code ?? String(e));
+  await c.api.closeSoon(0);
+  const t0 = performance.now();
+  const noticed = await Promise.race([c.ended.then((e) => e.code), new Promise<string>((r) => setTimeout(() => r('not noticed in 10 s'), 10_000))]);
+  const ms = performance.now() - t0;
+  check(noticed === 'GUEST_ENDED' && c.state === 'ended', `a guest that calls self.close() is noticed in ${ms.toFixed(0)} ms (${noticed}; life lock ${c.life.lock ? 'held' : `refused: ${c.life.lockRefused}`})`);
+  check((await pending) === 'GUEST_ENDED', 'its outstanding call rejects with GUEST_ENDED');
+  // The domain is released right after the guest is marked ended: wait for dom0 to say so.
+  let left = (await hv.pool.stats()).domains.map((d) => d.id);
+  for (let i = 0; i < 50 && left.includes(c.id); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    left = (await hv.pool.stats()).domains.map((d) => d.id);
+  }
+  check(!left.includes(c.id), `dom0 released its domain (domains left: ${left.join(', ')})`);
   await hv.shutdown();
   out.ok = true;
 } catch (err) {

@@ -38,3 +38,21 @@ test('the built widget page loads', async ({ page }) => {
   await page.goto(`${BASE}/embed/widget.html`);
   await expect(page.locator('#transport-status')).toHaveAttribute('data-transport', 'zero-copy', { timeout: 30_000 });
 });
+
+test('the built site has no route to project source: the page (no CSP at all) cannot import it', async ({ page, request }) => {
+  const paths = ['/package.json', '/package.json?raw', '/vite.config.ts?raw', '/scripts/soak.mjs?raw', '/guest/bootstrap.ts?raw', '/@fs/package.json?raw'];
+  for (const path of paths) {
+    const r = await request.get(`${BASE}${path}`);
+    const type = r.headers()['content-type'] ?? '';
+    // Not found, or the SPA's HTML: never the file, never JavaScript.
+    expect(r.status() === 404 || type.startsWith('text/html'), `${path}: ${r.status()} ${type}`).toBe(true);
+    expect(await r.text(), path).not.toContain('"devDependencies"');
+  }
+  await page.goto(`${BASE}/`);
+  // A string, so the test runner's transpiler cannot rewrite the page's import().
+  const outcomes = (await page.evaluate(
+    `Promise.all(${JSON.stringify(paths)}.map((p) => import(location.origin + p).then(() => p + ': loaded', (e) => p + ': ' + e.name)))`,
+  )) as string[];
+  expect(outcomes).toHaveLength(paths.length);
+  for (const o of outcomes) expect(o).not.toMatch(/loaded$/);
+});

@@ -9,9 +9,9 @@ import type { DatasetInfo, ImportProgress } from '../../host/pool';
 import type { ArchiveProgress } from '../../host/archive/pool-archive';
 
 describe('the Hypervisor surface', () => {
-  it('is the facades plus transport, storage, the fault hook and abort; no dom0, no plumbing', () => {
+  it('is the facades plus transport, storage, the fault and end hooks and abort; no dom0, no plumbing', () => {
     expectTypeOf<keyof Hypervisor>().toEqualTypeOf<
-      'pool' | 'guests' | 'archive' | 'mirror' | 'integrity' | 'memory' | 'channels' | 'hostTransport' | 'storage' | 'onGuestFault' | 'shutdown' | 'abort' | 'dom0Gone'
+      'pool' | 'guests' | 'archive' | 'mirror' | 'integrity' | 'memory' | 'channels' | 'hostTransport' | 'storage' | 'onGuestFault' | 'onGuestEnded' | 'shutdown' | 'abort' | 'dom0Gone'
     >();
     expectTypeOf<Hypervisor['pool']>().toEqualTypeOf<PoolApi>();
     expectTypeOf<Hypervisor['guests']>().toEqualTypeOf<GuestsApi>();

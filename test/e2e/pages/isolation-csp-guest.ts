@@ -1,9 +1,30 @@
 // Guest module for test/e2e/isolation-csp.spec.ts, loaded by guest/bootstrap.ts inside a
 // hardened guest worker. Tries what hardening cannot remove and only the worker's CSP
-// (scripts/guest-csp.ts) can stop: loading code from elsewhere with import(), and eval.
-// Reports each outcome to the host.
+// (scripts/guest-csp.ts) can stop: loading code from elsewhere with import(), eval, and
+// reading the project's own source through the dev server (which serves `/package.json`
+// as a JS module and any file with `?raw`). Reports each outcome to the host.
 
 export const CSP_TAG = 'isolation-csp:results';
+
+/** Attempts to read project source through the dev server; each must fail under the guest policy. */
+export const SOURCE_READS = [
+  '/package.json',
+  '/package.json?raw',
+  '/vite.config.ts?raw',
+  '/scripts/soak.mjs?raw',
+] as const;
+
+/** The same, dressed up to slip past a path-limited policy; each must fail under it too. */
+export const SOURCE_READ_TRICKS = [
+  '/guest/..%2fpackage.json?raw',
+  '/guest/%2e%2e/package.json?raw',
+  '/shared/..%2f..%2fpackage.json?raw',
+  '/node_modules/.vite/..%2f..%2fpackage.json?raw',
+  '/guest/../vite.config.ts?raw',
+  '/@fs{root}/package.json?raw',
+  '/guest?raw',
+  '/host/console/main.ts',
+] as const;
 
 export interface CspAttempt {
   readonly name: string;
@@ -25,7 +46,13 @@ async function load(href: string): Promise<unknown> {
   return import(/* @vite-ignore */ `${href}`);
 }
 
-export default async function main(): Promise<void> {
+// Same spelling rule: the URL is built outside the import() call.
+async function loadJson(href: string): Promise<unknown> {
+  return import(/* @vite-ignore */ `${href}`, { with: { type: 'json' } });
+}
+
+export default async function main(ctx?: { init?: { root?: string } }): Promise<void> {
+  const root = ctx?.init?.root ?? '/';
   const violations: string[] = [];
   addEventListener('securitypolicyviolation', (ev) => {
     const e = ev as SecurityPolicyViolationEvent;
@@ -38,12 +65,16 @@ export default async function main(): Promise<void> {
     ['import() blob: URL', () => load(URL.createObjectURL(new Blob(['export default 1'], { type: 'text/javascript' })))],
     ['eval via new Function', async () => new Function('return 1')()],
     ['WebAssembly.compile', () => WebAssembly.compile(EMPTY_WASM)],
+    ...SOURCE_READS.map((path): [string, () => Promise<unknown>] => [`read ${path}`, () => load(`${location.origin}${path}`)]),
+    ['read /package.json as a JSON module', () => loadJson(`${location.origin}/package.json`)],
+    ...SOURCE_READ_TRICKS.map((path): [string, () => Promise<unknown>] => [`trick ${path}`, () => load(`${location.origin}${path.replace('{root}', root)}`)]),
   ];
   const results: CspAttempt[] = [];
   for (const [name, attempt] of attempts) {
     try {
       const value = await attempt();
-      results.push({ name, outcome: 'allowed', detail: Object.prototype.toString.call(value) });
+      const text = (value as { default?: unknown } | null)?.default;
+      results.push({ name, outcome: 'allowed', detail: typeof text === 'string' ? `read: ${JSON.stringify(text.slice(0, 40))}` : Object.prototype.toString.call(value) });
     } catch (err: unknown) {
       results.push({ name, outcome: 'refused', detail: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
     }

@@ -1,0 +1,48 @@
+// Node: the guest worker's policy (scripts/guest-csp.ts). On the dev server the policy's
+// script-src lists only the path prefixes guests load, on the origin the browser asked
+// for; a Host header that could smuggle tokens into the policy gets `script-src 'none'`.
+// The preview server keeps GUEST_CSP (the built site has no route to project source).
+import { describe, expect, it } from 'vitest';
+import { DEV_GUEST_SCRIPT_PATHS, GUEST_CSP, devGuestCsp, devGuestHeadersFor, devHelperPath, guestHeadersFor } from '../../scripts/guest-csp';
+
+const directives = (csp: string): Map<string, string[]> =>
+  new Map(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name!, values]));
+
+describe('dev-server guest policy', () => {
+  it('allows scripts only under the guest prefixes of the requested origin', () => {
+    const d = directives(devGuestCsp('127.0.0.1:5173'));
+    expect(d.get('script-src')).toEqual([...DEV_GUEST_SCRIPT_PATHS.map((p) => `http://127.0.0.1:5173${p}`), "'wasm-unsafe-eval'"]);
+    expect(d.get('default-src')).toEqual(["'none'"]);
+    expect(d.get('connect-src')).toEqual(["'none'"]);
+    // No whole-origin source: 'self' or a path-less origin would let /package.json back in.
+    for (const s of d.get('script-src')!) expect(s === "'wasm-unsafe-eval'" || /^http:\/\/127\.0\.0\.1:5173\/.+/.test(s)).toBe(true);
+    expect(directives(devGuestCsp('[::1]:5173', 'https')).get('script-src')![0]).toBe('https://[::1]:5173/guest/');
+    expect(directives(devGuestCsp('localhost')).get('script-src')![0]).toBe('http://localhost/guest/');
+  });
+
+  it.each([undefined, '', "evil.example 'unsafe-eval'", 'a.example; script-src *', 'a.example:80/x', 'a example', 'host:123456'])(
+    'a missing or hostile Host (%j) loads nothing',
+    (host) => {
+      expect(directives(devGuestCsp(host)).get('script-src')).toEqual(["'none'", "'wasm-unsafe-eval'"]);
+    },
+  );
+
+  it('goes on guest scripts only, and the preview server keeps GUEST_CSP', () => {
+    const req = { headers: { host: 'localhost:5500' } };
+    expect(devGuestHeadersFor('/guest/bootstrap.ts?worker_file&type=module', req)?.['Content-Security-Policy']).toBe(devGuestCsp('localhost:5500'));
+    expect(devGuestHeadersFor('/guest/bootstrap.ts', req)?.['X-Content-Type-Options']).toBe('nosniff');
+    for (const url of ['/', '/index.html', '/host/console/main.ts', '/package.json', '/shared/ring.ts']) expect(devGuestHeadersFor(url, req)).toBeNull();
+    expect(guestHeadersFor('/assets/bootstrap-AbC123.js')?.['Content-Security-Policy']).toBe(GUEST_CSP);
+  });
+});
+
+describe('the transform helpers guests need', () => {
+  it('are allowed by their exact directory, asked of Vite, never /@id/ whole', async () => {
+    expect(await devHelperPath(async () => ({ id: '\0@oxc-project+runtime@0.156.0/helpers/esm/usingCtx.js' }))).toBe('/@id/__x00__@oxc-project+runtime@0.156.0/helpers/');
+    expect(await devHelperPath(async () => null)).toBeNull();
+    expect(await devHelperPath(async () => ({ id: '/work/x/package.json' }))).toBeNull();
+    const csp = devGuestCsp('127.0.0.1:1', 'http', ['/@id/__x00__@oxc-project+runtime@0.156.0/helpers/']);
+    expect(directives(csp).get('script-src')).toContain('http://127.0.0.1:1/@id/__x00__@oxc-project+runtime@0.156.0/helpers/');
+    expect(directives(csp).get('script-src')).not.toContain('http://127.0.0.1:1/@id/');
+  });
+});
