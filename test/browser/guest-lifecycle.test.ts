@@ -50,11 +50,12 @@ describe.each(['zero-copy', 'copy'] as const)('a guest that ends itself (%s)', (
     const streaming = g.api.stream();
     const pending = g.api.never();
     await expect.poll(() => g.api.reads(), { timeout: 20_000 }).toBeGreaterThan(20);
-    await g.api.closeSoon(0);
+    // Measured from the request: the guest may be gone before its answer arrives.
     const t0 = performance.now();
+    void g.api.closeSoon(0).catch(() => undefined);
     const ended = await g.ended;
     const noticedMs = performance.now() - t0;
-    console.log(`${transport}: self.close() noticed after ${noticedMs.toFixed(1)} ms (${JSON.stringify(g.life)})`);
+    console.log(`${transport}: self.close() noticed ${noticedMs.toFixed(1)} ms after it was asked to close (${JSON.stringify(g.life)})`);
     expect(noticedMs).toBeLessThan(NOTICE_BOUND_MS);
 
     expect(g.state).toBe('ended');
