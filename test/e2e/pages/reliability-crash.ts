@@ -84,7 +84,7 @@ async function write(): Promise<void> {
 }
 
 async function verify(): Promise<void> {
-  const pool = await Pool.open(db);
+  const pool = await Pool.open(db, params.get('acceptLoss') ? { acceptLoss: true } : {});
   const problems: string[] = [];
   const report = await pool.fsck({ data: true });
   problems.push(...report.problems);
