@@ -4,22 +4,11 @@
 // on every open, through the API and through the hypervisor, until the user accepts the
 // loss, rather than serve an empty pool that the application takes for its own.
 import { expect, test, type BrowserContext } from '@playwright/test';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PoolLossResult } from './pages/pool-loss';
-
-/** Every LevelDB directory of IndexedDB under the profile. */
-function levelDbDirs(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (!statSync(p).isDirectory()) continue;
-    if (name.endsWith('.leveldb') && p.includes('IndexedDB')) out.push(p);
-    else out.push(...levelDbDirs(p));
-  }
-  return out;
-}
+import { damageIndexedDbLogs } from './damage-leveldb';
 
 async function pageRun(ctx: BrowserContext, db: string, mode: string): Promise<PoolLossResult> {
   const page = ctx.pages()[0] ?? (await ctx.newPage());
@@ -40,17 +29,9 @@ test('a pool the browser deleted as damaged refuses to open until the loss is ac
     expect(await pageRun(ctx, db, 'open')).toEqual({ names: ['vol'] });
     await ctx.close();
 
-    // Flip bytes in LevelDB's write-ahead logs: the records no longer match their
-    // checksums, which Chromium (paranoid checks) treats as a damaged backing store.
-    // (A garbled CURRENT file instead makes every open fail with "Internal error opening
-    // backing store", which deletes nothing.)
-    const logs = levelDbDirs(profile).flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.log') && f !== 'LOG').map((f) => join(d, f)));
-    expect(logs.length).toBeGreaterThan(0);
-    for (const f of logs) {
-      const b = readFileSync(f);
-      for (let i = 100; i < b.length; i += 997) b[i] = (b[i] ?? 0) ^ 0xff;
-      writeFileSync(f, b);
-    }
+    // A garbled CURRENT file instead makes every open fail with "Internal error opening
+    // backing store", which deletes nothing; damaged logs are what Chromium deletes.
+    expect(damageIndexedDbLogs(profile)).toBeGreaterThan(0);
 
     ctx = await launch();
     const first = await pageRun(ctx, db, 'open');
