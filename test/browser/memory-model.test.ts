@@ -123,9 +123,14 @@ describe('integrity: nothing trusts shared memory', () => {
     expect(faults).toEqual([]);
     expect([r1.state, r2.state]).toEqual(['running', 'running']);
     // Caught and counted for the group, visible in stats.
+    // The 50 ms scrub keeps finding the bytes the storm left until it repairs them, so the
+    // count may grow between two calls: the integrity count must sit between two pool counts.
     const s = await h.pool.stats();
     expect(s.groups[0]!.incidents).toBeGreaterThan(0);
-    expect((await h.integrity.stats()).incidents[s.groups[0]!.id]).toBe(s.groups[0]!.incidents);
+    const counted = (await h.integrity.stats()).incidents[s.groups[0]!.id];
+    const later = (await h.pool.stats()).groups[0]!.incidents;
+    expect(counted).toBeGreaterThanOrEqual(s.groups[0]!.incidents);
+    expect(counted).toBeLessThanOrEqual(later);
     // Once it stops, the next check restores genuine bytes for every reader.
     await h.integrity.scrub();
     const want = Array.from({ length: 16 }, (_, b) => lineSumOf(b + 1));
