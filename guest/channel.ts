@@ -78,8 +78,37 @@ function encode(words: Int32Array, base: number, tag: number, req: Request): voi
   for (let k = REQ_USED; k < ENTRY_WORDS; k++) words[base + k] = 0;
 }
 
-/** How long a guest polls for its completion before sleeping, in ms. */
-const SPIN_MS = 0.05;
+/**
+ * How long a guest polls for its completion before sleeping, in ms: at least SPIN_MIN_MS,
+ * and up to SPIN_MAX_MS when dom0's recent answers came within that. Waking from
+ * Atomics.waitAsync costs a task hop (about 0.1–0.2 ms in Chromium), more than dom0 takes
+ * for a resident block even when it verifies the frame first (a 64 KiB checksum), so a
+ * fixed short spin would put that hop on every such read. Answers that take longer (pool
+ * misses) make the spin fall back to the minimum, so a guest waiting on IndexedDB does
+ * not burn a core.
+ */
+const SPIN_MIN_MS = 0.05;
+const SPIN_MAX_MS = 0.25;
+
+/** Learns how long this channel's answers take, to choose how long to poll for the next. */
+export class SpinBudget {
+  /** Typical wait for an answer that came within SPIN_MAX_MS, in ms (moving average). */
+  private fastMs = 0;
+  /** Moving share of waits that ended within SPIN_MAX_MS. */
+  private fastShare = 1;
+
+  get ms(): number {
+    if (this.fastShare < 0.5) return SPIN_MIN_MS;
+    return Math.min(SPIN_MAX_MS, Math.max(SPIN_MIN_MS, 1.5 * this.fastMs + 0.01));
+  }
+
+  /** A wait for an answer ended after `ms`. */
+  observe(ms: number): void {
+    const fast = ms <= SPIN_MAX_MS;
+    this.fastShare += ((fast ? 1 : 0) - this.fastShare) / 8;
+    if (fast) this.fastMs += (ms - this.fastMs) / 4;
+  }
+}
 
 export class RingChannel implements Channel {
   private readonly req: RingProducer;
@@ -90,7 +119,9 @@ export class RingChannel implements Channel {
   /** The completion ring's header: the host stores a nonzero RING_CLOSED_I32 there when dom0 is gone. */
   private readonly cplHeader: Int32Array;
   closed: ChannelClosedError | null = null;
-  readonly stats = { submitted: 0, roundTrips: 0 };
+  /** sleeps: waits that ended in Atomics.waitAsync rather than while polling. */
+  readonly stats = { submitted: 0, roundTrips: 0, sleeps: 0 };
+  private readonly spin = new SpinBudget();
 
   constructor(control: SharedArrayBuffer, layout: DomainLayout) {
     this.req = new RingProducer(control, layout.requestRing);
@@ -231,11 +262,16 @@ export class RingChannel implements Channel {
         const n = this.cpl.consume(Infinity, (entry) => this.deliver(entry[CPL_TAG]!, entry));
         if (n > 0) continue;
         this.check();
-        const until = performance.now() + SPIN_MS;
+        const start = performance.now();
+        const until = start + this.spin.ms;
         let arrived = false;
         while (performance.now() < until) if (this.cpl.available() > 0) { arrived = true; break; }
         // The host wakes this wait when it marks the ring closed (it notifies PROD).
-        if (!arrived) await this.cpl.waitForEntriesAsync(1000);
+        if (!arrived) {
+          this.stats.sleeps++;
+          await this.cpl.waitForEntriesAsync(1000);
+        }
+        this.spin.observe(performance.now() - start);
       }
     } catch (err) {
       if (!(err instanceof ChannelClosedError)) this.close('RING_FAULT', `completion pump: ${err instanceof Error ? err.message : String(err)}`);

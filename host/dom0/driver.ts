@@ -94,6 +94,11 @@ export class Domain {
   readonly kept = new Map<number, Map<number, number>>();
   /** Group frames this domain pins (by mappings or orphans) → how many pins: its quota use. */
   readonly pins = new Map<number, number>();
+  /**
+   * Group frames this domain maps and no other domain does: what its fair share bounds.
+   * Kept by pin/unpin as mappings come and go, so admitting a read costs O(1).
+   */
+  sole = 0;
   /** READs accepted and not yet answered: each may take a frame. */
   reserved = 0;
   fault: string | null = null;
@@ -311,6 +316,11 @@ export class Dom0Driver {
 
   /** Group frames `d` pins that no other domain maps. */
   soleFrames(d: Domain): number {
+    return d.sole;
+  }
+
+  /** The same count walked from the frame table: the reference the incremental count is tested against. */
+  soleFramesWalked(d: Domain): number {
     const t = d.group.table;
     let n = 0;
     for (const f of d.pins.keys()) if (t.mappers(f).size <= 1) n++;
@@ -492,8 +502,18 @@ export class Dom0Driver {
 
   private pin(d: Domain, ref: number): void {
     const [t, f] = this.tableOf(d, ref);
+    if (t !== d.group.table) {
+      t.map(f, d.id);
+      return;
+    }
+    const mappers = t.mappers(f);
+    const joins = !mappers.has(d.id);
+    const alone = mappers.size === 1 ? this.onlyMapper(mappers) : null;
     t.map(f, d.id);
-    if (t === d.group.table) d.pins.set(f, (d.pins.get(f) ?? 0) + 1);
+    d.pins.set(f, (d.pins.get(f) ?? 0) + 1);
+    if (!joins) return;
+    if (mappers.size === 1) d.sole++;
+    else if (alone) alone.sole--; // it was the only one; now it shares the frame
   }
 
   private unpin(d: Domain, ref: number): void {
@@ -503,6 +523,18 @@ export class Dom0Driver {
     const n = d.pins.get(f) ?? 0;
     if (n <= 1) d.pins.delete(f);
     else d.pins.set(f, n - 1);
+    const mappers = t.mappers(f);
+    if (mappers.has(d.id)) return;
+    if (mappers.size === 0) d.sole--;
+    else if (mappers.size === 1) {
+      const left = this.onlyMapper(mappers);
+      if (left) left.sole++;
+    }
+  }
+
+  private onlyMapper(mappers: ReadonlyMap<number, number>): Domain | null {
+    for (const id of mappers.keys()) return this.domains.get(id) ?? null;
+    return null;
   }
 
   /**
