@@ -15,10 +15,13 @@
 // Candidates: SHA-256 in WebCrypto (what the pool used for reads before), SHA-256 in
 // WebAssembly (hash-wasm), xxh3-64 and crc32c... in WebAssembly (hash-wasm), xxh64 in
 // WebAssembly (xxhash-wasm), fletcher4 in JS (four running sums of 32-bit words, as ZFS,
-// here mod 2^32), and the pool's choice, chunkChecksum (host/pool/hash.ts).
+// here mod 2^32), and the pool's choice, chunkChecksum (host/pool/hash.ts). Also dom0's
+// frame check (checksum_frame_wasm / checksum_frame_js): see below.
 import { createCRC32, createSHA256, createXXHash128, createXXHash3 } from 'hash-wasm';
 import xxhash from 'xxhash-wasm';
 import { chunkChecksum } from '../../host/pool/hash';
+import { checksumKey, frameChecksum } from '../../host/dom0/checksum';
+import { sharedArenaMemory, wasmFrameHasher } from '../../host/dom0/frame-hash-wasm';
 
 type Metrics = Record<string, { value: number; unit: string }>;
 type Check = (buf: ArrayBuffer) => unknown;
@@ -133,6 +136,31 @@ export async function run(opts: { quick: boolean }): Promise<Metrics> {
       best = Math.min(best, performance.now() - t0);
     }
     out[`checksum_${name}_gb_s`] = { value: volume / 1e9 / (best / 1000), unit: 'GB/s' };
+  }
+  // dom0's frame check (host/dom0/checksum.ts): in place over a shared WebAssembly.Memory
+  // arena in WASM SIMD (what dom0 uses where it can), and its JS reference (the fallback).
+  const frames = 64;
+  const mem = sharedArenaMemory(frames * BLOCK);
+  const hash = mem && wasmFrameHasher(mem);
+  if (mem && hash) {
+    const arena = new Uint8Array(mem.buffer);
+    for (let f = 0; f < frames; f++) arena.set(new Uint8Array(bufs[f % n]!), f * BLOCK);
+    const key = checksumKey();
+    const words = new Int32Array(mem.buffer);
+    const frameCheck: [string, (i: number) => number][] = [
+      ['frame_wasm', (i) => hash((i % frames) * BLOCK, BLOCK, key)],
+      ['frame_js', (i) => frameChecksum(key, words.subarray(((i % frames) * BLOCK) >> 2, (((i % frames) + 1) * BLOCK) >> 2))],
+    ];
+    for (const [name, check] of frameCheck) {
+      for (let i = 0; i < 64; i++) check(i);
+      let best = Infinity;
+      for (let r = 0; r < 3; r++) {
+        const t0 = performance.now();
+        for (let i = 0; i < n; i++) check(i);
+        best = Math.min(best, performance.now() - t0);
+      }
+      out[`checksum_${name}_gb_s`] = { value: volume / 1e9 / (best / 1000), unit: 'GB/s' };
+    }
   }
   // Quick mode: throughput only. End to end: only the candidates worth a place on the read
   // path (the slowest WebAssembly ones are left out to keep the suite short; their

@@ -13,6 +13,7 @@
 // Transport-agnostic: ring-port.ts (zero-copy, shared memory) and message-port.ts (copy
 // fallback) decode requests and deliver completions; both call the methods here.
 // Every input is treated as hostile and validated here, not in the ports.
+import { sharedArenaMemory } from './frame-hash-wasm';
 import { FrameTable } from './frame-table';
 import { ChecksumError, OutOfRangeError, ReadOnlyDatasetError, StaleBlockRefError } from '../pool';
 import { arenaLayout, type ArenaLayout } from '../../shared/memory-layout';
@@ -49,6 +50,8 @@ export interface TrustGroup {
   readonly id: string;
   readonly layout: ArenaLayout;
   readonly buffer: SharedArrayBuffer | ArrayBuffer;
+  /** The arena as a shared WebAssembly.Memory (its buffer is `buffer`), so frame checks run in place in WASM; null where the platform has none. */
+  readonly memory: WebAssembly.Memory | null;
   readonly table: FrameTable;
   readonly filling: Map<string, Promise<number>>;
   /** Live domains of the group: the arena is shared fairly between them. */
@@ -209,9 +212,10 @@ export class Dom0Driver {
       return g;
     }
     const layout = arenaLayout(this.options.arenaFrames, blockBytes);
-    const buffer = this.options.shared ? new SharedArrayBuffer(layout.totalBytes) : new ArrayBuffer(layout.totalBytes);
+    const memory = this.options.shared ? sharedArenaMemory(layout.totalBytes) : null;
+    const buffer = memory ? memory.buffer : this.options.shared ? new SharedArrayBuffer(layout.totalBytes) : new ArrayBuffer(layout.totalBytes);
     const table = new FrameTable(layout, buffer, { promoteAt: this.options.promoteAt });
-    g = { id: groupId, layout, buffer, table, filling: new Map(), members: new Set() };
+    g = { id: groupId, layout, buffer, memory, table, filling: new Map(), members: new Set() };
     this.groups.set(groupId, g);
     return g;
   }

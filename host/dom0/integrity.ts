@@ -15,6 +15,7 @@
 import type { Dom0Driver, Domain, TrustGroup } from './driver';
 import type { PhysicalBlock } from './block-store';
 import { checksumKey, frameChecksum, type ChecksumKey } from './checksum';
+import { checksumKernel, sharedArenaMemory, wasmFrameHasher, type FrameHasher } from './frame-hash-wasm';
 import { encodeFrame } from '../../shared/ids';
 
 interface FrameRecord {
@@ -44,6 +45,8 @@ export interface IntegrityCounters {
   lastScrub: ScrubReport | null;
   /** Corrupt frames found, per trust group. */
   incidents: Record<string, number>;
+  /** What computes frame checksums here: WebAssembly SIMD in place over the arena, or the JS reference. */
+  kernel: 'wasm-simd' | 'js';
 }
 
 /** Longest a scrub runs without yielding, so dom0 keeps serving rings and the control plane. */
@@ -58,11 +61,15 @@ export const CHECK_FRESH_MS = 1000;
 
 export class FrameIntegrity {
   readonly key: ChecksumKey = checksumKey();
-  readonly counters: IntegrityCounters = { verified: 0, corrupt: 0, repaired: 0, repairFailed: 0, scrubs: 0, lastScrub: null, incidents: {} };
+  readonly counters: IntegrityCounters = { verified: 0, corrupt: 0, repaired: 0, repairFailed: 0, scrubs: 0, lastScrub: null, incidents: {}, kernel: checksumKernel() };
   private readonly records = new Map<TrustGroup, (FrameRecord | undefined)[]>();
   /** When each frame's bytes were last known good (filled, or verified). */
   private readonly checkedAt = new Map<TrustGroup, Float64Array>();
   private readonly replacing = new Map<TrustGroup, Map<number, Promise<void>>>();
+  /** Per group: the checksum computed in place in WASM over its arena, or null (JS reference). */
+  private readonly hashers = new Map<TrustGroup, FrameHasher | null>();
+  /** Private scratch memory for fill-time checksums in WASM (only dom0 holds it). */
+  private scratch: { memory: WebAssembly.Memory; bytes: Uint8Array; hash: FrameHasher } | null | undefined;
 
   constructor(private readonly driver: Dom0Driver) {
     driver.hooks.frameFilled = (g, frame, dataset, block, bytes) => this.recordFill(g, frame, dataset, block, bytes);
@@ -73,13 +80,32 @@ export class FrameIntegrity {
     let list = this.records.get(g);
     if (!list) this.records.set(g, (list = new Array(g.layout.frames)));
     this.stamps(g)[frame] = performance.now();
-    // The frame will hold `bytes` then zeros: checksum exactly that, from private memory.
+    list[frame] = { key: block.key, dataset, block, sum: this.privateSum(bytes, g.layout.frameBytes) };
+  }
+
+  /** The checksum of a frame that will hold `bytes` then zeros, computed from private memory. */
+  private privateSum(bytes: Uint8Array, frameBytes: number): number {
+    const s = this.scratchFor(frameBytes);
+    if (s) {
+      s.bytes.set(bytes);
+      s.bytes.fill(0, bytes.byteLength, frameBytes);
+      return s.hash(0, frameBytes, this.key);
+    }
     let whole = bytes;
-    if (bytes.byteLength !== g.layout.frameBytes || bytes.byteOffset % 4 !== 0) {
-      whole = new Uint8Array(g.layout.frameBytes);
+    if (bytes.byteLength !== frameBytes || bytes.byteOffset % 4 !== 0) {
+      whole = new Uint8Array(frameBytes);
       whole.set(bytes);
     }
-    list[frame] = { key: block.key, dataset, block, sum: frameChecksum(this.key, new Int32Array(whole.buffer, whole.byteOffset, whole.byteLength >> 2)) };
+    return frameChecksum(this.key, new Int32Array(whole.buffer, whole.byteOffset, whole.byteLength >> 2));
+  }
+
+  private scratchFor(frameBytes: number): { bytes: Uint8Array; hash: FrameHasher } | null {
+    if (this.scratch === undefined || (this.scratch && this.scratch.memory.buffer.byteLength < frameBytes)) {
+      const memory = sharedArenaMemory(frameBytes);
+      const hash = memory && wasmFrameHasher(memory);
+      this.scratch = memory && hash ? { memory, bytes: new Uint8Array(memory.buffer), hash } : null;
+    }
+    return this.scratch;
   }
 
   private stamps(g: TrustGroup): Float64Array {
@@ -89,7 +115,10 @@ export class FrameIntegrity {
   }
 
   private sum(g: TrustGroup, frame: number): number {
+    let hash = this.hashers.get(g);
+    if (hash === undefined) this.hashers.set(g, (hash = g.memory ? wasmFrameHasher(g.memory) : null));
     const v = g.table.view(frame);
+    if (hash) return hash(v.byteOffset, v.byteLength, this.key);
     return frameChecksum(this.key, new Int32Array(v.buffer, v.byteOffset, v.byteLength >> 2));
   }
 
