@@ -34,13 +34,21 @@ export async function openPool(name: string, opts: PoolOptions, choice: StorageC
       const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
       await useMemoryIndexedDB();
       return {
-        pool: await Pool.open(name, opts),
+        pool: await Pool.open(name, memoryOnly(opts)),
         storage: { kind: 'memory', reason: `the browser refused IndexedDB here (${detail}), so the pool lives in memory and is gone when the page closes` },
       };
     }
   }
   await useMemoryIndexedDB();
-  return { pool: await Pool.open(name, opts), storage: { kind: 'memory', reason: 'pool kept in memory by configuration; nothing is saved' } };
+  return { pool: await Pool.open(name, memoryOnly(opts)), storage: { kind: 'memory', reason: 'pool kept in memory by configuration; nothing is saved' } };
+}
+
+/**
+ * A pool in memory has no registry entry: nothing can delete it behind its back, and an
+ * entry would outlive it and make the next persistent pool of that name look lost.
+ */
+function memoryOnly(opts: PoolOptions): PoolOptions {
+  return { ...opts, registry: null };
 }
 
 /**

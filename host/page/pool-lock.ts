@@ -5,6 +5,8 @@
 // pool, `tabvisor-pool:<name>`, before dom0 opens it, and holds it until `shutdown()` or
 // until the page goes away (the browser releases a dead page's locks).
 
+import { deletePool as deletePoolAndEntry } from '../pool/delete-pool';
+
 /** Another context of this origin already owns the pool. */
 export class PoolLockedError extends Error {
   override name = 'PoolLockedError';
@@ -94,12 +96,11 @@ export function temporaryPool(
   return { poolName: temp, note };
 }
 
-/** Delete the pool's IndexedDB database; resolves when done (or blocked: then on the next open). */
-export function deletePool(poolName: string): Promise<void> {
-  return new Promise((resolve) => {
-    const req = indexedDB.deleteDatabase(poolName);
-    req.onsuccess = () => resolve();
-    req.onerror = () => resolve();
-    req.onblocked = () => resolve();
-  });
+/**
+ * Delete the pool: its registry entry, then its IndexedDB database; resolves when done (or
+ * blocked: then when the other connections close). Never `indexedDB.deleteDatabase` alone:
+ * the registry would then report the pool as deleted by the browser on its next open.
+ */
+export async function deletePool(poolName: string): Promise<void> {
+  await deletePoolAndEntry(poolName);
 }

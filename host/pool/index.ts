@@ -14,6 +14,8 @@
 //   await pool.destroy('vm1');                   // frees what nothing else references
 //   await pool.importVolume(file, { name: 'disk' }, p => ...);  const blob = await pool.exportVolume('disk');
 //   pool.stats();  pool.list();  pool.info('vm1');  await pool.fsck({ data: true });  pool.close();
+//   await deletePool('tabvisor');                // the database and its registry entry (never indexedDB.deleteDatabase:
+//                                                // the registry would then report the pool as lost)
 //
 // Contract: every mutation (createVolume, snapshot, clone, destroy, write) is staged and
 // becomes durable only at commit(); mutations and commits run in call order. Every error
@@ -24,6 +26,8 @@
 // resident frames by (group, chunkId); metaslab+offset identify the physical block now
 // (it may move when the cleaner relocates it; chunkId does not change).
 export { Pool, DEFAULT_METASLAB_BYTES } from './pool';
+export { deletePool, type DeleteOutcome } from './delete-pool';
+export { opfsRegistry, directoryRegistry, type PoolRegistry, type RegistryAnswer } from './registry';
 export type { BlockRef, CloneOptions, CreateVolumeOptions, DatasetInfo, DatasetRef, PoolOptions, PoolStats } from './types';
 export type { ImportOptions, ImportProgress } from './import-export';
 export { DEFAULT_COMMIT_EVERY_BYTES } from './import-export';
@@ -45,4 +49,5 @@ export {
   CommitError,
   PoolClosedError,
   PoolFormatError,
+  PoolLostError,
 } from '../../shared/errors/pool-errors';

@@ -15,6 +15,7 @@ import { exportVolume, importVolume, type ImportOptions, type ImportProgress } f
 import { readChunkRecords } from './reader';
 import { DB_VERSION, FORMAT_VERSION, upgrade, type ChunkRecord, type DatasetRecord, type LossRecord, type PoolDB, type SuperRecord } from './schema';
 import { Serial } from './serial';
+import { opfsRegistry, registryVerdict } from './registry';
 import { dedupKey, PoolState } from './state';
 import { blockCount } from './tree-math';
 import type { BlockRef, CloneOptions, CreateVolumeOptions, DatasetInfo, DatasetRef, PoolOptions, PoolStats } from './types';
@@ -30,11 +31,29 @@ export const DEFAULT_METASLAB_BYTES = 256 * 1024 * 1024;
 function reportedLoss(event: Event): LossRecord | undefined {
   const e = event as Event & { dataLoss?: unknown; dataLossMessage?: unknown };
   if (typeof e.dataLoss !== 'string' || e.dataLoss === 'none') return undefined;
-  return { dataLoss: e.dataLoss, message: typeof e.dataLossMessage === 'string' ? e.dataLossMessage : '', at: Date.now() };
+  return { source: 'browser', dataLoss: e.dataLoss, message: typeof e.dataLossMessage === 'string' ? e.dataLossMessage : '', at: Date.now() };
+}
+
+function lossMessage(name: string, lost: LossRecord): string {
+  const when = new Date(lost.at).toISOString();
+  const what =
+    lost.source === 'registry'
+      ? `its database was found created from nothing on ${when} (${lost.message})`
+      : `when its database was opened on ${when}, the browser reported it had deleted this site's earlier data (${lost.dataLoss}: ${lost.message || 'no reason given'})`;
+  return `pool ${name} is gone: ${what}. Open it with acceptLoss to start again from an empty pool.`;
 }
 
 export class Pool {
   private closed = false;
+  /**
+   * Whether the pool registry (OPFS) holds this pool, so that a later deletion of its
+   * database by the browser is reported even if the browser does not report it to this
+   * pool. False where OPFS is unavailable or refused, and for pools opened without one.
+   */
+  get registered(): boolean {
+    return this.inRegistry;
+  }
+  private inRegistry = false;
   private readonly serial = new Serial();
   private readonly counters = { blocksWritten: 0, blocksStored: 0, blocksDeduped: 0, zeroBlocks: 0, commits: 0, chunksRead: 0, bytesRead: 0 };
 
@@ -85,13 +104,22 @@ export class Pool {
         tx.objectStore('metaslabs').getAll(),
       ]);
       const sup = supRec as SuperRecord | undefined;
-      const lost = lostRec as LossRecord | undefined;
+      let lost = lostRec as LossRecord | undefined;
+      const registry = opts.registry === undefined ? opfsRegistry() : opts.registry;
+      // Neither superblock nor loss record: this database was created from nothing, by this
+      // open or by one a crash cut short before it wrote the superblock. If the registry
+      // (outside IndexedDB) says the pool existed, its database was deleted under it.
+      if (!sup && !lost && registry && registryVerdict(true, await registry.has(name), opts.acceptLoss === true) === 'refuse') {
+        lost = {
+          source: 'registry',
+          dataLoss: 'total',
+          message: 'the database is gone while the pool registry (OPFS) says this pool existed: it was deleted outside the pool API, by the browser (e.g. after finding its files damaged) or by hand',
+          at: Date.now(),
+        };
+        await db.put('meta', lost, 'lost');
+      }
       if (lost) {
-        if (!opts.acceptLoss) {
-          throw new PoolLostError(
-            `pool ${name} is gone: when its database was opened on ${new Date(lost.at).toISOString()}, the browser reported it had deleted this site's earlier data (${lost.dataLoss}: ${lost.message || 'no reason given'}). Open it with acceptLoss to start again from an empty pool.`,
-          );
-        }
+        if (!opts.acceptLoss) throw new PoolLostError(lossMessage(name, lost));
         await db.delete('meta', 'lost');
       }
       let superRec: SuperRecord;
@@ -114,6 +142,10 @@ export class Pool {
       }
       pool = new Pool(name, db, state, opts);
       await pool.dropIncomplete();
+      // Recorded before the open returns, so before anything can be acknowledged; on every
+      // open, so an entry a crash kept from being written after the database was created is
+      // written now. Best effort: an unreachable registry only costs the report.
+      pool.inRegistry = registry ? await registry.add(name) : false;
       return pool;
     } catch (e) {
       db.close();

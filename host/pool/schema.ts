@@ -36,12 +36,16 @@ export interface SuperRecord {
 }
 
 /**
- * Key 'lost' in store `meta`: the browser said, when this database was last created, that
- * it had deleted the origin's earlier data (Chromium's `dataLoss: 'total'` on the
- * upgradeneeded event, e.g. after finding the backing store damaged). Written in that
- * same upgrade, so the report survives until the user accepts the loss.
+ * Key 'lost' in store `meta`: this database was created again after the pool's data was
+ * deleted, and every open refuses until the user accepts the loss. Either the browser said
+ * so (`source` absent or 'browser': Chromium's `dataLoss: 'total'` on the upgradeneeded
+ * event, e.g. after finding the backing store damaged; written in that same upgrade), or
+ * the pool registry (registry.ts) still recorded the pool when its database was found
+ * created from nothing (`source: 'registry'`; written before the open refuses).
  */
 export interface LossRecord {
+  /** Who noticed: the browser's own report, or the pool registry. */
+  source?: 'browser' | 'registry';
   dataLoss: string;
   message: string;
   /** Date.now() of the open that saw the report. */

@@ -2,6 +2,7 @@
 // references and statistics. Kept apart from pool.ts so the dom0 side can import them
 // without reading the implementation.
 import type { CommitHooks, Durability } from './commit';
+import type { PoolRegistry } from './registry';
 import type { DatasetKind, MetaslabRecord } from './schema';
 import type { WriteCounters } from './write-path';
 
@@ -19,6 +20,13 @@ export interface PoolOptions {
    * now is, and clear the report. Only on the user's say-so: until then every open refuses.
    */
   acceptLoss?: boolean;
+  /**
+   * Where the names of existing pools are recorded outside IndexedDB, so that a pool whose
+   * database the browser deleted without telling this pool is still reported (PoolLostError).
+   * Default: this context's OPFS registry (`opfsRegistry()`), best effort. null: none (a pool
+   * in memory, which nothing can delete behind its back and which must leave no trace).
+   */
+  registry?: PoolRegistry | null;
 }
 
 export interface CreateVolumeOptions {

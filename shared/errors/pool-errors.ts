@@ -154,8 +154,10 @@ export class PoolStorageError extends PoolError {
 }
 
 /**
- * The browser deleted this pool's data (it reported `dataLoss` when the database was
- * created again). Every open refuses with this until the user accepts the loss
+ * This pool's data was deleted under it: the browser reported `dataLoss` when the database
+ * was created again, or the pool registry (OPFS) still recorded the pool when its database
+ * was found created from nothing (the browser reports a deletion only to the first database
+ * opened after it). Every open refuses with this until the user accepts the loss
  * (`acceptLoss`), so an application never mistakes the empty pool for its own.
  */
 export class PoolLostError extends PoolError {

@@ -2,9 +2,11 @@
 // test/e2e/pool-loss.spec.ts, which damages the browser's IndexedDB files between runs.
 // mode=fill: a pool with one volume of known bytes. mode=open: Pool.open, the datasets or
 // the error. mode=accept: Pool.open with acceptLoss. mode=hv: Hypervisor.start, the
-// datasets or the error as it crosses from dom0.
+// datasets or the error as it crosses from dom0. mode=hvfill: a volume created through the
+// hypervisor (dom0's worker opens the pool and records it in the registry). mode=delete:
+// deletePool, the API's way to delete a pool.
 import { Hypervisor } from '../../../host/page/hypervisor';
-import { Pool } from '../../../host/pool';
+import { deletePool, Pool } from '../../../host/pool';
 
 export interface PoolLossResult {
   names?: string[];
@@ -22,8 +24,13 @@ const db = params.get('db') ?? 'pool-loss';
 const mode = params.get('mode') ?? 'open';
 
 async function run(): Promise<string[]> {
-  if (mode === 'hv') {
-    const hv = await Hypervisor.start({ poolName: db, arenaFrames: 16 });
+  if (mode === 'delete') {
+    await deletePool(db);
+    return [];
+  }
+  if (mode === 'hv' || mode === 'hvfill') {
+    const hv = await Hypervisor.start({ poolName: db, arenaFrames: 16, storage: 'indexeddb' });
+    if (mode === 'hvfill') await hv.pool.create('vol', 4 * 65536, { blockSize: 65536 });
     const names = (await hv.pool.list()).map((d) => d.name);
     await hv.shutdown();
     return names;
