@@ -22,7 +22,8 @@ import { chromiumLaunchOptions } from './chromium.mjs';
 const PAGE = '/test/e2e/pages/reliability-crash.html';
 
 /**
- * @typedef {{ problems: string[], versions: number[], verified: number, names: string[], pruned: string[] }} Verify
+ * @typedef {{ problems: string[], versions: number[], verified: number, names: string[], pruned: string[], errorCode?: string }} Verify
+ *   errorCode: the `code` of the error the verify page failed with, if it failed with one
  * @typedef {{ kills: number, verifiedChunks: number, acknowledged: number, datasetsAcknowledged: number, failures: string[], browserWipes: string[], ms: number }} CampaignResult
  */
 
@@ -52,8 +53,7 @@ export async function crashCampaign(opts) {
       const page = ctx.pages()[0] ?? (await ctx.newPage());
       // 1. Whatever the last kill left: the pool must open, verify, and hold every acknowledged write.
       let v = await verifyOn(page, db);
-      const wipe = v.problems.length === 1 && /^verify page failed: PoolLostError: .*the browser reported it had deleted/.test(v.problems[0] ?? '');
-      if (wipe) {
+      if (reportedLoss(v)) {
         // Chromium found its own files damaged after the kill and deleted the site's
         // IndexedDB (measured: "IndexedDB (database was corrupt): checksum mismatch"). The
         // pool cannot prevent that; what it must do is say so on every open instead of
@@ -112,6 +112,17 @@ export async function crashCampaign(opts) {
 }
 
 /**
+ * Whether the verify page failed only because the pool reported its data deleted under it
+ * (PoolLostError, code 'pool-lost': the browser's own report, or the pool registry's), as
+ * opposed to any other failure. By the error's code, not its words: the messages differ
+ * by who noticed and may change.
+ * @param {Verify} v
+ */
+export function reportedLoss(v) {
+  return v.errorCode === 'pool-lost' && v.problems.length === 1;
+}
+
+/**
  * @param {import('playwright-core').Page} page
  * @param {string} db
  * @param {boolean} [acceptLoss] open with acceptLoss (after the browser deleted the pool)
@@ -120,8 +131,10 @@ export async function crashCampaign(opts) {
 async function verifyOn(page, db, acceptLoss = false) {
   await page.goto(`${PAGE}?mode=verify&db=${db}${acceptLoss ? '&acceptLoss=1' : ''}`);
   await page.waitForFunction(() => window.__crash?.ready || window.__crash?.error, null, { timeout: 30_000 });
-  const out = await page.evaluate(() => ({ error: window.__crash?.error, verify: window.__crash?.verify }));
-  if (out.error || !out.verify) return { problems: [`verify page failed: ${out.error}`], versions: [], verified: 0, names: [], pruned: [] };
+  const out = await page.evaluate(() => ({ error: window.__crash?.error, errorCode: window.__crash?.errorCode, verify: window.__crash?.verify }));
+  if (out.error || !out.verify) {
+    return { problems: [`verify page failed: ${out.error}`], versions: [], verified: 0, names: [], pruned: [], ...(out.errorCode ? { errorCode: out.errorCode } : {}) };
+  }
   return out.verify;
 }
 

@@ -17,6 +17,8 @@ declare global {
     __crash?: {
       ready: boolean;
       error?: string;
+      /** The failure's `code` (PoolError and others carry one): 'pool-lost' when the pool reports its data deleted. */
+      errorCode?: string;
       from?: number;
       acked?: () => number[];
       done?: () => string[];
@@ -126,6 +128,8 @@ async function prune(pool: Pool, names: string[]): Promise<string[]> {
   () => (state.ready = true),
   (e: unknown) => {
     console.error('reliability-crash page failed', e);
+    const code = (e as { code?: unknown } | null)?.code;
+    if (typeof code === 'string') state.errorCode = code;
     state.error = String(e);
   },
 );
