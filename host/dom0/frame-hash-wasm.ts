@@ -7,54 +7,16 @@
 // memory first would cost as much as the hash. The kernel only reads the arena; its one
 // result is returned in a register, so nothing it computes can be seen or changed by a guest.
 //
-// Why a hand-assembled module: the kernel is forty instructions, no package on npm computes
-// a keyed checksum over memory it does not own, and a build step for it (wabt, a Rust or C
-// toolchain) would cost more than the module. test/unit/frame-hash-wasm.test.ts checks it
+// Why a hand-assembled module (shared/wasm-asm.ts): the kernel is forty instructions, no
+// package on npm computes a keyed checksum over memory it does not own, and a build step
+// for it (wabt, a Rust or C toolchain) would cost more than the module. test/unit/frame-hash-wasm.test.ts checks it
 // against the JS reference on random frames and keys.
 
 import { CHECKSUM_STRIPE, finishChecksum, type ChecksumKey } from './checksum';
 import { LANE_P1, LANE_P2 } from '../../shared/lane-hash';
+import { OP, c32, get, i32x4, kernelModule, laneStep, leb, set, simd, vrotl } from '../../shared/wasm-asm';
 
 export type FrameHasher = (byteOffset: number, byteLength: number, key: ChecksumKey) => number;
-
-// ---- a tiny assembler for the one function ------------------------------------------------
-const leb = (n: number): number[] => {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-};
-const sleb = (n: number): number[] => {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) return [...out, b];
-    out.push(b | 0x80);
-  }
-};
-const simd = (op: number, ...imm: number[]): number[] => [0xfd, ...leb(op), ...imm];
-const i32x4 = (v: number): number[] => {
-  const b = new Uint8Array(16);
-  const dv = new DataView(b.buffer);
-  for (let i = 0; i < 4; i++) dv.setInt32(i * 4, v, true);
-  return simd(0x0c, ...b); // v128.const
-};
-const OP = {
-  get: 0x20, set: 0x21, tee: 0x22, i32const: 0x41, add: 0x6a, ltU: 0x49, rotl: 0x77,
-  block: 0x02, loop: 0x03, brIf: 0x0d, end: 0x0b, void: 0x40,
-  load: 0x00, splat: 0x11, extract: 0x1b, replace: 0x1c, or: 0x50, xor: 0x51,
-  shl: 0xab, shrU: 0xad, vadd: 0xae, vsub: 0xb1, vmul: 0xb5,
-} as const;
-const get = (i: number) => [OP.get, i];
-const set = (i: number) => [OP.set, i];
-const c32 = (v: number) => [OP.i32const, ...sleb(v)];
-/** rotl of the v128 in local `i` by r, on the stack */
-const vrotl = (i: number, r: number) => [...get(i), ...c32(r), ...simd(OP.shl), ...get(i), ...c32(32 - r), ...simd(OP.shrU), ...simd(OP.or)];
 
 // params: 0 p, 1 end, 2..5 key; locals 6..9: the four accumulator vectors
 function body(): number[] {
@@ -66,13 +28,7 @@ function body(): number[] {
     ...get(a[0]!), ...i32x4(LANE_P1), ...simd(OP.vsub), ...set(a[3]!),
     OP.block, OP.void, OP.loop, OP.void,
   ];
-  for (let j = 0; j < 4; j++) {
-    const acc = a[j]!;
-    code.push(
-      ...get(acc), ...get(0), ...simd(OP.load, 4, ...leb(16 * j)), ...i32x4(LANE_P2), ...simd(OP.vmul), ...simd(OP.vadd), ...set(acc),
-      ...vrotl(acc, 13), ...i32x4(LANE_P1), ...simd(OP.vmul), ...set(acc),
-    );
-  }
+  for (let j = 0; j < 4; j++) code.push(...get(0), ...simd(OP.load, 4, ...leb(16 * j)), ...laneStep(a[j]!, LANE_P1, LANE_P2));
   code.push(
     ...get(0), ...c32(CHECKSUM_STRIPE), OP.add, OP.tee, 0, ...get(1), OP.ltU, OP.brIf, 0,
     OP.end, OP.end,
@@ -84,21 +40,11 @@ function body(): number[] {
     if (l > 0) code.push(OP.add);
   }
   code.push(OP.end);
-  return [1, 4, 0x7b, ...code]; // one local group: 4 × v128
+  return code;
 }
 
 function moduleBytes(): Uint8Array<ArrayBuffer> {
-  const section = (id: number, bytes: number[]) => [id, ...leb(bytes.length), ...bytes];
-  const name = (s: string) => [s.length, ...Array.from(s, (ch) => ch.charCodeAt(0))];
-  const fn = body();
-  return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [1, 0x60, 6, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 1, 0x7f]), // (i32 ×6) → i32
-    ...section(2, [1, ...name('e'), ...name('m'), 0x02, 0x03, 0, ...leb(65536)]), // shared memory, 0..65536 pages
-    ...section(3, [1, 0]),
-    ...section(7, [1, ...name('h'), 0x00, 0]),
-    ...section(10, [1, ...leb(fn.length), ...fn]),
-  ]);
+  return kernelModule({ params: 6, results: 1, vectors: 4, memory: { kind: 'import-shared' }, code: body() });
 }
 
 let compiled: WebAssembly.Module | null | undefined;
