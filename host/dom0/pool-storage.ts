@@ -23,7 +23,9 @@ export type StorageChoice = StorageKind | 'auto';
 export async function openPool(name: string, opts: PoolOptions, choice: StorageChoice): Promise<{ pool: Pool; storage: PoolStorage }> {
   if (choice !== 'memory') {
     try {
-      return { pool: await Pool.open(name, opts), storage: { kind: 'indexeddb', reason: `pool saved in IndexedDB database "${name}"` } };
+      const pool = await Pool.open(name, opts);
+      const unregistered = pool.registered ? '' : '; not in the pool registry (OPFS unavailable here), so if the browser deletes it, that is reported only when it is the first pool opened afterwards';
+      return { pool, storage: { kind: 'indexeddb', reason: `pool saved in IndexedDB database "${name}"${unregistered}` } };
     } catch (err) {
       if (choice === 'indexeddb' || !isStorageRefusal(err)) {
         // The pool's own errors (a newer format, a bad option) already say what is wrong.
