@@ -28,8 +28,9 @@ const PAGE = '/test/e2e/pages/reliability-crash.html';
  */
 
 /**
- * @param {{ baseURL: string, kills: number, log?: (line: string) => void, minWriteMs?: number, maxWriteMs?: number, afterKill?: (kill: number, profile: string) => void }} opts
+ * @param {{ baseURL: string, kills: number, log?: (line: string) => void, minWriteMs?: number, maxWriteMs?: number, afterKill?: (kill: number, profile: string) => void, beforeVerify?: (round: number, page: import('playwright-core').Page) => Promise<void> }} opts
  *   afterKill: called after each kill, before the relaunch (tests damage the profile's files there)
+ *   beforeVerify: called after each relaunch, before the pool is opened (tests open another database first there)
  * @returns {Promise<CampaignResult>}
  */
 export async function crashCampaign(opts) {
@@ -51,6 +52,7 @@ export async function crashCampaign(opts) {
     for (let round = 0; round <= opts.kills; round++) {
       const ctx = await chromium.launchPersistentContext(profile, { ...chromiumLaunchOptions(), baseURL: opts.baseURL });
       const page = ctx.pages()[0] ?? (await ctx.newPage());
+      await opts.beforeVerify?.(round, page);
       // 1. Whatever the last kill left: the pool must open, verify, and hold every acknowledged write.
       let v = await verifyOn(page, db);
       if (reportedLoss(v)) {

@@ -7,7 +7,9 @@
 // machine: once in 26 kills). Then the pool must refuse to open with PoolLostError, never
 // serve an empty pool as if nothing happened; the campaign counts that, accepts the loss
 // and goes on. A silent loss (an empty or partial pool without the report) is a failure.
-import { expect, test } from '@playwright/test';
+// The second test forces both ways a deletion is reported: Chromium's own report to the
+// first database opened, and the pool registry's (OPFS) when another database got it.
+import { expect, test, type Page } from '@playwright/test';
 import { damageIndexedDbLogs } from './damage-leveldb';
 
 const KILLS = Number(process.env.TABVISOR_CRASH_KILLS ?? 30);
@@ -25,15 +27,24 @@ test('the pool survives the browser process being killed at random points during
 });
 
 test('when the browser deletes the damaged IndexedDB after a kill, the pool reports it and the campaign goes on from the empty pool', async ({ baseURL }) => {
-  test.setTimeout(180_000);
+  test.setTimeout(240_000);
   const { crashCampaign } = await import('../../scripts/soak.mjs');
-  // After kill 2, damage LevelDB's logs, as a torn write would leave them.
+  // After kills 2 and 3, damage LevelDB's logs, as a torn write would leave them.
   const damage = (kill: number, profile: string): void => {
-    if (kill === 2) expect(damageIndexedDbLogs(profile)).toBeGreaterThan(0);
+    if (kill === 2 || kill === 3) expect(damageIndexedDbLogs(profile)).toBeGreaterThan(0);
   };
-  const r = await crashCampaign({ baseURL: baseURL!, kills: 3, minWriteMs: 150, maxWriteMs: 900, afterKill: damage, log: (l) => console.log(l) });
-  expect(r.browserWipes).toHaveLength(1);
+  // After kill 3, another database is opened first and gets Chromium's report; the
+  // campaign's pool learns of the deletion from the pool registry instead.
+  const decoyFirst = async (round: number, page: Page): Promise<void> => {
+    if (round !== 3) return;
+    await page.goto('/test/e2e/pages/pool-loss.html?mode=open&db=decoy');
+    await page.waitForFunction(() => window.__poolLoss !== undefined, null, { timeout: 30_000 });
+    expect(await page.evaluate(() => window.__poolLoss?.error?.message)).toMatch(/browser reported it had deleted/);
+  };
+  const r = await crashCampaign({ baseURL: baseURL!, kills: 4, minWriteMs: 150, maxWriteMs: 900, afterKill: damage, beforeVerify: decoyFirst, log: (l) => console.log(l) });
+  expect(r.browserWipes).toHaveLength(2);
   expect(r.browserWipes[0]).toMatch(/after kill 2: .*PoolLostError.*checksum mismatch/);
+  expect(r.browserWipes[1]).toMatch(/after kill 3: .*PoolLostError.*pool registry \(OPFS\) says this pool existed/);
   expect(r.failures).toEqual([]);
-  expect(r.kills).toBe(3);
+  expect(r.kills).toBe(4);
 });
