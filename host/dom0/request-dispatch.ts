@@ -7,6 +7,9 @@ import { decodeFrame } from '../../shared/ids';
 
 export type Dispatched = { completion: Promise<Completion> | Completion } | { fault: string };
 
+/** Every no-op's answer (read-only to everyone: completions are copied into the ring). */
+const NOOP_DONE: Dispatched = Object.freeze({ completion: Object.freeze({ status: Status.OK, frame: -1, generation: 0 }) });
+
 /**
  * Serve one request for either port. Every way a request can go wrong — a malformed
  * entry, a throw of ours while dispatching, a completion that rejects — faults `d` alone
@@ -20,10 +23,10 @@ export function serve(
   writeBytes: (slot: number, length: number) => Uint8Array | null,
 ): Completion | Promise<Completion | null> | null {
   const op = entry[REQ_OP]!;
-  const fail = (err: unknown): null => {
+  function fail(err: unknown): null {
     driver.fault(d, `dom0 error serving opcode ${op}: ${err instanceof Error ? err.message : String(err)}`);
     return null;
-  };
+  }
   let r: Dispatched;
   try {
     r = dispatch(driver, d, entry, writeBytes);
@@ -72,6 +75,6 @@ export function dispatch(
       return { completion: driver.flush(d) };
     case Op.NOOP:
       d.counters.requests++;
-      return { completion: { status: Status.OK, frame: -1, generation: 0 } };
+      return NOOP_DONE;
   }
 }
