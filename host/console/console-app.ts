@@ -10,6 +10,7 @@
 // One console per document: its controls have fixed ids (labels and tests use them).
 import { Hypervisor, type GuestHandle, type SpawnOptions } from '../page/hypervisor';
 import type { TarGuestApi } from '../../guest/workloads/tar-guest';
+import type { SqlGuestApi } from '../../guest/workloads/sql-guest';
 import type { Dom0Stats } from '../dom0/dom0-service';
 import type { DatasetInfo } from '../pool';
 import { ArenaView } from './arena-view';
@@ -23,6 +24,9 @@ import { h, nodes, setText } from './dom';
 import { diagnoseEmbedding } from './embed-diagnosis';
 import { errorText, EventLog } from './event-log';
 import { GuestCard } from './guest-card';
+import { SqlGuestCard, type TenantPages } from './sql-guest-card';
+import { ensureSampleDatabase, importSqlDatabase, isSqlGroup, isSqliteFile, SQL_GROUP, SQL_GROUP_FRAMES, SQL_QUOTA, SQL_SAMPLE_BASE } from './sql-sample';
+import { spawnSqlGuest } from '../page/sqlite-tenants';
 import { ImportView } from './import-view';
 import { LatencyView } from './latency-view';
 import { PageMapView } from './page-map-view';
@@ -78,7 +82,10 @@ export function guestName(dataset: string): string {
 
 export class ConsoleApp {
   hv!: Hypervisor;
+  /** tar guests by domain id. */
   readonly cards = new Map<number, GuestCard>();
+  /** SQL guests by domain id. */
+  readonly sqlCards = new Map<number, SqlGuestCard>();
   readonly log = new EventLog();
   private poller!: Poller;
   private readonly transport = h('p', { id: 'transport-status' }, 'Starting the hypervisor…');
@@ -92,6 +99,17 @@ export class ConsoleApp {
   private readonly guestsList = h('div', { class: 'guests', id: 'guests', tabindex: -1 });
   private readonly stoppedList = h('ul', { class: 'stopped', id: 'stopped', 'aria-label': 'Stopped guests (their clones are kept)' });
   private readonly baseSelect = h('select', { id: 'spawn-base' });
+  private readonly kindSelect = h(
+    'select',
+    { id: 'spawn-kind' },
+    h('option', { value: 'tar' }, 'tar: lists and reads the image'),
+    h('option', { value: 'sql' }, 'SQL: SQLite on a clone of a database'),
+  );
+  private readonly sqlStatus = h('p', { id: 'sql-status', class: 'meta', role: 'status', 'aria-live': 'polite' });
+  private readonly sqlProgress = h('progress', { id: 'sql-progress', max: 1, value: 0, hidden: true, 'aria-label': 'Sample database import' });
+  private readonly sqlSharing = h('p', { id: 'sql-sharing', class: 'sql-sharing', hidden: true });
+  /** The sample's import, once per console even when spawns overlap. */
+  private sampleImport: Promise<string> | null = null;
   private readonly counters = new CountersView();
   private readonly arena = new ArenaView();
   private readonly pageMaps = new PageMapView((group, frame) => this.arena.highlight(group, frame));
@@ -151,7 +169,7 @@ export class ConsoleApp {
         await this.hv.pool.destroy(ds);
         this.log.ok(`Destroyed ${ds}.`);
       }),
-      inUse: (ds) => [...this.cards.values()].some((c) => c.guest.dataset === ds && c.guest.state === 'running'),
+      inUse: (ds) => this.allCards().some((c) => c.guest.dataset === ds && c.guest.state === 'running'),
       own: (ds) => this.ownBlocks(ds),
     });
     this.archive = new ArchiveView({
@@ -168,7 +186,9 @@ export class ConsoleApp {
 
     try {
       const arenaFrames = this.opts.arenaFrames ?? DEFAULT_ARENA_FRAMES;
-      const start = (poolName: string) => Hypervisor.start({ poolName, arenaFrames, quota: Math.min(DEFAULT_QUOTA, arenaFrames) });
+      // SQL databases (4 KiB pages) get an arena of their own, as many bytes as a 64 KiB-block one.
+      const start = (poolName: string) =>
+        Hypervisor.start({ poolName, arenaFrames, groupFrames: { [SQL_GROUP]: SQL_GROUP_FRAMES }, quota: Math.min(DEFAULT_QUOTA, arenaFrames) });
       this.hv = await start(this.poolName).catch((err: unknown) => {
         // Another tab took the pool between the check above and the start.
         if (!(err instanceof PoolLockedError)) throw err;
@@ -188,11 +208,11 @@ export class ConsoleApp {
     }
     this.showTransport();
     this.hv.onGuestFault = (g, reason) => {
-      this.cards.get(g.id)?.setState();
+      this.card(g.id)?.setState();
       this.log.error(`${guestName(g.dataset)} (dom ${g.id}) faulted: ${reason}. The others go on.`);
     };
     this.hv.onGuestEnded = (g, reason) => {
-      this.cards.get(g.id)?.setState();
+      this.card(g.id)?.setState();
       this.log.error(`${guestName(g.dataset)} (dom ${g.id}) ended: ${reason}. Its domain was released; the others go on.`);
     };
     this.poller = new Poller(
@@ -261,14 +281,25 @@ export class ConsoleApp {
       group,
       h('label', { for: 'spawn-transport' }, 'Transport'),
       transport,
+      h('label', { for: 'spawn-kind' }, 'Guest kind'),
+      this.kindSelect,
       h('label', { for: 'spawn-count' }, 'Guests'),
       spawnCount,
       h('button', { type: 'submit', id: 'spawn' }, 'Spawn on new clones'),
     );
+    if (location.hash === '#sql') this.kindSelect.value = 'sql';
     spawnForm.addEventListener('submit', (ev) => {
       ev.preventDefault();
       const n = Math.max(1, Math.min(MAX_SPAWN, Math.floor(Number(spawnCount.value)) || 1));
       const copy = transport.value === 'copy';
+      if (this.kindSelect.value === 'sql') {
+        void this.act(async () => {
+          if (copy) throw new Error('SQL guests read through the zero-copy transport (SQLite reads synchronously); pick zero-copy');
+          const cards = await this.spawnSqlMany(n);
+          this.log.ok(`Booted SQL guests ${cards.map((c) => c.name).join(', ')} on new clones of ${cards[0]?.guest.dataset.replace(/\/[^/]*$/, '') ?? 'the database'}: each has a SQL prompt.`);
+        });
+        return;
+      }
       void this.act(async () => {
         const base = this.baseSelect.value;
         const cards = await this.spawnMany(n, { base, group: this.group(), ...(copy ? { transport: 'copy' as const } : {}) });
@@ -308,6 +339,8 @@ export class ConsoleApp {
               { class: 'panel guests-panel', 'aria-labelledby': 'guests-h' },
               h('h2', { id: 'guests-h' }, 'Guest domains'),
               spawnForm,
+              h('div', { class: 'sql-progress' }, this.sqlProgress, this.sqlStatus),
+              this.sqlSharing,
               h('div', { class: 'guest-scroll', tabindex: 0, 'aria-label': 'Guest list' }, this.guestsList, this.stoppedList),
             ),
             this.log.root,
@@ -385,7 +418,7 @@ export class ConsoleApp {
     this.setReady(false);
     this.story.disable();
     await this.hv.shutdown().catch(() => undefined);
-    for (const c of this.cards.values()) c.setState();
+    for (const c of this.allCards()) c.setState();
     this.root.dataset.handedOver = 'true';
     this.transport.dataset.transport = 'none';
     setText(this.transport, 'Stopped: the pool moved to its own tab.');
@@ -468,8 +501,14 @@ export class ConsoleApp {
     const stem = file.name.replace(/[^\w.-]+/g, '-').replace(/^-+|-+$/g, '') || 'volume';
     let name = stem;
     for (let i = 2; existing.has(name) || existing.has(`${name}@base`); i++) name = `${stem}-${i}`;
-    await this.hv.pool.import(name, file, { blockSize: BLOCK_BYTES, onProgress: (p) => onProgress(p.bytesDone, p.bytesTotal) });
-    await this.hv.pool.snapshot(name, `${name}@base`);
+    if (await isSqliteFile(file)) {
+      // A database: blocks of its page size, in a SQL group, so SQL guests can open it.
+      await importSqlDatabase(this.hv, name, file, onProgress);
+      this.log.info(`${file.name} is a SQLite database: pick ${name}@base as Base snapshot and spawn SQL guests on it.`);
+    } else {
+      await this.hv.pool.import(name, file, { blockSize: BLOCK_BYTES, onProgress: (p) => onProgress(p.bytesDone, p.bytesTotal) });
+      await this.hv.pool.snapshot(name, `${name}@base`);
+    }
     await this.poller.now();
     return { name, info: (await this.hv.pool.list()).find((d) => d.name === `${name}@base`) };
   }
@@ -481,7 +520,7 @@ export class ConsoleApp {
       const m = /\/vm-(\d+)$/.exec(d.name);
       if (m) taken.add(Number(m[1]));
     }
-    for (const c of this.cards.values()) {
+    for (const c of this.allCards()) {
       const m = /^vm-(\d+)$/.exec(c.name);
       if (m) taken.add(Number(m[1]));
     }
@@ -511,6 +550,89 @@ export class ConsoleApp {
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed.length > 0) throw new Error(`${failed.length} of ${n} guests did not boot: ${errorText(failed[0]!.reason)}`);
     return results.map((r) => (r as PromiseFulfilledResult<GuestCard>).value);
+  }
+
+  private allCards(): (GuestCard | SqlGuestCard)[] {
+    return [...this.cards.values(), ...this.sqlCards.values()];
+  }
+
+  private card(id: number): GuestCard | SqlGuestCard | undefined {
+    return this.cards.get(id) ?? this.sqlCards.get(id);
+  }
+
+  /** The database SQL guests clone: the selected base if it is a database, else the sample (imported on first use). */
+  private async sqlBase(): Promise<string> {
+    const chosen = this.baseSelect.value;
+    const info = (await this.hv.pool.list()).find((d) => d.name === chosen);
+    if (info && isSqlGroup(info.group)) return chosen;
+    this.sampleImport ??= this.importSample().finally(() => (this.sampleImport = null));
+    return this.sampleImport;
+  }
+
+  private async importSample(): Promise<string> {
+    const say = (t: string): void => {
+      setText(this.sqlStatus, t);
+      this.log.info(t);
+    };
+    const had = (await this.hv.pool.list()).some((d) => d.name === SQL_SAMPLE_BASE);
+    try {
+      const base = await ensureSampleDatabase(
+        this.hv,
+        (done, total) => {
+          this.sqlProgress.hidden = false;
+          this.sqlProgress.max = total || 1;
+          this.sqlProgress.value = done;
+        },
+        say,
+      );
+      if (!had) say(`Sample database imported as ${base}: every SQL guest runs on an O(1) clone of it.`);
+      return base;
+    } catch (err: unknown) {
+      setText(this.sqlStatus, `No SQL guest: ${errorText(err)}`);
+      throw err;
+    } finally {
+      this.sqlProgress.hidden = true;
+    }
+  }
+
+  /** `n` SQL guests, each on a new clone of the SQL base. */
+  async spawnSqlMany(n: number): Promise<SqlGuestCard[]> {
+    if (this.hv.hostTransport.kind !== 'zero-copy') throw new Error(`SQL guests need shared memory, and this page has none: ${this.hv.hostTransport.reason}`);
+    const base = await this.sqlBase();
+    await this.poller.now().catch(() => null);
+    const names = Array.from({ length: n }, () => this.nextCloneName(base));
+    const results = await Promise.allSettled(names.map((name) => this.spawnSql(base, name)));
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed.length > 0) throw new Error(`${failed.length} of ${n} SQL guests did not boot: ${errorText(failed[0]!.reason)}`);
+    return results.map((r) => (r as PromiseFulfilledResult<SqlGuestCard>).value);
+  }
+
+  private async spawnSql(base: string, name: string): Promise<SqlGuestCard> {
+    let g: GuestHandle<SqlGuestApi>;
+    try {
+      g = await spawnSqlGuest(this.hv, { base, name, quota: SQL_QUOTA });
+    } finally {
+      const m = /\/vm-(\d+)$/.exec(name);
+      if (m) this.reserved.delete(Number(m[1]));
+    }
+    const info = (await this.hv.pool.list()).find((d) => d.name === g.dataset);
+    const card = new SqlGuestCard(g, guestName(g.dataset), info?.group ?? SQL_GROUP, {
+      kill: (c) => this.kill(c),
+      dismiss: (c) => this.dismiss(c),
+      log: (k, t) => this.log.add(k, t),
+      ran: () => void this.poller.now().catch(() => null),
+    });
+    this.place(card);
+    return card;
+  }
+
+  /** In domain order, whatever order concurrent spawns finish in. */
+  private place(card: GuestCard | SqlGuestCard): void {
+    if (card instanceof SqlGuestCard) this.sqlCards.set(card.guest.id, card);
+    else this.cards.set(card.guest.id, card);
+    const after = [...this.guestsList.children].find((el) => Number((el as HTMLElement).dataset.guest) > card.guest.id);
+    this.guestsList.insertBefore(card.root, after ?? null);
+    void this.poller.now().catch(() => null);
   }
 
   async spawn(where: { base: string; name?: string; group?: string; transport?: 'copy' } | { dataset: string }): Promise<GuestCard> {
@@ -543,25 +665,22 @@ export class ConsoleApp {
       },
       this.opts.compact,
     );
-    this.cards.set(g.id, card);
-    // In domain order, whatever order concurrent spawns finish in.
-    const after = [...this.guestsList.children].find((el) => Number((el as HTMLElement).dataset.guest) > g.id);
-    this.guestsList.insertBefore(card.root, after ?? null);
+    this.place(card);
     if ('dataset' in where) this.log.ok(`${card.name} booted again on its clone ${g.dataset} (${g.transport}).`);
-    void this.poller.now().catch(() => null);
     return card;
   }
 
-  private async kill(card: GuestCard): Promise<void> {
+  private async kill(card: GuestCard | SqlGuestCard): Promise<void> {
     await card.guest.kill();
     card.setState();
     this.log.ok(`${card.name} killed; its clone ${card.guest.dataset} is kept (boot it again from “Stopped”). The others go on.`);
     await this.poller.now();
   }
 
-  private dismiss(card: GuestCard): void {
+  private dismiss(card: GuestCard | SqlGuestCard): void {
     card.root.remove();
     this.cards.delete(card.guest.id);
+    this.sqlCards.delete(card.guest.id);
     this.log.info(`${card.name} dismissed.`);
     void this.poller.now().catch(() => null);
   }
@@ -586,7 +705,7 @@ export class ConsoleApp {
 
   /** Clones with no guest on this page: kept in the pool, bootable again (after a reload, too). */
   private renderStopped(datasets: DatasetInfo[]): void {
-    const onPage = new Set([...this.cards.values()].map((c) => c.guest.dataset));
+    const onPage = new Set(this.allCards().map((c) => c.guest.dataset));
     const stopped = datasets.filter((d) => d.kind === 'clone' && !onPage.has(d.name));
     const sig = stopped.map((d) => d.name).join('|');
     if (this.stoppedList.dataset.sig === sig) return;
@@ -624,7 +743,7 @@ export class ConsoleApp {
     this.counters.render(s.stats, s.datasets, own, s.frames);
     this.arena.render(s.stats.groups, s.frames);
     this.pageMaps.render(s.stats.domains, s.pageMaps, (ds) => this.ownBlocks(ds), s.frames, (id) => {
-      const c = this.cards.get(id);
+      const c = this.card(id);
       return c ? c.name : null;
     });
     this.charts.render(s.stats);
@@ -633,7 +752,49 @@ export class ConsoleApp {
     this.archive?.setSnapshots(s.datasets.filter((d) => d.kind === 'snapshot').map((d) => d.name));
     this.refreshBases(s.datasets);
     this.renderStopped(s.datasets);
-    for (const c of this.cards.values()) if (c.root.dataset.state !== c.guest.state) c.setState();
+    for (const c of this.allCards()) if (c.root.dataset.state !== c.guest.state) c.setState();
+    this.renderSql(s);
+  }
+
+  /**
+   * Each SQL guest's pages, from its page map: mapped, in frames another domain maps too
+   * (the database's pages, resident once), in its private frames (blocks only it may read,
+   * its writes); and the blocks its clone owns (written since the clone).
+   */
+  private renderSql(s: MachineSnapshot): void {
+    const sql = [...this.sqlCards.values()].filter((c) => c.guest.state === 'running');
+    this.sqlSharing.hidden = sql.length === 0;
+    if (sql.length === 0) return;
+    const shared = new Set<number>();
+    const groups = new Set<string>();
+    for (const c of sql) {
+      const pm = s.pageMaps.get(c.guest.id);
+      const frames = s.frames.get(c.group) ?? [];
+      const p: TenantPages = { mapped: 0, shared: 0, private: 0, own: 0 };
+      for (const k of s.ownership.get(c.guest.dataset) ?? []) if (k === 2) p.own++;
+      if (pm) {
+        for (const ref of pm) {
+          if (ref < 0) continue;
+          p.mapped++;
+          if (ref >= frames.length) p.private++;
+          else if (frames[ref]!.mappedBy.some(([d]) => d !== c.guest.id)) {
+            p.shared++;
+            shared.add(ref);
+          }
+        }
+      }
+      groups.add(c.group);
+      c.showPages(p);
+    }
+    const resident = s.stats.groups.filter((g) => groups.has(g.id)).reduce((a, g) => a + g.resident, 0);
+    const mapped = sql.reduce((a, c) => a + c.pages.mapped, 0);
+    const priv = sql.reduce((a, c) => a + c.pages.private, 0);
+    this.sqlSharing.dataset.sharedFrames = String(shared.size);
+    setText(
+      this.sqlSharing,
+      `${sql.length} SQL guest${sql.length === 1 ? '' : 's'} map ${mapped} pages; ${shared.size} frames are mapped by more than one of them (one resident copy each; ${resident} frames resident in group ${[...groups].join(', ')}). ` +
+        `Pages a guest wrote live in its own private frames: ${priv} mapped now.`,
+    );
   }
 
   private ownCounts(s: MachineSnapshot): Map<string, number> {
