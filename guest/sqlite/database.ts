@@ -19,6 +19,13 @@ export type SqlParams = readonly SqlValue[] | Readonly<Record<string, SqlValue>>
 export interface QueryResult {
   columns: string[];
   rows: SqlValue[][];
+  /** Rows the statement returned, when more than `maxRows` (only the first `maxRows` are in `rows`). */
+  total?: number;
+}
+
+export interface QueryOptions {
+  /** Keep at most this many rows (the statement still runs to its end and counts the rest). */
+  maxRows?: number;
 }
 
 export interface OpenOptions {
@@ -90,8 +97,9 @@ export class SqlDatabase {
    * Run `sql` with `params` bound (by position, or by name with their `:`/`@`/`$` prefix)
    * to each statement that takes parameters; rows of the last statement that returned any.
    */
-  async query(sql: string, params?: SqlParams): Promise<QueryResult> {
+  async query(sql: string, params?: SqlParams, opts: QueryOptions = {}): Promise<QueryResult> {
     this.check();
+    const max = opts.maxRows ?? Infinity;
     let result: QueryResult = { columns: [], rows: [] };
     try {
       for await (const stmt of this.sqlite3.statements(this.handle, sql)) {
@@ -100,11 +108,12 @@ export class SqlDatabase {
         }
         const columns = this.sqlite3.column_names(stmt);
         const rows: SqlValue[][] = [];
+        let total = 0;
         while ((await this.sqlite3.step(stmt)) === SQLite.SQLITE_ROW) {
           // A blob column is a view of the WASM heap: copy it before SQLite reuses it.
-          rows.push(this.sqlite3.row(stmt).map((v) => (v instanceof Uint8Array ? v.slice() : Array.isArray(v) ? Uint8Array.from(v) : v)));
+          if (total++ < max) rows.push(this.sqlite3.row(stmt).map((v) => (v instanceof Uint8Array ? v.slice() : Array.isArray(v) ? Uint8Array.from(v) : v)));
         }
-        if (columns.length > 0) result = { columns, rows };
+        if (columns.length > 0) result = total > rows.length ? { columns, rows, total } : { columns, rows };
       }
     } catch (err) {
       throw wrap(err, this.vfs);

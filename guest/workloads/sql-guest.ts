@@ -8,9 +8,9 @@ import { openBlockDevice, type BlockDeviceStats } from '../block-device';
 import type { GuestContext } from '../../shared/boot-protocol';
 import type { DomainGrant } from '../../shared/grant';
 import type { BlockVfsStats } from '../sqlite/block-vfs';
-import { SqlDatabase, type QueryResult, type SqlParams } from '../sqlite/database';
+import { SqlDatabase, type QueryOptions, type QueryResult, type SqlParams } from '../sqlite/database';
 
-export type { QueryResult, SqlParams, SqlValue } from '../sqlite/database';
+export type { QueryOptions, QueryResult, SqlParams, SqlValue } from '../sqlite/database';
 
 export interface SqlGuestStats {
   device: BlockDeviceStats;
@@ -19,7 +19,7 @@ export interface SqlGuestStats {
 
 export interface SqlGuestApi {
   /** Rows of the last statement of `sql` that returned rows; `params` bound to each statement that takes them. */
-  query(sql: string, params?: SqlParams): Promise<QueryResult>;
+  query(sql: string, params?: SqlParams, opts?: QueryOptions): Promise<QueryResult>;
   /** One statement for its effect: rows changed. */
   run(sql: string, params?: SqlParams): Promise<number>;
   /** `PRAGMA integrity_check`: 'ok' or the problems. */
@@ -51,7 +51,7 @@ export default async function main(ctx: GuestContext): Promise<void> {
     () => undefined,
   );
   const api: SqlGuestApi = {
-    query: async (sql, params) => (await db()).query(sql, params),
+    query: async (sql, params, opts) => (await db()).query(sql, params, opts),
     run: async (sql, params) => (await db()).run(sql, params),
     integrityCheck: async () => (await db()).integrityCheck(),
     autocommit: () => current?.autocommit ?? true,

@@ -21,6 +21,7 @@ export class SqlPrompt {
   constructor(
     /** Unique in the document: the ids of the box and its label derive from it. */
     id: string,
+    /** The box's visible label; the form is named after it too ("Run: <label>"). */
     label: string,
     private readonly query: QueryFn,
     private readonly after: (o: PromptOutcome) => void = () => undefined,
@@ -30,7 +31,7 @@ export class SqlPrompt {
     this.button = h('button', { type: 'submit', class: 'sql-run' }, 'Run');
     this.root = h(
       'form',
-      { class: 'sql-form', 'aria-label': label },
+      { class: 'sql-form', 'aria-label': `Run: ${label}` },
       h('label', { for: this.input.id }, label),
       this.input,
       h('div', { class: 'sql-bar' }, this.button, h('span', { class: 'meta', id: `${id}-sql-hint` }, 'Ctrl+Enter runs it · example: customers by country')),

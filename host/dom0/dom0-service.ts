@@ -28,6 +28,8 @@ export interface Dom0Config {
   poolName: string;
   /** Frames per trust-group arena. */
   arenaFrames: number;
+  /** Frames of named groups' arenas instead of arenaFrames. */
+  groupFrames?: Record<string, number>;
   /** Distinct domains mapping a frame before it is promoted. */
   promoteAt: number;
   /** Default per-domain limit on mapped frames. */
@@ -146,6 +148,7 @@ export class Dom0Service {
     this.storage = opened.storage;
     this.driver = new Dom0Driver(new PoolBlockStore(this.pool), {
       arenaFrames: config.arenaFrames,
+      ...(config.groupFrames ? { groupFrames: config.groupFrames } : {}),
       promoteAt: config.promoteAt,
       quota: config.quota,
       shared: config.shared,

@@ -27,6 +27,8 @@ import { soon } from './soon';
 export interface DriverOptions {
   /** Frames per trust-group arena. */
   arenaFrames: number;
+  /** Frames of named groups' arenas instead of arenaFrames (a group of 4 KiB blocks needs more, smaller frames). */
+  groupFrames?: Readonly<Record<string, number>>;
   /** Distinct domains mapping a frame before it is promoted. */
   promoteAt: number;
   /** Default per-domain limit on mapped group frames (lowered to a fair share of the arena). */
@@ -211,7 +213,7 @@ export class Dom0Driver {
       }
       return g;
     }
-    const layout = arenaLayout(this.options.arenaFrames, blockBytes);
+    const layout = arenaLayout(this.options.groupFrames?.[groupId] ?? this.options.arenaFrames, blockBytes);
     const memory = this.options.shared ? sharedArenaMemory(layout.totalBytes) : null;
     const buffer = memory ? memory.buffer : this.options.shared ? new SharedArrayBuffer(layout.totalBytes) : new ArrayBuffer(layout.totalBytes);
     const table = new FrameTable(layout, buffer, { promoteAt: this.options.promoteAt });

@@ -304,6 +304,7 @@ export class Hypervisor {
       await dom0.init({
         poolName,
         arenaFrames: options.arenaFrames ?? 2048,
+        ...(options.groupFrames ? { groupFrames: options.groupFrames } : {}),
         promoteAt: options.promoteAt ?? 2,
         quota: options.quota ?? 1024,
         shared,

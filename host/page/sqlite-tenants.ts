@@ -31,6 +31,8 @@ export interface ImportDatabaseOptions {
   group?: string;
   /** Room for the database to grow into, in bytes (default: 1.5 × its size plus 4 MiB). Unwritten space costs nothing. */
   capacityBytes?: number;
+  /** Called after each commit of the import with bytes done and total (the volume's, holes included). */
+  onProgress?: (bytesDone: number, bytesTotal: number) => void;
 }
 
 const ZERO_RUN = new Uint8Array(1 << 20);
@@ -53,7 +55,12 @@ export async function importDatabase(hv: Hypervisor, name: string, source: Blob,
   for (let left = blocks * header.pageSize - header.fileBytes; left > 0; left -= ZERO_RUN.length) {
     parts.push(left >= ZERO_RUN.length ? ZERO_RUN : ZERO_RUN.subarray(0, left));
   }
-  return hv.pool.import(name, new Blob(parts), { blockSize: header.pageSize, ...(opts.group ? { group: opts.group } : {}) });
+  const onProgress = opts.onProgress;
+  return hv.pool.import(name, new Blob(parts), {
+    blockSize: header.pageSize,
+    ...(opts.group ? { group: opts.group } : {}),
+    ...(onProgress ? { onProgress: (p: { bytesDone: number; bytesTotal: number }) => onProgress(p.bytesDone, p.bytesTotal) } : {}),
+  });
 }
 
 /** A new, empty database volume of `capacityBytes` (SQLite creates the file on first write). */
