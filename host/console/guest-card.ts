@@ -16,6 +16,13 @@ export interface GuestCardHooks {
   log(kind: 'ok' | 'error', text: string): void;
 }
 
+/** A guest's state on its card (text and data-state); true when it is over (dismissable). */
+export function showGuestState(g: GuestHandle<unknown>, card: HTMLElement, state: HTMLElement): boolean {
+  setText(state, g.state === 'faulted' ? `faulted: ${g.fault}` : g.state === 'destroyed' ? 'killed' : g.state === 'ended' ? `ended: ${g.endReason}` : g.state);
+  card.dataset.state = g.state;
+  return g.state === 'faulted' || g.state === 'destroyed' || g.state === 'ended';
+}
+
 export class GuestCard {
   readonly root: HTMLElement;
   private readonly state = h('span', { class: 'state' });
@@ -95,10 +102,7 @@ export class GuestCard {
 
   setState(): void {
     const g = this.guest;
-    const text = g.state === 'faulted' ? `faulted: ${g.fault}` : g.state === 'destroyed' ? 'killed' : g.state === 'ended' ? `ended: ${g.endReason}` : g.state;
-    setText(this.state, text);
-    this.root.dataset.state = g.state;
-    const dead = g.state === 'faulted' || g.state === 'destroyed' || g.state === 'ended';
+    const dead = showGuestState(g, this.root, this.state);
     for (const b of this.buttons) b.disabled = g.state !== 'running';
     for (const el of this.root.querySelectorAll<HTMLInputElement | HTMLSelectElement | HTMLButtonElement>('form *')) el.disabled = g.state !== 'running';
     this.dismissBtn.hidden = !dead;

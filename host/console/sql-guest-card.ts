@@ -7,6 +7,7 @@ import type { GuestHandle } from '../page/hypervisor';
 import type { SqlGuestApi } from '../../guest/workloads/sql-guest';
 import { h, setText } from './dom';
 import { SqlPrompt, type PromptOutcome } from './sql-prompt';
+import { showGuestState } from './guest-card';
 
 export interface SqlCardHooks {
   kill(card: SqlGuestCard): Promise<void>;
@@ -71,10 +72,7 @@ export class SqlGuestCard {
 
   setState(): void {
     const g = this.guest;
-    const text = g.state === 'faulted' ? `faulted: ${g.fault}` : g.state === 'destroyed' ? 'killed' : g.state === 'ended' ? `ended: ${g.endReason}` : g.state;
-    setText(this.state, text);
-    this.root.dataset.state = g.state;
-    const dead = g.state === 'faulted' || g.state === 'destroyed' || g.state === 'ended';
+    const dead = showGuestState(g, this.root, this.state);
     this.prompt.disabled = g.state !== 'running';
     this.killBtn.disabled = g.state !== 'running';
     this.dismissBtn.hidden = !dead;
