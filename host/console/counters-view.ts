@@ -8,8 +8,8 @@ import type { DatasetInfo } from '../pool';
 import { formatBytes, h, setText } from './dom';
 
 const FIELDS = [
-  ['memShared', 'Memory for what guests map', 'distinct frames mapped by any guest × 64 KiB: one copy, however many read it'],
-  ['memCopy', 'If each guest copied', 'frames each guest holds, summed over guests, × 64 KiB'],
+  ['memShared', 'Memory for what guests map', 'distinct frames mapped by any guest × their size (64 KiB; 4 KiB for SQL pages): one copy, however many read it'],
+  ['memCopy', 'If each guest copied', 'frames each guest holds, summed over guests, × their size'],
   ['resident', 'Arena resident', 'frames holding a block (mapped or cached), all trust groups'],
   ['bytesShared', 'Bytes handed out as views', 'zero-copy reads: no byte copied'],
   ['bytesCopied', 'Bytes copied', 'copy-transport reads: every byte copied into the guest'],

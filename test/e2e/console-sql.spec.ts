@@ -135,6 +135,7 @@ test('SQL guests in the console: reference answers, private writes, shared frame
   await expect(b.locator('.sql-table td')).toHaveText([name1]);
   await expect.poll(async () => Number(await a.getAttribute('data-own')), { timeout: 20_000 }).toBeGreaterThan(0);
   await expect(b).toHaveAttribute('data-own', '0');
+  await shot(page, 'console-sql');
 
   // Where A's written pages live: read them fresh in A (a new connection has an empty
   // page cache), then look at both page maps. A's private frames hold them; B maps
@@ -173,7 +174,6 @@ test('SQL guests in the console: reference answers, private writes, shared frame
   // The writer's copy is a whole database after all that (it reads every page: slow here).
   await run(a, 'PRAGMA integrity_check', 'button', 300_000);
   await expect(a.locator('.sql-table td')).toHaveText(['ok']);
-  await shot(page, 'console-sql');
 });
 
 test('SQL guests at 390 px: the prompt is labelled, reachable by keyboard, and the page does not scroll sideways', async ({ page }) => {
@@ -192,7 +192,7 @@ test('SQL guests at 390 px: the prompt is labelled, reachable by keyboard, and t
   await run(a, 'SELECT * FROM customers LIMIT 20');
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   expect(overflow).toBeLessThanOrEqual(0);
-  await shot(page, 'console-sql-390');
+  await page.locator('.guests-panel').screenshot({ path: `${process.env.TABVISOR_SHOTS ?? 'test-results'}/console-sql-390.png` });
 });
 
 test('no sample database: a clear error that names the import path', async ({ page }) => {
