@@ -34,7 +34,7 @@ export interface BlockView extends Disposable {
   readonly bytes: Uint8Array;
   /** True when `bytes` is a view onto the shared arena (no copy was made). */
   readonly shared: boolean;
-  /** Give the lease back; the view must not be used afterwards. Idempotent. */
+  /** Give the lease back; the view must not be used afterwards. Idempotent. Call it as a method (`view.release()`). */
   release(): void;
 }
 
@@ -300,16 +300,11 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
       ref < this.arenaFrames
         ? new Uint8Array(this.arena, ref * this.blockBytes, this.blockBytes)
         : new Uint8Array(this.control, this.privateByteOffset + (ref - this.arenaFrames) * this.blockBytes, this.blockBytes);
-    let live = true;
-    const release = (): void => {
-      if (!live) return;
-      live = false;
-      this.unview(lba, ref, gen);
-    };
-    return { lba, bytes, shared: true, release, [Symbol.dispose]: release };
+    return new LeasedView(this, lba, bytes, ref, gen);
   }
 
-  private unview(lba: number, ref: number, gen: number): void {
+  /** @internal LeasedView's release: the view's lease goes. */
+  unview(lba: number, ref: number, gen: number): void {
     const base = lba * PM_WORDS;
     if (Atomics.load(this.pm, base + PM_FRAME) !== encodeFrame(ref) || Atomics.load(this.pm, base + PM_GEN) !== gen) this.moved[lba] = 1;
     this.leaseSub(lba);
@@ -437,6 +432,34 @@ class CopyDevice extends DeviceBase implements BlockDevice {
 
   stats(): BlockDeviceStats {
     return { ...this.counters, mapped: this.cache.size, leases: 0 };
+  }
+}
+
+/**
+ * A zero-copy view and its lease. A class rather than an object literal with closures: a
+ * cached read makes one per call, and one shape with prototype methods is what keeps that
+ * call near its floor (bench: read_hit_cached_ns against raw_view_ns).
+ */
+class LeasedView implements BlockView {
+  readonly shared = true;
+  private live = true;
+
+  constructor(
+    private readonly dev: { unview(lba: number, ref: number, gen: number): void },
+    readonly lba: number,
+    readonly bytes: Uint8Array,
+    private readonly ref: number,
+    private readonly gen: number,
+  ) {}
+
+  release(): void {
+    if (!this.live) return;
+    this.live = false;
+    this.dev.unview(this.lba, this.ref, this.gen);
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
   }
 }
 
