@@ -5,7 +5,7 @@
 // pool, `tabvisor-pool:<name>`, before dom0 opens it, and holds it until `shutdown()` or
 // until the page goes away (the browser releases a dead page's locks).
 
-import { deletePool as deletePoolAndEntry } from '../pool/delete-pool';
+import { deletePool as deletePoolAndEntry, discardPool } from '../pool/delete-pool';
 
 /** Another context of this origin already owns the pool. */
 export class PoolLockedError extends Error {
@@ -92,7 +92,7 @@ export function temporaryPool(
   note = 'The console is open in another tab, which owns the saved pool; this tab uses a temporary pool that is deleted when you leave.',
 ): PoolClaim {
   const temp = `${poolName}-tmp-${Date.now().toString(36)}`;
-  addEventListener('pagehide', () => void deletePool(temp));
+  addEventListener('pagehide', () => discardPool(temp));
   return { poolName: temp, note };
 }
 

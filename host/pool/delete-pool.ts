@@ -27,3 +27,15 @@ export function deletePool(name: string, registry: PoolRegistry | null = opfsReg
       }),
   );
 }
+
+/**
+ * Delete a pool whose name is never used again (a temporary pool, at `pagehide`): the
+ * database deletion is requested at once, in this task, because a page going away may not
+ * live through an OPFS call first; the entry is removed after, if the page lives that long.
+ * An entry left behind without its database only matters to a later pool of the same name,
+ * and there is none.
+ */
+export function discardPool(name: string, registry: PoolRegistry | null = opfsRegistry()): void {
+  const req = indexedDB.deleteDatabase(name);
+  req.onsuccess = () => void registry?.remove(name);
+}

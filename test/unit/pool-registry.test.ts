@@ -8,7 +8,7 @@ import 'fake-indexeddb/auto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { openPool } from '../../host/dom0/pool-storage';
-import { deletePool } from '../../host/pool/delete-pool';
+import { deletePool, discardPool } from '../../host/pool/delete-pool';
 import { Pool } from '../../host/pool';
 import { directoryRegistry, entryName, registryVerdict, type PoolRegistry, type RegistryAnswer, type RegistryDirectory } from '../../host/pool/registry';
 import { PoolLostError } from '../../shared/errors/pool-errors';
@@ -175,6 +175,24 @@ describe('Pool.open with a registry', () => {
     expect(await deletePool(a, reg)).toBe('deleted');
     expect(dir.files.size).toBe(0);
     expect(await opens(a, reg)).toEqual([]);
+  });
+
+  it('a temporary pool discarded at pagehide: the database deletion is requested at once, the entry goes after', async () => {
+    const dir = new FakeDirectory();
+    const reg = directoryRegistry(async () => dir);
+    const t = unique('tmp');
+    await fill(t, reg);
+    const requested: string[] = [];
+    const original = indexedDB.deleteDatabase.bind(indexedDB);
+    indexedDB.deleteDatabase = (n: string) => (requested.push(n), original(n));
+    try {
+      discardPool(t, reg);
+      expect(requested).toEqual([t]); // synchronously, before any OPFS call could finish
+    } finally {
+      indexedDB.deleteDatabase = original;
+    }
+    await expect.poll(() => dir.files.size).toBe(0);
+    expect((await indexedDB.databases()).map((d) => d.name)).not.toContain(t);
   });
 
   it('a new pool reports nothing, and is recorded before its open returns', async () => {
