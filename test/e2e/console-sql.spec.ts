@@ -5,7 +5,7 @@
 // and dom0's page maps show the database's frames mapped by both tenants and the
 // writer's pages only in its private frames; a bad statement is an error in its card.
 import { expect, test, type Locator, type Page } from '@playwright/test';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { referenceQuery } from '../../scripts/sqlite-sample.mjs';
@@ -212,4 +212,19 @@ test('sql.html leads to the console with the SQL kind chosen', async ({ page }) 
   await page.waitForURL(/\/#sql$/);
   await consoleReady(page);
   await expect(page.getByLabel('Guest kind')).toHaveValue('sql');
+});
+
+test('a .db of your own: imported from the file input with its page size, SQL guests on its snapshot answer like the reference', async ({ page }) => {
+  test.setTimeout(300_000);
+  await page.goto('/');
+  await consoleReady(page);
+  await page.locator('#import-file').setInputFiles({ name: 'mine.db', mimeType: 'application/vnd.sqlite3', buffer: readFileSync(dbPath) });
+  await expect(page.locator('.import-status')).toContainText('Imported mine.db as mine.db', { timeout: 120_000 });
+  await page.getByLabel('Base snapshot').selectOption('mine.db@base');
+  const cards = await spawnSql(page, 1);
+  await expect(cards.first().locator('header .meta')).toContainText('mine.db/vm-1 · sql group');
+  await run(cards.first(), QUERIES[2]!);
+  await expectReference(cards.first(), QUERIES[2]!);
+  // The sample was never needed.
+  expect(await page.evaluate(async () => (await window.__tabvisor!.hv.pool.list()).some((d) => d.name === 'shop@base'))).toBe(false);
 });
