@@ -106,6 +106,9 @@ export class Domain {
   sole = 0;
   /** READs accepted and not yet answered: each may take a frame. */
   reserved = 0;
+  /** Readahead: the LBA of this domain's last pool miss, and how many blocks after it were read ahead. */
+  lastMiss = -1;
+  readAhead = 0;
   fault: string | null = null;
   destroyed = false;
   readonly counters: DomainCounters = { requests: 0, hits: 0, misses: 0, holes: 0, writes: 0, refused: 0, revoked: 0, privateReads: 0 };
@@ -152,6 +155,8 @@ export interface DriverCounters {
   faults: number;
   /** Reads that found their chunk freed by a concurrent write and resolved again. */
   reresolved: number;
+  /** Blocks filled ahead of a domain's near-sequential misses, in the same pool reads. */
+  readAhead: number;
 }
 
 /**
@@ -177,13 +182,20 @@ export interface DriverHooks {
 }
 
 const DEFAULT_PRIVATE_FRAMES = 16;
+/**
+ * Most bytes read ahead of one miss. A reader that misses block after block (a scan, a
+ * SQLite query walking a table) would otherwise pay one pool transaction per block: with
+ * 4 KiB pages, thousands of transactions of a few milliseconds each. The window starts at
+ * 4 blocks and doubles while the misses stay near-sequential, like Linux's readahead.
+ */
+const READAHEAD_MAX_BYTES = 512 * 1024;
 /** Mappings taken back per step when a fill finds no frame to evict. */
 const RECLAIM_STEP = 8;
 
 export class Dom0Driver {
   readonly groups = new Map<string, TrustGroup>();
   readonly domains = new Map<number, Domain>();
-  readonly counters: DriverCounters = { poolReads: 0, poolReadBatches: 0, bytesCopied: 0, bytesShared: 0, commits: 0, faults: 0, reresolved: 0 };
+  readonly counters: DriverCounters = { poolReads: 0, poolReadBatches: 0, bytesCopied: 0, bytesShared: 0, commits: 0, faults: 0, reresolved: 0, readAhead: 0 };
   onFault: ((domain: Domain, reason: string) => void) | null = null;
   hooks: DriverHooks = {};
   private nextDomainId = 1;
@@ -368,7 +380,9 @@ export class Dom0Driver {
       try {
         if (frame === null) {
           missed = true;
-          frame = await this.fill(d, priv, block);
+          const filled = this.fill(d, priv, block);
+          if (!priv) this.readAheadAfter(d, lba);
+          frame = await filled;
         } else if (table.info(frame).state === 'filling') {
           frame = await filling.get(block.key)!;
         }
@@ -634,6 +648,37 @@ export class Dom0Driver {
     const pending = g.filling.get(block.key);
     if (pending) return pending;
     return this.fillInto(g.table, g.filling, dataset, block, () => this.reclaimGroup(g), g);
+  }
+
+  /**
+   * After a group-arena miss at `lba`: when it follows the domain's last miss closely, fill
+   * the next blocks of its clone into free or evictable frames, joining the same batched
+   * pool read. Never takes a mapping back for it, never counts against the domain's share
+   * (the frames stay unmapped until read), and skips blocks only this domain references.
+   */
+  private readAheadAfter(d: Domain, lba: number): void {
+    const g = d.group;
+    const max = Math.min(Math.floor(READAHEAD_MAX_BYTES / g.layout.frameBytes), Math.floor(g.layout.frames / 8));
+    const near = d.lastMiss >= 0 && lba > d.lastMiss && lba - d.lastMiss <= d.readAhead + 2;
+    d.readAhead = near ? Math.min(max, Math.max(4, d.readAhead * 2)) : 0;
+    d.lastMiss = lba;
+    if (d.readAhead === 0 || !this.store.resolveSync) return;
+    const lbas: number[] = [];
+    for (let l = lba + 1; l < Math.min(d.volume.blocks, lba + 1 + d.readAhead); l++) if (decodeFrame(d.shadow[l]!) === NO_FRAME) lbas.push(l);
+    const blocks = this.store.resolveSync(d.dataset, lbas);
+    for (const block of blocks) {
+      if (!block || block.exclusive || g.table.lookup(block.key) !== null || g.filling.has(block.key)) continue;
+      const started = this.tryFill(g, d.dataset, block);
+      if (!started) break; // no frame free or evictable: the arena is busy, stop reading ahead
+      this.counters.readAhead++;
+    }
+  }
+
+  /** A group fill that only takes free or evictable frames; false if none. */
+  private tryFill(g: TrustGroup, dataset: string, block: PhysicalBlock): boolean {
+    // A failed readahead costs nothing: the real read of that block retries.
+    this.fillInto(g.table, g.filling, dataset, block, () => false, g).catch(() => undefined);
+    return g.filling.has(block.key); // set only when a frame was taken
   }
 
   private fill(d: Domain, priv: boolean, block: PhysicalBlock): Promise<number> {

@@ -13,7 +13,9 @@ import { consoleReady, shot } from './demo-helpers';
 
 const QUERIES = [
   'SELECT country, count(*) AS customers FROM customers GROUP BY country ORDER BY customers DESC, country LIMIT 5',
-  "SELECT p.category, count(*) AS items, round(sum(i.qty * i.price), 2) AS revenue FROM order_items i JOIN products p ON p.id = i.product_id JOIN orders o ON o.id = i.order_id WHERE o.status = 'delivered' GROUP BY p.category ORDER BY p.category",
+  // CROSS JOIN fixes the join order: with plain JOINs SQLite's planner (the reference CLI
+  // too) picks a plan that takes 35 s on this database; this one takes 0.2 s, same answer.
+  "SELECT p.category, count(*) AS items, round(sum(i.qty * i.price), 2) AS revenue FROM orders o CROSS JOIN order_items i ON i.order_id = o.id CROSS JOIN products p ON p.id = i.product_id WHERE o.status = 'delivered' GROUP BY p.category ORDER BY p.category",
   'SELECT id, name, email, notes FROM customers WHERE id IN (1, 2, 3, 4) ORDER BY id',
 ];
 

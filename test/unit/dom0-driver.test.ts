@@ -274,4 +274,37 @@ describe('dom0 driver', () => {
     expect(b.mapped).toBe(0);
     await expect(driver.createDomain('base@snap')).rejects.toThrow(/read-only/);
   });
+
+  it('reads ahead of near-sequential misses in the same pool reads, and never takes a mapping back to do it', async () => {
+    const store = new MemoryBlockStore();
+    const image = new Map(Array.from({ length: 64 }, (_, i) => [i, block(i + 1)] as const));
+    store.addVolume('img@s', { blocks: 64, blockBytes: BS, readOnly: true, group: 'g1' }, image);
+    store.cloneVolume('img@s', 'scan');
+    store.cloneVolume('img@s', 'other');
+    const driver = new Dom0Driver(store, { arenaFrames: 64, promoteAt: 2, quota: 64, shared: true });
+    const a = zeroCopy(driver, await driver.createDomain('scan'));
+    for (let lba = 0; lba < 64; lba++) {
+      const r = await driver.read(a, lba);
+      expect(r.status).toBe(Status.OK);
+      expect(driver.frameView(a, r.frame)[0]).toBe(lba + 1);
+    }
+    // Without readahead: 64 misses, 64 pool reads in 64 batches.
+    expect(driver.counters.readAhead).toBeGreaterThan(0);
+    expect(a.counters.misses).toBeLessThan(20);
+    expect(driver.counters.poolReadBatches).toBeLessThan(20);
+    expect(driver.counters.poolReads).toBe(64);
+
+    // An arena whose every frame is mapped and leased: readahead finds no frame and takes none.
+    const small = new Dom0Driver(store, { arenaFrames: 8, promoteAt: 2, quota: 8, shared: true });
+    const o = zeroCopy(small, await small.createDomain('other'));
+    for (let lba = 56; lba < 62; lba++) expect((await small.read(o, lba)).status).toBe(Status.OK);
+    o.guest.lease.fill(1);
+    const s = zeroCopy(small, await small.createDomain('scan'));
+    s.guest.lease.fill(1);
+    for (let lba = 0; lba < 2; lba++) expect((await small.read(s, lba)).status).toBe(Status.OK);
+    for (let lba = 56; lba < 62; lba++) expect(o.shadow[lba]).not.toBe(0);
+    expect(o.counters.revoked).toBe(0);
+    expect(o.fault).toBeNull();
+  });
 });
+
