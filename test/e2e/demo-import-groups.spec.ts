@@ -43,11 +43,12 @@ test('import by drop and by file input; trust groups do not share', async ({ pag
   const s = await stats(page);
   expect(s.groups.map((g) => g.id).sort()).toEqual(['image', 'tenant-b']);
   const fills = (id: string) => s.groups.find((g) => g.id === id)!.fills - (before.groups.find((g) => g.id === id)?.fills ?? 0);
-  // One fill per block in each group (the guests' boot-time listing may have read the
-  // file's first and last blocks already), whatever the number of guests in a group.
+  // At most one fill per block in the base's group, whatever the number of its guests (the
+  // boot-time listing, and readahead behind it, may have filled some of the file already);
+  // the tenant's group filled every block of the file itself, from the pool.
   expect(fills('image')).toBeLessThanOrEqual(lbas.length);
-  expect(fills('image')).toBeGreaterThanOrEqual(lbas.length - 2);
-  expect(fills('tenant-b')).toBe(fills('image'));
+  const tenant = s.groups.find((g) => g.id === 'tenant-b')!;
+  expect(tenant.fills).toBeGreaterThanOrEqual(new Set(lbas).size);
   await expect(page.locator('figure[data-group="tenant-b"]')).toBeVisible();
   await shot(page, 'demo-import-and-groups');
 });
@@ -57,11 +58,11 @@ test('keyboard and screen-reader basics', async ({ page }) => {
   await consoleReady(page);
   // Focus order: skip link, the story's first action, then the spawn form in reading order.
   const order: string[] = [];
-  for (let i = 0; i < 7; i++) {
+  for (let i = 0; i < 8; i++) {
     await page.keyboard.press('Tab');
     order.push(await page.evaluate(() => document.activeElement?.id || document.activeElement?.textContent?.trim() || ''));
   }
-  expect(order).toEqual(['Skip to the guest domains', 'Boot 4 guests on one image', 'spawn-base', 'spawn-group', 'spawn-transport', 'spawn-count', 'spawn']);
+  expect(order).toEqual(['Skip to the guest domains', 'Boot 4 guests on one image', 'spawn-base', 'spawn-group', 'spawn-transport', 'spawn-kind', 'spawn-count', 'spawn']);
   await spawn(page, 1);
   // After the spawn form come the guests' controls.
   await page.locator('#spawn').focus();
