@@ -15,14 +15,14 @@
 // Candidates: SHA-256 in WebCrypto (what the pool used for reads before), SHA-256 in
 // WebAssembly (hash-wasm), xxh3-64 and crc32c... in WebAssembly (hash-wasm), xxh64 in
 // WebAssembly (xxhash-wasm), fletcher4 in JS (four running sums of 32-bit words, as ZFS,
-// here mod 2^32), and the pool's choice, chunkChecksum (host/pool/hash.ts): `pool_wasm` as
-// the pool runs it (WebAssembly SIMD lanes, copying the chunk in), `pool_js` its lanes in
-// JavaScript (the fallback). Also dom0's
+// here mod 2^32), and the pool's choice, chunkChecksum (host/pool/hash.ts, `pool_js`), and
+// its lanes in WebAssembly SIMD behind a copy into WebAssembly memory (`pool_wasm`,
+// lane-hash-wasm.ts: measured, not used). Also dom0's
 // frame check (checksum_frame_wasm / checksum_frame_js): see below.
 import { createCRC32, createSHA256, createXXHash128, createXXHash3 } from 'hash-wasm';
 import xxhash from 'xxhash-wasm';
 import { chunkChecksum } from '../../host/pool/hash';
-import { mixLanes } from '../../shared/lane-hash';
+import { mixLanesWasm } from './lane-hash-wasm';
 import { checksumKey, frameChecksum } from '../../host/dom0/checksum';
 import { sharedArenaMemory, wasmFrameHasher } from '../../host/dom0/frame-hash-wasm';
 
@@ -47,10 +47,10 @@ function fletcher4(buf: ArrayBuffer): number {
   return a ^ b ^ c ^ d;
 }
 
-/** The pool's read checksum lanes in JavaScript only (what chunkChecksum ran before its WebAssembly kernel). */
-function poolLanesJs(bytes: Uint8Array): Int32Array {
+/** The pool's read checksum lanes in WebAssembly SIMD (measured, not used by the pool). */
+function poolLanesWasm(bytes: Uint8Array): Int32Array {
   const l = Int32Array.of(1, 2, 3, 4);
-  mixLanes(l, new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2), bytes.byteLength >>> 2);
+  mixLanesWasm(l, bytes, bytes.byteLength >>> 2);
   return l;
 }
 
@@ -68,8 +68,8 @@ async function candidates(): Promise<[string, Check | 'webcrypto'][]> {
     ['crc32c_wasm', (b) => crc.init().update(new Uint8Array(b)).digest('binary')],
     ['xxh64_wasm', (b) => h64Raw(new Uint8Array(b))],
     ['fletcher4_js', fletcher4],
-    ['pool_js', (b) => poolLanesJs(new Uint8Array(b))],
-    ['pool_wasm', (b) => chunkChecksum(new Uint8Array(b))],
+    ['pool_js', (b) => chunkChecksum(new Uint8Array(b))],
+    ['pool_wasm', (b) => poolLanesWasm(new Uint8Array(b))],
   ];
 }
 

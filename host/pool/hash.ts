@@ -4,7 +4,6 @@
 // checksum verified on every read.
 
 import { LANE_P1, LANE_P2, mixLanes } from '../../shared/lane-hash';
-import { mixLanesWasm } from './lane-hash-wasm';
 
 export const HASH_BYTES = 32;
 
@@ -48,20 +47,18 @@ const S = [0x243f6a88 | 0, 0x85a308d3 | 0, 0x13198a2e | 0, 0x03707344 | 0];
  * confined to one word is always detected, and wider damage escapes with odds of about
  * 2^-128 for random errors. Not cryptographic: it guards against storage corruption, not
  * against someone who can write the database (who could rewrite the chunk map as well).
- * Synchronous; the lanes run in WebAssembly SIMD where available (lane-hash-wasm.ts), else
- * in JavaScript (docs/pool.md, "Checksums": both faster here than WebCrypto's SHA-256 and
- * than the WebAssembly hashes measured).
+ * Synchronous JavaScript at memory speed (docs/pool.md, "Checksums": faster here than
+ * WebCrypto's SHA-256, than the WebAssembly hashes measured, and than these same lanes in
+ * WebAssembly SIMD behind the copy into WebAssembly memory, bench/suites/lane-hash-wasm.ts).
  */
 export function chunkChecksum(bytes: Uint8Array): Uint8Array {
   const whole = bytes.byteLength & ~15;
   const l = Int32Array.from(S);
-  if (!mixLanesWasm(l, bytes, whole >>> 2)) {
-    const words =
-      bytes.byteOffset % 4 === 0
-        ? new Int32Array(bytes.buffer, bytes.byteOffset, whole >>> 2)
-        : new Int32Array(bytes.slice(0, whole).buffer);
-    mixLanes(l, words, words.length);
-  }
+  const words =
+    bytes.byteOffset % 4 === 0
+      ? new Int32Array(bytes.buffer, bytes.byteOffset, whole >>> 2)
+      : new Int32Array(bytes.slice(0, whole).buffer);
+  mixLanes(l, words, words.length);
   let a = l[0]!;
   let b = l[1]!;
   const c = l[2]!;

@@ -1,9 +1,9 @@
-// Node: the pool's read-checksum lanes in WebAssembly equal the JavaScript reference
+// Node: the pool's read-checksum lanes in WebAssembly (a measured alternative in bench/) equal the JavaScript reference
 // (shared/lane-hash.ts mixLanes) on random chunks of many sizes and offsets, including
 // chunks bigger than the kernel's first memory (it grows).
 import { describe, expect, it } from 'vitest';
 import { mixLanes } from '../../shared/lane-hash';
-import { laneKernelAvailable, mixLanesWasm } from '../../host/pool/lane-hash-wasm';
+import { laneKernelAvailable, mixLanesWasm } from '../../bench/suites/lane-hash-wasm';
 import { chunkChecksum, toHex } from '../../host/pool/hash';
 import { propertySeed, seededRandom } from '../helpers/seed';
 

@@ -1,10 +1,10 @@
-// Runs wherever the pool runs (window or worker). shared/lane-hash.ts mixLanes (the four
-// lanes of the pool's read checksum, hash.ts chunkChecksum) in WebAssembly SIMD: the four
-// lanes are one vector. The chunk is copied into the kernel's own memory first (IndexedDB
-// hands the pool ordinary ArrayBuffers, which WebAssembly cannot read in place); copy and
-// hash together still take well under the JavaScript loop's time (bench:
-// checksum_pool_wasm_gb_s against checksum_pool_js_gb_s). The result is the same function:
-// test/unit/lane-hash-wasm.test.ts checks it against mixLanes on random chunks.
+// Runs in the benchmark page. A measured alternative the pool does not use: shared/lane-hash.ts
+// mixLanes (the four lanes of the pool's read checksum, host/pool/hash.ts chunkChecksum) in
+// WebAssembly SIMD, the four lanes one vector, the chunk copied into the kernel's memory
+// first (IndexedDB hands the pool ordinary ArrayBuffers, which WebAssembly cannot read in
+// place). Twice the JavaScript loop's speed in Node, but in Chromium copy and hash together
+// ran at 1.33 GB/s against the loop's 2.42 (quiet run, 2026-11-29): the pool keeps the loop.
+// test/unit/lane-hash-wasm.test.ts holds it to mixLanes on random chunks.
 import { LANE_P1, LANE_P2 } from '../../shared/lane-hash';
 import { OP, c32, get, kernelModule, laneStep, set, simd } from '../../shared/wasm-asm';
 
