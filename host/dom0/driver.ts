@@ -527,13 +527,17 @@ export class Dom0Driver {
       return;
     }
     const mappers = t.mappers(f);
-    const joins = !mappers.has(d.id);
-    const alone = mappers.size === 1 ? this.onlyMapper(mappers) : null;
+    if (!mappers.has(d.id)) {
+      // d joins the frame: it was d's alone if nobody mapped it, and stops being the one
+      // other mapper's alone if there was exactly one.
+      if (mappers.size === 0) d.sole++;
+      else if (mappers.size === 1) {
+        const alone = this.onlyMapper(mappers);
+        if (alone) alone.sole--;
+      }
+    }
     t.map(f, d.id);
     d.pins.set(f, (d.pins.get(f) ?? 0) + 1);
-    if (!joins) return;
-    if (mappers.size === 1) d.sole++;
-    else if (alone) alone.sole--; // it was the only one; now it shares the frame
   }
 
   private unpin(d: Domain, ref: number): void {
