@@ -4,7 +4,7 @@
 // databases (a snapshot mid-transaction opens as the state before it), export round-trips.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Hypervisor, type GuestHandle } from '../../host/page/hypervisor';
-import { exportDatabase, importDatabase, spawnSqlGuest } from '../../host/page/sqlite-tenants';
+import { createDatabaseVolume, exportDatabase, importDatabase, spawnSqlGuest } from '../../host/page/sqlite-tenants';
 import type { SqlGuestApi, SqlValue } from '../../guest/workloads/sql-guest';
 import { SHOP_QUERIES } from '../fixtures/sqlite-queries';
 import { parseSqliteHeader } from '../../shared/sqlite-layout';
@@ -155,6 +155,50 @@ describe('SQLite guests on clones of one database', { timeout: SLOW }, () => {
     await hv.pool.snapshot('exported', 'exported@1');
     const h = await tenant('exported@1');
     expect((await h.api.query('SELECT count(*) FROM audit')).rows[0]![0]).toBe(500);
+  });
+
+  it('a hostile tenant reaches nothing but its own clone: no other file, its vandalised schema stays its own, a runaway query stalls nobody else', async () => {
+    const [evil, good] = [await tenant(), await tenant()];
+    // 1. No other file: the VFS has the tenant's database and its journal and nothing else
+    //    (no second database, WAL, super-journal or path out of the volume).
+    for (const name of ['other.db', '../main.db', '/main.db-wal', 'main.db-journal-x']) {
+      await expect(evil.api.run(`ATTACH '${name}' AS x`), name).rejects.toThrow(/unable to open database/);
+    }
+    // 2. The schema rewritten under SQLite's feet, through writable_schema. It lands in the
+    //    vandal's clone (read back below), and in no other tenant's, nor in the base.
+    const vandal = 'CREATE TABLE orders(pwned INTEGER)';
+    await evil.api.query(`PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = '${vandal}' WHERE name = 'orders'; PRAGMA writable_schema = OFF;`);
+    const schemaOf = async (g: GuestHandle<SqlGuestApi>) => (await g.api.query("SELECT sql FROM sqlite_schema WHERE name = 'orders'")).rows[0]![0];
+    expect(await schemaOf(evil)).toBe(vandal);
+    const original = await schemaOf(good);
+    expect(original).not.toBe(vandal);
+    // 3. A query that never ends keeps its own worker busy; the others keep answering,
+    //    and killing the vandal settles its call with the cause and frees its domain.
+    const runaway = evil.api.query('WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c');
+    runaway.catch(() => undefined);
+    const counts = SHOP_QUERIES.find((q) => q.name === 'counts')!;
+    expectRowsEqual((await good.api.query(counts.sql)).rows, reference['counts']!, 'counts while a neighbour runs away');
+    const served = async () => (await hv.pool.stats()).domains.map((d) => d.dataset);
+    expect(await served()).toContain(evil.dataset);
+    await evil.kill();
+    await expect(runaway).rejects.toMatchObject({ code: 'GUEST_KILLED' });
+    expect(await served()).not.toContain(evil.dataset);
+    // After it all: a fresh tenant of the base has the original schema and the reference answers.
+    const fresh = await tenant();
+    expect(await schemaOf(fresh)).toBe(original);
+    for (const q of SHOP_QUERIES) expectRowsEqual((await fresh.api.query(q.sql, q.params)).rows, reference[q.name]!, q.name);
+  });
+
+  it('a tenant that fills its volume gets SQLITE_FULL, and its database stays whole', async () => {
+    await createDatabaseVolume(hv, 'tiny', 256 * 1024);
+    await hv.pool.snapshot('tiny', 'tiny@empty');
+    const g = await tenant('tiny@empty');
+    await g.api.run('CREATE TABLE junk(b BLOB)');
+    await g.api.run('INSERT INTO junk VALUES (randomblob(1000))');
+    await expect(g.api.run('INSERT INTO junk SELECT randomblob(8000) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100) SELECT x FROM c)')).rejects.toThrow(/database or disk is full/);
+    // The failed statement rolled back as a whole; the database is the one row and whole
+    // (afterEach runs integrity_check).
+    expect((await g.api.query('SELECT count(*) FROM junk')).rows[0]![0]).toBe(1);
   });
 
   it('refuses a file that is not a SQLite database, in words', async () => {
