@@ -15,7 +15,9 @@ const GROUPS: { title: string; unit: string; keys: [string, string, boolean][] }
     keys: [
       ['raw_view_ns', 'floor: 3 Atomics.loads + subarray', true],
       ['read_hit_cached_sync_ns', 'zero-copy, cached mapping, readSync', false],
+      ['await_resolved_ns', 'floor of any async call: await a resolved promise', true],
       ['read_hit_cached_ns', 'zero-copy, cached mapping', false],
+      ['read_hit_cached_using_ns', 'the same in a using block (lowered to ES2022)', false],
       ['memcpy_64k_ns', 'floor of a copy: memcpy 64 KiB', true],
       ['atomics_pingpong_spin_ns', 'floor: Atomics ping-pong, spinning', true],
       ['atomics_pingpong_ns', 'floor: Atomics wait/notify ping-pong', true],

@@ -87,6 +87,8 @@ export async function runReads(opts: SuiteOptions): Promise<Metrics> {
     const iters = quick ? 20_000 : 200_000;
     const cachedNs = median([await a.api.cachedHitNs(0, iters), await a.api.cachedHitNs(1, iters), await a.api.cachedHitNs(2, iters)]);
     const cachedSyncNs = median([await a.api.cachedHitSyncNs(0, iters), await a.api.cachedHitSyncNs(1, iters), await a.api.cachedHitSyncNs(2, iters)]);
+    const cachedUsingNs = median([await a.api.cachedHitUsingNs(0, iters), await a.api.cachedHitUsingNs(1, iters), await a.api.cachedHitUsingNs(2, iters)]);
+    const awaitNs = median([await a.api.awaitResolvedNs(iters), await a.api.awaitResolvedNs(iters), await a.api.awaitResolvedNs(iters)]);
     log('reads: baselines (comlink, postMessage)');
     const copyIters = quick ? 300 : 2000;
     const comlinkNs = await a.api.comlinkCopyNs(copyIters);
@@ -101,6 +103,8 @@ export async function runReads(opts: SuiteOptions): Promise<Metrics> {
     return {
       read_hit_cached_ns: { value: cachedNs, unit: 'ns' },
       read_hit_cached_sync_ns: { value: cachedSyncNs, unit: 'ns' },
+      read_hit_cached_using_ns: { value: cachedUsingNs, unit: 'ns' },
+      await_resolved_ns: { value: awaitNs, unit: 'ns' },
       read_hit_ring_ns: { value: ringNs, unit: 'ns' },
       read_hit_ring_checked_fraction: { value: ringChecked, unit: 'ratio' },
       read_hit_ring_sync_ns: { value: ringSyncNs, unit: 'ns' },
