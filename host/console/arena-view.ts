@@ -1,7 +1,7 @@
 // Runs on the console's main thread. Draws each trust group's frame arena on a canvas:
 // one cell per frame — free, filling, resident (nobody maps it), or mapped, shaded by how
 // many page-map entries point at it (the reference count, printed in the cell), with a
-// gold ring for promoted frames. Cells fit the panel's width (down to 4 px, then the
+// gold ring for promoted frames (a gold top line in cells too small for a ring). Cells fit the panel's width (down to 4 px, then the
 // panel scrolls), so 2,048 frames stay readable. A frame can be highlighted from the page
 // maps (hover or focus a block there). A canvas because a big arena redrawn 4×/s as DOM
 // would churn; the same facts are in a text summary and in a readout under the pointer.
@@ -160,10 +160,15 @@ export class ArenaView {
       ctx.fillStyle =
         info.state === 'free' ? '#8882' : info.state === 'filling' ? '#eab308' : refs === 0 ? '#94a3b8' : refs === 1 ? '#3b82f6' : '#047857';
       ctx.fillRect(x + 1, y + 1, cell - 2, cell - 2);
-      if (info.promoted) {
+      if (info.promoted && cell >= 9) {
         ctx.strokeStyle = '#f59e0b';
         ctx.lineWidth = 2;
         ctx.strokeRect(x + 1.5, y + 1.5, cell - 3, cell - 3);
+      } else if (info.promoted) {
+        // A small cell (a big arena of 4 KiB frames) has room for the ring or the colour,
+        // not both: the colour (shared or private) is the story, so promotion gets one line.
+        ctx.fillStyle = '#f59e0b';
+        ctx.fillRect(x + 1, y + 1, cell - 2, 1);
       }
       if (refs > 1 && cell >= 12) {
         ctx.fillStyle = '#fff';
