@@ -1,6 +1,7 @@
 // Runs in a guest worker. The guest's end of its command channel, as one interface with two
 // adapters: RingChannel (shared memory, zero-copy) and CopyChannel (messages). The block
 // device above does not know which one it has, except for readSync, which only a ring can do.
+import { canBlock } from '../shared/atomics-wait';
 import { RingConsumer, RingProducer } from '../shared/ring';
 import { CPL_STATUS, CPL_TAG, ENTRY_WORDS, REQ_ARG0, REQ_ARG1, REQ_ARG2, REQ_LBA, REQ_OP, REQ_TAG, REQ_USED, type Op } from '../shared/protocol';
 import type { CopyMessage } from '../shared/grant';
@@ -111,16 +112,6 @@ export class SpinBudget {
   }
 }
 
-/** Whether this thread may block in Atomics.wait (a worker may; a window's main thread may not). */
-const canBlock = ((): boolean => {
-  try {
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
 export class RingChannel implements Channel {
   private readonly req: RingProducer;
   private readonly cpl: RingConsumer;
@@ -130,7 +121,7 @@ export class RingChannel implements Channel {
   /** The completion ring's header: the host stores a nonzero RING_CLOSED_I32 there when dom0 is gone. */
   private readonly cplHeader: Int32Array;
   closed: ChannelClosedError | null = null;
-  /** sleeps: waits that ended in Atomics.waitAsync rather than while polling. */
+  /** sleeps: waits that went on to Atomics.waitAsync (the event loop) after the blocking wait or the polling ran out. */
   readonly stats = { submitted: 0, roundTrips: 0, sleeps: 0 };
   private readonly spin = new SpinBudget();
 

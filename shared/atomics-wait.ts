@@ -3,6 +3,19 @@
 
 export type WaitResult = 'ok' | 'not-equal' | 'timed-out';
 
+/**
+ * Whether this thread may block in Atomics.wait: a worker may, a window's main thread may
+ * not (Atomics.wait throws there before it reads the word). False without SharedArrayBuffer.
+ */
+export const canBlock = ((): boolean => {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
 /** Blocking wait; throws on the main thread of a window (the platform forbids it there). */
 export function waitSync(i32: Int32Array, index: number, expected: number, timeoutMs: number): WaitResult {
   return Atomics.wait(i32, index, expected, timeoutMs);

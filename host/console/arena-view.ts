@@ -1,8 +1,9 @@
 // Runs on the console's main thread. Draws each trust group's frame arena on a canvas:
 // one cell per frame — free, filling, resident (nobody maps it), or mapped, shaded by how
 // many page-map entries point at it (the reference count, printed in the cell), with a
-// gold ring for promoted frames (a gold top line in cells too small for a ring). Cells fit the panel's width (down to 4 px, then the
-// panel scrolls), so 2,048 frames stay readable. A frame can be highlighted from the page
+// gold ring for promoted frames (a gold top line in cells too small for a ring). Cells
+// fit the panel's width (down to 5 px, then the panel scrolls), so 2,048 frames stay
+// readable. A frame can be highlighted from the page
 // maps (hover or focus a block there). A canvas because a big arena redrawn 4×/s as DOM
 // would churn; the same facts are in a text summary and in a readout under the pointer.
 import type { FrameSummary, GroupSummary } from '../dom0/dom0-service';
