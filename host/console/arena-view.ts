@@ -7,7 +7,7 @@
 // maps (hover or focus a block there). A canvas because a big arena redrawn 4×/s as DOM
 // would churn; the same facts are in a text summary and in a readout under the pointer.
 import type { FrameSummary, GroupSummary } from '../dom0/dom0-service';
-import { h, setText } from './dom';
+import { h, legend, legendKey, setText } from './dom';
 
 const MAX_CELL = 16;
 const MIN_CELL = 5;
@@ -34,16 +34,14 @@ export function describeFrame(info: FrameSummary): string {
 
 export class ArenaView {
   readonly root = h('section', { class: 'panel arena', 'aria-labelledby': 'arena-h' }, h('h2', { id: 'arena-h' }, 'Frame arenas: memory, one per trust group'));
-  private readonly legend = h(
-    'p',
-    { class: 'legend' },
-    h('span', { class: 'sw free' }), 'free ',
-    h('span', { class: 'sw filling' }), 'filling ',
-    h('span', { class: 'sw resident' }), 'cached (nobody maps it) ',
-    h('span', { class: 'sw mapped1' }), 'mapped by 1 ',
-    h('span', { class: 'sw mapped2' }), 'shared: the number is its references (page-map entries pointing at it) ',
-    h('span', { class: 'sw promoted' }), 'promoted (kept longer) ',
-    h('span', { class: 'sw hl' }), 'the frame of the page-map block under the pointer',
+  private readonly legend = legend(
+    legendKey('free', 'free'),
+    legendKey('filling', 'filling'),
+    legendKey('resident', 'cached (nobody maps it)'),
+    legendKey('mapped1', 'mapped by 1'),
+    legendKey('mapped2', 'shared: the number is its references (page-map entries pointing at it)'),
+    legendKey('promoted', 'promoted (kept longer)'),
+    legendKey('hl', 'the frame of the page-map block under the pointer'),
   );
   private readonly panels = new Map<string, GroupPanel>();
   private readonly empty = h('p', { class: 'muted' }, 'No arena yet: boot a guest.');

@@ -6,7 +6,7 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { Dom0Stats } from '../dom0/dom0-service';
-import { h, setText } from './dom';
+import { h, legend, legendKey, setText } from './dom';
 
 const KEEP = 240; // samples: a minute at the poller's 4 per second
 
@@ -38,13 +38,11 @@ export class ChartsView {
 
   constructor() {
     this.root.append(
-      h(
-        'p',
-        { class: 'legend' },
-        h('span', { class: 'sw line-reads' }), 'guest reads/s (requests to dom0) ',
-        h('span', { class: 'sw line-fills' }), 'fills/s (pool reads into a frame) ',
-        h('span', { class: 'sw line-evict' }), 'evictions/s ',
-        h('span', { class: 'sw line-hit' }), 'hit rate: reads served from a resident frame',
+      legend(
+        legendKey('line-reads', 'guest reads/s (requests to dom0)'),
+        legendKey('line-fills', 'fills/s (pool reads into a frame)'),
+        legendKey('line-evict', 'evictions/s'),
+        legendKey('line-hit', 'hit rate: reads served from a resident frame'),
       ),
       this.ratesBox,
       this.hitBox,

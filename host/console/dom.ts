@@ -31,6 +31,19 @@ export function hue(n: number): string {
   return `hsl(${(n * 137.508) % 360} 65% 50%)`;
 }
 
+/**
+ * One legend entry: the swatch and its words in one box, so a wrapping legend never leaves
+ * a swatch at the end of one line and its meaning at the start of the next.
+ */
+export function legendKey(swatch: string, label: string): HTMLSpanElement {
+  return h('span', { class: 'key' }, h('span', { class: `sw ${swatch}` }), label);
+}
+
+/** A legend paragraph; spaces between entries keep its text (and a screen reader's) in words. */
+export function legend(...entries: (Node | string)[]): HTMLParagraphElement {
+  return h('p', { class: 'legend' }, ...entries.flatMap((e, i) => (i === 0 ? [e] : [' ', e])));
+}
+
 /** Children for replaceChildren(), dropping the null/false placeholders of optional parts. */
 export function nodes(...children: Child[]): (Node | string)[] {
   return children.filter((c): c is Node | string => !!c);

@@ -7,7 +7,7 @@
 // arena view.
 import type { DomainSummary, FrameSummary } from '../dom0/dom0-service';
 import { describeFrame } from './arena-view';
-import { h, setText } from './dom';
+import { h, legend, legendKey, setText } from './dom';
 
 const ROW = 12;
 
@@ -51,12 +51,10 @@ export class PageMapView {
       this.redraw();
     });
     this.root.append(
-      h(
-        'p',
-        { class: 'legend' },
-        'Colour = which frame a block maps: the same colour in the same column is one shared frame. ',
-        h('span', { class: 'sw hole' }), 'not read yet ',
-        h('span', { class: 'sw own' }), 'underlined: written by this guest (its private block)',
+      legend(
+        'Colour = which frame a block maps: the same colour in the same column is one shared frame.',
+        legendKey('hole', 'not read yet'),
+        legendKey('own', 'underlined: written by this guest (its private block)'),
       ),
       h('div', { class: 'zoom-bar', role: 'group', 'aria-label': 'Zoom the page maps' }, zoomBtn('Zoom out', '−', (z) => z / 2), zoomBtn('Zoom in', '+', (z) => z * 2), fit, this.zoomText),
       this.empty,
