@@ -3,9 +3,11 @@
 // SQLite tenants on Tabvisor (copy-on-write clones of one database) against SQLite as its
 // users run it in the browser, one copy of the database per tenant: wa-sqlite's
 // OPFSCoopSyncVFS and IDBBatchAtomicVFS, absurd-sql, and the official build's "opfs" and
-// "opfs-sahpool" VFSes. The sample database (scripts/sqlite-sample.mjs, scale 5), the same
-// queries and cache_size for all. Each (layer, tenants) runs in a fresh browser on a fresh
-// profile; a run that fails is reported with its error. Memory is measured as the
+// "opfs-sahpool" VFSes; and the browser alone (layer `browser`: the page with no layer and
+// no tenant, what every layer's memory includes before it starts). The sample database
+// (scripts/sqlite-sample.mjs, scale 5), the same queries and cache_size for all. Each
+// (layer, tenants) runs in a fresh browser on a fresh profile; a run that fails is
+// reported with its error. Memory is measured as the
 // operating system sees it: PSS of every process of that browser (/proc/<pid>/smaps_rollup)
 // plus the page cache its profile's files hold (fincore). Storage is what the profile's
 // IndexedDB and OPFS directories hold on disk. Writes bench/results/sqlite.json and
@@ -28,7 +30,7 @@ const argValue = (/** @type {string} */ name) => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const tenantCounts = (argValue('--tenants') ?? '1,8').split(',').map(Number);
-const ALL_LAYERS = ['tabvisor', 'wa-opfs-coop', 'wa-idb-batch', 'absurd-sql', 'official-opfs', 'official-sahpool'];
+const ALL_LAYERS = ['browser', 'tabvisor', 'wa-opfs-coop', 'wa-idb-batch', 'absurd-sql', 'official-opfs', 'official-sahpool'];
 const layers = (argValue('--layers') ?? ALL_LAYERS.join(',')).split(',');
 for (const l of layers) if (!ALL_LAYERS.includes(l)) throw new Error(`unknown layer ${l}; known: ${ALL_LAYERS.join(', ')}`);
 const out = resolve(root, argValue('--out') ?? 'bench/results/sqlite.json');
@@ -121,6 +123,10 @@ const server = await startQuietServer({
     exclude: ['@sqlite.org/sqlite-wasm'],
   },
 });
+/** Tenant counts a layer runs with: the browser baseline (no layer at all) runs once, with none. @param {string} layer */
+function countsFor(layer) {
+  return layer === 'browser' ? [0] : tenantCounts;
+}
 /** @type {import('./sqlite/report.mjs').SqliteBenchRow[]} */
 const results = [];
 const runStarted = new Date().toISOString();
@@ -130,7 +136,7 @@ if (append) {
   try {
     /** @type {{ results: import('./sqlite/report.mjs').SqliteBenchRow[] }} */
     const before = JSON.parse(readFileSync(out, 'utf8'));
-    kept.push(...before.results.filter((r) => !(layers.includes(r.layer) && tenantCounts.includes(r.tenants))));
+    kept.push(...before.results.filter((r) => !(layers.includes(r.layer) && countsFor(r.layer).includes(r.tenants))));
   } catch {
     // nothing to append to
   }
@@ -154,7 +160,7 @@ function writeResults() {
 }
 try {
   for (const layer of layers) {
-    for (const tenants of tenantCounts) {
+    for (const tenants of countsFor(layer)) {
       const profile = mkdtempSync(join(tmpdir(), 'sqlite-bench-'));
       const ctx = await chromium.launchPersistentContext(profile, chromiumLaunchOptions());
       const started = Date.now();
@@ -190,7 +196,7 @@ try {
         const row = { ...r.result, storageBytes: storageBytes(profile), pssBytes: pss(pids), pageCacheBytes: pageCache(profile), processes: pids.length, seconds: (Date.now() - started) / 1000, loadavg1: os.loadavg()[0] ?? 0 };
         results.push(row);
         const mib = (/** @type {number} */ b) => (b / 1048576).toFixed(1);
-        const ms = (/** @type {number | null} */ x) => (x === null ? '–' : x.toFixed(x < 100 ? 1 : 0));
+        const ms = (/** @type {number | null | undefined} */ x) => (x === null || x === undefined ? '–' : x.toFixed(x < 100 ? 1 : 0));
         console.log(
           `${layer.padEnd(16)} ×${String(tenants).padStart(2)}: copy ${ms(median(row.copyMs))} ms, add ${ms(median(row.addMs))} ms, cold ${ms(row.coldMs)} ms, warm ${ms(row.warmMs)} ms, ` +
             `storage ${mib(row.storageBytes)} MiB, PSS ${mib(row.pssBytes)} MiB + page cache ${mib(row.pageCacheBytes)} MiB (${pids.length} processes, ${row.seconds.toFixed(0)} s)`,

@@ -14,6 +14,9 @@ import { importDatabase, spawnSqlGuest } from '../../host/page/sqlite-tenants';
 import { SHOP_QUERIES } from '../../test/fixtures/sqlite-queries';
 import { collectGarbage, type QueryParams, type TenantApi } from './tenant-api';
 
+/** The layer name of the browser-alone row (bench/sqlite/report.mjs BASELINE). */
+const BASELINE = 'browser';
+
 export interface SqliteBenchResult {
   layer: string;
   tenants: number;
@@ -22,10 +25,10 @@ export interface SqliteBenchResult {
   copyMs: number[];
   /** Per tenant, ms from nothing to a tenant that answers (worker, WASM, copy or clone, open). */
   addMs: number[];
-  /** Tenant 1: the 8 queries once on a fresh connection, then again. */
-  coldMs: number;
-  warmMs: number;
-  rows: number;
+  /** Tenant 1: the 8 queries once on a fresh connection, then again (absent for the browser baseline). */
+  coldMs?: number;
+  warmMs?: number;
+  rows?: number;
   /** navigator.storage.estimate().usage at the end (the browser's own count). */
   usageBytes: number | null;
   /** Tabvisor only: importing the base database into the pool, once. */
@@ -116,7 +119,18 @@ async function queries(run: Run, label: string): Promise<{ ms: number; rows: num
   return { ms: performance.now() - t0, rows };
 }
 
+/**
+ * The browser alone: this page with the database fetched and dropped, no layer, no tenant.
+ * What every layer's memory includes before it does anything (the runner measures it).
+ */
+async function browserBaseline(): Promise<SqliteBenchResult> {
+  const dbBytes = (await (await fetch('/sample/shop.db')).arrayBuffer()).byteLength;
+  collectGarbage();
+  return { layer: BASELINE, tenants: 0, dbBytes, copyMs: [], addMs: [], usageBytes: (await navigator.storage.estimate().catch(() => null))?.usage ?? null };
+}
+
 async function main(layer: string, tenants: number): Promise<SqliteBenchResult> {
+  if (layer === BASELINE) return browserBaseline();
   const makeLayer = LAYERS[layer];
   if (!makeLayer) throw new Error(`unknown layer ${layer}; known: ${Object.keys(LAYERS).join(', ')}`);
   let db: ArrayBuffer | null = await (await fetch('/sample/shop.db')).arrayBuffer();

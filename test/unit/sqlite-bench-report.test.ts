@@ -1,7 +1,7 @@
 // Runs in Node (vitest unit project). The SQLite comparison's tables and target verdicts
 // (bench/sqlite/report.mjs) on hand-made runs whose answers are known.
 import { describe, expect, it } from 'vitest';
-import { markdown, median, memoryBytes, perAddedTenant, rowMismatches, targets, withNotRun, type SqliteBenchRow } from '../../bench/sqlite/report.mjs';
+import { BASELINE, markdown, median, memoryBytes, perAddedTenant, rowMismatches, targets, withNotRun, type SqliteBenchRow } from '../../bench/sqlite/report.mjs';
 
 const MiB = 1048576;
 const DB = 34 * MiB;
@@ -118,5 +118,36 @@ describe('markdown', () => {
   it('adds PSS and page cache for memory, or gives nothing when either is missing', () => {
     expect(memoryBytes(row('x', 1, { pssBytes: 3, pageCacheBytes: 4 }))).toBe(7);
     expect(memoryBytes({ layer: 'x', tenants: 1, pssBytes: 3 })).toBeNull();
+  });
+});
+
+describe('the browser-alone row', () => {
+  const browser: SqliteBenchRow = { layer: BASELINE, tenants: 0, dbBytes: DB, copyMs: [], addMs: [], pssBytes: 500 * MiB, pageCacheBytes: 20 * MiB };
+  const other8 = row('wa-opfs-coop', 8, { pssBytes: 700 * MiB, pageCacheBytes: 300 * MiB }); // 1000 MiB
+  const t8 = row('tabvisor', 8, { pssBytes: 650 * MiB, pageCacheBytes: 60 * MiB }); // 710 MiB
+
+  it('keeps the issue target as written and adds the reading above the browser, never replacing it', () => {
+    const v = verdicts([browser, other8, t8, row('tabvisor', 1)]);
+    expect(v.memory).toMatchObject({ value: 0.71, met: false });
+    expect(v.memory?.detail).toContain('the browser alone holds 520.0 MiB, more than half of 1000.0 MiB');
+    // (710 − 520) ÷ (1000 − 520) = 190 ÷ 480
+    expect(v['memory-above-browser']?.value).toBeCloseTo(190 / 480);
+    expect(v['memory-above-browser']?.met).toBe(true);
+    // Just past half above the browser: missed.
+    const heavier = verdicts([browser, other8, row('tabvisor', 8, { pssBytes: 700 * MiB, pageCacheBytes: 61 * MiB })]);
+    expect(heavier['memory-above-browser']?.met).toBe(false);
+    // Without the row there is no reading, and the target as written is unchanged.
+    const without = verdicts([other8, t8]);
+    expect(without['memory-above-browser']).toMatchObject({ value: null, met: null });
+    expect(without.memory).toMatchObject({ value: 0.71, met: false });
+  });
+
+  it('is one row of its own: no "not run" rows for it or because of it, no row-count mismatch', () => {
+    const rows = withNotRun([browser, row('tabvisor', 1), row('tabvisor', 8), row('wa-opfs-coop', 1)]);
+    expect(rows.filter((r) => r.layer === BASELINE)).toHaveLength(1);
+    expect(rows.filter((r) => r.tenants === 0)).toHaveLength(1);
+    expect(rows.find((r) => r.layer === 'wa-opfs-coop' && r.tenants === 8)?.error).toContain('not run');
+    expect(rowMismatches([browser, row('tabvisor', 1), row('wa-opfs-coop', 1)])).toEqual([]);
+    expect(markdown({ date: 'd', loadavg1: 0, cpus: 2, results: [browser, t8, other8] })).toContain('| browser alone (no layer) | 0 |');
   });
 });
