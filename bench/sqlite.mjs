@@ -21,7 +21,7 @@ import os from 'node:os';
 import { chromium } from 'playwright-core';
 import { chromiumLaunchOptions } from '../scripts/chromium.mjs';
 import { startQuietServer } from '../scripts/quiet-server.mjs';
-import { markdown, median } from './sqlite/report.mjs';
+import { BASELINE, markdown, median } from './sqlite/report.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -30,7 +30,7 @@ const argValue = (/** @type {string} */ name) => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const tenantCounts = (argValue('--tenants') ?? '1,8').split(',').map(Number);
-const ALL_LAYERS = ['browser', 'tabvisor', 'wa-opfs-coop', 'wa-idb-batch', 'absurd-sql', 'official-opfs', 'official-sahpool'];
+const ALL_LAYERS = [BASELINE, 'tabvisor', 'wa-opfs-coop', 'wa-idb-batch', 'absurd-sql', 'official-opfs', 'official-sahpool'];
 const layers = (argValue('--layers') ?? ALL_LAYERS.join(',')).split(',');
 for (const l of layers) if (!ALL_LAYERS.includes(l)) throw new Error(`unknown layer ${l}; known: ${ALL_LAYERS.join(', ')}`);
 const out = resolve(root, argValue('--out') ?? 'bench/results/sqlite.json');
@@ -125,7 +125,7 @@ const server = await startQuietServer({
 });
 /** Tenant counts a layer runs with: the browser baseline (no layer at all) runs once, with none. @param {string} layer */
 function countsFor(layer) {
-  return layer === 'browser' ? [0] : tenantCounts;
+  return layer === BASELINE ? [0] : tenantCounts;
 }
 /** @type {import('./sqlite/report.mjs').SqliteBenchRow[]} */
 const results = [];

@@ -8,6 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { build } from 'vite';
+import { median } from '../bench/aggregate.mjs';
 import { projectRoot } from './quiet-server.mjs';
 
 // Inside the project, so the bundle's bare imports (idb, comlink) resolve from node_modules.
@@ -27,7 +28,5 @@ for (let i = 0; i < runs; i++) {
   console.log(`run ${i + 1}: ${line}`);
   results.push(JSON.parse(line));
 }
-/** @param {number[]} xs */
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const keys = Object.keys(results[0] ?? {});
 console.log(`median of ${runs}: ${JSON.stringify(Object.fromEntries(keys.map((k) => [k, median(results.map((r) => r[k] ?? NaN))])))}`);

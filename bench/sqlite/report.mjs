@@ -1,8 +1,9 @@
 // @ts-check
-// Runs in Node (bench/sqlite.mjs, test/unit/sqlite-bench-report.test.ts). The SQLite
+// Runs in Node (bench/sqlite.mjs, test/unit/sqlite-bench-report.test.ts); the bench page takes BASELINE. The SQLite
 // comparison's numbers as tables: one row per (layer, tenants), failed runs included with
 // their error, and the targets for Tabvisor, each a ratio to numbers of the same run.
 // A target that is missed stays in the table as missed.
+import { median as medianOf } from '../aggregate.mjs';
 
 /**
  * @typedef {{
@@ -22,12 +23,9 @@ export const TABVISOR = 'tabvisor';
  */
 export const BASELINE = 'browser';
 
-/** @param {number[] | undefined} xs */
+/** The bench's median, but null (a table's "–") for no values. @param {number[] | undefined} xs */
 export function median(xs) {
-  if (!xs || xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? /** @type {number} */ (s[mid]) : (/** @type {number} */ (s[mid - 1]) + /** @type {number} */ (s[mid])) / 2;
+  return !xs || xs.length === 0 ? null : medianOf(xs);
 }
 
 /** PSS of the browser's processes plus the page cache its profile's files hold. @param {SqliteBenchRow} r */

@@ -13,9 +13,7 @@ import { Hypervisor } from '../../host/page/hypervisor';
 import { importDatabase, spawnSqlGuest } from '../../host/page/sqlite-tenants';
 import { SHOP_QUERIES } from '../../test/fixtures/sqlite-queries';
 import { collectGarbage, type QueryParams, type TenantApi } from './tenant-api';
-
-/** The layer name of the browser-alone row (bench/sqlite/report.mjs BASELINE). */
-const BASELINE = 'browser';
+import { BASELINE } from './report.mjs';
 
 export interface SqliteBenchResult {
   layer: string;
