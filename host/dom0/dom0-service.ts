@@ -94,7 +94,7 @@ export interface GroupSummary {
 export interface Dom0Stats {
   driver: DriverCounters;
   /** The ring service loop: turns taken, times it slept, times it yielded to the event loop. */
-  scheduler: { turns: number; sleeps: number; yields: number };
+  scheduler: { turns: number; sleeps: number; yields: number; yieldMs: number };
   groups: GroupSummary[];
   domains: DomainSummary[];
   pool: Omit<PoolStats, 'metaslabs'> & { metaslabCount: number };
@@ -388,7 +388,7 @@ export class Dom0Service {
     const { metaslabs, ...pool } = this.mustPool().stats();
     return {
       driver: { ...driver.counters },
-      scheduler: { turns: this.scheduler.turns, sleeps: this.scheduler.sleeps, yields: this.scheduler.yields },
+      scheduler: { turns: this.scheduler.turns, sleeps: this.scheduler.sleeps, yields: this.scheduler.yields, yieldMs: this.scheduler.yieldMs },
       groups: [...driver.groups.values()].map((g) => ({
         id: g.id,
         frameBytes: g.layout.frameBytes,

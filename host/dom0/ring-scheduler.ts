@@ -21,6 +21,8 @@ export class RingScheduler {
   turns = 0;
   sleeps = 0;
   yields = 0;
+  /** Time spent away from the rings in those yields, in ms: what one costs is yieldMs / yields. */
+  yieldMs = 0;
 
   /** Resolves the current sleep early: a sleep only covers the ports it began with. */
   private interrupt: (() => void) | null = null;
@@ -59,6 +61,7 @@ export class RingScheduler {
           this.yields++;
           await soon();
           lastYield = performance.now();
+          this.yieldMs += lastYield - now;
           continue;
         }
         if (work === 0 && now - lastWork >= SPIN_MS) {

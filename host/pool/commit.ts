@@ -10,7 +10,7 @@ import type { IDBPDatabase } from 'idb';
 import { unwrap } from 'idb';
 import { CommitError, PoolFullError } from '../../shared/errors/pool-errors';
 import { encodePage, pageOf } from './chunk-map-page';
-import { ALL_STORES, FORMAT_VERSION, type PoolDB } from './schema';
+import { FORMAT_VERSION, type PoolDB, type PoolStoreName } from './schema';
 import type { PoolState } from './state';
 
 export type Durability = 'strict' | 'relaxed' | 'default';
@@ -35,6 +35,23 @@ function isQuota(e: unknown): boolean {
   return e instanceof DOMException && e.name === 'QuotaExceededError';
 }
 
+/**
+ * The stores this group writes: 'meta' always (the superblock carries the txg, so every
+ * commit is ordered after the one before), the others only when they have changes. A
+ * clone or snapshot touches datasets, nodes and meta; scoped that narrowly, its
+ * readwrite transaction does not queue behind readonly transactions on 'data' (guests'
+ * pool reads), which IndexedDB would otherwise make it wait for.
+ */
+export function commitScope(state: PoolState): PoolStoreName[] {
+  const scope: PoolStoreName[] = ['meta'];
+  if (state.datasets.dirtyCount > 0) scope.push('datasets');
+  if (state.nodes.dirtyCount > 0) scope.push('nodes');
+  if (state.chunks.dirtyCount > 0) scope.push('chunkmap');
+  if (state.metaslabs.dirtyCount > 0) scope.push('metaslabs');
+  if (state.data.size > 0) scope.push('data');
+  return scope;
+}
+
 /** Write the open group as `state.openTxg`. On any failure nothing is written and the error is typed. */
 export async function writeTxg(
   db: IDBPDatabase<PoolDB>,
@@ -45,31 +62,42 @@ export async function writeTxg(
   const txg = state.openTxg;
   let tx: IDBTransaction;
   try {
-    tx = unwrap(db).transaction(ALL_STORES, 'readwrite', { durability });
+    tx = unwrap(db).transaction(commitScope(state), 'readwrite', { durability });
   } catch (e) {
     throw new CommitError(txg, e);
   }
   const completion = done(tx);
   try {
-    const data = tx.objectStore('data');
-    for (const d of state.data.values()) {
-      if (d.bytes) data.put(d.bytes, d.key);
-      else data.delete(d.key);
+    // Each store is opened only if it has changes: it is in the scope exactly then.
+    if (state.data.size > 0) {
+      const data = tx.objectStore('data');
+      for (const d of state.data.values()) {
+        if (d.bytes) data.put(d.bytes, d.key);
+        else data.delete(d.key);
+      }
     }
-    const chunkmap = tx.objectStore('chunkmap');
-    const pages = new Set<number>();
-    for (const [id] of state.chunks.changes()) pages.add(pageOf(id));
-    for (const page of pages) {
-      const rec = encodePage(page, (id) => state.chunks.get(id));
-      if (rec) chunkmap.put(rec);
-      else chunkmap.delete(page);
+    if (state.chunks.dirtyCount > 0) {
+      const chunkmap = tx.objectStore('chunkmap');
+      const pages = new Set<number>();
+      for (const [id] of state.chunks.changes()) pages.add(pageOf(id));
+      for (const page of pages) {
+        const rec = encodePage(page, (id) => state.chunks.get(id));
+        if (rec) chunkmap.put(rec);
+        else chunkmap.delete(page);
+      }
     }
-    const nodes = tx.objectStore('nodes');
-    for (const [id, n] of state.nodes.changes()) n ? nodes.put(n) : nodes.delete(id);
-    const datasets = tx.objectStore('datasets');
-    for (const [id, d] of state.datasets.changes()) d ? datasets.put(d) : datasets.delete(id);
-    const metaslabs = tx.objectStore('metaslabs');
-    for (const [id, m] of state.metaslabs.changes()) m ? metaslabs.put(m) : metaslabs.delete(id);
+    if (state.nodes.dirtyCount > 0) {
+      const nodes = tx.objectStore('nodes');
+      for (const [id, n] of state.nodes.changes()) n ? nodes.put(n) : nodes.delete(id);
+    }
+    if (state.datasets.dirtyCount > 0) {
+      const datasets = tx.objectStore('datasets');
+      for (const [id, d] of state.datasets.changes()) d ? datasets.put(d) : datasets.delete(id);
+    }
+    if (state.metaslabs.dirtyCount > 0) {
+      const metaslabs = tx.objectStore('metaslabs');
+      for (const [id, m] of state.metaslabs.changes()) m ? metaslabs.put(m) : metaslabs.delete(id);
+    }
     // Every commit writes the current format: a format-1 pool is upgraded by its first.
     tx.objectStore('meta').put({ ...state.sup, formatVersion: FORMAT_VERSION, txg }, 'super');
     hooks?.beforeComplete?.(tx, txg);

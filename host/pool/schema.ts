@@ -165,7 +165,6 @@ export interface PoolDB extends DBSchema {
 }
 
 export type PoolStoreName = 'meta' | 'datasets' | 'nodes' | 'chunkmap' | 'metaslabs' | 'data';
-export const ALL_STORES: PoolStoreName[] = ['meta', 'datasets', 'nodes', 'chunkmap', 'metaslabs', 'data'];
 
 /** Versioned upgrade steps; each `if` brings a database from version n-1 to n. */
 export function upgrade(db: IDBPDatabase<PoolDB>, oldVersion: number): void {

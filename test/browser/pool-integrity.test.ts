@@ -147,6 +147,47 @@ describe('pool integrity', () => {
     expect(await again.commit()).toBe(txg + 1);
   });
 
+  it('a clone commits while another connection holds a readonly transaction on the block data', async () => {
+    // A guest's pool read is a readonly transaction on 'data'. A commit whose scope took in
+    // every store would queue behind it; a clone writes no data, so it must not wait.
+    const name = newName();
+    const pool = await open(name);
+    await pool.createVolume('v', { sizeBytes: 32 * BS, blockSize: BS });
+    await pool.write('v', 0, block(1));
+    await pool.commit();
+    await pool.snapshot('v', 'v@s');
+    await pool.commit();
+    const [ref] = await pool.resolve('v', [0]);
+    const db = await rawDb(name);
+    // Keep one readonly transaction on 'data' busy for up to 1.5 s, one get after another.
+    const holdUntil = performance.now() + 1500;
+    let stop = false;
+    const readerDone = new Promise<number>((resolve, reject) => {
+      const tx = db.transaction('data', 'readonly');
+      const store = tx.objectStore('data');
+      const next = (): void => {
+        const r = store.get([ref!.metaslab, ref!.offset]);
+        r.onsuccess = () => {
+          if (!stop && performance.now() < holdUntil) next();
+        };
+      };
+      next();
+      tx.oncomplete = () => resolve(performance.now());
+      tx.onabort = () => reject(tx.error);
+    });
+    await new Promise((r) => setTimeout(r, 20)); // the reader's transaction is running
+    await pool.clone('v@s', 'c');
+    const txg = await pool.commit();
+    const committedAt = performance.now();
+    stop = true;
+    const readerEnded = await readerDone;
+    db.close();
+    expect(committedAt).toBeLessThan(readerEnded);
+    expect(committedAt).toBeLessThan(holdUntil);
+    expect(txg).toBe(pool.txg);
+    expect(pool.list().map((d) => d.name)).toContain('c');
+  });
+
   it('a commit whose request fails inside IndexedDB aborts whole (CommitError)', async () => {
     const name = newName();
     let fail = false;
