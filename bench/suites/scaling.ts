@@ -6,7 +6,10 @@
 //          the shared arena once (bench/suites/hypervisor.ts measureMemory), memory per
 //          added guest, and aggregate reads/s of all guests reading the whole image again
 //          at once (cached zero-copy hits) and of their first pass (ring round trips to
-//          dom0, which maps the frames the first guest faulted in).
+//          dom0, which maps the frames the first guest faulted in). Beside them, the
+//          platform's floor: what an empty module worker adds to the page's memory
+//          (8 of them, measured the same way), so the 32-guest ratio can be read
+//          against what 32 workers cost before any code of ours runs.
 // volume   16 MiB → 1 GiB volumes (quick: 16 MiB) of random bytes, 64 KiB blocks:
 //          import MB/s, Pool.open time, cold read MB/s (1,024-block batches), and the
 //          pool's metadata held in memory per GiB of volume: the page's memory after
@@ -36,6 +39,20 @@ function deleteDb(name: string): Promise<void> {
   });
 }
 
+/** Memory one empty module worker adds, as measureMemory counts it (mean of `n`); null where it cannot be measured. */
+async function emptyWorkerBytes(n: number): Promise<number | null> {
+  const before = await measureMemory();
+  if (!before) return null;
+  const workers = Array.from({ length: n }, () => new Worker(new URL('../workers/empty-worker.ts', import.meta.url), { type: 'module' }));
+  try {
+    await Promise.all(workers.map((w) => new Promise((resolve) => w.addEventListener('message', resolve, { once: true }))));
+    const after = await measureMemory();
+    return after ? (after.bytes - before.bytes) / n : null;
+  } finally {
+    for (const w of workers) w.terminate();
+  }
+}
+
 async function guests(quick: boolean, log: (l: string) => void): Promise<Metrics> {
   const imageMiB = quick ? 16 : 64;
   const blocks = (imageMiB * MIB) / BS;
@@ -47,6 +64,11 @@ async function guests(quick: boolean, log: (l: string) => void): Promise<Metrics
   await setup.shutdown();
   const out: Metrics = {};
   let one = 0;
+  const floor = await emptyWorkerBytes(8);
+  if (floor !== null) {
+    out.memory_empty_worker_bytes = { value: floor, unit: 'bytes' };
+    log(`scaling: an empty worker adds ${(floor / MIB).toFixed(2)} MiB`);
+  }
   try {
     for (const n of counts) {
       const hv = await Hypervisor.start({ poolName, arenaFrames: blocks + 16, quota: blocks + 16 });
@@ -71,6 +93,8 @@ async function guests(quick: boolean, log: (l: string) => void): Promise<Metrics
         out[`scale_guests_${n}_memory_bytes`] = { value: bytes, unit: 'bytes' };
         if (n > 1) {
           out[`scale_guests_${n}_per_added_bytes`] = { value: (bytes - one) / (n - 1), unit: 'bytes' };
+          // What the ratio to one guest would be if each added guest cost only an empty worker.
+          if (floor !== null) out[`scale_guests_${n}_floor_ratio`] = { value: (one + (n - 1) * floor) / one, unit: 'ratio' };
           out[`scale_guests_${n}_first_pass_reads_per_s`] = { value: ((n - 1) * blocks) / (firstMs / 1000), unit: 'reads/s' };
         }
         out[`scale_guests_${n}_reads_per_s`] = { value: (2 * n * blocks) / (cachedMs / 1000), unit: 'reads/s' };
