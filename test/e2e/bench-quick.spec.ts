@@ -41,6 +41,8 @@ test('npm run bench -- --quick writes well-formed JSON and a chart', async () =>
   expect(typeof json.env.userAgent).toBe('string');
   expect(typeof json.env.cores).toBe('number');
   expect(Number.isNaN(Date.parse(String(json.env.date)))).toBe(false);
+  // The pool is measured where a user's pool lives: IndexedDB in a profile on disk, not an off-the-record context's memory.
+  expect(json.env.storage).toBe('profile on disk');
   for (const key of REQUIRED) expect(Object.keys(json.metrics), key).toContain(key);
   // Every target is evaluated (met or missed) except those whose metrics quick mode skips.
   const skippedInQuick = new Set(['memory 32 guests / 1 guest']);
