@@ -59,7 +59,7 @@ try {
     const profile = onDisk ? mkdtempSync(join(os.tmpdir(), 'tabvisor-bench-')) : null;
     const offRecord = profile ? null : await chromium.launch(chromiumLaunchOptions());
     const ctx = profile ? await chromium.launchPersistentContext(profile, chromiumLaunchOptions()) : await /** @type {import('playwright-core').Browser} */ (offRecord).newContext();
-    browserVersion = (ctx.browser() ?? offRecord)?.version() ?? browserVersion;
+    browserVersion = ctx.browser()?.version() ?? browserVersion;
     const page = ctx.pages()[0] ?? (await ctx.newPage());
     page.on('console', (m) => { if (m.type() === 'error') console.error(`[page] ${m.text()}`); });
     try {
@@ -170,7 +170,7 @@ function pct(x) {
 function markdown(j) {
   const e = j.env;
   const lines = [
-    `Machine: ${e.cpu}, ${e.cores} cores, ${(e.memoryBytes / 2 ** 30).toFixed(0)} GiB, ${e.platform}; headless Chromium ${e.browser}, IndexedDB in ${e.storage ?? "an off-the-record profile (in memory)"}; ` +
+    `Machine: ${e.cpu}, ${e.cores} cores, ${(e.memoryBytes / 2 ** 30).toFixed(0)} GiB, ${e.platform}; headless Chromium ${e.browser}, IndexedDB: ${e.storage}; ` +
       `${e.runs} run(s)${e.quick ? ', quick' : ''}, ${e.date}; load average before ${e.loadavgBefore.join(' ')}, after ${e.loadavgAfter.join(' ')}.`,
     '',
     '| target | median ratio | range over runs | goal | |',

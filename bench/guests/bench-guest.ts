@@ -11,10 +11,9 @@ export interface BenchGuestApi {
   cachedHitUsingNs(lba: number, iterations: number): Promise<number>;
   awaitResolvedNs(iterations: number): Promise<number>;
   cachedHitSyncNs(lba: number, iterations: number): number;
-  ringReadNs(lbas: number[]): Promise<number>;
+  /** Reads `lbas` in order, each timed: the mean and percentiles of the round trips, in ns. */
+  ringReadNs(lbas: number[]): Promise<{ mean: number; p50: number; p90: number; p99: number }>;
   ringReadSyncNs(lbas: number[]): number;
-  /** The same reads as ringReadNs, each timed: mean and percentiles, in ns. */
-  ringReadDistNs(lbas: number[]): Promise<{ mean: number; p50: number; p90: number; p99: number }>;
   missNs(lbas: number[]): Promise<number>;
   /** Reads `lbas` in order, releasing each view at once; ms taken. */
   readLbas(lbas: number[]): Promise<number>;
@@ -90,14 +89,9 @@ export default function main(ctx: GuestContext): void {
     },
     async ringReadNs(lbas) {
       // Blocks resident (another domain read them) but not mapped here: each read is one
-      // request/completion round trip through dom0's walk of our clone.
-      const t0 = performance.now();
-      for (const lba of lbas) (await dev.read(lba)).release();
-      return ((performance.now() - t0) * 1e6) / lbas.length;
-    },
-    async ringReadDistNs(lbas) {
-      // Each read timed on its own (performance.now is ~5 µs coarse here, fine at this scale):
-      // a mean can hide that most round trips are short and a few wait on dom0's event loop.
+      // request/completion round trip through dom0's walk of our clone. Each is timed on
+      // its own (performance.now is ~5 µs coarse here, fine at this scale): a mean can hide
+      // that most round trips are short and a few wait on dom0's event loop.
       const each = new Float64Array(lbas.length);
       const t0 = performance.now();
       for (let i = 0; i < lbas.length; i++) {

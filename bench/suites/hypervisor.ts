@@ -78,7 +78,7 @@ export async function runReads(opts: SuiteOptions): Promise<Metrics> {
     await b.api.ringReadNs(range(0, warm));
     const checkedBefore = (await hv.integrity.stats()).verified;
     const y0 = (await hv.pool.stats()).scheduler;
-    const dist = await b.api.ringReadDistNs(asyncSet);
+    const dist = await b.api.ringReadNs(asyncSet);
     const y1 = (await hv.pool.stats()).scheduler;
     const ringNs = dist.mean;
     log(`reads: ring mean ${dist.mean.toFixed(0)} p50 ${dist.p50.toFixed(0)} p90 ${dist.p90.toFixed(0)} p99 ${dist.p99.toFixed(0)} ns; dom0 sleeps ${y1.sleeps - y0.sleeps} turns ${y1.turns - y0.turns} yields ${y1.yields - y0.yields} taking ${(y1.yieldMs - y0.yieldMs).toFixed(1)} ms`);

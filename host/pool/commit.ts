@@ -67,16 +67,17 @@ export async function writeTxg(
     throw new CommitError(txg, e);
   }
   const completion = done(tx);
+  const scope = tx.objectStoreNames;
   try {
-    // Each store is opened only if it has changes: it is in the scope exactly then.
-    if (state.data.size > 0) {
+    // A store outside the scope has no changes, and objectStore() would throw for it.
+    if (scope.contains('data')) {
       const data = tx.objectStore('data');
       for (const d of state.data.values()) {
         if (d.bytes) data.put(d.bytes, d.key);
         else data.delete(d.key);
       }
     }
-    if (state.chunks.dirtyCount > 0) {
+    if (scope.contains('chunkmap')) {
       const chunkmap = tx.objectStore('chunkmap');
       const pages = new Set<number>();
       for (const [id] of state.chunks.changes()) pages.add(pageOf(id));
@@ -86,15 +87,15 @@ export async function writeTxg(
         else chunkmap.delete(page);
       }
     }
-    if (state.nodes.dirtyCount > 0) {
+    if (scope.contains('nodes')) {
       const nodes = tx.objectStore('nodes');
       for (const [id, n] of state.nodes.changes()) n ? nodes.put(n) : nodes.delete(id);
     }
-    if (state.datasets.dirtyCount > 0) {
+    if (scope.contains('datasets')) {
       const datasets = tx.objectStore('datasets');
       for (const [id, d] of state.datasets.changes()) d ? datasets.put(d) : datasets.delete(id);
     }
-    if (state.metaslabs.dirtyCount > 0) {
+    if (scope.contains('metaslabs')) {
       const metaslabs = tx.objectStore('metaslabs');
       for (const [id, m] of state.metaslabs.changes()) m ? metaslabs.put(m) : metaslabs.delete(id);
     }
