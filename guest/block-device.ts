@@ -25,6 +25,7 @@ import type { DomainGrant, ZeroCopyGrant } from '../shared/grant';
 import { BlockDeviceError } from '../shared/errors/device-errors';
 import { decodeFrame, encodeFrame, isFrameNo, isLba, NO_FRAME, type Lba } from '../shared/ids';
 import { CopyChannel, RingChannel, type Channel, type Reply } from './channel';
+import { ensureBytes } from '../shared/growable';
 
 export { BlockDeviceError };
 
@@ -173,7 +174,7 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
   private readonly arenaFrames: number;
   private readonly privateFrames: number;
   private readonly privateByteOffset: number;
-  private readonly staging: Uint8Array;
+  private readonly stagingByteOffset: number;
   private readonly freeSlots: number[];
   private readonly slotWaiters: (() => void)[] = [];
   /** Per LBA: a view was released after its mapping moved on, so dom0 may keep pins for it. */
@@ -188,7 +189,7 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
   private readonly frameViews: (Uint8Array | undefined)[];
 
   constructor(grant: ZeroCopyGrant) {
-    const channel = new RingChannel(grant.control, grant.domainLayout);
+    const channel = new RingChannel(grant.control, grant.domainLayout, grant.doorbell);
     super(channel, grant);
     const dl = grant.domainLayout;
     this.pm = new Int32Array(grant.control, dl.pageMapByteOffset, dl.blocks * PM_WORDS);
@@ -199,7 +200,7 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
     this.privateByteOffset = dl.privateFrames.framesByteOffset;
     this.moved = new Uint8Array(dl.blocks);
     this.frameViews = new Array<Uint8Array | undefined>(this.arenaFrames + this.privateFrames).fill(undefined);
-    this.staging = new Uint8Array(grant.control, dl.stagingByteOffset, dl.stagingSlots * dl.blockBytes);
+    this.stagingByteOffset = dl.stagingByteOffset;
     this.freeSlots = Array.from({ length: dl.stagingSlots }, (_, i) => i);
   }
 
@@ -329,7 +330,7 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
     this.checkBlock(bytes);
     const slot = await this.takeSlot();
     try {
-      this.staging.set(bytes, slot * this.blockBytes);
+      this.stage(slot, bytes);
       // Views of the old block stay valid: dom0 sees our lease on the LBA and keeps its frame.
       const reply = await this.channel.submit({ op: Op.WRITE, lba, arg0: slot, arg1: bytes.byteLength });
       if (reply.words[CPL_STATUS] !== Status.OK) throw this.fail(reply, `write of block ${lba}`);
@@ -346,7 +347,7 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
     }
     const submitAllSync = (this.channel as RingChannel).submitAllSync;
     // Blocking code cannot wait for an async write to give its staging slot back.
-    const slots = this.freeSlots.splice(0);
+    const slots = this.freeSlots.splice(0).sort((a, b) => a - b);
     if (slots.length === 0) throw new BlockDeviceError('writeSync: every staging slot is held by an async write in flight', Status.BAD_REQUEST);
     try {
       let failure: BlockDeviceError | null = null;
@@ -359,7 +360,7 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
           const w = writes[i++]!;
           const slot = slots[burst.length]!;
           lbas.add(w.lba);
-          this.staging.set(w.bytes, slot * this.blockBytes);
+          this.stage(slot, w.bytes);
           burst.push({ w, slot });
         }
         // Views of the old blocks stay valid: dom0 sees our leases and keeps their frames.
@@ -381,9 +382,27 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
   }
 
   private takeSlot(): Promise<number> {
-    const slot = this.freeSlots.pop();
+    const slot = this.lowestFreeSlot();
     if (slot !== undefined) return Promise.resolve(slot);
-    return new Promise((resolve) => this.slotWaiters.push(() => resolve(this.freeSlots.pop()!)));
+    return new Promise((resolve) => this.slotWaiters.push(() => resolve(this.lowestFreeSlot()!)));
+  }
+
+  /** Low slots first: a slot is memory only once used (stage), so a guest writing one block at a time keeps one. */
+  private lowestFreeSlot(): number | undefined {
+    const free = this.freeSlots;
+    if (free.length === 0) return undefined;
+    let k = 0;
+    for (let i = 1; i < free.length; i++) if (free[i]! < free[k]!) k = i;
+    return free.splice(k, 1)[0];
+  }
+
+  /** Copy a write's bytes into staging slot `slot`; the control buffer grows to hold the slot on its first use (shared/growable.ts). */
+  private stage(slot: number, bytes: Uint8Array): void {
+    const at = this.stagingByteOffset + slot * this.blockBytes;
+    if (!ensureBytes(this.control, at + this.blockBytes)) {
+      throw new BlockDeviceError(`staging slot ${slot} does not fit this domain's control buffer (${this.control.byteLength} bytes)`, Status.BAD_REQUEST);
+    }
+    new Uint8Array(this.control, at, this.blockBytes).set(bytes);
   }
 
   private giveSlot(slot: number): void {

@@ -125,8 +125,9 @@ export class RingChannel implements Channel {
   readonly stats = { submitted: 0, roundTrips: 0, sleeps: 0 };
   private readonly spin = new SpinBudget();
 
-  constructor(control: SharedArrayBuffer, layout: DomainLayout) {
+  constructor(control: SharedArrayBuffer, layout: DomainLayout, doorbell?: SharedArrayBuffer) {
     this.req = new RingProducer(control, layout.requestRing);
+    if (doorbell) this.req.doorbell = new Int32Array(doorbell, 0, 1);
     this.cpl = new RingConsumer(control, layout.completionRing);
     this.cplHeader = new Int32Array(control, layout.completionRing.byteOffset, RING_CLOSED_I32 + 1);
     open.add(this);

@@ -19,6 +19,8 @@ export interface ZeroCopyGrant extends GrantBase {
   readonly domainLayout: DomainLayout;
   readonly arena: SharedArrayBuffer;
   readonly arenaLayout: ArenaLayout;
+  /** dom0's doorbell (4 bytes, shared by every domain): rung when dom0 asked to be woken at a request. */
+  readonly doorbell?: SharedArrayBuffer;
 }
 
 export interface CopyGrant extends GrantBase {

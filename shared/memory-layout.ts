@@ -19,7 +19,9 @@
 //    back, so a guest that lies about it only keeps or loses its own mappings.
 //    Staging slots carry a write's bytes from guest to dom0, which copies them out before
 //    use. Private frames hold the blocks only this domain may read (its own writes): no
-//    other guest ever holds this buffer.
+//    other guest ever holds this buffer. Only the rings and the page map are allocated
+//    when the domain is made; the buffer grows to cover a staging slot at the guest's
+//    first write through it and a private frame at its first fill (shared/growable.ts).
 //
 //    A frame ref below the arena's frame count names a group frame; ref ≥ arenaFrames
 //    names private frame (ref − arenaFrames) of this domain.
@@ -66,6 +68,8 @@ export interface DomainLayout {
   readonly stagingByteOffset: number;
   /** This domain's private frames (the blocks only it may read). */
   readonly privateFrames: ArenaLayout;
+  /** Bytes allocated up front (rings and page map); staging slots and private frames are added on first use (shared/growable.ts). */
+  readonly eagerBytes: number;
   readonly totalBytes: number;
 }
 
@@ -76,5 +80,16 @@ export function domainLayout(blocks: number, blockBytes: number, ringCapacity = 
   const pageMapByteOffset = align64(completionRing.byteOffset + ringBytes(ringCapacity, ENTRY_WORDS));
   const stagingByteOffset = align64(pageMapByteOffset + blocks * PM_WORDS * 4);
   const priv = arenaLayout(privateFrames, blockBytes, align64(stagingByteOffset + stagingSlots * blockBytes));
-  return Object.freeze({ blocks, blockBytes, stagingSlots, requestRing, completionRing, pageMapByteOffset, stagingByteOffset, privateFrames: priv, totalBytes: priv.totalBytes });
+  return Object.freeze({
+    blocks,
+    blockBytes,
+    stagingSlots,
+    requestRing,
+    completionRing,
+    pageMapByteOffset,
+    stagingByteOffset,
+    privateFrames: priv,
+    eagerBytes: stagingByteOffset,
+    totalBytes: priv.totalBytes,
+  });
 }

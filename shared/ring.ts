@@ -96,6 +96,13 @@ export class RingProducer extends RingEnd {
   private published: number;
   /** Last CONS value seen; refreshed only when the ring looks full. */
   private consSeen: number;
+  /**
+   * A second word, word 0 of its own buffer, to bump and notify whenever this ring notifies
+   * its consumer. dom0 serves every domain's request ring from one thread and Atomics.wait
+   * takes one address, so while it naps between requests it waits on one doorbell that
+   * every guest rings (host/dom0/ring-scheduler.ts). Null: notify PROD only.
+   */
+  doorbell: Int32Array | null = null;
 
   constructor(buffer: SharedOrPlainBuffer, g: RingGeometry) {
     super(buffer, g);
@@ -165,6 +172,11 @@ export class RingProducer extends RingEnd {
     const event = Atomics.load(this.words, RING_PROD_EVENT_I32) >>> 0;
     if (((now - event) >>> 0) < ((now - old) >>> 0)) {
       Atomics.notify(this.words, RING_PROD_I32);
+      if (this.doorbell) {
+        // Changing the value is what closes the race with a consumer about to wait on it.
+        Atomics.add(this.doorbell, 0, 1);
+        Atomics.notify(this.doorbell, 0);
+      }
       this.stats.notifies++;
       return true;
     }
@@ -274,6 +286,15 @@ export class RingConsumer extends RingEnd {
     this.stats.waits++;
     if (this.available() > 0 || this.fault) return null;
     return this.consPvt | 0;
+  }
+
+  /**
+   * Ask the producer to notify (and ring its doorbell) at the next entry, for a consumer
+   * that waits somewhere else (a doorbell). True when entries are already there (never
+   * for a faulted ring: it has nothing more to give).
+   */
+  armEntries(): boolean {
+    return this.armEntryEvent() === null && !this.fault;
   }
 
   /** Block (workers only) until an entry is available, a notify, or the timeout. */

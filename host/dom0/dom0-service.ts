@@ -16,6 +16,7 @@ import { Dom0Driver, type DomainCounters, type DriverCounters } from './driver';
 import { PoolBlockStore } from './pool-block-store';
 import { RingPort } from './ring-port';
 import { RingScheduler } from './ring-scheduler';
+import { growableShared } from '../../shared/growable';
 import { CopyPort } from './copy-port';
 import { Dom0Reliability, type StartMirrorOptions } from './dom0-reliability';
 import type { IntegrityCounters, ScrubReport } from './integrity';
@@ -94,7 +95,7 @@ export interface GroupSummary {
 export interface Dom0Stats {
   driver: DriverCounters;
   /** The ring service loop: turns taken, times it slept, times it yielded to the event loop. */
-  scheduler: { turns: number; sleeps: number; yields: number; yieldMs: number };
+  scheduler: { turns: number; sleeps: number; naps: number; missedWakes: number; yields: number; yieldMs: number };
   groups: GroupSummary[];
   domains: DomainSummary[];
   pool: Omit<PoolStats, 'metaslabs'> & { metaslabCount: number };
@@ -113,7 +114,9 @@ export class Dom0Service {
   private pool: Pool | null = null;
   private driver: Dom0Driver | null = null;
   private readonly ports = new Map<number, RingPort | CopyPort>();
-  private readonly scheduler = new RingScheduler();
+  /** Every guest's request ring rings this word; dom0 naps on it between requests (ring-scheduler.ts). */
+  private readonly doorbell = typeof SharedArrayBuffer === 'function' ? new SharedArrayBuffer(4) : null;
+  private readonly scheduler = new RingScheduler(this.doorbell);
   private faultListener: ((id: number, reason: string) => void) | null = null;
   private config: Dom0Config | null = null;
   private storage: PoolStorage | null = null;
@@ -249,11 +252,11 @@ export class Dom0Service {
     // `typeof` first: where there is no SharedArrayBuffer at all (WebKitGTK), naming it throws.
     if (transportKind === 'zero-copy' && typeof SharedArrayBuffer === 'function' && g.buffer instanceof SharedArrayBuffer) {
       const layout = domainLayout(d.volume.blocks, d.volume.blockBytes, undefined, undefined, driver.privateFrames);
-      const control = new SharedArrayBuffer(layout.totalBytes);
+      const control = growableShared(layout.eagerBytes, layout.totalBytes);
       const port = new RingPort(driver, d, control, layout);
       this.ports.set(d.id, port);
       this.scheduler.add(port);
-      return { ...base, kind: 'zero-copy', control, domainLayout: layout, arena: g.buffer, arenaLayout: g.layout };
+      return { ...base, kind: 'zero-copy', control, domainLayout: layout, arena: g.buffer, arenaLayout: g.layout, doorbell: this.doorbell! };
     }
     const channel = new MessageChannel();
     this.ports.set(d.id, new CopyPort(driver, d, channel.port1));
@@ -388,7 +391,14 @@ export class Dom0Service {
     const { metaslabs, ...pool } = this.mustPool().stats();
     return {
       driver: { ...driver.counters },
-      scheduler: { turns: this.scheduler.turns, sleeps: this.scheduler.sleeps, yields: this.scheduler.yields, yieldMs: this.scheduler.yieldMs },
+      scheduler: {
+        turns: this.scheduler.turns,
+        sleeps: this.scheduler.sleeps,
+        naps: this.scheduler.naps,
+        missedWakes: this.scheduler.missedWakes,
+        yields: this.scheduler.yields,
+        yieldMs: this.scheduler.yieldMs,
+      },
       groups: [...driver.groups.values()].map((g) => ({
         id: g.id,
         frameBytes: g.layout.frameBytes,

@@ -15,6 +15,7 @@
 //    unpromoted frame can be.
 // Eviction is CLOCK (second chance) over frames nobody maps.
 import type { ArenaLayout } from '../../shared/memory-layout';
+import { ensureBytes, maxBytes } from '../../shared/growable';
 
 /** retired: taken out of service (found corrupt); no new mapping, freed at its last unmap. */
 export type FrameState = 'free' | 'filling' | 'resident' | 'retired';
@@ -46,7 +47,9 @@ export interface FrameTableOptions {
 export class FrameTable {
   readonly layout: ArenaLayout;
   private readonly gen: Int32Array;
-  private readonly bytes: Uint8Array;
+  private readonly buffer: SharedArrayBuffer | ArrayBuffer;
+  /** The frames grown so far (a domain's private frames are added on first use: shared/growable.ts). */
+  private bytes: Uint8Array;
   private readonly state: FrameState[];
   private readonly keys: (string | null)[];
   private readonly mappedBy: Map<number, number>[];
@@ -60,11 +63,12 @@ export class FrameTable {
   private fills = 0;
 
   constructor(layout: ArenaLayout, buffer: SharedArrayBuffer | ArrayBuffer, options: FrameTableOptions) {
-    if (buffer.byteLength < layout.totalBytes) throw new RangeError(`arena buffer has ${buffer.byteLength} bytes, layout needs ${layout.totalBytes}`);
+    if (maxBytes(buffer) < layout.totalBytes) throw new RangeError(`arena buffer has ${maxBytes(buffer)} bytes, layout needs ${layout.totalBytes}`);
     if (!Number.isInteger(options.promoteAt) || options.promoteAt < 1) throw new RangeError(`promoteAt must be ≥ 1, got ${options.promoteAt}`);
     this.layout = layout;
     this.gen = new Int32Array(layout.frames);
-    this.bytes = new Uint8Array(buffer, layout.framesByteOffset, layout.frames * layout.frameBytes);
+    this.buffer = buffer;
+    this.bytes = this.grownFrames();
     this.state = new Array<FrameState>(layout.frames).fill('free');
     this.keys = new Array<string | null>(layout.frames).fill(null);
     this.mappedBy = Array.from({ length: layout.frames }, () => new Map<number, number>());
@@ -193,11 +197,23 @@ export class FrameTable {
     return n;
   }
 
-  /** The frame's bytes, a view onto the arena (no copy). */
+  /** The frame's bytes, a view onto the arena (no copy); the buffer grows to hold it if it must. */
   view(frame: number): Uint8Array {
     this.assertFrame(frame);
     const fb = this.layout.frameBytes;
+    if (this.bytes.length < (frame + 1) * fb) {
+      const end = this.layout.framesByteOffset + (frame + 1) * fb;
+      if (!ensureBytes(this.buffer, end)) throw new RangeError(`frame ${frame} does not fit its buffer (${this.buffer.byteLength} bytes)`);
+      this.bytes = this.grownFrames();
+    }
     return this.bytes.subarray(frame * fb, (frame + 1) * fb);
+  }
+
+  /** A view of every whole frame the buffer holds now. */
+  private grownFrames(): Uint8Array {
+    const { framesByteOffset: at, frames, frameBytes: fb } = this.layout;
+    const whole = Math.min(frames, Math.floor(Math.max(0, this.buffer.byteLength - at) / fb));
+    return new Uint8Array(this.buffer, Math.min(at, this.buffer.byteLength), whole * fb);
   }
 
   info(frame: number): FrameInfo {

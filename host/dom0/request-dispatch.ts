@@ -68,7 +68,7 @@ export function dispatch(
       const length = entry[REQ_ARG1]! >>> 0;
       if (length !== d.volume.blockBytes) return { fault: `write of ${length} bytes; blocks are ${d.volume.blockBytes} bytes` };
       const bytes = writeBytes(slot, length);
-      if (!bytes) return { fault: `write names staging slot ${slot}, which does not exist` };
+      if (!bytes) return { fault: `write names staging slot ${slot}, which does not exist or was never allocated` };
       return { completion: driver.write(d, lba, bytes) };
     }
     case Op.FLUSH:

@@ -18,7 +18,7 @@ export class RingPort {
   private readonly req: RingConsumer;
   private readonly cpl: RingProducer;
   private readonly pm: Int32Array;
-  private readonly staging: Uint8Array;
+  private readonly control: SharedArrayBuffer;
   private readonly backlog: Int32Array[] = [];
   private inflight = 0;
   private publishQueued = false;
@@ -32,7 +32,7 @@ export class RingPort {
     this.req = new RingConsumer(control, layout.requestRing);
     this.cpl = new RingProducer(control, layout.completionRing);
     this.pm = new Int32Array(control, layout.pageMapByteOffset, layout.blocks * PM_WORDS);
-    this.staging = new Uint8Array(control, layout.stagingByteOffset, layout.stagingSlots * layout.blockBytes);
+    this.control = control;
     this.req.onFault = (f) => driver.fault(d, `request ring: ${f.message}`);
     this.cpl.onFault = (f) => driver.fault(d, `completion ring: ${f.message}`);
     driver.attachZeroCopy(d, { publish: (lba, ref, gen) => this.publishMapping(lba, ref, gen), clearLeased: (lba) => this.clearLeased(lba) }, control, layout.privateFrames);
@@ -42,9 +42,9 @@ export class RingPort {
     return this.d.alive;
   }
 
-  /** Bytes of the shared control buffer this port serves (rings, page map, staging). */
+  /** Bytes of the shared control buffer now (rings and page map, and the staging slots and private frames used so far). */
   get controlBytes(): number {
-    return this.layout.totalBytes;
+    return this.control.byteLength;
   }
 
   /** Async requests (pool reads, commits) still running: they need the event loop. */
@@ -62,6 +62,16 @@ export class RingPort {
     return n;
   }
 
+  /** Ask the guest to ring dom0's doorbell at its next request; true when one is already waiting. */
+  arm(): boolean {
+    return this.d.alive && this.req.armEntries();
+  }
+
+  /** Whether requests wait in the ring (without consuming them). */
+  pending(): boolean {
+    return this.d.alive && this.req.available() > 0;
+  }
+
   /** Sleep until the guest publishes (one outstanding wait per port, reused). */
   private sleeping: Promise<unknown> | null = null;
   wait(): Promise<unknown> {
@@ -71,10 +81,16 @@ export class RingPort {
     return this.sleeping;
   }
 
-  /** A WRITE's bytes from its staging slot, copied out before use: the guest may rewrite the slot while we hash and store it. */
+  /**
+   * A WRITE's bytes from its staging slot, copied out before use: the guest may rewrite the
+   * slot while we hash and store it. Null for a slot the layout does not have, or one the
+   * guest never grew its buffer to hold (its runtime grows it before the first write).
+   */
   private readonly stagedBytes = (slot: number, length: number): Uint8Array | null => {
     if (slot >= this.layout.stagingSlots) return null;
-    return this.staging.slice(slot * this.layout.blockBytes, slot * this.layout.blockBytes + length);
+    const at = this.layout.stagingByteOffset + slot * this.layout.blockBytes;
+    if (this.control.byteLength < at + length) return null;
+    return new Uint8Array(this.control, at, length).slice();
   };
 
   private readonly handleEntry = (entry: Int32Array): void => this.handle(entry);

@@ -2,30 +2,66 @@
 //
 // Why one loop and not one per domain: dom0 is a single thread, so per-domain loops would
 // take turns only at their awaits, and every await that yields to the event loop costs a
-// task hop (tens of µs) per batch. Here a turn polls all rings round-robin; when none has
-// work the loop spins briefly (a busy guest's next request usually arrives within it),
-// then sleeps on all rings at once with Atomics.waitAsync. It yields to the event loop
-// at least every millisecond, and whenever requests wait on IndexedDB, so pool reads,
-// commits and control-plane calls keep flowing.
+// task hop (tens of µs) per batch. Here a turn polls all rings round-robin.
+//
+// When the rings go quiet, dom0 spins for SPIN_MS (a busy guest's next request usually
+// comes within it, and a spinning dom0 picks it up sooner than a woken one: bench, ring
+// round-trip median 35–50 µs spinning, 50–65 µs napping), then naps: it blocks in
+// Atomics.wait on one doorbell word that every guest rings when it publishes to a ring
+// whose event dom0 armed. A thread blocked in Atomics.wait is woken by the notify directly
+// (bench: atomics_pingpong_ns), where a longer spin would hold a core the guest and the
+// page need (the test machine has two) and Atomics.waitAsync would add a task hop (about
+// 0.1–0.3 ms) to every request of a guest that computes between requests.
+// A nap lasts at most until the next yield: dom0 yields to its event loop at least every
+// millisecond, and whenever requests wait on IndexedDB, so pool reads, commits and
+// control-plane calls keep flowing. After NAP_FOR_MS without a request the loop sleeps on
+// the event loop (Atomics.waitAsync on every ring), which costs nothing while idle.
+//
+// The doorbell is one word every guest can write. A guest that rewrites it can make dom0
+// wake for nothing, or (by restoring the value dom0 read, between another guest's ring and
+// dom0's wait) make dom0 miss that wake-up until the nap times out: at most one
+// YIELD_EVERY_MS. Nothing is lost; each ring's own indices stay the truth, and every turn
+// polls all of them. docs/isolation.md, "What a guest can do to dom0".
+//
+// Where the thread may not block (a window's main thread) or there is no doorbell (no
+// SharedArrayBuffer, Node tests that run both ends in one thread), the loop goes from the
+// spin straight to the event-loop sleep.
 import type { RingPort } from './ring-port';
 import { soon } from './soon';
+import { canBlock } from '../../shared/atomics-wait';
 
-/** Spin this long on empty rings before sleeping (the timer is ~5 µs coarse). */
+/** Spin this long on empty rings before napping or sleeping (the timer is ~5 µs coarse). */
 const SPIN_MS = 0.2;
+/** Nap on the doorbell for up to this long after the last request before sleeping on the event loop. */
+const NAP_FOR_MS = 20;
 /** Longest stretch without yielding to the event loop. */
 const YIELD_EVERY_MS = 1;
+
+/** dom0 is a dedicated worker (it may block without freezing a page). */
+const inWorker = typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined';
 
 export class RingScheduler {
   private readonly ports = new Set<RingPort>();
   private running = false;
   turns = 0;
   sleeps = 0;
+  /** Blocking waits on the doorbell between requests. */
+  naps = 0;
+  /** Naps that ran to their timeout while a ring already had entries: a wake-up missed (a guest rewrote the doorbell, or never rang it). */
+  missedWakes = 0;
   yields = 0;
   /** Time spent away from the rings in those yields, in ms: what one costs is yieldMs / yields. */
   yieldMs = 0;
 
   /** Resolves the current sleep early: a sleep only covers the ports it began with. */
   private interrupt: (() => void) | null = null;
+  /** The doorbell word, or null where dom0 must not block. */
+  private readonly bell: Int32Array | null;
+
+  /** `doorbell`: word 0 is what guests' request rings ring (RingProducer.doorbell). */
+  constructor(doorbell: SharedArrayBuffer | null = null) {
+    this.bell = doorbell && canBlock && inWorker ? new Int32Array(doorbell, 0, 1) : null;
+  }
 
   add(port: RingPort): void {
     this.ports.add(port);
@@ -64,16 +100,36 @@ export class RingScheduler {
           this.yieldMs += lastYield - now;
           continue;
         }
-        if (work === 0 && now - lastWork >= SPIN_MS) {
-          this.sleeps++;
-          const interrupted = new Promise<void>((resolve) => (this.interrupt = resolve));
-          await Promise.race([...[...this.ports].map((p) => p.wait()), interrupted]);
-          this.interrupt = null;
-          lastWork = lastYield = performance.now();
+        if (work > 0 || now - lastWork < SPIN_MS) continue;
+        if (this.bell && now - lastWork < NAP_FOR_MS) {
+          this.nap(YIELD_EVERY_MS - (now - lastYield));
+          continue;
         }
+        this.sleeps++;
+        const interrupted = new Promise<void>((resolve) => (this.interrupt = resolve));
+        await Promise.race([...[...this.ports].map((p) => p.wait()), interrupted]);
+        this.interrupt = null;
+        lastWork = lastYield = performance.now();
       }
     } finally {
       this.running = false;
+    }
+  }
+
+  /** Block until a guest rings the doorbell or `ms` pass. */
+  private nap(ms: number): void {
+    const bell = this.bell!;
+    // Read the bell before arming: a guest that sees an armed event rings after this read,
+    // so the value differs by the time we wait (or its notify finds us waiting).
+    const rung = Atomics.load(bell, 0);
+    for (const p of this.ports) if (p.arm()) return;
+    this.naps++;
+    if (Atomics.wait(bell, 0, rung, Math.max(0, ms)) !== 'timed-out') return;
+    for (const p of this.ports) {
+      if (p.pending()) {
+        this.missedWakes++;
+        return;
+      }
     }
   }
 }

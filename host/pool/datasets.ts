@@ -24,11 +24,32 @@ export function findDataset(state: PoolState, ref: DatasetRef): DatasetRecord {
   if (typeof ref === 'number') {
     const d = state.datasets.get(ref);
     if (d) return d;
-  } else {
-    for (const d of state.datasets.values()) if (d.name === ref && !d.incomplete) return d;
+    throw new UnknownDatasetError(ref);
   }
+  // dom0 resolves a guest's every ring read by name: a scan of every dataset (a generator
+  // over the staged map) was most of a resident read's cost in a pool with many clones.
+  // The id a name last resolved to is remembered and re-checked on use; names are unique
+  // (checkNewName), so a live record that still carries the name is the answer, and
+  // anything else (renamed, destroyed, rolled back, incomplete) falls back to the scan.
+  let ids = nameIndex.get(state);
+  if (!ids) nameIndex.set(state, (ids = new Map()));
+  const id = ids.get(ref);
+  if (id !== undefined) {
+    const d = state.datasets.get(id);
+    if (d && d.name === ref && !d.incomplete) return d;
+  }
+  for (const d of state.datasets.values()) {
+    if (d.name === ref && !d.incomplete) {
+      ids.set(ref, d.id);
+      return d;
+    }
+  }
+  ids.delete(ref);
   throw new UnknownDatasetError(ref);
 }
+
+/** Per pool state: the id each name last resolved to (a hint, always re-checked). */
+const nameIndex = new WeakMap<PoolState, Map<string, number>>();
 
 function checkNewName(state: PoolState, name: string): void {
   if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('a dataset name must be a non-empty string');

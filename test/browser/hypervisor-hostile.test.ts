@@ -15,6 +15,9 @@ interface HostileApi {
   garbageIndex(): void;
   badOpcode(): Promise<void>;
   badSlot(): Promise<void>;
+  ungrownSlot(): Promise<number>;
+  stormDoorbell(ms: number): Promise<{ stores: number; endAt: number }>;
+  growToMax(): Promise<{ bytes: number; max: number; past: string; readBack: number }>;
   forgeUnmap(frame: number): Promise<number>;
   unmapUnmapped(lba: number): Promise<number>;
   readStatus(lba: number): Promise<number>;
@@ -92,6 +95,41 @@ describe('hostile guests', () => {
     const call = settled(g.api.badSlot());
     expect(await faultOf(g)).toMatch(/staging slot 99/);
     expect(await call).toMatch(/GuestEndedError: .*staging slot 99/);
+    await bystanderStillServed(4);
+  });
+
+  it('a guest rewriting dom0’s doorbell cannot stall another guest: its requests are served during the storm', async () => {
+    const g = await hostile();
+    const storm = g.api.stormDoorbell(1500);
+    await new Promise((r) => setTimeout(r, 100));
+    const missedBefore = (await hv.pool.stats()).scheduler.missedWakes;
+    expect(await bystander.api.nops(500)).toBe(500);
+    const doneAt = performance.timeOrigin + performance.now();
+    const s = await storm;
+    expect(s.stores).toBeGreaterThan(100_000);
+    // Served while the storm ran, not after it: a lost wake-up costs at most one nap.
+    expect(doneAt).toBeLessThan(s.endAt);
+    const missed = (await hv.pool.stats()).scheduler.missedWakes - missedBefore;
+    expect(missed).toBeLessThanOrEqual(500);
+    await bystanderStillServed(5);
+  });
+
+  it('a write naming a staging slot its buffer was never grown to hold: faulted, with the reason', async () => {
+    const g = await hostile();
+    const call = settled(g.api.ungrownSlot());
+    expect(await faultOf(g)).toMatch(/staging slot 0, which does not exist or was never allocated/);
+    expect(await call).toMatch(/GuestEndedError/);
+    await bystanderStillServed(4);
+  });
+
+  it('a guest growing its own control buffer gets no further than the maximum dom0 chose, and only costs itself', async () => {
+    const g = await hostile();
+    const r = await g.api.growToMax();
+    expect(r.bytes).toBe(r.max);
+    expect(r.past).toBe('RangeError');
+    expect(r.readBack).toBe(0x77);
+    const s = await hv.pool.stats();
+    expect(s.domains.find((d) => d.id === g.id)!.controlBytes).toBe(r.max);
     await bystanderStillServed(4);
   });
 

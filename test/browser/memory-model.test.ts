@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Hypervisor, type GuestHandle } from '../../host/page/hypervisor';
 import { Pool } from '../../host/pool';
 import type { MemoryGuestApi } from './fixtures/guests/memory-guest';
+import { domainLayout } from '../../shared/memory-layout';
 
 const BS = 65536;
 const GUEST = new URL('./fixtures/guests/memory-guest.ts', import.meta.url);
@@ -87,6 +88,29 @@ describe('confidentiality: a guestâ€™s own blocks stay out of every other guestâ
       expect(Object.values(await g.api.scan(secret)).reduce((x, y) => x + y, 0)).toBe(0);
       expect(Object.values(await g.api.scan(rewritten)).reduce((x, y) => x + y, 0)).toBe(0);
     }
+  });
+});
+
+describe('memory per guest: what a domain does not use, it does not hold', () => {
+  it('a reading guest holds only its rings and page map; a write adds one staging slot, reading its own block one private frame', async () => {
+    const h = await start({ arenaFrames: 32, blocks: 16 });
+    const [a, b] = [await spawn(h), await spawn(h)];
+    expect(a.transport).toBe('zero-copy');
+    // The geometry dom0 gives a 16-block domain (default rings, staging slots, private frames).
+    const l = domainLayout(16, BS, 256, 4, 16);
+    const control = async (id: number) => (await h.pool.stats()).domains.find((d) => d.id === id)!.controlBytes;
+    await a.api.readAll();
+    await b.api.readAll();
+    expect(await control(a.id)).toBe(l.eagerBytes);
+    expect(await control(b.id)).toBe(l.eagerBytes);
+    expect(l.totalBytes - l.eagerBytes).toBeGreaterThan(1_000_000); // what each reader no longer holds
+    await a.api.write(2, 0x5a);
+    expect(await control(a.id)).toBe(l.stagingByteOffset + BS);
+    // Read back, block 2 is A's alone: it is served from A's first private frame.
+    expect((await a.api.readAll())[2]).toBe(lineSumOf(0x5a));
+    expect(await control(a.id)).toBe(l.privateFrames.framesByteOffset + BS);
+    expect(await control(b.id)).toBe(l.eagerBytes);
+    expect((await h.pool.stats()).domains.find((d) => d.id === a.id)!.counters.privateReads).toBeGreaterThan(0);
   });
 });
 

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { FrameTable } from '../../host/dom0/frame-table';
 import { arenaLayout } from '../../shared/memory-layout';
+import { ensureBytes, growableShared, maxBytes } from '../../shared/growable';
 
 function table(frames = 4, promoteAt = 2) {
   const layout = arenaLayout(frames, 4096);
@@ -92,5 +93,35 @@ describe('frame table', () => {
     expect(t.lookup('bad')).toBeNull();
     expect(t.generation(a.frame)).not.toBe(g);
     expect(t.allocate('good')?.evictedKey).toBeNull();
+  });
+});
+
+describe('frame table on a growable buffer (a domain’s private frames)', () => {
+  it('grows the buffer one frame at a time, as frames are first used, and never past the layout', () => {
+    const layout = arenaLayout(3, 4096, 1024);
+    const buf = growableShared(1024, layout.totalBytes);
+    expect(buf.byteLength).toBe(1024);
+    const t = new FrameTable(layout, buf, { promoteAt: 2 });
+    expect(buf.byteLength).toBe(1024); // nothing allocated for frames nobody used
+    const f = resident(t, 'a');
+    t.view(f).fill(7);
+    expect(buf.byteLength).toBe(1024 + 4096);
+    expect(new Uint8Array(buf, 1024, 4096).every((b) => b === 7)).toBe(true);
+    t.view(2)[0] = 9;
+    expect(buf.byteLength).toBe(layout.totalBytes);
+    expect(t.view(f)[0]).toBe(7); // views made before the growth still see the same bytes
+    expect(() => new FrameTable(arenaLayout(4, 4096, 1024), buf, { promoteAt: 2 })).toThrow(/needs/);
+  });
+
+  it('ensureBytes: grows, never shrinks, refuses past the maximum and on a fixed buffer', () => {
+    const g = growableShared(8, 64);
+    expect(ensureBytes(g, 4)).toBe(true);
+    expect(g.byteLength).toBe(8);
+    expect(ensureBytes(g, 40)).toBe(true);
+    expect(g.byteLength).toBe(40);
+    expect(ensureBytes(g, 65)).toBe(false);
+    expect(g.byteLength).toBe(40);
+    expect(ensureBytes(new SharedArrayBuffer(16), 17)).toBe(false);
+    expect(maxBytes(g)).toBe(64);
   });
 });
