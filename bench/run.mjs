@@ -1,6 +1,9 @@
 // @ts-check
-// Runs in Node: `npm run bench [-- --quick [--disk]] [-- --runs 3] [-- --only reads,memory] [-- --out file.json]`.
-// Serves the project with Vite (cross-origin isolated), opens bench/index.html in the same
+// Runs in Node: `npm run bench [-- --quick [--disk]] [-- --runs 3] [-- --only reads,memory] [-- --out file.json] [-- --dev]`.
+// Builds the benchmark as users get the product (bench/vite.config.ts: minified, no inline
+// source maps) and serves the build with Vite's preview server, cross-origin isolated;
+// `--dev` serves the sources with the dev server instead (no build; per-guest memory is
+// then inflated by the dev server's source maps). Opens bench/index.html in the same
 // Chromium the tests use, once per run (each run in a fresh browser on a fresh profile on
 // disk: a Playwright context without a profile is off the record, and Chromium keeps an
 // off-the-record profile's IndexedDB in memory, which is not what a user's pool runs on;
@@ -18,7 +21,7 @@ import os from 'node:os';
 import { chromium } from 'playwright-core';
 import { chromiumLaunchOptions } from '../scripts/chromium.mjs';
 import { aggregate } from './aggregate.mjs';
-import { startQuietServer } from '../scripts/quiet-server.mjs';
+import { startBuiltPreview, startQuietServer } from '../scripts/quiet-server.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -41,7 +44,8 @@ const timeoutMs = (quick ? 4 : 20) * 60_000;
 
 /** @typedef {{ metrics: Record<string, { value: number, unit: string }>, errors: { suite: string, error: string }[], seconds: Record<string, number>, log: string[], done: boolean }} PageState */
 
-const server = await startQuietServer();
+const dev = args.includes('--dev');
+const server = dev ? await startQuietServer() : await startBuiltPreview('bench/vite.config.ts');
 const base = server.base;
 let browserVersion = '';
 /** @type {import('playwright-core').Browser | null} */
@@ -96,6 +100,8 @@ try {
     browser: browserVersion,
     // Where IndexedDB lived (see the header).
     storage: onDisk ? 'profile on disk' : 'off the record (in memory)',
+    // What the page ran (see the header).
+    served: dev ? 'dev server (sources)' : 'build (bench/vite.config.ts), preview server',
     userAgent,
     cpu: os.cpus()[0]?.model ?? 'unknown',
     cores: os.cpus().length,
@@ -170,7 +176,7 @@ function pct(x) {
 function markdown(j) {
   const e = j.env;
   const lines = [
-    `Machine: ${e.cpu}, ${e.cores} cores, ${(e.memoryBytes / 2 ** 30).toFixed(0)} GiB, ${e.platform}; headless Chromium ${e.browser}, IndexedDB: ${e.storage}; ` +
+    `Machine: ${e.cpu}, ${e.cores} cores, ${(e.memoryBytes / 2 ** 30).toFixed(0)} GiB, ${e.platform}; headless Chromium ${e.browser}, IndexedDB: ${e.storage}; served from the ${e.served ?? 'dev server (sources)'}; ` +
       `${e.runs} run(s)${e.quick ? ', quick' : ''}, ${e.date}; load average before ${e.loadavgBefore.join(' ')}, after ${e.loadavgAfter.join(' ')}.`,
     '',
     '| target | median ratio | range over runs | goal | |',

@@ -43,6 +43,8 @@ test('npm run bench -- --quick writes well-formed JSON and a chart', async () =>
   expect(Number.isNaN(Date.parse(String(json.env.date)))).toBe(false);
   // The smoke test runs off the record (IndexedDB in memory) to stay fast, and says so.
   expect(json.env.storage).toBe('off the record (in memory)');
+  // It measures the product as users get it: built, not the dev server's sources.
+  expect(json.env.served).toMatch(/^build /);
   for (const key of REQUIRED) expect(Object.keys(json.metrics), key).toContain(key);
   // Every target is evaluated (met or missed) except those whose metrics quick mode skips.
   const skippedInQuick = new Set(['memory 32 guests / 1 guest']);
