@@ -638,7 +638,7 @@ export class Dom0Driver {
     d.kept.clear();
     d.group.members.delete(d);
     // Its private frames held blocks no one else may read: nothing of them outlives the domain.
-    zeroAll(d.priv);
+    d.priv.zeroAll();
   }
 
   // ---- internals -------------------------------------------------------------------------
@@ -791,10 +791,6 @@ export class Dom0Driver {
       }),
     );
   }
-}
-
-function zeroAll(t: FrameTable): void {
-  for (let f = 0; f < t.layout.frames; f++) t.view(f).fill(0);
 }
 
 function ok(): Completion {

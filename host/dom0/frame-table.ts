@@ -209,6 +209,12 @@ export class FrameTable {
     return this.bytes.subarray(frame * fb, (frame + 1) * fb);
   }
 
+  /** Zero every frame the buffer holds (a frame it never grew to hold never held anything). */
+  zeroAll(): void {
+    this.bytes = this.grownFrames();
+    this.bytes.fill(0);
+  }
+
   /** A view of every whole frame the buffer holds now. */
   private grownFrames(): Uint8Array {
     const { framesByteOffset: at, frames, frameBytes: fb } = this.layout;

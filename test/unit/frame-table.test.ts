@@ -125,3 +125,16 @@ describe('frame table on a growable buffer (a domain’s private frames)', () =>
     expect(maxBytes(g)).toBe(64);
   });
 });
+
+describe('frame table zeroing on a growable buffer', () => {
+  it('zeroAll zeroes what was used and does not grow the buffer', () => {
+    const layout = arenaLayout(4, 4096, 512);
+    const buf = growableShared(512, layout.totalBytes);
+    const t = new FrameTable(layout, buf, { promoteAt: 2 });
+    t.view(resident(t, 'a')).fill(0xaa);
+    expect(buf.byteLength).toBe(512 + 4096);
+    t.zeroAll();
+    expect(buf.byteLength).toBe(512 + 4096);
+    expect(new Uint8Array(buf, 512, 4096).every((b) => b === 0)).toBe(true);
+  });
+});
