@@ -15,7 +15,7 @@ import { decodeFrame } from '../../shared/ids';
 import { Dom0Driver, type DomainCounters, type DriverCounters } from './driver';
 import { PoolBlockStore } from './pool-block-store';
 import { RingPort } from './ring-port';
-import { RingScheduler } from './ring-scheduler';
+import { NAP_HOLD_MS, RingScheduler } from './ring-scheduler';
 import { growableShared } from '../../shared/growable';
 import { CopyPort } from './copy-port';
 import { Dom0Reliability, type StartMirrorOptions } from './dom0-reliability';
@@ -120,6 +120,16 @@ export class Dom0Service {
   private faultListener: ((id: number, reason: string) => void) | null = null;
   private config: Dom0Config | null = null;
   private storage: PoolStorage | null = null;
+
+  /** The bell the page rings after each control-plane message it posts (ring-scheduler.ts); null without SharedArrayBuffer. */
+  controlBell(): SharedArrayBuffer | null {
+    return this.doorbell;
+  }
+
+  /** A control-plane message came in: serve the event loop, not naps, for a while. */
+  activity(): void {
+    this.scheduler.holdNaps(NAP_HOLD_MS);
+  }
 
   /** Where the pool lives, in plain words for the page. */
   storageInfo(): PoolStorage {

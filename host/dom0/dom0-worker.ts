@@ -5,4 +5,7 @@ import { Dom0Service } from './dom0-service';
 import { installErrorTransfer } from '../../shared/errors/error-transfer';
 
 installErrorTransfer();
-expose(new Dom0Service());
+const service = new Dom0Service();
+// Registered before comlink's listener, so the scheduler knows before the call runs.
+addEventListener('message', () => service.activity());
+expose(service);

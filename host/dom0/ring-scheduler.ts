@@ -17,6 +17,11 @@
 // control-plane calls keep flowing. After NAP_FOR_MS without a request the loop sleeps on
 // the event loop (Atomics.waitAsync on every ring), which costs nothing while idle.
 //
+// The host page rings the same bell after every control-plane message it posts to dom0, and
+// every message dom0 receives holds naps off for NAP_HOLD_MS (Dom0Service.activity): a
+// control-plane call (a clone, a snapshot) runs on IndexedDB events and follow-up
+// messages, which a napping dom0 would each hold up to a millisecond.
+//
 // The doorbell is one word every guest can write. A guest that rewrites it can make dom0
 // wake for nothing, or (by restoring the value dom0 read, between another guest's ring and
 // dom0's wait) make dom0 miss that wake-up until the nap times out: at most one
@@ -34,6 +39,8 @@ import { canBlock } from '../../shared/atomics-wait';
 const SPIN_MS = 0.2;
 /** Nap on the doorbell for up to this long after the last request before sleeping on the event loop. */
 const NAP_FOR_MS = 20;
+/** How long after a control-plane message dom0 does not nap. */
+export const NAP_HOLD_MS = 50;
 /** Longest stretch without yielding to the event loop. */
 const YIELD_EVERY_MS = 1;
 
@@ -78,6 +85,7 @@ export class RingScheduler {
     this.running = true;
     let lastWork = performance.now();
     let lastYield = lastWork;
+    let rung = false;
     try {
       while (this.ports.size > 0) {
         this.turns++;
@@ -100,9 +108,23 @@ export class RingScheduler {
           this.yieldMs += lastYield - now;
           continue;
         }
-        if (work > 0 || now - lastWork < SPIN_MS) continue;
-        if (this.bell && now - lastWork < NAP_FOR_MS) {
-          this.nap(YIELD_EVERY_MS - (now - lastYield));
+        if (work > 0) {
+          rung = false;
+          continue;
+        }
+        if (rung) {
+          // The bell rang and no ring had work: the page posted a control-plane message
+          // (it rings the bell too), which only the event loop delivers.
+          rung = false;
+          this.yields++;
+          await soon();
+          lastYield = performance.now();
+          this.yieldMs += lastYield - now;
+          continue;
+        }
+        if (now - lastWork < SPIN_MS) continue;
+        if (this.bell && now - lastWork < NAP_FOR_MS && now >= this.napsHeldUntil) {
+          rung = this.nap(YIELD_EVERY_MS - (now - lastYield));
           continue;
         }
         this.sleeps++;
@@ -116,20 +138,31 @@ export class RingScheduler {
     }
   }
 
-  /** Block until a guest rings the doorbell or `ms` pass. */
-  private nap(ms: number): void {
+  /**
+   * No naps for `ms`: dom0 is doing control-plane work (a message came in), whose IndexedDB
+   * events and follow-up messages only its event loop delivers, and a nap would hold each
+   * of them up to a millisecond. The event-loop sleep serves that time instead.
+   */
+  holdNaps(ms: number): void {
+    this.napsHeldUntil = Math.max(this.napsHeldUntil, performance.now() + ms);
+  }
+  private napsHeldUntil = 0;
+
+  /** Block until the doorbell rings or `ms` pass; true if it rang. */
+  private nap(ms: number): boolean {
     const bell = this.bell!;
     // Read the bell before arming: a guest that sees an armed event rings after this read,
     // so the value differs by the time we wait (or its notify finds us waiting).
     const rung = Atomics.load(bell, 0);
-    for (const p of this.ports) if (p.arm()) return;
+    for (const p of this.ports) if (p.arm()) return false;
     this.naps++;
-    if (Atomics.wait(bell, 0, rung, Math.max(0, ms)) !== 'timed-out') return;
+    if (Atomics.wait(bell, 0, rung, Math.max(0, ms)) !== 'timed-out') return true;
     for (const p of this.ports) {
       if (p.pending()) {
         this.missedWakes++;
-        return;
+        return false;
       }
     }
+    return false;
   }
 }

@@ -319,6 +319,7 @@ export class Hypervisor {
         : options.forceCopy
           ? { kind: 'copy' as const, reason: 'copy transport forced by configuration' }
           : { kind: 'zero-copy' as const, reason: 'page is cross-origin isolated and has SharedArrayBuffer' };
+      ringBellOnPost(worker, await dom0.controlBell());
       const opened = await dom0.storageInfo();
       const storage = unlockedReason ? { kind: opened.kind, reason: unlockedReason } : opened;
       const hv = new Hypervisor(dom0, worker, hostTransport, !!options.forceCopy, storage, lock);
@@ -513,4 +514,20 @@ export class Hypervisor {
       this.lock?.release();
     }
   }
+}
+
+/**
+ * After each message the page posts to dom0, ring dom0's doorbell: dom0 may be napping in
+ * Atomics.wait between ring requests (host/dom0/ring-scheduler.ts), and a message is only
+ * delivered once its event loop runs. The page's main thread may notify, though not wait.
+ */
+function ringBellOnPost(worker: Worker, bell: SharedArrayBuffer | null): void {
+  if (!bell) return;
+  const word = new Int32Array(bell, 0, 1);
+  const post = worker.postMessage.bind(worker) as (message: unknown, transfer?: Transferable[] | StructuredSerializeOptions) => void;
+  worker.postMessage = ((message: unknown, transfer?: Transferable[] | StructuredSerializeOptions) => {
+    post(message, transfer);
+    Atomics.add(word, 0, 1);
+    Atomics.notify(word, 0);
+  }) as Worker['postMessage'];
 }

@@ -114,6 +114,25 @@ describe('memory per guest: what a domain does not use, it does not hold', () =>
   });
 });
 
+describe('the guest’s frame-view cache', () => {
+  it('frames that share a cache slot (256 apart) never alias: every re-read sees its own block', async () => {
+    const blocks = 600;
+    hv = await Hypervisor.start({ poolName: `memory-${crypto.randomUUID()}`, arenaFrames: blocks, quota: blocks, scrubEveryMs: 0 });
+    // Every block distinct (so no two share a chunk or a frame): byte 64 holds b's high byte.
+    const img = new Uint8Array(BS * blocks);
+    for (let b = 0; b < blocks; b++) {
+      img.fill(b & 0xff, b * BS, (b + 1) * BS);
+      img[b * BS + 64] = b >> 8;
+    }
+    await hv.pool.import('img', img.buffer, { blockSize: BS });
+    await hv.pool.snapshot('img', 'img@base');
+    const a = await spawn(hv);
+    const want = Array.from({ length: blocks }, (_, b) => (lineSumOf(b & 0xff) - (b & 0xff) * 65 + (b >> 8) * 65) | 0);
+    expect(await a.api.readAll()).toEqual(want); // fills frames 0..599 in order
+    expect(await a.api.readAll()).toEqual(want); // cached hits: a slot holds frame f, f + 256, f + 512 in turn
+  });
+});
+
 describe('integrity: nothing trusts shared memory', () => {
   it('fill-time poisoning: bytes a guest writes into frames while dom0 fills them are never certified', async () => {
     const h = await start({ arenaFrames: 64, blocks: 48 });
