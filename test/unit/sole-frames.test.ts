@@ -64,6 +64,11 @@ describe('sole-frame count', () => {
       for (const x of live) {
         if (driver.soleFrames(x) !== driver.soleFramesWalked(x))
           expect.fail(`seed ${seed}, step ${step} (${what}): domain ${x.id} sole ${driver.soleFrames(x)}, walked ${driver.soleFramesWalked(x)}`);
+        // The quota's count of frames the domain pins, against the frame table itself.
+        const t = x.group.table;
+        let pinned = 0;
+        for (let f = 0; f < t.layout.frames; f++) if (t.mappers(f).has(x.id)) pinned++;
+        if (x.mapped !== pinned) expect.fail(`seed ${seed}, step ${step} (${what}): domain ${x.id} pins ${x.mapped} frames, the table says ${pinned}`);
       }
     }
   });
