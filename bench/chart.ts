@@ -70,10 +70,12 @@ function svgEl<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<strin
 
 /** One series as lines: x on a log2 axis (the points are powers of two), y linear from 0. */
 function lineChart(s: NonNullable<BenchJson['series']>[number]): HTMLElement {
-  const W = 500;
+  // Room on the left for a tick label such as "119.1 kreads/s", on the right for a legend
+  // such as "metadata bytes per GiB" (both were clipped at 70 and 130 px).
+  const W = 540;
   const H = 230;
-  const L = 70;
-  const R = 130;
+  const L = 96;
+  const R = 160;
   const T = 10;
   const B = 40;
   const xs = [...new Set(s.lines.flatMap((l) => l.points.map((p) => p.x)))].sort((a, b) => a - b);
@@ -83,7 +85,7 @@ function lineChart(s: NonNullable<BenchJson['series']>[number]): HTMLElement {
   const x1 = Math.max(lx(xs[xs.length - 1]!), x0 + 1);
   const px = (x: number) => L + ((lx(x) - x0) / (x1 - x0)) * (W - L - R);
   const py = (y: number) => T + (1 - y / ymax) * (H - T - B);
-  const svg = svgEl('svg', { width: W, height: H, viewBox: `0 0 ${W} ${H}` });
+  const svg = svgEl('svg', { viewBox: `0 0 ${W} ${H}`, style: 'width: 100%; height: auto; max-width: ' + W + 'px' });
   svg.append(svgEl('line', { x1: L, y1: H - B, x2: W - R, y2: H - B, stroke: '#999' }), svgEl('line', { x1: L, y1: T, x2: L, y2: H - B, stroke: '#999' }));
   for (const x of xs) svg.append(svgEl('text', { x: px(x), y: H - B + 14, 'font-size': 11, 'text-anchor': 'middle' }, String(x)));
   svg.append(svgEl('text', { x: (L + W - R) / 2, y: H - 6, 'font-size': 11, 'text-anchor': 'middle' }, s.xLabel));
