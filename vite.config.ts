@@ -7,6 +7,7 @@ import { crossOriginIsolation, ISOLATION_HEADERS } from './scripts/isolation-hea
 import { guestCsp } from './scripts/guest-csp.ts';
 import { sqliteSample } from './scripts/sqlite-sample-plugin.ts';
 import { builtinImage } from './scripts/builtin-image.ts';
+import { ASCII_MINIFY } from './scripts/build-options.ts';
 import { chromiumLaunchOptions, CHROMIUM_ARGS } from './scripts/chromium.mjs';
 
 // The npm scripts run `scripts/chromium.mjs --check` first and print how to get a browser
@@ -41,7 +42,8 @@ export default defineConfig({
   plugins: [crossOriginIsolation(), guestCsp(), sqliteSample(), builtinImage()],
   server: { host: '127.0.0.1', port: 5173, headers: { ...ISOLATION_HEADERS } },
   preview: { host: '127.0.0.1', port: 4173, headers: { ...ISOLATION_HEADERS } },
-  worker: { format: 'es' },
+  // Minified output kept ASCII, in workers as on pages (scripts/build-options.ts says why).
+  worker: { format: 'es', rolldownOptions: { output: { minify: ASCII_MINIFY } } },
   // Lower syntax newer than ES2022 in dev too (guest modules use `using`), so the dev server
   // serves what Safari/WebKitGTK 2.50 can parse, as the build does.
   oxc: { target: 'es2022' },
@@ -64,6 +66,7 @@ export default defineConfig({
       },
       preserveEntrySignatures: 'exports-only',
       output: {
+        minify: ASCII_MINIFY,
         entryFileNames: (chunk) =>
           ['tar-guest', 'file-server-guest', 'sql-guest'].includes(chunk.name) ? `guest/workloads/${chunk.name}.js` : 'assets/[name]-[hash].js',
       },

@@ -21,7 +21,7 @@ config.build!.rollupOptions = {
     chart: 'bench/chart.html',
     ...Object.fromEntries(BENCH_GUEST_MODULES.map((m) => [m, `${m}.ts`])),
   },
-  output: { entryFileNames: (chunk) => (BENCH_GUEST_MODULES.includes(chunk.name) ? `${chunk.name}.js` : 'assets/[name]-[hash].js') },
+  output: { ...(base.build?.rollupOptions?.output as object), entryFileNames: (chunk) => (BENCH_GUEST_MODULES.includes(chunk.name) ? `${chunk.name}.js` : 'assets/[name]-[hash].js') },
 };
 delete (config as { test?: unknown }).test;
 

@@ -93,17 +93,17 @@ export interface DomainPort {
 
 export class Domain {
   readonly shadow: Int32Array; // trusted: encodeFrame(frame ref) per LBA (shared/ids.ts)
-  /** Mapped LBAs, oldest first: the order in which dom0 takes mappings back. */
-  readonly mappedLbas = new Set<number>();
+  /** LBAs whose shadow entry holds a frame. */
+  mappedLbas = 0;
+  /**
+   * Where the next reclaim looks first: dom0 takes mappings back in CLOCK order over the
+   * LBAs, from the shadow itself. (An insertion-ordered `Set` of mapped LBAs cost about
+   * 16 KiB per guest mapping 1,024 blocks; for a guest streaming through its volume the
+   * hand trails the stream as the oldest-first order did.)
+   */
+  reclaimHand = 0;
   /** lba → frame ref → pins kept after a mapping of that LBA went while the guest still held views of it. */
   readonly kept = new Map<number, Map<number, number>>();
-  /**
-   * Group frames this domain pins (by mappings or orphans): its quota use. How many pins
-   * it holds on each is the frame table's count for it (`mappers(frame).get(id)`); a map
-   * of its own here cost dom0 about 30 KiB per guest of a 1,024-frame arena, and every
-   * guest of a group pays it (bench: scale_guests_32_per_added_bytes).
-   */
-  pinnedFrames = 0;
   /**
    * Group frames this domain maps and no other domain does: what its fair share bounds.
    * Kept by pin/unpin as mappings come and go, so admitting a read costs O(1).
@@ -141,9 +141,13 @@ export class Domain {
     return !this.destroyed && this.fault === null;
   }
 
-  /** Group frames this domain holds. */
+  /**
+   * Group frames this domain pins (by mappings or orphans): its quota use. The frame
+   * table counts them with the pins themselves (a map of its own here cost dom0 about
+   * 30 KiB per guest of a 1,024-frame arena).
+   */
   get mapped(): number {
-    return this.pinnedFrames;
+    return this.group.table.framesMappedBy(this.id);
   }
 }
 
@@ -196,6 +200,8 @@ const DEFAULT_PRIVATE_FRAMES = 16;
 const READAHEAD_MAX_BYTES = 512 * 1024;
 /** Mappings taken back per step when a fill finds no frame to evict. */
 const RECLAIM_STEP = 8;
+/** A shadow entry that maps no frame. */
+const EMPTY = encodeFrame(NO_FRAME);
 
 export class Dom0Driver {
   readonly groups = new Map<string, TrustGroup>();
@@ -330,7 +336,7 @@ export class Dom0Driver {
    */
   private admit(d: Domain): boolean {
     const limit = this.share(d);
-    if (d.pinnedFrames + d.reserved < limit) return true;
+    if (d.mapped + d.reserved < limit) return true;
     const sole = this.soleFrames(d);
     if (sole + d.reserved < limit) return true;
     this.reclaim(d, sole + d.reserved - limit + 1, true, true);
@@ -360,16 +366,16 @@ export class Dom0Driver {
       return { status: Status.OK, frame: -1, generation: 0 };
     }
     const pf = d.priv.lookup(block.key);
-    if (pf !== null && d.priv.info(pf).state === 'resident') {
+    if (pf !== null && d.priv.stateOf(pf) === 'resident') {
       d.counters.hits++;
       d.counters.privateReads++;
       return this.mapInto(d, lba, d.group.layout.frames + pf);
     }
     const table = d.group.table;
     const frame = table.lookup(block.key);
-    if (frame === null || table.info(frame).state !== 'resident') return null;
+    if (frame === null || table.stateOf(frame) !== 'resident') return null;
     // Verified before it is mapped into a domain that does not hold it yet.
-    if (!table.mappers(frame).has(d.id) && this.hooks.frameCheck && !this.hooks.frameCheck(d.group, frame)) return null;
+    if (table.pinsBy(frame, d.id) === 0 && this.hooks.frameCheck && !this.hooks.frameCheck(d.group, frame)) return null;
     d.counters.hits++;
     return this.mapInto(d, lba, frame);
   }
@@ -522,8 +528,8 @@ export class Dom0Driver {
 
   private mapInto(d: Domain, lba: number, ref: number): Completion {
     this.pin(d, ref);
+    if (d.shadow[lba] === EMPTY) d.mappedLbas++;
     d.shadow[lba] = encodeFrame(ref);
-    d.mappedLbas.add(lba);
     d.port?.publish(lba, ref, this.generation(d, ref));
     return this.answer(d, lba, ref);
   }
@@ -534,16 +540,15 @@ export class Dom0Driver {
       t.map(f, d.id);
       return;
     }
-    const mappers = t.mappers(f);
-    if (!mappers.has(d.id)) {
+    if (t.pinsBy(f, d.id) === 0) {
       // d joins the frame: it was d's alone if nobody mapped it, and stops being the one
       // other mapper's alone if there was exactly one.
-      if (mappers.size === 0) d.sole++;
-      else if (mappers.size === 1) {
-        const alone = this.onlyMapper(mappers);
+      const others = t.mapperCountOf(f);
+      if (others === 0) d.sole++;
+      else if (others === 1) {
+        const alone = this.onlyMapper(t, f);
         if (alone) alone.sole--;
       }
-      d.pinnedFrames++;
     }
     t.map(f, d.id);
   }
@@ -552,19 +557,18 @@ export class Dom0Driver {
     const [t, f] = this.tableOf(d, ref);
     t.unmap(f, d.id);
     if (t !== d.group.table) return;
-    const mappers = t.mappers(f);
-    if (mappers.has(d.id)) return;
-    d.pinnedFrames--;
-    if (mappers.size === 0) d.sole--;
-    else if (mappers.size === 1) {
-      const left = this.onlyMapper(mappers);
-      if (left) left.sole++;
+    if (t.pinsBy(f, d.id) > 0) return;
+    const left = t.mapperCountOf(f);
+    if (left === 0) d.sole--;
+    else if (left === 1) {
+      const alone = this.onlyMapper(t, f);
+      if (alone) alone.sole++;
     }
   }
 
-  private onlyMapper(mappers: ReadonlyMap<number, number>): Domain | null {
-    for (const id of mappers.keys()) return this.domains.get(id) ?? null;
-    return null;
+  private onlyMapper(t: FrameTable, f: number): Domain | null {
+    const id = t.anyMapper(f);
+    return id === null ? null : (this.domains.get(id) ?? null);
   }
 
   /**
@@ -573,8 +577,9 @@ export class Dom0Driver {
    */
   private dropMapping(d: Domain, lba: number, keepIfLeased: boolean): void {
     const ref = decodeFrame(d.shadow[lba]!);
-    d.shadow[lba] = encodeFrame(NO_FRAME);
-    d.mappedLbas.delete(lba);
+    if (ref === NO_FRAME) return;
+    d.shadow[lba] = EMPTY;
+    d.mappedLbas--;
     const leased = d.port ? d.port.clearLeased(lba) : false;
     if (keepIfLeased && leased) {
       let m = d.kept.get(lba);
@@ -600,7 +605,8 @@ export class Dom0Driver {
     for (const id of [...g.table.mappers(frame).keys()]) {
       const d = this.domains.get(id);
       if (!d || !d.alive) continue;
-      for (const lba of [...d.mappedLbas]) if (d.shadow[lba] === encodeFrame(frame)) this.dropMapping(d, lba, true);
+      const enc = encodeFrame(frame);
+      for (let lba = 0; lba < d.shadow.length; lba++) if (d.shadow[lba] === enc) this.dropMapping(d, lba, true);
     }
   }
 
@@ -613,22 +619,26 @@ export class Dom0Driver {
     let got = 0;
     const arena = d.group.layout.frames;
     const table = d.group.table;
-    // Leased entries go back to the end of the set: visit each mapping at most once.
-    let budget = d.mappedLbas.size;
-    for (const lba of d.mappedLbas) {
-      if (got >= want || budget-- <= 0) break;
+    // One turn of the hand at most: each mapping is visited once, and a leased one is
+    // passed over (the hand has moved on when it next looks).
+    const n = d.shadow.length;
+    let toVisit = d.mappedLbas;
+    for (let step = 0; step < n && got < want && toVisit > 0; step++) {
+      const lba = d.reclaimHand;
+      d.reclaimHand = lba + 1 === n ? 0 : lba + 1;
       const ref = decodeFrame(d.shadow[lba]!);
-      if (ref === NO_FRAME || (groupOnly && ref >= arena) || (!groupOnly && ref < arena)) continue;
-      if (soleOnly && ref < arena && table.mappers(ref).size > 1) continue;
-      d.shadow[lba] = encodeFrame(NO_FRAME);
-      d.mappedLbas.delete(lba);
+      if (ref === NO_FRAME) continue;
+      toVisit--;
+      if ((groupOnly && ref >= arena) || (!groupOnly && ref < arena)) continue;
+      if (soleOnly && ref < arena && table.mapperCountOf(ref) > 1) continue;
+      d.shadow[lba] = EMPTY;
       if (d.port?.clearLeased(lba)) {
-        // A view holds it: put it back, newest now, so the next pass looks elsewhere first.
+        // A view holds it: put it back.
         d.shadow[lba] = encodeFrame(ref);
-        d.mappedLbas.add(lba);
         d.port.publish(lba, ref, this.generation(d, ref));
         continue;
       }
+      d.mappedLbas--;
       this.unpin(d, ref);
       d.counters.revoked++;
       got++;
@@ -637,9 +647,9 @@ export class Dom0Driver {
   }
 
   private release(d: Domain): void {
-    for (const lba of d.mappedLbas) this.unpin(d, decodeFrame(d.shadow[lba]!));
-    d.shadow.fill(0);
-    d.mappedLbas.clear();
+    for (let lba = 0; lba < d.shadow.length; lba++) if (d.shadow[lba] !== EMPTY) this.unpin(d, decodeFrame(d.shadow[lba]!));
+    d.shadow.fill(EMPTY);
+    d.mappedLbas = 0;
     for (const m of d.kept.values()) for (const [ref, pins] of m) for (let i = 0; i < pins; i++) this.unpin(d, ref);
     d.kept.clear();
     d.group.members.delete(d);
@@ -702,7 +712,7 @@ export class Dom0Driver {
    * none could be taken and no domain is over its share (everything is leased fairly).
    */
   private reclaimGroup(g: TrustGroup): boolean {
-    const byUse = [...g.members].filter((d) => d.alive).sort((a, b) => b.pinnedFrames - a.pinnedFrames);
+    const byUse = [...g.members].filter((d) => d.alive).sort((a, b) => b.mapped - a.mapped);
     // A mapping of a frame no one else maps frees that frame; one of a shared frame does not.
     for (const d of byUse) if (this.reclaim(d, RECLAIM_STEP, true, true) > 0) return true;
     for (const d of byUse) if (this.reclaim(d, RECLAIM_STEP, true) > 0) return true;

@@ -85,6 +85,30 @@ describe('frame table', () => {
     expect(() => t.map(-1, 1)).toThrow(RangeError);
   });
 
+  it('counts each domain\'s pins per frame and its frames, and forgets a domain that maps nothing', () => {
+    const t = table(4, 99);
+    const [x, y] = [resident(t, 'x'), resident(t, 'y')];
+    t.map(x, 1);
+    t.map(x, 1); // two LBAs of domain 1 hold the same block
+    t.map(x, 2);
+    t.map(y, 2);
+    expect([t.pinsBy(x, 1), t.pinsBy(x, 2), t.pinsBy(y, 1), t.pinsBy(y, 2)]).toEqual([2, 1, 0, 1]);
+    expect([t.mapperCountOf(x), t.mapperCountOf(y)]).toEqual([2, 1]);
+    expect([t.framesMappedBy(1), t.framesMappedBy(2), t.framesMappedBy(3)]).toEqual([1, 2, 0]);
+    expect([...t.mappers(x)].sort()).toEqual([[1, 2], [2, 1]]);
+    expect(t.anyMapper(y)).toBe(2);
+    t.unmap(x, 1);
+    expect([t.pinsBy(x, 1), t.mapperCountOf(x), t.framesMappedBy(1)]).toEqual([1, 2, 1]);
+    t.unmap(x, 1);
+    expect([t.pinsBy(x, 1), t.mapperCountOf(x), t.framesMappedBy(1), t.anyMapper(x)]).toEqual([0, 1, 0, 2]);
+    expect(() => t.unmap(x, 1)).toThrow(/does not map/);
+    t.unmap(x, 2);
+    t.unmap(y, 2);
+    expect([t.mapperCountOf(x), t.mapperCountOf(y), t.framesMappedBy(2), t.anyMapper(x)]).toEqual([0, 0, 0, null]);
+    expect(t.stats().mapped).toBe(0);
+    expect(t.available()).toBe(4);
+  });
+
   it('frees a frame whose fill failed, with a new generation', () => {
     const t = table(1);
     const a = t.allocate('bad')!;

@@ -69,6 +69,9 @@ describe('sole-frame count', () => {
         let pinned = 0;
         for (let f = 0; f < t.layout.frames; f++) if (t.mappers(f).has(x.id)) pinned++;
         if (x.mapped !== pinned) expect.fail(`seed ${seed}, step ${step} (${what}): domain ${x.id} pins ${x.mapped} frames, the table says ${pinned}`);
+        // The count that bounds a reclaim's turn of the hand, against the shadow.
+        const lbas = x.shadow.reduce((n, e) => n + (e !== 0 ? 1 : 0), 0);
+        if (x.mappedLbas !== lbas) expect.fail(`seed ${seed}, step ${step} (${what}): domain ${x.id} counts ${x.mappedLbas} mapped LBAs, its shadow holds ${lbas}`);
       }
     }
   });
