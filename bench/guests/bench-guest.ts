@@ -12,7 +12,8 @@ export interface BenchGuestApi {
   awaitResolvedNs(iterations: number): Promise<number>;
   cachedHitSyncNs(lba: number, iterations: number): number;
   /** Reads `lbas` in order, each timed: the mean and percentiles of the round trips, in ns. */
-  ringReadNs(lbas: number[]): Promise<{ mean: number; p50: number; p90: number; p99: number }>;
+  /** With `gapMs`, the guest computes that long (a busy loop) before each read, as a program between its reads does. */
+  ringReadNs(lbas: number[], gapMs?: number): Promise<{ mean: number; p50: number; p90: number; p99: number }>;
   ringReadSyncNs(lbas: number[]): number;
   missNs(lbas: number[]): Promise<number>;
   /** Reads `lbas` in order, releasing each view at once; ms taken. */
@@ -87,19 +88,19 @@ export default function main(ctx: GuestContext): void {
       const ns = ((performance.now() - t0) * 1e6) / iterations;
       return sink === -1 ? -1 : ns;
     },
-    async ringReadNs(lbas) {
+    async ringReadNs(lbas, gapMs = 0) {
       // Blocks resident (another domain read them) but not mapped here: each read is one
       // request/completion round trip through dom0's walk of our clone. Each is timed on
       // its own (performance.now is ~5 µs coarse here, fine at this scale): a mean can hide
       // that most round trips are short and a few wait on dom0's event loop.
       const each = new Float64Array(lbas.length);
-      const t0 = performance.now();
       for (let i = 0; i < lbas.length; i++) {
+        if (gapMs > 0) for (const until = performance.now() + gapMs; performance.now() < until; );
         const s = performance.now();
         (await dev.read(lbas[i]!)).release();
         each[i] = performance.now() - s;
       }
-      const mean = ((performance.now() - t0) * 1e6) / lbas.length;
+      const mean = (each.reduce((a, b) => a + b, 0) * 1e6) / lbas.length;
       each.sort();
       const at = (q: number) => each[Math.min(each.length - 1, Math.floor(q * each.length))]! * 1e6;
       return { mean, p50: at(0.5), p90: at(0.9), p99: at(0.99) };

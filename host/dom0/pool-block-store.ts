@@ -1,11 +1,11 @@
 // Runs in the dom0 driver worker. Adapts the IndexedDB pool (host/pool) to the driver's
 // BlockStore: a block's physical identity is its chunk id, which stays the same when a
 // cleaner moves the chunk (seed 004); frames are keyed by it within a trust group.
-import type { BlockRef, Pool } from '../pool';
+import type { Pool } from '../pool';
 import type { BlockStore, PhysicalBlock, VolumeInfo } from './block-store';
 
 interface PoolBlock extends PhysicalBlock {
-  readonly ref: BlockRef;
+  readonly chunkId: number;
 }
 
 export class PoolBlockStore implements BlockStore {
@@ -21,13 +21,11 @@ export class PoolBlockStore implements BlockStore {
   }
 
   resolveSync(dataset: string, lbas: readonly number[]): (PhysicalBlock | null)[] {
-    const refs = this.pool.resolveSync(dataset, lbas);
-    const exclusive = this.pool.exclusiveSync(dataset, lbas);
-    return refs.map((ref, i): PoolBlock | null => (ref ? { key: String(ref.chunkId), size: ref.size, exclusive: exclusive[i]!, ref } : null));
+    return this.pool.servingSync(dataset, lbas).map((b): PoolBlock | null => (b ? { key: String(b.chunkId), size: b.size, exclusive: b.exclusive, chunkId: b.chunkId } : null));
   }
 
   read(_dataset: string, blocks: readonly PhysicalBlock[]): Promise<Uint8Array[]> {
-    return this.pool.readChunks(blocks.map((b) => (b as PoolBlock).ref));
+    return this.pool.readChunks(blocks as readonly PoolBlock[]);
   }
 
   write(dataset: string, lba: number, bytes: Uint8Array): Promise<void> {

@@ -19,6 +19,23 @@ export function lookup(state: PoolState, ds: DatasetRecord, lba: number): number
 }
 
 /**
+ * Both of the lookups below in one walk, for dom0's serving path: the chunk id at `lba`
+ * (0 = hole), negated when the block is not this dataset's alone (see exclusiveAt).
+ */
+export function lookupOwned(state: PoolState, ds: DatasetRecord, lba: number): number {
+  let id = ds.root;
+  let alone = true;
+  for (let level = ds.levels - 1; id !== 0; level--) {
+    const n = state.nodes.get(id);
+    if (!n) throw new Error(`pool invariant broken: tree node ${id} missing`);
+    if (n.refcount !== 1) alone = false;
+    id = n.ptrs[slotAt(lba, level)]!;
+    if (level === 0) return id === 0 ? 0 : alone && state.chunks.get(id)?.refcount === 1 ? id : -id;
+  }
+  return 0;
+}
+
+/**
  * Whether the block at `lba` is reachable from this dataset alone: every node on its path
  * and the chunk itself have one reference. False for a hole, a block still shared with a
  * snapshot or clone, and a deduplicated chunk. dom0 keeps such a block out of the trust

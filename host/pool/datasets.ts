@@ -31,8 +31,7 @@ export function findDataset(state: PoolState, ref: DatasetRef): DatasetRecord {
   // The id a name last resolved to is remembered and re-checked on use; names are unique
   // (checkNewName), so a live record that still carries the name is the answer, and
   // anything else (renamed, destroyed, rolled back, incomplete) falls back to the scan.
-  let ids = nameIndex.get(state);
-  if (!ids) nameIndex.set(state, (ids = new Map()));
+  const ids = state.nameHints;
   const id = ids.get(ref);
   if (id !== undefined) {
     const d = state.datasets.get(id);
@@ -47,9 +46,6 @@ export function findDataset(state: PoolState, ref: DatasetRef): DatasetRecord {
   ids.delete(ref);
   throw new UnknownDatasetError(ref);
 }
-
-/** Per pool state: the id each name last resolved to (a hint, always re-checked). */
-const nameIndex = new WeakMap<PoolState, Map<string, number>>();
 
 function checkNewName(state: PoolState, name: string): void {
   if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('a dataset name must be a non-empty string');

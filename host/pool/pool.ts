@@ -5,7 +5,7 @@
 // chunk map over metaslabs (see docs/pool.md). All mutations are staged in memory as the
 // open transaction group; commit() writes the group in one IndexedDB transaction.
 import { openDB, type IDBPDatabase } from 'idb';
-import { countBlocks, exclusiveAt, lookup } from './block-tree';
+import { countBlocks, exclusiveAt, lookup, lookupOwned } from './block-tree';
 import { writeTxg } from './commit';
 import { ChecksumError, InvalidArgumentError, OutOfRangeError, PoolClosedError, PoolFormatError, PoolLostError, StaleBlockRefError } from '../../shared/errors/pool-errors';
 import { decodePage } from './chunk-map-page';
@@ -257,6 +257,25 @@ export class Pool {
   }
 
   /**
+   * dom0's serving path: per LBA (null = hole) the chunk id and size, and whether the block
+   * is this dataset's alone (as exclusiveSync says), in one walk of the tree per LBA and
+   * with no copy of the chunk's hash.
+   */
+  servingSync(ds: DatasetRef, lbas: readonly number[]): ({ chunkId: number; size: number; exclusive: boolean } | null)[] {
+    const d = this.dataset(ds);
+    const blocks = blockCount(d.sizeBytes, d.blockSize);
+    return lbas.map((lba) => {
+      if (!Number.isInteger(lba) || lba < 0 || lba >= blocks) throw new OutOfRangeError(d.name, lba, blocks);
+      const owned = lookupOwned(this.state, d, lba);
+      if (owned === 0) return null;
+      const chunkId = Math.abs(owned);
+      const c = this.state.chunks.get(chunkId);
+      if (!c) throw new Error(`pool invariant broken: chunk ${chunkId} of ${d.name} block ${lba} missing`);
+      return { chunkId, size: c.size, exclusive: owned > 0 };
+    });
+  }
+
+  /**
    * Per LBA: true if the block is this dataset's alone (no snapshot, clone or deduplicated
    * block shares its chunk), so no other dataset's reader may see it. Holes are false.
    */
@@ -270,7 +289,7 @@ export class Pool {
    * up again by id, so a ref stays valid if a cleaner moved the chunk; throws
    * StaleBlockRefError if the chunk was freed, ChecksumError on corruption.
    */
-  async readChunks(refs: readonly BlockRef[]): Promise<Uint8Array[]> {
+  async readChunks(refs: readonly Pick<BlockRef, 'chunkId'>[]): Promise<Uint8Array[]> {
     this.checkOpen();
     const chunks = refs.map((r) => {
       const c = this.state.chunks.get(r.chunkId);

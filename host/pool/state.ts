@@ -37,6 +37,11 @@ export class PoolState {
   readonly dedup = new StagedMap<string, number>();
   /** Data records of the open group, by physKeyString. */
   readonly data = new Map<string, StagedData>();
+  /**
+   * Name → the dataset id it last resolved to (findDataset): a hint, re-checked on every use
+   * against the live record, so it needs no upkeep when datasets change or a group rolls back.
+   */
+  readonly nameHints = new Map<string, number>();
 
   constructor(sup: SuperRecord) {
     this.superCommitted = sup;

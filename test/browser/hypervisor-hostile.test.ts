@@ -102,15 +102,12 @@ describe('hostile guests', () => {
     const g = await hostile();
     const storm = g.api.stormDoorbell(1500);
     await new Promise((r) => setTimeout(r, 100));
-    const missedBefore = (await hv.pool.stats()).scheduler.missedWakes;
     expect(await bystander.api.nops(500)).toBe(500);
     const doneAt = performance.timeOrigin + performance.now();
     const s = await storm;
     expect(s.stores).toBeGreaterThan(100_000);
     // Served while the storm ran, not after it: a lost wake-up costs at most one nap.
     expect(doneAt).toBeLessThan(s.endAt);
-    const missed = (await hv.pool.stats()).scheduler.missedWakes - missedBefore;
-    expect(missed).toBeLessThanOrEqual(500);
     await bystanderStillServed(5);
   });
 

@@ -5,7 +5,7 @@
 // that metaslab accounting adds up, and that a discard returns exactly to the last commit.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { lookup } from '../../host/pool/block-tree';
+import { exclusiveAt, lookup, lookupOwned } from '../../host/pool/block-tree';
 import * as datasets from '../../host/pool/datasets';
 import { PoolError } from '../../shared/errors/pool-errors';
 import { checkMetadata } from '../../host/pool/fsck';
@@ -123,6 +123,10 @@ describe('pool metadata engine against a model', () => {
               const want = md.blocks.get(lba) ?? 0;
               const got = id === 0 ? 0 : hashOf.get(toHex(state.chunks.get(id)!.hash));
               if (got !== want) throw new Error(`${name} block ${lba}: read content ${got}, model says ${want}`);
+              // dom0's one-walk lookup agrees with the two it replaces.
+              const owned = lookupOwned(state, d, lba);
+              const expected = id === 0 ? 0 : exclusiveAt(state, d, lba) ? id : -id;
+              if (owned !== expected) throw new Error(`${name} block ${lba}: lookupOwned says ${owned}, lookup and exclusiveAt say ${expected}`);
             }
           }
           expect([...state.datasets.values()].map((d) => d.name).sort()).toEqual([...model.keys()].sort());
