@@ -1,5 +1,5 @@
 // @ts-check
-// Runs in Node: `npm run bench:sqlite [-- --layers tabvisor,wa-opfs-coop] [--tenants 1,8] [--timeout-s 240] [--append]`.
+// Runs in Node: `npm run bench:sqlite [-- --layers tabvisor,wa-opfs-coop] [--tenants 1,8] [--timeout-s 240] [--append] [--dev]`.
 // SQLite tenants on Tabvisor (copy-on-write clones of one database) against SQLite as its
 // users run it in the browser, one copy of the database per tenant: wa-sqlite's
 // OPFSCoopSyncVFS and IDBBatchAtomicVFS, absurd-sql, and the official build's "opfs" and
@@ -11,7 +11,9 @@
 // operating system sees it: PSS of every process of that browser (/proc/<pid>/smaps_rollup)
 // plus the page cache its profile's files hold (fincore). Storage is what the profile's
 // IndexedDB and OPFS directories hold on disk. Writes bench/results/sqlite.json and
-// sqlite.md (bench/sqlite/report.mjs makes the tables and the targets).
+// sqlite.md (bench/sqlite/report.mjs makes the tables and the targets). Every layer runs
+// built and minified (bench/sqlite/vite.config.ts), as its users ship it, from Vite's
+// preview server; `--dev` runs the sources under the dev server instead.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { chromium } from 'playwright-core';
 import { chromiumLaunchOptions } from '../scripts/chromium.mjs';
-import { startQuietServer } from '../scripts/quiet-server.mjs';
+import { startBuiltPreview, startQuietServer } from '../scripts/quiet-server.mjs';
 import { BASELINE, markdown, median } from './sqlite/report.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -38,6 +40,7 @@ const out = resolve(root, argValue('--out') ?? 'bench/results/sqlite.json');
 const append = args.includes('--append');
 /** One (layer, tenants) run is given up after this long and reported as failed. */
 const runTimeoutMs = Number(argValue('--timeout-s') ?? 240) * 1000;
+const dev = args.includes('--dev');
 
 /** @param {number} pid @returns {number[]} pid and every descendant */
 function tree(pid) {
@@ -114,7 +117,10 @@ function storageBytes(dir) {
   return bytes;
 }
 
-const server = await startQuietServer({
+const server = dev ? await startDevServer() : await startBuiltPreview('bench/sqlite/vite.config.ts');
+const served = dev ? 'dev server (sources)' : 'build (bench/sqlite/vite.config.ts), preview server';
+function startDevServer() {
+  return startQuietServer({
   // The comparison's own packages, pre-bundled up front so Vite never reloads the page
   // mid-run; the official build is served as is (it finds its WASM and its OPFS proxy
   // worker beside itself through import.meta.url).
@@ -122,7 +128,8 @@ const server = await startQuietServer({
     include: ['@jlongster/sql.js', 'absurd-sql', 'absurd-sql/dist/indexeddb-backend', 'absurd-sql/dist/indexeddb-main-thread'],
     exclude: ['@sqlite.org/sqlite-wasm'],
   },
-});
+  });
+}
 /** Tenant counts a layer runs with: the browser baseline (no layer at all) runs once, with none. @param {string} layer */
 function countsFor(layer) {
   return layer === BASELINE ? [0] : tenantCounts;
@@ -152,6 +159,7 @@ function writeResults() {
     cpus: os.cpus().length,
     loadavg1: Math.max(os.loadavg()[0] ?? 0, ...loads),
     chromium: chromiumLaunchOptions().executablePath ?? 'Playwright',
+    served,
     results: all,
   };
   writeFileSync(out, JSON.stringify(run, null, 2) + '\n');

@@ -162,11 +162,11 @@ function fmt(ms) {
 
 /**
  * The Markdown tables: measurements, then targets.
- * @param {{ date: string, loadavg1: number, cpus: number, results: SqliteBenchRow[] }} run
+ * @param {{ date: string, loadavg1: number, cpus: number, served?: string, results: SqliteBenchRow[] }} run
  */
 export function markdown(run) {
   const lines = [
-    `SQLite layers side by side (\`npm run bench:sqlite\`, ${run.date}, load average up to ${run.loadavg1.toFixed(1)} on ${run.cpus} cores${run.loadavg1 > run.cpus / 2 ? ': a loaded machine, numbers for orientation only' : ''}).`,
+    `SQLite layers side by side (\`npm run bench:sqlite\`, ${run.date}, load average up to ${run.loadavg1.toFixed(1)} on ${run.cpus} cores${run.loadavg1 > run.cpus / 2 ? ': a loaded machine, numbers for orientation only' : ''}; served from the ${run.served ?? 'dev server (sources)'}).`,
     '',
     '| layer | tenants | add: copy/clone ms (median) | add: whole tenant ms (median) | cold ms | warm ms | storage MiB (÷ db) | PSS MiB | page cache MiB | memory MiB |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

@@ -203,9 +203,7 @@ export class Dom0Service {
 
   async clone(snapshot: string, name: string, opts: { group?: string } = {}): Promise<DatasetInfo> {
     const pool = this.mustPool();
-    const info = await pool.clone(snapshot, name, opts);
-    await pool.commit();
-    return info;
+    return pool.cloneCommitted(snapshot, name, opts);
   }
 
   async destroyDataset(name: string): Promise<void> {

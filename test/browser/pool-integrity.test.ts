@@ -105,6 +105,29 @@ describe('pool integrity', () => {
     expect((e as ChecksumError).detail.actual).toBeNull();
   });
 
+  it('a clone alone commits relaxed; with writes staged beside it, with the pool\'s durability (they are acknowledged by it)', async () => {
+    const name = newName();
+    const seen: string[] = [];
+    const pool = await open(name, { hooks: { beforeComplete: (tx) => void seen.push(tx.durability) } });
+    await pool.createVolume('v', { sizeBytes: 32 * BS, blockSize: BS });
+    await pool.write('v', 0, block(1));
+    await pool.snapshot('v', 'v@1');
+    await pool.commit();
+    expect(seen).toEqual(['strict']);
+    await pool.cloneCommitted('v@1', 'c1');
+    expect(seen).toEqual(['strict', 'relaxed']);
+    await pool.write('v', 1, block(2)); // staged, not yet committed
+    await pool.cloneCommitted('v@1', 'c2');
+    expect(seen).toEqual(['strict', 'relaxed', 'strict']);
+    expect(pool.stats().datasets).toBe(4);
+    // Both clones and the write are there after a reopen.
+    pool.close();
+    opened.splice(opened.indexOf(pool), 1);
+    const again = await open(name);
+    expect([again.info('c1').kind, again.info('c2').kind]).toEqual(['clone', 'clone']);
+    expect((await again.readBlocks('v', [1]))[0]).toEqual(block(2));
+  });
+
   it('a commit that hits QuotaExceededError gives PoolFullError and the pool stays at its last commit', async () => {
     const name = newName();
     let fail = false;
