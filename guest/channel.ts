@@ -67,6 +67,8 @@ export interface Channel {
 interface Waiter {
   onReply: (entry: Int32Array) => void;
   fail: (err: ChannelClosedError) => void;
+  /** Completions still to come under this waiter's tag (a batch shares one tag). */
+  left: number;
 }
 
 function encode(words: Int32Array, base: number, tag: number, req: Request): void {
@@ -91,6 +93,14 @@ function encode(words: Int32Array, base: number, tag: number, req: Request): voi
  */
 const SPIN_MIN_MS = 0.05;
 const SPIN_MAX_MS = 0.25;
+/**
+ * Where the guest may block, it first polls this long without arming the ring's event:
+ * an answer within it needs no `Atomics.notify` from dom0 and no wake-up, which on the
+ * 2-vCPU test VM cost more than the wait (browser bench, two runs each, 2026-11-30: ring
+ * round trip median 40–55 → 15–20 µs in three of four runs, batched no-ops 1.1–1.7 →
+ * 1.8–2.2 M/s together with one tag per batch).
+ */
+const POLL_MS = 0.03;
 
 /** Learns how long this channel's answers take, to choose how long to poll for the next. */
 export class SpinBudget {
@@ -166,7 +176,7 @@ export class RingChannel implements Channel {
     let settle: (r: Reply) => void = () => {};
     let fail: (e: ChannelClosedError) => void = () => {};
     const reply = new Promise<Reply>((resolve, reject) => ((settle = resolve), (fail = reject)));
-    await this.enqueue(req, 1, { onReply: (entry) => settle({ words: entry.slice() }), fail });
+    await this.enqueue(req, 1, { onReply: (entry) => settle({ words: entry.slice() }), fail, left: 1 });
     return reply;
   }
 
@@ -182,21 +192,26 @@ export class RingChannel implements Channel {
         if (--left === 0) settle();
       },
       fail,
+      left: count,
     });
     await done;
     return ok;
   }
 
-  /** Put `count` copies of `req` on the ring, each answered by `onReply`; waits for space as needed. */
+  /**
+   * Put `count` copies of `req` on the ring under one tag, each answered by `onReply`;
+   * waits for space as needed. One tag per batch rather than per entry: dom0 echoes a
+   * request's tag in its completion and nothing else reads it, and a map entry per no-op
+   * was a good part of what a batch cost the guest.
+   */
   private async enqueue(req: Request, count: number, waiter: Waiter): Promise<void> {
     let queued = 0;
+    const tag = this.tag();
+    this.pending.set(tag, waiter);
+    const fill = (w: Int32Array, base: number): void => encode(w, base, tag, req);
     while (queued < count) {
       this.check();
-      const made = this.req.produce(count - queued, (w, base) => {
-        const tag = this.tag();
-        encode(w, base, tag, req);
-        this.pending.set(tag, waiter);
-      });
+      const made = this.req.produce(count - queued, fill);
       queued += made;
       this.stats.submitted += made;
       this.req.publish();
@@ -247,7 +262,7 @@ export class RingChannel implements Channel {
   private deliver(tag: number, entry: Int32Array): void {
     const waiter = this.pending.get(tag);
     if (!waiter) return; // not ours to answer (a stale or forged completion): drop it
-    this.pending.delete(tag);
+    if (--waiter.left <= 0) this.pending.delete(tag);
     this.stats.roundTrips++;
     waiter.onReply(entry);
   }
@@ -268,11 +283,15 @@ export class RingChannel implements Channel {
         const start = performance.now();
         let arrived = false;
         if (canBlock) {
-          // Block rather than spin: dom0's notify wakes a thread blocked in Atomics.wait
-          // directly (bench: atomics_pingpong_ns, two such wakes, ~15 µs on the 2-core
-          // test VM), and the core is dom0's meanwhile instead of burnt polling.
-          this.cpl.waitForEntries(this.spin.ms);
-          arrived = this.cpl.available() > 0;
+          // Poll briefly, then block rather than spin: dom0's notify wakes a thread blocked
+          // in Atomics.wait directly (bench: atomics_pingpong_ns, two such wakes, ~15 µs on
+          // the 2-core test VM), and the core is dom0's meanwhile instead of burnt polling.
+          const pollUntil = start + POLL_MS;
+          while (!arrived && performance.now() < pollUntil) arrived = this.cpl.available() > 0;
+          if (!arrived) {
+            this.cpl.waitForEntries(this.spin.ms);
+            arrived = this.cpl.available() > 0;
+          }
         } else {
           const until = start + this.spin.ms;
           while (performance.now() < until) if (this.cpl.available() > 0) { arrived = true; break; }
