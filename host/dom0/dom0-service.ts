@@ -126,9 +126,27 @@ export class Dom0Service {
     return this.doorbell;
   }
 
-  /** A control-plane message came in: serve the event loop, not naps, for a while. */
-  activity(): void {
-    this.scheduler.holdNaps(NAP_HOLD_MS);
+  /**
+   * Run one control-plane call with naps held off until it has settled (and NAP_HOLD_MS
+   * after): its IndexedDB events and follow-up messages need the event loop, which a
+   * napping dom0 would hold up to a millisecond each.
+   */
+  controlCall<T>(call: () => T): T {
+    this.scheduler.controlCalls++;
+    const end = (): void => {
+      this.scheduler.controlCalls--;
+      this.scheduler.holdNaps(NAP_HOLD_MS);
+    };
+    let r: T;
+    try {
+      r = call();
+    } catch (err) {
+      end();
+      throw err;
+    }
+    if (r instanceof Promise) return r.finally(end) as T;
+    end();
+    return r;
   }
 
   /** Where the pool lives, in plain words for the page. */

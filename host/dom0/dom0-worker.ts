@@ -6,6 +6,15 @@ import { installErrorTransfer } from '../../shared/errors/error-transfer';
 
 installErrorTransfer();
 const service = new Dom0Service();
-// Registered before comlink's listener, so the scheduler knows before the call runs.
-addEventListener('message', () => service.activity());
-expose(service);
+// Every control-plane call is counted while it runs (Dom0Service.controlCall): dom0 does
+// not nap in Atomics.wait meanwhile, since the call's IndexedDB events and follow-up work
+// only its event loop delivers.
+expose(
+  new Proxy(service, {
+    get(target, prop, receiver) {
+      const v: unknown = Reflect.get(target, prop, receiver);
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => target.controlCall(() => (v as (...a: unknown[]) => unknown).apply(target, args));
+    },
+  }),
+);

@@ -18,9 +18,9 @@
 // the event loop (Atomics.waitAsync on every ring), which costs nothing while idle.
 //
 // The host page rings the same bell after every control-plane message it posts to dom0, and
-// every message dom0 receives holds naps off for NAP_HOLD_MS (Dom0Service.activity): a
-// control-plane call (a clone, a snapshot) runs on IndexedDB events and follow-up
-// messages, which a napping dom0 would each hold up to a millisecond.
+// dom0 does not nap while a control-plane call runs, nor for NAP_HOLD_MS after
+// (Dom0Service.controlCall): a call (a clone, a snapshot) runs on IndexedDB events and
+// follow-up work, which a napping dom0 would each hold up to a millisecond.
 //
 // The doorbell is one word every guest can write. A guest that rewrites it can make dom0
 // wake for nothing, or (by restoring the value dom0 read, between another guest's ring and
@@ -40,7 +40,7 @@ const SPIN_MS = 0.2;
 /** Nap on the doorbell for up to this long after the last request before sleeping on the event loop. */
 const NAP_FOR_MS = 20;
 /** How long after a control-plane message dom0 does not nap. */
-export const NAP_HOLD_MS = 50;
+export const NAP_HOLD_MS = 2;
 /** Longest stretch without yielding to the event loop. */
 const YIELD_EVERY_MS = 1;
 
@@ -123,7 +123,7 @@ export class RingScheduler {
           continue;
         }
         if (now - lastWork < SPIN_MS) continue;
-        if (this.bell && now - lastWork < NAP_FOR_MS && now >= this.napsHeldUntil) {
+        if (this.bell && now - lastWork < NAP_FOR_MS && this.controlCalls === 0 && now >= this.napsHeldUntil) {
           rung = this.nap(YIELD_EVERY_MS - (now - lastYield));
           continue;
         }
@@ -147,6 +147,8 @@ export class RingScheduler {
     this.napsHeldUntil = Math.max(this.napsHeldUntil, performance.now() + ms);
   }
   private napsHeldUntil = 0;
+  /** Control-plane calls running now (Dom0Service.controlCall): no naps while any is. */
+  controlCalls = 0;
 
   /** Block until the doorbell rings or `ms` pass; true if it rang. */
   private nap(ms: number): boolean {
