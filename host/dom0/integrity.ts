@@ -190,6 +190,11 @@ export class FrameIntegrity {
         }
       }
     }
+    // Frames an earlier check found corrupt (the periodic scrub, a check before a mapping)
+    // may still be refilling: this pass skipped them, retired, so wait for them too. Once
+    // scrub() resolves, every reader is on genuine bytes (found by CI, 2026-11-30: a reader
+    // still on a retired frame right after an explicit scrub).
+    for (const q of this.replacing.values()) waits.push(...q.values());
     await Promise.all(waits);
     const report: ScrubReport = { frames, bytes, ms: performance.now() - t0, corrupt, repaired: this.counters.repaired - before };
     this.counters.scrubs++;

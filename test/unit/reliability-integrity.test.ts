@@ -64,6 +64,34 @@ describe('frame integrity', () => {
     expect(rel.integrityStats()).toMatchObject({ corrupt: 1, repaired: 1, incidents: { g: 1 } });
   });
 
+  it('a scrub that finds nothing new still waits for a repair an earlier check started: when it resolves, readers are on genuine bytes', async () => {
+    const { store, driver, rel, a, g } = await setup();
+    const ra = await driver.read(a, 1);
+    g.table.view(ra.frame)[100] = 0xee;
+    // The first scrub finds the frame; its refill from the pool is slow.
+    const read = store.read.bind(store);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const spy = vi.spyOn(store, 'read').mockImplementation(async (ds, blocks) => {
+      await gate;
+      return read(ds, blocks);
+    });
+    const first = rel.scrub();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(g.table.info(ra.frame).state).toBe('retired');
+    // A second scrub now skips the retired frame; it must not resolve before the repair.
+    let secondDone = false;
+    const second = rel.scrub().then((rep) => ((secondDone = true), rep));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(secondDone).toBe(false);
+    release();
+    await second;
+    expect(a.shadow[1]! - 1).not.toBe(ra.frame);
+    expect(g.table.view(a.shadow[1]! - 1)[100]).toBe(2);
+    await first;
+    spy.mockRestore();
+  });
+
   it('a reader holding a view keeps the retired frame until it lets go; then it is zeroed and freed', async () => {
     const { driver, rel, a, g } = await setup();
     const ra = await driver.read(a, 1);
