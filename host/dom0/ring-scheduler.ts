@@ -39,7 +39,7 @@ import { canBlock } from '../../shared/atomics-wait';
 const SPIN_MS = 0.2;
 /** Nap on the doorbell for up to this long after the last request before sleeping on the event loop. */
 const NAP_FOR_MS = 20;
-/** How long after a control-plane message dom0 does not nap. */
+/** How long after a control-plane call ends dom0 does not nap yet (Dom0Service.controlCall). */
 export const NAP_HOLD_MS = 2;
 /** Longest stretch without yielding to the event loop. */
 const YIELD_EVERY_MS = 1;
@@ -139,9 +139,9 @@ export class RingScheduler {
   }
 
   /**
-   * No naps for `ms`: dom0 is doing control-plane work (a message came in), whose IndexedDB
-   * events and follow-up messages only its event loop delivers, and a nap would hold each
-   * of them up to a millisecond. The event-loop sleep serves that time instead.
+   * No naps for `ms` more: a control-plane call just ended, and its follow-up work (the
+   * reply's delivery, IndexedDB events) only the event loop delivers. The event-loop sleep
+   * serves that time instead.
    */
   holdNaps(ms: number): void {
     this.napsHeldUntil = Math.max(this.napsHeldUntil, performance.now() + ms);

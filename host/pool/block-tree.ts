@@ -20,7 +20,9 @@ export function lookup(state: PoolState, ds: DatasetRecord, lba: number): number
 
 /**
  * Both of the lookups below in one walk, for dom0's serving path: the chunk id at `lba`
- * (0 = hole), negated when the block is not this dataset's alone (see exclusiveAt).
+ * (0 = hole), negated when the block is not this dataset's alone: some node on its path or the chunk
+ * itself has another reference (a snapshot, a clone, a deduplicated block). dom0 keeps such
+ * a block out of the trust group's shared arena only when it is alone.
  */
 export function lookupOwned(state: PoolState, ds: DatasetRecord, lba: number): number {
   let id = ds.root;
@@ -33,23 +35,6 @@ export function lookupOwned(state: PoolState, ds: DatasetRecord, lba: number): n
     if (level === 0) return id === 0 ? 0 : alone && state.chunks.get(id)?.refcount === 1 ? id : -id;
   }
   return 0;
-}
-
-/**
- * Whether the block at `lba` is reachable from this dataset alone: every node on its path
- * and the chunk itself have one reference. False for a hole, a block still shared with a
- * snapshot or clone, and a deduplicated chunk. dom0 keeps such a block out of the trust
- * group's shared arena (only this dataset's domain may read it).
- */
-export function exclusiveAt(state: PoolState, ds: DatasetRecord, lba: number): boolean {
-  let id = ds.root;
-  for (let level = ds.levels - 1; id !== 0; level--) {
-    const n = state.nodes.get(id);
-    if (!n || n.refcount !== 1) return false;
-    id = n.ptrs[slotAt(lba, level)]!;
-    if (level === 0) return id !== 0 && state.chunks.get(id)?.refcount === 1;
-  }
-  return false;
 }
 
 /**

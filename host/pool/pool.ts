@@ -5,7 +5,7 @@
 // chunk map over metaslabs (see docs/pool.md). All mutations are staged in memory as the
 // open transaction group; commit() writes the group in one IndexedDB transaction.
 import { openDB, type IDBPDatabase } from 'idb';
-import { countBlocks, exclusiveAt, lookup, lookupOwned } from './block-tree';
+import { countBlocks, lookup, lookupOwned } from './block-tree';
 import { writeTxg } from './commit';
 import { ChecksumError, InvalidArgumentError, OutOfRangeError, PoolClosedError, PoolFormatError, PoolLostError, StaleBlockRefError } from '../../shared/errors/pool-errors';
 import { decodePage } from './chunk-map-page';
@@ -21,6 +21,10 @@ import { blockCount } from './tree-math';
 import type { BlockRef, CloneOptions, CreateVolumeOptions, DatasetInfo, DatasetRef, PoolOptions, PoolStats } from './types';
 import type { Durability } from './commit';
 import { prepareBlocks, stagePrepared, type PreparedBlocks } from './write-path';
+
+function checkLba(d: DatasetRecord, lba: number, blocks: number): void {
+  if (!Number.isInteger(lba) || lba < 0 || lba >= blocks) throw new OutOfRangeError(d.name, lba, blocks);
+}
 
 export const DEFAULT_METASLAB_BYTES = 256 * 1024 * 1024;
 
@@ -280,14 +284,15 @@ export class Pool {
 
   /**
    * dom0's serving path: per LBA (null = hole) the chunk id and size, and whether the block
-   * is this dataset's alone (as exclusiveSync says), in one walk of the tree per LBA and
-   * with no copy of the chunk's hash.
+   * is this dataset's alone (no snapshot, clone or deduplicated block shares its chunk, so
+   * no other dataset's reader may see it), in one walk of the tree per LBA and with no
+   * copy of the chunk's hash.
    */
   servingSync(ds: DatasetRef, lbas: readonly number[]): ({ chunkId: number; size: number; exclusive: boolean } | null)[] {
     const d = this.dataset(ds);
     const blocks = blockCount(d.sizeBytes, d.blockSize);
     return lbas.map((lba) => {
-      if (!Number.isInteger(lba) || lba < 0 || lba >= blocks) throw new OutOfRangeError(d.name, lba, blocks);
+      checkLba(d, lba, blocks);
       const owned = lookupOwned(this.state, d, lba);
       if (owned === 0) return null;
       const chunkId = Math.abs(owned);
@@ -295,15 +300,6 @@ export class Pool {
       if (!c) throw new Error(`pool invariant broken: chunk ${chunkId} of ${d.name} block ${lba} missing`);
       return { chunkId, size: c.size, exclusive: owned > 0 };
     });
-  }
-
-  /**
-   * Per LBA: true if the block is this dataset's alone (no snapshot, clone or deduplicated
-   * block shares its chunk), so no other dataset's reader may see it. Holes are false.
-   */
-  exclusiveSync(ds: DatasetRef, lbas: readonly number[]): boolean[] {
-    const d = this.dataset(ds);
-    return lbas.map((lba) => exclusiveAt(this.state, d, lba));
   }
 
   /**
@@ -464,7 +460,7 @@ export class Pool {
   private resolveChunks(d: DatasetRecord, lbas: readonly number[]): (ChunkRecord | null)[] {
     const blocks = blockCount(d.sizeBytes, d.blockSize);
     return lbas.map((lba) => {
-      if (!Number.isInteger(lba) || lba < 0 || lba >= blocks) throw new OutOfRangeError(d.name, lba, blocks);
+      checkLba(d, lba, blocks);
       const id = lookup(this.state, d, lba);
       if (id === 0) return null;
       const c = this.state.chunks.get(id);

@@ -5,7 +5,9 @@
 // that metaslab accounting adds up, and that a discard returns exactly to the last commit.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { exclusiveAt, lookup, lookupOwned } from '../../host/pool/block-tree';
+import { lookup, lookupOwned } from '../../host/pool/block-tree';
+import { slotAt } from '../../host/pool/tree-math';
+import type { DatasetRecord } from '../../host/pool/schema';
 import * as datasets from '../../host/pool/datasets';
 import { PoolError } from '../../shared/errors/pool-errors';
 import { checkMetadata } from '../../host/pool/fsck';
@@ -31,6 +33,20 @@ interface ModelDs {
   blocks: Map<number, number>;
 }
 type Model = Map<string, ModelDs>;
+/**
+ * The reference for lookupOwned's sign, written as its own walk: the block at `lba` is the
+ * dataset's alone when every node on its path and the chunk have one reference.
+ */
+function exclusiveAt(state: PoolState, ds: DatasetRecord, lba: number): boolean {
+  let id = ds.root;
+  for (let level = ds.levels - 1; id !== 0; level--) {
+    const n = state.nodes.get(id);
+    if (!n || n.refcount !== 1) return false;
+    id = n.ptrs[slotAt(lba, level)]!;
+    if (level === 0) return id !== 0 && state.chunks.get(id)?.refcount === 1;
+  }
+  return false;
+}
 const copyModel = (m: Model): Model => new Map([...m].map(([k, v]) => [k, { ...v, blocks: new Map(v.blocks) }]));
 
 type Op =
