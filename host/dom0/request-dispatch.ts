@@ -52,7 +52,7 @@ function failed(driver: Dom0Driver, d: Domain, op: number, err: unknown): null {
  * `writeBytes(slot, length)` fetches a WRITE's data: from a staging slot (ring port, which
  * copies it out) or from the message (copy port). Null when the slot is invalid.
  */
-export function dispatch(
+function dispatch(
   driver: Dom0Driver,
   d: Domain,
   entry: Int32Array,
@@ -82,6 +82,7 @@ export function dispatch(
     case Op.FLUSH:
       return { completion: driver.flush(d) };
     case Op.NOOP:
+      // serve() answers a no-op before it calls this; the case keeps the switch total.
       d.counters.requests++;
       return NOOP_DONE;
   }

@@ -102,10 +102,7 @@ export class RingScheduler {
         const now = performance.now();
         if (work > 0) lastWork = now;
         if (now - lastYield >= YIELD_EVERY_MS || (busy && work === 0)) {
-          this.yields++;
-          await soon();
-          lastYield = performance.now();
-          this.yieldMs += lastYield - now;
+          lastYield = await this.yieldFrom(now);
           continue;
         }
         if (work > 0) {
@@ -116,10 +113,7 @@ export class RingScheduler {
           // The bell rang and no ring had work: the page posted a control-plane message
           // (it rings the bell too), which only the event loop delivers.
           rung = false;
-          this.yields++;
-          await soon();
-          lastYield = performance.now();
-          this.yieldMs += lastYield - now;
+          lastYield = await this.yieldFrom(now);
           continue;
         }
         if (now - lastWork < SPIN_MS) continue;
@@ -136,6 +130,15 @@ export class RingScheduler {
     } finally {
       this.running = false;
     }
+  }
+
+  /** One turn of the event loop, counted; resolves with when it ended. */
+  private async yieldFrom(now: number): Promise<number> {
+    this.yields++;
+    await soon();
+    const back = performance.now();
+    this.yieldMs += back - now;
+    return back;
   }
 
   /**
