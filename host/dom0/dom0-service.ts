@@ -133,20 +133,21 @@ export class Dom0Service {
    */
   controlCall<T>(call: () => T): T {
     this.scheduler.controlCalls++;
-    const end = (): void => {
-      this.scheduler.controlCalls--;
-      this.scheduler.holdNaps(NAP_HOLD_MS);
-    };
     let r: T;
     try {
       r = call();
-    } catch (err) {
-      end();
-      throw err;
+    } finally {
+      this.scheduler.controlCalls--;
     }
-    if (r instanceof Promise) return r.finally(end) as T;
-    end();
-    return r;
+    if (!(r instanceof Promise)) return r;
+    // Only a call that went async has follow-up work on the event loop (its IndexedDB
+    // events, then the reply); a synchronous one (a stats read) needs only the microtask
+    // in which comlink posts its reply, which runs before dom0 returns to its rings.
+    this.scheduler.controlCalls++;
+    return r.finally(() => {
+      this.scheduler.controlCalls--;
+      this.scheduler.holdNaps(NAP_HOLD_MS);
+    }) as T;
   }
 
   /** Where the pool lives, in plain words for the page. */

@@ -18,9 +18,10 @@
 // the event loop (Atomics.waitAsync on every ring), which costs nothing while idle.
 //
 // The host page rings the same bell after every control-plane message it posts to dom0, and
-// dom0 does not nap while a control-plane call runs, nor for NAP_HOLD_MS after
-// (Dom0Service.controlCall): a call (a clone, a snapshot) runs on IndexedDB events and
-// follow-up work, which a napping dom0 would each hold up to a millisecond.
+// dom0 does not nap while a control-plane call runs, nor for NAP_HOLD_MS after one that
+// went async (Dom0Service.controlCall): such a call (a clone, a snapshot) runs on IndexedDB
+// events and follow-up work, which a napping dom0 would each hold up to a millisecond. A
+// synchronous call (a stats read, which the console polls) holds nothing after it returns.
 //
 // The doorbell is one word every guest can write. A guest that rewrites it can make dom0
 // wake for nothing, or (by restoring the value dom0 read, between another guest's ring and
