@@ -116,7 +116,8 @@ function renderBench(data: BenchJson): void {
   for (const g of GROUPS) {
     const rows = g.keys.filter(([k]) => data.metrics[k]);
     if (rows.length === 0) continue;
-    const max = Math.max(...rows.map(([k]) => data.metrics[k]!.value));
+    // The scale covers the whiskers too, so a run's max never draws over the value column.
+    const max = Math.max(...rows.map(([k]) => Math.max(data.metrics[k]!.value, data.metrics[k]!.max ?? 0)));
     const section = document.createElement('div');
     section.className = 'group';
     section.innerHTML = `<h2></h2>`;
