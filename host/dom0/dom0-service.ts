@@ -132,21 +132,25 @@ export class Dom0Service {
    * napping dom0 would hold up to a millisecond each.
    */
   controlCall<T>(call: () => T): T {
-    this.scheduler.controlCalls++;
+    const s = this.scheduler;
+    s.controlCalls++;
     let r: T;
     try {
       r = call();
-    } finally {
-      this.scheduler.controlCalls--;
+    } catch (err) {
+      s.controlCalls--;
+      throw err;
     }
-    if (!(r instanceof Promise)) return r;
     // Only a call that went async has follow-up work on the event loop (its IndexedDB
     // events, then the reply); a synchronous one (a stats read) needs only the microtask
     // in which comlink posts its reply, which runs before dom0 returns to its rings.
-    this.scheduler.controlCalls++;
+    if (!(r instanceof Promise)) {
+      s.controlCalls--;
+      return r;
+    }
     return r.finally(() => {
-      this.scheduler.controlCalls--;
-      this.scheduler.holdNaps(NAP_HOLD_MS);
+      s.controlCalls--;
+      s.holdNaps(NAP_HOLD_MS);
     }) as T;
   }
 

@@ -13,15 +13,16 @@
 interface TaskScheduler {
   postTask(callback: () => void, options?: { priority?: 'user-blocking' | 'user-visible' | 'background' }): Promise<void>;
 }
-const scheduler = (globalThis as { scheduler?: Partial<TaskScheduler> }).scheduler;
-const postTask = typeof scheduler?.postTask === 'function' ? (scheduler as TaskScheduler) : null;
+const found = (globalThis as { scheduler?: Partial<TaskScheduler> }).scheduler;
+/** The platform's task scheduler, or null where there is none (WebKit, Node). */
+const tasks = typeof found?.postTask === 'function' ? (found as TaskScheduler) : null;
 
 let channel: MessageChannel | null = null;
 const queue: (() => void)[] = [];
 const nothing = (): void => undefined;
 
 export function soon(): Promise<void> {
-  if (postTask) return postTask.postTask(nothing, { priority: 'user-visible' });
+  if (tasks) return tasks.postTask(nothing, { priority: 'user-visible' });
   return new Promise((resolve) => {
     if (typeof MessageChannel === 'undefined') {
       setTimeout(resolve, 0);

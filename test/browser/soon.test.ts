@@ -4,7 +4,7 @@
 // which only a browser has (here the page's; dom0's worker schedules the same way). Both
 // tests fail if soon() posts at 'user-blocking' priority, as scheduler.yield() would in
 // effect: the continuation then runs first and starves the queued events (checked).
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { soon } from '../../host/dom0/soon';
 
 function openDb(name: string): Promise<IDBDatabase> {
@@ -56,8 +56,16 @@ describe('soon()', () => {
     }
   });
 
-  it('uses scheduler.postTask where the browser has it', () => {
-    const s = (globalThis as { scheduler?: { postTask?: unknown } }).scheduler;
+  it('posts a task at the default priority where the browser has scheduler.postTask', async () => {
+    const s = (globalThis as { scheduler?: { postTask(cb: () => void, o?: { priority?: string }): Promise<void> } }).scheduler;
     expect(typeof s?.postTask).toBe('function');
+    const spy = vi.spyOn(s!, 'postTask');
+    try {
+      await soon();
+      expect(spy).toHaveBeenCalledTimes(1);
+      expect(spy.mock.calls[0]![1]).toEqual({ priority: 'user-visible' });
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
