@@ -7,7 +7,10 @@ import { crossOriginIsolation, ISOLATION_HEADERS } from './scripts/isolation-hea
 import { guestCsp } from './scripts/guest-csp.ts';
 import { sqliteSample } from './scripts/sqlite-sample-plugin.ts';
 import { builtinImage } from './scripts/builtin-image.ts';
-import { ASCII_MINIFY } from './scripts/build-options.ts';
+import { ASCII_MINIFY, GUEST_BOOTSTRAP_ENTRY } from './scripts/build-options.ts';
+
+/** Built at fixed paths (their path without extension): the guest runtime and the demo guest modules. */
+const GUEST_ENTRIES = [GUEST_BOOTSTRAP_ENTRY, 'guest/workloads/tar-guest', 'guest/workloads/file-server-guest', 'guest/workloads/sql-guest'];
 import { chromiumLaunchOptions, CHROMIUM_ARGS } from './scripts/chromium.mjs';
 
 // The npm scripts run `scripts/chromium.mjs --check` first and print how to get a browser
@@ -53,22 +56,21 @@ export default defineConfig({
   build: {
     target: 'es2022',
     rollupOptions: {
-      // The console, the embeddable widget, and the demo guest module. A guest module is
-      // loaded by the hardened bootstrap with import(), so it must be an entry that keeps
-      // its exports (a `?worker` bundle drops the default export) at a fixed path.
+      // The console, the embeddable widget, the guest runtime and the demo guest modules.
+      // A guest module is loaded by the hardened bootstrap with import(), so it must be an
+      // entry that keeps its exports (a `?worker` bundle drops the default export) at a
+      // fixed path; the bootstrap is an entry of the same build, so the two share chunks
+      // (scripts/build-options.ts, GUEST_BOOTSTRAP_ENTRY).
       input: {
         main: 'index.html',
         widget: 'embed/widget.html',
         sql: 'sql.html',
-        'tar-guest': 'guest/workloads/tar-guest.ts',
-        'file-server-guest': 'guest/workloads/file-server-guest.ts',
-        'sql-guest': 'guest/workloads/sql-guest.ts',
+        ...Object.fromEntries(GUEST_ENTRIES.map((m) => [m, `${m}.ts`])),
       },
       preserveEntrySignatures: 'exports-only',
       output: {
         minify: ASCII_MINIFY,
-        entryFileNames: (chunk) =>
-          ['tar-guest', 'file-server-guest', 'sql-guest'].includes(chunk.name) ? `guest/workloads/${chunk.name}.js` : 'assets/[name]-[hash].js',
+        entryFileNames: (chunk) => (GUEST_ENTRIES.includes(chunk.name) ? `${chunk.name}.js` : 'assets/[name]-[hash].js'),
       },
     },
   },

@@ -9,3 +9,13 @@
  * take 36 KiB in every guest worker (V8 heap snapshot, 2026-11-30).
  */
 export const ASCII_MINIFY = { compress: true, mangle: true, codegen: { asciiOnly: true } } as const;
+
+/**
+ * The guest runtime's entry, built at this fixed path (`guest/bootstrap.js`) as an entry of
+ * the same build as the guest modules, never as a `?worker` bundle: a worker bundle is a
+ * build of its own, so a guest realm would load two copies of every module both sides
+ * import (comlink, the channels, the error classes), and the copy the bootstrap set up
+ * (comlink's error transfer, the channels dom0's end closes) would not be the copy guest
+ * code uses. host/page/guest-runtime.ts computes the URL the page starts workers from.
+ */
+export const GUEST_BOOTSTRAP_ENTRY = 'guest/bootstrap';

@@ -37,13 +37,13 @@ export const GUEST_HEADERS: Readonly<Record<string, string>> = {
 };
 
 /**
- * Paths that get the guest headers: everything under /guest/ (the dev server serves the
- * sources there, `/guest/bootstrap.ts?worker_file&type=module` for the worker), and the
- * built bootstrap worker chunk (`/assets/bootstrap-<hash>.js` with Vite's default
- * worker file names).
+ * Paths that get the guest headers: everything under /guest/, where the guest worker's
+ * own script is (`/guest/bootstrap.ts` under the dev server, `/guest/bootstrap.js` built:
+ * host/page/guest-runtime.ts). The chunks it imports need none: a worker's policy is its
+ * own script's.
  */
 export function isGuestScriptPath(pathname: string): boolean {
-  return pathname.startsWith('/guest/') || /^\/assets\/bootstrap-[\w-]+\.js$/.test(pathname);
+  return pathname.startsWith('/guest/');
 }
 
 /** Headers to add for a request URL (path with query), or null when it is not a guest script. */

@@ -14,6 +14,7 @@ import { proxy, wrap, type Endpoint, type Remote } from 'comlink';
 import { bootMessage, BOOT_TAG, type GuestInit } from '../../shared/boot-protocol';
 import { checkHostCapability, probeTransport } from '../../shared/transport-probe';
 import { installErrorTransfer } from '../../shared/errors/error-transfer';
+import { guestBootstrapUrl } from './guest-runtime';
 import type { DomainGrant } from '../../shared/grant';
 import type { TransportKind } from '../../shared/transport';
 import type { Dom0Config, Dom0Service } from '../dom0/dom0-service';
@@ -351,7 +352,7 @@ export class Hypervisor {
     let worker: Worker | null = null;
     let handle: GuestHandle<Api> | null = null;
     try {
-      worker = new Worker(new URL('../../guest/bootstrap.ts', import.meta.url), { type: 'module', name: `guest:${dataset}` });
+      worker = new Worker(guestBootstrapUrl(), { type: 'module', name: `guest:${dataset}` });
       let kind: TransportKind = 'copy';
       let reason = opts.transport === 'copy' ? 'copy transport chosen for this guest' : this.hostTransport.reason;
       if (this.hostTransport.kind === 'zero-copy' && !this.forceCopy && opts.transport !== 'copy') {

@@ -10,6 +10,7 @@ import { probeTransport, type ProbeResult } from '../../shared/transport-probe';
 import { BOOT_TAG, bootMessage } from '../../shared/boot-protocol';
 import { GLOBAL_REMOVALS, HardenError, NAVIGATOR_REMOVALS, findLeftovers, harden } from '../../guest/harden';
 import { ATTEMPTS_TAG, type AttemptFamily, type AttemptResult } from './fixtures/harden-attempts';
+import { guestBootstrapUrl } from '../../host/page/guest-runtime';
 
 const GUEST_MODULE = new URL('./fixtures/harden-attempts.ts', import.meta.url).href;
 
@@ -128,8 +129,9 @@ describe('hardened guest bootstrap', () => {
   });
 
   it('the bootstrap as served by the dev server pulls in no /@vite/client (which would open an HMR socket before hardening)', async () => {
-    const url = new URL('../../guest/bootstrap.ts', import.meta.url);
-    url.search = '?worker_file&type=module';
+    // The URL the page starts guest workers from.
+    const url = guestBootstrapUrl();
+    expect(`${url.pathname}${url.search}`).toBe('/guest/bootstrap.ts?worker_file&type=module');
     const served = await (await fetch(url)).text();
     expect(served).toContain('harden');
     // An import of it, not a mention (the bootstrap's comments name it).

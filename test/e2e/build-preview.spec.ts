@@ -5,6 +5,7 @@
 import { expect, test } from '@playwright/test';
 import { PREVIEW_PORT } from '../../playwright.config';
 import { consoleReady, guestIds, spawn, stats, card } from './demo-helpers';
+import type { TarGuestApi } from '../../guest/workloads/tar-guest';
 
 const BASE = `http://127.0.0.1:${PREVIEW_PORT}`;
 
@@ -28,10 +29,46 @@ test('the built console runs guests zero-copy', async ({ page }) => {
   expect(s.driver.poolReads).toBeGreaterThan(0);
   expect(s.driver.bytesShared).toBeGreaterThan(2 * 20 * 1024 * 1024);
   for (const r of responses) expect.soft(r.coep, r.url).toBe('require-corp');
-  const bootstrap = responses.find((r) => /\/assets\/bootstrap-[\w-]+\.js$/.test(r.url));
-  expect(bootstrap, 'the guest bootstrap chunk was loaded').toBeDefined();
+  const bootstrap = responses.find((r) => r.url === `${BASE}/guest/bootstrap.js`);
+  expect(bootstrap, 'the guest bootstrap was loaded from its fixed path').toBeDefined();
   expect(bootstrap!.csp).toMatch(/script-src 'self'/);
   expect(bootstrap!.csp).toMatch(/connect-src 'none'/);
+});
+
+// The guest runtime and the guest modules are one build (scripts/build-options.ts,
+// GUEST_BOOTSTRAP_ENTRY): a guest realm has one comlink, with the error transfer the
+// bootstrap installed, and one set of channels, the set the bootstrap closes when dom0 goes.
+// Built as a worker bundle of its own, the bootstrap had its own copies: every error a guest
+// threw reached the page as "TypeError: Cannot convert undefined or null to object".
+test('in the built site a guest error reaches the page with its class and code, and dom0 going fails guest I/O with DOM0_GONE', async ({ page }) => {
+  test.setTimeout(120_000);
+  await page.goto(`${BASE}/`);
+  await consoleReady(page);
+  await spawn(page, 1);
+  const outOfRange = await page.evaluate(async () => {
+    const g = window.__tabvisor!.hv.guests.list()[0]!;
+    try {
+      await (g.api as unknown as Pick<TarGuestApi, 'hex'>).hex(99_999_999);
+      return 'resolved';
+    } catch (e) {
+      const err = e as Error & { code?: string; status?: number };
+      return { name: err.name, code: err.code, status: err.status, message: err.message, isError: err instanceof Error };
+    }
+  });
+  expect(outOfRange).toMatchObject({ name: 'BlockDeviceError', code: 'out-of-range', status: 1, isError: true });
+  expect((outOfRange as { message: string }).message).toContain('outside this volume');
+
+  const afterAbort = await page.evaluate(async () => {
+    const hv = window.__tabvisor!.hv;
+    const g = hv.guests.list()[0]!;
+    hv.abort('pulled by the build-preview test');
+    const read = (g.api as unknown as Pick<TarGuestApi, 'hex'>).hex(3).then(
+      () => 'resolved',
+      (e: Error & { code?: string }) => ({ name: e.name, code: e.code, message: e.message }),
+    );
+    return Promise.race([read, new Promise((r) => setTimeout(() => r('no answer in 10 s'), 10_000))]);
+  });
+  expect(afterAbort).toMatchObject({ name: 'ChannelClosedError', code: 'DOM0_GONE' });
 });
 
 test('the built widget page loads', async ({ page }) => {

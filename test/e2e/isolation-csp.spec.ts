@@ -23,7 +23,7 @@ import { CSP_TAG, SOURCE_READS, SOURCE_READ_TRICKS, type CspAttempt } from './pa
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const HOST_PAGE = '/test/e2e/pages/isolation-frame.html'; // any isolated page of ours
-// What `new Worker(new URL(...), { type: 'module' })` requests from the dev server.
+// What the page starts a guest worker from under the dev server (host/page/guest-runtime.ts).
 const BOOTSTRAP = '/guest/bootstrap.ts?worker_file&type=module';
 // Same hardened bootstrap, entry outside /guest/: the plugin leaves its response alone.
 const CONTROL = '/test/e2e/pages/isolation-csp-control-worker.ts?worker_file&type=module';

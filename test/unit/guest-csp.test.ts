@@ -32,7 +32,9 @@ describe('dev-server guest policy', () => {
     expect(devGuestHeadersFor('/guest/bootstrap.ts?worker_file&type=module', req)?.['Content-Security-Policy']).toBe(devGuestCsp('localhost:5500'));
     expect(devGuestHeadersFor('/guest/bootstrap.ts', req)?.['X-Content-Type-Options']).toBe('nosniff');
     for (const url of ['/', '/index.html', '/host/console/main.ts', '/package.json', '/shared/ring.ts']) expect(devGuestHeadersFor(url, req)).toBeNull();
-    expect(guestHeadersFor('/assets/bootstrap-AbC123.js')?.['Content-Security-Policy']).toBe(GUEST_CSP);
+    // Built, the guest runtime is an entry at a fixed path (scripts/build-options.ts).
+    expect(guestHeadersFor('/guest/bootstrap.js')?.['Content-Security-Policy']).toBe(GUEST_CSP);
+    for (const url of ['/assets/channel-AbC123.js', '/assets/bootstrap-AbC123.js']) expect(guestHeadersFor(url)).toBeNull();
   });
 });
 
