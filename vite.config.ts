@@ -7,10 +7,10 @@ import { crossOriginIsolation, ISOLATION_HEADERS } from './scripts/isolation-hea
 import { guestCsp } from './scripts/guest-csp.ts';
 import { sqliteSample } from './scripts/sqlite-sample-plugin.ts';
 import { builtinImage } from './scripts/builtin-image.ts';
-import { ASCII_MINIFY, GUEST_BOOTSTRAP_ENTRY } from './scripts/build-options.ts';
+import { ASCII_MINIFY, guestEntries } from './scripts/build-options.ts';
 
-/** Built at fixed paths (their path without extension): the guest runtime and the demo guest modules. */
-const GUEST_ENTRIES = [GUEST_BOOTSTRAP_ENTRY, 'guest/workloads/tar-guest', 'guest/workloads/file-server-guest', 'guest/workloads/sql-guest'];
+/** Built at fixed paths, with the guest runtime (scripts/build-options.ts): the demo guest modules. */
+const GUEST_ENTRIES = guestEntries(['guest/workloads/tar-guest', 'guest/workloads/file-server-guest', 'guest/workloads/sql-guest']);
 import { chromiumLaunchOptions, CHROMIUM_ARGS } from './scripts/chromium.mjs';
 
 // The npm scripts run `scripts/chromium.mjs --check` first and print how to get a browser
@@ -65,12 +65,12 @@ export default defineConfig({
         main: 'index.html',
         widget: 'embed/widget.html',
         sql: 'sql.html',
-        ...Object.fromEntries(GUEST_ENTRIES.map((m) => [m, `${m}.ts`])),
+        ...GUEST_ENTRIES.input,
       },
       preserveEntrySignatures: 'exports-only',
       output: {
         minify: ASCII_MINIFY,
-        entryFileNames: (chunk) => (GUEST_ENTRIES.includes(chunk.name) ? `${chunk.name}.js` : 'assets/[name]-[hash].js'),
+        entryFileNames: GUEST_ENTRIES.entryFileNames,
       },
     },
   },

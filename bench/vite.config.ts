@@ -8,13 +8,13 @@
 // bootstrap loads them with import(), so they must keep their exports.
 import { defineConfig, mergeConfig, type UserConfig } from 'vite';
 import base from '../vite.config';
-import { GUEST_BOOTSTRAP_ENTRY } from '../scripts/build-options';
+import { guestEntries } from '../scripts/build-options';
 
 /** Guest modules the suites spawn, by their path without extension. */
 export const BENCH_GUEST_MODULES = ['bench/guests/bench-guest', 'bench/guests/idc-bench-guest', 'guest/workloads/session-guest'];
 
-/** Built at fixed paths: the guest runtime (one build with the guest modules it loads) and the guest modules. */
-const FIXED_ENTRIES = [GUEST_BOOTSTRAP_ENTRY, ...BENCH_GUEST_MODULES];
+/** Built at fixed paths, with the guest runtime (one build with the guest modules it loads). */
+const GUESTS = guestEntries(BENCH_GUEST_MODULES);
 
 // bench/run.mjs builds into a temporary directory of its own (scripts/quiet-server.mjs).
 const config: UserConfig = mergeConfig(base as UserConfig, defineConfig({ build: { outDir: '.build-bench', emptyOutDir: true } }));
@@ -23,9 +23,9 @@ config.build!.rollupOptions = {
   input: {
     bench: 'bench/index.html',
     chart: 'bench/chart.html',
-    ...Object.fromEntries(FIXED_ENTRIES.map((m) => [m, `${m}.ts`])),
+    ...GUESTS.input,
   },
-  output: { ...(base.build?.rollupOptions?.output as object), entryFileNames: (chunk) => (FIXED_ENTRIES.includes(chunk.name) ? `${chunk.name}.js` : 'assets/[name]-[hash].js') },
+  output: { ...(base.build?.rollupOptions?.output as object), entryFileNames: GUESTS.entryFileNames },
 };
 delete (config as { test?: unknown }).test;
 

@@ -19,3 +19,20 @@ export const ASCII_MINIFY = { compress: true, mangle: true, codegen: { asciiOnly
  * code uses. host/page/guest-runtime.ts computes the URL the page starts workers from.
  */
 export const GUEST_BOOTSTRAP_ENTRY = 'guest/bootstrap';
+
+/**
+ * Rollup input and entry file names for a build that runs guests: the guest runtime and
+ * `modules` (paths without extension, e.g. 'guest/workloads/sql-guest'), each built at
+ * its own path with `.js`, everything else under assets/ with a hash. Every build config
+ * that spawns guests takes its guest entries from here, so none can leave the runtime out.
+ */
+export function guestEntries(modules: readonly string[]): {
+  input: Record<string, string>;
+  entryFileNames: (chunk: { name: string }) => string;
+} {
+  const fixed = [GUEST_BOOTSTRAP_ENTRY, ...modules];
+  return {
+    input: Object.fromEntries(fixed.map((m) => [m, `${m}.ts`])),
+    entryFileNames: (chunk) => (fixed.includes(chunk.name) ? `${chunk.name}.js` : 'assets/[name]-[hash].js'),
+  };
+}
