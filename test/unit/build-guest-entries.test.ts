@@ -1,0 +1,53 @@
+// Node: every build that runs guests builds the guest runtime as an entry beside its guest
+// modules, each at its fixed path (scripts/build-options.ts says why one build matters:
+// a bootstrap built apart gives each guest realm two copies of our modules). The sqlite
+// benchmark's config once lost both, and `npm run bench:sqlite` could not add a tenant.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { UserConfig } from 'vite';
+import config from '../../vite.config';
+import benchConfig, { BENCH_GUEST_MODULES } from '../../bench/vite.config';
+import sqliteBenchConfig from '../../bench/sqlite/vite.config';
+import { GUEST_BOOTSTRAP_ENTRY } from '../../scripts/build-options';
+import { guestBootstrapUrl } from '../../host/page/guest-runtime';
+
+type EntryFileNames = (chunk: { name: string }) => string;
+
+function entries(c: UserConfig): { input: Record<string, string>; fileName: EntryFileNames } {
+  const rollup = c.build?.rollupOptions;
+  const out = rollup?.output;
+  const fileName = (Array.isArray(out) ? undefined : out?.entryFileNames) as EntryFileNames | string | undefined;
+  if (typeof fileName !== 'function') throw new Error('entryFileNames is not a function');
+  return { input: rollup?.input as Record<string, string>, fileName };
+}
+
+describe.each([
+  ['the site', config, ['guest/workloads/tar-guest', 'guest/workloads/file-server-guest', 'guest/workloads/sql-guest']],
+  ['the benchmark', benchConfig, BENCH_GUEST_MODULES],
+  ['the sqlite benchmark', sqliteBenchConfig, ['guest/workloads/sql-guest']],
+] as const)('%s build', (_name, c, modules) => {
+  it('has the guest runtime and each guest module as entries at their fixed paths', () => {
+    const { input, fileName } = entries(c as UserConfig);
+    for (const m of [GUEST_BOOTSTRAP_ENTRY, ...modules]) {
+      expect(input[m], m).toBe(`${m}.ts`);
+      expect(fileName({ name: m })).toBe(`${m}.js`);
+    }
+    expect(fileName({ name: 'main' })).toMatch(/^assets\/\[name\]-\[hash\]\.js$/);
+  });
+});
+
+describe('the page', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.unstubAllGlobals();
+  });
+
+  it('starts guest workers from the path the site build gives the runtime, and from the source under the dev server', () => {
+    vi.stubGlobal('location', { href: 'https://docs.example/tabvisor/index.html' });
+    vi.stubEnv('BASE_URL', '/tabvisor/');
+    vi.stubEnv('DEV', false);
+    const built = entries(config as UserConfig).fileName({ name: GUEST_BOOTSTRAP_ENTRY });
+    expect(guestBootstrapUrl().href).toBe(`https://docs.example/tabvisor/${built}`);
+    vi.stubEnv('DEV', true);
+    expect(guestBootstrapUrl().href).toBe('https://docs.example/tabvisor/guest/bootstrap.ts?worker_file&type=module');
+  });
+});
