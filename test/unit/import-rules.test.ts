@@ -4,9 +4,9 @@
 // dependency a reader has to follow.
 import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
-import { dirname, join, normalize, relative } from 'node:path';
+import { join, relative } from 'node:path';
+import { ROOT, importsOf } from './helpers/source-imports';
 
-const ROOT = join(dirname(new URL(import.meta.url).pathname), '..', '..');
 const SHIPPED = ['shared', 'guest', 'host', 'embed'];
 
 function walk(dir: string): string[] {
@@ -15,20 +15,6 @@ function walk(dir: string): string[] {
     if (statSync(join(ROOT, rel)).isDirectory()) return walk(rel);
     return /\.(ts|mjs)$/.test(name) ? [rel] : [];
   });
-}
-
-const SPECIFIER = /(?:^|[^\w.])(?:import|export)\s[^'"]*?from\s*['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]|new URL\(\s*['"](\.[^'"]+)['"]|(?:^|[^\w.])import\s*['"](\.[^'"]+)['"]/g;
-
-/** Relative imports of one file, resolved to repository paths (query strings dropped). */
-export function importsOf(file: string, source: string): string[] {
-  const out: string[] = [];
-  for (const m of source.matchAll(SPECIFIER)) {
-    const spec = (m[1] ?? m[2] ?? m[3] ?? m[4] ?? '').replace(/[?#].*$/, '');
-    const base = normalize(join(dirname(file), spec));
-    const found = [base, `${base}.ts`, `${base}.mjs`, join(base, 'index.ts')].find((c) => existsSync(join(ROOT, c)) && statSync(join(ROOT, c)).isFile());
-    if (found) out.push(found);
-  }
-  return out;
 }
 
 /** The rule for an import from `from` to `to`, or null when it is allowed. */
