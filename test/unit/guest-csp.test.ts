@@ -3,7 +3,8 @@
 // for; a Host header that could smuggle tokens into the policy gets `script-src 'none'`.
 // The preview server keeps GUEST_CSP (the built site has no route to project source).
 import { describe, expect, it } from 'vitest';
-import { DEV_GUEST_SCRIPT_PATHS, GUEST_CSP, devGuestCsp, devGuestHeadersFor, devHelperPath, guestHeadersFor } from '../../scripts/guest-csp';
+import { readFileSync } from 'node:fs';
+import { DEV_GUEST_SCRIPT_PATHS, GUEST_CSP, GUEST_HEADERS, devGuestCsp, devGuestHeadersFor, devHelperPath, guestHeadersFor } from '../../scripts/guest-csp';
 
 const directives = (csp: string): Map<string, string[]> =>
   new Map(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name!, values]));
@@ -46,5 +47,14 @@ describe('the transform helpers guests need', () => {
     const csp = devGuestCsp('127.0.0.1:1', 'http', ['/@id/__x00__@oxc-project+runtime@0.156.0/helpers/']);
     expect(directives(csp).get('script-src')).toContain('http://127.0.0.1:1/@id/__x00__@oxc-project+runtime@0.156.0/helpers/');
     expect(directives(csp).get('script-src')).not.toContain('http://127.0.0.1:1/@id/');
+  });
+});
+
+describe('the service worker for hosts that cannot set headers (public/coi-sw.js)', () => {
+  it('sends the same guest policy and headers as the servers, under guest/ of its scope', () => {
+    const sw = readFileSync(new URL('../../public/coi-sw.js', import.meta.url), 'utf8');
+    expect(sw).toContain(`'Content-Security-Policy': ${JSON.stringify(GUEST_CSP)}`);
+    for (const [k, v] of Object.entries(GUEST_HEADERS)) expect(sw).toMatch(new RegExp(`'${k}': ["']${v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}["']`));
+    expect(sw).toContain("new URL('guest/', self.registration.scope).pathname");
   });
 });
