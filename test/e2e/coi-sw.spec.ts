@@ -6,6 +6,7 @@
 // guest worker's script must reach the worker with the guest CSP the worker added.
 import { expect, test } from '@playwright/test';
 import { createServer, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,19 +15,16 @@ import { consoleReady, spawn, card } from './demo-helpers';
 
 const DIST = fileURLToPath(new URL('../../.build-e2e/', import.meta.url));
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json' };
-// The snippet of docs/embedding.md, put first in <head> as it says.
-const REGISTER = `<script>
-  if (!crossOriginIsolated && 'serviceWorker' in navigator) {
-    navigator.serviceWorker.register(new URL('coi-sw.js', document.baseURI)).then(() => {
-      if (!navigator.serviceWorker.controller) location.reload();
-    });
-  }
-</script>`;
+// The registration snippet exactly as docs/embedding.md gives it (its html block after the
+// service worker's name), put first in <head> as it says.
+const DOC = readFileSync(new URL('../../docs/embedding.md', import.meta.url), 'utf8');
+const REGISTER = /public\/coi-sw\.js[\s\S]*?```html\n([\s\S]*?)```/.exec(DOC)?.[1] ?? '';
 
 let server: Server;
 let base = '';
 
 test.beforeAll(async () => {
+  expect(REGISTER, 'the registration snippet in docs/embedding.md').toContain("serviceWorker.register(new URL('coi-sw.js'");
   server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     const file = normalize(join(DIST, path.endsWith('/') ? `${path}index.html` : path));
