@@ -28,9 +28,12 @@ const state: BenchState = { done: false, metrics: {}, errors: [], log: [], secon
 
 const logEl = document.getElementById('log')!;
 const stateEl = document.getElementById('state')!;
+const tPage = performance.now();
+// Each line carries the seconds since the page started, so a run's log shows where its time goes.
 const log = (line: string): void => {
-  state.log.push(line);
-  logEl.textContent += `${line}\n`;
+  const stamped = `${((performance.now() - tPage) / 1000).toFixed(1).padStart(6)} s  ${line}`;
+  state.log.push(stamped);
+  logEl.textContent += `${stamped}\n`;
 };
 
 const suites: [string, () => Promise<Metrics>][] = [
@@ -43,7 +46,7 @@ const suites: [string, () => Promise<Metrics>][] = [
   ['scaling', () => runScaling({ quick, log })],
   ['cleaning', () => runCleaning({ quick })],
   ['reliability', () => runReliability({ quick })],
-  ['archive', () => runArchive({ quick })],
+  ['archive', () => runArchive({ quick, log })],
   ['idc', () => runIdc({ quick, log })],
 ];
 

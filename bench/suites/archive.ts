@@ -36,7 +36,8 @@ function deleteDb(name: string): Promise<void> {
 
 const round = (x: number, digits: number): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
-export async function run(opts: { quick: boolean }): Promise<Metrics> {
+export async function run(opts: { quick: boolean; log?: (line: string) => void }): Promise<Metrics> {
+  const log = opts.log ?? (() => undefined);
   const volumeBytes = (opts.quick ? 16 : 64) * 1024 * 1024;
   const blocks = volumeBytes / BLOCK_BYTES;
   const poolName = `bench-archive-pool-${crypto.randomUUID()}`;
@@ -48,11 +49,13 @@ export async function run(opts: { quick: boolean }): Promise<Metrics> {
     await pool.snapshot('vol', 'vol@1');
     await pool.commit();
     svc = await ArchiveService.open(pool, { name: archiveName });
+    log('archive: first snapshot');
 
     let t0 = performance.now();
     await svc.archive('vol@1');
     const firstMs = performance.now() - t0;
 
+    log('archive: second snapshot, 1 % changed');
     // Change 1 % of the blocks (distinct, spread over the volume).
     const changed = Math.max(1, Math.round(blocks / 100));
     const stride = Math.floor(blocks / changed);
@@ -65,12 +68,16 @@ export async function run(opts: { quick: boolean }): Promise<Metrics> {
       throw new Error(`second archive wrote ${second.chunksWritten} chunks for ${changed} changed blocks`);
     }
 
+    log('archive: restore');
     t0 = performance.now();
     await svc.restore('vol@1', 'restored');
     const restoreMs = performance.now() - t0;
 
+    log('archive: tier to cold');
     await svc.tier(0);
+    log('archive: clean');
     await svc.clean('cost-benefit', { maxVictims: 64, passes: 8 });
+    log('archive: stats');
     const stats = await svc.archiveStats();
     return {
       archive_second_snapshot_bytes_ratio: { value: round(second.bytesWritten / volumeBytes, 5), unit: 'ratio' },

@@ -44,17 +44,22 @@ function deleteDb(name: string): Promise<void> {
 async function emptyWorkerBytes(n: number): Promise<number | null> {
   const spawn = (k: number) => Array.from({ length: k }, () => new Worker(new URL('../workers/empty-worker.ts', import.meta.url), { type: 'module' }));
   const ready = (ws: Worker[]) => Promise.all(ws.map((w) => new Promise((resolve) => w.addEventListener('message', resolve, { once: true }))));
-  // Both measurements with a worker already running: the first measurement of a page that
-  // had no worker sometimes took 60 s to resolve (Chromium 156, 3 of 5 runs of this suite
-  // alone), which doubled the quick benchmark's time.
+  // A measurement issued right after a new worker's first message waited 60 s for it
+  // (Chromium 156 on a 2-core machine: 7 of 9 runs of this suite alone, whether the message
+  // was posted during the worker's evaluation or from a task after it); 100 ms later it
+  // answered at once (4 of 4), so both measurements wait a settle time first. Without
+  // it the quick benchmark took 72–134 s instead of under one minute.
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 250));
   const workers = spawn(1);
   try {
     await ready(workers);
+    await settle();
     const before = await measureMemory();
     if (!before) return null;
     const added = spawn(n);
     workers.push(...added);
     await ready(added);
+    await settle();
     const after = await measureMemory();
     return after ? (after.bytes - before.bytes) / n : null;
   } finally {

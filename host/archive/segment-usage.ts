@@ -85,7 +85,13 @@ export class SegmentUsageTable {
 
   /**
    * Up to `count` segments to clean, best first, skipping `exclude` (the open head).
-   * Full segments (u = 1) are never chosen: cleaning them frees nothing.
+   * A segment with no dead bytes is never chosen, however short: cleaning it frees
+   * nothing. `sizeOf` gives a segment's bytes as written; without it only full segments
+   * (u = 1) are known to hold nothing dead. Segments are files of their own size, so a
+   * short sealed segment that is all live holds no free space either: judged by u alone
+   * (live ÷ capacity) it looked like a good victim, and a cleaning with many victims
+   * copied every live byte of the archive forward on every pass to free the few hundred
+   * bytes of the previous catalogue.
    */
   selectVictims(
     policy: CleaningPolicy,
@@ -93,12 +99,15 @@ export class SegmentUsageTable {
     count: number,
     exclude: ReadonlySet<SegmentId> = new Set(),
     read: ReadCost = READ_WHOLE,
+    sizeOf?: (id: SegmentId) => number | undefined,
   ): SegmentId[] {
     const scored: { id: SegmentId; score: number }[] = [];
     for (const [id, row] of this.#rows) {
       if (exclude.has(id)) continue;
       const u = Math.min(1, row.liveBytes / this.segmentBytes);
       if (u >= 1) continue;
+      const size = sizeOf?.(id);
+      if (size !== undefined && size <= row.liveBytes) continue;
       scored.push({ id, score: victimScore(policy, u, Math.max(0, now - row.youngest), read) });
     }
     scored.sort((a, b) => b.score - a.score || a.id - b.id);
