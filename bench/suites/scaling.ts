@@ -182,7 +182,7 @@ function prng(seed: number): (n: number) => number {
 
 async function workingSet(quick: boolean, log: (l: string) => void): Promise<Metrics> {
   const frames = quick ? 64 : 256;
-  const readsPerGuest = quick ? 200 : 2000;
+  const readsPerGuest = quick ? 100 : 2000;
   const xs = quick ? [0.5, 2, 4] : WORKING_SET_X;
   const maxX = Math.max(...WORKING_SET_X);
   const imageBlocks = frames * maxX;
