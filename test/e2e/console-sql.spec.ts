@@ -4,13 +4,14 @@
 // reference sqlite3 CLI on the same file; one tenant's UPDATE stays its own; the page
 // and dom0's page maps show the database's frames mapped by both tenants and the
 // writer's pages only in its private frames; a bad statement is an error in its card.
-import { expect, test, type Locator, type Page } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { referenceQuery, sqlite3Path } from '../../scripts/sqlite-sample.mjs';
 import { consoleReady, shot } from './demo-helpers';
+import { cells, expectReference, run, spawnSql } from './sql-helpers';
 
 const QUERIES = [
   'SELECT country, count(*) AS customers FROM customers GROUP BY country ORDER BY customers DESC, country LIMIT 5',
@@ -36,44 +37,6 @@ test.beforeAll(async ({ request }) => {
 test.afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-/** Type `sql` into a card's prompt, run it (Ctrl+Enter or the Run button), wait for the answer. */
-async function run(card: Locator, sql: string, how: 'keys' | 'button' = 'button', timeout = 90_000): Promise<void> {
-  const box = card.locator('textarea');
-  const before = await card.locator('.sql-out').innerHTML();
-  await box.fill(sql);
-  if (how === 'keys') await box.press('Control+Enter');
-  else await card.getByRole('button', { name: 'Run' }).click();
-  await expect.poll(() => card.locator('.sql-out').innerHTML(), { timeout }).not.toBe(before);
-  await expect(card.locator('form.sql-form')).not.toHaveAttribute('aria-busy', 'true');
-}
-
-async function cells(card: Locator): Promise<string[][]> {
-  return card.locator('.sql-table tbody tr').evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent ?? '')));
-}
-
-/** The card's rows equal the reference's (numbers compared as numbers, NULL as NULL). */
-async function expectReference(card: Locator, sql: string, db = dbPath): Promise<void> {
-  const want = referenceQuery(db, sql);
-  const got = await cells(card);
-  expect(got.length, sql).toBe(want.length);
-  want.forEach((row, i) =>
-    row.forEach((v, j) => {
-      const cell = got[i]![j]!;
-      if (typeof v === 'number') expect(Math.abs(Number(cell) - v), `${sql} row ${i} col ${j}: ${cell} vs ${v}`).toBeLessThanOrEqual(Math.abs(v) * 1e-12);
-      else expect(cell, `${sql} row ${i} col ${j}`).toBe(v === null ? 'NULL' : String(v));
-    }),
-  );
-}
-
-async function spawnSql(page: Page, n: number): Promise<Locator> {
-  await page.getByLabel('Guest kind').selectOption('sql');
-  await page.getByLabel('Guests', { exact: true }).fill(String(n));
-  await page.getByRole('button', { name: 'Spawn on new clones' }).click();
-  const cards = page.locator('.sql-card[data-state="running"]');
-  await expect(cards).toHaveCount(n, { timeout: 240_000 });
-  return cards;
-}
 
 /** dom0's view: frames of the sql group both domains map, and where each maps `lbas`. */
 async function arenaFacts(page: Page, a: number, b: number, lbas: number[]) {
@@ -105,13 +68,13 @@ test('SQL guests in the console: reference answers, private writes, shared frame
   // The example query is in the box; run it from the keyboard in A, with the button in B.
   await expect(a.getByLabel(/^SQL for /)).toHaveValue(/FROM customers/);
   await run(a, QUERIES[0]!, 'keys');
-  await expectReference(a, QUERIES[0]!);
+  await expectReference(a, QUERIES[0]!, dbPath);
   for (const q of QUERIES) {
     await run(b, q);
-    await expectReference(b, q);
+    await expectReference(b, q, dbPath);
   }
   await run(a, QUERIES[1]!);
-  await expectReference(a, QUERIES[1]!);
+  await expectReference(a, QUERIES[1]!, dbPath);
 
   // The rows cap: the guest sends 50 rows and says how many there were.
   const [[total]] = referenceQuery(dbPath, 'SELECT count(*) FROM orders') as [[number]];
@@ -172,7 +135,7 @@ test('SQL guests in the console: reference answers, private writes, shared frame
   want2[0]![1] = 'Changed by A';
   expect(await cells(a)).toEqual(want2);
   await run(b, QUERIES[2]!);
-  await expectReference(b, QUERIES[2]!);
+  await expectReference(b, QUERIES[2]!, dbPath);
 
   // The writer's copy is a whole database after all that (it reads every page: slow here).
   await run(a, 'PRAGMA integrity_check', 'button', 300_000);
