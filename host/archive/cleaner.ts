@@ -74,7 +74,7 @@ export async function cleanSegments(ctx: CleanerContext, options: CleanOptions):
   await log.flush();
   const readLive = (options.read ?? 'live') === 'live';
   const readCost: ReadCost = readLive ? { kind: 'live', summary: SUMMARY_COST } : READ_WHOLE;
-  const victims = usage.selectVictims(options.policy, options.now, options.maxVictims, new Set(), readCost, (id) => log.size(id));
+  const victims = usage.selectVictims(options.policy, options.now, options.maxVictims, (id) => log.size(id), readCost);
   if (!victims.length) return { victims, recordsCopied: 0, bytesRead: 0, bytesCopied: 0, bytesFreed: 0 };
 
   let bytesRead = 0;

@@ -69,10 +69,6 @@ export class SegmentUsageTable {
     return this.#rows.get(segment);
   }
 
-  utilisation(segment: SegmentId): number {
-    return (this.#rows.get(segment)?.liveBytes ?? 0) / this.segmentBytes;
-  }
-
   segments(): SegmentId[] {
     return [...this.#rows.keys()].sort((a, b) => a - b);
   }
@@ -84,30 +80,25 @@ export class SegmentUsageTable {
   }
 
   /**
-   * Up to `count` segments to clean, best first, skipping `exclude` (the open head).
-   * A segment with no dead bytes is never chosen, however short: cleaning it frees
-   * nothing. `sizeOf` gives a segment's bytes as written; without it only full segments
-   * (u = 1) are known to hold nothing dead. Segments are files of their own size, so a
-   * short sealed segment that is all live holds no free space either: judged by u alone
-   * (live ÷ capacity) it looked like a good victim, and a cleaning with many victims
-   * copied every live byte of the archive forward on every pass to free the few hundred
-   * bytes of the previous catalogue.
+   * Up to `count` segments to clean, best first. u is a segment's live bytes ÷ its bytes
+   * as written (`sizeOf`, from the log): segments are files of their own size, so a short
+   * sealed segment that is all live has u = 1 and is never chosen, like a full one —
+   * cleaning it frees nothing. (u was live ÷ capacity until 2026-11-30: every sealed
+   * segment, a little under capacity, looked worth cleaning, and a cleaning with many
+   * victims copied the whole archive forward on every pass to free one old catalogue.)
    */
   selectVictims(
     policy: CleaningPolicy,
     now: number,
     count: number,
-    exclude: ReadonlySet<SegmentId> = new Set(),
+    sizeOf: (id: SegmentId) => number | undefined,
     read: ReadCost = READ_WHOLE,
-    sizeOf?: (id: SegmentId) => number | undefined,
   ): SegmentId[] {
     const scored: { id: SegmentId; score: number }[] = [];
     for (const [id, row] of this.#rows) {
-      if (exclude.has(id)) continue;
-      const u = Math.min(1, row.liveBytes / this.segmentBytes);
+      const size = sizeOf(id) ?? this.segmentBytes;
+      const u = size > 0 ? Math.min(1, row.liveBytes / size) : 0; // an empty file: deleting it is all gain
       if (u >= 1) continue;
-      const size = sizeOf?.(id);
-      if (size !== undefined && size <= row.liveBytes) continue;
       scored.push({ id, score: victimScore(policy, u, Math.max(0, now - row.youngest), read) });
     }
     scored.sort((a, b) => b.score - a.score || a.id - b.id);

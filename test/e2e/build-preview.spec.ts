@@ -6,10 +6,8 @@ import { expect, test } from '@playwright/test';
 import { PREVIEW_PORT } from '../../playwright.config';
 import { consoleReady, guestIds, spawn, stats, card } from './demo-helpers';
 import type { TarGuestApi } from '../../guest/workloads/tar-guest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { expectReference, run, spawnSql } from './sql-helpers';
+import { rmSync } from 'node:fs';
+import { QUERIES, expectReference, fetchSampleDb, run, spawnSql } from './sql-helpers';
 
 const BASE = `http://127.0.0.1:${PREVIEW_PORT}`;
 
@@ -104,18 +102,13 @@ test('the built site has no route to project source: the page (no CSP at all) ca
 // message, through the one comlink the built guest realm has.
 test('the built console runs a SQL guest: answers equal the reference sqlite3, and SQLite errors reach the card', async ({ page, request }) => {
   test.setTimeout(300_000);
-  const res = await request.get(`${BASE}/sample/shop.db`, { timeout: 200_000 });
-  expect(res.ok()).toBe(true);
-  const dir = mkdtempSync(join(tmpdir(), 'build-sql-'));
+  const { dir, path: db } = await fetchSampleDb(request, `${BASE}/sample/shop.db`);
   try {
-    const db = join(dir, 'shop.db');
-    writeFileSync(db, await res.body());
     await page.goto(`${BASE}/#sql`);
     await consoleReady(page);
     const cards = await spawnSql(page, 1);
-    const q = 'SELECT country, count(*) AS customers FROM customers GROUP BY country ORDER BY customers DESC, country LIMIT 5';
-    await run(cards.first(), q);
-    await expectReference(cards.first(), q, db);
+    await run(cards.first(), QUERIES[0]!);
+    await expectReference(cards.first(), QUERIES[0]!, db);
     await run(cards.first(), 'SELECT * FROM no_such_table');
     await expect(cards.first().locator('.sql-error')).toContainText('no such table');
     await expect(cards.first()).toHaveAttribute('data-state', 'running');

@@ -5,33 +5,19 @@
 // and dom0's page maps show the database's frames mapped by both tenants and the
 // writer's pages only in its private frames; a bad statement is an error in its card.
 import { expect, test, type Page } from '@playwright/test';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { referenceQuery, sqlite3Path } from '../../scripts/sqlite-sample.mjs';
 import { consoleReady, shot } from './demo-helpers';
-import { cells, expectReference, run, spawnSql } from './sql-helpers';
-
-const QUERIES = [
-  'SELECT country, count(*) AS customers FROM customers GROUP BY country ORDER BY customers DESC, country LIMIT 5',
-  // CROSS JOIN fixes the join order: with plain JOINs SQLite's planner (the reference CLI
-  // too) picks a plan that takes 35 s on this database; this one takes 0.2 s, same answer.
-  "SELECT p.category, count(*) AS items, round(sum(i.qty * i.price), 2) AS revenue FROM orders o CROSS JOIN order_items i ON i.order_id = o.id CROSS JOIN products p ON p.id = i.product_id WHERE o.status = 'delivered' GROUP BY p.category ORDER BY p.category",
-  'SELECT id, name, email, notes FROM customers WHERE id IN (1, 2, 3, 4) ORDER BY id',
-];
+import { QUERIES, cells, expectReference, fetchSampleDb, run, spawnSql } from './sql-helpers';
 
 let dir = '';
 let dbPath = '';
 
 test.beforeAll(async ({ request }) => {
-  // The very file the console imports, from the same server.
   test.setTimeout(240_000);
-  const res = await request.get('/sample/shop.db', { timeout: 200_000 });
-  expect(res.ok(), await res.text().catch(() => '')).toBe(true);
-  dir = mkdtempSync(join(tmpdir(), 'console-sql-'));
-  dbPath = join(dir, 'shop.db');
-  writeFileSync(dbPath, await res.body());
+  ({ dir, path: dbPath } = await fetchSampleDb(request, '/sample/shop.db'));
 });
 
 test.afterAll(() => {
