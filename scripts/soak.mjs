@@ -7,15 +7,15 @@
 // every snapshot, clone and import acknowledged before the kill (an import whole, byte for
 // byte; a partial import must never appear under its name).
 //
-//   npm run soak                      # 30 kills against a dev server it starts on port 5175
-//   node scripts/soak.mjs --kills 100 --url http://127.0.0.1:5174
+//   npm run soak                      # 30 kills against the built pages (test/e2e/vite.config.ts)
+//   node scripts/soak.mjs --kills 100 --url http://127.0.0.1:5174   # or any server of the pages
 //
 // test/e2e/crash-campaign.spec.ts runs the same loop with a few kills.
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { chromiumLaunchOptions } from './chromium.mjs';
 
@@ -84,8 +84,13 @@ export async function crashCampaign(opts) {
         await ctx.close();
         break;
       }
-      // 2. Stream writes, then kill the browser at a random moment.
-      await page.goto(`${PAGE}?mode=write&db=${db}`);
+      // 2. Stream writes, then kill the browser at a random moment. From the verify page
+      // when its verify went through (the pool closed again), else from a page of its own.
+      if (await page.evaluate(() => !window.__crash?.error && typeof window.__crash?.startWrite === 'function')) {
+        await page.evaluate(() => window.__crash?.startWrite?.());
+      } else {
+        await page.goto(`${PAGE}?mode=write&db=${db}`);
+      }
       await page.waitForFunction(() => window.__crash?.ready || window.__crash?.error, null, { timeout: 30_000 });
       const err = await page.evaluate(() => window.__crash?.error ?? null);
       if (err) {
@@ -184,11 +189,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   };
   const kills = Number(arg("--kills") ?? 30);
   let url = arg('--url');
-  /** @type {import('node:child_process').ChildProcess | null} */
-  let server = null;
+  /** The campaign's pages built and served by `vite preview`, unless --url names a server. */
+  let server = /** @type {{ base: string, close: () => Promise<void> } | null} */ (null);
   if (!url) {
-    url = 'http://127.0.0.1:5175';
-    server = spawn('npx', ['vite', '--port', '5175', '--strictPort'], { stdio: 'ignore' });
+    const { startBuiltPreview } = await import('./quiet-server.mjs');
+    server = await startBuiltPreview('test/e2e/vite.config.ts');
+    url = server.base.replace(/\/$/, '');
   }
   try {
     await waitForServer(url);
@@ -197,6 +203,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     for (const f of r.failures) console.error(`FAILED ${f}`);
     process.exitCode = r.failures.length ? 1 : 0;
   } finally {
-    server?.kill('SIGTERM');
+    await server?.close();
   }
 }

@@ -11,6 +11,10 @@
 // first database opened, and the pool registry's (OPFS) when another database got it.
 import { expect, test, type Page } from '@playwright/test';
 import { damageIndexedDbLogs } from './damage-leveldb';
+import { BUILT_PAGES } from '../../playwright.config';
+
+// The campaign's pages, built (test/e2e/vite.config.ts): each round launches a browser.
+test.use({ baseURL: BUILT_PAGES });
 
 const KILLS = Number(process.env.TABVISOR_CRASH_KILLS ?? 30);
 

@@ -8,6 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ImportCrashState } from './pages/import-crash';
+import { BUILT_PAGES } from '../../playwright.config';
+
+// Its pages, built (test/e2e/vite.config.ts): every launch of a browser loads them afresh.
+test.use({ baseURL: BUILT_PAGES });
 
 test('an import cut off by killing the browser leaves no volume under its name, and the next open frees its blocks', async ({ baseURL }) => {
   test.setTimeout(180_000); // a hang guard: three launches and a 48 MiB import on a loaded machine

@@ -2,13 +2,18 @@
 // a new page on the same context (same origin, same IndexedDB) reopens the pool, which must
 // be consistent, verify every checksum, and hold every acknowledged commit.
 import { expect, test, type Page } from '@playwright/test';
+import { BUILT_PAGES } from '../../playwright.config';
+
+// Its pages, built (test/e2e/vite.config.ts): every launch of a browser loads them afresh.
+test.use({ baseURL: BUILT_PAGES });
 
 type VerifyResult = NonNullable<Window['__poolCrashResult']>;
 
 /**
- * Open the verify page and wait for its result. Retried because the shared Vite dev server
- * may reload pages when another engineer edits a file ("execution context was destroyed");
- * verification only reads, so running it again is harmless.
+ * Open the verify page and wait for its result. Retried on "execution context was
+ * destroyed": a dev server reloads pages when a file is edited (these pages were served by
+ * one until 2026-11-30, and `reuseExistingServer` may still pick one up); verification only
+ * reads, so running it again is harmless.
  */
 async function verify(page: Page, db: string, acked: number): Promise<VerifyResult> {
   for (let attempt = 1; ; attempt++) {

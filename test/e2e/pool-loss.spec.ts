@@ -11,6 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PoolLossResult } from './pages/pool-loss';
 import { damageIndexedDbLogs } from './damage-leveldb';
+import { BUILT_PAGES } from '../../playwright.config';
+
+// Its pages, built (test/e2e/vite.config.ts): every launch of a browser loads them afresh.
+test.use({ baseURL: BUILT_PAGES });
 
 async function pageRun(ctx: BrowserContext, db: string, mode: string): Promise<PoolLossResult> {
   const page = ctx.pages()[0] ?? (await ctx.newPage());

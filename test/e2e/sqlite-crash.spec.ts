@@ -11,6 +11,10 @@ import { execFileSync } from 'node:child_process';
 import { chromiumLaunchOptions } from '../../scripts/chromium.mjs';
 import { referenceQuery } from '../../scripts/sqlite-sample.mjs';
 import type { SqliteCrashReport } from './pages/sqlite-crash';
+import { BUILT_PAGES } from '../../playwright.config';
+
+// Its pages, built (test/e2e/vite.config.ts): every launch of a browser loads them afresh.
+test.use({ baseURL: BUILT_PAGES });
 
 const ROWS = 25;
 
