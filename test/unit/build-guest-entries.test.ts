@@ -7,6 +7,7 @@ import type { UserConfig } from 'vite';
 import config from '../../vite.config';
 import benchConfig, { BENCH_GUEST_MODULES } from '../../bench/vite.config';
 import sqliteBenchConfig from '../../bench/sqlite/vite.config';
+import e2ePagesConfig, { E2E_GUEST_MODULES } from '../../test/e2e/vite.config';
 import { GUEST_BOOTSTRAP_ENTRY } from '../../scripts/build-options';
 import { guestBootstrapUrl } from '../../host/page/guest-runtime';
 
@@ -24,6 +25,7 @@ describe.each([
   ['the site', config, ['guest/workloads/tar-guest', 'guest/workloads/file-server-guest', 'guest/workloads/sql-guest']],
   ['the benchmark', benchConfig, BENCH_GUEST_MODULES],
   ['the sqlite benchmark', sqliteBenchConfig, ['guest/workloads/sql-guest']],
+  ['the e2e pages', e2ePagesConfig, E2E_GUEST_MODULES],
 ] as const)('%s build', (_name, c, modules) => {
   it('has the guest runtime and each guest module as entries at their fixed paths', () => {
     const { input, fileName } = entries(c as UserConfig);
