@@ -32,11 +32,13 @@ import {
   type LifeMessage,
 } from '../shared/boot-protocol';
 import { installErrorTransfer } from '../shared/errors/error-transfer';
+import { GUEST_ERROR_CLASSES } from '../shared/errors/guest-error-classes';
 import { harden, type HardenReport } from './harden';
 import { closeAllChannels } from './channel';
 
 // A guest's API answers the page over comlink: its errors keep their class and code.
-installErrorTransfer();
+// Only the classes a guest raises: the page knows them all (error-transfer.ts says why).
+installErrorTransfer(GUEST_ERROR_CLASSES);
 
 // The worker's global scope; typed through unknown because tsconfig's lib is DOM (the
 // page's view), not WebWorker, and the two cannot be loaded together.

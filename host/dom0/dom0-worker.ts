@@ -3,8 +3,9 @@
 import { expose } from 'comlink';
 import { Dom0Service } from './dom0-service';
 import { installErrorTransfer } from '../../shared/errors/error-transfer';
+import { ALL_ERROR_CLASSES } from '../../shared/errors/all-error-classes';
 
-installErrorTransfer();
+installErrorTransfer(ALL_ERROR_CLASSES);
 const service = new Dom0Service();
 // Every control-plane call is counted while it runs (Dom0Service.controlCall): dom0 does
 // not nap in Atomics.wait meanwhile, since the call's IndexedDB events and follow-up work

@@ -14,6 +14,7 @@ import { proxy, wrap, type Endpoint, type Remote } from 'comlink';
 import { bootMessage, BOOT_TAG, type GuestInit } from '../../shared/boot-protocol';
 import { checkHostCapability, probeTransport } from '../../shared/transport-probe';
 import { installErrorTransfer } from '../../shared/errors/error-transfer';
+import { ALL_ERROR_CLASSES } from '../../shared/errors/all-error-classes';
 import { guestBootstrapUrl } from './guest-runtime';
 import type { DomainGrant } from '../../shared/grant';
 import type { TransportKind } from '../../shared/transport';
@@ -24,7 +25,7 @@ import { archiveApi, integrityApi, memoryApi, mirrorApi, poolApi, type ArchiveAp
 import { lockPool, type PoolLock } from './pool-lock';
 import { RING_CLOSED_I32, RING_PROD_I32 } from '../../shared/ring-layout';
 
-installErrorTransfer();
+installErrorTransfer(ALL_ERROR_CLASSES);
 
 /**
  * `faulted`: dom0 stopped serving it (a malformed request); `destroyed`: the host killed it;

@@ -1,41 +1,41 @@
 // Runs on every thread that speaks comlink: the page, the dom0 worker, guest workers.
 // Comlink's own 'throw' handler sends an Error as {name, message, stack} and rebuilds a
 // plain Error, so `instanceof` and `code` are lost on the way. This handler sends the
-// error's class (by its key in REGISTRY), its own fields (`code`, `dataset`, `status`, …)
-// and its `cause` chain, and rebuilds an instance of the same class on the other side.
-// Both ends must call installErrorTransfer(); the page, dom0-worker.ts and the guest
-// bootstrap do so when they load.
+// error's class (by its key in the registry), its own fields (`code`, `dataset`, `status`,
+// …) and its `cause` chain, and rebuilds an instance of the same class on the other side.
+// Both ends must call installErrorTransfer(), each with the classes it may receive or
+// throw: the page and dom0 every class (shared/errors/all-error-classes.ts), a guest worker
+// only the device, ring and channel errors its runtime raises (guest/bootstrap.ts). Every
+// class a realm loads costs it memory (its prototype, shapes and code): the pool's and the
+// archive's 25 error classes took about 36 KiB in every guest worker (V8 heap snapshots,
+// 2026-11-30), where no pool or archive error is ever raised. An error of a class this
+// realm does not register still arrives as an Error with its name, message and fields,
+// and keeps its class key, so passed on it becomes its class again where that is known.
 import { transferHandlers, type TransferHandler } from 'comlink';
-import * as poolErrors from './pool-errors';
-import * as archiveErrors from './archive-errors';
-import * as deviceErrors from './device-errors';
-import { RingGeometryError } from '../ring-layout';
-import { IdcError } from '../idc-layout';
 
 /** Any error class, abstract ones included; constructed only through Reflect.construct. */
 type ErrorClass = abstract new (...args: never[]) => Error;
 
 const isErrorClass = (v: unknown): v is ErrorClass => typeof v === 'function' && v.prototype instanceof Error;
 
-/**
- * Every error class that may cross a worker boundary, keyed by its exported name (an
- * object key, so a minifier that renames classes does not change it). Built-in error
- * types are here so a RangeError stays a RangeError.
- */
-export const REGISTRY: ReadonlyMap<string, ErrorClass> = new Map(
-  Object.entries({
-    Error,
-    TypeError,
-    RangeError,
-    SyntaxError,
-    ReferenceError,
-    ...poolErrors,
-    ...archiveErrors,
-    ...deviceErrors,
-    RingGeometryError,
-    IdcError,
-  } as Record<string, unknown>).filter((entry): entry is [string, ErrorClass] => entry[1] === Error || isErrorClass(entry[1])),
+const registry = new Map<string, ErrorClass>(
+  Object.entries({ Error, TypeError, RangeError, SyntaxError, ReferenceError }) as [string, ErrorClass][],
 );
+
+/**
+ * Every error class this realm rebuilds by class, keyed by its exported name (an object
+ * key, so a minifier that renames classes does not change it). Built-in error types are
+ * always here, so a RangeError stays a RangeError.
+ */
+export const REGISTRY: ReadonlyMap<string, ErrorClass> = registry;
+
+/** Add the error classes among `exports` (a module's exports: other values are skipped). */
+export function registerErrorClasses(...exports: Record<string, unknown>[]): void {
+  for (const set of exports) for (const [key, v] of Object.entries(set)) if (isErrorClass(v)) registry.set(key, v);
+}
+
+/** On an error rebuilt from a class this realm does not register: the class key it came with. */
+const WIRE_CLASS = Symbol('tabvisor.wireClass');
 
 /** An error as it travels: structured-cloneable, no prototype needed. */
 export interface WireError {
@@ -56,8 +56,10 @@ const hasDOMException = typeof DOMException === 'function';
 function classKey(err: Error): string {
   // A DOMException (QuotaExceededError, the cause of PoolFullError) is rebuilt from its name.
   if (hasDOMException && err instanceof DOMException) return 'DOMException';
+  const carried = (err as { [WIRE_CLASS]?: string })[WIRE_CLASS];
+  if (carried !== undefined) return carried;
   for (let proto: unknown = Object.getPrototypeOf(err); proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
-    for (const [key, cls] of REGISTRY) if (cls.prototype === proto) return key;
+    for (const [key, cls] of registry) if (cls.prototype === proto) return key;
   }
   return 'Error';
 }
@@ -119,8 +121,9 @@ function fromWireValue(v: unknown): unknown {
  */
 export function fromWire(w: WireError): Error {
   if (w.cls === 'DOMException' && hasDOMException) return new DOMException(w.message, w.name);
-  const cls = REGISTRY.get(w.cls) ?? Error;
-  const err = Reflect.construct(Error, [w.message], cls as unknown as new () => Error) as Error;
+  const cls = registry.get(w.cls);
+  const err = Reflect.construct(Error, [w.message], (cls ?? Error) as unknown as new () => Error) as Error;
+  if (!cls) Object.defineProperty(err, WIRE_CLASS, { value: w.cls, enumerable: false });
   for (const [k, v] of Object.entries(w.fields)) {
     Object.defineProperty(err, k, { value: fromWireValue(v), writable: true, enumerable: true, configurable: true });
   }
@@ -135,8 +138,13 @@ type SerializedThrow = { isError: true; value: WireError } | { isError: false; v
 
 const INSTALLED = Symbol.for('tabvisor.errorTransfer');
 
-/** Replace comlink's 'throw' handler with one that keeps classes and fields. Idempotent. */
-export function installErrorTransfer(): void {
+/**
+ * Register the error classes among `exports` (module namespaces or objects of classes) and
+ * replace comlink's 'throw' handler with one that keeps classes and fields. Idempotent;
+ * a later call only adds classes.
+ */
+export function installErrorTransfer(...exports: Record<string, unknown>[]): void {
+  registerErrorClasses(...exports);
   const current = transferHandlers.get('throw') as (TransferHandler<Thrown, SerializedThrow> & { [INSTALLED]?: true }) | undefined;
   if (!current || current[INSTALLED]) return;
   const handler: TransferHandler<Thrown, SerializedThrow> & { [INSTALLED]: true } = {

@@ -3,7 +3,8 @@
 // worker). Every class of the registry is thrown once.
 import { afterAll, describe, expect, it } from 'vitest';
 import { expose, wrap, type Remote } from 'comlink';
-import { installErrorTransfer, REGISTRY, fromWire, toWire } from '../../shared/errors/error-transfer';
+import { installErrorTransfer, REGISTRY, fromWire, toWire, type WireError } from '../../shared/errors/error-transfer';
+import { ALL_ERROR_CLASSES } from '../../shared/errors/all-error-classes';
 import * as pool from '../../shared/errors/pool-errors';
 import * as archive from '../../shared/errors/archive-errors';
 import { ArenaFullError, BlockDeviceError, DatasetInUseError } from '../../shared/errors/device-errors';
@@ -57,7 +58,7 @@ interface Thrower {
 }
 
 describe('typed errors across a comlink boundary', () => {
-  installErrorTransfer();
+  installErrorTransfer(ALL_ERROR_CLASSES);
   const { port1, port2 } = new MessageChannel();
   const service: Thrower = {
     async throwIt(i) {
@@ -128,6 +129,20 @@ describe('typed errors across a comlink boundary', () => {
     expect(back).toBeInstanceOf(pool.PoolError);
     expect((back as pool.PoolError).code).toBe('invalid-argument');
     expect(back.name).toBe('LocalError');
+  });
+
+  it('a class this realm does not register (a guest registers only its own) arrives as an Error with its name, code and fields, and passes on its class', async () => {
+    // As a guest worker would get a pool error: its registry has no pool classes.
+    const wire: WireError = { ...toWire(new pool.PoolLostError('pool p is gone')), cls: 'NotRegisteredHereError' };
+    const got = fromWire(structuredClone(wire)) as Error & { code?: string };
+    expect(got).toBeInstanceOf(Error);
+    expect(got.name).toBe('PoolLostError');
+    expect(got.code).toBe('pool-lost');
+    expect(got.message).toBe('pool p is gone');
+    // Thrown on to a realm that knows the class, it becomes that class again.
+    expect(toWire(got).cls).toBe('NotRegisteredHereError');
+    const passedOn = fromWire(structuredClone({ ...toWire(got), cls: 'PoolLostError' }));
+    expect(passedOn).toBeInstanceOf(pool.PoolLostError);
   });
 
   it('fields that cannot be cloned are dropped instead of failing the reply', async () => {

@@ -48,6 +48,14 @@ function builtGraph(dir: string, entry: string): string[] {
 }
 
 describe('the built guest runtime', () => {
+  it("registers no pool or archive error classes: they cost every guest worker about 36 KiB and no guest raises them", () => {
+    const graph = sourceGraph('guest/bootstrap.ts');
+    expect(graph).toContain('shared/errors/error-transfer.ts');
+    expect(graph).toContain('shared/errors/device-errors.ts');
+    expect(graph).not.toContain('shared/errors/pool-errors.ts');
+    expect(graph).not.toContain('shared/errors/archive-errors.ts');
+  });
+
   it('loads, before harden(), only modules the bootstrap itself imports', async () => {
     const out = mkdtempSync(join(tmpdir(), 'tabvisor-guest-graph-'));
     try {
