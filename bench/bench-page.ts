@@ -22,7 +22,9 @@ interface BenchState {
 
 const params = new URLSearchParams(location.search);
 const quick = params.has('quick');
-const only = params.get('only')?.split(',') ?? null;
+/** `--only reads,scaling:guests+ws`: suites to run, a suite's parts after a colon (scaling only). */
+const only = params.get('only')?.split(',').map((o) => o.split(':')) ?? null;
+const partsOf = (suite: string): string[] | undefined => only?.find(([name]) => name === suite)?.[1]?.split('+');
 const state: BenchState = { done: false, metrics: {}, errors: [], log: [], seconds: {} };
 (window as unknown as { __tabvisorBench: BenchState }).__tabvisorBench = state;
 
@@ -43,7 +45,7 @@ const suites: [string, () => Promise<Metrics>][] = [
   ['memory', () => runMemory({ quick, log })],
   ['pool', () => runPool({ quick })],
   ['checksum', () => runChecksum({ quick })],
-  ['scaling', () => runScaling({ quick, log })],
+  ['scaling', () => runScaling({ quick, log, ...(partsOf('scaling') ? { parts: partsOf('scaling') } : {}) })],
   ['cleaning', () => runCleaning({ quick })],
   ['reliability', () => runReliability({ quick })],
   ['archive', () => runArchive({ quick, log })],
@@ -51,7 +53,7 @@ const suites: [string, () => Promise<Metrics>][] = [
 ];
 
 for (const [name, run] of suites) {
-  if (only && !only.includes(name)) continue;
+  if (only && !only.some(([o]) => o === name)) continue;
   stateEl.textContent = `running ${name}…`;
   log(`== ${name}`);
   const t0 = performance.now();

@@ -1,5 +1,5 @@
 // @ts-check
-// Runs in Node: `npm run bench [-- --quick [--disk]] [-- --runs 3] [-- --only reads,memory] [-- --out file.json] [-- --dev]`.
+// Runs in Node: `npm run bench [-- --quick [--disk]] [-- --runs 3] [-- --only reads,memory,scaling:guests+ws] [-- --out file.json] [-- --dev]`.
 // Builds the benchmark as users get the product (bench/vite.config.ts: minified, no inline
 // source maps) and serves the build with Vite's preview server, cross-origin isolated;
 // `--dev` serves the sources with the dev server instead (no build; per-guest memory is
