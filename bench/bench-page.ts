@@ -45,7 +45,10 @@ const suites: [string, () => Promise<Metrics>][] = [
   ['memory', () => runMemory({ quick, log })],
   ['pool', () => runPool({ quick })],
   ['checksum', () => runChecksum({ quick })],
-  ['scaling', () => runScaling({ quick, log, ...(partsOf('scaling') ? { parts: partsOf('scaling') } : {}) })],
+  ['scaling', () => {
+    const parts = partsOf('scaling');
+    return runScaling({ quick, log, ...(parts ? { parts } : {}) });
+  }],
   ['cleaning', () => runCleaning({ quick })],
   ['reliability', () => runReliability({ quick })],
   ['archive', () => runArchive({ quick, log })],

@@ -4,7 +4,7 @@
 // source map, which V8 keeps with the source: measured 2026-11-30, a bench guest's worker
 // held 0.87 MiB more under the dev server than built, which is most of what each added
 // guest costs (bench: scale_guests_32_per_added_bytes).
-// Guest modules are entries at fixed paths (bench/guest-module.ts names them): the guest
+// Guest modules are entries at fixed paths (host/page/guest-runtime.ts, guestModuleUrl, names them): the guest
 // bootstrap loads them with import(), so they must keep their exports.
 import { defineConfig, mergeConfig, type UserConfig } from 'vite';
 import base from '../vite.config';

@@ -4,7 +4,7 @@
 // over the copy transport. Timings are taken inside a guest worker (bench-guest.ts).
 import { Hypervisor, type GuestHandle } from '../../host/page/hypervisor';
 import type { BenchGuestApi } from '../guests/bench-guest';
-import { guestModule } from '../guest-module';
+import { guestModuleUrl } from '../../host/page/guest-runtime';
 
 type Metrics = Record<string, { value: number; unit: string }>;
 export interface SuiteOptions {
@@ -12,7 +12,7 @@ export interface SuiteOptions {
   log: (line: string) => void;
 }
 
-const GUEST = guestModule('bench/guests/bench-guest');
+const GUEST = guestModuleUrl('bench/guests/bench-guest');
 const KIB = 1024;
 const MIB = 1024 * KIB;
 

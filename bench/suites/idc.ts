@@ -4,11 +4,11 @@
 // taken inside the sending guest (bench/guests/idc-bench-guest.ts).
 import { Hypervisor } from '../../host/page/hypervisor';
 import type { IdcBenchApi } from '../guests/idc-bench-guest';
-import { guestModule } from '../guest-module';
+import { guestModuleUrl } from '../../host/page/guest-runtime';
 
 type Metrics = Record<string, { value: number; unit: string }>;
 
-const GUEST = guestModule('bench/guests/idc-bench-guest');
+const GUEST = guestModuleUrl('bench/guests/idc-bench-guest');
 const KIB = 1024;
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -11,11 +11,11 @@
 import { Hypervisor } from '../../host/page/hypervisor';
 import { FailoverManager, type TakeoverEvent } from '../../host/page/failover';
 import type { SessionGuestApi } from '../../guest/workloads/session-guest';
-import { guestModule } from '../guest-module';
+import { guestModuleUrl } from '../../host/page/guest-runtime';
 
 type Metrics = Record<string, { value: number; unit: string }>;
 
-const GUEST = guestModule('guest/workloads/session-guest');
+const GUEST = guestModuleUrl('guest/workloads/session-guest');
 const BS = 65536;
 const GIB = 1024 ** 3;
 

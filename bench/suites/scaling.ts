@@ -26,10 +26,10 @@ import { Hypervisor } from '../../host/page/hypervisor';
 import type { BenchGuestApi } from '../guests/bench-guest';
 import { GUEST_COUNTS, VOLUME_MIB, WORKING_SET_X, wsKey } from '../series.mjs';
 import { imageBytes, measureMemory } from './hypervisor';
-import { guestModule } from '../guest-module';
+import { guestModuleUrl } from '../../host/page/guest-runtime';
 
 type Metrics = Record<string, { value: number; unit: string }>;
-const GUEST = guestModule('bench/guests/bench-guest');
+const GUEST = guestModuleUrl('bench/guests/bench-guest');
 const KIB = 1024;
 const MIB = 1024 * KIB;
 const BS = 64 * KIB;

@@ -8,3 +8,12 @@ export function guestBootstrapUrl(): URL {
   const path = import.meta.env.DEV ? 'guest/bootstrap.ts?worker_file&type=module' : 'guest/bootstrap.js';
   return new URL(`${import.meta.env.BASE_URL}${path}`, location.href);
 }
+
+/**
+ * A guest module's URL (`path` without extension, e.g. 'guest/workloads/sql-guest'): its
+ * source under the dev server, its built entry at the fixed path every build that spawns
+ * guests gives it (scripts/build-options.ts, guestEntries).
+ */
+export function guestModuleUrl(path: string): URL {
+  return new URL(`${import.meta.env.BASE_URL}${path}.${import.meta.env.DEV ? 'ts' : 'js'}`, location.href);
+}

@@ -7,14 +7,12 @@
 //   await t.api.query('SELECT count(*) FROM orders WHERE total > ?', [100]);
 //   const { db, journal } = await exportDatabase(hv, t.dataset); // what the sqlite3 CLI opens
 import wasmUrl from '@journeyapps/wa-sqlite/dist/wa-sqlite.wasm?url';
+import { guestModuleUrl } from './guest-runtime';
 import type { GuestHandle, Hypervisor, SpawnOptions } from './hypervisor';
 import type { SqlGuestApi } from '../../guest/workloads/sql-guest';
 import { parseSqliteHeader, sqliteRegions, SqliteFormatError, SQLITE_HEADER_BYTES, volumeBlocksFor } from '../../shared/sqlite-layout';
 
-export const SQL_GUEST_URL = new URL(
-  `${import.meta.env.BASE_URL}guest/workloads/sql-guest.${import.meta.env.DEV ? 'ts' : 'js'}`,
-  location.href,
-);
+export const SQL_GUEST_URL = guestModuleUrl('guest/workloads/sql-guest');
 
 let compiled: Promise<WebAssembly.Module> | null = null;
 

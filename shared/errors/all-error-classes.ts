@@ -3,8 +3,6 @@
 // only their own (guest/bootstrap.ts): shared/errors/error-transfer.ts says why.
 import * as poolErrors from './pool-errors';
 import * as archiveErrors from './archive-errors';
-import * as deviceErrors from './device-errors';
-import { RingGeometryError } from '../ring-layout';
-import { IdcError } from '../idc-layout';
+import { GUEST_ERROR_CLASSES } from './guest-error-classes';
 
-export const ALL_ERROR_CLASSES: Record<string, unknown> = { ...poolErrors, ...archiveErrors, ...deviceErrors, RingGeometryError, IdcError };
+export const ALL_ERROR_CLASSES: Record<string, unknown> = { ...poolErrors, ...archiveErrors, ...GUEST_ERROR_CLASSES };

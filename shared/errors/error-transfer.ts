@@ -30,7 +30,7 @@ const registry = new Map<string, ErrorClass>(
 export const REGISTRY: ReadonlyMap<string, ErrorClass> = registry;
 
 /** Add the error classes among `exports` (a module's exports: other values are skipped). */
-export function registerErrorClasses(...exports: Record<string, unknown>[]): void {
+function registerErrorClasses(...exports: Record<string, unknown>[]): void {
   for (const set of exports) for (const [key, v] of Object.entries(set)) if (isErrorClass(v)) registry.set(key, v);
 }
 

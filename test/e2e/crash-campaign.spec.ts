@@ -28,6 +28,10 @@ test('the pool survives the browser process being killed at random points during
   if (r.browserWipes.length) test.info().annotations.push({ type: 'browser-deleted-indexeddb', description: r.browserWipes.join('\n') });
   expect(r.failures).toEqual([]);
   expect(r.kills).toBe(KILLS);
+  // The campaign wrote, and the kills landed among acknowledged work: a write step that did
+  // nothing would pass every check above with nothing to check.
+  expect(r.acknowledged).toBeGreaterThan(0);
+  expect(r.datasetsAcknowledged).toBeGreaterThan(0);
 });
 
 test('when the browser deletes the damaged IndexedDB after a kill, the pool reports it and the campaign goes on from the empty pool', async ({ baseURL }) => {

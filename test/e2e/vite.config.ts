@@ -4,7 +4,7 @@
 // every page load fetches each module of the hypervisor, dom0 and the guest runtime one by
 // one: a crash-campaign round, which loads two pages in a fresh browser, took about 1.8 s
 // per page that way on the 2-core CI machine, most of the campaign's time.
-// Guest modules are entries at fixed paths (bench/guest-module.ts names them), as in
+// Guest modules are entries at fixed paths (host/page/guest-runtime.ts, guestModuleUrl, names them), as in
 // every build that spawns guests (scripts/build-options.ts).
 import { defineConfig, mergeConfig, type UserConfig } from 'vite';
 import base from '../../vite.config';
@@ -27,6 +27,10 @@ config.build!.rollupOptions = {
   },
   output: { ...(base.build?.rollupOptions?.output as object), entryFileNames: GUESTS.entryFileNames },
 };
+// These pages read neither the sample database nor the built-in image: not building the
+// 38 MB tar and not copying 73 MB of assets keeps each e2e run's build short.
+const SITE_ASSETS = new Set(['tabvisor:sqlite-sample', 'tabvisor:builtin-image']);
+config.plugins = (config.plugins ?? []).filter((p) => !(p && typeof p === 'object' && 'name' in p && SITE_ASSETS.has(p.name)));
 delete (config as { test?: unknown }).test;
 
 export default config;

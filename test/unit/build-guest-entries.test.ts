@@ -9,7 +9,7 @@ import benchConfig, { BENCH_GUEST_MODULES } from '../../bench/vite.config';
 import sqliteBenchConfig from '../../bench/sqlite/vite.config';
 import e2ePagesConfig, { E2E_GUEST_MODULES } from '../../test/e2e/vite.config';
 import { GUEST_BOOTSTRAP_ENTRY } from '../../scripts/build-options';
-import { guestBootstrapUrl } from '../../host/page/guest-runtime';
+import { guestBootstrapUrl, guestModuleUrl } from '../../host/page/guest-runtime';
 
 type EntryFileNames = (chunk: { name: string }) => string;
 
@@ -43,13 +43,15 @@ describe('the page', () => {
     vi.unstubAllGlobals();
   });
 
-  it('starts guest workers from the path the site build gives the runtime, and from the source under the dev server', () => {
+  it('starts guest workers, and loads guest modules, from the paths the site build gives them, and from the sources under the dev server', () => {
     vi.stubGlobal('location', { href: 'https://docs.example/tabvisor/index.html' });
     vi.stubEnv('BASE_URL', '/tabvisor/');
     vi.stubEnv('DEV', false);
     const built = entries(config as UserConfig).fileName({ name: GUEST_BOOTSTRAP_ENTRY });
     expect(guestBootstrapUrl().href).toBe(`https://docs.example/tabvisor/${built}`);
+    expect(guestModuleUrl('guest/workloads/sql-guest').href).toBe(`https://docs.example/tabvisor/${entries(config as UserConfig).fileName({ name: 'guest/workloads/sql-guest' })}`);
     vi.stubEnv('DEV', true);
     expect(guestBootstrapUrl().href).toBe('https://docs.example/tabvisor/guest/bootstrap.ts?worker_file&type=module');
+    expect(guestModuleUrl('guest/workloads/sql-guest').href).toBe('https://docs.example/tabvisor/guest/workloads/sql-guest.ts');
   });
 });

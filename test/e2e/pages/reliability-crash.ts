@@ -12,7 +12,7 @@
 import { Hypervisor } from '../../../host/page/hypervisor';
 import { Pool } from '../../../host/pool';
 import { streamVersion, type SessionGuestApi } from '../../../guest/workloads/session-guest';
-import { guestModule } from '../../../bench/guest-module';
+import { guestModuleUrl } from '../../../host/page/guest-runtime';
 
 declare global {
   interface Window {
@@ -35,7 +35,7 @@ declare global {
 
 const BS = 65536;
 const LBAS = Array.from({ length: 32 }, (_, i) => i);
-const GUEST = guestModule('guest/workloads/session-guest');
+const GUEST = guestModuleUrl('guest/workloads/session-guest');
 const params = new URLSearchParams(location.search);
 const db = params.get('db') ?? 'reliability-crash';
 const state: NonNullable<Window['__crash']> = { ready: false };
