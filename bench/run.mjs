@@ -133,8 +133,8 @@ try {
   console.log(`\n${'target'.padEnd(44)} ${'ratio'.padStart(12)} ${'range'.padStart(20)}  goal`);
   for (const t of targets) {
     const mark = t.met === null ? 'n/a' : t.met ? 'met' : 'MISSED';
-    const range = t.min === null ? '-' : `${fmt(t.min)}–${fmt(/** @type {number} */ (t.max))}`;
-    console.log(`${t.name.padEnd(44)} ${t.value === null ? '-'.padStart(12) : fmt(t.value).padStart(12)} ${range.padStart(20)}  ${t.op} ${fmt(t.goal)}  ${mark}${runs > 1 && t.value !== null ? ` (${t.metInRuns}/${t.runs.length} runs)` : ''}`);
+    const range = t.min === null ? '-' : `${fmtVs(t.min, t.goal)}–${fmtVs(/** @type {number} */ (t.max), t.goal)}`;
+    console.log(`${t.name.padEnd(44)} ${t.value === null ? '-'.padStart(12) : fmtVs(t.value, t.goal).padStart(12)} ${range.padStart(20)}  ${t.op} ${fmt(t.goal)}  ${mark}${runs > 1 && t.value !== null ? ` (${t.metInRuns}/${t.runs.length} runs)` : ''}`);
   }
   console.log(`\nload average before ${env.loadavgBefore.join(' ')}, after ${env.loadavgAfter.join(' ')}; ${env.totalSeconds} s`);
   for (const e of errors) console.error(`run ${e.run}: suite ${e.suite} failed: ${e.error}`);
@@ -163,6 +163,19 @@ function fmt(n) {
   return n.toPrecision(3);
 }
 
+/**
+ * A target's ratio, with as many more digits as it takes not to print a miss as the goal
+ * itself (0.9497 against ≥ 0.95 printed "0.950 … MISSED").
+ * @param {number} n @param {number} goal
+ */
+function fmtVs(n, goal) {
+  for (let digits = 3; digits <= 7; digits++) {
+    const a = Number.isFinite(n) && Math.abs(n) < 1e6 ? n.toPrecision(digits) : fmt(n);
+    if (n === goal || a !== (Number.isFinite(goal) && Math.abs(goal) < 1e6 ? goal.toPrecision(digits) : fmt(goal))) return digits === 3 ? fmt(n) : a;
+  }
+  return String(n);
+}
+
 /** @param {number} x */
 function pct(x) {
   return `${(x * 100).toFixed(0)}%`;
@@ -181,7 +194,7 @@ function markdown(j) {
     '',
     '| target | median ratio | range over runs | goal | |',
     '|---|---:|---:|---:|---|',
-    ...j.targets.map((t) => `| ${t.name} | ${t.value === null ? '–' : fmt(t.value)} | ${t.min === null ? '–' : `${fmt(t.min)}–${fmt(t.max)}`} | ${t.op} ${fmt(t.goal)} | ${t.met === null ? 'n/a' : t.met ? 'met' : '**missed**'} |`),
+    ...j.targets.map((t) => `| ${t.name} | ${t.value === null ? '–' : fmtVs(t.value, t.goal)} | ${t.min === null ? '–' : `${fmtVs(t.min, t.goal)}–${fmtVs(t.max, t.goal)}`} | ${t.op} ${fmt(t.goal)} | ${t.met === null ? 'n/a' : t.met ? 'met' : '**missed**'} |`),
     '',
     '| metric | median | min | max | spread | unit |',
     '|---|---:|---:|---:|---:|---|',

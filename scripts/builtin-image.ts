@@ -18,6 +18,8 @@ import { buildTar, type TarMember } from '../host/console/tar-writer.ts';
 /** Where the console fetches it, under the site's base (dev middleware and build asset). */
 export const BUILTIN_IMAGE_PATH = 'image/builtin.tar';
 export const IMAGE_BLOCK_BYTES = 65536;
+/** The plugin's name, for builds that leave it out (scripts/pages-build.ts). */
+export const BUILTIN_IMAGE_PLUGIN = 'tabvisor:builtin-image';
 
 function filesUnder(dir: string, keep: (name: string) => boolean): string[] {
   if (!existsSync(dir)) return [];
@@ -62,7 +64,7 @@ export function builtinImage(): Plugin {
   let cached: Uint8Array | null = null;
   const image = (): Uint8Array => (cached ??= buildTar(builtinImageMembers(root), IMAGE_BLOCK_BYTES));
   return {
-    name: 'tabvisor:builtin-image',
+    name: BUILTIN_IMAGE_PLUGIN,
     configResolved(config) {
       root = config.root;
     },

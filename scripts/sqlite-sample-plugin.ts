@@ -10,6 +10,8 @@ import type { Connect, Plugin } from 'vite';
 import { buildSampleDatabase, sampleSql } from './sqlite-sample.mjs';
 
 export const SAMPLE_PATH = '/sample/shop.db';
+/** The plugin's name, for builds that leave it out (scripts/pages-build.ts). */
+export const SQLITE_SAMPLE_PLUGIN = 'tabvisor:sqlite-sample';
 /** Scale 5: 40,000 customers, 200,000 orders, about 34 MiB. */
 const SCALE = 5;
 
@@ -36,7 +38,7 @@ export function sqliteSample(): Plugin {
     }
   };
   return {
-    name: 'tabvisor:sqlite-sample',
+    name: SQLITE_SAMPLE_PLUGIN,
     configResolved(config) {
       root = config.root;
     },

@@ -3,19 +3,13 @@
 // config unless given --dev). The SQL guest keeps its fixed path (guest/workloads/
 // sql-guest.js, host/page/sqlite-tenants.ts loads it from there), beside the guest runtime
 // it runs in (guest/bootstrap.js, scripts/build-options.ts).
-import { defineConfig, mergeConfig, type UserConfig } from 'vite';
-import base from '../../vite.config';
-import { guestEntries } from '../../scripts/build-options';
+import base from '../../vite.config.ts';
+import { pagesBuild } from '../../scripts/pages-build.ts';
 
-const config: UserConfig = mergeConfig(base as UserConfig, defineConfig({ build: { outDir: '.build-sqlite-bench', emptyOutDir: true } }));
-const guests = guestEntries(['guest/workloads/sql-guest']);
-const rollup = {
-  ...config.build!.rollupOptions,
-  input: { sqlite: 'bench/sqlite/sqlite-bench.html', ...guests.input },
-  output: { ...(config.build!.rollupOptions?.output as object), entryFileNames: guests.entryFileNames },
-};
-config.build!.rollupOptions = rollup;
-config.build!.rolldownOptions = rollup;
-delete (config as { test?: unknown }).test;
-
-export default config;
+export default pagesBuild(base, {
+  outDir: '.build-sqlite-bench',
+  pages: { sqlite: 'bench/sqlite/sqlite-bench.html' },
+  guestModules: ['guest/workloads/sql-guest'],
+  // Every layer runs on the console's sample database (/sample/shop.db).
+  siteAssets: ['sqlite-sample'],
+});
