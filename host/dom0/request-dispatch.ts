@@ -1,6 +1,7 @@
 // Runs in the dom0 driver worker. Decodes one request entry (already copied out of guest
 // memory) and calls the driver. Shared by the ring port and the copy port, so both
-// transports validate identically. Returns null for a request that faults the domain.
+// transports validate identically. Returns null for a request that faults the domain, and
+// for every request of a domain that is no longer served (faulted or destroyed).
 import { isOp, Op, REQ_ARG0, REQ_ARG1, REQ_LBA, REQ_OP, Status } from '../../shared/protocol';
 import type { Completion, Dom0Driver, Domain } from './driver';
 import { decodeFrame } from '../../shared/ids';
@@ -23,6 +24,10 @@ export function serve(
   entry: Int32Array,
   writeBytes: (slot: number, length: number) => Uint8Array | null,
 ): Completion | Promise<Completion | null> | null {
+  // A ring port hands over a whole batch at once: once one entry of it faulted the domain
+  // (and released its mappings), the entries after it must not be served, or a READ of a
+  // resident block would pin a frame for a dead domain that nothing ever unpins.
+  if (!d.alive) return null;
   const op = entry[REQ_OP]!;
   // A no-op is answered here, before anything else: a batch of them is how the ring's own
   // cost is measured (bench: ring_noop_ops_per_s), and this path allocates nothing.

@@ -143,6 +143,14 @@ export class RingPort {
   }
 
   private drainBacklog(): void {
+    // A domain no longer served gets no more completions. Its completion ring may be the
+    // reason (a faulted ring never has space, and waitForSpaceAsync resolves at once for
+    // it): waiting for space again would spin dom0 in microtasks for ever, and for a dead
+    // guest that never consumes, poll every IDLE_WAKE_MS for ever.
+    if (!this.d.alive || this.cpl.fault !== null) {
+      this.backlog.length = 0;
+      return;
+    }
     while (this.backlog.length > 0) {
       const next = this.backlog[0]!;
       if (this.cpl.produce(1, (w, base) => w.set(next, base)) === 0) break;
