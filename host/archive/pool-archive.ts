@@ -30,6 +30,7 @@ import {
   type CorruptBlock,
   CorruptRecordError,
   RestoreCorruptionError,
+  SegmentRangeError,
 } from '../../shared/errors/archive-errors';
 import { HOLE_HASH } from './snapshot-manifest';
 
@@ -198,7 +199,7 @@ export async function restoreToPool(
       // The batch's distinct chunks are read concurrently: store reads and SHA-256
       // verification (off-thread in Chromium) overlap instead of alternating.
       const distinct = [...new Set(manifest.chunks.slice(lba, end))].filter((h) => h !== HOLE_HASH);
-      const got = await Promise.all(distinct.map((h) => readVerified(archive, h)));
+      const got = await Promise.all(distinct.map((h) => readVerified(archive, h, geometry.blockBytes)));
       chunksRead += distinct.length;
       const bytes = new Map<ChunkHash, Uint8Array | null>(); // null: failed verification
       distinct.forEach((h, k) => {
@@ -250,16 +251,26 @@ export async function restoreToPool(
 
 // --- helpers ---------------------------------------------------------------------------
 
-type Damage = CorruptRecordError | ChunkHashMismatchError;
+type Damage = CorruptRecordError | ChunkHashMismatchError | SegmentRangeError;
 
-/** Read one chunk, verified; damage (CRC, framing, hash) comes back as the error, never as bytes. */
-async function readVerified(archive: Archive, h: ChunkHash): Promise<Uint8Array | Damage> {
+/**
+ * Read one chunk, verified; damage comes back as the error, never as bytes: CRC, framing,
+ * hash, a record the store no longer holds (a truncated or missing segment), or a chunk
+ * that is not one whole block of the manifest's geometry. The pool writes runs of chunks
+ * by position, so a chunk of another size would shift its bytes into the blocks after it
+ * (a hole there would read back another block's data) although its hash is right.
+ */
+async function readVerified(archive: Archive, h: ChunkHash, blockBytes: number): Promise<Uint8Array | Damage> {
+  let bytes: Uint8Array;
   try {
-    return await archive.readChunk(h);
+    bytes = await archive.readChunk(h);
   } catch (err: unknown) {
-    if (err instanceof CorruptRecordError || err instanceof ChunkHashMismatchError) return err;
+    if (err instanceof CorruptRecordError || err instanceof ChunkHashMismatchError || err instanceof SegmentRangeError) return err;
     throw err;
   }
+  if (bytes.length === blockBytes) return bytes;
+  const loc = archive.lsm.get(h);
+  return new CorruptRecordError(loc?.segment ?? -1, loc?.offset ?? -1, `chunk ${h} is ${bytes.length} bytes, but the manifest's blocks are ${blockBytes}`);
 }
 
 function report(corrupt: ReadonlyMap<ChunkHash, { lbas: number[]; error: Damage }>): CorruptBlock[] {

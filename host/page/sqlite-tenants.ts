@@ -10,6 +10,7 @@ import wasmUrl from '@journeyapps/wa-sqlite/dist/wa-sqlite.wasm?url';
 import { guestModuleUrl } from './guest-runtime';
 import type { GuestHandle, Hypervisor, SpawnOptions } from './hypervisor';
 import type { SqlGuestApi } from '../../guest/workloads/sql-guest';
+import { MIN_BLOCK_BYTES } from '../pool/tree-math';
 import { parseSqliteHeader, sqliteRegions, SqliteFormatError, SQLITE_HEADER_BYTES, volumeBlocksFor } from '../../shared/sqlite-layout';
 
 export const SQL_GUEST_URL = guestModuleUrl('guest/workloads/sql-guest');
@@ -34,6 +35,8 @@ export interface ImportDatabaseOptions {
 }
 
 const ZERO_RUN = new Uint8Array(1 << 20);
+/** The smallest page a volume can hold: a page is one block, and this is the pool's smallest. */
+const MIN_PAGE_BYTES = MIN_BLOCK_BYTES;
 
 /**
  * Import a SQLite database file as a volume whose block size is the database's page size.
@@ -41,15 +44,33 @@ const ZERO_RUN = new Uint8Array(1 << 20);
  * region; only the file's bytes are written, the rest are holes.
  */
 export async function importDatabase(hv: Hypervisor, name: string, source: Blob, opts: ImportDatabaseOptions = {}) {
-  const header = parseSqliteHeader(new Uint8Array(await source.slice(0, SQLITE_HEADER_BYTES).arrayBuffer()));
+  const first = new Uint8Array(await source.slice(0, SQLITE_HEADER_BYTES).arrayBuffer());
+  const header = parseSqliteHeader(first);
   if (!header) throw new SqliteFormatError('the file is empty or all zeros: not a SQLite database');
   if (source.size < header.fileBytes) {
     throw new SqliteFormatError(`the header says ${header.fileBytes} bytes (${header.pageCount} pages of ${header.pageSize}) but the file has ${source.size}: truncated?`);
   }
+  if (header.pageSize < MIN_PAGE_BYTES) {
+    // A page is one block, and the pool's blocks are 4 KiB to 1 MiB: say so in SQLite's terms.
+    throw new SqliteFormatError(
+      `the database's page size is ${header.pageSize} bytes; a database volume needs pages of at least ${MIN_PAGE_BYTES} bytes ` +
+        `(with the sqlite3 CLI: PRAGMA page_size=${MIN_PAGE_BYTES}; VACUUM;)`,
+    );
+  }
+  // A WAL-mode file (read/write versions 2 at bytes 18-19) makes SQLite look for WAL
+  // support, which the volume's VFS does not give (docs/sqlite.md): every statement would
+  // fail with "unable to open database file". A lone .db file is the whole database (a
+  // -wal file beside it is not imported), so it is imported in rollback mode (versions 1),
+  // which is what PRAGMA journal_mode=DELETE writes into the header.
+  const wal = first[18] === 2 || first[19] === 2;
+  if (wal) {
+    first[18] = 1;
+    first[19] = 1;
+  }
   const capacity = Math.max(opts.capacityBytes ?? Math.ceil(header.fileBytes * 1.5) + (4 << 20), header.fileBytes);
   const blocks = volumeBlocksFor(capacity, header.pageSize);
   // Zeros up to the volume's size from one reused buffer: the import turns them into holes.
-  const parts: BlobPart[] = [source.slice(0, header.fileBytes)];
+  const parts: BlobPart[] = wal ? [first, source.slice(SQLITE_HEADER_BYTES, header.fileBytes)] : [source.slice(0, header.fileBytes)];
   for (let left = blocks * header.pageSize - header.fileBytes; left > 0; left -= ZERO_RUN.length) {
     parts.push(left >= ZERO_RUN.length ? ZERO_RUN : ZERO_RUN.subarray(0, left));
   }

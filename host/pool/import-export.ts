@@ -53,11 +53,24 @@ export async function importVolume(
   opts: ImportOptions,
   onProgress?: (p: ImportProgress) => void,
 ): Promise<DatasetInfo> {
+  // Only a Blob or a whole ArrayBuffer. A typed array would pass `byteLength`, but
+  // `new Uint8Array(view, start, n)` copies the whole view and ignores start and n, so
+  // every slice would be the source's first bytes: a silently wrong volume.
+  // By tag, not instanceof: an ArrayBuffer made in another realm (a frame) is still one.
+  const tag = Object.prototype.toString.call(source);
+  if (!(source instanceof Blob) && tag !== '[object ArrayBuffer]' && tag !== '[object SharedArrayBuffer]') {
+    const what = ArrayBuffer.isView(source) ? `a ${(source as ArrayBufferView).constructor.name} (wrap it: new Blob([view]))` : typeof source;
+    throw new InvalidArgumentError(`an import source must be a Blob, a File or an ArrayBuffer, got ${what}`);
+  }
   const total = source instanceof Blob ? source.size : source.byteLength;
   const blockSize = opts.blockSize ?? DEFAULT_BLOCK_BYTES;
   const sizeBytes = opts.sizeBytes ?? total;
   if (total === 0) throw new InvalidArgumentError('cannot import an empty source: a volume has at least one byte');
   if (sizeBytes < total) throw new InvalidArgumentError(`sizeBytes ${sizeBytes} is smaller than the source (${total} bytes)`);
+  if (opts.commitEveryBytes !== undefined && !(opts.commitEveryBytes > 0)) {
+    // NaN would make every slice empty: refused here rather than as a puzzling 0-byte write.
+    throw new InvalidArgumentError(`commitEveryBytes must be a positive number, got ${opts.commitEveryBytes}`);
+  }
   const step = Math.max(blockSize, Math.floor((opts.commitEveryBytes ?? DEFAULT_COMMIT_EVERY_BYTES) / blockSize) * blockSize);
   // Incomplete until the commit of the last slice: a crash before it leaves no volume under
   // this name, and the next open frees what earlier slices committed.
@@ -67,7 +80,12 @@ export async function importVolume(
     const end = Math.min(total, start + step);
     const bytes =
       source instanceof Blob ? new Uint8Array(await source.slice(start, end).arrayBuffer()) : new Uint8Array(source, start, end - start);
-    return prepareBlocks(bytes, blockSize);
+    const p = await prepareBlocks(bytes, blockSize);
+    // A source that ends inside a block of a larger volume (sizeBytes > total): its last
+    // block is zero-padded by prepareBlocks; stage it as the whole block (or up to the
+    // volume's end), since the pool accepts a partial block only at the volume's end.
+    if (end === total && total % blockSize !== 0) p.bytes = Math.min(p.blocks.length * blockSize, sizeBytes - start);
+    return p;
   };
 
   try {

@@ -96,7 +96,7 @@ export interface CorruptBlock {
   readonly hash: string;
   /** Every block of the snapshot that holds this content. */
   readonly lbas: readonly number[];
-  /** The typed error the archive raised (CorruptRecordError or ChunkHashMismatchError). */
+  /** The typed error the archive raised (CorruptRecordError, ChunkHashMismatchError, or SegmentRangeError for a record the store no longer holds). */
   readonly error: ArchiveError;
 }
 
