@@ -111,6 +111,8 @@ export type IdcErrorCode =
   | 'buffer-state'
   /** The channel is closed or its peer faulted it. */
   | 'closed'
+  /** One of the two domains already has as many channels, or as much channel memory, as dom0 allows one domain. */
+  | 'quota'
   | 'bad-request';
 
 export class IdcError extends Error {
@@ -136,7 +138,7 @@ export function idcErrorData(err: unknown): IdcErrorData {
   return { name: 'Error', message: String(err) };
 }
 
-const CODES = new Set<string>(['policy', 'unknown-peer', 'grant-unknown', 'grant-revoked', 'grant-refused', 'buffer-state', 'closed', 'bad-request']);
+const CODES = new Set<string>(['policy', 'unknown-peer', 'grant-unknown', 'grant-revoked', 'grant-refused', 'buffer-state', 'closed', 'quota', 'bad-request']);
 
 export function idcErrorFrom(data: IdcErrorData): Error {
   if (data.name === 'IdcError' && data.code !== undefined && CODES.has(data.code)) return new IdcError(data.code as IdcErrorCode, data.message);

@@ -81,7 +81,28 @@ export function idcResult<T>(fn: () => T): IdcResult<T> {
 /** Revoked refs remembered (to say "revoked" rather than "unknown"); older ones are forgotten. */
 const REMEMBER_REVOKED = 4096;
 
+/**
+ * What one domain may have open at once, over every channel it is in (either side). A
+ * channel's memory stays held by dom0 and by both peers until a domain of it ends, so
+ * without a limit one guest made dom0 and its peer hold shared memory without bound
+ * (300 channels, about 158 MB, in under 2 s; review of 2026-11-30). Channels are few and
+ * long-lived (a file server, a pipe); 256 MiB is 64 channels of the default geometry
+ * (2 × 16 buffers of 64 KiB) four times over.
+ */
+export interface IdcLimits {
+  maxChannelsPerDomain: number;
+  maxBytesPerDomain: number;
+}
+export const IDC_DEFAULT_LIMITS: IdcLimits = { maxChannelsPerDomain: 64, maxBytesPerDomain: 256 << 20 };
+
+/** Shared memory a channel of this geometry holds: control, both sides' buffers and grant tables. */
+function channelBytes(layout: ChannelLayout): number {
+  return layout.controlBytes + 2 * layout.buffersPerSide * (layout.bufferBytes + 4);
+}
+
 export class IdcBroker {
+  constructor(private readonly limits: IdcLimits = IDC_DEFAULT_LIMITS) {}
+
   private readonly channels = new Map<number, ChannelRecord>();
   private readonly grants = new Map<number, GrantRecord>();
   private readonly revokedRefs = new Set<number>();
@@ -91,6 +112,21 @@ export class IdcBroker {
   createChannel(a: number, b: number, opts: ChannelOptions = {}, sameGroup = false): [ChannelGrant, ChannelGrant] {
     if (a === b) throw new IdcError('bad-request', `domain ${a} cannot open a channel to itself`);
     const layout = channelLayout(opts.buffersPerSide ?? 16, opts.bufferBytes ?? 65536);
+    for (const d of [a, b]) {
+      let count = 0;
+      let bytes = 0;
+      for (const ch of this.channels.values()) {
+        if (!ch.open || !ch.domains.includes(d)) continue;
+        count++;
+        bytes += channelBytes(ch.layout);
+      }
+      if (count + 1 > this.limits.maxChannelsPerDomain) {
+        throw new IdcError('quota', `domain ${d} already has ${count} channels open, the most dom0 allows one domain`);
+      }
+      if (bytes + channelBytes(layout) > this.limits.maxBytesPerDomain) {
+        throw new IdcError('quota', `domain ${d} has ${bytes} bytes of channel memory open; ${channelBytes(layout)} more would pass the ${this.limits.maxBytesPerDomain} dom0 allows one domain`);
+      }
+    }
     const control = new SharedArrayBuffer(layout.controlBytes);
     for (const g of layout.rings) initRing(control, g);
     const buffers = Array.from({ length: 2 * layout.buffersPerSide }, () => new SharedArrayBuffer(layout.bufferBytes));
