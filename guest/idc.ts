@@ -705,6 +705,12 @@ export class Idc implements IdcControlPlane {
       else this.incoming.push(ep);
     } else if (m.op === 'revoked') {
       for (const ep of this.endpoints.values()) if (ep.revoked(m.ref)) break;
+    } else if (m.op === 'closed') {
+      // Its sends and waits end with IdcError 'closed' from now on; no longer listed, so
+      // the channel's buffers go once the guest's own code lets go of the endpoint.
+      const ep = this.endpoints.get(m.channelId);
+      if (ep) ep.fault ??= `channel ${m.channelId}: ${m.reason}`;
+      this.endpoints.delete(m.channelId);
     }
   }
 

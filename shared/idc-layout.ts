@@ -162,7 +162,9 @@ export type IdcNotice =
   /** A peer opened a channel to this domain. */
   | { readonly op: 'channel'; readonly grant: ChannelGrant }
   /** A grant this domain mapped was revoked by its owner. */
-  | { readonly op: 'revoked'; readonly ref: number };
+  | { readonly op: 'revoked'; readonly ref: number }
+  /** The domain at the other end of a channel ended: dom0 dropped the channel. */
+  | { readonly op: 'closed'; readonly channelId: number; readonly reason: string };
 
 /** What dom0 returns for a mapped grant: the one buffer, and the bytes it may view. */
 export interface MappedGrant {

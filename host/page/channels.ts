@@ -74,7 +74,16 @@ export class Channels {
     if (!port) return;
     port.close();
     this.ports.delete(domainId);
+    const gone = this.delivered.get(domainId) ?? new Set<number>();
     this.delivered.delete(domainId);
+    // Its peers are told, or each would keep the channel's memory and wait on it for ever.
+    for (const [peer, held] of this.delivered) {
+      for (const ch of held) {
+        if (!gone.has(ch)) continue;
+        held.delete(ch);
+        this.notify(peer, { op: 'closed', channelId: ch, reason: `guest ${domainId} at the other end ended` });
+      }
+    }
     for (const g of this.pairsOf(domainId)) this.pairs.delete(g);
     const ended = await this.dom0.idcCloseDomain(domainId).catch(() => [] as GrantSummary[]);
     for (const g of ended) if (g.grantee !== domainId) this.notify(g.grantee, { op: 'revoked', ref: g.ref });

@@ -147,5 +147,7 @@ describe('channels between guests', () => {
     const { channels } = await hv.channels.list();
     expect(channels.map((ch) => ch.id)).toEqual([ab]);
     expect(hv.channels.heldBy(c.id)).toEqual([]);
+    // B is told: the B–C channel leaves its list (its buffers can go) and A–B stays.
+    await expect.poll(async () => (await b.api.holdings()).channels, { timeout: 3000 }).toEqual([ab]);
   });
 });
