@@ -469,10 +469,16 @@ export class Dom0Driver {
     const locked = this.hooks.beforeWrite?.(d, lba);
     if (locked) await locked;
     let failed: Status | null = null;
-    try {
-      await this.committer.add(this.store.write(d.dataset, lba, bytes));
-    } catch (err) {
-      failed = statusOf(err);
+    if (!d.alive) {
+      // Faulted or destroyed while it waited for the mirror's page lock: a fenced domain
+      // writes nothing more (failover's promise). afterWrite still runs, to release the lock.
+      failed = Status.IO;
+    } else {
+      try {
+        await this.committer.add(this.store.write(d.dataset, lba, bytes));
+      } catch (err) {
+        failed = statusOf(err);
+      }
     }
     const after = this.hooks.afterWrite?.(d, lba, failed === null);
     if (after) await after;
