@@ -169,10 +169,9 @@ function fmt(n) {
  * @param {number} n @param {number} goal
  */
 function fmtVs(n, goal) {
-  for (let digits = 3; digits <= 7; digits++) {
-    const a = Number.isFinite(n) && Math.abs(n) < 1e6 ? n.toPrecision(digits) : fmt(n);
-    if (n === goal || a !== (Number.isFinite(goal) && Math.abs(goal) < 1e6 ? goal.toPrecision(digits) : fmt(goal))) return digits === 3 ? fmt(n) : a;
-  }
+  if (!Number.isFinite(n) || n === goal || fmt(n) !== fmt(goal)) return fmt(n);
+  const at = (/** @type {number} */ x, /** @type {number} */ d) => (Math.abs(x) >= 1e6 ? x.toExponential(d - 1) : x.toPrecision(d));
+  for (let d = 4; d <= 9; d++) if (at(n, d) !== at(goal, d)) return at(n, d);
   return String(n);
 }
 

@@ -35,8 +35,6 @@ export interface ImportDatabaseOptions {
 }
 
 const ZERO_RUN = new Uint8Array(1 << 20);
-/** The smallest page a volume can hold: a page is one block, and this is the pool's smallest. */
-const MIN_PAGE_BYTES = MIN_BLOCK_BYTES;
 
 /**
  * Import a SQLite database file as a volume whose block size is the database's page size.
@@ -50,11 +48,11 @@ export async function importDatabase(hv: Hypervisor, name: string, source: Blob,
   if (source.size < header.fileBytes) {
     throw new SqliteFormatError(`the header says ${header.fileBytes} bytes (${header.pageCount} pages of ${header.pageSize}) but the file has ${source.size}: truncated?`);
   }
-  if (header.pageSize < MIN_PAGE_BYTES) {
+  if (header.pageSize < MIN_BLOCK_BYTES) {
     // A page is one block, and the pool's blocks are 4 KiB to 1 MiB: say so in SQLite's terms.
     throw new SqliteFormatError(
-      `the database's page size is ${header.pageSize} bytes; a database volume needs pages of at least ${MIN_PAGE_BYTES} bytes ` +
-        `(with the sqlite3 CLI: PRAGMA page_size=${MIN_PAGE_BYTES}; VACUUM;)`,
+      `the database's page size is ${header.pageSize} bytes; a database volume needs pages of at least ${MIN_BLOCK_BYTES} bytes ` +
+        `(with the sqlite3 CLI: PRAGMA page_size=${MIN_BLOCK_BYTES}; VACUUM;)`,
     );
   }
   // A WAL-mode file (read/write versions 2 at bytes 18-19) makes SQLite look for WAL

@@ -14,6 +14,7 @@ import { RecordKind, encodeRecord } from '../../host/archive/segment-format';
 import { sha256Hex } from '../../host/archive/chunk-hash';
 import type { SegmentStore } from '../../host/archive/segment-store';
 import { seededRandom } from '../helpers/seed.ts';
+import { deleteDatabase } from '../helpers/idb';
 
 const BS = 16 * 1024;
 const pools: Pool[] = [];
@@ -25,12 +26,7 @@ afterEach(async () => {
   for (const s of services.splice(0)) await s.close().catch(() => undefined);
   for (const a of archives.splice(0)) await ArchiveService.destroy(a.name, a.backend);
   for (const p of pools.splice(0)) p.close();
-  for (const n of poolNames.splice(0)) {
-    await new Promise<void>((r) => {
-      const q = indexedDB.deleteDatabase(n);
-      q.onsuccess = q.onerror = q.onblocked = () => r();
-    });
-  }
+  for (const n of poolNames.splice(0)) await deleteDatabase(n);
 });
 
 async function freshPool(): Promise<Pool> {

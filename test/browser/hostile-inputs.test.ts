@@ -22,6 +22,7 @@ import { Hypervisor, type GuestHandle } from '../../host/page/hypervisor';
 import { createDatabaseVolume, exportDatabase, importDatabase, spawnSqlGuest } from '../../host/page/sqlite-tenants';
 import { SqliteFormatError } from '../../shared/sqlite-layout';
 import type { SqlGuestApi } from '../../guest/workloads/sql-guest';
+import { deleteDatabase } from '../helpers/idb';
 
 const pools: Pool[] = [];
 const poolNames: string[] = [];
@@ -32,12 +33,7 @@ afterEach(async () => {
   for (const s of services.splice(0)) await s.close().catch(() => undefined);
   for (const a of archiveNames.splice(0)) await ArchiveService.destroy(a, 'indexeddb');
   for (const p of pools.splice(0)) p.close();
-  for (const n of poolNames.splice(0)) {
-    await new Promise<void>((r) => {
-      const q = indexedDB.deleteDatabase(n);
-      q.onsuccess = q.onerror = q.onblocked = () => r();
-    });
-  }
+  for (const n of poolNames.splice(0)) await deleteDatabase(n);
 });
 
 async function freshPool(): Promise<Pool> {

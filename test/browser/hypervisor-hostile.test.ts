@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Hypervisor, type GuestHandle } from '../../host/page/hypervisor';
 import { Status } from '../../shared/protocol';
 import type { ProbeGuestApi } from './fixtures/guests/probe-guest';
+import { FaultLog } from '../helpers/guest-faults';
 
 const BS = 65536;
 const BLOCKS = 8;
@@ -29,25 +30,15 @@ interface HostileApi {
 
 let hv: Hypervisor;
 let bystander: GuestHandle<ProbeGuestApi>;
-const faults: { id: number; reason: string }[] = [];
+const faults = new FaultLog();
 
 async function hostile(): Promise<GuestHandle<HostileApi>> {
   return hv.guests.spawn<HostileApi>({ base: 'img@base', module: HOSTILE });
 }
 
-async function faultOf(g: GuestHandle, timeoutMs = 3000): Promise<string> {
-  const t0 = performance.now();
-  while (performance.now() - t0 < timeoutMs) {
-    const f = faults.find((x) => x.id === g.id);
-    if (f) return f.reason;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`guest ${g.id} was not faulted within ${timeoutMs} ms`);
-}
-
 beforeAll(async () => {
   hv = await Hypervisor.start({ poolName: `hostile-${crypto.randomUUID()}`, arenaFrames: 32 });
-  hv.onGuestFault = (g, reason) => faults.push({ id: g.id, reason });
+  hv.onGuestFault = faults.record;
   const img = new Uint8Array(BS * BLOCKS);
   for (let b = 0; b < BLOCKS; b++) img.fill(b + 1, b * BS, (b + 1) * BS);
   await hv.pool.import('img', img.buffer, { blockSize: BS });
@@ -75,7 +66,7 @@ describe('hostile guests', () => {
     const g = await hostile();
     // dom0 may fault the guest before its reply to this call gets out: either end is fine.
     const call = settled(g.api.garbageIndex());
-    expect(await faultOf(g)).toMatch(/request ring: producer index .* capacity is 256/);
+    expect(await faults.of(g)).toMatch(/request ring: producer index .* capacity is 256/);
     expect(await call).toMatch(/^resolved$|^GuestEndedError: guest \d+ faulted: request ring/);
     expect(g.state).toBe('faulted');
     await bystanderStillServed(2);
@@ -85,7 +76,7 @@ describe('hostile guests', () => {
     const g = await hostile();
     // The call cannot complete (dom0 faults the guest and its worker ends): it rejects with why.
     const call = settled(g.api.badOpcode());
-    expect(await faultOf(g)).toMatch(/unknown opcode 99/);
+    expect(await faults.of(g)).toMatch(/unknown opcode 99/);
     expect(await call).toMatch(/GuestEndedError: guest \d+ faulted: unknown opcode 99/);
     await bystanderStillServed(3);
   });
@@ -93,7 +84,7 @@ describe('hostile guests', () => {
   it('a write naming a staging slot that does not exist: faulted', async () => {
     const g = await hostile();
     const call = settled(g.api.badSlot());
-    expect(await faultOf(g)).toMatch(/staging slot 99/);
+    expect(await faults.of(g)).toMatch(/staging slot 99/);
     expect(await call).toMatch(/GuestEndedError: .*staging slot 99/);
     await bystanderStillServed(4);
   });
@@ -114,7 +105,7 @@ describe('hostile guests', () => {
   it('a write naming a staging slot its buffer was never grown to hold: faulted, with the reason', async () => {
     const g = await hostile();
     const call = settled(g.api.ungrownSlot());
-    expect(await faultOf(g)).toMatch(/staging slot 0, which does not exist or was never allocated/);
+    expect(await faults.of(g)).toMatch(/staging slot 0, which does not exist or was never allocated/);
     expect(await call).toMatch(/GuestEndedError/);
     await bystanderStillServed(4);
   });
@@ -153,7 +144,7 @@ describe('hostile guests', () => {
   it('flooding requests without collecting completions: faulted, dom0 holds bounded work', async () => {
     const g = await hostile();
     const call = settled(g.api.flood(5000, 3000));
-    expect(await faultOf(g, 5000)).toMatch(/stopped consuming completions/);
+    expect(await faults.of(g, 5000)).toMatch(/stopped consuming completions/);
     expect(await call).toMatch(/GuestEndedError/);
     await bystanderStillServed(6);
   });
