@@ -12,26 +12,13 @@ import { ASCII_MINIFY, guestEntries } from './scripts/build-options.ts';
 /** Built at fixed paths, with the guest runtime (scripts/build-options.ts): the demo guest modules. */
 const GUEST_ENTRIES = guestEntries(['guest/workloads/tar-guest', 'guest/workloads/file-server-guest', 'guest/workloads/sql-guest']);
 import { chromiumLaunchOptions, CHROMIUM_ARGS } from './scripts/chromium.mjs';
+import { seedFromEnv } from './scripts/seed.mjs';
 
 // The npm scripts run `scripts/chromium.mjs --check` first and print how to get a browser
 // when none is found; here a missing browser must not break `vitest --project unit`.
-// One seed per test run for every property test (test/helpers/seed.ts). CI runs on the
-// fixed default; `TABVISOR_SEED=<n>` replays a run; `random` (what `npm run test:explore`
-// uses) draws a fresh one and prints it.
-const DEFAULT_PROPERTY_SEED = 1_329_113;
-function propertySeedFromEnv(): number {
-  const raw = process.env.TABVISOR_SEED;
-  if (raw === undefined || raw === '') return DEFAULT_PROPERTY_SEED;
-  if (raw === 'random') {
-    // Pinned in the environment so every later load of this config in the run agrees.
-    process.env.TABVISOR_SEED = String(Date.now() % 2_147_483_647);
-    console.log(`property tests: TABVISOR_SEED=${process.env.TABVISOR_SEED}`);
-    return Number(process.env.TABVISOR_SEED);
-  }
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n)) throw new TypeError(`TABVISOR_SEED must be an integer, got ${JSON.stringify(raw)} (npm run test:explore draws a fresh one)`);
-  return n | 0;
-}
+// One seed per test run for every property test (test/helpers/seed.ts): scripts/seed.mjs
+// reads TABVISOR_SEED (unset → the fixed seed CI runs on; `random`, what `npm run
+// test:explore` uses, draws a fresh one and prints it).
 
 function browserLaunchOptions(): ReturnType<typeof chromiumLaunchOptions> {
   try {
@@ -75,7 +62,7 @@ export default defineConfig({
     },
   },
   test: {
-    provide: { propertySeed: propertySeedFromEnv(), propertyPath: process.env.TABVISOR_SEED_PATH ?? '' },
+    provide: { propertySeed: seedFromEnv(), propertyPath: process.env.TABVISOR_SEED_PATH ?? '' },
     projects: [
       {
         extends: true,

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs in Node. `npm run test:explore`: the unit and browser projects on a fresh seed, so
 // property tests explore new cases; CI (`npm test`) always uses the fixed seed from
-// vite.config.ts. The seed is printed first and last: replay a failure with
+// scripts/seed.mjs. The seed is printed first and last: replay a failure with
 // `TABVISOR_SEED=<seed> npx vitest run <file>` (add TABVISOR_SEED_PATH=<path> from the
 // failure message to replay just the shrunk case).
 import { spawnSync } from 'node:child_process';

@@ -18,29 +18,42 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { chromiumLaunchOptions } from './chromium.mjs';
+import { mulberry32, seedFromEnv } from './seed.mjs';
 
 const PAGE = '/test/e2e/pages/reliability-crash.html';
 
 /**
  * @typedef {{ problems: string[], versions: number[], verified: number, names: string[], pruned: string[], errorCode?: string }} Verify
  *   errorCode: the `code` of the error the verify page failed with, if it failed with one
- * @typedef {{ kills: number, verifiedChunks: number, acknowledged: number, datasetsAcknowledged: number, failures: string[], browserWipes: string[], ms: number }} CampaignResult
+ * @typedef {{ seed: number, kills: number, verifiedChunks: number, acknowledged: number, datasetsAcknowledged: number, datasetsChecked: number, failures: string[], browserWipes: string[], ms: number }} CampaignResult
+ *   seed: the kill schedule's seed (TABVISOR_SEED=<seed> draws the same schedule again)
+ *   datasetsAcknowledged: snapshots, clones and imports acknowledged before some kill, over the whole campaign
+ *   datasetsChecked: how many times such a dataset was found whole by a verify after a kill
+ *     (a dataset is checked after every kill until it is pruned or the browser deletes the pool)
  */
 
 /**
- * @param {{ baseURL: string, kills: number, log?: (line: string) => void, minWriteMs?: number, maxWriteMs?: number, afterKill?: (kill: number, profile: string) => void, beforeVerify?: (round: number, page: import('playwright-core').Page) => Promise<void> }} opts
+ * @param {{ baseURL: string, kills: number, seed?: number, log?: (line: string) => void, minWriteMs?: number, maxWriteMs?: number, afterKill?: (kill: number, profile: string) => void, beforeVerify?: (round: number, page: import('playwright-core').Page) => Promise<void> }} opts
+ *   seed: draws the kill schedule (default: this run's seed, scripts/seed.mjs)
+ *   minWriteMs, maxWriteMs: a kill not aimed at a pool operation lands this long after the writes start
  *   afterKill: called after each kill, before the relaunch (tests damage the profile's files there)
  *   beforeVerify: called after each relaunch, before the pool is opened (tests open another database first there)
  * @returns {Promise<CampaignResult>}
  */
 export async function crashCampaign(opts) {
   const log = opts.log ?? (() => {});
+  const seed = opts.seed ?? seedFromEnv();
+  const random = mulberry32(seed);
+  log(`crash campaign: kill schedule seed ${seed} (TABVISOR_SEED=${seed} draws it again)`);
   const profile = mkdtempSync(join(tmpdir(), 'tabvisor-crash-'));
   const db = `crash-campaign-${Date.now()}`;
   /** Highest version acknowledged per block, over every run so far. */
   let acked = /** @type {number[]} */ ([]);
   /** Snapshots, clones and imports acknowledged, over every run so far. */
   const ackedNames = new Set(/** @type {string[]} */ ([]));
+  /** Every name ever acknowledged (ackedNames loses the pruned and the browser-deleted). */
+  const everAcked = new Set(/** @type {string[]} */ ([]));
+  let datasetsChecked = 0;
   const failures = /** @type {string[]} */ ([]);
   /** Kills after which the browser deleted the site's IndexedDB itself (and the pool said so). */
   const browserWipes = /** @type {string[]} */ ([]);
@@ -75,7 +88,10 @@ export async function crashCampaign(opts) {
         else if (got < (acked[i] ?? 0)) bad.push(`block ${i}: acknowledged version ${acked[i]} lost, holds ${got}`);
       });
       const present = new Set(v.names);
-      for (const name of ackedNames) if (!present.has(name)) bad.push(`acknowledged dataset ${name} lost`);
+      for (const name of ackedNames) {
+        if (present.has(name)) datasetsChecked++;
+        else bad.push(`acknowledged dataset ${name} lost`);
+      }
       if (bad.length) failures.push(`after kill ${round}: ${bad.join('; ')}`);
       // Pruned in verify mode (no kill can cut that short): no longer expected.
       for (const name of v.pruned) ackedNames.delete(name);
@@ -97,11 +113,27 @@ export async function crashCampaign(opts) {
         failures.push(`round ${round}: write page failed: ${err}`);
         log(`round ${round}: write page failed: ${err}`);
       }
-      const min = opts.minWriteMs ?? 200;
-      const max = opts.maxWriteMs ?? 1500;
-      await page.waitForTimeout(min + Math.random() * (max - min));
-      const [now, names, opsError] = await page.evaluate(() => /** @type {const} */ ([window.__crash?.acked?.() ?? [], window.__crash?.done?.() ?? [], window.__crash?.opsError?.() ?? null]));
-      for (const n of names) ackedNames.add(n);
+      // Where the kill lands. The page runs six pool operations (snapshot, clone, import,
+      // twice) one after another while the writes stream; each takes 15–100 ms here. Most
+      // kills are aimed at one of them: wait until `aim` are acknowledged, then kill within
+      // 50 ms (plus the kill's own ~20 ms), which lands in or near operation `aim` + 1 on a
+      // machine of any speed. The rest land at a random time after the writes start.
+      const aim = Math.floor(random() * 7) - 1;
+      if (aim >= 0) {
+        await page
+          .waitForFunction((n) => (window.__crash?.done?.().length ?? 0) >= n || window.__crash?.opsError?.() != null, aim, { timeout: 30_000, polling: 5 })
+          .catch(() => failures.push(`round ${round}: ${aim} pool operations not acknowledged within 30 s`));
+        await page.waitForTimeout(random() * 50);
+      } else {
+        const min = opts.minWriteMs ?? 200;
+        const max = opts.maxWriteMs ?? 1500;
+        await page.waitForTimeout(min + random() * (max - min));
+      }
+      const [now, names, doneAt, opsError] = await page.evaluate(() => /** @type {const} */ ([window.__crash?.acked?.() ?? [], window.__crash?.done?.() ?? [], window.__crash?.doneAt?.() ?? [], window.__crash?.opsError?.() ?? null]));
+      for (const n of names) {
+        ackedNames.add(n);
+        everAcked.add(n);
+      }
       if (opsError) failures.push(`round ${round}: a snapshot, clone or import failed before the kill: ${opsError}`);
       await killBrowser(profile);
       kills++;
@@ -110,12 +142,12 @@ export async function crashCampaign(opts) {
       // Versions are numbered across all blocks, so the highest one counts the writes acknowledged so far.
       acked = now.map((k, i) => Math.max(k, acked[i] ?? 0));
       acknowledged = Math.max(0, ...acked);
-      log(`kill ${kills}: browser SIGKILLed, highest acknowledged version ${Math.max(...acked)}, ${ackedNames.size} snapshots/clones/imports acknowledged`);
+      log(`kill ${kills}: browser SIGKILLed ${aim >= 0 ? `aimed after ${aim} pool operations` : 'at a random time'} (${names.length} acknowledged, at ${doneAt.join('/') || '-'} ms), highest acknowledged version ${Math.max(...acked)}, ${ackedNames.size} snapshots/clones/imports expected`);
     }
   } finally {
     rmSync(profile, { recursive: true, force: true });
   }
-  return { kills, verifiedChunks, acknowledged, datasetsAcknowledged: ackedNames.size, failures, browserWipes, ms: Date.now() - t0 };
+  return { seed, kills, verifiedChunks, acknowledged, datasetsAcknowledged: everAcked.size, datasetsChecked, failures, browserWipes, ms: Date.now() - t0 };
 }
 
 /**
@@ -199,7 +231,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {
     await waitForServer(url);
     const r = await crashCampaign({ baseURL: url, kills, log: (l) => console.log(l) });
-    console.log(`soak: ${r.kills} browser kills, ${r.failures.length} failures, ${r.browserWipes.length} deletions of the site's IndexedDB by the browser (reported); ${r.acknowledged} acknowledged writes and ${r.datasetsAcknowledged} snapshots/clones/imports checked; ${(r.ms / 1000).toFixed(0)} s`);
+    console.log(`soak: ${r.kills} browser kills, ${r.failures.length} failures, ${r.browserWipes.length} deletions of the site's IndexedDB by the browser (reported); ${r.acknowledged} acknowledged writes, ${r.datasetsAcknowledged} snapshots/clones/imports acknowledged and checked ${r.datasetsChecked} times; seed ${r.seed}; ${(r.ms / 1000).toFixed(0)} s`);
     for (const f of r.failures) console.error(`FAILED ${f}`);
     process.exitCode = r.failures.length ? 1 : 0;
   } finally {

@@ -13,7 +13,7 @@
 // and makes cost-benefit pay off. Only block ids move; there are no bytes.
 
 import { type CleaningPolicy, CleaningPolicy as Policies, type ReadCost, victimScore } from '../../host/archive/segment-usage';
-import { mulberry32 } from './prng';
+import { mulberry32 } from '../../scripts/seed.mjs';
 
 export interface CleaningSimConfig {
   readonly policy: CleaningPolicy;

@@ -27,6 +27,7 @@ import type { BenchGuestApi } from '../guests/bench-guest';
 import { GUEST_COUNTS, VOLUME_MIB, WORKING_SET_X, wsKey } from '../series.mjs';
 import { imageBytes, measureMemory } from './hypervisor';
 import { guestModuleUrl } from '../../host/page/guest-runtime';
+import { mulberry32 } from '../../scripts/seed.mjs';
 
 type Metrics = Record<string, { value: number; unit: string }>;
 const GUEST = guestModuleUrl('bench/guests/bench-guest');
@@ -165,19 +166,10 @@ async function volumes(quick: boolean, log: (l: string) => void): Promise<Metric
   return out;
 }
 
-/**
- * mulberry32, fixed seeds: the same random reads every run. (Not an LCG's low bits: modulo
- * a power of two they cycle through every value in a fixed order, a sequential scan that
- * defeats any cache.)
- */
+/** Fixed seeds: the same random reads every run (mulberry32, scripts/seed.mjs). */
 function prng(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n) => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
+  const r = mulberry32(seed);
+  return (n) => Math.floor(r() * n);
 }
 
 async function workingSet(quick: boolean, log: (l: string) => void): Promise<Metrics> {

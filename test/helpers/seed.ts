@@ -4,7 +4,7 @@
 // (unset → a fixed number; `npm run test:explore` passes a fresh one and prints it).
 // fast-check's failure message carries `{ seed, path }`; to replay one failing property
 // run `TABVISOR_SEED=<seed> TABVISOR_SEED_PATH=<path> npx vitest run <that file>`.
-import { mulberry32 } from '../../bench/cleaning/prng';
+import { mulberry32 } from '../../scripts/seed.mjs';
 import { inject } from 'vitest';
 
 declare module 'vitest' {
@@ -31,7 +31,7 @@ export function fcParams(opts: { numRuns: number }): PropertyParams {
   return { seed: propertySeed(), numRuns: opts.numRuns, ...(path ? { path } : {}) };
 }
 
-/** A small deterministic PRNG (the cleaning simulator's mulberry32) for tests that draw without fast-check. */
+/** A small deterministic PRNG (mulberry32, scripts/seed.mjs) for tests that draw without fast-check. */
 export function seededRandom(seed: number = propertySeed()): () => number {
   return mulberry32(seed);
 }

@@ -24,6 +24,8 @@ declare global {
       from?: number;
       acked?: () => number[];
       done?: () => string[];
+      /** When each of `done` was acknowledged, in ms after the operations started. */
+      doneAt?: () => number[];
       /** A snapshot, clone or import that failed while the browser was still alive. */
       opsError?: () => string | null;
       verify?: { problems: string[]; versions: number[]; verified: number; names: string[]; pruned: string[] };
@@ -55,17 +57,22 @@ function importBytes(name: string): Uint8Array {
  * Snapshots, clones and imports, one at a time; names acknowledged go to `done`. Two rounds
  * per session, so a campaign of many kills does not grow the pool (and each fsck) without end.
  */
-async function poolOps(hv: Hypervisor, done: string[]): Promise<void> {
+async function poolOps(hv: Hypervisor, done: string[], doneAt: number[]): Promise<void> {
   const tag = Date.now().toString(36);
+  const t0 = performance.now();
+  const ack = (name: string): void => {
+    done.push(name);
+    doneAt.push(Math.round(performance.now() - t0));
+  };
   for (let n = 0; n < 2; n++) {
     const snap = `vol@${tag}-${n}`;
     await hv.pool.snapshot('vol', snap);
-    done.push(snap);
+    ack(snap);
     await hv.pool.clone(snap, `c-${tag}-${n}`);
-    done.push(`c-${tag}-${n}`);
+    ack(`c-${tag}-${n}`);
     const imp = `i-${tag}-${n}`;
     await hv.pool.import(imp, importBytes(imp).slice().buffer, { blockSize: BS });
-    done.push(imp);
+    ack(imp);
   }
 }
 window.__crash = state;
@@ -81,10 +88,12 @@ async function write(): Promise<void> {
   state.from = from;
   state.acked = () => Array.from(new Int32Array(board));
   const done: string[] = [];
+  const doneAt: number[] = [];
   state.done = () => [...done];
+  state.doneAt = () => [...doneAt];
   let opsError: string | null = null;
   state.opsError = () => opsError;
-  void poolOps(hv, done).catch((e: unknown) => {
+  void poolOps(hv, done, doneAt).catch((e: unknown) => {
     opsError = String(e);
   });
 }
