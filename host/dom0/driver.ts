@@ -659,8 +659,9 @@ export class Dom0Driver {
     for (const m of d.kept.values()) for (const [ref, pins] of m) for (let i = 0; i < pins; i++) this.unpin(d, ref);
     d.kept.clear();
     d.group.members.delete(d);
-    // Its private frames held blocks no one else may read: nothing of them outlives the domain.
-    d.priv.zeroAll();
+    // Its private frames held blocks no one else may read: nothing of them outlives the
+    // domain, not even a fill that is in flight now (fillInto checks `closed`).
+    d.priv.close();
   }
 
   // ---- internals -------------------------------------------------------------------------
@@ -745,12 +746,18 @@ export class Dom0Driver {
     makeRoom: () => boolean,
     g: TrustGroup | null,
   ): Promise<number> {
+    if (table.closed) return Promise.reject(new DomainEndedError());
     let taken = table.allocate(block.key);
     while (!taken && makeRoom()) taken = table.allocate(block.key);
     if (!taken) return Promise.reject(new ArenaFullError(g?.id ?? 'private'));
     const { frame } = taken;
     const filled = this.readBatched(dataset, block).then(
       (bytes) => {
+        if (table.closed) {
+          // The domain ended while the pool read was in flight; its frames were zeroed.
+          filling.delete(block.key);
+          throw new DomainEndedError();
+        }
         if (bytes.byteLength > table.layout.frameBytes) throw new RangeError(`block ${block.key} has ${bytes.byteLength} bytes, frames hold ${table.layout.frameBytes}`);
         // Checksummed from the verified private bytes, before any guest can reach them.
         if (g) this.hooks.frameFilled?.(g, frame, dataset, block, bytes);
@@ -817,6 +824,14 @@ export class Dom0Driver {
 
 function ok(): Completion {
   return { status: Status.OK, frame: -1, generation: 0 };
+}
+
+/** A fill for a domain whose private frames were closed (the domain was faulted or destroyed). */
+class DomainEndedError extends Error {
+  constructor() {
+    super('the domain ended while its block was being read');
+    this.name = 'DomainEndedError';
+  }
 }
 
 function refuse(d: Domain, status: Status): Completion {

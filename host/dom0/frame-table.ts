@@ -69,6 +69,7 @@ export class FrameTable {
   private readonly promoteAt: number;
   private evictions = 0;
   private fills = 0;
+  private isClosed = false;
 
   constructor(layout: ArenaLayout, buffer: SharedArrayBuffer | ArrayBuffer, options: FrameTableOptions) {
     if (maxBytes(buffer) < layout.totalBytes) throw new RangeError(`arena buffer has ${maxBytes(buffer)} bytes, layout needs ${layout.totalBytes}`);
@@ -99,6 +100,7 @@ export class FrameTable {
    * every frame is mapped or filling.
    */
   allocate(key: string): { frame: number; evictedKey: string | null } | null {
+    if (this.isClosed) throw new Error('frame table: closed (its domain ended)');
     if (this.index.has(key)) throw new Error(`frame table: ${key} is already resident`);
     let frame = this.free.pop();
     let evictedKey: string | null = null;
@@ -257,8 +259,18 @@ export class FrameTable {
     return this.bytes.subarray(frame * fb, (frame + 1) * fb);
   }
 
-  /** Zero every frame the buffer holds (a frame it never grew to hold never held anything). */
-  zeroAll(): void {
+  /** Whether `close` was called: the table's frames are zeroed and take no fill. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /**
+   * Zero every frame the buffer holds (a frame it never grew to hold never held anything)
+   * and take no fill from now on: a domain's private frames when it ends. A fill already in
+   * flight must not land after this; `allocate` refuses, and the filler checks `closed`.
+   */
+  close(): void {
+    this.isClosed = true;
     this.bytes = this.grownFrames();
     this.bytes.fill(0);
   }

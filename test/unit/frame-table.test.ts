@@ -151,14 +151,16 @@ describe('frame table on a growable buffer (a domain’s private frames)', () =>
 });
 
 describe('frame table zeroing on a growable buffer', () => {
-  it('zeroAll zeroes what was used and does not grow the buffer', () => {
+  it('close zeroes what was used, does not grow the buffer, and takes no fill after', () => {
     const layout = arenaLayout(4, 4096, 512);
     const buf = growableShared(512, layout.totalBytes);
     const t = new FrameTable(layout, buf, { promoteAt: 2 });
     t.view(resident(t, 'a')).fill(0xaa);
     expect(buf.byteLength).toBe(512 + 4096);
-    t.zeroAll();
+    t.close();
     expect(buf.byteLength).toBe(512 + 4096);
     expect(new Uint8Array(buf, 512, 4096).every((b) => b === 0)).toBe(true);
+    expect(t.closed).toBe(true);
+    expect(() => t.allocate('b')).toThrow(/closed/);
   });
 });

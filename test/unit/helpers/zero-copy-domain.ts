@@ -8,12 +8,17 @@ export interface FakeGuest {
   readonly lease: Int32Array;
   /** LBA → frame ref + 1 as published (0: unmapped). */
   readonly pageMap: Int32Array;
+  /** The domain's control buffer, its private frames included (what the guest would hold). */
+  readonly buffer: SharedArrayBuffer;
+  /** Where the private frames lie in `buffer`. */
+  readonly layout: ReturnType<typeof arenaLayout>;
 }
 
 export function zeroCopy(driver: Dom0Driver, d: Domain): Domain & { guest: FakeGuest } {
   const lease = new Int32Array(d.volume.blocks);
   const pageMap = new Int32Array(d.volume.blocks);
   const layout = arenaLayout(driver.privateFrames, d.volume.blockBytes);
+  const buffer = new SharedArrayBuffer(layout.totalBytes);
   driver.attachZeroCopy(
     d,
     {
@@ -23,8 +28,8 @@ export function zeroCopy(driver: Dom0Driver, d: Domain): Domain & { guest: FakeG
         return lease[lba] !== 0;
       },
     },
-    new SharedArrayBuffer(layout.totalBytes),
+    buffer,
     layout,
   );
-  return Object.assign(d, { guest: { lease, pageMap } });
+  return Object.assign(d, { guest: { lease, pageMap, buffer, layout } });
 }
