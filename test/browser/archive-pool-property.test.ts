@@ -8,6 +8,7 @@ import { Pool } from '../../host/pool';
 import { ArchiveService } from '../../host/archive/archive-service';
 import { CleaningPolicy } from '../../host/archive/segment-usage';
 import { fcParams } from '../helpers/seed.ts';
+import { deleteDatabase } from '../helpers/idb';
 
 const BS = 4096;
 const BLOCKS = 24;
@@ -127,10 +128,7 @@ it('every archived snapshot restores byte for byte after many cleanings', async 
         await svc.close().catch(() => undefined);
         await ArchiveService.destroy(name, backend);
         pool.close();
-        await new Promise<void>((r) => {
-          const q = indexedDB.deleteDatabase(poolName);
-          q.onsuccess = q.onerror = q.onblocked = () => r();
-        });
+        await deleteDatabase(poolName);
       }
     }),
     { ...fcParams({ numRuns: 12 }), examples: [[coverageExample]] },

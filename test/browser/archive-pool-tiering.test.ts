@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Pool } from '../../host/pool';
 import { ArchiveService } from '../../host/archive/archive-service';
+import { deleteDatabase } from '../helpers/idb';
 
 const BS = 16 * 1024;
 const cleanup: (() => Promise<void>)[] = [];
@@ -18,10 +19,7 @@ async function freshPool(): Promise<Pool> {
   const pool = await Pool.open(name, { durability: 'relaxed' });
   cleanup.push(async () => {
     pool.close();
-    await new Promise<void>((r) => {
-      const q = indexedDB.deleteDatabase(name);
-      q.onsuccess = q.onerror = q.onblocked = () => r();
-    });
+    await deleteDatabase(name);
   });
   return pool;
 }

@@ -8,6 +8,7 @@ import { Pool } from '../../host/pool';
 import { OutOfRangeError } from '../../shared/errors/pool-errors';
 import { Hypervisor } from '../../host/page/hypervisor';
 import type { ProbeGuestApi } from './fixtures/guests/probe-guest';
+import { deleteDatabase } from '../helpers/idb';
 
 const BS = 4096;
 const TAIL = 100; // bytes of the volume in its last block
@@ -43,7 +44,7 @@ describe('the pool API', () => {
       expect(exported.subarray(2 * BS).every((b) => b === 0xcd)).toBe(true);
     } finally {
       pool.close();
-      indexedDB.deleteDatabase(name);
+      await deleteDatabase(name);
     }
   });
 });

@@ -2,6 +2,7 @@
 // no dedup across groups, and the logical/stored/ratio counters.
 import { afterEach, describe, expect, it } from 'vitest';
 import { Pool } from '../../host/pool';
+import { deleteDatabase } from '../helpers/idb';
 
 const BS = 4096;
 const opened: Pool[] = [];
@@ -34,7 +35,7 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 
 afterEach(async () => {
   for (const p of opened.splice(0)) p.close();
-  for (const n of names.splice(0)) await new Promise<void>((r) => { const q = indexedDB.deleteDatabase(n); q.onsuccess = q.onerror = q.onblocked = () => r(); });
+  for (const n of names.splice(0)) await deleteDatabase(n);
 });
 
 describe('pool dedup', () => {

@@ -2,6 +2,7 @@
 // bounded commits, byte-identical export, and cleanup when an import fails.
 import { afterEach, describe, expect, it } from 'vitest';
 import { Pool, PoolFullError, type ImportProgress } from '../../host/pool';
+import { deleteDatabase } from '../helpers/idb';
 
 const opened: Pool[] = [];
 const names: string[] = [];
@@ -35,7 +36,7 @@ async function sameBytes(blob: Blob, expected: Uint8Array): Promise<boolean> {
 
 afterEach(async () => {
   for (const p of opened.splice(0)) p.close();
-  for (const n of names.splice(0)) await new Promise<void>((r) => { const q = indexedDB.deleteDatabase(n); q.onsuccess = q.onerror = q.onblocked = () => r(); });
+  for (const n of names.splice(0)) await deleteDatabase(n);
 });
 
 describe('pool import/export', () => {

@@ -3,6 +3,7 @@
 // failures leave memory and disk at the last commit).
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChecksumError, CommitError, Pool, PoolFullError, StaleBlockRefError } from '../../host/pool';
+import { deleteDatabase } from '../helpers/idb';
 
 const BS = 4096;
 const opened: Pool[] = [];
@@ -55,7 +56,7 @@ function rawDelete(db: IDBDatabase, store: string, key: IDBValidKey): Promise<vo
 
 afterEach(async () => {
   for (const p of opened.splice(0)) p.close();
-  for (const n of names.splice(0)) await new Promise<void>((r) => { const q = indexedDB.deleteDatabase(n); q.onsuccess = q.onerror = q.onblocked = () => r(); });
+  for (const n of names.splice(0)) await deleteDatabase(n);
 });
 
 describe('pool integrity', () => {

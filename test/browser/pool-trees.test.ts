@@ -12,6 +12,7 @@ import {
   ReadOnlyDatasetError,
   UnknownDatasetError,
 } from '../../host/pool';
+import { deleteDatabase } from '../helpers/idb';
 
 const BS = 4096;
 const opened: Pool[] = [];
@@ -37,16 +38,10 @@ function block(seed: number, size = BS): Uint8Array {
   return b;
 }
 
-function deleteDb(name: string): Promise<void> {
-  return new Promise((resolve) => {
-    const r = indexedDB.deleteDatabase(name);
-    r.onsuccess = r.onerror = r.onblocked = () => resolve();
-  });
-}
 
 afterEach(async () => {
   for (const p of opened.splice(0)) p.close();
-  for (const n of names.splice(0)) await deleteDb(n);
+  for (const n of names.splice(0)) await deleteDatabase(n);
 });
 
 describe('pool block trees', () => {
