@@ -57,8 +57,10 @@ export interface SqliteHeader {
   readonly fileBytes: number;
 }
 
+/** A file that cannot be a database volume: not SQLite 3, damaged, or pages under 4 KiB. */
 export class SqliteFormatError extends Error {
   override name = 'SqliteFormatError';
+  readonly code = 'sqlite-format';
 }
 
 /**

@@ -11,6 +11,7 @@ import { guestModuleUrl } from './guest-runtime';
 import type { GuestHandle, Hypervisor, SpawnOptions } from './hypervisor';
 import type { SqlGuestApi } from '../../guest/workloads/sql-guest';
 import { MIN_BLOCK_BYTES } from '../pool/tree-math';
+import { InvalidArgumentError } from '../../shared/errors/pool-errors';
 import { parseSqliteHeader, sqliteRegions, SqliteFormatError, SQLITE_HEADER_BYTES, volumeBlocksFor } from '../../shared/sqlite-layout';
 
 export const SQL_GUEST_URL = guestModuleUrl('guest/workloads/sql-guest');
@@ -42,6 +43,13 @@ const ZERO_RUN = new Uint8Array(1 << 20);
  * region; only the file's bytes are written, the rest are holes.
  */
 export async function importDatabase(hv: Hypervisor, name: string, source: Blob, opts: ImportDatabaseOptions = {}) {
+  if (opts.capacityBytes !== undefined && !(Number.isFinite(opts.capacityBytes) && opts.capacityBytes > 0)) {
+    throw new InvalidArgumentError(`capacityBytes must be a positive number of bytes, got ${opts.capacityBytes}`);
+  }
+  if (source.size === 0) {
+    // SQLite itself opens a 0-byte file as a new, empty database; a volume needs a size.
+    throw new SqliteFormatError(`the file is empty: for a new, empty database use createDatabaseVolume(hv, name, capacityBytes)`);
+  }
   const first = new Uint8Array(await source.slice(0, SQLITE_HEADER_BYTES).arrayBuffer());
   const header = parseSqliteHeader(first);
   if (!header) throw new SqliteFormatError('the file is empty or all zeros: not a SQLite database');

@@ -56,13 +56,14 @@ export async function importVolume(
   // Only a Blob or a whole ArrayBuffer. A typed array would pass `byteLength`, but
   // `new Uint8Array(view, start, n)` copies the whole view and ignores start and n, so
   // every slice would be the source's first bytes: a silently wrong volume.
-  // By tag, not instanceof: an ArrayBuffer made in another realm (a frame) is still one.
+  // By tag, not instanceof: a Blob or an ArrayBuffer made in another realm (a frame) is still one.
   const tag = Object.prototype.toString.call(source);
-  if (!(source instanceof Blob) && tag !== '[object ArrayBuffer]' && tag !== '[object SharedArrayBuffer]') {
+  const blob = source instanceof Blob || tag === '[object Blob]' || tag === '[object File]';
+  if (!blob && tag !== '[object ArrayBuffer]' && tag !== '[object SharedArrayBuffer]') {
     const what = ArrayBuffer.isView(source) ? `a ${(source as ArrayBufferView).constructor.name} (wrap it: new Blob([view]))` : typeof source;
     throw new InvalidArgumentError(`an import source must be a Blob, a File or an ArrayBuffer, got ${what}`);
   }
-  const total = source instanceof Blob ? source.size : source.byteLength;
+  const total = blob ? (source as Blob).size : (source as ArrayBuffer).byteLength;
   const blockSize = opts.blockSize ?? DEFAULT_BLOCK_BYTES;
   const sizeBytes = opts.sizeBytes ?? total;
   if (total === 0) throw new InvalidArgumentError('cannot import an empty source: a volume has at least one byte');
@@ -79,7 +80,7 @@ export async function importVolume(
   const prepare = async (start: number): Promise<PreparedBlocks> => {
     const end = Math.min(total, start + step);
     const bytes =
-      source instanceof Blob ? new Uint8Array(await source.slice(start, end).arrayBuffer()) : new Uint8Array(source, start, end - start);
+      blob ? new Uint8Array(await (source as Blob).slice(start, end).arrayBuffer()) : new Uint8Array(source as ArrayBuffer, start, end - start);
     const p = await prepareBlocks(bytes, blockSize);
     // A source that ends inside a block of a larger volume (sizeBytes > total): its last
     // block is zero-padded by prepareBlocks; stage it as the whole block (or up to the

@@ -5,7 +5,7 @@
 // …) and its `cause` chain, and rebuilds an instance of the same class on the other side.
 // Both ends must call installErrorTransfer(), each with the classes it may receive or
 // throw: the page and dom0 every class (shared/errors/all-error-classes.ts), a guest worker
-// only the device, ring and channel errors its runtime raises (guest/bootstrap.ts). Every
+// only the device, ring, channel and SQLite-format errors its runtime raises (guest/bootstrap.ts). Every
 // class a realm loads costs it memory (its prototype, shapes and code): the pool's and the
 // archive's 25 error classes took about 36 KiB in every guest worker (V8 heap snapshots,
 // 2026-11-30), where no pool or archive error is ever raised. An error of a class this

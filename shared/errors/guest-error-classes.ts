@@ -5,5 +5,6 @@
 import * as deviceErrors from './device-errors';
 import { RingGeometryError } from '../ring-layout';
 import { IdcError } from '../idc-layout';
+import { SqliteFormatError } from '../sqlite-layout';
 
-export const GUEST_ERROR_CLASSES: Record<string, unknown> = { ...deviceErrors, RingGeometryError, IdcError };
+export const GUEST_ERROR_CLASSES: Record<string, unknown> = { ...deviceErrors, RingGeometryError, IdcError, SqliteFormatError };

@@ -82,6 +82,24 @@ describe('pool import of hostile input', () => {
     expect((await pool.fsck({ data: true })).ok).toBe(true);
   });
 
+  it('imports a Blob made in another realm (a same-origin frame) like one made here', async () => {
+    const pool = await freshPool();
+    const frame = document.createElement('iframe');
+    document.body.append(frame);
+    try {
+      // A page that embeds an editor or a file picker in a frame gets its Files from there.
+      const FrameBlob = (frame.contentWindow as unknown as { Blob: typeof Blob }).Blob;
+      const src = patterned(3 * 4096, 7);
+      const foreign = new FrameBlob([src as BlobPart]);
+      expect(foreign instanceof Blob).toBe(false); // what the old check went by
+      // Before the fix: InvalidArgumentError "… got object".
+      await pool.importVolume(foreign, { name: 'framed', blockSize: 4096 });
+      expect(await exported(pool, 'framed')).toEqual(src);
+    } finally {
+      frame.remove();
+    }
+  });
+
   it('imports a source that ends inside a block into a larger volume: its bytes, then zeros', async () => {
     const pool = await freshPool();
     const BS = 4096;
@@ -260,7 +278,7 @@ describe('SQLite: malformed databases and tenants on one clone', { timeout: SLOW
     const bigger = good.slice();
     bigger[16] = 0x20; // the header claims 8192-byte pages: 3 of them do not fit the 12288 bytes
     const cases: [string, Blob, RegExp][] = [
-      ['empty', new Blob([]), /header is 100 bytes, got 0/],
+      ['empty', new Blob([]), /the file is empty: for a new, empty database use createDatabaseVolume/],
       ['half a header', new Blob([good.subarray(0, 50) as BlobPart]), /header is 100 bytes, got 50/],
       ['truncated', new Blob([good.subarray(0, 8192) as BlobPart]), /header says 12288 bytes \(3 pages of 4096\) but the file has 8192/],
       ['zeros', new Blob([new Uint8Array(8192) as BlobPart]), /empty or all zeros/],
@@ -270,11 +288,24 @@ describe('SQLite: malformed databases and tenants on one clone', { timeout: SLOW
     for (const [what, blob, message] of cases) {
       const err = await importDatabase(hv, 'db', blob).then(() => null, (e: unknown) => e);
       expect(err, what).toBeInstanceOf(SqliteFormatError);
+      expect((err as SqliteFormatError).code, what).toBe('sqlite-format');
       expect((err as Error).message, what).toMatch(message);
     }
     expect(await hv.pool.list()).toEqual([]);
     expect(footprint((await hv.pool.stats()).pool)).toEqual(before);
     expect((await hv.pool.fsck()).ok).toBe(true);
+  });
+
+  it('refuses a capacityBytes that is not a positive number of bytes, by name, leaving the pool as it was', async () => {
+    const hv = await start();
+    const db = await fixture('hostile-inputs-wal.db');
+    // Before the fix NaN went on to fail deep in the pool as a RangeError.
+    for (const bad of [Number.NaN, 0, -4096, Number.POSITIVE_INFINITY]) {
+      const err = await importDatabase(hv, 'cap', db, { capacityBytes: bad }).then(() => null, (e: unknown) => e);
+      expect(err, String(bad)).toBeInstanceOf(InvalidArgumentError);
+      expect((err as Error).message, String(bad)).toMatch(/capacityBytes must be a positive number of bytes/);
+    }
+    expect(await hv.pool.list()).toEqual([]);
   });
 
   it('refuses pages smaller than a block in SQLite\'s terms, with the remedy', async () => {
