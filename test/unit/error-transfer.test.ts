@@ -10,6 +10,7 @@ import * as archive from '../../shared/errors/archive-errors';
 import { ArenaFullError, BlockDeviceError, DatasetInUseError } from '../../shared/errors/device-errors';
 import { RingGeometryError } from '../../shared/ring-layout';
 import { IdcError } from '../../shared/idc-layout';
+import { SqliteFormatError } from '../../shared/sqlite-layout';
 import { Status } from '../../shared/protocol';
 
 /** One instance of every concrete registered class, as the code raises them. */
@@ -47,6 +48,7 @@ function samples(): Error[] {
     new DatasetInUseError('vm1', 3),
     new RingGeometryError('capacity'),
     new IdcError('policy', 'guests 1 and 2 may not talk'),
+    new SqliteFormatError('not a SQLite 3 database'),
     new RangeError('unknown trust group x'),
     new TypeError('bad'),
   ];
