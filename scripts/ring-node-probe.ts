@@ -52,7 +52,7 @@ async function dom0(): Promise<void> {
   const grants: ZeroCopyGrant[] = [];
   for (const c of ['a', 'b']) {
     const d = await driver.createDomain(c);
-    const layout = domainLayout(N, BS, undefined, undefined, driver.privateFrames);
+    const layout = domainLayout(N, BS, undefined, undefined, d.priv.layout.frames);
     const control = new SharedArrayBuffer(layout.totalBytes);
     scheduler.add(new RingPort(driver, d, control, layout));
     const arena = d.group.buffer;

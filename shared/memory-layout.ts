@@ -73,6 +73,16 @@ export interface DomainLayout {
   readonly totalBytes: number;
 }
 
+/**
+ * Staging slots for a domain of `blockBytes` blocks: 256 KiB of them, at least 4. A burst of
+ * writes (SQLite's sync, `writeSync`) goes to dom0 one slot per block and waits for one
+ * group commit per burst, so the slots set how many commits a sync costs: with 4 slots of
+ * 4 KiB a SQLite tenant paid one IndexedDB commit per 4 pages. Memory only as used.
+ */
+export function stagingSlotsFor(blockBytes: number): number {
+  return Math.max(4, Math.floor((256 * 1024) / blockBytes));
+}
+
 export function domainLayout(blocks: number, blockBytes: number, ringCapacity = 256, stagingSlots = 4, privateFrames = 1): DomainLayout {
   if (!Number.isInteger(blocks) || blocks < 1) throw new RangeError(`a volume needs at least one block, got ${blocks}`);
   const requestRing = ringGeometry(0, ringCapacity, ENTRY_WORDS);

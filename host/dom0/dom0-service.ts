@@ -8,7 +8,7 @@ import { ArchiveService, type ArchiveServiceStats } from '../archive/archive-ser
 import type { ArchivePoolOptions, PoolArchiveReport, PoolRestoreReport, RestoreOptions } from '../archive/pool-archive';
 import type { CleanReport } from '../archive/cleaner';
 import { CleaningPolicy } from '../archive/segment-usage';
-import { domainLayout } from '../../shared/memory-layout';
+import { domainLayout, stagingSlotsFor } from '../../shared/memory-layout';
 import type { DomainGrant } from '../../shared/grant';
 import type { TransportKind } from '../../shared/transport';
 import { decodeFrame } from '../../shared/ids';
@@ -35,7 +35,7 @@ export interface Dom0Config {
   promoteAt: number;
   /** Default per-domain limit on mapped frames. */
   quota: number;
-  /** Private frames per domain (blocks only it may read); default 16. */
+  /** Private frames per domain (blocks only it may read); default 8 MiB of blocks, at least 16 (DriverOptions). */
   privateFrames?: number;
   /** Whether arenas are SharedArrayBuffers (false where the page cannot have them). */
   shared: boolean;
@@ -282,7 +282,7 @@ export class Dom0Service {
     const base = { domainId: d.id, blocks: d.volume.blocks, blockBytes: d.volume.blockBytes, group: g.id, quota: d.quota };
     // `typeof` first: where there is no SharedArrayBuffer at all (WebKitGTK), naming it throws.
     if (transportKind === 'zero-copy' && typeof SharedArrayBuffer === 'function' && g.buffer instanceof SharedArrayBuffer) {
-      const layout = domainLayout(d.volume.blocks, d.volume.blockBytes, undefined, undefined, driver.privateFrames);
+      const layout = domainLayout(d.volume.blocks, d.volume.blockBytes, undefined, stagingSlotsFor(d.volume.blockBytes), d.priv.layout.frames);
       const control = growableShared(layout.eagerBytes, layout.totalBytes);
       const port = new RingPort(driver, d, control, layout);
       this.ports.set(d.id, port);

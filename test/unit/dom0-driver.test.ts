@@ -306,5 +306,41 @@ describe('dom0 driver', () => {
     expect(o.counters.revoked).toBe(0);
     expect(o.fault).toBeNull();
   });
+
+  it('gives each domain 8 MiB of private frames by default, whatever its block size, at least 16', async () => {
+    const store = new MemoryBlockStore();
+    for (const [name, bs] of [['pages', 4096], ['blocks', 65536], ['huge', 1 << 20]] as const) {
+      store.addVolume(`${name}@s`, { blocks: 4, blockBytes: bs, readOnly: true, group: name }, new Map());
+      store.cloneVolume(`${name}@s`, name);
+    }
+    const driver = new Dom0Driver(store, { arenaFrames: 16, promoteAt: 2, quota: 16, shared: true });
+    expect((await driver.createDomain('pages')).priv.layout.frames).toBe(2048);
+    expect((await driver.createDomain('blocks')).priv.layout.frames).toBe(128);
+    expect((await driver.createDomain('huge')).priv.layout.frames).toBe(16);
+    const set = new Dom0Driver(store, { arenaFrames: 16, promoteAt: 2, quota: 16, shared: true, privateFrames: 5 });
+    expect((await set.createDomain('pages')).priv.layout.frames).toBe(5);
+  });
+
+  it('reads ahead of near-sequential misses of the domain\'s own blocks into its private frames', async () => {
+    // A SQLite tenant re-reading pages it wrote: its own blocks, served from private frames.
+    const store = new MemoryBlockStore();
+    store.addVolume('img@s', { blocks: 64, blockBytes: BS, readOnly: true, group: 'g1' }, new Map());
+    store.cloneVolume('img@s', 'mine');
+    for (let lba = 0; lba < 64; lba++) await store.write('mine', lba, block(lba + 1));
+    await store.commit();
+    const driver = new Dom0Driver(store, { arenaFrames: 64, promoteAt: 2, quota: 64, shared: true, privateFrames: 128 });
+    const a = zeroCopy(driver, await driver.createDomain('mine'));
+    for (let lba = 0; lba < 64; lba++) {
+      const r = await driver.read(a, lba);
+      expect(r.status).toBe(Status.OK);
+      expect(r.frame).toBeGreaterThanOrEqual(64); // a private frame
+      expect(driver.frameView(a, r.frame)[0]).toBe(lba + 1);
+    }
+    // Without it: 64 misses, 64 pool reads in 64 batches (it was so before 2026-12-01).
+    expect(driver.counters.readAhead).toBeGreaterThan(0);
+    expect(driver.counters.poolReadBatches).toBeLessThan(20);
+    expect(driver.counters.poolReads).toBe(64);
+    expect(a.group.table.stats().resident).toBe(0); // nothing of it reached the group's arena
+  });
 });
 

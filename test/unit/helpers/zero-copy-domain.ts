@@ -17,7 +17,7 @@ export interface FakeGuest {
 export function zeroCopy(driver: Dom0Driver, d: Domain): Domain & { guest: FakeGuest } {
   const lease = new Int32Array(d.volume.blocks);
   const pageMap = new Int32Array(d.volume.blocks);
-  const layout = arenaLayout(driver.privateFrames, d.volume.blockBytes);
+  const layout = arenaLayout(d.priv.layout.frames, d.volume.blockBytes);
   const buffer = new SharedArrayBuffer(layout.totalBytes);
   driver.attachZeroCopy(
     d,
