@@ -169,6 +169,8 @@ export interface DriverCounters {
   reresolved: number;
   /** Blocks filled ahead of a domain's near-sequential misses, in the same pool reads. */
   readAhead: number;
+  /** Blocks a domain wrote that were kept in its private frames for reading back (write-allocate). */
+  keptWrites: number;
 }
 
 /**
@@ -217,7 +219,7 @@ const EMPTY = encodeFrame(NO_FRAME);
 export class Dom0Driver {
   readonly groups = new Map<string, TrustGroup>();
   readonly domains = new Map<number, Domain>();
-  readonly counters: DriverCounters = { poolReads: 0, poolReadBatches: 0, bytesCopied: 0, bytesShared: 0, commits: 0, faults: 0, reresolved: 0, readAhead: 0 };
+  readonly counters: DriverCounters = { poolReads: 0, poolReadBatches: 0, bytesCopied: 0, bytesShared: 0, commits: 0, faults: 0, reresolved: 0, readAhead: 0, keptWrites: 0 };
   onFault: ((domain: Domain, reason: string) => void) | null = null;
   hooks: DriverHooks = {};
   private nextDomainId = 1;
@@ -473,11 +475,12 @@ export class Dom0Driver {
     d.counters.requests++;
     if (!this.inRange(d, lba)) return refuse(d, Status.OUT_OF_RANGE);
     if (bytes.byteLength !== d.volume.blockBytes) return refuse(d, Status.BAD_REQUEST);
+    // dom0's own copy: the caller's buffer (a staging slot the guest can still write, a
+    // message) is not ours to change, and the block kept for reading back (keepWritten)
+    // must be the bytes the pool stored, not what the slot holds later.
+    bytes = bytes.slice();
     const inVolume = (d.volume.sizeBytes ?? d.volume.blocks * d.volume.blockBytes) - lba * d.volume.blockBytes;
-    if (inVolume < bytes.byteLength) {
-      bytes = bytes.slice(); // the caller's buffer (a staging slot, a message) is not ours to change
-      bytes.fill(0, inVolume);
-    }
+    if (inVolume < bytes.byteLength) bytes.fill(0, inVolume);
     const locked = this.hooks.beforeWrite?.(d, lba);
     if (locked) await locked;
     let failed: Status | null = null;
@@ -497,7 +500,28 @@ export class Dom0Driver {
     if (failed !== null) return refuse(d, failed);
     d.counters.writes++;
     if (d.alive && decodeFrame(d.shadow[lba]!) !== NO_FRAME) this.dropMapping(d, lba, true);
+    if (d.alive) this.keepWritten(d, lba, bytes);
     return ok();
+  }
+
+  /**
+   * Write-allocate: a block the domain just wrote that is its alone goes into a free or
+   * evictable private frame, so reading back its own writes (what a guest reads most: a
+   * SQLite tenant's pages after its transaction) is a mapping, not a pool read. From
+   * dom0's copy of the write, never the staging slot; never takes a mapping back for it.
+   */
+  private keepWritten(d: Domain, lba: number, bytes: Uint8Array): void {
+    const block = this.store.resolveSync?.(d.dataset, [lba])[0];
+    if (!block?.exclusive) return;
+    const t = d.priv;
+    if (t.closed || t.lookup(block.key) !== null || d.privFilling.has(block.key)) return;
+    const taken = t.allocate(block.key);
+    if (!taken) return;
+    const view = t.view(taken.frame);
+    view.set(bytes.subarray(0, view.byteLength));
+    if (bytes.byteLength < view.byteLength) view.fill(0, bytes.byteLength);
+    t.fillDone(taken.frame);
+    this.counters.keptWrites++;
   }
 
   /** FLUSH: resolves when everything written before it is durable. */

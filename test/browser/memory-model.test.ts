@@ -92,7 +92,7 @@ describe('confidentiality: a guestâ€™s own blocks stay out of every other guestâ
 });
 
 describe('memory per guest: what a domain does not use, it does not hold', () => {
-  it('a reading guest holds only its rings and page map; a write adds one staging slot, reading its own block one private frame', async () => {
+  it('a reading guest holds only its rings and page map; a write adds one staging slot and one private frame, where its block is kept for reading back', async () => {
     const h = await start({ arenaFrames: 32, blocks: 16 });
     const [a, b] = [await spawn(h), await spawn(h)];
     expect(a.transport).toBe('zero-copy');
@@ -105,9 +105,12 @@ describe('memory per guest: what a domain does not use, it does not hold', () =>
     expect(await control(b.id)).toBe(l.eagerBytes);
     expect(l.totalBytes - l.eagerBytes).toBeGreaterThan(1_000_000); // what each reader no longer holds
     await a.api.write(2, 0x5a);
-    expect(await control(a.id)).toBe(l.stagingByteOffset + BS);
-    // Read back, block 2 is A's alone: it is served from A's first private frame.
+    // Block 2 is A's alone now: dom0 keeps it in A's first private frame (write-allocate).
+    expect(await control(a.id)).toBe(l.privateFrames.framesByteOffset + BS);
+    // Read back, it is served from that frame, without a pool read.
+    const poolReads = (await h.pool.stats()).driver.poolReads;
     expect((await a.api.readAll())[2]).toBe(lineSumOf(0x5a));
+    expect((await h.pool.stats()).driver.poolReads).toBe(poolReads);
     expect(await control(a.id)).toBe(l.privateFrames.framesByteOffset + BS);
     expect(await control(b.id)).toBe(l.eagerBytes);
     expect((await h.pool.stats()).domains.find((d) => d.id === a.id)!.counters.privateReads).toBeGreaterThan(0);

@@ -307,6 +307,30 @@ describe('dom0 driver', () => {
     expect(o.fault).toBeNull();
   });
 
+  it('keeps a block the domain wrote in a private frame: reading it back is no pool read, and holds what the pool stored', async () => {
+    const store = new MemoryBlockStore();
+    store.addVolume('img@s', { blocks: 8, blockBytes: BS, readOnly: true, group: 'g1' }, new Map([[0, block(9)]]));
+    store.cloneVolume('img@s', 'mine');
+    const driver = new Dom0Driver(store, { arenaFrames: 8, promoteAt: 2, quota: 8, shared: true });
+    const a = zeroCopy(driver, await driver.createDomain('mine'));
+    const slot = block(7);
+    const w = driver.write(a, 3, slot);
+    slot.fill(0xee); // the guest scribbles on its staging slot while the write is in flight
+    expect((await w).status).toBe(Status.OK);
+    expect(driver.counters.keptWrites).toBe(1);
+    const reads = store.reads;
+    const r = await driver.read(a, 3);
+    expect(r.status).toBe(Status.OK);
+    expect(r.frame).toBeGreaterThanOrEqual(8); // private
+    expect(store.reads).toBe(reads); // before write-allocate: a pool read
+    expect(driver.frameView(a, r.frame)).toEqual(block(7));
+    expect((await store.read('mine', store.resolveSync('mine', [3]) as never))[0]).toEqual(block(7));
+    // A write of bytes another dataset holds too is not this domain's alone: nothing kept.
+    expect((await driver.write(a, 4, block(9))).status).toBe(Status.OK);
+    expect(driver.counters.keptWrites).toBe(1);
+    expect(a.group.table.stats().resident).toBe(0);
+  });
+
   it('gives each domain 8 MiB of private frames by default, whatever its block size, at least 16', async () => {
     const store = new MemoryBlockStore();
     for (const [name, bs] of [['pages', 4096], ['blocks', 65536], ['huge', 1 << 20]] as const) {
