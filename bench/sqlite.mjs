@@ -201,12 +201,21 @@ try {
           .filter((l) => l.includes(`--user-data-dir=${profile}`) && !l.includes('--type='))
           .map((l) => Number(l.trim().split(/\s+/)[0]))[0];
         const pids = browserPid ? tree(browserPid) : [];
-        const row = { ...r.result, storageBytes: storageBytes(profile), pssBytes: pss(pids), pageCacheBytes: pageCache(profile), processes: pids.length, seconds: (Date.now() - started) / 1000, loadavg1: os.loadavg()[0] ?? 0 };
+        /** @type {import('./sqlite/report.mjs').SqliteBenchRow & { seconds: number, storageBytes: number, pssBytes: number, pageCacheBytes: number }} */
+        const row = { ...r.result, storageBytes: storageBytes(profile), pssBytes: pss(pids), pageCacheBytes: pageCache(profile), processes: pids.length, seconds: 0, loadavg1: os.loadavg()[0] ?? 0 };
+        // After memory and storage were measured: tenant 1 writes, then reads its pages back.
+        if (tenants === 1 && layer !== BASELINE) {
+          const w = await page.evaluate(() => window.__sqliteWrites?.() ?? null);
+          if (!w) throw new Error('the page offered no write phase');
+          Object.assign(row, w);
+        }
+        row.seconds = (Date.now() - started) / 1000;
         results.push(row);
         const mib = (/** @type {number} */ b) => (b / 1048576).toFixed(1);
         const ms = (/** @type {number | null | undefined} */ x) => (x === null || x === undefined ? '–' : x.toFixed(x < 100 ? 1 : 0));
         console.log(
           `${layer.padEnd(16)} ×${String(tenants).padStart(2)}: copy ${ms(median(row.copyMs))} ms, add ${ms(median(row.addMs))} ms, cold ${ms(row.coldMs)} ms, warm ${ms(row.warmMs)} ms, ` +
+            (row.writeMs !== undefined ? `write txn ${ms(row.writeMs)} ms, read back ${ms(row.readbackMs)} ms, ` : '') +
             `storage ${mib(row.storageBytes)} MiB, PSS ${mib(row.pssBytes)} MiB + page cache ${mib(row.pageCacheBytes)} MiB (${pids.length} processes, ${row.seconds.toFixed(0)} s)`,
         );
       } catch (err) {

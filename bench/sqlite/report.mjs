@@ -11,7 +11,10 @@ import { median as medianOf } from '../aggregate.mjs';
  *   dbBytes?: number, copyMs?: number[], addMs?: number[], coldMs?: number, warmMs?: number, rows?: number,
  *   storageBytes?: number, usageBytes?: number | null, pssBytes?: number, pageCacheBytes?: number, processes?: number,
  *   seconds?: number, loadavg1?: number, baseImportMs?: number,
+ *   writeMs?: number, readbackMs?: number,
  * }} SqliteBenchRow
+ *   writeMs, readbackMs: 1 tenant only, measured after memory: a write transaction over most
+ *   pages of the largest table, durable at COMMIT, then a scan reading them back
  * @typedef {'add' | 'storage' | 'cold' | 'warm' | 'memory' | 'memory-above-browser'} TargetId
  * @typedef {{ id: TargetId, name: string, goal: string, value: number | null, met: boolean | null, detail: string }} TargetVerdict
  */
@@ -185,6 +188,17 @@ export function markdown(run) {
   const marginal = perAddedTenant(run.results);
   if (marginal.length) {
     lines.push('', 'Memory per added tenant, (×8 − ×1) ÷ 7: ' + marginal.map((m) => `${m.layer} ${mib(m.bytes)} MiB`).join(', ') + '.');
+  }
+  const wrote = run.results.filter((r) => !r.error && r.writeMs !== undefined);
+  if (wrote.length) {
+    lines.push(
+      '',
+      'Tenant 1 writes, after memory was measured (no target; the same statements everywhere): one transaction updating every 8th order\'s lines (most pages of `order_items`), durable at COMMIT as each layer makes it, then a scan reading them back.',
+      '',
+      '| layer | write transaction ms | read back ms |',
+      '| --- | ---: | ---: |',
+      ...wrote.map((r) => `| ${r.layer} | ${fmt(r.writeMs)} | ${fmt(r.readbackMs)} |`),
+    );
   }
   const mismatches = rowMismatches(run.results);
   if (mismatches.length) lines.push('', `Row counts differ: ${mismatches.join('; ')}.`);

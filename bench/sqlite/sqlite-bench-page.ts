@@ -33,11 +33,38 @@ export interface SqliteBenchResult {
   baseImportMs?: number;
 }
 
+/** Tenant 1's write transaction and the scan that reads its pages back, run after memory was measured. */
+export interface SqliteWriteResult {
+  /** BEGIN, the UPDATE, COMMIT: durable when COMMIT returns, as each layer makes it durable. */
+  writeMs: number;
+  /** The scan of the table it changed, right after. */
+  readbackMs: number;
+}
+
 declare global {
   interface Window {
     /** `phase` says how far a run got, for the runner's report when it gives up waiting. */
     __sqliteBench?: { done: boolean; phase?: string; result?: SqliteBenchResult; error?: string };
+    /** Set once a run with tenants is done: the runner calls it after measuring memory, so the writes do not change that. */
+    __sqliteWrites?: () => Promise<SqliteWriteResult>;
   }
+}
+
+/**
+ * One write transaction that touches most pages of the largest table (every 8th order's
+ * lines), then a scan that reads them back. The same statements for every layer.
+ */
+const WRITE_TXN = ['BEGIN', 'UPDATE order_items SET qty = qty + 1 WHERE order_id % 8 = 0', 'COMMIT'];
+const READ_BACK = 'SELECT count(*) AS n, sum(qty) AS units FROM order_items';
+
+async function writes(run: Run): Promise<SqliteWriteResult> {
+  phase('tenant 1 writes');
+  const t0 = performance.now();
+  for (const sql of WRITE_TXN) await run(sql);
+  const t1 = performance.now();
+  phase('tenant 1 reads back');
+  await run(READ_BACK);
+  return { writeMs: t1 - t0, readbackMs: performance.now() - t1 };
 }
 
 type Run = (sql: string, p?: QueryParams) => Promise<number>;
@@ -147,6 +174,7 @@ async function main(layer: string, tenants: number): Promise<SqliteBenchResult> 
   // Every other tenant works the whole query set too, so each holds its pages as a user's would.
   for (const [i, t] of added.entries()) if (i > 0) await queries(t.run, `tenant ${i + 1}`);
   for (const t of added) await t.settle();
+  window.__sqliteWrites = () => writes(first.run);
   collectGarbage();
   const estimate = await navigator.storage.estimate().catch(() => null);
   return {

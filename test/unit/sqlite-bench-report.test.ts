@@ -92,6 +92,14 @@ describe('markdown', () => {
     expect(md).toMatch(/\| 8-tenant storage ÷ database \| .* \| – \| not measured \|/);
   });
 
+  it('lists tenant 1\'s write phase for the layers that ran it, and no such table when none did', () => {
+    const md = markdown({ date: 'd', loadavg1: 0.5, cpus: 2, results: [row('tabvisor', 1, { writeMs: 1234.4, readbackMs: 56.78 }), row('tabvisor', 8), row('wa-opfs-coop', 1, { writeMs: 80, readbackMs: 40 })] });
+    expect(md).toContain('| tabvisor | 1234 | 56.8 |');
+    expect(md).toContain('| wa-opfs-coop | 80.0 | 40.0 |');
+    expect(md).not.toMatch(/\| tabvisor \| – \| – \|/);
+    expect(markdown({ date: 'd', loadavg1: 0.5, cpus: 2, results: [row('tabvisor', 1)] })).not.toContain('write transaction ms');
+  });
+
   it('shows a layer missing at a tenant count as not run, in layer order', () => {
     const rows = withNotRun([row('tabvisor', 1), row('tabvisor', 8), row('absurd-sql', 1)]);
     expect(rows.map((r) => `${r.layer}×${r.tenants}${r.error ? ' ' + r.error : ''}`)).toEqual([
