@@ -275,9 +275,9 @@ export class Dom0Service {
    * Create a domain on `dataset` (a writable clone) and return what its guest may see.
    * `id`: assume a dead domain's id (guest failover, host/page/failover.ts).
    */
-  async createDomain(dataset: string, transportKind: TransportKind, quota?: number, id?: number): Promise<DomainGrant> {
+  async createDomain(dataset: string, transportKind: TransportKind, quota?: number, id?: number, privateBytes?: number): Promise<DomainGrant> {
     const driver = this.mustDriver();
-    const d = await driver.createDomain(dataset, quota, id);
+    const d = await driver.createDomain(dataset, quota, id, privateBytes);
     const g = d.group;
     const base = { domainId: d.id, blocks: d.volume.blocks, blockBytes: d.volume.blockBytes, group: g.id, quota: d.quota };
     // `typeof` first: where there is no SharedArrayBuffer at all (WebKitGTK), naming it throws.

@@ -236,8 +236,9 @@ export class Dom0Driver {
     });
   }
 
-  /** Private frames for a domain whose volume has blocks of `blockBytes`. */
-  privateFramesFor(blockBytes: number): number {
+  /** Private frames for a domain whose volume has blocks of `blockBytes`: `privateBytes` of them if given (at least 16). */
+  privateFramesFor(blockBytes: number, privateBytes?: number): number {
+    if (privateBytes !== undefined) return Math.max(MIN_PRIVATE_FRAMES, Math.floor(privateBytes / blockBytes));
     return this.options.privateFrames ?? Math.max(MIN_PRIVATE_FRAMES, Math.floor(DEFAULT_PRIVATE_BYTES / blockBytes));
   }
 
@@ -264,8 +265,11 @@ export class Dom0Driver {
    * failed domain's identity). Default: a fresh id. One live domain per dataset: two guests
    * writing one clone would each keep serving the other's stale mappings.
    */
-  async createDomain(dataset: string, quota = this.options.quota, id?: number): Promise<Domain> {
+  async createDomain(dataset: string, quota = this.options.quota, id?: number, privateBytes?: number): Promise<Domain> {
     if (id !== undefined && (!Number.isInteger(id) || id < 1)) throw new RangeError(`domain id must be a positive integer, got ${id}`);
+    if (privateBytes !== undefined && !(Number.isFinite(privateBytes) && privateBytes > 0)) {
+      throw new RangeError(`privateBytes must be a positive number of bytes, got ${privateBytes}`);
+    }
     const volume = await this.store.volume(dataset);
     if (volume.readOnly) throw new ReadOnlyDatasetError(dataset);
     if (!Number.isInteger(quota) || quota < 1) throw new RangeError(`quota must be a positive integer, got ${quota}`);
@@ -274,7 +278,7 @@ export class Dom0Driver {
     for (const other of this.domains.values()) if (other.alive && other.dataset === dataset) throw new DatasetInUseError(dataset, other.id);
     const newId = id ?? this.nextDomainId++;
     if (newId >= this.nextDomainId) this.nextDomainId = newId + 1;
-    const d = new Domain(newId, dataset, volume, this.group(volume.group, volume.blockBytes), quota, this.privateFramesFor(volume.blockBytes));
+    const d = new Domain(newId, dataset, volume, this.group(volume.group, volume.blockBytes), quota, this.privateFramesFor(volume.blockBytes, privateBytes));
     this.domains.set(d.id, d);
     d.group.members.add(d);
     return d;

@@ -57,6 +57,12 @@ export interface SpawnOptions {
   /** URL of the guest's ES module; its default export gets a GuestContext. */
   module: string | URL;
   quota?: number;
+  /**
+   * Memory for the blocks only this guest may read (its own writes), in bytes: what it can
+   * read back without a pool read. Default 8 MiB (`spawnSqlGuest`: 32 MiB); allocated as
+   * used, so a guest that does not write holds none of it.
+   */
+  privateBytes?: number;
   /** 'copy' to give this guest copies of its blocks even where zero-copy works (to compare). */
   transport?: TransportKind;
   /** Extra structured-cloneable data for the guest module. */
@@ -174,7 +180,7 @@ export interface GuestsApi {
  */
 export interface DomainPlumbing {
   /** Create a domain on `dataset`; `id` assumes a dead domain's id (failover). */
-  createDomain(dataset: string, transport: TransportKind, quota?: number, id?: number): Promise<DomainGrant>;
+  createDomain(dataset: string, transport: TransportKind, quota?: number, id?: number, privateBytes?: number): Promise<DomainGrant>;
   /** Release a domain that no guest of this hypervisor holds (already-faulted ones included). */
   destroyDomain(id: number): Promise<void>;
   /**
@@ -250,7 +256,7 @@ export class Hypervisor {
       kill: (id) => this.destroyGuest(id),
     };
     plumbing.set(this, {
-      createDomain: (dataset, transport, quota, id) => dom0.createDomain(dataset, transport, quota, id),
+      createDomain: (dataset, transport, quota, id, privateBytes) => dom0.createDomain(dataset, transport, quota, id, privateBytes),
       destroyDomain: async (id) => dom0.destroyDomain(id),
       adopt: (domainId, host) => this.adopt(domainId, host),
     });
@@ -361,7 +367,7 @@ export class Hypervisor {
         kind = probe.kind;
         reason = probe.reason;
       }
-      const grant = await this.dom0.createDomain(dataset, kind, opts.quota);
+      const grant = await this.dom0.createDomain(dataset, kind, opts.quota, undefined, opts.privateBytes);
       const control = new MessageChannel();
       const h = new GuestHandle<Api>(grant.domainId, dataset, grant.kind, reason, worker, control.port1, this);
       handle = h;

@@ -343,6 +343,11 @@ describe('dom0 driver', () => {
     expect((await driver.createDomain('huge')).priv.layout.frames).toBe(16);
     const set = new Dom0Driver(store, { arenaFrames: 16, promoteAt: 2, quota: 16, shared: true, privateFrames: 5 });
     expect((await set.createDomain('pages')).priv.layout.frames).toBe(5);
+    // Per domain (a SQL tenant asks for more), over the driver's setting.
+    expect((await set.createDomain('blocks', undefined, undefined, 32 << 20)).priv.layout.frames).toBe(512);
+    for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      await expect(set.createDomain('huge', undefined, undefined, bad), String(bad)).rejects.toThrow(/privateBytes must be a positive number of bytes/);
+    }
   });
 
   it('reads ahead of near-sequential misses of the domain\'s own blocks into its private frames', async () => {
