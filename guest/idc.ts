@@ -13,6 +13,12 @@
 // inside the buffer); a returned id must be one we lent and have not had back. A bad entry
 // is refused and counted, and only this channel sees it.
 //
+// Flow control: a FRAME or GRANT message holds one credit of the channel's window
+// (layout.window) until the receiver's return of it reaches us. The sender waits for
+// credit; the receiver counts what it took and has not yet returned, and a peer that sends
+// past the window faults the channel ('window-exceeded'), so nothing a peer sends is queued
+// here without bound. BUFFER messages need no credit: a side owns N buffers.
+//
 // What the browser cannot stop (docs/design.md, "Inter-domain channels"): both domains
 // hold every buffer of their channel's pool, so a peer can read a buffer we are filling and
 // write one it has given back. Whatever is written into a channel buffer is disclosed to the
@@ -29,6 +35,7 @@ import {
   IdcError,
   Kind,
   firstBufferOf,
+  type IdcErrorCode,
   idcErrorFrom,
   type ChannelGrant,
   type IdcNotice,
@@ -211,8 +218,12 @@ export class IdcEndpoint {
     framesSent: 0,
     refused: { garbage: 0, outOfRange: 0, doubleDelivery: 0, doubleRelease: 0, grantRefused: 0 },
   };
-  /** Why the channel stopped (a ring index the peer corrupted), or null. */
+  /** Why the channel stopped (a ring index the peer corrupted, the peer sent past the window, the peer ended), or null. */
   fault: string | null = null;
+  /** The IdcError code operations on a faulted channel fail with (null: 'closed'). */
+  faultCode: IdcErrorCode | null = null;
+  /** FRAME and GRANT messages either side may have outstanding (layout.window). */
+  readonly window: number;
   /** Last refusal, for the log and the tests. */
   lastRefusal = '';
 
@@ -243,9 +254,17 @@ export class IdcEndpoint {
   /** Delivered in ring order; a grant waits for dom0's answer before later messages are handed out. */
   private readonly inbox: (RxView | Promise<RxView | null>)[] = [];
   private readonly ready = new Map<Promise<RxView | null>, RxView | null>();
-  /** Entries for `back` that did not fit (never more than we hold). */
+  /** Entries for `back` that did not fit: at most N buffers and a window of frames and grants. */
   private readonly backlog: [number, number][] = [];
   private readonly scratchEntry = [0, 0, 0, 0];
+  /** Our FRAME and GRANT messages whose return we have not seen, plus grants being made. */
+  private windowUsed = 0;
+  /** The peer's FRAME and GRANT messages we took and whose return we have not published. */
+  private rxWindowUsed = 0;
+  /** Grant refs the peer sent us that we have not returned (mapping, mapped, or refused). */
+  private readonly grantRefs = new Set<number>();
+  /** Set when the peer sent past the window: its ring is not read again. */
+  private rxStopped = false;
 
   constructor(
     /** What dom0 handed this side: every buffer the peer can also see. */
@@ -263,6 +282,7 @@ export class IdcEndpoint {
     this.buffers = grant.buffers;
     this.bufferBytes = l.bufferBytes;
     this.n = l.buffersPerSide;
+    this.window = l.window;
     this.ownFirst = firstBufferOf(l, s);
     this.peerFirst = firstBufferOf(l, peer);
     if (grant.buffers.length !== 2 * this.n) throw new IdcError('bad-request', `channel ${grant.channelId}: ${grant.buffers.length} buffers for ${this.n} per side`);
@@ -325,7 +345,7 @@ export class IdcEndpoint {
 
   /** Queue a descriptor for `length` bytes of `buf` from `offset`; visible to the peer at `flush()`. */
   post(buf: TxBuffer, length: number, offset = 0): void {
-    if (this.fault) throw new IdcError('closed', this.fault);
+    if (this.fault) throw this.faultError();
     if (this.own[buf.id - this.ownFirst] !== buf) throw new IdcError('buffer-state', `buffer ${buf.id} is not one of channel ${this.channelId}'s`);
     if (buf.isSent) throw new IdcError('buffer-state', `buffer ${buf.id} was already sent`);
     if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > this.bufferBytes) {
@@ -374,13 +394,15 @@ export class IdcEndpoint {
    * the arena both of us hold, and our view's lease keeps the frame from being reused until
    * the peer gives it back (no copy). Otherwise, or for a block in this domain's private
    * frames (only we may read it), the bytes are copied once into a pool buffer, counted.
-   * Returns how it went, or null when no buffer was free for the copy (the view is kept).
+   * Returns how it went, or null when the peer holds the whole window of frames (wait for
+   * one back: `sendBlockAsync`) or, for a copy, every buffer (the view is kept).
    */
   sendBlock(view: Releasable & { readonly bytes: Uint8Array }): 'frame' | 'copied' | null {
     const a = this.grant.sameGroup ? this.arena : null;
     const bytes = view.bytes;
     if (a && bytes.buffer === a.buffer && bytes.byteOffset % a.frameBytes === 0 && bytes.byteLength <= a.frameBytes) {
-      if (this.fault) throw new IdcError('closed', this.fault);
+      if (this.fault) throw this.faultError();
+      if (this.windowFree === 0) return null;
       const frame = bytes.byteOffset / a.frameBytes;
       const e = this.scratchEntry;
       e[D_KIND] = Kind.FRAME;
@@ -391,6 +413,7 @@ export class IdcEndpoint {
       let lent = this.lentFrames.get(frame);
       if (!lent) this.lentFrames.set(frame, (lent = []));
       lent.push(view);
+      this.windowUsed++;
       this.tx.publish();
       this.stats.sent++;
       this.stats.framesSent++;
@@ -400,6 +423,51 @@ export class IdcEndpoint {
     if (!this.sendCopy(bytes)) return null;
     view.release();
     return 'copied';
+  }
+
+  /**
+   * `sendBlock`, waiting without blocking the event loop for what it needs (credit for a
+   * frame, a buffer for a copy): back-pressure from a slow receiver. Null when `timeoutMs`
+   * passed first (the view is kept); throws once the channel is faulted.
+   */
+  async sendBlockAsync(view: Releasable & { readonly bytes: Uint8Array }, timeoutMs = Infinity): Promise<'frame' | 'copied' | null> {
+    const until = performance.now() + timeoutMs;
+    for (;;) {
+      const how = this.sendBlock(view);
+      if (how) return how;
+      if (this.fault) throw this.faultError();
+      const left = until - performance.now();
+      if (left <= 0) return null;
+      // Credit and buffers come back on ret. A 'closed' notice does not ring it: look again now and then.
+      await this.ret.waitForEntriesAsync(Math.min(left, 1000));
+    }
+  }
+
+  /** Credits free now for FRAME and GRANT messages, after taking back what the peer returned. */
+  get windowFree(): number {
+    if (this.windowUsed >= this.window) this.reclaim();
+    return this.window - this.windowUsed;
+  }
+
+  /** @internal wait for a credit and take it; a grant being made holds it until it is posted. */
+  async takeCredit(timeoutMs: number): Promise<void> {
+    const until = performance.now() + timeoutMs;
+    for (;;) {
+      if (this.fault) throw this.faultError();
+      // Checked and taken in one step: two forwards waiting together cannot both take the last one.
+      if (this.windowFree > 0) {
+        this.windowUsed++;
+        return;
+      }
+      const left = until - performance.now();
+      if (left <= 0) throw new IdcError('window-full', `channel ${this.channelId}: the peer holds the whole window (${this.window} frame/grant messages) and gave none back within ${timeoutMs} ms`);
+      await this.ret.waitForEntriesAsync(Math.min(left, 1000));
+    }
+  }
+
+  /** @internal a credit taken for a grant that was never posted. */
+  giveCredit(): void {
+    this.windowUsed--;
   }
 
   /** Count `bytes` of payload this side copied into a buffer from elsewhere (a block view, say). */
@@ -433,15 +501,19 @@ export class IdcEndpoint {
         const view = this.lentFrames.get(id)?.pop();
         if (!view) return this.refuse('doubleRelease', `frame ${id} returned but not lent`);
         if (this.lentFrames.get(id)!.length === 0) this.lentFrames.delete(id);
+        this.windowUsed--;
         this.stats.returned++;
         view.release();
       } else if (kind === Kind.GRANT) {
         const view = this.forwards.get(id);
         if (!view) {
-          if (this.ended.delete(id)) return; // it came back after we revoked it: nothing to do
-          return this.refuse('doubleRelease', `grant ${id} returned but not forwarded on this channel`);
+          // It came back after we revoked it: the grantee's view is over, and so is the message.
+          if (this.ended.delete(id)) this.windowUsed--;
+          else this.refuse('doubleRelease', `grant ${id} returned but not forwarded on this channel`);
+          return;
         }
         this.forwards.delete(id);
+        this.windowUsed--;
         void this.control?.end(id).catch(() => undefined);
         view.endForward();
       } else {
@@ -505,7 +577,9 @@ export class IdcEndpoint {
 
   /** Copy descriptors out of the rx ring and check each one. */
   private take(): void {
+    if (this.rxStopped) return;
     this.rx.consume(Infinity, (e) => {
+      if (this.rxStopped) return; // the rest of a batch past the window is dropped
       const kind = e[D_KIND]!;
       const id = e[D_ID]!;
       const offset = e[D_OFFSET]!;
@@ -521,15 +595,19 @@ export class IdcEndpoint {
         if (!a) return this.refuse('garbage', `frame descriptor on a channel between trust groups`);
         if (id < 0 || id >= a.frames) return this.refuse('garbage', `frame ${id} is outside the arena`);
         if (!this.inRange(offset, length, a.frameBytes)) return this.refuse('outOfRange', `range [${offset}, ${offset}+${length}) is outside frame ${id}`);
+        if (!this.admit()) return;
         this.heldFrames.set(id, (this.heldFrames.get(id) ?? 0) + 1);
         this.deliver(new RxView(this, Kind.FRAME, id, offset, length, a.buffer, id * a.frameBytes));
       } else if (kind === Kind.GRANT) {
-        if (id === 0 || this.mapped.has(id)) return this.refuse('garbage', `grant ref ${id} is null or already mapped here`);
+        if (id === 0 || this.grantRefs.has(id)) return this.refuse('garbage', `grant ref ${id} is null or already sent on this channel`);
         if (!this.control) return this.refuse('grantRefused', `grant ${id}: this endpoint has no control plane`);
+        if (!this.admit()) return;
+        this.grantRefs.add(id);
         const p: Promise<RxView | null> = this.control.map(id).then(
           (m) => {
             if (!this.inRange(offset, length, m.bytes)) {
               this.refuse('outOfRange', `range [${offset}, ${offset}+${length}) is outside granted buffer ${id}`);
+              this.returnGrant(id);
               return null;
             }
             const v = new RxView(this, Kind.GRANT, id, offset, length, m.buffer);
@@ -541,6 +619,8 @@ export class IdcEndpoint {
           },
           (err: unknown) => {
             this.refuse('grantRefused', `grant ${id}: ${err instanceof Error ? err.message : String(err)}`);
+            // Returned all the same: the message is over, and its owner's credit comes back.
+            this.returnGrant(id);
             return null;
           },
         );
@@ -550,6 +630,37 @@ export class IdcEndpoint {
         this.refuse('garbage', `descriptor of unknown kind ${kind}`);
       }
     });
+  }
+
+  /**
+   * Count a FRAME or GRANT message against the window. One past it means the peer ignores
+   * the window (an honest sender waits for credit): the channel faults and nothing more is
+   * read from its ring, so a peer cannot make us queue messages without bound.
+   */
+  private admit(): boolean {
+    if (this.rxWindowUsed < this.window) {
+      this.rxWindowUsed++;
+      return true;
+    }
+    this.rxStopped = true;
+    this.stop('window-exceeded', `channel ${this.channelId}: the peer sent a frame/grant message past the window (${this.window} not yet given back)`);
+    return false;
+  }
+
+  private returnGrant(ref: number): void {
+    this.backlog.push([Kind.GRANT, ref]);
+    this.flushBack();
+  }
+
+  private stop(code: IdcErrorCode, why: string): void {
+    if (this.fault) return;
+    this.fault = why;
+    this.faultCode = code;
+  }
+
+  /** What every operation on a faulted channel fails with. */
+  private faultError(): IdcError {
+    return new IdcError(this.faultCode ?? 'closed', this.fault ?? `channel ${this.channelId} is faulted`);
   }
 
   private inRange(offset: number, length: number, size: number): boolean {
@@ -570,10 +681,10 @@ export class IdcEndpoint {
     this.flushBack();
   }
 
+  /** The view is over; what it holds of the window or of the peer's buffers goes when its return is published. */
   private unhold(v: RxView): void {
-    if (v.kind === Kind.BUFFER) this.held.delete(v.id);
-    else if (v.kind === Kind.GRANT) this.mapped.delete(v.id);
-    else {
+    if (v.kind === Kind.GRANT) this.mapped.delete(v.id);
+    else if (v.kind === Kind.FRAME) {
       const n = (this.heldFrames.get(v.id) ?? 1) - 1;
       if (n > 0) this.heldFrames.set(v.id, n);
       else this.heldFrames.delete(v.id);
@@ -591,6 +702,13 @@ export class IdcEndpoint {
       e[D_OFFSET] = 0;
       e[D_LENGTH] = 0;
       if (!this.back.tryPush(e)) break;
+      // Only a published return frees what it stood for: a peer that never reads its ret
+      // ring cannot make us deliver again, and queue returns, without bound.
+      if (kind === Kind.BUFFER) this.held.delete(id);
+      else {
+        this.rxWindowUsed--;
+        if (kind === Kind.GRANT) this.grantRefs.delete(id);
+      }
     }
     this.backlog.splice(0, i);
     this.back.publish();
@@ -616,27 +734,49 @@ export class IdcEndpoint {
    * checks that we hold the buffer and issues a grant ref only `to`'s peer can map. Our view
    * stays readable; the buffer goes back to its owner when the forward ends (the third
    * domain released it, or we revoked it). Returns the grant ref.
+   *
+   * The GRANT message takes one credit of `to`'s window: while `to`'s peer holds the whole
+   * window this waits for one to come back, and rejects with `window-full` after `timeoutMs`.
    */
-  async forward(view: RxView, to: IdcEndpoint): Promise<number> {
-    if (view.kind !== Kind.BUFFER || view.current !== 'held' || !this.held.has(view.id)) {
-      throw new IdcError('buffer-state', `only a held buffer of channel ${this.channelId} can be forwarded`);
-    }
-    if (!this.control) throw new IdcError('closed', 'this endpoint has no control plane');
-    view.markForwarded();
+  async forward(view: RxView, to: IdcEndpoint, timeoutMs = Infinity): Promise<number> {
+    this.mustHold(view);
+    const control = this.control;
+    if (!control) throw new IdcError('closed', 'this endpoint has no control plane');
+    // Credit first, then the grant: dom0 never makes a grant that cannot be posted.
+    await to.takeCredit(timeoutMs);
     let ref: number;
     try {
-      ref = await this.control.grant(this.channelId, view.id, to.channelId);
+      this.mustHold(view); // released while we waited?
+      view.markForwarded();
+      ref = await control.grant(this.channelId, view.id, to.channelId).catch((err: unknown) => {
+        view.undoForward();
+        throw err;
+      });
     } catch (err) {
-      view.undoForward();
+      to.giveCredit();
       throw err;
     }
-    to.postGrant(ref, view);
+    try {
+      to.postGrant(ref, view);
+    } catch (err) {
+      to.giveCredit();
+      view.undoForward();
+      void control.end(ref).catch(() => undefined);
+      throw err;
+    }
     this.stats.forwarded++;
     return ref;
   }
 
-  /** @internal */
+  private mustHold(view: RxView): void {
+    if (view.kind !== Kind.BUFFER || view.current !== 'held' || !this.held.has(view.id)) {
+      throw new IdcError('buffer-state', `only a held buffer of channel ${this.channelId} can be forwarded`);
+    }
+  }
+
+  /** @internal post a grant whose credit the caller took */
   postGrant(ref: number, view: RxView): void {
+    if (this.fault) throw this.faultError();
     const e = this.scratchEntry;
     e[D_KIND] = Kind.GRANT;
     e[D_ID] = ref;
@@ -653,7 +793,9 @@ export class IdcEndpoint {
     if (!view) throw new IdcError('grant-unknown', `grant ${ref} was not made on channel ${this.channelId}`);
     if (!this.control) throw new IdcError('closed', 'this endpoint has no control plane');
     await this.control.end(ref);
-    this.forwards.delete(ref);
+    // The grantee's return may have come in while dom0 answered: then the forward, and its
+    // credit, are over already. Otherwise its credit stays held until the grantee returns it.
+    if (!this.forwards.delete(ref)) return;
     this.ended.add(ref);
     view.endForward();
   }
@@ -664,6 +806,8 @@ export class IdcEndpoint {
     if (!v) return false;
     this.mapped.delete(ref);
     v.markRevoked();
+    // The message is over: its return gives the owner its credit back.
+    this.returnGrant(ref);
     return true;
   }
 
@@ -704,7 +848,8 @@ export class Idc implements IdcControlPlane {
       if (w) w(ep);
       else this.incoming.push(ep);
     } else if (m.op === 'revoked') {
-      for (const ep of this.endpoints.values()) if (ep.revoked(m.ref)) break;
+      // Every endpoint is asked: dom0 maps a grant once, but a revocation must stop every view of it.
+      for (const ep of this.endpoints.values()) ep.revoked(m.ref);
     } else if (m.op === 'closed') {
       // Its sends and waits end with IdcError 'closed' from now on; no longer listed, so
       // the channel's buffers go once the guest's own code lets go of the endpoint.

@@ -14,7 +14,15 @@
 //   grant table of side s (side s and dom0 only): one word per buffer side s owns, the
 //     state dom0 checks before it lets the peer forward that buffer (Xen's grant entry).
 //
-// Geometry travels over the control plane, never through shared memory.
+// Flow control (credits, as netfront/netback count ring slots): BUFFER messages are
+// bounded by the buffers a side owns. FRAME and GRANT messages name memory the receiver
+// does not have to lend, so each takes one credit of the channel's window from the moment
+// it is posted until its return comes back on ret; the receiver returns every one it took
+// exactly once (released, refused, or revoked). A side never has more than `window` of
+// them outstanding, and a receiver that is sent more faults the channel.
+//
+// Geometry travels over the control plane, never through shared memory: neither side can
+// talk the other into a bigger window.
 import { ringBytes, ringGeometry, type RingGeometry } from './ring-layout';
 
 /** Words per ring entry, on every ring of a channel. */
@@ -51,6 +59,13 @@ export const IDC_MAX_BUFFER_BYTES = 16 << 20;
 export interface ChannelLayout {
   readonly buffersPerSide: number;
   readonly bufferBytes: number;
+  /**
+   * FRAME and GRANT messages one side may have outstanding (sent, return not yet seen);
+   * the most its peer ever queues of them. Equal to `buffersPerSide`: each tx ring holds
+   * 2N entries, N for buffers and N for these, so an honest sender never finds its ring
+   * full, and a receiver never holds more messages of a channel than its ring carries.
+   */
+  readonly window: number;
   /** tx of side s at [2s], ret of side s at [2s + 1]. */
   readonly rings: readonly [RingGeometry, RingGeometry, RingGeometry, RingGeometry];
   readonly controlBytes: number;
@@ -66,12 +81,13 @@ export function channelLayout(buffersPerSide: number, bufferBytes: number): Chan
   if (!Number.isInteger(bufferBytes) || bufferBytes < 64 || bufferBytes > IDC_MAX_BUFFER_BYTES || bufferBytes % 8 !== 0) {
     throw new RangeError(`bufferBytes must be a multiple of 8 in [64, ${IDC_MAX_BUFFER_BYTES}], got ${bufferBytes}`);
   }
-  // Room for every buffer a side owns plus as many forwarded grants: a send never waits
-  // on ring space while it holds a buffer, only on buffers.
-  const capacity = pow2AtLeast(2 * buffersPerSide);
+  // Room for every buffer a side owns plus a full window of frames and grants: a send
+  // waits on buffers or credit, never on ring space.
+  const window = buffersPerSide;
+  const capacity = pow2AtLeast(buffersPerSide + window);
   const bytes = ringBytes(capacity, DESC_WORDS);
   const rings = [0, 1, 2, 3].map((i) => ringGeometry(align64(bytes) * i, capacity, DESC_WORDS)) as [RingGeometry, RingGeometry, RingGeometry, RingGeometry];
-  return Object.freeze({ buffersPerSide, bufferBytes, rings, controlBytes: align64(bytes) * 4 });
+  return Object.freeze({ buffersPerSide, bufferBytes, window, rings, controlBytes: align64(bytes) * 4 });
 }
 
 export type Side = 0 | 1;
@@ -105,6 +121,8 @@ export type IdcErrorCode =
   | 'grant-unknown'
   /** A grant ref its owner revoked. */
   | 'grant-revoked'
+  /** A grant ref already mapped: a grant maps once, into its grantee's one view. */
+  | 'grant-mapped'
   /** dom0 refused to grant: the asker does not hold that buffer now. */
   | 'grant-refused'
   /** A local misuse: writing a sent buffer, sending a buffer twice, reading a released view. */
@@ -113,6 +131,10 @@ export type IdcErrorCode =
   | 'closed'
   /** One of the two domains already has as many channels, or as much channel memory, as dom0 allows one domain. */
   | 'quota'
+  /** The peer holds a whole window of our FRAME/GRANT messages, and did not give one back in time. */
+  | 'window-full'
+  /** The peer sent past the window (a protocol violation): the channel is faulted. */
+  | 'window-exceeded'
   | 'bad-request';
 
 export class IdcError extends Error {
@@ -138,7 +160,7 @@ export function idcErrorData(err: unknown): IdcErrorData {
   return { name: 'Error', message: String(err) };
 }
 
-const CODES = new Set<string>(['policy', 'unknown-peer', 'grant-unknown', 'grant-revoked', 'grant-refused', 'buffer-state', 'closed', 'quota', 'bad-request']);
+const CODES = new Set<string>(['policy', 'unknown-peer', 'grant-unknown', 'grant-revoked', 'grant-mapped', 'grant-refused', 'buffer-state', 'closed', 'quota', 'window-full', 'window-exceeded', 'bad-request']);
 
 export function idcErrorFrom(data: IdcErrorData): Error {
   if (data.name === 'IdcError' && data.code !== undefined && CODES.has(data.code)) return new IdcError(data.code as IdcErrorCode, data.message);

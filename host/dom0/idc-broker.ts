@@ -166,7 +166,13 @@ export class IdcBroker {
     return ref;
   }
 
-  /** `domain` maps grant `ref`: only the grantee, only while the grant stands. */
+  /**
+   * `domain` maps grant `ref`: only the grantee, only while the grant stands, and once. A
+   * grant is one message, so it has one view: the revocation notice stops that view, and
+   * a second one (the owner posting the ref again, on this channel or another to the same
+   * grantee) would outlive it. Xen lets a grant be mapped again because its unmap is
+   * enforced by the hypervisor; here the end of a view is the grantee runtime's word.
+   */
   map(domain: number, ref: number): MappedGrant {
     const g = this.grants.get(ref);
     if (!g || g.grantee !== domain) {
@@ -175,6 +181,7 @@ export class IdcBroker {
     }
     const ch = this.channels.get(g.channelId);
     if (!ch?.open) throw new IdcError('closed', `channel ${g.channelId} of grant ${ref} is closed`);
+    if (g.mapped) throw new IdcError('grant-mapped', `grant ${ref} is already mapped by domain ${domain}: a grant maps once`);
     g.mapped = true;
     return { ref, buffer: ch.buffers[g.buffer]!, bytes: ch.layout.bufferBytes };
   }

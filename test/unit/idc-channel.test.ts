@@ -4,22 +4,15 @@
 // as a hostile guest would, never through the honest runtime.
 import { describe, expect, it } from 'vitest';
 import { IdcBroker } from '../../host/dom0/idc-broker';
-import { IdcEndpoint, type IdcControlPlane } from '../../guest/idc';
+import { IdcEndpoint } from '../../guest/idc';
 import { GT_FREE, GT_SENT, IdcError, Kind, type ChannelGrant } from '../../shared/idc-layout';
 import { RingProducer } from '../../shared/ring';
 import { RING_PROD_I32 } from '../../shared/ring-layout';
+import { controlOf } from './helpers/idc-control';
 
 const N = 4;
 const BYTES = 4096;
 
-function controlOf(broker: IdcBroker, domain: number): IdcControlPlane {
-  // Async like the real control plane: a broker refusal is a rejection, never a throw.
-  return {
-    grant: async (c, b, to) => broker.grant(domain, c, b, to),
-    map: async (ref) => broker.map(domain, ref),
-    end: async (ref) => void broker.end(domain, ref),
-  };
-}
 
 function channel(broker: IdcBroker, a: number, b: number): { ga: ChannelGrant; gb: ChannelGrant; ea: IdcEndpoint; eb: IdcEndpoint } {
   const [ga, gb] = broker.createChannel(a, b, { buffersPerSide: N, bufferBytes: BYTES });
