@@ -18,6 +18,29 @@ interface GrowableSab extends SharedArrayBuffer {
   grow(newByteLength: number): void;
 }
 
+/** A resizable ArrayBuffer (ES2024): dom0's private frames of a copy-transport domain. */
+interface ResizableAb extends ArrayBuffer {
+  readonly resizable: boolean;
+  readonly maxByteLength: number;
+  resize(newByteLength: number): void;
+}
+
+type AbConstructor = new (length: number, options?: { maxByteLength: number }) => ArrayBuffer;
+
+/**
+ * A plain ArrayBuffer of 0 bytes that can grow to `max` (all `max` at once where it cannot
+ * grow): memory that only dom0 holds, paid for as it is used, like a growable control buffer.
+ */
+export function growablePlain(max: number): ArrayBuffer {
+  try {
+    const b = new (ArrayBuffer as AbConstructor)(0, { maxByteLength: max }) as ResizableAb;
+    if (b.resizable === true && typeof b.resize === 'function') return b;
+  } catch {
+    // No resizable ArrayBuffer here.
+  }
+  return new ArrayBuffer(max);
+}
+
 type SabConstructor = new (length: number, options?: { maxByteLength: number }) => SharedArrayBuffer;
 
 /** Whether this realm can make a growable SharedArrayBuffer. */
@@ -40,7 +63,8 @@ export function growableShared(now: number, max: number): SharedArrayBuffer {
 /** The most bytes `buffer` can ever hold. */
 export function maxBytes(buffer: ArrayBufferLike): number {
   const g = buffer as Partial<GrowableSab>;
-  return g.growable ? g.maxByteLength! : buffer.byteLength;
+  const r = buffer as Partial<ResizableAb>;
+  return g.growable || r.resizable ? (g.maxByteLength ?? r.maxByteLength)! : buffer.byteLength;
 }
 
 /**
@@ -49,6 +73,13 @@ export function maxBytes(buffer: ArrayBufferLike): number {
  */
 export function ensureBytes(buffer: ArrayBufferLike, bytes: number): boolean {
   if (buffer.byteLength >= bytes) return true;
+  const r = buffer as Partial<ResizableAb>;
+  if (r.resizable) {
+    // Only dom0 holds it: no race, and it never shrinks because nothing asks it to.
+    if (bytes > r.maxByteLength!) return false;
+    r.resize!(bytes);
+    return true;
+  }
   const g = buffer as Partial<GrowableSab>;
   if (!g.growable || bytes > g.maxByteLength!) return false;
   try {

@@ -15,6 +15,7 @@
 // Every input is treated as hostile and validated here, not in the ports.
 import { sharedArenaMemory } from './frame-hash-wasm';
 import { FrameTable } from './frame-table';
+import { growablePlain } from '../../shared/growable';
 import { ChecksumError, OutOfRangeError, ReadOnlyDatasetError, StaleBlockRefError } from '../pool';
 import { arenaLayout, type ArenaLayout } from '../../shared/memory-layout';
 import { Status } from '../../shared/protocol';
@@ -137,7 +138,9 @@ export class Domain {
   ) {
     this.shadow = new Int32Array(volume.blocks);
     const layout = arenaLayout(privateFrames, volume.blockBytes);
-    this.priv = new FrameTable(layout, new ArrayBuffer(layout.totalBytes), { promoteAt: Number.MAX_SAFE_INTEGER });
+    // Replaced by frames in the guest's control buffer on the zero-copy transport; on the
+    // copy transport dom0's own, grown as the domain reads its own blocks (up to 32 MiB).
+    this.priv = new FrameTable(layout, growablePlain(layout.totalBytes), { promoteAt: Number.MAX_SAFE_INTEGER });
   }
 
   get alive(): boolean {

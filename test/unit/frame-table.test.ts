@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { FrameTable } from '../../host/dom0/frame-table';
 import { arenaLayout } from '../../shared/memory-layout';
-import { ensureBytes, growableShared, maxBytes } from '../../shared/growable';
+import { ensureBytes, growablePlain, growableShared, maxBytes } from '../../shared/growable';
 
 function table(frames = 4, promoteAt = 2) {
   const layout = arenaLayout(frames, 4096);
@@ -135,6 +135,19 @@ describe('frame table on a growable buffer (a domain’s private frames)', () =>
     expect(buf.byteLength).toBe(layout.totalBytes);
     expect(t.view(f)[0]).toBe(7); // views made before the growth still see the same bytes
     expect(() => new FrameTable(arenaLayout(4, 4096, 1024), buf, { promoteAt: 2 })).toThrow(/needs/);
+  });
+
+  it('a copy-transport domain\'s private frames (dom0\'s plain buffer) take memory only as frames are used', () => {
+    const layout = arenaLayout(2048, 4096); // a SQL tenant's 8 MiB
+    const buf = growablePlain(layout.totalBytes);
+    expect(buf.byteLength).toBe(0); // before 2026-12-01: all 8 MiB at the domain's creation
+    expect(maxBytes(buf)).toBe(layout.totalBytes);
+    const t = new FrameTable(layout, buf, { promoteAt: 2 });
+    t.view(resident(t, 'a')).fill(5);
+    expect(buf.byteLength).toBe(layout.framesByteOffset + 4096);
+    expect(ensureBytes(buf, layout.totalBytes + 1)).toBe(false);
+    t.close();
+    expect(new Uint8Array(buf).every((b) => b === 0)).toBe(true);
   });
 
   it('ensureBytes: grows, never shrinks, refuses past the maximum and on a fixed buffer', () => {
