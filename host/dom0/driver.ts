@@ -125,6 +125,13 @@ export class Domain {
   /** Frames only this domain's guest may see; replaced by one in its control buffer on zero-copy. */
   priv: FrameTable;
   readonly privFilling = new Map<string, Promise<number>>();
+  /**
+   * LBA → sequence number of the last write of it handed to the pool and not yet finished.
+   * Write-allocate keeps a write only if no later write of its LBA was handed over: the
+   * block the LBA names then is the later write's, and keeping this write's bytes under
+   * that block's key served bytes the pool did not hold (review of 2026-12-01).
+   */
+  readonly writing = new Map<number, number>();
   /** Copy transport: answers carry bytes, and no mapping outlives its request. */
   copies = true;
 
@@ -226,6 +233,8 @@ export class Dom0Driver {
   onFault: ((domain: Domain, reason: string) => void) | null = null;
   hooks: DriverHooks = {};
   private nextDomainId = 1;
+  /** Orders the writes handed to the pool (Domain.writing). */
+  private writeSeq = 0;
   private readonly committer: GroupCommit;
   private pendingReads: { dataset: string; block: PhysicalBlock; resolve: (b: Uint8Array) => void; reject: (e: unknown) => void }[] = [];
 
@@ -239,10 +248,17 @@ export class Dom0Driver {
     });
   }
 
-  /** Private frames for a domain whose volume has blocks of `blockBytes`: `privateBytes` of them if given (at least 16). */
-  privateFramesFor(blockBytes: number, privateBytes?: number): number {
-    if (privateBytes !== undefined) return Math.max(MIN_PRIVATE_FRAMES, Math.floor(privateBytes / blockBytes));
-    return this.options.privateFrames ?? Math.max(MIN_PRIVATE_FRAMES, Math.floor(DEFAULT_PRIVATE_BYTES / blockBytes));
+  /**
+   * Private frames for a domain on `volume`: `privateBytes` of its blocks if given, else the
+   * driver's setting or 8 MiB; at least 16, and never more than the volume has blocks (no
+   * more of its blocks can be its own at once, and each frame costs dom0 bookkeeping up front).
+   */
+  privateFramesFor(volume: { blocks: number; blockBytes: number }, privateBytes?: number): number {
+    const want =
+      privateBytes !== undefined
+        ? Math.max(MIN_PRIVATE_FRAMES, Math.floor(privateBytes / volume.blockBytes))
+        : (this.options.privateFrames ?? Math.max(MIN_PRIVATE_FRAMES, Math.floor(DEFAULT_PRIVATE_BYTES / volume.blockBytes)));
+    return Math.max(1, Math.min(want, volume.blocks));
   }
 
   /** The arena of `groupId`, created on first use with the group's block size. */
@@ -281,7 +297,7 @@ export class Dom0Driver {
     for (const other of this.domains.values()) if (other.alive && other.dataset === dataset) throw new DatasetInUseError(dataset, other.id);
     const newId = id ?? this.nextDomainId++;
     if (newId >= this.nextDomainId) this.nextDomainId = newId + 1;
-    const d = new Domain(newId, dataset, volume, this.group(volume.group, volume.blockBytes), quota, this.privateFramesFor(volume.blockBytes, privateBytes));
+    const d = new Domain(newId, dataset, volume, this.group(volume.group, volume.blockBytes), quota, this.privateFramesFor(volume, privateBytes));
     this.domains.set(d.id, d);
     d.group.members.add(d);
     return d;
@@ -491,11 +507,15 @@ export class Dom0Driver {
     const locked = this.hooks.beforeWrite?.(d, lba);
     if (locked) await locked;
     let failed: Status | null = null;
+    let seq = 0;
     if (!d.alive) {
       // Faulted or destroyed while it waited for the mirror's page lock: a fenced domain
       // writes nothing more (failover's promise). afterWrite still runs, to release the lock.
       failed = Status.IO;
     } else {
+      // Numbered when handed to the pool: the store stages writes in call order.
+      seq = ++this.writeSeq;
+      d.writing.set(lba, seq);
       try {
         await this.committer.add(this.store.write(d.dataset, lba, bytes));
       } catch (err) {
@@ -504,10 +524,14 @@ export class Dom0Driver {
     }
     const after = this.hooks.afterWrite?.(d, lba, failed === null);
     if (after) await after;
+    // Whether this is still the last write of the LBA handed to the pool (checked after every
+    // await: a later one may be staged, or done, by now).
+    const last = seq !== 0 && d.writing.get(lba) === seq;
+    if (last) d.writing.delete(lba);
     if (failed !== null) return refuse(d, failed);
     d.counters.writes++;
     if (d.alive && decodeFrame(d.shadow[lba]!) !== NO_FRAME) this.dropMapping(d, lba, true);
-    if (d.alive) this.keepWritten(d, lba, bytes);
+    if (d.alive && last) this.keepWritten(d, lba, bytes);
     return ok();
   }
 
@@ -524,7 +548,15 @@ export class Dom0Driver {
     if (t.closed || t.lookup(block.key) !== null || d.privFilling.has(block.key)) return;
     const taken = t.allocate(block.key);
     if (!taken) return;
-    const view = t.view(taken.frame);
+    let view: Uint8Array;
+    try {
+      view = t.view(taken.frame); // may grow the buffer, which can fail for lack of memory
+    } catch {
+      // Only a cache: the write is durable already and must be acknowledged. Give the frame
+      // back (left 'filling', it was lost and its block could never be read again).
+      t.fillFailed(taken.frame);
+      return;
+    }
     view.set(bytes.subarray(0, view.byteLength));
     if (bytes.byteLength < view.byteLength) view.fill(0, bytes.byteLength);
     t.fillDone(taken.frame);

@@ -153,7 +153,11 @@ export class FrameTable {
   }
 
   private release(frame: number): void {
-    this.view(frame).fill(0);
+    // Zeroed where dom0 could have written it: every frame it wrote is within `bytes` (view
+    // grows it first). One beyond never held a block, and growing the buffer just to zero
+    // it could fail for lack of memory, leaving the frame lost (review of 2026-12-01).
+    const fb = this.layout.frameBytes;
+    if (this.bytes.length >= (frame + 1) * fb) this.bytes.subarray(frame * fb, (frame + 1) * fb).fill(0);
     this.keys[frame] = null;
     this.state[frame] = 'free';
     this.gen[frame] = (this.gen[frame]! + 1) | 0;

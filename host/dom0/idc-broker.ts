@@ -106,6 +106,13 @@ export class IdcBroker {
   private readonly channels = new Map<number, ChannelRecord>();
   private readonly grants = new Map<number, GrantRecord>();
   private readonly revokedRefs = new Set<number>();
+  /**
+   * `channelId:buffer` of every buffer under a live grant. One live grant per buffer: the
+   * grant-table word still says "lent" once forwarded, so a hostile holder asking again and
+   * again was granted every time, and `grants` grew without bound in dom0 (review of
+   * 2026-12-01). The honest runtime forwards a view once.
+   */
+  private readonly grantedBuffers = new Set<string>();
   private nextChannel = 1;
 
   /** Make a channel's memory and the two grants: side 0 is `a` (the asker), side 1 is `b`. */
@@ -152,6 +159,8 @@ export class IdcBroker {
     if (!Number.isInteger(buffer) || buffer < first || buffer >= first + ch.layout.buffersPerSide) {
       throw new IdcError('grant-refused', `buffer ${buffer} of channel ${channelId} was not lent to domain ${from}`);
     }
+    const key = `${channelId}:${buffer}`;
+    if (this.grantedBuffers.has(key)) throw new IdcError('grant-refused', `buffer ${buffer} of channel ${channelId} is already forwarded under a grant`);
     const table = new Int32Array(ch.tables[ownerSide]);
     const i = buffer - first;
     // The owner clears the word with compareExchange when the buffer comes back; whichever
@@ -163,6 +172,7 @@ export class IdcBroker {
     const grantee = to.domains[0] === from ? to.domains[1] : to.domains[0];
     const ref = this.newRef();
     this.grants.set(ref, { ref, owner: from, grantee, channelId, buffer, toChannelId, mapped: false });
+    this.grantedBuffers.add(key);
     return ref;
   }
 
@@ -235,6 +245,7 @@ export class IdcBroker {
 
   private revoke(g: GrantRecord): void {
     this.grants.delete(g.ref);
+    this.grantedBuffers.delete(`${g.channelId}:${g.buffer}`);
     this.revokedRefs.add(g.ref);
     if (this.revokedRefs.size > REMEMBER_REVOKED) this.revokedRefs.delete(this.revokedRefs.values().next().value!);
   }

@@ -42,6 +42,14 @@ export class PoolState {
    * against the live record, so it needs no upkeep when datasets change or a group rolls back.
    */
   readonly nameHints = new Map<string, number>();
+  /**
+   * The lowest chunk id this process may hand out: ids of a discarded group are not handed
+   * out again. dom0 keys its frames by chunk id and may have read a staged chunk (a guest
+   * reading its write while the commit runs); after a failed commit the next chunk got the
+   * same id, and the frame served the discarded bytes for it (review of 2026-12-01). Memory
+   * only: frames do not outlive the process, and on disk the ids simply skip.
+   */
+  private chunkIdFloor = 0;
 
   constructor(sup: SuperRecord) {
     this.superCommitted = sup;
@@ -131,7 +139,8 @@ export class PoolState {
   /** Store new bytes as a chunk with refcount 0 (the caller increfs from a leaf slot). */
   newChunk(group: string, hash: Uint8Array, check: Uint8Array, bytes: ArrayBuffer): ChunkRecord {
     const sup = this.mutSup();
-    const id = sup.nextChunkId++;
+    const id = Math.max(sup.nextChunkId, this.chunkIdFloor);
+    sup.nextChunkId = id + 1;
     const { metaslab, offset } = this.allocate(bytes.byteLength);
     const c: ChunkRecord = { id, hash, check, metaslab, offset, size: bytes.byteLength, refcount: 0, birthTxg: this.openTxg, group };
     this.chunks.set(id, c);
@@ -201,6 +210,7 @@ export class PoolState {
 
   /** Back to the last commit. */
   discard(): void {
+    this.chunkIdFloor = Math.max(this.chunkIdFloor, this.sup.nextChunkId);
     this.superStaged = null;
     this.datasets.discard();
     this.nodes.discard();

@@ -333,8 +333,8 @@ describe('dom0 driver', () => {
 
   it('gives each domain 8 MiB of private frames by default, whatever its block size, at least 16', async () => {
     const store = new MemoryBlockStore();
-    for (const [name, bs] of [['pages', 4096], ['blocks', 65536], ['huge', 1 << 20]] as const) {
-      store.addVolume(`${name}@s`, { blocks: 4, blockBytes: bs, readOnly: true, group: name }, new Map());
+    for (const [name, bs, blocks] of [['pages', 4096, 100_000], ['blocks', 65536, 1000], ['huge', 1 << 20, 100], ['tiny', 4096, 4]] as const) {
+      store.addVolume(`${name}@s`, { blocks, blockBytes: bs, readOnly: true, group: name }, new Map());
       store.cloneVolume(`${name}@s`, name);
     }
     const driver = new Dom0Driver(store, { arenaFrames: 16, promoteAt: 2, quota: 16, shared: true });
@@ -348,6 +348,11 @@ describe('dom0 driver', () => {
     for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
       await expect(set.createDomain('huge', undefined, undefined, bad), String(bad)).rejects.toThrow(/privateBytes must be a positive number of bytes/);
     }
+    // Never more frames than the volume has blocks, however many bytes are asked for: each
+    // frame costs dom0 bookkeeping up front.
+    expect((await driver.createDomain('tiny')).priv.layout.frames).toBe(4);
+    driver.destroyDomain([...driver.domains.values()].find((d) => d.dataset === 'pages')!.id);
+    expect((await driver.createDomain('pages', undefined, undefined, 2 ** 40)).priv.layout.frames).toBe(100_000);
   });
 
   it('reads ahead of near-sequential misses of the domain\'s own blocks into its private frames', async () => {
