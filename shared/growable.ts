@@ -77,7 +77,11 @@ export function ensureBytes(buffer: ArrayBufferLike, bytes: number): boolean {
   if (r.resizable) {
     // Only dom0 holds it: no race, and it never shrinks because nothing asks it to.
     if (bytes > r.maxByteLength!) return false;
-    r.resize!(bytes);
+    try {
+      r.resize!(bytes);
+    } catch {
+      return false; // out of memory: the caller refuses, as for a buffer at its maximum
+    }
     return true;
   }
   const g = buffer as Partial<GrowableSab>;

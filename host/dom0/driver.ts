@@ -146,7 +146,7 @@ export class Domain {
     this.shadow = new Int32Array(volume.blocks);
     const layout = arenaLayout(privateFrames, volume.blockBytes);
     // Replaced by frames in the guest's control buffer on the zero-copy transport; on the
-    // copy transport dom0's own, grown as the domain reads its own blocks (up to 32 MiB).
+    // copy transport dom0's own, grown as the domain reads or writes its own blocks.
     this.priv = new FrameTable(layout, growablePlain(layout.totalBytes), { promoteAt: Number.MAX_SAFE_INTEGER });
   }
 
@@ -498,9 +498,9 @@ export class Dom0Driver {
     d.counters.requests++;
     if (!this.inRange(d, lba)) return refuse(d, Status.OUT_OF_RANGE);
     if (bytes.byteLength !== d.volume.blockBytes) return refuse(d, Status.BAD_REQUEST);
-    // dom0's own copy: the caller's buffer (a staging slot the guest can still write, a
-    // message) is not ours to change, and the block kept for reading back (keepWritten)
-    // must be the bytes the pool stored, not what the slot holds later.
+    // dom0's own copy, the one copy a WRITE's data gets in dom0 (the ports hand over a view
+    // of the staging slot, or the message's bytes): the guest can still write its slot, and
+    // the block kept for reading back (keepWritten) must be the bytes the pool stored.
     bytes = bytes.slice();
     const inVolume = (d.volume.sizeBytes ?? d.volume.blocks * d.volume.blockBytes) - lba * d.volume.blockBytes;
     if (inVolume < bytes.byteLength) bytes.fill(0, inVolume);
@@ -547,20 +547,9 @@ export class Dom0Driver {
     const t = d.priv;
     if (t.closed || t.lookup(block.key) !== null || d.privFilling.has(block.key)) return;
     const taken = t.allocate(block.key);
-    if (!taken) return;
-    let view: Uint8Array;
-    try {
-      view = t.view(taken.frame); // may grow the buffer, which can fail for lack of memory
-    } catch {
-      // Only a cache: the write is durable already and must be acknowledged. Give the frame
-      // back (left 'filling', it was lost and its block could never be read again).
-      t.fillFailed(taken.frame);
-      return;
-    }
-    view.set(bytes.subarray(0, view.byteLength));
-    if (bytes.byteLength < view.byteLength) view.fill(0, bytes.byteLength);
-    t.fillDone(taken.frame);
-    this.counters.keptWrites++;
+    // Only a cache: a frame that cannot be had (or grown) keeps nothing, and the write,
+    // durable already, is acknowledged all the same.
+    if (taken && t.fill(taken.frame, bytes)) this.counters.keptWrites++;
   }
 
   /** FLUSH: resolves when everything written before it is durable. */
@@ -761,7 +750,7 @@ export class Dom0Driver {
    */
   private readAheadAfter(d: Domain, lba: number): void {
     const g = d.group;
-    const max = Math.min(Math.floor(READAHEAD_MAX_BYTES / g.layout.frameBytes), Math.floor(g.layout.frames / 8), Math.floor(d.priv.layout.frames / 8));
+    const max = Math.min(Math.floor(READAHEAD_MAX_BYTES / g.layout.frameBytes), Math.floor(g.layout.frames / 8));
     const near = d.lastMiss >= 0 && lba > d.lastMiss && lba - d.lastMiss <= d.readAhead + 2;
     d.readAhead = near ? Math.min(max, Math.max(4, d.readAhead * 2)) : 0;
     d.lastMiss = lba;
@@ -769,8 +758,10 @@ export class Dom0Driver {
     const lbas: number[] = [];
     for (let l = lba + 1; l < Math.min(d.volume.blocks, lba + 1 + d.readAhead); l++) if (decodeFrame(d.shadow[l]!) === NO_FRAME) lbas.push(l);
     const blocks = this.store.resolveSync(d.dataset, lbas);
+    // An eighth of each table at most: the private one is far smaller on a small volume.
+    let privLeft = Math.floor(d.priv.layout.frames / 8);
     for (const block of blocks) {
-      if (!block) continue;
+      if (!block || (block.exclusive && privLeft-- <= 0)) continue;
       const [table, filling] = block.exclusive ? [d.priv, d.privFilling] : [g.table, g.filling];
       if (table.closed || table.lookup(block.key) !== null || filling.has(block.key)) continue;
       // A failed readahead costs nothing: the real read of that block retries.
@@ -823,31 +814,25 @@ export class Dom0Driver {
     while (!taken && makeRoom()) taken = table.allocate(block.key);
     if (!taken) return Promise.reject(new ArenaFullError(g?.id ?? 'private'));
     const { frame } = taken;
-    const filled = this.readBatched(dataset, block).then(
-      (bytes) => {
-        if (table.closed) {
-          // The domain ended while the pool read was in flight; its frames were zeroed.
-          filling.delete(block.key);
-          throw new DomainEndedError();
-        }
+    const filled = (async () => {
+      try {
+        const bytes = await this.readBatched(dataset, block);
+        // The domain ended while the pool read was in flight: its frames were zeroed.
+        if (table.closed) throw new DomainEndedError();
         if (bytes.byteLength > table.layout.frameBytes) throw new RangeError(`block ${block.key} has ${bytes.byteLength} bytes, frames hold ${table.layout.frameBytes}`);
         // Checksummed from the verified private bytes, before any guest can reach them.
         if (g) this.hooks.frameFilled?.(g, frame, dataset, block, bytes);
         // The one copy of a block's life in memory: from the pool's record into its frame.
-        const view = table.view(frame);
-        view.set(bytes);
-        // The volume's last block may be short; the rest of the frame reads as zeros.
-        if (bytes.byteLength < view.byteLength) view.fill(0, bytes.byteLength);
-        table.fillDone(frame);
-        filling.delete(block.key);
+        if (!table.fill(frame, bytes)) throw new ArenaFullError(g?.id ?? 'private');
         return frame;
-      },
-      (err: unknown) => {
-        table.fillFailed(frame);
-        filling.delete(block.key);
+      } catch (err) {
+        // Whatever failed, the frame goes back: one left 'filling' is lost for good.
+        if (table.stateOf(frame) === 'filling') table.fillFailed(frame);
         throw err;
-      },
-    );
+      } finally {
+        filling.delete(block.key);
+      }
+    })();
     filling.set(block.key, filled);
     return filled;
   }

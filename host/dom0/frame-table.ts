@@ -120,6 +120,25 @@ export class FrameTable {
     return { frame, evictedKey };
   }
 
+  /**
+   * Write a block into a frame taken by `allocate` (zeros past a short last block) and make
+   * it mappable. False, with the frame given back, when the buffer could not grow to hold
+   * it (out of memory): a frame left 'filling' would be lost, and its block never readable.
+   */
+  fill(frame: number, bytes: Uint8Array): boolean {
+    let view: Uint8Array;
+    try {
+      view = this.view(frame);
+    } catch {
+      this.fillFailed(frame);
+      return false;
+    }
+    view.set(bytes.subarray(0, view.byteLength));
+    if (bytes.byteLength < view.byteLength) view.fill(0, bytes.byteLength);
+    this.fillDone(frame);
+    return true;
+  }
+
   /** The frame's bytes are written; it may now be mapped. */
   fillDone(frame: number): void {
     this.assertFrame(frame);

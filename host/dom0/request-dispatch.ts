@@ -54,8 +54,9 @@ function failed(driver: Dom0Driver, d: Domain, op: number, err: unknown): null {
 }
 
 /**
- * `writeBytes(slot, length)` fetches a WRITE's data: from a staging slot (ring port, which
- * copies it out) or from the message (copy port). Null when the slot is invalid.
+ * `writeBytes(slot, length)` fetches a WRITE's data: a view of a staging slot (ring port)
+ * or the message's bytes (copy port); `Dom0Driver.write` copies it before it awaits
+ * anything. Null when the slot is invalid.
  */
 function dispatch(
   driver: Dom0Driver,

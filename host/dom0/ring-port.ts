@@ -90,7 +90,7 @@ export class RingPort {
     if (slot >= this.layout.stagingSlots) return null;
     const at = this.layout.stagingByteOffset + slot * this.layout.blockBytes;
     if (this.control.byteLength < at + length) return null;
-    return new Uint8Array(this.control, at, length).slice();
+    return new Uint8Array(this.control, at, length); // a view: Dom0Driver.write copies it first
   };
 
   private readonly handleEntry = (entry: Int32Array): void => this.handle(entry);

@@ -126,6 +126,29 @@ it('a durable write whose kept frame cannot be grown is acknowledged, and its bl
   for (let f = 0; f < d.priv.layout.frames; f++) expect(d.priv.stateOf(f)).not.toBe('filling');
 });
 
+// The same failure on the read path, where write-allocate's fix first stopped (found when
+// the change was read again): a miss whose private frame cannot be grown left the frame
+// 'filling' and its failed fill in the filling map, so every later read of the block, when
+// memory was there again, awaited that failure and was refused.
+it('a read whose private frame cannot be grown is refused once; the next read of the block succeeds', async () => {
+  const { store, driver } = await setup();
+  await store.write('mine', 5, block(0x5e)); // the domain's own block, not through dom0
+  await store.commit();
+  const d = zeroCopy(driver, await driver.createDomain('mine'));
+  const view = d.priv.view.bind(d.priv);
+  let failing = true;
+  d.priv.view = (frame: number) => {
+    if (failing) throw new RangeError(`frame ${frame} does not fit its buffer (injected)`);
+    return view(frame);
+  };
+  expect((await driver.read(d, 5)).status).not.toBe(Status.OK);
+  failing = false;
+  const r = await driver.read(d, 5);
+  expect(r.status).toBe(Status.OK);
+  expect(driver.frameView(d, r.frame)).toEqual(block(0x5e));
+  for (let f = 0; f < d.priv.layout.frames; f++) expect(d.priv.stateOf(f)).not.toBe('filling');
+});
+
 describe('IDC: a hostile holder asking dom0 to grant one buffer again and again', () => {
   // The grant-table word stays "lent" (with "forwarded") after the first grant, so every
   // later ask passed the check, and dom0 kept a record of each: memory in dom0 without bound.
