@@ -43,6 +43,7 @@ import {
   type MappedGrant,
   type Side,
 } from '../shared/idc-layout';
+import type { DomainGrant } from '../shared/grant';
 
 /** What an endpoint asks of dom0 (through the host), for grants. */
 export interface IdcControlPlane {
@@ -95,6 +96,16 @@ export interface GroupArena {
   readonly buffer: SharedArrayBuffer;
   readonly frames: number;
   readonly frameBytes: number;
+}
+
+/**
+ * The trust group's arena as `openIdc` takes it, from the guest's domain grant: null on the
+ * copy transport, or where frames do not start at the arena's first byte (a block view's
+ * offset then does not say which frame it is).
+ */
+export function groupArenaOf(g: DomainGrant): GroupArena | null {
+  if (g.kind !== 'zero-copy' || g.arenaLayout.framesByteOffset !== 0) return null;
+  return { buffer: g.arena, frames: g.arenaLayout.frames, frameBytes: g.arenaLayout.frameBytes };
 }
 
 /** A received message: a view onto the sender's buffer. Read-only by contract. */
