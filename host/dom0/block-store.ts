@@ -39,7 +39,7 @@ export interface BlockStore {
   resolveSync?(dataset: string, lbas: readonly number[]): (PhysicalBlock | null)[];
   /** Verified bytes of each block, in order. Rejects with a ChecksumError-like error on corruption. */
   read(dataset: string, blocks: readonly PhysicalBlock[]): Promise<Uint8Array[]>;
-  /** Stage a write; durable only after `commit`. */
+  /** Stage a write; durable only after `commit`. The driver never changes `bytes` after the call (its own copy), so a store may keep them until then. */
   write(dataset: string, lba: number, bytes: Uint8Array): Promise<void>;
   /** Make every staged write durable in one transaction. */
   commit(): Promise<void>;

@@ -29,7 +29,7 @@ export class PoolBlockStore implements BlockStore {
   }
 
   write(dataset: string, lba: number, bytes: Uint8Array): Promise<void> {
-    return this.pool.write(dataset, lba, bytes);
+    return this.pool.write(dataset, lba, bytes, { owned: true });
   }
 
   async commit(): Promise<void> {

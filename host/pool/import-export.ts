@@ -33,6 +33,9 @@ export interface ImportOptions {
   /** Commit after about this many bytes (rounded to whole blocks). Default 16 MiB. */
   commitEveryBytes?: number;
 }
+// An ArrayBuffer source is read in place, not copied: it must not change until the import
+// resolves. A block changed after it was hashed fails the commit of its slice (CommitError
+// caused by InvalidArgumentError) and the import is undone. A SharedArrayBuffer is copied.
 
 export interface ImportProgress {
   /** Bytes of the source committed so far. */
@@ -81,7 +84,9 @@ export async function importVolume(
     const end = Math.min(total, start + step);
     const bytes =
       blob ? new Uint8Array(await (source as Blob).slice(start, end).arrayBuffer()) : new Uint8Array(source as ArrayBuffer, start, end - start);
-    const p = await prepareBlocks(bytes, blockSize);
+    // A Blob's slice is read into a buffer of our own; an ArrayBuffer is the caller's, and
+    // the import holds views of it until each slice commits (see ImportOptions).
+    const p = await prepareBlocks(bytes, blockSize, { owned: true });
     // A source that ends inside a block of a larger volume (sizeBytes > total): its last
     // block is zero-padded by prepareBlocks; stage it as the whole block (or up to the
     // volume's end), since the pool accepts a partial block only at the volume's end.

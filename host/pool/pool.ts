@@ -344,9 +344,11 @@ export class Pool {
    * volume. A write reaching into a block past the last is refused (OutOfRangeError); one
    * that ends inside the partial last block but past the end of the volume (a whole-block
    * write there) is truncated at the end: those bytes do not exist and read back as zeros.
-   * Zero blocks punch holes. Durable only after commit().
+   * Zero blocks punch holes. Durable only after commit(). The bytes are copied when this is
+   * called, so the caller may reuse its buffer at once; `owned` (internal) skips that copy
+   * for a caller that never changes them before the commit (dom0's driver, which has its own).
    */
-  async write(ds: DatasetRef, lba: number, bytes: Uint8Array, opts: { dedupThreshold?: number } = {}): Promise<void> {
+  async write(ds: DatasetRef, lba: number, bytes: Uint8Array, opts: { dedupThreshold?: number; owned?: boolean } = {}): Promise<void> {
     const whole = this.writable(ds, lba, bytes.length);
     const inVolume = whole.sizeBytes - lba * whole.blockSize;
     if (bytes.length > inVolume) bytes = bytes.subarray(0, inVolume);
@@ -355,7 +357,7 @@ export class Pool {
       throw new InvalidArgumentError(`dedupThreshold must be ≥ 1 (Infinity disables dedup), got ${opts.dedupThreshold}`);
     }
     // Hashing runs now, concurrently with other writes; staging keeps call order.
-    const prepared = prepareBlocks(bytes, d.blockSize);
+    const prepared = prepareBlocks(bytes, d.blockSize, { owned: opts.owned ?? false });
     return this.mutate(async () => {
       const p = await prepared;
       this.stage(ds, lba, p, opts.dedupThreshold);

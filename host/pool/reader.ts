@@ -68,8 +68,9 @@ export async function readChunkRecords(
   for (const c of chunks) {
     if (byId.has(c.id)) continue;
     const staged = state.data.get(physKeyString(c.metaslab, c.offset));
-    // A copy: the staged buffer is what the commit will write; callers must not alias it.
-    if (staged?.bytes) byId.set(c.id, Promise.resolve(new Uint8Array(staged.bytes.slice(0))));
+    // A copy, verified like a stored one: staged bytes are views (write-path.ts), and what
+    // is handed out must be what the commit will write.
+    if (staged?.bytes) byId.set(c.id, verify(c, staged.bytes.slice().buffer, identity));
     else {
       toRead.push(c);
       byId.set(c.id, null as unknown as Promise<Uint8Array>); // filled below

@@ -10,7 +10,10 @@ import type { ChunkRecord, DatasetRecord, MetaslabRecord, NodeRecord, PhysKey, S
 /** A data record written (bytes) or freed (null) in the open transaction group. */
 export interface StagedData {
   key: PhysKey;
-  bytes: ArrayBuffer | null;
+  /** A view: see write-path.ts. */
+  bytes: Uint8Array | null;
+  /** The read checksum the bytes were staged with; the commit checks them against it. */
+  check?: Uint8Array;
 }
 
 export function physKeyString(metaslab: number, offset: number): string {
@@ -137,14 +140,14 @@ export class PoolState {
   // --- chunk map -------------------------------------------------------------------------
 
   /** Store new bytes as a chunk with refcount 0 (the caller increfs from a leaf slot). */
-  newChunk(group: string, hash: Uint8Array, check: Uint8Array, bytes: ArrayBuffer): ChunkRecord {
+  newChunk(group: string, hash: Uint8Array, check: Uint8Array, bytes: Uint8Array): ChunkRecord {
     const sup = this.mutSup();
     const id = Math.max(sup.nextChunkId, this.chunkIdFloor);
     sup.nextChunkId = id + 1;
     const { metaslab, offset } = this.allocate(bytes.byteLength);
     const c: ChunkRecord = { id, hash, check, metaslab, offset, size: bytes.byteLength, refcount: 0, birthTxg: this.openTxg, group };
     this.chunks.set(id, c);
-    this.data.set(physKeyString(metaslab, offset), { key: [metaslab, offset], bytes });
+    this.data.set(physKeyString(metaslab, offset), { key: [metaslab, offset], bytes, check });
     const dk = dedupKey(group, hash);
     if (!this.dedup.has(dk)) this.dedup.set(dk, id);
     return c;

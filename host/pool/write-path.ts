@@ -5,17 +5,20 @@
 // stored block gets two digests: SHA-256 (its identity, for dedup; WebCrypto, which runs
 // off this thread) and the read checksum verified on every read (hash.ts chunkChecksum).
 //
-// Each block gets its own ArrayBuffer because structured clone of a Uint8Array view
-// serialises the view's whole underlying buffer: storing views of a 16 MiB import slice
-// would store 16 MiB per record.
+// Staged blocks are views. A caller's bytes are copied into one buffer per write (its
+// buffer is then free to change at once); bytes the pool already owns until the commit (an
+// import's slice, read from its source) are viewed in place. The commit copies each block
+// through one reused buffer into IndexedDB (commit.ts): structured clone of a view would
+// serialise the view's whole underlying buffer, and a fresh ArrayBuffer per block cost the
+// import about a fifth of its time in page faults (docs/pool.md, "What limits the pool").
 import { chunkChecksum, isAllZero, sha256 } from './hash';
 import { setBlock } from './block-tree';
 import { dedupKey, type PoolState } from './state';
 import type { DatasetRecord } from './schema';
 
 export interface PreparedBlocks {
-  /** Block bytes, null for an all-zero block (a hole). */
-  blocks: (ArrayBuffer | null)[];
+  /** Block bytes (views), null for an all-zero block (a hole). */
+  blocks: (Uint8Array | null)[];
   hashes: (Uint8Array | null)[];
   /** Read checksums, null for a hole. */
   checks: (Uint8Array | null)[];
@@ -29,26 +32,34 @@ export interface WriteCounters {
   zeroBlocks: number;
 }
 
-/** Split `bytes` into blocks of `blockSize` (the last one zero-padded) and hash them. */
-export async function prepareBlocks(bytes: Uint8Array, blockSize: number): Promise<PreparedBlocks> {
+/**
+ * Split `bytes` into blocks of `blockSize` (the last one zero-padded) and hash them.
+ * `owned`: the pool owns `bytes` until the commit that writes them (nobody else changes
+ * them), so blocks are views of them; otherwise they are copied first, in one buffer. A
+ * block changed after it was hashed fails its commit (commit.ts checks every block's read
+ * checksum as it copies it out). Bytes in a SharedArrayBuffer are always copied: another
+ * thread may change them, and WebCrypto refuses shared views.
+ */
+export async function prepareBlocks(bytes: Uint8Array, blockSize: number, opts: { owned?: boolean } = {}): Promise<PreparedBlocks> {
   const n = Math.ceil(bytes.length / blockSize);
-  const blocks: (ArrayBuffer | null)[] = new Array(n);
+  // By tag: an ArrayBuffer made in another realm (a frame) is one too.
+  if (!opts.owned || Object.prototype.toString.call(bytes.buffer) !== '[object ArrayBuffer]') bytes = bytes.slice();
+  const blocks: (Uint8Array | null)[] = new Array(n);
   const checks: (Uint8Array | null)[] = new Array(n);
   const pending: Promise<Uint8Array>[] = [];
   for (let i = 0; i < n; i++) {
-    const view = bytes.subarray(i * blockSize, (i + 1) * blockSize);
-    let buf: ArrayBuffer;
-    if (view.length === blockSize) buf = view.slice().buffer;
-    else {
+    let block = bytes.subarray(i * blockSize, (i + 1) * blockSize);
+    if (block.length < blockSize) {
       const padded = new Uint8Array(blockSize);
-      padded.set(view);
-      buf = padded.buffer;
+      padded.set(block);
+      block = padded;
     }
-    const zero = isAllZero(new Uint8Array(buf));
-    blocks[i] = zero ? null : buf;
-    pending.push(zero ? Promise.resolve(new Uint8Array(0)) : sha256(buf));
+    const zero = isAllZero(block);
+    blocks[i] = zero ? null : block;
+    // WebCrypto copies its input before it returns: the digest is of these bytes now.
+    pending.push(zero ? Promise.resolve(new Uint8Array(0)) : sha256(block));
     // While WebCrypto hashes this block elsewhere, checksum it here.
-    checks[i] = zero ? null : chunkChecksum(new Uint8Array(buf));
+    checks[i] = zero ? null : chunkChecksum(block);
   }
   const digests = await Promise.all(pending);
   return { blocks, hashes: digests.map((h, i) => (blocks[i] ? h : null)), checks, bytes: bytes.length };

@@ -1,0 +1,109 @@
+// Runs in real Chromium. Staged blocks are views, not copies (host/pool/write-path.ts): an
+// import holds views of its source until each slice commits, and the commit copies every
+// block through one reused buffer into IndexedDB. What must hold: bytes changed after they
+// were hashed are never stored or handed out under the old hash; a caller of Pool.write may
+// reuse its buffer at once; a SharedArrayBuffer source is copied.
+import { afterEach, describe, expect, it } from 'vitest';
+import { ChecksumError, CommitError, InvalidArgumentError, Pool } from '../../host/pool';
+import { prepareBlocks } from '../../host/pool/write-path';
+import { deleteDatabase } from '../helpers/idb';
+
+const opened: Pool[] = [];
+const names: string[] = [];
+const BS = 16384;
+
+async function freshPool(): Promise<Pool> {
+  const name = `pool-views-${crypto.randomUUID()}`;
+  names.push(name);
+  const pool = await Pool.open(name);
+  opened.push(pool);
+  return pool;
+}
+
+function random(n: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(n);
+  for (let o = 0; o < n; o += 65536) crypto.getRandomValues(out.subarray(o, Math.min(n, o + 65536)));
+  return out;
+}
+
+async function blockOf(pool: Pool, ds: string, lba: number): Promise<Uint8Array> {
+  return (await pool.readBlocks(ds, [lba]))[0]!;
+}
+
+afterEach(async () => {
+  for (const p of opened.splice(0)) p.close();
+  for (const n of names.splice(0)) await deleteDatabase(n);
+});
+
+describe('staged blocks are views', () => {
+  it('a block changed between its hash and its commit fails the commit; nothing of the group is stored', async () => {
+    const pool = await freshPool();
+    const base = random(4 * BS);
+    await pool.importVolume(base.slice().buffer, { name: 'v', blockSize: BS });
+    const next = random(4 * BS);
+    const id = pool.info('v').id;
+    await pool.stagePreparedBlocks(id, 0, await prepareBlocks(next, BS, { owned: true }));
+    next[BS + 5] = next[BS + 5]! ^ 0xff; // block 1, after it was hashed
+    // The staged read is refused too: it would hand out bytes the hash does not name.
+    await expect(pool.readBlocks('v', [1])).rejects.toBeInstanceOf(ChecksumError);
+    const err = await pool.commit().then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(CommitError);
+    expect((err as CommitError).cause).toBeInstanceOf(InvalidArgumentError);
+    expect(String((err as CommitError).cause)).toMatch(/changed after it was hashed/);
+    // The failed group is dropped whole: every block reads as before, and fsck is clean.
+    for (let b = 0; b < 4; b++) expect(await blockOf(pool, 'v', b)).toEqual(base.subarray(b * BS, (b + 1) * BS));
+    expect((await pool.fsck({ data: true })).ok).toBe(true);
+  });
+
+  it('the same bytes unchanged commit and read back', async () => {
+    const pool = await freshPool();
+    await pool.importVolume(random(4 * BS).buffer, { name: 'v', blockSize: BS });
+    const next = random(4 * BS);
+    await pool.stagePreparedBlocks(pool.info('v').id, 0, await prepareBlocks(next, BS, { owned: true }));
+    expect(await blockOf(pool, 'v', 2)).toEqual(next.subarray(2 * BS, 3 * BS)); // staged read
+    await pool.commit();
+    for (let b = 0; b < 4; b++) expect(await blockOf(pool, 'v', b)).toEqual(next.subarray(b * BS, (b + 1) * BS));
+  });
+
+  it('Pool.write takes its bytes when called: the caller may reuse its buffer before the commit', async () => {
+    const pool = await freshPool();
+    await pool.importVolume(random(4 * BS).buffer, { name: 'v', blockSize: BS });
+    const buf = random(2 * BS);
+    const want = buf.slice();
+    const staged = pool.write('v', 1, buf);
+    buf.fill(7); // reused at once, before the write is even staged
+    await staged;
+    await pool.commit();
+    expect(await blockOf(pool, 'v', 1)).toEqual(want.subarray(0, BS));
+    expect(await blockOf(pool, 'v', 2)).toEqual(want.subarray(BS));
+  });
+
+  it('an import from a SharedArrayBuffer is copied: changing the source afterwards changes nothing', async () => {
+    const pool = await freshPool();
+    const sab = new SharedArrayBuffer(6 * BS);
+    const src = new Uint8Array(sab);
+    src.set(random(6 * BS));
+    const want = src.slice();
+    const progress: number[] = [];
+    // The type says ArrayBuffer; the import takes a SharedArrayBuffer too (by its tag).
+    await pool.importVolume(sab as unknown as ArrayBuffer, { name: 'v', blockSize: BS, commitEveryBytes: 2 * BS }, (p) => {
+      progress.push(p.bytesDone);
+      src.fill(0x5a); // every later slice's source changes after it was read
+    });
+    expect(progress).toEqual([2 * BS, 4 * BS, 6 * BS]);
+    // Slices read after the first progress call hold the new bytes: each slice is whatever
+    // the source held when it was read, and never a block whose bytes disagree with its hash.
+    expect(await blockOf(pool, 'v', 0)).toEqual(want.subarray(0, BS));
+    expect((await pool.fsck({ data: true })).ok).toBe(true);
+  });
+
+  it('a mid-sized commit of an imported ArrayBuffer stores exactly its bytes (views into one source, many slices)', async () => {
+    const pool = await freshPool();
+    const src = random(13 * BS + 100);
+    await pool.importVolume(src.slice().buffer, { name: 'v', blockSize: BS, commitEveryBytes: 3 * BS });
+    const out = new Uint8Array(await (await pool.exportVolume('v')).arrayBuffer());
+    expect(out.length).toBe(src.length);
+    expect(out.every((b, i) => b === src[i])).toBe(true);
+    expect((await pool.fsck({ data: true })).ok).toBe(true);
+  });
+});
