@@ -3,11 +3,13 @@
 //
 // Import pipeline: while slice k is being committed, slice k+1 is read from the source and
 // hashed, so IndexedDB, the Blob reader and WebCrypto overlap. Memory in flight is about
-// two slices (plus the committing transaction's buffers).
+// two slices (plus the committing transaction's buffers); a Blob's slices are read into
+// two buffers used in turn (blob-slices.ts).
 import { InvalidArgumentError } from '../../shared/errors/pool-errors';
 import type { CreateVolumeOptions, DatasetInfo, DatasetRef } from './types';
 import { DEFAULT_BLOCK_BYTES } from './tree-math';
 import { prepareBlocks, type PreparedBlocks } from './write-path';
+import { BlobSlices } from './blob-slices';
 
 /** What streaming needs of the pool (Pool implements it; declared here so the two files do not import each other). */
 export interface VolumeStore {
@@ -80,10 +82,10 @@ export async function importVolume(
   // this name, and the next open frees what earlier slices committed.
   const info = await pool.beginVolume(opts.name, { sizeBytes, blockSize, ...(opts.group !== undefined ? { group: opts.group } : {}) });
 
-  const prepare = async (start: number): Promise<PreparedBlocks> => {
+  const slices = blob ? new BlobSlices(source as Blob, step) : null;
+  const prepare = async (start: number): Promise<PreparedBlocks & { source: Uint8Array<ArrayBuffer> }> => {
     const end = Math.min(total, start + step);
-    const bytes =
-      blob ? new Uint8Array(await (source as Blob).slice(start, end).arrayBuffer()) : new Uint8Array(source as ArrayBuffer, start, end - start);
+    const bytes = slices ? await slices.read(start, end) : new Uint8Array(source as ArrayBuffer, start, end - start);
     // A Blob's slice is read into a buffer of our own; an ArrayBuffer is the caller's, and
     // the import holds views of it until each slice commits (see ImportOptions).
     const p = await prepareBlocks(bytes, blockSize, { owned: true });
@@ -91,11 +93,11 @@ export async function importVolume(
     // block is zero-padded by prepareBlocks; stage it as the whole block (or up to the
     // volume's end), since the pool accepts a partial block only at the volume's end.
     if (end === total && total % blockSize !== 0) p.bytes = Math.min(p.blocks.length * blockSize, sizeBytes - start);
-    return p;
+    return { ...p, source: bytes };
   };
 
   try {
-    let p: PreparedBlocks | null = await prepare(0);
+    let p: (PreparedBlocks & { source: Uint8Array<ArrayBuffer> }) | null = await prepare(0);
     for (let start = 0; p; start += step) {
       await pool.stagePreparedBlocks(info.id, start / blockSize, p);
       if (start + step >= total) await pool.completeVolume(info.id);
@@ -107,6 +109,8 @@ export async function importVolume(
       const next = start + step < total ? afterMacrotask(() => prepare(start + step)) : null;
       next?.catch(() => undefined); // observed below, unless the commit fails first
       const txg = await committed;
+      // Committed: the staged views of this slice are gone, and its buffer can take the one after next.
+      slices?.release(p.source);
       onProgress?.({ bytesDone: Math.min(total, start + step), bytesTotal: total, txg });
       p = next ? await next : null;
     }
