@@ -3,6 +3,7 @@
 // 16 MiB buffer per slice costs about as much in page faults as the copy it replaces
 // (docs/pool.md, "What limits the pool"). A byte stream's BYOB reader fills a buffer we
 // give it; where Blob.stream() is no byte stream, each slice is a fresh arrayBuffer().
+import { InvalidArgumentError } from '../../shared/errors/pool-errors';
 
 export class BlobSlices {
   private readonly free: ArrayBuffer[] = [];
@@ -38,7 +39,7 @@ export class BlobSlices {
     } finally {
       reader.releaseLock();
     }
-    if (filled !== want) throw new RangeError(`the source ended after ${start + filled} of ${end} bytes: it changed while it was read`);
+    if (filled !== want) throw new InvalidArgumentError(`the source ended after ${start + filled} of ${end} bytes: it changed while it was read`);
     return new Uint8Array(buf, 0, want);
   }
 

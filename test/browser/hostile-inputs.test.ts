@@ -150,9 +150,14 @@ describe('pool import of hostile input', () => {
         return good.slice(start, end, type);
       }
     }
+    // Read either way (the import reads a byte stream where there is one), it fails as a
+    // vanished File does in Chromium.
     class Vanished extends Blob {
       override arrayBuffer(): Promise<ArrayBuffer> {
         return Promise.reject(new DOMException('the file is gone', 'NotReadableError'));
+      }
+      override stream(): ReadableStream<Uint8Array<ArrayBuffer>> {
+        return new ReadableStream({ type: 'bytes', pull: (c) => c.error(new DOMException('the file is gone', 'NotReadableError')) });
       }
     }
     let commits = 0;

@@ -127,6 +127,22 @@ describe('BlobSlices: a Blob read into buffers used in turn', () => {
     expect(d).toEqual(src.subarray(3 * n));
   });
 
+  it('a source whose slice comes back short fails the import with a clear error and leaves nothing', async () => {
+    const pool = await freshPool();
+    const whole = new Blob([random(4 * BS)]);
+    class Shrinking extends Blob {
+      override slice(start?: number, end?: number): Blob {
+        return whole.slice(start, (start ?? 0) >= 2 * BS ? (start ?? 0) + 100 : end);
+      }
+    }
+    const err = await pool
+      .importVolume(new Shrinking([new Uint8Array(4 * BS)]), { name: 'v', blockSize: BS, commitEveryBytes: 2 * BS })
+      .then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    expect(String(err)).toMatch(/changed while it was read/);
+    expect(pool.list()).toEqual([]);
+  });
+
   it('a File import whose slices reuse buffers stores exactly the file', async () => {
     const pool = await freshPool();
     const src = random(9 * BS + 777);
