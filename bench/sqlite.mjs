@@ -215,7 +215,7 @@ try {
         const ms = (/** @type {number | null | undefined} */ x) => (x === null || x === undefined ? '–' : x.toFixed(x < 100 ? 1 : 0));
         console.log(
           `${layer.padEnd(16)} ×${String(tenants).padStart(2)}: copy ${ms(median(row.copyMs))} ms, add ${ms(median(row.addMs))} ms, cold ${ms(row.coldMs)} ms, warm ${ms(row.warmMs)} ms, ` +
-            (row.writeMs !== undefined ? `write txn ${ms(row.writeMs)} ms, read back ${ms(row.readbackMs)} ms, ` : '') +
+            (row.writeMs !== undefined ? `write txn ${ms(row.writeMs)} ms, read back ${ms(row.readbackMs)} ms, one-row txn ${ms(row.smallTxnMs)} ms, ` : '') +
             `storage ${mib(row.storageBytes)} MiB, PSS ${mib(row.pssBytes)} MiB + page cache ${mib(row.pageCacheBytes)} MiB (${pids.length} processes, ${row.seconds.toFixed(0)} s)`,
         );
       } catch (err) {

@@ -74,6 +74,17 @@ export interface BlockDevice {
    * dom0's group commit. Zero-copy transport only; do not mix with `write` in flight.
    */
   writeSync(writes: readonly BlockWrite[]): void;
+  /**
+   * Write whole blocks atomically: when this resolves every block is durable, and after a
+   * failure or a crash none of them is (dom0 holds them apart and stages them in one step:
+   * docs/design.md, "Atomic groups"). A block given twice keeps its last bytes. Until it
+   * resolves, reads of these blocks see them as they were. One group at a time per device:
+   * a second call waits for the first. At most `HELD_LIMIT_BYTES` (32 MiB) per group, else
+   * a BlockDeviceError with code 'held-limit' and nothing written.
+   */
+  writeAtomic(writes: readonly BlockWrite[]): Promise<void>;
+  /** Blocking `writeAtomic`, for synchronous code in workers (a SQLite VFS). Zero-copy transport only. */
+  writeAtomicSync(writes: readonly BlockWrite[]): void;
   /** Blocking `flush` (workers, zero-copy only). */
   flushSync(): void;
   flush(): Promise<void>;
@@ -153,6 +164,52 @@ abstract class DeviceBase {
     this.counters.holeReads++;
     return plainView(lba, new Uint8Array(this.blockBytes));
   }
+
+  /** The one atomic group this device may have open at dom0 (a queue of callers). */
+  private atomicTail: Promise<void> = Promise.resolve();
+  protected atomicOpen = 0;
+
+  /** Last bytes per LBA, in first-seen order, after checking each write. */
+  protected lastPerLba(writes: readonly BlockWrite[]): BlockWrite[] {
+    const byLba = new Map<number, BlockWrite>();
+    for (const w of writes) {
+      this.checkLba(w.lba);
+      this.checkBlock(w.bytes);
+      byLba.set(w.lba, w);
+    }
+    return [...byLba.values()];
+  }
+
+  async writeAtomic(writes: readonly BlockWrite[]): Promise<void> {
+    const group = this.lastPerLba(writes);
+    const turn = this.atomicTail.then(() => this.runAtomic(group));
+    this.atomicTail = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async runAtomic(group: readonly BlockWrite[]): Promise<void> {
+    this.atomicOpen++;
+    try {
+      const replies = await Promise.all(group.map((w) => this.sendHeld(w)));
+      const bad = replies.findIndex((r) => r.words[CPL_STATUS] !== Status.OK);
+      if (bad >= 0) {
+        // dom0 dropped the group itself on HELD_LIMIT; for any other refusal, drop it here.
+        await this.channel.submit({ op: Op.DISCARD_HELD, lba: 0 });
+        throw this.fail(replies[bad]!, `atomic write of ${group.length} blocks (block ${group[bad]!.lba})`);
+      }
+      const reply = await this.channel.submit({ op: Op.COMMIT_HELD, lba: 0 });
+      if (reply.words[CPL_STATUS] !== Status.OK) throw this.fail(reply, `atomic write of ${group.length} blocks`);
+      this.counters.writes += group.length;
+      this.committedAtomic(group);
+    } finally {
+      this.atomicOpen--;
+    }
+  }
+
+  /** One WRITE_HELD of the group, on this transport. */
+  protected abstract sendHeld(w: BlockWrite): Promise<Reply>;
+  /** After a group is durable: what the transport keeps of old blocks goes. */
+  protected committedAtomic(_group: readonly BlockWrite[]): void {}
 
   async flush(): Promise<void> {
     const reply = await this.channel.submit({ op: Op.FLUSH, lba: 0 });
@@ -385,6 +442,43 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
     }
   }
 
+  protected async sendHeld(w: BlockWrite): Promise<Reply> {
+    const slot = await this.takeSlot();
+    try {
+      this.stage(slot, w.bytes);
+      return await this.channel.submit({ op: Op.WRITE_HELD, lba: w.lba, arg0: slot, arg1: this.blockBytes });
+    } finally {
+      this.giveSlot(slot);
+    }
+  }
+
+  writeAtomicSync(writes: readonly BlockWrite[]): void {
+    const group = this.lastPerLba(writes);
+    if (this.atomicOpen > 0) throw new BlockDeviceError('writeAtomicSync: an async writeAtomic of this device is in flight', Status.BAD_REQUEST);
+    const { submitAllSync, submitSync } = this.channel as RingChannel;
+    const slots = this.freeSlots.splice(0).sort((a, b) => a - b);
+    if (slots.length === 0) throw new BlockDeviceError('writeAtomicSync: every staging slot is held by an async write in flight', Status.BAD_REQUEST);
+    try {
+      // Held writes are answered as soon as dom0 has its copy, so the slots go round in
+      // bursts; nothing is durable until the COMMIT_HELD.
+      for (let i = 0; i < group.length; i += slots.length) {
+        const burst = group.slice(i, i + slots.length);
+        burst.forEach((w, k) => this.stage(slots[k]!, w.bytes));
+        const replies = submitAllSync(burst.map((w, k) => ({ op: Op.WRITE_HELD, lba: w.lba, arg0: slots[k]!, arg1: this.blockBytes })));
+        const bad = replies.findIndex((r) => r.words[CPL_STATUS] !== Status.OK);
+        if (bad >= 0) {
+          submitSync({ op: Op.DISCARD_HELD, lba: 0 });
+          throw this.fail(replies[bad]!, `atomic write of ${group.length} blocks (block ${burst[bad]!.lba})`);
+        }
+      }
+      const reply = submitSync({ op: Op.COMMIT_HELD, lba: 0 });
+      if (reply.words[CPL_STATUS] !== Status.OK) throw this.fail(reply, `atomic write of ${group.length} blocks`);
+      this.counters.writes += group.length;
+    } finally {
+      for (const slot of slots) this.giveSlot(slot);
+    }
+  }
+
   flushSync(): void {
     const reply = (this.channel as RingChannel).submitSync({ op: Op.FLUSH, lba: 0 });
     if (reply.words[CPL_STATUS] !== Status.OK) throw this.fail(reply, 'flush');
@@ -457,6 +551,18 @@ class CopyDevice extends DeviceBase implements BlockDevice {
 
   writeSync(): void {
     throw new BlockDeviceError('writeSync needs the zero-copy transport (SharedArrayBuffer and cross-origin isolation)', Status.BAD_REQUEST);
+  }
+
+  writeAtomicSync(): void {
+    throw new BlockDeviceError('writeAtomicSync needs the zero-copy transport (SharedArrayBuffer and cross-origin isolation)', Status.BAD_REQUEST);
+  }
+
+  protected sendHeld(w: BlockWrite): Promise<Reply> {
+    return this.channel.submit({ op: Op.WRITE_HELD, lba: w.lba, arg0: 0, arg1: w.bytes.byteLength, bytes: w.bytes.slice() });
+  }
+
+  protected override committedAtomic(group: readonly BlockWrite[]): void {
+    for (const w of group) this.cache.delete(w.lba);
   }
 
   flushSync(): void {

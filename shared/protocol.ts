@@ -25,8 +25,8 @@ const REQ = entryFields([
   'op', //   Op
   'tag', //  guest-chosen id echoed in the completion (u32)
   'lba', //  logical block address, in blocks of the volume's block size
-  'arg0', // WRITE: staging slot index; UNMAP: encodeFrame(frame ref) of a kept pin (0: the LBA's mapping; shared/ids.ts)
-  'arg1', // WRITE: length in bytes (must equal the block size); UNMAP: bit 0 = every pin kept for LBA
+  'arg0', // WRITE, WRITE_HELD: staging slot index; UNMAP: encodeFrame(frame ref) of a kept pin (0: the LBA's mapping; shared/ids.ts)
+  'arg1', // WRITE, WRITE_HELD: length in bytes (must equal the block size); UNMAP: bit 0 = every pin kept for LBA
   'arg2', // reserved (0)
 ]);
 export const REQ_OP = REQ.op;
@@ -65,6 +65,19 @@ export const Op = {
   FLUSH: 4,
   /** Does nothing; completes OK (ring benchmarks, liveness). */
   NOOP: 5,
+  /**
+   * Copy the staging slot ARG0 (ARG1 bytes) into this domain's held group for LBA: not
+   * staged in the pool, not durable, invisible to reads until COMMIT_HELD; answered as soon
+   * as dom0 has its copy (so the slot is free again). A later held write of the same LBA
+   * replaces it. A refused held write (past the held-group limit: HELD_LIMIT; out of range;
+   * read-only) drops the whole group, and the group's later held writes and its COMMIT_HELD
+   * answer the same status, until DISCARD_HELD or that COMMIT_HELD starts a new group.
+   */
+  WRITE_HELD: 6,
+  /** Stage every held write at once and make them durable together: all of them or none. Answered when durable. */
+  COMMIT_HELD: 7,
+  /** Drop the held group, and any refusal in it: the next held write starts a new one. */
+  DISCARD_HELD: 8,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
@@ -85,6 +98,8 @@ export const Status = {
   IO: 6,
   /** The volume is read-only (a snapshot). */
   READ_ONLY: 7,
+  /** The held group grew past the limit for one atomic group; dom0 dropped it. */
+  HELD_LIMIT: 8,
 } as const;
 export type Status = (typeof Status)[keyof typeof Status];
 
@@ -97,6 +112,7 @@ const STATUS_TEXT: Record<Status, string> = {
   [Status.CHECKSUM]: 'checksum mismatch reading the block from the pool',
   [Status.IO]: 'storage pool error',
   [Status.READ_ONLY]: 'volume is read-only',
+  [Status.HELD_LIMIT]: 'held writes past the limit of one atomic group; the group was dropped',
 };
 
 export function statusText(status: number): string {
@@ -112,6 +128,7 @@ const STATUS_CODE: Record<Status, string> = {
   [Status.CHECKSUM]: 'checksum',
   [Status.IO]: 'io',
   [Status.READ_ONLY]: 'read-only',
+  [Status.HELD_LIMIT]: 'held-limit',
 };
 
 /** A status as a stable string, the `code` of a BlockDeviceError. */

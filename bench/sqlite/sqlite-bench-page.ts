@@ -39,6 +39,8 @@ export interface SqliteWriteResult {
   writeMs: number;
   /** The scan of the table it changed, right after. */
   readbackMs: number;
+  /** Then SMALL_TXNS transactions of one UPDATE of one row each: the median one, durable at COMMIT. */
+  smallTxnMs: number;
 }
 
 declare global {
@@ -56,6 +58,9 @@ declare global {
  */
 const WRITE_TXN = ['BEGIN', 'UPDATE order_items SET qty = qty + 1 WHERE order_id % 8 = 0', 'COMMIT'];
 const READ_BACK = 'SELECT count(*) AS n, sum(qty) AS units FROM order_items';
+/** What an OLTP tenant does most: a transaction that changes one row (a few pages with its index). */
+const SMALL_TXNS = 40;
+const SMALL_TXN = ['BEGIN', 'UPDATE customers SET notes = :notes WHERE id = :id', 'COMMIT'];
 
 async function writes(run: Run): Promise<SqliteWriteResult> {
   phase('tenant 1 writes');
@@ -64,7 +69,18 @@ async function writes(run: Run): Promise<SqliteWriteResult> {
   const t1 = performance.now();
   phase('tenant 1 reads back');
   await run(READ_BACK);
-  return { writeMs: t1 - t0, readbackMs: performance.now() - t1 };
+  const readbackMs = performance.now() - t1;
+  phase('tenant 1 small transactions');
+  const small: number[] = [];
+  for (let i = 0; i < SMALL_TXNS; i++) {
+    const s0 = performance.now();
+    await run(SMALL_TXN[0]!);
+    await run(SMALL_TXN[1]!, { ':notes': `small transaction ${i}`, ':id': 1 + ((i * 997) % 8000) });
+    await run(SMALL_TXN[2]!);
+    small.push(performance.now() - s0);
+  }
+  small.sort((a, b) => a - b);
+  return { writeMs: t1 - t0, readbackMs, smallTxnMs: small[Math.floor(small.length / 2)]! };
 }
 
 type Run = (sql: string, p?: QueryParams) => Promise<number>;

@@ -61,6 +61,8 @@ export class BlockVfs extends VFS.Base {
     private readonly dev: BlockDevice,
     /** The database's file name; the journal is `${dbName}-journal`. */
     readonly dbName = 'main.db',
+    /** Offer batch-atomic commits (off: every transaction goes through the rollback journal, as before 2026-12-01). */
+    readonly batchAtomic = true,
   ) {
     super(name, heap);
     const r = sqliteRegions(dev.blocks);
@@ -290,8 +292,33 @@ export class BlockVfs extends VFS.Base {
     return VFS.SQLITE_OK;
   }
 
-  override xFileControl(_pFile: number, _op: number, _pArg: number): number {
-    return VFS.SQLITE_NOTFOUND;
+  /**
+   * Batch-atomic commits (SQLITE_IOCAP_BATCH_ATOMIC): SQLite keeps its rollback journal in
+   * memory and brackets the transaction's database writes with BEGIN and COMMIT; the
+   * commit is one atomic group on the device (`writeAtomicSync`), so a transaction costs
+   * one pool commit and no journal blocks. A refused group (past dom0's limit) answers an
+   * I/O error, on which SQLite rolls the group back and commits through its journal.
+   */
+  override xFileControl(pFile: number, op: number, _pArg: number): number {
+    const f = this.files.get(pFile);
+    if (!f || f.kind !== 'db') return VFS.SQLITE_NOTFOUND;
+    switch (op) {
+      case VFS.SQLITE_FCNTL_BEGIN_ATOMIC_WRITE:
+        this.db.beginAtomic();
+        return VFS.SQLITE_OK;
+      case VFS.SQLITE_FCNTL_COMMIT_ATOMIC_WRITE:
+        try {
+          this.db.commitAtomic();
+          return VFS.SQLITE_OK;
+        } catch (err) {
+          return this.fail(err, VFS.SQLITE_IOERR_COMMIT_ATOMIC);
+        }
+      case VFS.SQLITE_FCNTL_ROLLBACK_ATOMIC_WRITE:
+        this.db.rollbackAtomic();
+        return VFS.SQLITE_OK;
+      default:
+        return VFS.SQLITE_NOTFOUND;
+    }
   }
 
   /** A block is the unit the pool replaces atomically: SQLite journals whole blocks. */
@@ -299,8 +326,12 @@ export class BlockVfs extends VFS.Base {
     return Math.min(this.dev.blockBytes, 65536);
   }
 
-  /** Writing one block never damages another (copy-on-write replaces whole blocks). */
-  override xDeviceCharacteristics(_pFile: number): number {
-    return VFS.SQLITE_IOCAP_POWERSAFE_OVERWRITE;
+  /**
+   * Writing one block never damages another (copy-on-write replaces whole blocks), and a
+   * group of blocks can be written atomically (xFileControl).
+   */
+  override xDeviceCharacteristics(pFile: number): number {
+    const f = this.files.get(pFile);
+    return VFS.SQLITE_IOCAP_POWERSAFE_OVERWRITE | (f?.kind === 'db' && this.batchAtomic ? VFS.SQLITE_IOCAP_BATCH_ATOMIC : 0);
   }
 }

@@ -33,6 +33,12 @@ export interface OpenOptions {
   wasm: WebAssembly.Module;
   /** PRAGMA cache_size (pages if > 0, KiB if < 0). Default SQLite's −2000 (2000 KiB). */
   cacheSize?: number;
+  /**
+   * Commit each transaction as one atomic group of blocks, its rollback journal kept in
+   * memory (SQLite's batch-atomic writes; default true). False: every transaction writes
+   * and syncs the journal on the volume first, as before 2026-12-01 (for comparison).
+   */
+  batchAtomic?: boolean;
 }
 
 export class SqlError extends Error {
@@ -69,7 +75,7 @@ export class SqlDatabase {
       },
     })) as WasmHeap;
     const sqlite3 = SQLite.Factory(module);
-    const vfs = new BlockVfs(`tabvisor-block-${vfsSeq++}`, module, dev);
+    const vfs = new BlockVfs(`tabvisor-block-${vfsSeq++}`, module, dev, 'main.db', opts.batchAtomic ?? true);
     sqlite3.vfs_register(vfs, false);
     let handle: number;
     try {

@@ -19,6 +19,10 @@ export interface RegionFileStats {
   /** Blocks read to complete a partial-block write. */
   readModifyWrites: number;
   syncs: number;
+  /** Batch-atomic commits (SQLite's BEGIN/COMMIT_ATOMIC_WRITE): each one atomic group of blocks. */
+  atomicCommits: number;
+  /** Atomic groups refused (SQLite then committed through its journal). */
+  atomicFallbacks: number;
 }
 
 /** Bound on unsynced dirty blocks: past it they are written early (still in order of sync). */
@@ -28,7 +32,9 @@ export class RegionFile {
   /** The file's logical size in bytes (what xFileSize answers). */
   size: number;
   private readonly dirty = new Map<number, Uint8Array>();
-  readonly stats: RegionFileStats = { blockReads: 0, dirtyHits: 0, blocksWritten: 0, readModifyWrites: 0, syncs: 0 };
+  readonly stats: RegionFileStats = { blockReads: 0, dirtyHits: 0, blocksWritten: 0, readModifyWrites: 0, syncs: 0, atomicCommits: 0, atomicFallbacks: 0 };
+  /** Between beginAtomic and commit/rollback: the size to go back to; dirty blocks stay unwritten until the commit. */
+  private atomicFrom: number | null = null;
   private readonly bs: number;
 
   constructor(
@@ -113,7 +119,8 @@ export class RegionFile {
       done += n;
     }
     this.size = Math.max(this.size, offset + src.length);
-    if (this.dirty.size > MAX_DIRTY_BLOCKS) this.sync();
+    // Not inside an atomic group: writing part of it early would make that part durable alone.
+    if (this.dirty.size > MAX_DIRTY_BLOCKS && this.atomicFrom === null) this.sync();
   }
 
   /** Set the logical size. Dirty blocks wholly past it are dropped; a partial tail is zeroed. */
@@ -141,6 +148,37 @@ export class RegionFile {
     if (last !== null) this.dev.writeSync([{ lba: this.first + last, bytes: this.dirty.get(last)! }]);
     this.stats.blocksWritten += writes.length + (last !== null ? 1 : 0);
     this.dirty.clear();
+  }
+
+  /** SQLite's BEGIN_ATOMIC_WRITE: the writes until the commit become one atomic group. */
+  beginAtomic(): void {
+    this.atomicFrom = this.size;
+  }
+
+  /**
+   * SQLite's COMMIT_ATOMIC_WRITE: every dirty block durable at once, or none (on a throw
+   * the dirty blocks stay, for `rollbackAtomic`).
+   */
+  commitAtomic(): void {
+    const order = [...this.dirty.keys()].sort((a, b) => a - b);
+    try {
+      this.dev.writeAtomicSync(order.map((b) => ({ lba: this.first + b, bytes: this.dirty.get(b)! })));
+    } catch (err) {
+      this.stats.atomicFallbacks++;
+      throw err;
+    }
+    this.stats.atomicCommits++;
+    this.stats.blocksWritten += order.length;
+    this.dirty.clear();
+    this.atomicFrom = null;
+  }
+
+  /** SQLite's ROLLBACK_ATOMIC_WRITE: forget the group's writes and size. */
+  rollbackAtomic(): void {
+    if (this.atomicFrom === null) return;
+    this.dirty.clear();
+    this.size = this.atomicFrom;
+    this.atomicFrom = null;
   }
 
   /** Durably zero block `b` of the region (a hole in the pool) and forget its dirty copy. */

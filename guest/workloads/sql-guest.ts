@@ -2,7 +2,7 @@
 // tenant. Opens the database on its block device (its own copy-on-write clone of a base
 // database) and offers SQL to the host as a comlink API on `ctx.init.control`.
 //
-// ctx.init: { grant, control, sqliteWasm: WebAssembly.Module, cacheSize?: number }
+// ctx.init: { grant, control, sqliteWasm: WebAssembly.Module, cacheSize?: number, batchAtomic?: boolean }
 import { expose } from 'comlink';
 import { openBlockDevice, type BlockDeviceStats } from '../block-device';
 import type { GuestContext } from '../../shared/boot-protocol';
@@ -35,6 +35,7 @@ interface SqlGuestInit {
   control: MessagePort;
   sqliteWasm: WebAssembly.Module;
   cacheSize?: number;
+  batchAtomic?: boolean;
 }
 
 export default async function main(ctx: GuestContext): Promise<void> {
@@ -44,7 +45,11 @@ export default async function main(ctx: GuestContext): Promise<void> {
   // an error, instead of a guest that never answers.
   let opened: Promise<SqlDatabase> | null = null;
   const db = (): Promise<SqlDatabase> =>
-    (opened ??= SqlDatabase.open(dev, { wasm: init.sqliteWasm, ...(init.cacheSize !== undefined ? { cacheSize: init.cacheSize } : {}) }));
+    (opened ??= SqlDatabase.open(dev, {
+      wasm: init.sqliteWasm,
+      ...(init.cacheSize !== undefined ? { cacheSize: init.cacheSize } : {}),
+      ...(init.batchAtomic !== undefined ? { batchAtomic: init.batchAtomic } : {}),
+    }));
   let current: SqlDatabase | null = null;
   void db().then(
     (d) => (current = d),
@@ -62,6 +67,6 @@ export default async function main(ctx: GuestContext): Promise<void> {
 }
 
 function emptyVfsStats(): BlockVfsStats {
-  const file = { blockReads: 0, dirtyHits: 0, blocksWritten: 0, readModifyWrites: 0, syncs: 0 };
+  const file = { blockReads: 0, dirtyHits: 0, blocksWritten: 0, readModifyWrites: 0, syncs: 0, atomicCommits: 0, atomicFallbacks: 0 };
   return { db: { ...file }, journal: { ...file }, bytesIntoHeap: 0, busy: 0 };
 }

@@ -41,6 +41,8 @@ export interface BlockStore {
   read(dataset: string, blocks: readonly PhysicalBlock[]): Promise<Uint8Array[]>;
   /** Stage a write; durable only after `commit`. The driver never changes `bytes` after the call (its own copy), so a store may keep them until then. */
   write(dataset: string, lba: number, bytes: Uint8Array): Promise<void>;
+  /** Stage several blocks of one dataset as one step: a commit holds all of them or none. Same ownership of `bytes` as `write`. */
+  writeAll(dataset: string, writes: readonly { lba: number; bytes: Uint8Array }[]): Promise<void>;
   /** Make every staged write durable in one transaction. */
   commit(): Promise<void>;
 }
@@ -107,6 +109,11 @@ export class MemoryBlockStore implements BlockStore {
   async write(dataset: string, lba: number, bytes: Uint8Array): Promise<void> {
     const v = this.must(dataset);
     this.staged.push({ dataset, lba, key: keyOf(v.info.group, bytes), bytes: bytes.slice() });
+  }
+
+  async writeAll(dataset: string, writes: readonly { lba: number; bytes: Uint8Array }[]): Promise<void> {
+    const v = this.must(dataset);
+    for (const w of writes) this.staged.push({ dataset, lba: w.lba, key: keyOf(v.info.group, w.bytes), bytes: w.bytes.slice() });
   }
 
   async commit(): Promise<void> {

@@ -37,6 +37,8 @@ export interface Dom0Config {
   quota: number;
   /** Private frames per domain (blocks only it may read); default 8 MiB of blocks, at least 16 (DriverOptions). */
   privateFrames?: number;
+  /** The most one domain's held group may hold (atomic writes), in bytes; default 32 MiB (DriverOptions). */
+  heldLimitBytes?: number;
   /** Whether arenas are SharedArrayBuffers (false where the page cannot have them). */
   shared: boolean;
   /** Dedup only runs of at least this many matching blocks (seed 001's THN). */
@@ -189,6 +191,7 @@ export class Dom0Service {
       quota: config.quota,
       shared: config.shared,
       ...(config.privateFrames !== undefined ? { privateFrames: config.privateFrames } : {}),
+      ...(config.heldLimitBytes !== undefined ? { heldLimitBytes: config.heldLimitBytes } : {}),
     });
     this.reliability = new Dom0Reliability(this.driver);
     this.startBackgroundScrub(config.scrubEveryMs ?? DEFAULT_SCRUB_EVERY_MS);

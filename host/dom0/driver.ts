@@ -41,6 +41,8 @@ export interface DriverOptions {
    * blocks (128 of 64 KiB, 2,048 of 4 KiB), at least 16; grown one frame at a time as used.
    */
   privateFrames?: number;
+  /** The most one domain's held group (WRITE_HELD) may hold, in bytes; default `HELD_LIMIT_BYTES`. */
+  heldLimitBytes?: number;
 }
 
 export interface Completion {
@@ -132,6 +134,21 @@ export class Domain {
    * that block's key served bytes the pool did not hold (review of 2026-12-01).
    */
   readonly writing = new Map<number, number>();
+  /**
+   * The held group (WRITE_HELD): dom0's own copies, by LBA, staged together by COMMIT_HELD
+   * so a commit holds all of them or none; null when empty. Nothing reads it: until the
+   * commit the domain's reads see the blocks as they were.
+   */
+  held: Map<number, Uint8Array> | null = null;
+  heldBytes = 0;
+  /**
+   * Why a held write of the open group was refused, if one was: the group is then dropped,
+   * and every held write after it and its COMMIT_HELD answer this status until the guest
+   * starts over (DISCARD_HELD, or the COMMIT_HELD that reports it). So a guest that
+   * pipelines a group and commits without looking at each answer commits nothing, never a
+   * group with a hole in it.
+   */
+  heldFailed: Status | null = null;
   /** Copy transport: answers carry bytes, and no mapping outlives its request. */
   copies = true;
 
@@ -213,6 +230,15 @@ export interface DriverHooks {
  * Memory only as used: the frames sit in the domain's growable control buffer.
  */
 const DEFAULT_PRIVATE_BYTES = 8 << 20;
+
+/**
+ * The most a domain's held group (WRITE_HELD) may hold, in bytes: dom0 memory a guest can
+ * make it keep. A SQLite tenant's atomic transaction is bounded by its page cache (a
+ * transaction that outgrows the cache spills to its rollback journal instead), so 32 MiB
+ * is room for a cache of 8,000 pages of 4 KiB; a larger group is refused (HELD_LIMIT) and
+ * SQLite commits it through its journal.
+ */
+export const HELD_LIMIT_BYTES = 32 << 20;
 const MIN_PRIVATE_FRAMES = 16;
 /**
  * Most bytes read ahead of one miss. A reader that misses block after block (a scan, a
@@ -552,6 +578,105 @@ export class Dom0Driver {
     if (taken && t.fill(taken.frame, bytes)) this.counters.keptWrites++;
   }
 
+  /**
+   * WRITE_HELD: dom0's own copy of the block goes into the domain's held group, answered
+   * at once (the staging slot is free again); nothing is staged or durable until
+   * COMMIT_HELD. A refused held write (out of range, read-only, past the held limit:
+   * `HELD_LIMIT_BYTES` unless set) drops the whole group and refuses the rest of it: a
+   * guest cannot make dom0 hold more than the limit, and a group is never committed with a
+   * hole in it.
+   */
+  writeHeld(d: Domain, lba: number, bytes: Uint8Array): Completion {
+    d.counters.requests++;
+    if (d.heldFailed !== null) return refuse(d, d.heldFailed);
+    const held = (d.held ??= new Map());
+    const grown = d.heldBytes + (held.has(lba) ? 0 : bytes.byteLength);
+    const refused = !this.inRange(d, lba)
+      ? Status.OUT_OF_RANGE
+      : bytes.byteLength !== d.volume.blockBytes
+        ? Status.BAD_REQUEST
+        : d.volume.readOnly
+          ? Status.READ_ONLY
+          : grown > (this.options.heldLimitBytes ?? HELD_LIMIT_BYTES)
+            ? Status.HELD_LIMIT
+            : null;
+    if (refused !== null) {
+      this.dropHeld(d, refused);
+      return refuse(d, refused);
+    }
+    const copy = bytes.slice();
+    const inVolume = (d.volume.sizeBytes ?? d.volume.blocks * d.volume.blockBytes) - lba * d.volume.blockBytes;
+    if (inVolume < copy.byteLength) copy.fill(0, inVolume);
+    held.set(lba, copy);
+    d.heldBytes = grown;
+    return ok();
+  }
+
+  /** DISCARD_HELD: forget the held group (and a refusal in it). */
+  discardHeld(d: Domain): Completion {
+    d.counters.requests++;
+    this.dropHeld(d, null);
+    return ok();
+  }
+
+  private dropHeld(d: Domain, failed: Status | null): void {
+    d.held = null;
+    d.heldBytes = 0;
+    d.heldFailed = failed;
+  }
+
+  /**
+   * COMMIT_HELD: stage the held group in one step (`BlockStore.writeAll`) and answer when
+   * the commit that holds it is durable: every block of it or none, whatever else commits
+   * meanwhile. Each LBA passes the same hooks as a WRITE (the mirror's page locks, taken
+   * in LBA order so two groups cannot deadlock; its dirty bits), and write-allocate keeps
+   * the blocks afterwards. An empty group is a FLUSH.
+   */
+  async commitHeld(d: Domain): Promise<Completion> {
+    const held = d.held;
+    const failed0 = d.heldFailed;
+    this.dropHeld(d, null);
+    if (failed0 !== null) {
+      d.counters.requests++;
+      return refuse(d, failed0);
+    }
+    if (!held || held.size === 0) return this.flush(d);
+    d.counters.requests++;
+    const lbas = [...held.keys()].sort((a, b) => a - b);
+    for (const lba of lbas) {
+      const locked = this.hooks.beforeWrite?.(d, lba);
+      if (locked) await locked;
+    }
+    let failed: Status | null = null;
+    const seqs: number[] = [];
+    if (!d.alive) failed = Status.IO;
+    else {
+      for (const lba of lbas) {
+        const seq = ++this.writeSeq;
+        d.writing.set(lba, seq);
+        seqs.push(seq);
+      }
+      try {
+        await this.committer.add(this.store.writeAll(d.dataset, lbas.map((lba) => ({ lba, bytes: held.get(lba)! }))));
+      } catch (err) {
+        failed = statusOf(err);
+      }
+    }
+    await Promise.all(lbas.map((lba) => this.hooks.afterWrite?.(d, lba, failed === null)));
+    const last = lbas.map((lba, i) => {
+      const isLast = seqs[i] !== undefined && d.writing.get(lba) === seqs[i];
+      if (isLast) d.writing.delete(lba);
+      return isLast;
+    });
+    if (failed !== null) return refuse(d, failed);
+    d.counters.writes += lbas.length;
+    lbas.forEach((lba, i) => {
+      if (d.alive && decodeFrame(d.shadow[lba]!) !== NO_FRAME) this.dropMapping(d, lba, true);
+      if (d.alive && last[i]) this.keepWritten(d, lba, held.get(lba)!);
+    });
+    return ok();
+  }
+
   /** FLUSH: resolves when everything written before it is durable. */
   async flush(d: Domain): Promise<Completion> {
     d.counters.requests++;
@@ -717,6 +842,7 @@ export class Dom0Driver {
   }
 
   private release(d: Domain): void {
+    this.dropHeld(d, null);
     for (let lba = 0; lba < d.shadow.length; lba++) if (d.shadow[lba] !== EMPTY) this.unpin(d, decodeFrame(d.shadow[lba]!));
     d.shadow.fill(EMPTY);
     d.mappedLbas = 0;

@@ -32,6 +32,10 @@ export class PoolBlockStore implements BlockStore {
     return this.pool.write(dataset, lba, bytes, { owned: true });
   }
 
+  writeAll(dataset: string, writes: readonly { lba: number; bytes: Uint8Array }[]): Promise<void> {
+    return this.pool.writeBlocks(dataset, writes, { owned: true });
+  }
+
   async commit(): Promise<void> {
     await this.pool.commit();
   }

@@ -77,14 +77,19 @@ function dispatch(
       if (ref >= 0 && !driver.validRef(d, ref)) return { completion: { status: Status.BAD_REQUEST, frame: -1, generation: 0 } };
       return { completion: driver.unmap(d, lba, ref, (entry[REQ_ARG1]! & 1) === 1) };
     }
-    case Op.WRITE: {
+    case Op.WRITE:
+    case Op.WRITE_HELD: {
       const slot = entry[REQ_ARG0]! >>> 0;
       const length = entry[REQ_ARG1]! >>> 0;
       if (length !== d.volume.blockBytes) return { fault: `write of ${length} bytes; blocks are ${d.volume.blockBytes} bytes` };
       const bytes = writeBytes(slot, length);
       if (!bytes) return { fault: `write names staging slot ${slot}, which does not exist or was never allocated` };
-      return { completion: driver.write(d, lba, bytes) };
+      return { completion: op === Op.WRITE ? driver.write(d, lba, bytes) : driver.writeHeld(d, lba, bytes) };
     }
+    case Op.COMMIT_HELD:
+      return { completion: driver.commitHeld(d) };
+    case Op.DISCARD_HELD:
+      return { completion: driver.discardHeld(d) };
     case Op.FLUSH:
       return { completion: driver.flush(d) };
     case Op.NOOP:

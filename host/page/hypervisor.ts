@@ -322,6 +322,7 @@ export class Hypervisor {
         ...(options.acceptLoss ? { acceptLoss: true } : {}),
         ...(options.scrubEveryMs !== undefined ? { scrubEveryMs: options.scrubEveryMs } : {}),
         ...(options.privateFrames !== undefined ? { privateFrames: options.privateFrames } : {}),
+        ...(options.heldLimitBytes !== undefined ? { heldLimitBytes: options.heldLimitBytes } : {}),
       });
       const hostTransport = verdict
         ? { kind: verdict.kind, reason: verdict.reason }

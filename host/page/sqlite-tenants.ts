@@ -124,6 +124,8 @@ export async function exportDatabase(hv: Hypervisor, dataset: string): Promise<E
 export interface SqlTenantOptions extends Omit<SpawnOptions, 'module' | 'init'> {
   /** PRAGMA cache_size for the guest's connection (default −2000: 2000 KiB). */
   cacheSize?: number;
+  /** Batch-atomic commits (default true): one atomic group per transaction, the journal in memory (guest/sqlite/database.ts). */
+  batchAtomic?: boolean;
 }
 
 /**
@@ -135,12 +137,12 @@ export const SQL_TENANT_PRIVATE_BYTES = 32 << 20;
 
 /** A SQL guest on a clone of `base` (or on `dataset` as is): one tenant. */
 export async function spawnSqlGuest(hv: Hypervisor, opts: SqlTenantOptions): Promise<GuestHandle<SqlGuestApi>> {
-  const { cacheSize, ...spawn } = opts;
+  const { cacheSize, batchAtomic, ...spawn } = opts;
   const wasm = await sqliteWasm();
   return hv.guests.spawn<SqlGuestApi>({
     privateBytes: SQL_TENANT_PRIVATE_BYTES,
     ...spawn,
     module: SQL_GUEST_URL,
-    init: { sqliteWasm: wasm, ...(cacheSize !== undefined ? { cacheSize } : {}) },
+    init: { sqliteWasm: wasm, ...(cacheSize !== undefined ? { cacheSize } : {}), ...(batchAtomic !== undefined ? { batchAtomic } : {}) },
   });
 }

@@ -364,6 +364,29 @@ export class Pool {
     });
   }
 
+  /**
+   * Stage whole blocks at several LBAs of one dataset as one step: a commit holds all of
+   * them or none (no commit can run between the first and the last). Each entry is checked
+   * as `write` checks it before anything is staged, so a bad entry stages nothing. Hashing
+   * runs concurrently; `owned` as for `write`.
+   */
+  async writeBlocks(ds: DatasetRef, writes: readonly { lba: number; bytes: Uint8Array }[], opts: { owned?: boolean } = {}): Promise<void> {
+    const trimmed = writes.map(({ lba, bytes }) => {
+      const whole = this.writable(ds, lba, bytes.length);
+      const inVolume = whole.sizeBytes - lba * whole.blockSize;
+      return { lba, bytes: bytes.length > inVolume ? bytes.subarray(0, inVolume) : bytes };
+    });
+    const d = trimmed.length > 0 ? this.writable(ds, trimmed[0]!.lba, trimmed[0]!.bytes.length) : null;
+    const prepared = Promise.all(trimmed.map((w) => prepareBlocks(w.bytes, d!.blockSize, { owned: opts.owned ?? false })));
+    return this.mutate(async () => {
+      const ps = await prepared;
+      // Checked again inside the queue (a dataset may have been destroyed meanwhile), all
+      // before the first is staged: staging itself cannot fail part-way.
+      for (let i = 0; i < ps.length; i++) this.writable(ds, trimmed[i]!.lba, ps[i]!.bytes);
+      for (let i = 0; i < ps.length; i++) this.stage(ds, trimmed[i]!.lba, ps[i]!, undefined);
+    });
+  }
+
   /** @internal Stage already prepared blocks (import pipelines hashing ahead of staging). */
   stagePreparedBlocks(ds: DatasetRef, lba: number, p: PreparedBlocks): Promise<void> {
     return this.mutate(() => this.stage(ds, lba, p, undefined));

@@ -118,6 +118,56 @@ describe('SQLite guests on clones of one database', { timeout: SLOW }, () => {
     expect(shared).toBeGreaterThan(mine * 10);
   });
 
+  it('commits a transaction as one atomic group: one pool commit, no journal block; with the journal it takes more', async () => {
+    const txn = "BEGIN; UPDATE products SET price = price + 1 WHERE id % 7 = 0; INSERT INTO customers(name, email, country, created) VALUES ('Atomic', 'a@example.org', 'SE', '2026-12-01'); COMMIT;";
+    const measure = async (g: GuestHandle<SqlGuestApi>) => {
+      await g.api.query('SELECT count(*) FROM products'); // opened, pages cached
+      const c0 = (await hv.pool.stats()).driver.commits;
+      const s0 = (await g.api.stats()).vfs;
+      await g.api.query(txn);
+      const s1 = (await g.api.stats()).vfs;
+      return {
+        commits: (await hv.pool.stats()).driver.commits - c0,
+        journalBlocks: s1.journal.blocksWritten - s0.journal.blocksWritten,
+        atomicCommits: s1.db.atomicCommits - s0.db.atomicCommits,
+        dbBlocks: s1.db.blocksWritten - s0.db.blocksWritten,
+      };
+    };
+    const atomic = await tenant();
+    const journaled = await spawnSqlGuest(hv, { base: 'shop@base', batchAtomic: false });
+    live.push(journaled);
+    const a = await measure(atomic);
+    const j = await measure(journaled);
+    expect(a).toMatchObject({ commits: 1, journalBlocks: 0, atomicCommits: 1 });
+    expect(a.dbBlocks).toBeGreaterThan(1);
+    expect(j.atomicCommits).toBe(0);
+    expect(j.journalBlocks).toBeGreaterThan(0);
+    expect(j.commits).toBeGreaterThan(a.commits);
+    const check = "SELECT count(*), round(sum(price), 2) FROM products UNION ALL SELECT count(*), 0 FROM customers WHERE name = 'Atomic'";
+    expect((await atomic.api.query(check)).rows).toEqual((await journaled.api.query(check)).rows);
+  });
+
+  it('a transaction larger than dom0 will hold as one group commits through the journal instead', async () => {
+    // A hypervisor whose held-group limit is 4 pages: every transaction here outgrows it.
+    const small = await Hypervisor.start({ poolName: `sqlite-held-${crypto.randomUUID()}`, arenaFrames: 2048, quota: 1024, scrubEveryMs: 0, heldLimitBytes: 4 * 4096 });
+    try {
+      await importDatabase(small, 'shop', dbBlob);
+      const g = await spawnSqlGuest(small, { dataset: 'shop' });
+      const before = (await g.api.query('SELECT count(*) FROM products')).rows[0]![0] as number;
+      expect(before).toBeGreaterThan(0);
+      await g.api.query('BEGIN; UPDATE products SET price = price + 100; COMMIT;');
+      const s = (await g.api.stats()).vfs;
+      expect(s.db.atomicFallbacks).toBeGreaterThanOrEqual(1);
+      expect(s.db.atomicCommits).toBe(0);
+      expect(s.journal.blocksWritten).toBeGreaterThan(0);
+      expect((await g.api.query('SELECT count(*) FROM products WHERE price >= 100')).rows[0]![0]).toBe(before);
+      expect(await g.api.integrityCheck()).toBe('ok');
+      await g.kill();
+    } finally {
+      await small.shutdown();
+    }
+  });
+
   it('rolls back: a transaction that ends in ROLLBACK leaves nothing', async () => {
     const g = await tenant();
     const before = (await g.api.query('SELECT count(*), sum(qty) FROM order_items')).rows;

@@ -26,7 +26,7 @@ type Msg =
 // Mostly well-formed traffic (so reads are answered and checked), with hostile fields and
 // garbage mixed in at a rate that still lets most programs run for a while.
 const opArb = fc.oneof(
-  { weight: 40, arbitrary: fc.constantFrom(Op.READ, Op.READ, Op.READ, Op.UNMAP, Op.WRITE, Op.FLUSH, Op.NOOP) },
+  { weight: 40, arbitrary: fc.constantFrom(Op.READ, Op.READ, Op.READ, Op.UNMAP, Op.WRITE, Op.FLUSH, Op.NOOP, Op.WRITE_HELD, Op.COMMIT_HELD, Op.DISCARD_HELD) },
   { weight: 1, arbitrary: fc.integer({ min: -3, max: 300 }) },
 );
 const lbaArb = fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: BLOCKS - 1 }) }, { weight: 1, arbitrary: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }) });
@@ -105,6 +105,11 @@ describe('copy port under arbitrary guest messages', () => {
           w.guestEnd.start();
           let malformed = false;
           const written = new Map<number, number>();
+          // Held writes count as written only once a COMMIT_HELD follows them: a held block
+          // that was never committed must never be read back.
+          const held = new Set<number>();
+          // A refused held write (here: out of range) drops the group until DISCARD or COMMIT.
+          let heldRefused = false;
           program.forEach((m, i) => {
             if (m.kind === 'garbage') {
               malformed = true;
@@ -119,10 +124,27 @@ describe('copy port under arbitrary guest messages', () => {
             words[REQ_ARG1] = m.arg1;
             const bytes = m.withBytes === null ? undefined : new Uint8Array(m.withBytes).fill(0xee);
             // What makes a request malformed (a fault, not a refusal): dispatch's rules.
-            const isOp = [Op.READ, Op.UNMAP, Op.WRITE, Op.FLUSH, Op.NOOP].includes(m.op as Op);
+            const isOp = [Op.READ, Op.UNMAP, Op.WRITE, Op.FLUSH, Op.NOOP, Op.WRITE_HELD, Op.COMMIT_HELD, Op.DISCARD_HELD].includes(m.op as Op);
             if (!isOp) malformed = true;
-            if (m.op === Op.WRITE && (m.arg1 !== BS || m.arg0 !== 0 || bytes?.byteLength !== BS)) malformed = true;
+            const writes = m.op === Op.WRITE || m.op === Op.WRITE_HELD;
+            if (writes && (m.arg1 !== BS || m.arg0 !== 0 || bytes?.byteLength !== BS)) malformed = true;
             if (m.op === Op.WRITE && !malformed && m.lba >= 0 && m.lba < BLOCKS) written.set(m.lba, 0xee);
+            if (m.op === Op.WRITE_HELD && !malformed && !heldRefused) {
+              if (m.lba >= 0 && m.lba < BLOCKS) held.add(m.lba);
+              else {
+                heldRefused = true;
+                held.clear();
+              }
+            }
+            if (m.op === Op.DISCARD_HELD) {
+              held.clear();
+              heldRefused = false;
+            }
+            if (m.op === Op.COMMIT_HELD) {
+              for (const lba of held) written.set(lba, 0xee);
+              held.clear();
+              heldRefused = false;
+            }
             asked.set(i + 1, { op: m.op, lba: m.lba >>> 0 });
             w.guestEnd.postMessage(bytes ? { words, bytes } : { words });
           });

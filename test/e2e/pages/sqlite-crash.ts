@@ -1,8 +1,10 @@
 // Runs in the page test/e2e/pages/sqlite-crash.html (main thread, driven by Playwright).
 // mode=write: a SQL guest on the volume 'ledger' commits transactions forever; each adds
 // ROWS rows tagged with its number and moves a running total, and each commit SQLite
-// acknowledged is reported (window.__sqliteAcked). The page cache is tiny, so SQLite
-// writes pages into the database mid-transaction: a kill leaves a hot journal.
+// acknowledged is reported (window.__sqliteAcked). The page cache is tiny by default
+// (cache=8), so SQLite writes pages into the database mid-transaction: a kill leaves a hot
+// journal. With cache=-2000 (SQLite's default) each transaction fits the cache and commits
+// as one atomic group, its journal in memory (window.__sqliteAtomic counts them).
 // mode=verify: reopens the pool and the database after the browser was killed, and
 // reports what is there; the spec decides what is allowed.
 import { Hypervisor } from '../../../host/page/hypervisor';
@@ -24,6 +26,7 @@ export interface SqliteCrashReport {
 declare global {
   interface Window {
     __sqliteAcked: number;
+    __sqliteAtomic: number;
     __sqliteReport?: SqliteCrashReport | { error: string };
   }
 }
@@ -31,6 +34,8 @@ declare global {
 const params = new URLSearchParams(location.search);
 const pool = params.get('pool') ?? 'sqlite-crash';
 window.__sqliteAcked = 0;
+window.__sqliteAtomic = 0;
+const cacheSize = Number(params.get('cache') ?? 8);
 
 async function base64(blob: Blob): Promise<string> {
   const url = await new Promise<string>((resolve, reject) => {
@@ -45,7 +50,7 @@ async function base64(blob: Blob): Promise<string> {
 async function write(): Promise<void> {
   const hv = await Hypervisor.start({ poolName: pool, arenaFrames: 4096, quota: 2048, scrubEveryMs: 0 });
   await createDatabaseVolume(hv, 'ledger', 16 << 20);
-  const g = await spawnSqlGuest(hv, { dataset: 'ledger', cacheSize: 8 });
+  const g = await spawnSqlGuest(hv, { dataset: 'ledger', cacheSize });
   await g.api.query('CREATE TABLE ledger(id INTEGER PRIMARY KEY, txn INTEGER NOT NULL, payload TEXT NOT NULL); CREATE INDEX ledger_txn ON ledger(txn); CREATE TABLE total(n INTEGER NOT NULL); INSERT INTO total VALUES (0);');
   for (let n = 1; ; n++) {
     await g.api.query(
@@ -57,6 +62,7 @@ async function write(): Promise<void> {
       { ':n': n },
     );
     window.__sqliteAcked = n;
+    window.__sqliteAtomic = (await g.api.stats()).vfs.db.atomicCommits;
     console.log(`committed ${n}`);
   }
 }
