@@ -126,7 +126,7 @@ describe('fuzz: dom0 under arbitrary guest input', () => {
               });
               g!.producer.publish();
               if (!(typeof a.op === 'number' && Object.values(Op).includes(a.op as Op))) g!.tampered = true;
-              if (a.op === Op.WRITE || a.op === Op.UNMAP) g!.tampered = true; // bad slots/lengths/pins fault by design
+              if (a.op === Op.WRITE || a.op === Op.WRITE_HELD || a.op === Op.UNMAP) g!.tampered = true; // bad slots/lengths/pins fault by design
               break;
             case 'scribble': {
               const i32 = new Int32Array(g!.control);
