@@ -5,14 +5,17 @@
 //
 // - xRead: `readSync` on the zero-copy transport hands back a view onto the shared frame;
 //   the bytes are copied once, into SQLite's page buffer in the WASM heap.
-// - xWrite/xSync: whole dirty blocks, made durable by `writeSync` when SQLite syncs.
+// - xWrite/xSync: whole dirty blocks. A transaction is held in guest memory, its rollback
+//   journal too, and committed as one atomic group when SQLite syncs the database
+//   (`writeAtomicSync`); past `holdBytes`, or refused by dom0, the journal goes to the volume
+//   and the transaction commits the journaled way (`writeSync`). docs/sqlite.md.
 // - xFileSize/xTruncate: the database's size is SQLite's own in-header size, read when
 //   the VFS starts and kept in memory after (see docs/sqlite.md for why that is durable);
 //   the journal exists while its first byte is non-zero.
 // - xLock/xUnlock/xCheckReservedLock: SQLite's five lock levels between the connections
 //   of this guest. A clone belongs to one domain, so no other writer exists elsewhere.
 import * as VFS from '@journeyapps/wa-sqlite/src/VFS.js';
-import type { BlockDevice } from '../block-device';
+import { BlockDeviceError, type BlockDevice } from '../block-device';
 import { parseSqliteHeader, sqliteRegions, SQLITE_HEADER_BYTES } from '../../shared/sqlite-layout';
 import { FileFullError, RegionFile, type RegionFileStats } from './region-file';
 
@@ -24,11 +27,36 @@ export interface WasmHeap {
 
 type Kind = 'db' | 'journal' | 'temp';
 
+/** A file's bytes in guest memory: temp files, and the journal of a held transaction. */
+class MemFile {
+  data = new Uint8Array(0);
+  size = 0;
+
+  /** Copy into `dst` from `offset`; zeros past the end. Returns the bytes that were inside. */
+  read(dst: Uint8Array, offset: number): number {
+    const got = Math.max(0, Math.min(dst.length, this.size - offset));
+    if (got > 0) dst.set(this.data.subarray(offset, offset + got));
+    dst.fill(0, got);
+    return got;
+  }
+
+  write(src: Uint8Array, offset: number): void {
+    const end = offset + src.length;
+    if (end > this.data.length) {
+      const grown = new Uint8Array(Math.max(end, this.data.length * 2));
+      grown.set(this.data.subarray(0, this.size));
+      this.data = grown;
+    }
+    this.data.set(src, offset);
+    this.size = Math.max(this.size, end);
+  }
+}
+
 interface OpenFile {
   readonly kind: Kind;
   readonly name: string;
   /** Temp files only: their bytes. */
-  temp?: { data: Uint8Array; size: number };
+  temp?: MemFile;
   lock: number;
 }
 
@@ -39,7 +67,15 @@ export interface BlockVfsStats {
   bytesIntoHeap: number;
   /** SQLITE_BUSY answers from xLock. */
   busy: number;
+  /** Held transactions whose journal went to the volume (past `holdBytes`, or refused as a group by dom0). */
+  journalToVolume: number;
 }
+
+/**
+ * How much of a transaction (its changed pages and its journal) the VFS holds in guest
+ * memory by default, to commit it as one atomic group; past it, the journaled way.
+ */
+export const HOLD_TRANSACTION_BYTES = 64 << 20;
 
 function offsetOf(lo: number, hi: number): number {
   return hi * 0x1_0000_0000 + (lo >>> 0);
@@ -52,6 +88,13 @@ export class BlockVfs extends VFS.Base {
   private readonly files = new Map<number, OpenFile>();
   private bytesIntoHeap = 0;
   private busy = 0;
+  private journalToVolume = 0;
+  /**
+   * The journal of the transaction being held in memory; null while the journal is the
+   * volume's region (a hot journal found at open, holding off, or a transaction that
+   * outgrew `holdBytes`), until SQLite deletes it.
+   */
+  private heldJournal: MemFile | null = null;
   /** The error behind the last failed call, for the guest API to report in words. */
   lastError: Error | null = null;
 
@@ -63,6 +106,8 @@ export class BlockVfs extends VFS.Base {
     readonly dbName = 'main.db',
     /** Offer batch-atomic commits (off: every transaction goes through the rollback journal, as before 2026-12-01). */
     readonly batchAtomic = true,
+    /** Hold transactions up to this many bytes (changed pages + journal) in memory and commit each as one group; 0: never. */
+    readonly holdBytes = HOLD_TRANSACTION_BYTES,
   ) {
     super(name, heap);
     const r = sqliteRegions(dev.blocks);
@@ -84,10 +129,71 @@ export class BlockVfs extends VFS.Base {
     // the whole region; SQLite rolls it back and deletes it on the first read.
     this.journal = new RegionFile(dev, r.journalFirst, r.journalBlocks, 0, 0);
     if (hot) this.journal.size = this.journal.capacity;
+    else this.holdNext();
+  }
+
+  /** The next transaction is held in memory (if holding is on). */
+  private holdNext(): void {
+    if (this.holdBytes <= 0) return;
+    this.heldJournal = new MemFile();
+    this.db.holdWrites = true;
+  }
+
+  /** Past `holdBytes`: the held transaction continues the journaled way. */
+  private checkHold(): void {
+    if (this.heldJournal && this.db.dirtyBytes + this.heldJournal.size > this.holdBytes) this.journalOut();
+  }
+
+  /**
+   * The held journal goes to the volume's journal region, durably (its header block last),
+   * before any page it protects can reach the volume; from then on the transaction is an
+   * ordinary journaled one, as if SQLite's journal writes had gone to the volume all along.
+   */
+  private journalOut(): void {
+    const j = this.heldJournal;
+    if (!j) return;
+    this.heldJournal = null;
+    this.db.holdWrites = false;
+    this.journalToVolume++;
+    if (j.size > 0) {
+      this.journal.write(j.data.subarray(0, j.size), 0);
+      this.journal.sync();
+    }
+  }
+
+  /**
+   * SQLite syncs the database once per transaction, at its commit: a held transaction is
+   * committed here, whole. Refused as a group (past dom0's limit), its journal goes to the
+   * volume first and the pages follow the journaled way, so a crash in between rolls back.
+   */
+  private syncDb(): void {
+    if (!this.heldJournal || this.db.dirtyBlocks === 0) {
+      this.db.sync();
+      return;
+    }
+    try {
+      this.db.commitAtomic();
+    } catch (err) {
+      if (!(err instanceof BlockDeviceError && err.code === 'held-limit')) throw err;
+      this.journalOut();
+      this.db.sync();
+    }
+  }
+
+  /** The journal is deleted or truncated to nothing: SQLite's commit (or rollback) is done. */
+  private journalGone(): void {
+    if (this.heldJournal) {
+      this.heldJournal = new MemFile();
+      return;
+    }
+    this.journal.discard();
+    this.journal.zeroBlock(0);
+    this.journal.size = 0;
+    this.holdNext();
   }
 
   stats(): BlockVfsStats {
-    return { db: { ...this.db.stats }, journal: { ...this.journal.stats }, bytesIntoHeap: this.bytesIntoHeap, busy: this.busy };
+    return { db: { ...this.db.stats }, journal: { ...this.journal.stats }, bytesIntoHeap: this.bytesIntoHeap, busy: this.busy, journalToVolume: this.journalToVolume };
   }
 
   private kindOf(name: string): Kind | null {
@@ -119,7 +225,7 @@ export class BlockVfs extends VFS.Base {
       kind = k;
     }
     const file: OpenFile = { kind, name, lock: VFS.SQLITE_LOCK_NONE };
-    if (kind === 'temp') file.temp = { data: new Uint8Array(0), size: 0 };
+    if (kind === 'temp') file.temp = new MemFile();
     this.files.set(pFile, file);
     new DataView(this.heap.HEAPU8.buffer).setInt32(pOutFlags, flags, true);
     return VFS.SQLITE_OK;
@@ -130,10 +236,9 @@ export class BlockVfs extends VFS.Base {
     if (kind !== 'journal') return VFS.SQLITE_OK;
     try {
       // Deleting the journal is the commit point of a rollback-journal transaction: the
-      // header block goes to zeros, durably, before this returns.
-      this.journal.discard();
-      this.journal.zeroBlock(0);
-      this.journal.size = 0;
+      // header block goes to zeros, durably, before this returns (a held journal was never
+      // on the volume: its transaction became durable whole at the database's sync).
+      this.journalGone();
       return VFS.SQLITE_OK;
     } catch (err) {
       return this.fail(err, VFS.SQLITE_IOERR_DELETE);
@@ -142,7 +247,7 @@ export class BlockVfs extends VFS.Base {
 
   override xAccess(_pVfs: number, zName: number, _flags: number, pResOut: number): number {
     const kind = this.kindOf(this.heap.UTF8ToString(zName));
-    const exists = kind === 'db' ? true : kind === 'journal' ? this.journal.size > 0 : false;
+    const exists = kind === 'db' ? true : kind === 'journal' ? (this.heldJournal ?? this.journal).size > 0 : false;
     new DataView(this.heap.HEAPU8.buffer).setInt32(pResOut, exists ? 1 : 0, true);
     return VFS.SQLITE_OK;
   }
@@ -161,7 +266,8 @@ export class BlockVfs extends VFS.Base {
     this.files.delete(pFile);
     // SQLite syncs what it needs durable before closing; what it left unsynced may go too.
     try {
-      if (f && f.kind !== 'temp') this.region(f).sync();
+      if (f?.kind === 'db') this.syncDb();
+      else if (f?.kind === 'journal' && !this.heldJournal) this.journal.sync();
     } catch (err) {
       return this.fail(err, VFS.SQLITE_IOERR);
     }
@@ -175,10 +281,9 @@ export class BlockVfs extends VFS.Base {
     const offset = offsetOf(lo, hi);
     try {
       let got: number;
-      if (f.temp) {
-        got = Math.max(0, Math.min(iAmt, f.temp.size - offset));
-        if (got > 0) dst.set(f.temp.data.subarray(offset, offset + got));
-        dst.fill(0, got);
+      const mem = f.temp ?? (f.kind === 'journal' ? this.heldJournal : null);
+      if (mem) {
+        got = mem.read(dst, offset);
       } else {
         got = this.region(f).read(dst, offset);
         this.bytesIntoHeap += got;
@@ -195,18 +300,10 @@ export class BlockVfs extends VFS.Base {
     const src = this.heap.HEAPU8.subarray(pData, pData + iAmt);
     const offset = offsetOf(lo, hi);
     try {
-      if (f.temp) {
-        const end = offset + iAmt;
-        if (end > f.temp.data.length) {
-          const grown = new Uint8Array(Math.max(end, f.temp.data.length * 2));
-          grown.set(f.temp.data.subarray(0, f.temp.size));
-          f.temp.data = grown;
-        }
-        f.temp.data.set(src, offset);
-        f.temp.size = Math.max(f.temp.size, end);
-      } else {
-        this.region(f).write(src, offset);
-      }
+      const mem = f.temp ?? (f.kind === 'journal' ? this.heldJournal : null);
+      if (mem) mem.write(src, offset);
+      else this.region(f).write(src, offset);
+      if (f.kind !== 'temp') this.checkHold();
       return VFS.SQLITE_OK;
     } catch (err) {
       return this.fail(err, err instanceof FileFullError ? VFS.SQLITE_FULL : VFS.SQLITE_IOERR_WRITE);
@@ -218,13 +315,11 @@ export class BlockVfs extends VFS.Base {
     if (!f) return VFS.SQLITE_IOERR_TRUNCATE;
     const size = offsetOf(lo, hi);
     try {
-      if (f.temp) f.temp.size = Math.min(f.temp.size, size);
-      else if (f.kind === 'journal' && size === 0) {
-        // journal_mode=TRUNCATE commits here: same as deleting it.
-        this.journal.discard();
-        this.journal.zeroBlock(0);
-        this.journal.size = 0;
-      } else this.region(f).truncate(size);
+      const mem = f.temp ?? (f.kind === 'journal' ? this.heldJournal : null);
+      // journal_mode=TRUNCATE commits here: same as deleting it.
+      if (f.kind === 'journal' && size === 0) this.journalGone();
+      else if (mem) mem.size = Math.min(mem.size, size);
+      else this.region(f).truncate(size);
       return VFS.SQLITE_OK;
     } catch (err) {
       return this.fail(err, VFS.SQLITE_IOERR_TRUNCATE);
@@ -235,7 +330,10 @@ export class BlockVfs extends VFS.Base {
     const f = this.files.get(pFile);
     if (!f) return VFS.SQLITE_IOERR_FSYNC;
     try {
-      if (!f.temp) this.region(f).sync();
+      // A held journal needs no sync: nothing it protects reaches the volume before the
+      // whole transaction does, at the database's sync.
+      if (f.kind === 'db') this.syncDb();
+      else if (f.kind === 'journal' && !this.heldJournal) this.journal.sync();
       return VFS.SQLITE_OK;
     } catch (err) {
       return this.fail(err, VFS.SQLITE_IOERR_FSYNC);
@@ -245,7 +343,7 @@ export class BlockVfs extends VFS.Base {
   override xFileSize(pFile: number, pSize: number): number {
     const f = this.files.get(pFile);
     if (!f) return VFS.SQLITE_IOERR;
-    const size = f.temp ? f.temp.size : this.region(f).size;
+    const size = (f.temp ?? (f.kind === 'journal' ? this.heldJournal : null) ?? this.region(f)).size;
     new DataView(this.heap.HEAPU8.buffer).setBigInt64(pSize, BigInt(size), true);
     return VFS.SQLITE_OK;
   }

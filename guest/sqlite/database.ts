@@ -10,7 +10,7 @@
 import SQLiteESMFactory from '@journeyapps/wa-sqlite/dist/wa-sqlite.mjs';
 import * as SQLite from '@journeyapps/wa-sqlite';
 import type { BlockDevice } from '../block-device';
-import { BlockVfs, type BlockVfsStats, type WasmHeap } from './block-vfs';
+import { BlockVfs, HOLD_TRANSACTION_BYTES, type BlockVfsStats, type WasmHeap } from './block-vfs';
 
 /** A value SQLite can store, as it crosses to and from the guest. */
 export type SqlValue = number | bigint | string | Uint8Array | null;
@@ -39,6 +39,14 @@ export interface OpenOptions {
    * and syncs the journal on the volume first, as before 2026-12-01 (for comparison).
    */
   batchAtomic?: boolean;
+  /**
+   * Hold a transaction of up to this many bytes (its changed pages and its rollback
+   * journal) in guest memory and commit it as one atomic group when SQLite syncs the
+   * database, so no journal block reaches the volume (default 64 MiB); past it, or refused
+   * by dom0, the journal goes to the volume and the transaction commits the journaled way.
+   * 0: every transaction the journaled way.
+   */
+  holdBytes?: number;
 }
 
 export class SqlError extends Error {
@@ -75,7 +83,10 @@ export class SqlDatabase {
       },
     })) as WasmHeap;
     const sqlite3 = SQLite.Factory(module);
-    const vfs = new BlockVfs(`tabvisor-block-${vfsSeq++}`, module, dev, 'main.db', opts.batchAtomic ?? true);
+    if (opts.holdBytes !== undefined && !(Number.isFinite(opts.holdBytes) && opts.holdBytes >= 0)) {
+      throw new SqlError(`holdBytes must be a number of bytes ≥ 0, got ${opts.holdBytes}`, SQLite.SQLITE_MISUSE);
+    }
+    const vfs = new BlockVfs(`tabvisor-block-${vfsSeq++}`, module, dev, 'main.db', opts.batchAtomic ?? true, opts.holdBytes ?? HOLD_TRANSACTION_BYTES);
     sqlite3.vfs_register(vfs, false);
     let handle: number;
     try {

@@ -35,6 +35,11 @@ export class RegionFile {
   readonly stats: RegionFileStats = { blockReads: 0, dirtyHits: 0, blocksWritten: 0, readModifyWrites: 0, syncs: 0, atomicCommits: 0, atomicFallbacks: 0 };
   /** Between beginAtomic and commit/rollback: the size to go back to; dirty blocks stay unwritten until the commit. */
   private atomicFrom: number | null = null;
+  /**
+   * While set, dirty blocks are never written early: the transaction they belong to is
+   * committed whole (`commitAtomic`) or, after its journal is durable, by `sync`.
+   */
+  holdWrites = false;
   private readonly bs: number;
 
   constructor(
@@ -120,7 +125,7 @@ export class RegionFile {
     }
     this.size = Math.max(this.size, offset + src.length);
     // Not inside an atomic group: writing part of it early would make that part durable alone.
-    if (this.dirty.size > MAX_DIRTY_BLOCKS && this.atomicFrom === null) this.sync();
+    if (this.dirty.size > MAX_DIRTY_BLOCKS && this.atomicFrom === null && !this.holdWrites) this.sync();
   }
 
   /** Set the logical size. Dirty blocks wholly past it are dropped; a partial tail is zeroed. */
@@ -190,5 +195,9 @@ export class RegionFile {
 
   get dirtyBlocks(): number {
     return this.dirty.size;
+  }
+
+  get dirtyBytes(): number {
+    return this.dirty.size * this.bs;
   }
 }

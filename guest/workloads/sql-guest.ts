@@ -2,7 +2,7 @@
 // tenant. Opens the database on its block device (its own copy-on-write clone of a base
 // database) and offers SQL to the host as a comlink API on `ctx.init.control`.
 //
-// ctx.init: { grant, control, sqliteWasm: WebAssembly.Module, cacheSize?: number, batchAtomic?: boolean }
+// ctx.init: { grant, control, sqliteWasm: WebAssembly.Module, cacheSize?: number, batchAtomic?: boolean, holdBytes?: number }
 import { expose } from 'comlink';
 import { openBlockDevice, type BlockDeviceStats } from '../block-device';
 import type { GuestContext } from '../../shared/boot-protocol';
@@ -36,6 +36,7 @@ interface SqlGuestInit {
   sqliteWasm: WebAssembly.Module;
   cacheSize?: number;
   batchAtomic?: boolean;
+  holdBytes?: number;
 }
 
 export default async function main(ctx: GuestContext): Promise<void> {
@@ -49,6 +50,7 @@ export default async function main(ctx: GuestContext): Promise<void> {
       wasm: init.sqliteWasm,
       ...(init.cacheSize !== undefined ? { cacheSize: init.cacheSize } : {}),
       ...(init.batchAtomic !== undefined ? { batchAtomic: init.batchAtomic } : {}),
+      ...(init.holdBytes !== undefined ? { holdBytes: init.holdBytes } : {}),
     }));
   let current: SqlDatabase | null = null;
   void db().then(
@@ -68,5 +70,5 @@ export default async function main(ctx: GuestContext): Promise<void> {
 
 function emptyVfsStats(): BlockVfsStats {
   const file = { blockReads: 0, dirtyHits: 0, blocksWritten: 0, readModifyWrites: 0, syncs: 0, atomicCommits: 0, atomicFallbacks: 0 };
-  return { db: { ...file }, journal: { ...file }, bytesIntoHeap: 0, busy: 0 };
+  return { db: { ...file }, journal: { ...file }, bytesIntoHeap: 0, busy: 0, journalToVolume: 0 };
 }

@@ -126,6 +126,8 @@ export interface SqlTenantOptions extends Omit<SpawnOptions, 'module' | 'init'> 
   cacheSize?: number;
   /** Batch-atomic commits (default true): one atomic group per transaction, the journal in memory (guest/sqlite/database.ts). */
   batchAtomic?: boolean;
+  /** Transactions up to this many bytes held in memory and committed whole (default 64 MiB; 0: the journaled way; guest/sqlite/database.ts). */
+  holdBytes?: number;
 }
 
 /**
@@ -137,12 +139,17 @@ export const SQL_TENANT_PRIVATE_BYTES = 32 << 20;
 
 /** A SQL guest on a clone of `base` (or on `dataset` as is): one tenant. */
 export async function spawnSqlGuest(hv: Hypervisor, opts: SqlTenantOptions): Promise<GuestHandle<SqlGuestApi>> {
-  const { cacheSize, batchAtomic, ...spawn } = opts;
+  const { cacheSize, batchAtomic, holdBytes, ...spawn } = opts;
   const wasm = await sqliteWasm();
   return hv.guests.spawn<SqlGuestApi>({
     privateBytes: SQL_TENANT_PRIVATE_BYTES,
     ...spawn,
     module: SQL_GUEST_URL,
-    init: { sqliteWasm: wasm, ...(cacheSize !== undefined ? { cacheSize } : {}), ...(batchAtomic !== undefined ? { batchAtomic } : {}) },
+    init: {
+      sqliteWasm: wasm,
+      ...(cacheSize !== undefined ? { cacheSize } : {}),
+      ...(batchAtomic !== undefined ? { batchAtomic } : {}),
+      ...(holdBytes !== undefined ? { holdBytes } : {}),
+    },
   });
 }

@@ -118,7 +118,7 @@ describe('SQLite guests on clones of one database', { timeout: SLOW }, () => {
     expect(shared).toBeGreaterThan(mine * 10);
   });
 
-  it('commits a transaction as one atomic group: one pool commit, no journal block; with the journal it takes more', async () => {
+  it('commits a transaction as one atomic group, batch-atomic or held: one pool commit, no journal block; the journaled way takes more', async () => {
     const txn = "BEGIN; UPDATE products SET price = price + 1 WHERE id % 7 = 0; INSERT INTO customers(name, email, country, created) VALUES ('Atomic', 'a@example.org', 'SE', '2026-12-01'); COMMIT;";
     const measure = async (g: GuestHandle<SqlGuestApi>) => {
       await g.api.query('SELECT count(*) FROM products'); // opened, pages cached
@@ -134,17 +134,24 @@ describe('SQLite guests on clones of one database', { timeout: SLOW }, () => {
       };
     };
     const atomic = await tenant();
-    const journaled = await spawnSqlGuest(hv, { base: 'shop@base', batchAtomic: false });
-    live.push(journaled);
+    // SQLite's journal written (to memory), the transaction held and committed whole at the database's sync.
+    const held = await spawnSqlGuest(hv, { base: 'shop@base', batchAtomic: false });
+    const journaled = await spawnSqlGuest(hv, { base: 'shop@base', batchAtomic: false, holdBytes: 0 });
+    live.push(held, journaled);
     const a = await measure(atomic);
+    const h = await measure(held);
     const j = await measure(journaled);
     expect(a).toMatchObject({ commits: 1, journalBlocks: 0, atomicCommits: 1 });
+    expect(h).toMatchObject({ commits: 1, journalBlocks: 0, atomicCommits: 1 });
     expect(a.dbBlocks).toBeGreaterThan(1);
+    expect(h.dbBlocks).toBe(a.dbBlocks);
     expect(j.atomicCommits).toBe(0);
     expect(j.journalBlocks).toBeGreaterThan(0);
     expect(j.commits).toBeGreaterThan(a.commits);
     const check = "SELECT count(*), round(sum(price), 2) FROM products UNION ALL SELECT count(*), 0 FROM customers WHERE name = 'Atomic'";
-    expect((await atomic.api.query(check)).rows).toEqual((await journaled.api.query(check)).rows);
+    const want = (await journaled.api.query(check)).rows;
+    expect((await atomic.api.query(check)).rows).toEqual(want);
+    expect((await held.api.query(check)).rows).toEqual(want);
   });
 
   it('a transaction larger than dom0 will hold as one group commits through the journal instead', async () => {
@@ -157,8 +164,11 @@ describe('SQLite guests on clones of one database', { timeout: SLOW }, () => {
       expect(before).toBeGreaterThan(0);
       await g.api.query('BEGIN; UPDATE products SET price = price + 100; COMMIT;');
       const s = (await g.api.stats()).vfs;
-      expect(s.db.atomicFallbacks).toBeGreaterThanOrEqual(1);
+      // Refused as a batch-atomic group, then, journaled in memory, refused again as a held
+      // group at the database's sync: its journal went to the volume, then its pages.
+      expect(s.db.atomicFallbacks).toBeGreaterThanOrEqual(2);
       expect(s.db.atomicCommits).toBe(0);
+      expect(s.journalToVolume).toBe(1);
       expect(s.journal.blocksWritten).toBeGreaterThan(0);
       expect((await g.api.query('SELECT count(*) FROM products WHERE price >= 100')).rows[0]![0]).toBe(before);
       expect(await g.api.integrityCheck()).toBe('ok');
@@ -177,17 +187,30 @@ describe('SQLite guests on clones of one database', { timeout: SLOW }, () => {
     expect((await g.api.query('SELECT count(*), sum(qty) FROM order_items')).rows).toEqual(before);
   });
 
-  it('a snapshot taken mid-transaction is the database before it (the hot journal rolls back)', async () => {
-    // A tiny page cache makes SQLite spill changed pages into the database mid-transaction,
-    // so the volume holds half a transaction and a hot journal when the snapshot is taken.
-    const g = await tenant('shop@base', 16);
+  for (const [how, holdBytes] of [['held in memory: nothing of it on the volume', undefined], ['the journaled way: the hot journal rolls back', 0]] as const) {
+  it(`a snapshot taken mid-transaction is the database before it (${how})`, async () => {
+    // A tiny page cache makes SQLite spill changed pages mid-transaction. Held (the
+    // default), they stay in the guest until the commit; the journaled way, they go into
+    // the database, so the volume holds half a transaction and a hot journal when the
+    // snapshot is taken.
+    const g = await spawnSqlGuest(hv, { base: 'shop@base', cacheSize: 16, ...(holdBytes !== undefined ? { holdBytes } : {}) });
+    live.push(g);
     await g.api.run('UPDATE customers SET notes = ?', ['committed before the snapshot']);
+    const written0 = (await g.api.stats()).vfs.db.blocksWritten;
     await g.api.query("BEGIN; UPDATE customers SET notes = hex(randomblob(200)), country = 'XX'; DELETE FROM orders WHERE id % 3 = 0;");
-    expect((await g.api.stats()).vfs.db.blocksWritten).toBeGreaterThan(0);
-    await hv.pool.snapshot(g.dataset, 'mid@txn');
-    const { journal } = await exportDatabase(hv, 'mid@txn');
-    expect(journal).not.toBeNull(); // the snapshot caught a hot journal
-    const h = await tenant('mid@txn');
+    const mid = (await g.api.stats()).vfs;
+    const tag = `mid${holdBytes ?? 'held'}`;
+    await hv.pool.snapshot(g.dataset, `${tag}@txn`);
+    const { journal } = await exportDatabase(hv, `${tag}@txn`);
+    if (holdBytes === 0) {
+      expect(mid.db.blocksWritten).toBeGreaterThan(written0);
+      expect(journal).not.toBeNull(); // the snapshot caught a hot journal
+    } else {
+      expect(mid.db.blocksWritten, 'pages of the open transaction written to the volume').toBe(written0);
+      expect(mid.journal.blocksWritten, 'journal blocks written to the volume').toBe(0);
+      expect(journal).toBeNull();
+    }
+    const h = await tenant(`${tag}@txn`);
     expect((await h.api.query("SELECT count(*) FROM customers WHERE country = 'XX'")).rows[0]![0]).toBe(0);
     expect((await h.api.query("SELECT count(*) FROM customers WHERE notes = 'committed before the snapshot'")).rows[0]![0]).toBe(reference['counts']![0]![0]);
     expect((await h.api.query('SELECT count(*) FROM orders')).rows[0]![0]).toBe(reference['counts']![0]![1]);
@@ -196,10 +219,28 @@ describe('SQLite guests on clones of one database', { timeout: SLOW }, () => {
     // g's committed database is checked through a snapshot opened with an ordinary page
     // cache (afterEach checks every live tenant): with g's 16 pages, integrity_check
     // re-reads the whole file over and over (40 s of this test).
-    await hv.pool.snapshot(g.dataset, 'mid@committed');
-    await tenant('mid@committed');
+    await hv.pool.snapshot(g.dataset, `${tag}@committed`);
+    await tenant(`${tag}@committed`);
     live.splice(live.indexOf(g), 1);
     await g.kill();
+  });
+  }
+
+  it('a transaction past what the VFS holds goes the journaled way, and commits right', async () => {
+    const g = await spawnSqlGuest(hv, { base: 'shop@base', cacheSize: 16, holdBytes: 256 << 10 });
+    live.push(g);
+    const before = (await g.api.query("SELECT count(*) FROM orders WHERE id % 3 = 0")).rows[0]![0] as number;
+    await g.api.query("BEGIN; UPDATE customers SET notes = hex(randomblob(200)); DELETE FROM orders WHERE id % 3 = 0; COMMIT;");
+    const s = (await g.api.stats()).vfs;
+    expect(s.journalToVolume).toBe(1);
+    expect(s.journal.blocksWritten).toBeGreaterThan(0);
+    expect((await g.api.query('SELECT count(*) FROM orders')).rows[0]![0]).toBe((reference['counts']![0]![1] as number) - before);
+    // The next transaction is held again.
+    await g.api.run('UPDATE customers SET country = ? WHERE id = 1', ['YY']);
+    const t = (await g.api.stats()).vfs;
+    expect(t.journalToVolume).toBe(1);
+    expect(t.journal.blocksWritten, 'journal blocks of the held transaction after it').toBe(s.journal.blocksWritten);
+    expect(t.db.atomicCommits).toBe(s.db.atomicCommits + 1);
   });
 
   it('exports a tenant as a database another tenant opens with its writes', async () => {

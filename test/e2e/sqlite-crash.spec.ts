@@ -1,7 +1,7 @@
 // Playwright, real Chromium: SIGKILL the browser while a SQL guest is committing
-// transactions (with a page cache so small that SQLite writes into the database
-// mid-transaction, or with SQLite's default cache, where each transaction is one atomic
-// group of blocks and no journal reaches the volume), start a new browser on the same profile, and check that every
+// transactions (with a page cache so small that SQLite spills mid-transaction: held in
+// the guest, or written into the database behind a journal on the volume; or with
+// SQLite's default cache, batch-atomic: each transaction one atomic group of blocks), start a new browser on the same profile, and check that every
 // acknowledged transaction is there, no transaction is there in part, PRAGMA
 // integrity_check is ok, and the exported file is a database the sqlite3 CLI agrees with.
 import { expect, test, chromium, type Page } from '@playwright/test';
@@ -31,8 +31,8 @@ function browserPid(profile: string): number {
     .map((l) => Number(l.trim().split(/\s+/)[0]))[0]!;
 }
 
-for (const [run, after, cache] of [[1, 6, 8], [2, 15, 8], [3, 15, -2000]] as const) {
-  const how = cache > 0 ? 'journaled, spilling' : 'atomic groups';
+for (const [run, after, cache, hold] of [[1, 6, 8, 0], [2, 15, 8, 0], [3, 15, -2000, null], [4, 15, 8, null]] as const) {
+  const how = hold === 0 ? 'journaled, spilling' : cache > 0 ? 'spilling, held' : 'batch-atomic';
   test(`a killed browser loses no committed SQLite transaction and keeps no partial one (run ${run}, ${how})`, async ({ baseURL }) => {
     test.setTimeout(240_000);
     const profile = mkdtempSync(join(tmpdir(), 'sqlite-crash-profile-'));
@@ -42,14 +42,14 @@ for (const [run, after, cache] of [[1, 6, 8], [2, 15, 8], [3, 15, -2000]] as con
       const first = await launch();
       const page = first.pages()[0] ?? (await first.newPage());
       page.on('pageerror', (e) => console.log(`page error: ${e.message}`));
-      await page.goto(`/test/e2e/pages/sqlite-crash.html?mode=write&pool=${pool}&cache=${cache}`);
+      await page.goto(`/test/e2e/pages/sqlite-crash.html?mode=write&pool=${pool}&cache=${cache}${hold !== null ? `&hold=${hold}` : ''}`);
       await expect.poll(() => acked(page), { timeout: 180_000 }).toBeGreaterThanOrEqual(after);
       const lastAck = await acked(page);
-      // Which commit path the kill lands in: atomic groups with the default cache; with the
-      // tiny one, the first few transactions (a small database) fit it and the rest spill
-      // through the journal.
+      // Which commit path the kill lands in: one atomic group per transaction unless hold=0;
+      // then the first few transactions (a small database) fit the tiny cache and the rest
+      // spill through the journal.
       const atomic = await page.evaluate(() => window.__sqliteAtomic);
-      if (cache > 0) expect(atomic, 'transactions committed as atomic groups').toBeLessThan(lastAck - 1);
+      if (hold === 0) expect(atomic, 'transactions committed as atomic groups').toBeLessThan(lastAck - 1);
       else expect(atomic, 'transactions committed as atomic groups (the count lags the ack by one)').toBeGreaterThanOrEqual(lastAck - 1);
       process.kill(browserPid(profile), 'SIGKILL'); // mid-transaction: the next one is running
       await first.close().catch(() => undefined);

@@ -2,9 +2,11 @@
 // mode=write: a SQL guest on the volume 'ledger' commits transactions forever; each adds
 // ROWS rows tagged with its number and moves a running total, and each commit SQLite
 // acknowledged is reported (window.__sqliteAcked). The page cache is tiny by default
-// (cache=8), so SQLite writes pages into the database mid-transaction: a kill leaves a hot
-// journal. With cache=-2000 (SQLite's default) each transaction fits the cache and commits
-// as one atomic group, its journal in memory (window.__sqliteAtomic counts them).
+// (cache=8), so SQLite spills pages mid-transaction: held in the guest until the commit,
+// which makes each transaction one atomic group, or with hold=0 written into the
+// database, so that a kill leaves a hot journal. With cache=-2000 (SQLite's default) each
+// transaction fits the cache and commits batch-atomic. window.__sqliteAtomic counts the
+// transactions committed as one group either way.
 // mode=verify: reopens the pool and the database after the browser was killed, and
 // reports what is there; the spec decides what is allowed.
 import { Hypervisor } from '../../../host/page/hypervisor';
@@ -36,6 +38,7 @@ const pool = params.get('pool') ?? 'sqlite-crash';
 window.__sqliteAcked = 0;
 window.__sqliteAtomic = 0;
 const cacheSize = Number(params.get('cache') ?? 8);
+const hold = params.get('hold');
 
 async function base64(blob: Blob): Promise<string> {
   const url = await new Promise<string>((resolve, reject) => {
@@ -50,7 +53,7 @@ async function base64(blob: Blob): Promise<string> {
 async function write(): Promise<void> {
   const hv = await Hypervisor.start({ poolName: pool, arenaFrames: 4096, quota: 2048, scrubEveryMs: 0 });
   await createDatabaseVolume(hv, 'ledger', 16 << 20);
-  const g = await spawnSqlGuest(hv, { dataset: 'ledger', cacheSize });
+  const g = await spawnSqlGuest(hv, { dataset: 'ledger', cacheSize, ...(hold !== null ? { holdBytes: Number(hold) } : {}) });
   await g.api.query('CREATE TABLE ledger(id INTEGER PRIMARY KEY, txn INTEGER NOT NULL, payload TEXT NOT NULL); CREATE INDEX ledger_txn ON ledger(txn); CREATE TABLE total(n INTEGER NOT NULL); INSERT INTO total VALUES (0);');
   for (let n = 1; ; n++) {
     await g.api.query(
