@@ -342,35 +342,46 @@ describe('SQLite: malformed databases and tenants on one clone', { timeout: SLOW
    * WAL import above). A page cache smaller than a transaction makes SQLite spill changed
    * pages into the database file before the commit.
    */
-  async function seededTenant(hv: Hypervisor, cacheSize: number): Promise<GuestHandle<SqlGuestApi>> {
+  async function seededTenant(hv: Hypervisor, cacheSize: number, holdBytes?: number): Promise<GuestHandle<SqlGuestApi>> {
     await createDatabaseVolume(hv, 'db', 32 << 20);
     await hv.pool.snapshot('db', 'db@empty');
-    const g = await spawnSqlGuest(hv, { base: 'db@empty', cacheSize });
+    const g = await spawnSqlGuest(hv, { base: 'db@empty', cacheSize, ...(holdBytes !== undefined ? { holdBytes } : {}) });
     live.push(g);
     await g.api.run('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT UNIQUE)');
     await g.api.run("INSERT INTO t(v) SELECT 'row-' || x FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200) SELECT x FROM c)");
     return g;
   }
 
-  it('two guests on one clone: the second is refused; a guest killed mid-transaction leaves a hot journal the next one rolls back', async () => {
+  for (const held of [false, true]) {
+  const what = held ? 'leaves nothing of it on the volume (held in the guest)' : 'leaves a hot journal the next one rolls back (holdBytes 0)';
+  it(`two guests on one clone: the second is refused; a guest killed mid-transaction ${what}`, async () => {
     const hv = await start();
-    const a = await seededTenant(hv, 100);
+    const a = await seededTenant(hv, 100, held ? undefined : 0);
     // SQLite's rule is one writer per database; here a clone is one domain's, so a second
     // guest on it is refused outright rather than sharing a file without shared locks.
     const second = await spawnSqlGuest(hv, { dataset: a.dataset }).then(() => null, (e: unknown) => e);
     expect(second).toBeInstanceOf(DatasetInUseError);
 
     // About 1,500 pages of committed rows, then a transaction that rewrites every one of
-    // them: past the VFS's bound on unsynced blocks (1,024), so changed pages reach the
-    // pool before the commit, and only the journal can undo them.
+    // them: past the VFS's bound on unsynced blocks (1,024), so the journaled way changed
+    // pages reach the pool before the commit, and only the journal can undo them; held,
+    // nothing of the transaction leaves the guest before its commit.
     await a.api.run('CREATE TABLE pad(id INTEGER PRIMARY KEY, b BLOB)');
     await a.api.run('INSERT INTO pad(b) SELECT randomblob(3000) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1500) SELECT x FROM c)');
+    const w0 = (await a.api.stats()).vfs;
     await a.api.run('BEGIN');
     await a.api.run("UPDATE t SET v = v || '-changed'");
     await a.api.run('UPDATE pad SET b = zeroblob(3000)');
     expect((await a.api.query('SELECT count(*) FROM pad WHERE b = zeroblob(3000)')).rows).toEqual([[1500]]);
-    expect((await a.api.stats()).vfs.db.blocksWritten).toBeGreaterThan(1024); // written before any commit
-    expect((await exportDatabase(hv, a.dataset)).journal).not.toBeNull(); // hot
+    const before = (await a.api.stats()).vfs;
+    if (held) {
+      expect(before.db.blocksWritten, 'blocks of the open transaction written').toBe(w0.db.blocksWritten);
+      expect(before.journal.blocksWritten).toBe(w0.journal.blocksWritten);
+      expect((await exportDatabase(hv, a.dataset)).journal).toBeNull();
+    } else {
+      expect(before.db.blocksWritten - w0.db.blocksWritten).toBeGreaterThan(1024); // written before any commit
+      expect((await exportDatabase(hv, a.dataset)).journal).not.toBeNull(); // hot
+    }
     await a.kill();
     live.splice(live.indexOf(a), 1);
 
@@ -382,6 +393,7 @@ describe('SQLite: malformed databases and tenants on one clone', { timeout: SLOW
     const { journal } = await exportDatabase(hv, a.dataset);
     expect(journal).toBeNull(); // rolled back and deleted by b's first read
   });
+  }
 
   it('a statement that fails on a constraint midway undoes only itself; the transaction commits whole, the file opens in the reference sqlite3', async () => {
     const hv = await start();
