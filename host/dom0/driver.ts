@@ -572,10 +572,19 @@ export class Dom0Driver {
     if (!block?.exclusive) return;
     const t = d.priv;
     if (t.closed || t.lookup(block.key) !== null || d.privFilling.has(block.key)) return;
-    const taken = t.allocate(block.key);
+    let taken = t.allocate(block.key);
+    // Every private frame mapped: take back mappings of them no view holds, as a private
+    // fill does.
+    if (!taken && !d.copies && this.reclaim(d, RECLAIM_STEP, false) > 0) taken = t.allocate(block.key);
     // Only a cache: a frame that cannot be had (or grown) keeps nothing, and the write,
     // durable already, is acknowledged all the same.
-    if (taken && t.fill(taken.frame, bytes)) this.counters.keptWrites++;
+    if (!taken || !t.fill(taken.frame, bytes)) return;
+    this.counters.keptWrites++;
+    // Mapped at once on zero-copy: what a guest reads most after a write is what it wrote
+    // (a SQLite tenant's pages after its commit), and with the mapping that read is a
+    // page-map hit instead of a ring round trip. A private frame counts against no share,
+    // and dom0 takes the mapping back like any other when it needs the frame.
+    if (!d.copies && d.alive && d.shadow[lba] === EMPTY) this.mapInto(d, lba, d.group.layout.frames + taken.frame);
   }
 
   /**

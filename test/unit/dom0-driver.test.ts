@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { Dom0Driver } from '../../host/dom0/driver';
 import { MemoryBlockStore } from '../../host/dom0/block-store';
 import { Status } from '../../shared/protocol';
+import { decodeFrame } from '../../shared/ids';
 import { zeroCopy } from './helpers/zero-copy-domain';
 
 const BS = 4096;
@@ -161,16 +162,54 @@ describe('dom0 driver', () => {
     const { driver } = setup();
     const a = zeroCopy(driver, await driver.createDomain('clone-a'));
     await driver.write(a, 3, block(0x5e));
+    // Kept in a private frame and mapped at once: the read back is a mapping hit.
+    expect(decodeFrame(a.shadow[3]!)).toBeGreaterThanOrEqual(16);
     const r = await driver.read(a, 3);
     expect(r.frame).toBeGreaterThanOrEqual(16);
     expect(driver.frameView(a, r.frame)[0]).toBe(0x5e);
     const g = driver.groups.get('g1')!;
     for (let f = 0; f < 16; f++) expect(g.table.view(f).includes(0x5e)).toBe(false);
-    expect(a.counters.privateReads).toBe(1);
+    expect(a.counters.privateReads).toBe(0);
+    expect(driver.counters.poolReads).toBe(0);
     // The same bytes written by another clone are deduplicated: shared, so the group arena.
     const b = zeroCopy(driver, await driver.createDomain('clone-b'));
     await driver.write(b, 4, block(0x5e));
     expect((await driver.read(b, 4)).frame).toBeLessThan(16);
+  });
+
+  it('maps a written block from its private frame at once; with every private frame mapped it takes back unleased mappings, and keeps nothing when all are leased', async () => {
+    const store = new MemoryBlockStore();
+    store.addVolume('big@snap', { blocks: 32, blockBytes: BS, readOnly: true, group: 'g1' });
+    store.cloneVolume('big@snap', 'big-a');
+    store.cloneVolume('big@snap', 'big-b');
+    const driver = new Dom0Driver(store, { arenaFrames: 16, promoteAt: 2, quota: 64, shared: true });
+    const a = zeroCopy(driver, await driver.createDomain('big-a', undefined, undefined, 16 * BS));
+    expect(a.priv.layout.frames).toBe(16);
+    for (let lba = 0; lba < 20; lba++) expect((await driver.write(a, lba, block(100 + lba))).status).toBe(Status.OK);
+    expect(driver.counters.keptWrites).toBe(20);
+    expect(a.counters.revoked).toBeGreaterThan(0); // mappings of earlier writes, taken back for later ones
+    for (let lba = 16; lba < 20; lba++) expect(a.guest.pageMap[lba], `LBA ${lba} mapped at once`).toBeGreaterThan(16);
+    for (let lba = 0; lba < 20; lba++) expect(driver.frameView(a, (await driver.read(a, lba)).frame)[0], `LBA ${lba}`).toBe(100 + lba);
+    // Every private frame mapped and leased: the write is durable and acknowledged, kept nowhere, mapped nowhere.
+    const b = zeroCopy(driver, await driver.createDomain('big-b', undefined, undefined, 16 * BS));
+    for (let lba = 0; lba < 16; lba++) await driver.write(b, lba, block(50 + lba));
+    b.guest.lease.fill(1);
+    const kept = driver.counters.keptWrites;
+    expect((await driver.write(b, 20, block(70))).status).toBe(Status.OK);
+    expect(driver.counters.keptWrites).toBe(kept);
+    expect(b.guest.pageMap[20]).toBe(0);
+    b.guest.lease.fill(0);
+    const r = await driver.read(b, 20);
+    expect(driver.frameView(b, r.frame)[0]).toBe(70);
+  });
+
+  it('maps nothing on a write over the copy transport (no mapping outlives a request there)', async () => {
+    const { driver } = setup();
+    const a = await driver.createDomain('clone-a');
+    expect(a.copies).toBe(true);
+    await driver.write(a, 3, block(0x5e));
+    expect(a.shadow[3]).toBe(0);
+    expect(driver.counters.keptWrites).toBe(1);
   });
 
   it('refuses a second live domain on one clone, with a typed error', async () => {
@@ -190,7 +229,8 @@ describe('dom0 driver', () => {
     const w = await driver.write(a, 1, block(9));
     expect(w.status).toBe(Status.OK);
     expect(store.commits).toBe(1);
-    expect(a.shadow[1]).toBe(0); // a's old mapping was dropped
+    // a's old mapping was dropped; the new block is mapped from a private frame.
+    expect(decodeFrame(a.shadow[1]!)).toBeGreaterThanOrEqual(16);
     const after = await driver.read(a, 1);
     expect(after.frame).not.toBe(before.frame);
     expect(driver.frameView(a, after.frame)[0]).toBe(9);
