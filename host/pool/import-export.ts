@@ -3,13 +3,13 @@
 //
 // Import pipeline: while slice k is being committed, slice k+1 is read from the source and
 // hashed, so IndexedDB, the Blob reader and WebCrypto overlap. Memory in flight is about
-// two slices (plus the committing transaction's buffers); a Blob's slices are read into
-// two buffers used in turn (blob-slices.ts).
+// two slices (plus the committing transaction's buffers). A Blob's slice is read with
+// arrayBuffer(), a fresh buffer each (a byte stream's BYOB reader into two buffers used in
+// turn was tried and taken out: docs/pool.md, "What limits the pool").
 import { InvalidArgumentError } from '../../shared/errors/pool-errors';
 import type { CreateVolumeOptions, DatasetInfo, DatasetRef } from './types';
 import { DEFAULT_BLOCK_BYTES } from './tree-math';
 import { prepareBlocks, type PreparedBlocks } from './write-path';
-import { BlobSlices } from './blob-slices';
 
 /** What streaming needs of the pool (Pool implements it; declared here so the two files do not import each other). */
 export interface VolumeStore {
@@ -48,6 +48,13 @@ export interface ImportProgress {
 
 export const DEFAULT_COMMIT_EVERY_BYTES = 16 * 1024 * 1024;
 
+/** Bytes [start, end) of a Blob, in a buffer of our own. */
+async function readSlice(blob: Blob, start: number, end: number): Promise<Uint8Array<ArrayBuffer>> {
+  const bytes = new Uint8Array(await blob.slice(start, end).arrayBuffer());
+  if (bytes.length !== end - start) throw new InvalidArgumentError(`the source ended after ${start + bytes.length} of ${end} bytes: it changed while it was read`);
+  return bytes;
+}
+
 function afterMacrotask<T>(f: () => Promise<T>): Promise<T> {
   return new Promise<void>((resolve) => setTimeout(resolve, 0)).then(f);
 }
@@ -82,10 +89,9 @@ export async function importVolume(
   // this name, and the next open frees what earlier slices committed.
   const info = await pool.beginVolume(opts.name, { sizeBytes, blockSize, ...(opts.group !== undefined ? { group: opts.group } : {}) });
 
-  const slices = blob ? new BlobSlices(source as Blob, step) : null;
-  const prepare = async (start: number): Promise<PreparedBlocks & { source: Uint8Array<ArrayBuffer> }> => {
+  const prepare = async (start: number): Promise<PreparedBlocks> => {
     const end = Math.min(total, start + step);
-    const bytes = slices ? await slices.read(start, end) : new Uint8Array(source as ArrayBuffer, start, end - start);
+    const bytes = blob ? await readSlice(source as Blob, start, end) : new Uint8Array(source as ArrayBuffer, start, end - start);
     // A Blob's slice is read into a buffer of our own; an ArrayBuffer is the caller's, and
     // the import holds views of it until each slice commits (see ImportOptions).
     const p = await prepareBlocks(bytes, blockSize, { owned: true });
@@ -93,11 +99,11 @@ export async function importVolume(
     // block is zero-padded by prepareBlocks; stage it as the whole block (or up to the
     // volume's end), since the pool accepts a partial block only at the volume's end.
     if (end === total && total % blockSize !== 0) p.bytes = Math.min(p.blocks.length * blockSize, sizeBytes - start);
-    return { ...p, source: bytes };
+    return p;
   };
 
   try {
-    let p: (PreparedBlocks & { source: Uint8Array<ArrayBuffer> }) | null = await prepare(0);
+    let p: PreparedBlocks | null = await prepare(0);
     for (let start = 0; p; start += step) {
       await pool.stagePreparedBlocks(info.id, start / blockSize, p);
       if (start + step >= total) await pool.completeVolume(info.id);
@@ -109,8 +115,6 @@ export async function importVolume(
       const next = start + step < total ? afterMacrotask(() => prepare(start + step)) : null;
       next?.catch(() => undefined); // observed below, unless the commit fails first
       const txg = await committed;
-      // Committed: the staged views of this slice are gone, and its buffer can take the one after next.
-      slices?.release(p.source);
       onProgress?.({ bytesDone: Math.min(total, start + step), bytesTotal: total, txg });
       p = next ? await next : null;
     }

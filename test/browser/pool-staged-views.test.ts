@@ -6,7 +6,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChecksumError, CommitError, InvalidArgumentError, Pool } from '../../host/pool';
 import { prepareBlocks } from '../../host/pool/write-path';
-import { BlobSlices } from '../../host/pool/blob-slices';
 import { deleteDatabase } from '../helpers/idb';
 
 const opened: Pool[] = [];
@@ -109,24 +108,7 @@ describe('staged blocks are views', () => {
   });
 });
 
-describe('BlobSlices: a Blob read into buffers used in turn', () => {
-  it('a slice held is never overwritten by the next read; a released buffer is used again', async () => {
-    const n = 3 * BS;
-    const src = random(4 * n - 100);
-    const slices = new BlobSlices(new Blob([src]), n);
-    const a = await slices.read(0, n);
-    const b = await slices.read(n, 2 * n);
-    expect(a).toEqual(src.subarray(0, n)); // still whole after b was read
-    expect(b).toEqual(src.subarray(n, 2 * n));
-    slices.release(a);
-    const c = await slices.read(2 * n, 3 * n);
-    expect(c).toEqual(src.subarray(2 * n, 3 * n));
-    expect(a.buffer.detached).toBe(true); // its memory went to c (a byte stream's reader took it)
-    expect(b).toEqual(src.subarray(n, 2 * n));
-    const d = await slices.read(3 * n, src.length); // the short last slice
-    expect(d).toEqual(src.subarray(3 * n));
-  });
-
+describe('importing a Blob', () => {
   it('a source whose slice comes back short fails the import with a clear error and leaves nothing', async () => {
     const pool = await freshPool();
     const whole = new Blob([random(4 * BS)]);
@@ -143,7 +125,7 @@ describe('BlobSlices: a Blob read into buffers used in turn', () => {
     expect(pool.list()).toEqual([]);
   });
 
-  it('a File import whose slices reuse buffers stores exactly the file', async () => {
+  it('a File import in several slices stores exactly the file', async () => {
     const pool = await freshPool();
     const src = random(9 * BS + 777);
     await pool.importVolume(new File([src], 'x.img'), { name: 'v', blockSize: BS, commitEveryBytes: 2 * BS });
