@@ -21,6 +21,8 @@ export class DatasetsView {
   private readonly strips = new Map<string, { canvas: HTMLCanvasElement; text: HTMLElement; info: DatasetInfo }>();
   private signature = '';
   private readonly snapSource = h('select', { id: 'snap-source' });
+  /** Every dataset's name, as of the last render. */
+  private names = new Set<string>();
   private readonly snapName = h('input', { id: 'snap-name', type: 'text', required: true, pattern: '[^@/]+', 'aria-describedby': 'snap-hint' });
 
   constructor(private readonly actions: DatasetActions) {
@@ -47,12 +49,24 @@ export class DatasetsView {
   /** Offer `ds` in the snapshot form, with a fresh default name (the tree's Snapshot buttons). */
   private pickForSnapshot(ds: string): void {
     this.snapSource.value = ds;
-    if (!this.snapName.value) this.snapName.value = `snap-${new Date().toISOString().slice(11, 19).replace(/:/g, '')}`;
+    if (!this.snapName.value) this.snapName.value = this.freshSnapshotName(ds);
     this.snapName.focus();
     this.snapName.select();
   }
 
+  /**
+   * `snap-HHMMSS`, with a suffix when `ds` already has a snapshot of that name: two
+   * snapshots taken within one second were refused ("already exists") before.
+   */
+  private freshSnapshotName(ds: string): string {
+    const base = `snap-${new Date().toISOString().slice(11, 19).replace(/:/g, '')}`;
+    let name = base;
+    for (let k = 2; this.names.has(`${ds}@${name}`); k++) name = `${base}-${k}`;
+    return name;
+  }
+
   render(list: DatasetInfo[]): void {
+    this.names = new Set(list.map((d) => d.name));
     const sig = list.map((d) => `${d.name}:${d.kind}`).sort().join('|');
     if (sig !== this.signature) {
       this.signature = sig;
