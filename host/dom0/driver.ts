@@ -120,6 +120,13 @@ export class Domain {
   /** Readahead: the LBA of this domain's last pool miss, and how many blocks after it were read ahead. */
   lastMiss = -1;
   readAhead = 0;
+  /**
+   * The window read ahead last: [raMarker, raNext) is its second half. A READ there starts
+   * the next window, so that window's pool read overlaps the guest's work on this one
+   * (Linux's asynchronous readahead marker); -1: no window.
+   */
+  raMarker = -1;
+  raNext = -1;
   fault: string | null = null;
   destroyed = false;
   readonly counters: DomainCounters = { requests: 0, hits: 0, misses: 0, holes: 0, writes: 0, refused: 0, revoked: 0, privateReads: 0 };
@@ -371,6 +378,7 @@ export class Dom0Driver {
   read(d: Domain, lba: number): Completion | Promise<Completion> {
     d.counters.requests++;
     if (!this.inRange(d, lba)) return refuse(d, Status.OUT_OF_RANGE);
+    if (d.raMarker >= 0 && lba >= d.raMarker && lba < d.raNext) this.readAheadOn(d);
     const current = decodeFrame(d.shadow[lba]!);
     if (current !== NO_FRAME) {
       d.counters.hits++;
@@ -883,15 +891,39 @@ export class Dom0Driver {
    * takes a mapping back for it, never counts against the domain's share (the frames stay
    * unmapped until read).
    */
-  private readAheadAfter(d: Domain, lba: number): void {
+  private readAheadMax(d: Domain): number {
     const g = d.group;
-    const max = Math.min(Math.floor(READAHEAD_MAX_BYTES / g.layout.frameBytes), Math.floor(g.layout.frames / 8));
+    return Math.min(Math.floor(READAHEAD_MAX_BYTES / g.layout.frameBytes), Math.floor(g.layout.frames / 8));
+  }
+
+  private readAheadAfter(d: Domain, lba: number): void {
     const near = d.lastMiss >= 0 && lba > d.lastMiss && lba - d.lastMiss <= d.readAhead + 2;
-    d.readAhead = near ? Math.min(max, Math.max(4, d.readAhead * 2)) : 0;
+    d.readAhead = near ? Math.min(this.readAheadMax(d), Math.max(4, d.readAhead * 2)) : 0;
     d.lastMiss = lba;
+    d.raMarker = -1;
     if (d.readAhead === 0 || !this.store.resolveSync) return;
+    this.fetchAhead(d, lba + 1, d.readAhead);
+  }
+
+  /** The guest reached the second half of the last window: read the next one now. */
+  private readAheadOn(d: Domain): void {
+    d.raMarker = -1;
+    if (!this.store.resolveSync) return;
+    d.readAhead = Math.min(this.readAheadMax(d), Math.max(4, d.readAhead * 2));
+    // The next miss past this window counts as sequential, as if it followed one here.
+    d.lastMiss = d.raNext - 1;
+    this.fetchAhead(d, d.raNext, d.readAhead);
+  }
+
+  /** Fill blocks [from, from + n) that are not resident yet, in the same pool reads; mark its second half. */
+  private fetchAhead(d: Domain, from: number, n: number): void {
+    const g = d.group;
+    if (!this.store.resolveSync) return;
+    const to = Math.min(d.volume.blocks, from + n);
+    d.raNext = to;
+    d.raMarker = to < d.volume.blocks ? from + (n >> 1) : -1;
     const lbas: number[] = [];
-    for (let l = lba + 1; l < Math.min(d.volume.blocks, lba + 1 + d.readAhead); l++) if (decodeFrame(d.shadow[l]!) === NO_FRAME) lbas.push(l);
+    for (let l = from; l < to; l++) if (decodeFrame(d.shadow[l]!) === NO_FRAME) lbas.push(l);
     const blocks = this.store.resolveSync(d.dataset, lbas);
     // An eighth of each table at most: the private one is far smaller on a small volume.
     let privLeft = Math.floor(d.priv.layout.frames / 8);

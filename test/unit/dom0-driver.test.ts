@@ -330,7 +330,9 @@ describe('dom0 driver', () => {
     }
     // Without readahead: 64 misses, 64 pool reads in 64 batches.
     expect(driver.counters.readAhead).toBeGreaterThan(0);
-    expect(a.counters.misses).toBeLessThan(20);
+    // The next window is read when the guest reaches the second half of the last one, so
+    // a sequential reader misses only while the window grows (9 misses without that).
+    expect(a.counters.misses).toBeLessThanOrEqual(2);
     expect(driver.counters.poolReadBatches).toBeLessThan(20);
     expect(driver.counters.poolReads).toBe(64);
 
