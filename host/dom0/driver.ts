@@ -378,7 +378,6 @@ export class Dom0Driver {
   read(d: Domain, lba: number): Completion | Promise<Completion> {
     d.counters.requests++;
     if (!this.inRange(d, lba)) return refuse(d, Status.OUT_OF_RANGE);
-    if (d.raMarker >= 0 && lba >= d.raMarker && lba < d.raNext) this.readAheadOn(d);
     const current = decodeFrame(d.shadow[lba]!);
     if (current !== NO_FRAME) {
       d.counters.hits++;
@@ -386,6 +385,8 @@ export class Dom0Driver {
     }
     // The quota is reserved here, when the request is accepted, in frames.
     if (!this.admit(d)) return refuse(d, Status.QUOTA);
+    // Only for a read that was admitted: a domain at its share reads nothing ahead either.
+    if (d.raMarker >= 0 && lba >= d.raMarker && lba < d.raNext) this.readAheadOn(d);
     d.reserved++;
     const done = (c: Completion): Completion => {
       d.reserved--;
@@ -905,11 +906,18 @@ export class Dom0Driver {
     this.fetchAhead(d, lba + 1, d.readAhead);
   }
 
-  /** The guest reached the second half of the last window: read the next one now. */
+  /**
+   * The guest reached the second half of the last window: read the next one now. Only
+   * where both windows fit in the eighth of the arena readahead may use: fills in flight
+   * cannot be evicted, and in a small arena under pressure they turned a guest's QUOTA
+   * refusal into a fault for hoarding (memory-model.test.ts, the lease liar).
+   */
   private readAheadOn(d: Domain): void {
     d.raMarker = -1;
     if (!this.store.resolveSync) return;
-    d.readAhead = Math.min(this.readAheadMax(d), Math.max(4, d.readAhead * 2));
+    const next = Math.min(this.readAheadMax(d), Math.max(4, d.readAhead * 2));
+    if (d.readAhead + next > Math.floor(d.group.layout.frames / 8)) return;
+    d.readAhead = next;
     // The next miss past this window counts as sequential, as if it followed one here.
     d.lastMiss = d.raNext - 1;
     this.fetchAhead(d, d.raNext, d.readAhead);
