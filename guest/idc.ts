@@ -177,6 +177,18 @@ export class RxView implements Disposable {
   }
 }
 
+/**
+ * Before a blocking wait, poll a ring for entries for up to `POLL_MS`, as the block
+ * device's channel does (guest/channel.ts): a peer that answers within it is seen without
+ * a futex wake on either side. True if entries arrived.
+ */
+const POLL_MS = 0.03;
+function pollBriefly(ring: RingConsumer): boolean {
+  const until = performance.now() + POLL_MS;
+  while (performance.now() < until) if (ring.available() > 0) return true;
+  return false;
+}
+
 /** One of our own buffers, writable until it is sent. */
 export class TxBuffer {
   private sent = false;
@@ -332,7 +344,7 @@ export class IdcEndpoint {
   reclaimSync(timeoutMs: number): number {
     const got = this.reclaim();
     if (got > 0 || this.fault) return got;
-    this.ret.waitForEntries(timeoutMs);
+    if (!pollBriefly(this.ret)) this.ret.waitForEntries(timeoutMs);
     return this.reclaim();
   }
 
@@ -562,7 +574,7 @@ export class IdcEndpoint {
       if (v || this.fault) return v ?? null;
       const left = until - performance.now();
       if (left <= 0) return null;
-      this.rx.waitForEntries(left);
+      if (!pollBriefly(this.rx)) this.rx.waitForEntries(left);
     }
   }
 
