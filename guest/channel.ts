@@ -100,7 +100,7 @@ const SPIN_MAX_MS = 0.25;
  * round trip median 40–55 → 15–20 µs in three of four runs, batched no-ops 1.1–1.7 →
  * 1.8–2.2 M/s together with one tag per batch).
  */
-const POLL_MS = 0.03;
+export const POLL_MS = 0.03;
 
 /** Learns how long this channel's answers take, to choose how long to poll for the next. */
 export class SpinBudget {
@@ -286,15 +286,13 @@ export class RingChannel implements Channel {
           // Poll briefly, then block rather than spin: dom0's notify wakes a thread blocked
           // in Atomics.wait directly (bench: atomics_pingpong_ns, two such wakes, ~15 µs on
           // the 2-core test VM), and the core is dom0's meanwhile instead of burnt polling.
-          const pollUntil = start + POLL_MS;
-          while (!arrived && performance.now() < pollUntil) arrived = this.cpl.available() > 0;
+          arrived = this.cpl.pollFor(POLL_MS);
           if (!arrived) {
             this.cpl.waitForEntries(this.spin.ms);
             arrived = this.cpl.available() > 0;
           }
         } else {
-          const until = start + this.spin.ms;
-          while (performance.now() < until) if (this.cpl.available() > 0) { arrived = true; break; }
+          arrived = this.cpl.pollFor(this.spin.ms);
         }
         // The host wakes this wait when it marks the ring closed (it notifies PROD).
         if (!arrived) {

@@ -25,6 +25,7 @@
 // peer, and received bytes can change until they are copied.
 import '../shared/dispose-polyfill';
 import { RingConsumer, RingProducer } from '../shared/ring';
+import { POLL_MS } from './channel';
 import {
   D_ID,
   D_KIND,
@@ -175,18 +176,6 @@ export class RxView implements Disposable {
   get current(): ViewState {
     return this.state;
   }
-}
-
-/**
- * Before a blocking wait, poll a ring for entries for up to `POLL_MS`, as the block
- * device's channel does (guest/channel.ts): a peer that answers within it is seen without
- * a futex wake on either side. True if entries arrived.
- */
-const POLL_MS = 0.03;
-function pollBriefly(ring: RingConsumer): boolean {
-  const until = performance.now() + POLL_MS;
-  while (performance.now() < until) if (ring.available() > 0) return true;
-  return false;
 }
 
 /** One of our own buffers, writable until it is sent. */
@@ -344,7 +333,8 @@ export class IdcEndpoint {
   reclaimSync(timeoutMs: number): number {
     const got = this.reclaim();
     if (got > 0 || this.fault) return got;
-    if (!pollBriefly(this.ret)) this.ret.waitForEntries(timeoutMs);
+    // Poll first, as the block device's channel does: a peer that answers within it costs no futex wake.
+    if (!this.ret.pollFor(POLL_MS)) this.ret.waitForEntries(timeoutMs);
     return this.reclaim();
   }
 
@@ -574,7 +564,7 @@ export class IdcEndpoint {
       if (v || this.fault) return v ?? null;
       const left = until - performance.now();
       if (left <= 0) return null;
-      if (!pollBriefly(this.rx)) this.rx.waitForEntries(left);
+      if (!this.rx.pollFor(POLL_MS)) this.rx.waitForEntries(left);
     }
   }
 

@@ -297,6 +297,16 @@ export class RingConsumer extends RingEnd {
     return this.armEntryEvent() === null && !this.fault;
   }
 
+  /**
+   * Poll for entries for up to `ms` (a spin: no futex wake is needed for a producer that
+   * answers within it). True if entries arrived.
+   */
+  pollFor(ms: number): boolean {
+    const until = performance.now() + ms;
+    while (performance.now() < until) if (this.available() > 0) return true;
+    return false;
+  }
+
   /** Block (workers only) until an entry is available, a notify, or the timeout. */
   waitForEntries(timeoutMs = Infinity): WaitResult {
     const prod = this.armEntryEvent();

@@ -533,40 +533,74 @@ export class Dom0Driver {
     d.counters.requests++;
     if (!this.inRange(d, lba)) return refuse(d, Status.OUT_OF_RANGE);
     if (bytes.byteLength !== d.volume.blockBytes) return refuse(d, Status.BAD_REQUEST);
-    // dom0's own copy, the one copy a WRITE's data gets in dom0 (the ports hand over a view
-    // of the staging slot, or the message's bytes): the guest can still write its slot, and
-    // the block kept for reading back (keepWritten) must be the bytes the pool stored.
-    bytes = bytes.slice();
+    const own = this.ownCopy(d, lba, bytes);
+    return this.stageDurably(d, [lba], [own], () => this.store.write(d.dataset, lba, own));
+  }
+
+  /**
+   * dom0's own copy of a block written (the one copy a WRITE's data gets in dom0: the ports
+   * hand over a view of the staging slot, or the message's bytes), so the guest can still
+   * write its slot and the block kept for reading back (keepWritten) is the bytes the pool
+   * stored; bytes past the end of the volume zeroed (docs/design.md, "Geometry").
+   */
+  private ownCopy(d: Domain, lba: number, bytes: Uint8Array): Uint8Array {
+    const copy = bytes.slice();
     const inVolume = (d.volume.sizeBytes ?? d.volume.blocks * d.volume.blockBytes) - lba * d.volume.blockBytes;
-    if (inVolume < bytes.byteLength) bytes.fill(0, inVolume);
-    const locked = this.hooks.beforeWrite?.(d, lba);
-    if (locked) await locked;
+    if (inVolume < copy.byteLength) copy.fill(0, inVolume);
+    return copy;
+  }
+
+  /**
+   * Hand blocks at `lbas` (ascending) to the pool through `stage` and answer when the group
+   * commit holding them is durable; a WRITE is a group of one, COMMIT_HELD any number.
+   * Each LBA passes the hooks (the mirror's page locks, taken in LBA order so two groups
+   * cannot deadlock; its dirty bits); a block is kept for reading back (write-allocate)
+   * only if no later write of its LBA was handed to the pool meanwhile.
+   */
+  private async stageDurably(d: Domain, lbas: readonly number[], blocks: readonly Uint8Array[], stage: () => Promise<void>): Promise<Completion> {
+    for (const lba of lbas) {
+      const locked = this.hooks.beforeWrite?.(d, lba);
+      if (locked) await locked;
+    }
     let failed: Status | null = null;
-    let seq = 0;
+    const seqs: number[] = [];
     if (!d.alive) {
       // Faulted or destroyed while it waited for the mirror's page lock: a fenced domain
       // writes nothing more (failover's promise). afterWrite still runs, to release the lock.
       failed = Status.IO;
     } else {
       // Numbered when handed to the pool: the store stages writes in call order.
-      seq = ++this.writeSeq;
-      d.writing.set(lba, seq);
+      for (const lba of lbas) {
+        const seq = ++this.writeSeq;
+        d.writing.set(lba, seq);
+        seqs.push(seq);
+      }
       try {
-        await this.committer.add(this.store.write(d.dataset, lba, bytes));
+        await this.committer.add(stage());
       } catch (err) {
         failed = statusOf(err);
       }
     }
-    const after = this.hooks.afterWrite?.(d, lba, failed === null);
-    if (after) await after;
-    // Whether this is still the last write of the LBA handed to the pool (checked after every
+    // Together: a sync mirror's afterWrite waits for the remote, one wait for the group.
+    const afters: Promise<void>[] = [];
+    for (const lba of lbas) {
+      const after = this.hooks.afterWrite?.(d, lba, failed === null);
+      if (after) afters.push(after);
+    }
+    if (afters.length > 0) await Promise.all(afters);
+    // Whether each is still the last write of its LBA handed to the pool (checked after every
     // await: a later one may be staged, or done, by now).
-    const last = seq !== 0 && d.writing.get(lba) === seq;
-    if (last) d.writing.delete(lba);
+    const last = lbas.map((lba, i) => {
+      const isLast = seqs[i] !== undefined && d.writing.get(lba) === seqs[i];
+      if (isLast) d.writing.delete(lba);
+      return isLast;
+    });
     if (failed !== null) return refuse(d, failed);
-    d.counters.writes++;
-    if (d.alive && decodeFrame(d.shadow[lba]!) !== NO_FRAME) this.dropMapping(d, lba, true);
-    if (d.alive && last) this.keepWritten(d, lba, bytes);
+    d.counters.writes += lbas.length;
+    lbas.forEach((lba, i) => {
+      if (d.alive && decodeFrame(d.shadow[lba]!) !== NO_FRAME) this.dropMapping(d, lba, true);
+      if (d.alive && last[i]) this.keepWritten(d, lba, blocks[i]!);
+    });
     return ok();
   }
 
@@ -622,10 +656,7 @@ export class Dom0Driver {
       this.dropHeld(d, refused);
       return refuse(d, refused);
     }
-    const copy = bytes.slice();
-    const inVolume = (d.volume.sizeBytes ?? d.volume.blocks * d.volume.blockBytes) - lba * d.volume.blockBytes;
-    if (inVolume < copy.byteLength) copy.fill(0, inVolume);
-    held.set(lba, copy);
+    held.set(lba, this.ownCopy(d, lba, bytes));
     d.heldBytes = grown;
     return ok();
   }
@@ -646,53 +677,22 @@ export class Dom0Driver {
   /**
    * COMMIT_HELD: stage the held group in one step (`BlockStore.writeAll`) and answer when
    * the commit that holds it is durable: every block of it or none, whatever else commits
-   * meanwhile. Each LBA passes the same hooks as a WRITE (the mirror's page locks, taken
-   * in LBA order so two groups cannot deadlock; its dirty bits), and write-allocate keeps
-   * the blocks afterwards. An empty group is a FLUSH.
+   * meanwhile, through the same path as a WRITE (`stageDurably`). An empty group is a
+   * FLUSH.
    */
   async commitHeld(d: Domain): Promise<Completion> {
     const held = d.held;
-    const failed0 = d.heldFailed;
+    const failed = d.heldFailed;
     this.dropHeld(d, null);
-    if (failed0 !== null) {
+    if (failed !== null) {
       d.counters.requests++;
-      return refuse(d, failed0);
+      return refuse(d, failed);
     }
     if (!held || held.size === 0) return this.flush(d);
     d.counters.requests++;
     const lbas = [...held.keys()].sort((a, b) => a - b);
-    for (const lba of lbas) {
-      const locked = this.hooks.beforeWrite?.(d, lba);
-      if (locked) await locked;
-    }
-    let failed: Status | null = null;
-    const seqs: number[] = [];
-    if (!d.alive) failed = Status.IO;
-    else {
-      for (const lba of lbas) {
-        const seq = ++this.writeSeq;
-        d.writing.set(lba, seq);
-        seqs.push(seq);
-      }
-      try {
-        await this.committer.add(this.store.writeAll(d.dataset, lbas.map((lba) => ({ lba, bytes: held.get(lba)! }))));
-      } catch (err) {
-        failed = statusOf(err);
-      }
-    }
-    await Promise.all(lbas.map((lba) => this.hooks.afterWrite?.(d, lba, failed === null)));
-    const last = lbas.map((lba, i) => {
-      const isLast = seqs[i] !== undefined && d.writing.get(lba) === seqs[i];
-      if (isLast) d.writing.delete(lba);
-      return isLast;
-    });
-    if (failed !== null) return refuse(d, failed);
-    d.counters.writes += lbas.length;
-    lbas.forEach((lba, i) => {
-      if (d.alive && decodeFrame(d.shadow[lba]!) !== NO_FRAME) this.dropMapping(d, lba, true);
-      if (d.alive && last[i]) this.keepWritten(d, lba, held.get(lba)!);
-    });
-    return ok();
+    const blocks = lbas.map((lba) => held.get(lba)!);
+    return this.stageDurably(d, lbas, blocks, () => this.store.writeAll(d.dataset, lbas.map((lba, i) => ({ lba, bytes: blocks[i]! }))));
   }
 
   /** FLUSH: resolves when everything written before it is durable. */
@@ -902,8 +902,7 @@ export class Dom0Driver {
     d.readAhead = near ? Math.min(this.readAheadMax(d), Math.max(4, d.readAhead * 2)) : 0;
     d.lastMiss = lba;
     d.raMarker = -1;
-    if (d.readAhead === 0 || !this.store.resolveSync) return;
-    this.fetchAhead(d, lba + 1, d.readAhead);
+    if (d.readAhead > 0) this.fetchAhead(d, lba + 1, d.readAhead);
   }
 
   /**
@@ -914,7 +913,6 @@ export class Dom0Driver {
    */
   private readAheadOn(d: Domain): void {
     d.raMarker = -1;
-    if (!this.store.resolveSync) return;
     const next = Math.min(this.readAheadMax(d), Math.max(4, d.readAhead * 2));
     if (d.readAhead + next > Math.floor(d.group.layout.frames / 8)) return;
     d.readAhead = next;

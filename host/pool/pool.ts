@@ -349,41 +349,32 @@ export class Pool {
    * for a caller that never changes them before the commit (dom0's driver, which has its own).
    */
   async write(ds: DatasetRef, lba: number, bytes: Uint8Array, opts: { dedupThreshold?: number; owned?: boolean } = {}): Promise<void> {
-    const whole = this.writable(ds, lba, bytes.length);
-    const inVolume = whole.sizeBytes - lba * whole.blockSize;
-    if (bytes.length > inVolume) bytes = bytes.subarray(0, inVolume);
-    const d = this.writable(ds, lba, bytes.length);
-    if (opts.dedupThreshold !== undefined && !(opts.dedupThreshold >= 1)) {
-      throw new InvalidArgumentError(`dedupThreshold must be ≥ 1 (Infinity disables dedup), got ${opts.dedupThreshold}`);
-    }
-    // Hashing runs now, concurrently with other writes; staging keeps call order.
-    const prepared = prepareBlocks(bytes, d.blockSize, { owned: opts.owned ?? false });
-    return this.mutate(async () => {
-      const p = await prepared;
-      this.stage(ds, lba, p, opts.dedupThreshold);
-    });
+    return this.writeBlocks(ds, [{ lba, bytes }], opts);
   }
 
   /**
-   * Stage whole blocks at several LBAs of one dataset as one step: a commit holds all of
-   * them or none (no commit can run between the first and the last). Each entry is checked
-   * as `write` checks it before anything is staged, so a bad entry stages nothing. Hashing
-   * runs concurrently; `owned` as for `write`.
+   * `write` at several LBAs of one dataset as one step: a commit holds all of them or none
+   * (no commit can run between the first and the last). Each entry is checked as `write`
+   * checks it before anything is staged, so a bad entry stages nothing. Hashing runs
+   * concurrently, now; staging keeps call order.
    */
-  async writeBlocks(ds: DatasetRef, writes: readonly { lba: number; bytes: Uint8Array }[], opts: { owned?: boolean } = {}): Promise<void> {
+  async writeBlocks(ds: DatasetRef, writes: readonly { lba: number; bytes: Uint8Array }[], opts: { dedupThreshold?: number; owned?: boolean } = {}): Promise<void> {
+    if (opts.dedupThreshold !== undefined && !(opts.dedupThreshold >= 1)) {
+      throw new InvalidArgumentError(`dedupThreshold must be ≥ 1 (Infinity disables dedup), got ${opts.dedupThreshold}`);
+    }
     const trimmed = writes.map(({ lba, bytes }) => {
       const whole = this.writable(ds, lba, bytes.length);
       const inVolume = whole.sizeBytes - lba * whole.blockSize;
-      return { lba, bytes: bytes.length > inVolume ? bytes.subarray(0, inVolume) : bytes };
+      if (bytes.length > inVolume) bytes = bytes.subarray(0, inVolume);
+      return { lba, bytes, blockSize: this.writable(ds, lba, bytes.length).blockSize };
     });
-    const d = trimmed.length > 0 ? this.writable(ds, trimmed[0]!.lba, trimmed[0]!.bytes.length) : null;
-    const prepared = Promise.all(trimmed.map((w) => prepareBlocks(w.bytes, d!.blockSize, { owned: opts.owned ?? false })));
+    const prepared = Promise.all(trimmed.map((w) => prepareBlocks(w.bytes, w.blockSize, { owned: opts.owned ?? false })));
     return this.mutate(async () => {
       const ps = await prepared;
       // Checked again inside the queue (a dataset may have been destroyed meanwhile), all
       // before the first is staged: staging itself cannot fail part-way.
       for (let i = 0; i < ps.length; i++) this.writable(ds, trimmed[i]!.lba, ps[i]!.bytes);
-      for (let i = 0; i < ps.length; i++) this.stage(ds, trimmed[i]!.lba, ps[i]!, undefined);
+      for (let i = 0; i < ps.length; i++) this.stage(ds, trimmed[i]!.lba, ps[i]!, opts.dedupThreshold);
     });
   }
 
