@@ -255,7 +255,8 @@ export class RingChannel implements Channel {
       });
       if (left === 0) return replies;
       this.check();
-      this.cpl.waitForEntries(1000);
+      // Poll first, as the async pump does: an answer within POLL_MS needs no wake-up.
+      if (!this.cpl.pollFor(POLL_MS)) this.cpl.waitForEntries(1000);
     }
   };
 
