@@ -23,6 +23,7 @@ const GROUPS: { title: string; unit: string; keys: [string, string, boolean][] }
       ['atomics_pingpong_ns', 'floor: Atomics wait/notify ping-pong', true],
       ['read_hit_ring_ns', 'zero-copy, ring round trip', false],
       ['read_hit_ring_sync_ns', 'zero-copy, ring, blocking', false],
+      ['read_hit_ring_cold_ns', "zero-copy, ring, a fresh guest's first 128 reads", false],
       ['read_postmessage_copy_ns', 'postMessage copy (baseline)', true],
       ['read_comlink_copy_ns', 'comlink copy (baseline)', true],
       ['read_pool_miss_ns', 'miss: from IndexedDB', false],
