@@ -98,7 +98,7 @@ export const Status = {
   IO: 6,
   /** The volume is read-only (a snapshot). */
   READ_ONLY: 7,
-  /** The held group grew past the limit for one atomic group; dom0 dropped it. */
+  /** The held group grew past the limit for one atomic group, or all domains' groups past theirs together; dom0 dropped it. */
   HELD_LIMIT: 8,
 } as const;
 export type Status = (typeof Status)[keyof typeof Status];
@@ -112,7 +112,7 @@ const STATUS_TEXT: Record<Status, string> = {
   [Status.CHECKSUM]: 'checksum mismatch reading the block from the pool',
   [Status.IO]: 'storage pool error',
   [Status.READ_ONLY]: 'volume is read-only',
-  [Status.HELD_LIMIT]: 'held writes past the limit of one atomic group; the group was dropped',
+  [Status.HELD_LIMIT]: "held writes past the limit of one atomic group (or of dom0's for all groups together); the group was dropped",
 };
 
 export function statusText(status: number): string {

@@ -39,6 +39,8 @@ export interface Dom0Config {
   privateFrames?: number;
   /** The most one domain's held group may hold (atomic writes), in bytes; default 32 MiB (DriverOptions). */
   heldLimitBytes?: number;
+  /** The most all domains' held groups together may hold, in bytes; default 256 MiB (DriverOptions). */
+  heldTotalLimitBytes?: number;
   /** Whether arenas are SharedArrayBuffers (false where the page cannot have them). */
   shared: boolean;
   /** Dedup only runs of at least this many matching blocks (seed 001's THN). */
@@ -192,6 +194,7 @@ export class Dom0Service {
       shared: config.shared,
       ...(config.privateFrames !== undefined ? { privateFrames: config.privateFrames } : {}),
       ...(config.heldLimitBytes !== undefined ? { heldLimitBytes: config.heldLimitBytes } : {}),
+      ...(config.heldTotalLimitBytes !== undefined ? { heldTotalLimitBytes: config.heldTotalLimitBytes } : {}),
     });
     this.reliability = new Dom0Reliability(this.driver);
     this.startBackgroundScrub(config.scrubEveryMs ?? DEFAULT_SCRUB_EVERY_MS);

@@ -43,6 +43,8 @@ export interface DriverOptions {
   privateFrames?: number;
   /** The most one domain's held group (WRITE_HELD) may hold, in bytes; default `HELD_LIMIT_BYTES`. */
   heldLimitBytes?: number;
+  /** The most every domain's held groups together may hold, in bytes; default `HELD_TOTAL_LIMIT_BYTES`. */
+  heldTotalLimitBytes?: number;
 }
 
 export interface Completion {
@@ -246,6 +248,13 @@ const DEFAULT_PRIVATE_BYTES = 8 << 20;
  * SQLite commits it through its journal.
  */
 export const HELD_LIMIT_BYTES = 32 << 20;
+/**
+ * The most all domains' held groups together may hold, in bytes: without it, N guests
+ * could each keep HELD_LIMIT_BYTES in dom0 (32 guests, 1 GiB). Eight groups at their
+ * limit; the held write that would pass it is refused (HELD_LIMIT) like one past the
+ * domain's own limit, so SQLite tenants fall back to their journal instead.
+ */
+export const HELD_TOTAL_LIMIT_BYTES = 256 << 20;
 const MIN_PRIVATE_FRAMES = 16;
 /**
  * Most bytes read ahead of one miss. A reader that misses block after block (a scan, a
@@ -266,6 +275,8 @@ export class Dom0Driver {
   onFault: ((domain: Domain, reason: string) => void) | null = null;
   hooks: DriverHooks = {};
   private nextDomainId = 1;
+  /** Bytes in every domain's held group together (HELD_TOTAL_LIMIT_BYTES bounds it). */
+  heldTotal = 0;
   /** Orders the writes handed to the pool (Domain.writing). */
   private writeSeq = 0;
   private readonly committer: GroupCommit;
@@ -634,22 +645,24 @@ export class Dom0Driver {
    * WRITE_HELD: dom0's own copy of the block goes into the domain's held group, answered
    * at once (the staging slot is free again); nothing is staged or durable until
    * COMMIT_HELD. A refused held write (out of range, read-only, past the held limit:
-   * `HELD_LIMIT_BYTES` unless set) drops the whole group and refuses the rest of it: a
-   * guest cannot make dom0 hold more than the limit, and a group is never committed with a
-   * hole in it.
+   * `HELD_LIMIT_BYTES` unless set, or past the limit for all domains' groups together,
+   * `HELD_TOTAL_LIMIT_BYTES`) drops the whole group and refuses the rest of it: guests
+   * cannot make dom0 hold more than the limits, and a group is never committed with a hole
+   * in it.
    */
   writeHeld(d: Domain, lba: number, bytes: Uint8Array): Completion {
     d.counters.requests++;
     if (d.heldFailed !== null) return refuse(d, d.heldFailed);
     const held = (d.held ??= new Map());
-    const grown = d.heldBytes + (held.has(lba) ? 0 : bytes.byteLength);
+    const added = held.has(lba) ? 0 : bytes.byteLength;
+    const grown = d.heldBytes + added;
     const refused = !this.inRange(d, lba)
       ? Status.OUT_OF_RANGE
       : bytes.byteLength !== d.volume.blockBytes
         ? Status.BAD_REQUEST
         : d.volume.readOnly
           ? Status.READ_ONLY
-          : grown > (this.options.heldLimitBytes ?? HELD_LIMIT_BYTES)
+          : grown > (this.options.heldLimitBytes ?? HELD_LIMIT_BYTES) || this.heldTotal + added > (this.options.heldTotalLimitBytes ?? HELD_TOTAL_LIMIT_BYTES)
             ? Status.HELD_LIMIT
             : null;
     if (refused !== null) {
@@ -658,6 +671,7 @@ export class Dom0Driver {
     }
     held.set(lba, this.ownCopy(d, lba, bytes));
     d.heldBytes = grown;
+    this.heldTotal += added;
     return ok();
   }
 
@@ -669,6 +683,7 @@ export class Dom0Driver {
   }
 
   private dropHeld(d: Domain, failed: Status | null): void {
+    this.heldTotal -= d.heldBytes;
     d.held = null;
     d.heldBytes = 0;
     d.heldFailed = failed;

@@ -323,6 +323,7 @@ export class Hypervisor {
         ...(options.scrubEveryMs !== undefined ? { scrubEveryMs: options.scrubEveryMs } : {}),
         ...(options.privateFrames !== undefined ? { privateFrames: options.privateFrames } : {}),
         ...(options.heldLimitBytes !== undefined ? { heldLimitBytes: options.heldLimitBytes } : {}),
+        ...(options.heldTotalLimitBytes !== undefined ? { heldTotalLimitBytes: options.heldTotalLimitBytes } : {}),
       });
       const hostTransport = verdict
         ? { kind: verdict.kind, reason: verdict.reason }
