@@ -265,6 +265,15 @@ const MIN_PRIVATE_FRAMES = 16;
 const READAHEAD_MAX_BYTES = 512 * 1024;
 /** Mappings taken back per step when a fill finds no frame to evict. */
 const RECLAIM_STEP = 8;
+/**
+ * How many page-map entries one search for a private frame to take back may visit. A
+ * domain's private mappings are few (its private frames) and may lie anywhere in a large
+ * volume among group mappings and holes; without a bound, a write with every private frame
+ * leased walked the whole page map (O(volume blocks) per write). The hand stays where it
+ * stopped, so the next search goes on from there; a search that finds nothing only means
+ * a write is not kept in memory (it is durable all the same).
+ */
+const PRIVATE_RECLAIM_VISITS = 4096;
 /** A shadow entry that maps no frame. */
 const EMPTY = encodeFrame(NO_FRAME);
 
@@ -629,7 +638,7 @@ export class Dom0Driver {
     let taken = t.allocate(block.key);
     // Every private frame mapped: take back mappings of them no view holds, as a private
     // fill does.
-    if (!taken && !d.copies && this.reclaim(d, RECLAIM_STEP, false) > 0) taken = t.allocate(block.key);
+    if (!taken && !d.copies && this.reclaim(d, RECLAIM_STEP, false, false, PRIVATE_RECLAIM_VISITS) > 0) taken = t.allocate(block.key);
     // Only a cache: a frame that cannot be had (or grown) keeps nothing, and the write,
     // durable already, is acknowledged all the same.
     if (!taken || !t.fill(taken.frame, bytes)) return;
@@ -843,15 +852,17 @@ export class Dom0Driver {
    * guest that leases everything keeps everything, and only limits itself. `soleOnly`:
    * only mappings of group frames no other domain maps. Returns how many.
    */
-  private reclaim(d: Domain, want: number, groupOnly: boolean, soleOnly = false): number {
+  private reclaim(d: Domain, want: number, groupOnly: boolean, soleOnly = false, maxVisits = Infinity): number {
     let got = 0;
     const arena = d.group.layout.frames;
     const table = d.group.table;
     // One turn of the hand at most: each mapping is visited once, and a leased one is
-    // passed over (the hand has moved on when it next looks).
+    // passed over (the hand has moved on when it next looks). `maxVisits` bounds the
+    // entries looked at, holes included.
     const n = d.shadow.length;
+    const steps = Math.min(n, maxVisits);
     let toVisit = d.mappedLbas;
-    for (let step = 0; step < n && got < want && toVisit > 0; step++) {
+    for (let step = 0; step < steps && got < want && toVisit > 0; step++) {
       const lba = d.reclaimHand;
       d.reclaimHand = lba + 1 === n ? 0 : lba + 1;
       const ref = decodeFrame(d.shadow[lba]!);
@@ -960,7 +971,7 @@ export class Dom0Driver {
   }
 
   private fill(d: Domain, priv: boolean, block: PhysicalBlock): Promise<number> {
-    if (priv) return this.fillInto(d.priv, d.privFilling, d.dataset, block, () => this.reclaim(d, RECLAIM_STEP, false) > 0, null);
+    if (priv) return this.fillInto(d.priv, d.privFilling, d.dataset, block, () => this.reclaim(d, RECLAIM_STEP, false, false, PRIVATE_RECLAIM_VISITS) > 0, null);
     return this.refill(d.group, d.dataset, block);
   }
 

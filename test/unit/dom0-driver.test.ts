@@ -203,6 +203,26 @@ describe('dom0 driver', () => {
     expect(driver.frameView(b, r.frame)[0]).toBe(70);
   });
 
+  it('with every private frame leased, a write looks at a bounded stretch of a large page map, not all of it', async () => {
+    const store = new MemoryBlockStore();
+    const blocks = 1 << 16;
+    store.addVolume('huge@snap', { blocks, blockBytes: BS, readOnly: true, group: 'g1' });
+    store.cloneVolume('huge@snap', 'huge-a');
+    const driver = new Dom0Driver(store, { arenaFrames: 16, promoteAt: 2, quota: 64, shared: true });
+    const a = zeroCopy(driver, await driver.createDomain('huge-a', undefined, undefined, 16 * BS));
+    // 16 writes far apart fill every private frame, each mapped at once; then every view is leased.
+    for (let i = 0; i < 16; i++) await driver.write(a, i * 4000, block(i + 1));
+    a.guest.lease.fill(1);
+    const before = a.reclaimHand;
+    expect((await driver.write(a, blocks - 1, block(0x77))).status).toBe(Status.OK);
+    const moved = (a.reclaimHand - before + blocks) % blocks;
+    expect(moved).toBeGreaterThan(0);
+    expect(moved).toBeLessThanOrEqual(4096);
+    // The write is durable all the same, and readable once the views go.
+    a.guest.lease.fill(0);
+    expect(driver.frameView(a, (await driver.read(a, blocks - 1)).frame)[0]).toBe(0x77);
+  });
+
   it('maps nothing on a write over the copy transport (no mapping outlives a request there)', async () => {
     const { driver } = setup();
     const a = await driver.createDomain('clone-a');
