@@ -411,35 +411,54 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
       this.checkLba(w.lba);
       this.checkBlock(w.bytes);
     }
-    const submitAllSync = (this.channel as RingChannel).submitAllSync;
-    // Blocking code cannot wait for an async write to give its staging slot back.
+    this.withSlotsSync('writeSync', (slots) => {
+      // Views of the old blocks stay valid: dom0 sees our leases and keeps their frames.
+      const refused = this.burstsSync(slots, writes, Op.WRITE, true, () => this.counters.writes++);
+      if (refused) throw this.fail(refused.reply, `write of block ${refused.w.lba}`);
+    });
+  }
+
+  /**
+   * Every free staging slot, for a blocking call: it cannot wait for an async write to give
+   * one back. They are given back when `fn` returns or throws.
+   */
+  private withSlotsSync<T>(what: string, fn: (slots: readonly number[]) => T): T {
     const slots = this.freeSlots.splice(0).sort((a, b) => a - b);
-    if (slots.length === 0) throw new BlockDeviceError('writeSync: every staging slot is held by an async write in flight', Status.BAD_REQUEST);
+    if (slots.length === 0) throw new BlockDeviceError(`${what}: every staging slot is held by an async write in flight`, Status.BAD_REQUEST);
     try {
-      let failure: BlockDeviceError | null = null;
-      for (let i = 0; i < writes.length; ) {
-        // One burst per free slot; a block written twice goes in a later burst, so the
-        // pool sees the writes of one block in order.
-        const burst: { w: BlockWrite; slot: number }[] = [];
-        const lbas = new Set<number>();
-        while (i < writes.length && burst.length < slots.length && !lbas.has(writes[i]!.lba)) {
-          const w = writes[i++]!;
-          const slot = slots[burst.length]!;
-          lbas.add(w.lba);
-          this.stage(slot, w.bytes);
-          burst.push({ w, slot });
-        }
-        // Views of the old blocks stay valid: dom0 sees our leases and keeps their frames.
-        const replies = submitAllSync(burst.map((b) => ({ op: Op.WRITE, lba: b.w.lba, arg0: b.slot, arg1: this.blockBytes })));
-        replies.forEach((reply, k) => {
-          if (reply.words[CPL_STATUS] !== Status.OK) failure ??= this.fail(reply, `write of block ${burst[k]!.w.lba}`);
-          else this.counters.writes++;
-        });
-        if (failure) throw failure;
-      }
+      return fn(slots);
     } finally {
       for (const slot of slots) this.giveSlot(slot);
     }
+  }
+
+  /**
+   * Blocking: `writes` as `op` requests, one burst per round of the slots, each burst on
+   * the ring at once and answered before the next is staged. `ordered`: a block written
+   * twice goes in a later burst, so the pool sees the writes of one block in order (held
+   * writes need not: the last one of an LBA replaces the others). Returns the first
+   * refusal, after its whole burst is answered; `onOk` runs for each write accepted.
+   */
+  private burstsSync(slots: readonly number[], writes: readonly BlockWrite[], op: Op, ordered: boolean, onOk: () => void): { reply: Reply; w: BlockWrite } | null {
+    const submitAllSync = (this.channel as RingChannel).submitAllSync;
+    for (let i = 0; i < writes.length; ) {
+      const burst: BlockWrite[] = [];
+      const lbas = new Set<number>();
+      while (i < writes.length && burst.length < slots.length && !(ordered && lbas.has(writes[i]!.lba))) {
+        const w = writes[i++]!;
+        this.stage(slots[burst.length]!, w.bytes);
+        lbas.add(w.lba);
+        burst.push(w);
+      }
+      const replies = submitAllSync(burst.map((w, k) => ({ op, lba: w.lba, arg0: slots[k]!, arg1: this.blockBytes })));
+      let refused: { reply: Reply; w: BlockWrite } | null = null;
+      replies.forEach((reply, k) => {
+        if (reply.words[CPL_STATUS] !== Status.OK) refused ??= { reply, w: burst[k]! };
+        else onOk();
+      });
+      if (refused) return refused;
+    }
+    return null;
   }
 
   protected async sendHeld(w: BlockWrite): Promise<Reply> {
@@ -455,28 +474,19 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
   writeAtomicSync(writes: readonly BlockWrite[]): void {
     const group = this.lastPerLba(writes);
     if (this.atomicOpen > 0) throw new BlockDeviceError('writeAtomicSync: an async writeAtomic of this device is in flight', Status.BAD_REQUEST);
-    const { submitAllSync, submitSync } = this.channel as RingChannel;
-    const slots = this.freeSlots.splice(0).sort((a, b) => a - b);
-    if (slots.length === 0) throw new BlockDeviceError('writeAtomicSync: every staging slot is held by an async write in flight', Status.BAD_REQUEST);
-    try {
+    const submitSync = (this.channel as RingChannel).submitSync;
+    this.withSlotsSync('writeAtomicSync', (slots) => {
       // Held writes are answered as soon as dom0 has its copy, so the slots go round in
       // bursts; nothing is durable until the COMMIT_HELD.
-      for (let i = 0; i < group.length; i += slots.length) {
-        const burst = group.slice(i, i + slots.length);
-        burst.forEach((w, k) => this.stage(slots[k]!, w.bytes));
-        const replies = submitAllSync(burst.map((w, k) => ({ op: Op.WRITE_HELD, lba: w.lba, arg0: slots[k]!, arg1: this.blockBytes })));
-        const bad = replies.findIndex((r) => r.words[CPL_STATUS] !== Status.OK);
-        if (bad >= 0) {
-          submitSync({ op: Op.DISCARD_HELD, lba: 0 });
-          throw this.fail(replies[bad]!, `atomic write of ${group.length} blocks (block ${burst[bad]!.lba})`);
-        }
+      const refused = this.burstsSync(slots, group, Op.WRITE_HELD, false, () => undefined);
+      if (refused) {
+        submitSync({ op: Op.DISCARD_HELD, lba: 0 });
+        throw this.fail(refused.reply, `atomic write of ${group.length} blocks (block ${refused.w.lba})`);
       }
       const reply = submitSync({ op: Op.COMMIT_HELD, lba: 0 });
       if (reply.words[CPL_STATUS] !== Status.OK) throw this.fail(reply, `atomic write of ${group.length} blocks`);
       this.counters.writes += group.length;
-    } finally {
-      for (const slot of slots) this.giveSlot(slot);
-    }
+    });
   }
 
   flushSync(): void {
