@@ -144,6 +144,8 @@ export async function poolRun(
  *                             one batch at a time, every block verified (read checksum)
  *   idb_raw_getall_mb_s       reopen, then raw getAll, 1,024 records per request, one at a time
  *   pool_open_ms              Pool.open of the imported pool (loads chunk map and trees)
+ *   pool_import_vs_raw        per round, raw put time ÷ pool import time; the median of the rounds
+ *   pool_import_best_vs_raw_best  pool_import_mb_s ÷ idb_raw_put_mb_s (bests of different rounds)
  */
 export async function run(opts: { quick: boolean }): Promise<Metrics> {
   const volumeBytes = (opts.quick ? 16 : 64) * 1024 * 1024;
@@ -175,7 +177,13 @@ export async function run(opts: { quick: boolean }): Promise<Metrics> {
     pool_open_ms: { value: median([...pool, ...strict].map((r) => r.openMs)), unit: 'ms' },
     pool_volume_bytes: { value: volumeBytes, unit: 'bytes' },
   };
-  m.pool_import_vs_raw = { value: m.pool_import_mb_s!.value / m.idb_raw_put_mb_s!.value, unit: 'ratio' };
+  // The import target pairs each round's import with the raw puts of the same round (the
+  // median of the rounds' ratios): the disk and IndexedDB's backend swing both from round to
+  // round, and the best of each, taken from different rounds, moved the ratio by ±0.15
+  // between runs of one build (docs/pool.md, "Import, what is left of the gap"). The ratio
+  // of the bests stays beside it.
+  m.pool_import_vs_raw = { value: median(pool.map((r, i) => raw[i]!.putMs / r.importMs)), unit: 'ratio' };
+  m.pool_import_best_vs_raw_best = { value: m.pool_import_mb_s!.value / m.idb_raw_put_mb_s!.value, unit: 'ratio' };
   m.pool_read_vs_raw = { value: m.pool_cold_read_mb_s!.value / m.idb_raw_getall_mb_s!.value, unit: 'ratio' };
   return m;
 }
