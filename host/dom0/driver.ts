@@ -149,7 +149,10 @@ export class Domain {
    * commit the domain's reads see the blocks as they were.
    */
   held: Map<number, Uint8Array> | null = null;
-  heldBytes = 0;
+  /** Bytes in the held group: every held write is one whole block. */
+  get heldBytes(): number {
+    return (this.held?.size ?? 0) * this.volume.blockBytes;
+  }
   /**
    * Why a held write of the open group was refused, if one was: the group is then dropped,
    * and every held write after it and its COMMIT_HELD answer this status until the guest
@@ -284,8 +287,12 @@ export class Dom0Driver {
   onFault: ((domain: Domain, reason: string) => void) | null = null;
   hooks: DriverHooks = {};
   private nextDomainId = 1;
-  /** Bytes in every domain's held group together (HELD_TOTAL_LIMIT_BYTES bounds it). */
-  heldTotal = 0;
+  /** Bytes in every domain's held group together (HELD_TOTAL_LIMIT_BYTES bounds it); a domain that ends drops its group. */
+  get heldTotal(): number {
+    let n = 0;
+    for (const d of this.domains.values()) n += d.heldBytes;
+    return n;
+  }
   /** Orders the writes handed to the pool (Domain.writing). */
   private writeSeq = 0;
   private readonly committer: GroupCommit;
@@ -638,7 +645,7 @@ export class Dom0Driver {
     let taken = t.allocate(block.key);
     // Every private frame mapped: take back mappings of them no view holds, as a private
     // fill does.
-    if (!taken && !d.copies && this.reclaim(d, RECLAIM_STEP, false, false, PRIVATE_RECLAIM_VISITS) > 0) taken = t.allocate(block.key);
+    if (!taken && !d.copies && this.reclaim(d, RECLAIM_STEP, false) > 0) taken = t.allocate(block.key);
     // Only a cache: a frame that cannot be had (or grown) keeps nothing, and the write,
     // durable already, is acknowledged all the same.
     if (!taken || !t.fill(taken.frame, bytes)) return;
@@ -664,14 +671,13 @@ export class Dom0Driver {
     if (d.heldFailed !== null) return refuse(d, d.heldFailed);
     const held = (d.held ??= new Map());
     const added = held.has(lba) ? 0 : bytes.byteLength;
-    const grown = d.heldBytes + added;
     const refused = !this.inRange(d, lba)
       ? Status.OUT_OF_RANGE
       : bytes.byteLength !== d.volume.blockBytes
         ? Status.BAD_REQUEST
         : d.volume.readOnly
           ? Status.READ_ONLY
-          : grown > (this.options.heldLimitBytes ?? HELD_LIMIT_BYTES) || this.heldTotal + added > (this.options.heldTotalLimitBytes ?? HELD_TOTAL_LIMIT_BYTES)
+          : d.heldBytes + added > (this.options.heldLimitBytes ?? HELD_LIMIT_BYTES) || this.heldTotal + added > (this.options.heldTotalLimitBytes ?? HELD_TOTAL_LIMIT_BYTES)
             ? Status.HELD_LIMIT
             : null;
     if (refused !== null) {
@@ -679,8 +685,6 @@ export class Dom0Driver {
       return refuse(d, refused);
     }
     held.set(lba, this.ownCopy(d, lba, bytes));
-    d.heldBytes = grown;
-    this.heldTotal += added;
     return ok();
   }
 
@@ -692,9 +696,7 @@ export class Dom0Driver {
   }
 
   private dropHeld(d: Domain, failed: Status | null): void {
-    this.heldTotal -= d.heldBytes;
     d.held = null;
-    d.heldBytes = 0;
     d.heldFailed = failed;
   }
 
@@ -849,18 +851,19 @@ export class Dom0Driver {
 
   /**
    * Take back up to `want` of the domain's mappings that no view holds, oldest first; a
-   * guest that leases everything keeps everything, and only limits itself. `soleOnly`:
-   * only mappings of group frames no other domain maps. Returns how many.
+   * guest that leases everything keeps everything, and only limits itself. `groupOnly`:
+   * mappings of group frames, else of the domain's private frames. `soleOnly`: only
+   * mappings of group frames no other domain maps. Returns how many.
    */
-  private reclaim(d: Domain, want: number, groupOnly: boolean, soleOnly = false, maxVisits = Infinity): number {
+  private reclaim(d: Domain, want: number, groupOnly: boolean, soleOnly = false): number {
     let got = 0;
     const arena = d.group.layout.frames;
     const table = d.group.table;
     // One turn of the hand at most: each mapping is visited once, and a leased one is
-    // passed over (the hand has moved on when it next looks). `maxVisits` bounds the
-    // entries looked at, holes included.
+    // passed over (the hand has moved on when it next looks). A search for private
+    // mappings looks at PRIVATE_RECLAIM_VISITS entries at most, holes included.
     const n = d.shadow.length;
-    const steps = Math.min(n, maxVisits);
+    const steps = groupOnly ? n : Math.min(n, PRIVATE_RECLAIM_VISITS);
     let toVisit = d.mappedLbas;
     for (let step = 0; step < steps && got < want && toVisit > 0; step++) {
       const lba = d.reclaimHand;
@@ -971,7 +974,7 @@ export class Dom0Driver {
   }
 
   private fill(d: Domain, priv: boolean, block: PhysicalBlock): Promise<number> {
-    if (priv) return this.fillInto(d.priv, d.privFilling, d.dataset, block, () => this.reclaim(d, RECLAIM_STEP, false, false, PRIVATE_RECLAIM_VISITS) > 0, null);
+    if (priv) return this.fillInto(d.priv, d.privFilling, d.dataset, block, () => this.reclaim(d, RECLAIM_STEP, false) > 0, null);
     return this.refill(d.group, d.dataset, block);
   }
 

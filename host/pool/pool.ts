@@ -363,10 +363,11 @@ export class Pool {
       throw new InvalidArgumentError(`dedupThreshold must be ≥ 1 (Infinity disables dedup), got ${opts.dedupThreshold}`);
     }
     const trimmed = writes.map(({ lba, bytes }) => {
-      const whole = this.writable(ds, lba, bytes.length);
-      const inVolume = whole.sizeBytes - lba * whole.blockSize;
-      if (bytes.length > inVolume) bytes = bytes.subarray(0, inVolume);
-      return { lba, bytes, blockSize: this.writable(ds, lba, bytes.length).blockSize };
+      const d = this.writable(ds, lba, bytes.length);
+      // A block past the volume's end is cut at it: what is left ends at the end, which
+      // `writable` accepts for the last block.
+      const inVolume = d.sizeBytes - lba * d.blockSize;
+      return { lba, bytes: bytes.length > inVolume ? bytes.subarray(0, inVolume) : bytes, blockSize: d.blockSize };
     });
     const prepared = Promise.all(trimmed.map((w) => prepareBlocks(w.bytes, w.blockSize, { owned: opts.owned ?? false })));
     return this.mutate(async () => {
