@@ -1,5 +1,5 @@
 // @ts-check
-// Runs in Node: `npm run bench [-- --quick [--disk]] [-- --runs 3] [-- --only reads,memory,scaling:guests+ws] [-- --out file.json] [-- --dev]`.
+// Runs in Node: `npm run bench [-- --quick [--disk]] [-- --runs 3] [-- --only reads,memory,scaling:guests+ws] [-- --out file.json] [-- --dev] [-- --one-core]`.
 // Builds the benchmark as users get the product (bench/vite.config.ts: minified, no inline
 // source maps) and serves the build with Vite's preview server, cross-origin isolated;
 // `--dev` serves the sources with the dev server instead (no build; per-guest memory is
@@ -10,11 +10,15 @@
 // measured 2026-11-29: 32 MiB put there left the profile directory at 1.2 MiB, the same
 // put in a profile on disk grew it by 54 MiB). `--quick`, the smoke test, stays off the
 // record unless `--disk` is given: on disk it took 2.1 minutes instead of under one.
+// `--one-core` (Linux, needs taskset) runs the browser on CPU 0 alone: every thread of the
+// page, dom0 and the guests shares one core, the case the guest's SpinGauge is for
+// (shared/spin-gauge.ts); a run on a busy machine can land there by chance.
 // Then it waits for every suite,
 // then writes the JSON (per metric: median, min, max, spread and every run's value; per
 // target: the median of its per-run ratios and whether it is met), a Markdown table beside
 // it, prints the table and renders the chart page to a PNG.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
@@ -45,6 +49,27 @@ const timeoutMs = (quick ? 4 : 20) * 60_000;
 /** @typedef {{ metrics: Record<string, { value: number, unit: string }>, errors: { suite: string, error: string }[], seconds: Record<string, number>, log: string[], done: boolean }} PageState */
 
 const dev = args.includes('--dev');
+const oneCore = args.includes('--one-core');
+
+/** Chromium's launch options, under `taskset -c 0` with --one-core (a wrapper script, since Playwright runs one executable). */
+/** @type {string | null} */
+let oneCoreWrapper = null;
+function launchOptions() {
+  const o = chromiumLaunchOptions();
+  if (!oneCore) return o;
+  if (oneCoreWrapper) return { ...o, executablePath: oneCoreWrapper };
+  try {
+    execFileSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' });
+  } catch {
+    throw new Error('--one-core needs taskset (Linux, util-linux)');
+  }
+  const wrapper = join(mkdtempSync(join(os.tmpdir(), 'tabvisor-one-core-')), 'chromium');
+  const exe = o.executablePath ?? chromium.executablePath();
+  writeFileSync(wrapper, `#!/bin/sh\nexec taskset -c 0 ${JSON.stringify(exe)} "$@"\n`);
+  chmodSync(wrapper, 0o755);
+  oneCoreWrapper = wrapper;
+  return { ...o, executablePath: wrapper };
+}
 const server = dev ? await startQuietServer() : await startBuiltPreview('bench/vite.config.ts');
 const base = server.base;
 let browserVersion = '';
@@ -61,8 +86,8 @@ try {
   for (let r = 1; r <= runs; r++) {
     if (runs > 1) console.log(`== run ${r} of ${runs}`);
     const profile = onDisk ? mkdtempSync(join(os.tmpdir(), 'tabvisor-bench-')) : null;
-    const offRecord = profile ? null : await chromium.launch(chromiumLaunchOptions());
-    const ctx = profile ? await chromium.launchPersistentContext(profile, chromiumLaunchOptions()) : await /** @type {import('playwright-core').Browser} */ (offRecord).newContext();
+    const offRecord = profile ? null : await chromium.launch(launchOptions());
+    const ctx = profile ? await chromium.launchPersistentContext(profile, launchOptions()) : await /** @type {import('playwright-core').Browser} */ (offRecord).newContext();
     browserVersion = ctx.browser()?.version() ?? browserVersion;
     const page = ctx.pages()[0] ?? (await ctx.newPage());
     page.on('console', (m) => { if (m.type() === 'error') console.error(`[page] ${m.text()}`); });
@@ -112,6 +137,8 @@ try {
     date: new Date().toISOString(),
     quick,
     runs,
+    // The browser confined to CPU 0 (--one-core).
+    oneCore,
     // Load average over 1, 5, 15 minutes before the first run and after the last: a
     // number measured with other work on the machine says so here.
     loadavgBefore: loadBefore.map((x) => Math.round(x * 100) / 100),
@@ -152,6 +179,7 @@ try {
 } finally {
   await browser?.close();
   await server.close();
+  if (oneCoreWrapper) rmSync(dirname(oneCoreWrapper), { recursive: true, force: true });
 }
 process.exit(exitCode);
 

@@ -51,6 +51,13 @@ export interface BlockDeviceStats {
   /** Blocks this domain currently maps. */
   mapped: number;
   leases: number;
+  /**
+   * Waits for dom0 that went straight to blocking because polling first had stopped paying
+   * (shared/spin-gauge.ts: dom0 and this guest sharing a core), and times polling stopped.
+   * Always 0 on the copy transport.
+   */
+  pollsSkipped: number;
+  pollStops: number;
 }
 
 export interface BlockWrite {
@@ -526,7 +533,8 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
   stats(): BlockDeviceStats {
     let mapped = 0;
     for (let lba = 0; lba < this.blocks; lba++) if (Atomics.load(this.pm, lba * PM_WORDS + PM_FRAME) !== encodeFrame(NO_FRAME)) mapped++;
-    return { ...this.counters, mapped, leases: this.leaseCount };
+    const poll = (this.channel as RingChannel).poll.stats;
+    return { ...this.counters, mapped, leases: this.leaseCount, pollsSkipped: poll.skipped, pollStops: poll.stops };
   }
 }
 
@@ -589,7 +597,7 @@ class CopyDevice extends DeviceBase implements BlockDevice {
   }
 
   stats(): BlockDeviceStats {
-    return { ...this.counters, mapped: this.cache.size, leases: 0 };
+    return { ...this.counters, mapped: this.cache.size, leases: 0, pollsSkipped: 0, pollStops: 0 };
   }
 }
 

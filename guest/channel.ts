@@ -2,7 +2,8 @@
 // adapters: RingChannel (shared memory, zero-copy) and CopyChannel (messages). The block
 // device above does not know which one it has, except for readSync, which only a ring can do.
 import { canBlock } from '../shared/atomics-wait';
-import { RingConsumer, RingProducer } from '../shared/ring';
+import { RingConsumer, RingProducer, SPUN_ARRIVED, SPUN_LOST_CORE } from '../shared/ring';
+import { SpinGauge } from '../shared/spin-gauge';
 import { CPL_STATUS, CPL_TAG, ENTRY_WORDS, REQ_ARG0, REQ_ARG1, REQ_ARG2, REQ_LBA, REQ_OP, REQ_TAG, REQ_USED, type Op } from '../shared/protocol';
 import type { CopyMessage } from '../shared/grant';
 import type { DomainLayout } from '../shared/memory-layout';
@@ -98,7 +99,8 @@ const SPIN_MAX_MS = 0.25;
  * an answer within it needs no `Atomics.notify` from dom0 and no wake-up, which on the
  * 2-vCPU test VM cost more than the wait (browser bench, two runs each, 2026-11-30: ring
  * round trip median 40–55 → 15–20 µs in three of four runs, batched no-ops 1.1–1.7 →
- * 1.8–2.2 M/s together with one tag per batch).
+ * 1.8–2.2 M/s together with one tag per batch). Only while that pays (SpinGauge): with the
+ * guest and dom0 on one core, the poll keeps dom0 off it.
  */
 export const POLL_MS = 0.03;
 
@@ -134,6 +136,8 @@ export class RingChannel implements Channel {
   /** sleeps: waits that went on to Atomics.waitAsync (the event loop) after the blocking wait or the polling ran out. */
   readonly stats = { submitted: 0, roundTrips: 0, sleeps: 0 };
   private readonly spin = new SpinBudget();
+  /** Whether polling for completions pays (it does not while dom0 shares this thread's core). */
+  readonly poll = new SpinGauge();
 
   constructor(control: SharedArrayBuffer, layout: DomainLayout, doorbell?: SharedArrayBuffer) {
     this.req = new RingProducer(control, layout.requestRing);
@@ -256,9 +260,21 @@ export class RingChannel implements Channel {
       if (left === 0) return replies;
       this.check();
       // Poll first, as the async pump does: an answer within POLL_MS needs no wake-up.
-      if (!this.cpl.pollFor(POLL_MS)) this.cpl.waitForEntries(1000);
+      if (!this.pollCompletions()) this.cpl.waitForEntries(1000);
     }
   };
+
+  /**
+   * Poll for completions for up to POLL_MS while that pays (SpinGauge: not while dom0 and
+   * this guest share a core, which shows as this thread losing its core mid-poll).
+   */
+  private pollCompletions(): boolean {
+    if (!this.poll.spinNext()) return this.cpl.available() > 0;
+    const spun = this.cpl.spinFor(POLL_MS);
+    const arrived = (spun & SPUN_ARRIVED) !== 0;
+    this.poll.record(arrived, (spun & SPUN_LOST_CORE) !== 0);
+    return arrived;
+  }
 
   private deliver(tag: number, entry: Int32Array): void {
     const waiter = this.pending.get(tag);
@@ -287,7 +303,7 @@ export class RingChannel implements Channel {
           // Poll briefly, then block rather than spin: dom0's notify wakes a thread blocked
           // in Atomics.wait directly (bench: atomics_pingpong_ns, two such wakes, ~15 µs on
           // the 2-core test VM), and the core is dom0's meanwhile instead of burnt polling.
-          arrived = this.cpl.pollFor(POLL_MS);
+          arrived = this.pollCompletions();
           if (!arrived) {
             this.cpl.waitForEntries(this.spin.ms);
             arrived = this.cpl.available() > 0;

@@ -1,0 +1,70 @@
+// Runs in every guest (guest/channel.ts). Decides whether a guest waiting for dom0's answer
+// should poll the completion ring before it blocks.
+//
+// Why: polling pays only while the guest and dom0 each have a core. Pinned to one core
+// (the renderer under `taskset -c 0`, `npm run bench -- --one-core`), a guest that polled
+// for 30 µs only kept dom0 off the core it needed to answer: ring round trip median 55 µs,
+// blocking at once 25 µs. With a core each, blocking at once costs a cross-core wake-up each
+// way: median 45–50 µs against 5 µs polling (docs/design.md, "Polling only while it pays").
+// So a guest keeps a gauge of whether its recent polls paid, stops polling when they keep
+// losing the core, and polls again now and then in case the scheduler has moved the two
+// apart.
+//
+// Only a lost core counts against polling: a gap in the polling thread's clock means it
+// was taken off its core, and an answer after it came from a dom0 that ran in its place. A
+// poll that simply runs out on its core says dom0 was slow (a pool read, a turn of its
+// event loop), which blocking would not speed up. dom0's own spin between requests keeps
+// no gauge: pinned, it made no difference (25 µs median with or without one), since a
+// woken guest preempts it.
+
+/**
+ * A jump of the polling thread's clock longer than this means it lost its core. The clock
+ * is 5 µs coarse with jitter, so two readings an instant apart can differ by 10 µs.
+ */
+export const SPIN_GAP_MS = 0.012;
+/** Failed spins, net of the ones that paid, before the gauge stops spinning. */
+const MISSES_TO_STOP = 4;
+/** While not spinning, every this-many-th wait spins anyway, to notice that spinning pays again. */
+const PROBE_EVERY = 16;
+
+export class SpinGauge {
+  private spinning = true;
+  private misses = 0;
+  private sinceProbe = 0;
+  /** Waits that went straight to blocking (what the gauge saved), and times it stopped spinning. */
+  readonly stats = { skipped: 0, stops: 0 };
+
+  /** Whether the next wait should spin first. */
+  spinNext(): boolean {
+    if (this.spinning) return true;
+    if (++this.sinceProbe >= PROBE_EVERY) {
+      this.sinceProbe = 0;
+      return true;
+    }
+    this.stats.skipped++;
+    return false;
+  }
+
+  /**
+   * A spin ended. `arrived`: what it waited for came during it; `lostCore`: the thread was
+   * off its core at some point (a gap in its clock). Only a lost core counts against
+   * spinning: a spin that ran out on its core says the peer was slow (a pool read, dom0's
+   * turn of its event loop), not that it shares the core.
+   */
+  record(arrived: boolean, lostCore: boolean): void {
+    if (!lostCore) {
+      if (arrived) {
+        this.misses = Math.max(0, this.misses - 1);
+        this.spinning = true;
+      }
+      return;
+    }
+    if (!this.spinning) return;
+    if (++this.misses >= MISSES_TO_STOP) {
+      this.spinning = false;
+      this.misses = 0;
+      this.sinceProbe = 0;
+      this.stats.stops++;
+    }
+  }
+}
