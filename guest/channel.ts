@@ -2,7 +2,7 @@
 // adapters: RingChannel (shared memory, zero-copy) and CopyChannel (messages). The block
 // device above does not know which one it has, except for readSync, which only a ring can do.
 import { canBlock } from '../shared/atomics-wait';
-import { RingConsumer, RingProducer, SPUN_ARRIVED, SPUN_LOST_CORE } from '../shared/ring';
+import { RingConsumer, RingProducer } from '../shared/ring';
 import { SpinGauge } from '../shared/spin-gauge';
 import { CPL_STATUS, CPL_TAG, ENTRY_WORDS, REQ_ARG0, REQ_ARG1, REQ_ARG2, REQ_LBA, REQ_OP, REQ_TAG, REQ_USED, type Op } from '../shared/protocol';
 import type { CopyMessage } from '../shared/grant';
@@ -260,21 +260,9 @@ export class RingChannel implements Channel {
       if (left === 0) return replies;
       this.check();
       // Poll first, as the async pump does: an answer within POLL_MS needs no wake-up.
-      if (!this.pollCompletions()) this.cpl.waitForEntries(1000);
+      if (!this.poll.poll(this.cpl, POLL_MS)) this.cpl.waitForEntries(1000);
     }
   };
-
-  /**
-   * Poll for completions for up to POLL_MS while that pays (SpinGauge: not while dom0 and
-   * this guest share a core, which shows as this thread losing its core mid-poll).
-   */
-  private pollCompletions(): boolean {
-    if (!this.poll.spinNext()) return this.cpl.available() > 0;
-    const spun = this.cpl.spinFor(POLL_MS);
-    const arrived = (spun & SPUN_ARRIVED) !== 0;
-    this.poll.record(arrived, (spun & SPUN_LOST_CORE) !== 0);
-    return arrived;
-  }
 
   private deliver(tag: number, entry: Int32Array): void {
     const waiter = this.pending.get(tag);
@@ -303,7 +291,7 @@ export class RingChannel implements Channel {
           // Poll briefly, then block rather than spin: dom0's notify wakes a thread blocked
           // in Atomics.wait directly (bench: atomics_pingpong_ns, two such wakes, ~15 µs on
           // the 2-core test VM), and the core is dom0's meanwhile instead of burnt polling.
-          arrived = this.pollCompletions();
+          arrived = this.poll.poll(this.cpl, POLL_MS);
           if (!arrived) {
             this.cpl.waitForEntries(this.spin.ms);
             arrived = this.cpl.available() > 0;

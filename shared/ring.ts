@@ -9,11 +9,6 @@
 // *after* the Atomics.load that observed them, which is what the JS memory model needs
 // for the entries to be visible (synchronizes-with on the index word).
 import { waitAsync, waitSync, type WaitResult } from './atomics-wait';
-import { SPIN_GAP_MS } from './spin-gauge';
-
-/** RingConsumer.spinFor's result bits. */
-export const SPUN_ARRIVED = 1;
-export const SPUN_LOST_CORE = 2;
 import {
   RING_CONS_EVENT_I32,
   RING_CONS_I32,
@@ -307,24 +302,9 @@ export class RingConsumer extends RingEnd {
    * answers within it). True if entries arrived.
    */
   pollFor(ms: number): boolean {
-    return (this.spinFor(ms) & SPUN_ARRIVED) !== 0;
-  }
-
-  /**
-   * pollFor, telling also whether this thread lost its core during the spin (a gap in its
-   * clock: SpinGauge). Bits: SPUN_ARRIVED, SPUN_LOST_CORE.
-   */
-  spinFor(ms: number): number {
-    let last = performance.now();
-    const until = last + ms;
-    let lost = 0;
-    for (;;) {
-      if (this.available() > 0) return SPUN_ARRIVED | lost;
-      const now = performance.now();
-      if (now - last > SPIN_GAP_MS) lost = SPUN_LOST_CORE;
-      last = now;
-      if (now >= until) return lost;
-    }
+    const until = performance.now() + ms;
+    while (performance.now() < until) if (this.available() > 0) return true;
+    return false;
   }
 
   /** Block (workers only) until an entry is available, a notify, or the timeout. */
