@@ -10,12 +10,18 @@
 // losing the core, and polls again now and then in case the scheduler has moved the two
 // apart.
 //
-// Only a lost core counts against polling: a gap in the polling thread's clock means it
-// was taken off its core, and an answer after it came from a dom0 that ran in its place. A
-// poll that simply runs out on its core says dom0 was slow (a pool read, a turn of its
-// event loop), which blocking would not speed up. dom0's own spin between requests keeps
-// no gauge: pinned, it made no difference (25 µs median with or without one), since a
-// woken guest preempts it.
+// Only a lost core counts against polling: a gap in the polling thread's clock means
+// another thread took its core, and on a crowded core a poll only keeps the core longer
+// from whoever needs it, dom0 among them. A stricter variant that counted a gap only when
+// dom0's answer came in it, dom0 not having taken the request before (the exact sign of
+// dom0 on this core), never fired with everything on one core: there the scheduler does
+// not preempt the polling guest for dom0; the poll runs out and dom0 runs once the guest
+// blocks. What the gauge sees there is the renderer's other threads taking the core. A
+// poll that runs out on its core says dom0 was slow (a pool read, a turn of its event
+// loop), which blocking would not speed up; counting that too (as "dom0 did not even take
+// the request") stopped polling in free runs as well. dom0's own spin between requests
+// keeps no gauge: pinned, it made no difference (25 µs median with or without one), since
+// a woken guest preempts it.
 
 /**
  * A jump of the polling thread's clock longer than this means it lost its core. The clock
