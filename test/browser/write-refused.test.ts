@@ -1,0 +1,53 @@
+// Real Chromium: plain writes that dom0 refuses. Another tab deletes the pool while a guest
+// runs: IndexedDB asks dom0's connection to step aside, the pool closes, and dom0 refuses
+// every WRITE after that (IO). The guest's writeSync and write must fail with that error
+// at once, give their staging slots back (a writeSync of more blocks than there are slots,
+// then another: a leaked slot would turn the second into "every staging slot is held"),
+// and leave what the guest already maps readable.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Hypervisor } from '../../host/page/hypervisor';
+import type { ProbeGuestApi } from './fixtures/guests/probe-guest';
+import { deleteDatabase } from '../helpers/idb';
+
+const BS = 4096;
+const BLOCKS = 64;
+const GUEST = new URL('./fixtures/guests/probe-guest.ts', import.meta.url);
+
+describe('plain writes refused by dom0 (the pool deleted under it)', () => {
+  let hv: Hypervisor;
+  const poolName = `write-refused-${crypto.randomUUID()}`;
+  beforeAll(async () => {
+    hv = await Hypervisor.start({ poolName, arenaFrames: 16, scrubEveryMs: 0 });
+    await hv.pool.import('vol', new Uint8Array(BLOCKS * BS).fill(7).buffer, { blockSize: BS });
+    await hv.pool.snapshot('vol', 'vol@base');
+  });
+  afterAll(async () => {
+    await hv?.shutdown().catch(() => undefined);
+    await deleteDatabase(poolName);
+  });
+
+  it('writeSync and write fail with IO, give their slots back, and mapped blocks stay readable', async () => {
+    const g = await hv.guests.spawn<ProbeGuestApi>({ base: 'vol@base', module: GUEST });
+    try {
+      expect(await g.api.transport()).toBe('zero-copy');
+      // Accepted while the pool is there, on both paths.
+      expect(await g.api.writePlain([1, 2], 0x10, true)).toBe('ok');
+      expect(await g.api.writePlain([3], 0x20, false)).toBe('ok');
+      const before = await g.api.read(0);
+
+      await deleteDatabase(poolName);
+
+      const all = Array.from({ length: 40 }, (_, i) => 4 + i);
+      const first = await g.api.writePlain(all, 0x30, true);
+      expect(first).toMatch(/^io: write of block \d+: /);
+      // The slots came back: the same again fails the same way, not for want of a slot.
+      expect(await g.api.writePlain(all, 0x40, true)).toMatch(/^io: write of block \d+: /);
+      expect(await g.api.writePlain([5], 0x50, false)).toMatch(/^io: write of block \d+: /);
+      expect(await g.api.writePlain([6], 0x60, true)).toMatch(/^io: write of block \d+: /);
+      // What it maps is still its to read (a page-map hit: dom0 is not asked).
+      expect(await g.api.read(0)).toEqual(before);
+    } finally {
+      await g.kill().catch(() => undefined);
+    }
+  });
+});
