@@ -51,9 +51,9 @@ const timeoutMs = (quick ? 4 : 20) * 60_000;
 const dev = args.includes('--dev');
 const oneCore = args.includes('--one-core');
 
-/** Chromium's launch options, under `taskset -c 0` with --one-core (a wrapper script, since Playwright runs one executable). */
 /** @type {string | null} */
 let oneCoreWrapper = null;
+/** Chromium's launch options, under `taskset -c 0` with --one-core (a wrapper script, since Playwright runs one executable). */
 function launchOptions() {
   const o = chromiumLaunchOptions();
   if (!oneCore) return o;

@@ -52,9 +52,9 @@ export interface BlockDeviceStats {
   mapped: number;
   leases: number;
   /**
-   * Waits for dom0 that went straight to blocking because polling first had stopped paying
-   * (shared/spin-gauge.ts: dom0 and this guest sharing a core), and times polling stopped.
-   * Always 0 on the copy transport.
+   * Waits for dom0 that went straight to blocking because this guest's polls kept losing
+   * the core (shared/spin-gauge.ts), and times polling stopped. Always 0 on the copy
+   * transport.
    */
   pollsSkipped: number;
   pollStops: number;

@@ -28,9 +28,9 @@
  * is 5 µs coarse with jitter, so two readings an instant apart can differ by 10 µs.
  */
 export const SPIN_GAP_MS = 0.012;
-/** Failed spins, net of the ones that paid, before the gauge stops spinning. */
+/** Polls that lost the core, net of the ones that paid, before the gauge stops polling. */
 const MISSES_TO_STOP = 4;
-/** While not spinning, every this-many-th wait spins anyway, to notice that spinning pays again. */
+/** While not polling, every this-many-th wait polls anyway, to notice that polling pays again. */
 const PROBE_EVERY = 16;
 
 /** What the gauge polls: a ring consumer (shared/ring.ts), or a stand-in in tests. */
@@ -42,17 +42,16 @@ export class SpinGauge {
   private spinning = true;
   private misses = 0;
   private sinceProbe = 0;
-  /** Waits that went straight to blocking (what the gauge saved), and times it stopped spinning. */
+  /** Waits that went straight to blocking, and times the gauge stopped polling. */
   readonly stats = { skipped: 0, stops: 0 };
 
   /**
    * Before a blocking wait: poll `ring` for up to `ms` if polling pays (else look once),
    * and learn from how the poll went. True if entries are there.
    *
-   * Only a lost core counts against polling (a gap in the clock: the thread was off its
-   * core, and entries that came after it came from a dom0 that ran in its place). A poll
-   * that runs out on its core says dom0 was slow (a pool read, a turn of its event loop),
-   * not that it shares the core. Every guest compiles its own copy of this path: the gauge
+   * A poll that lost the core counts against polling, whether the answer came or not; one
+   * that paid counts for it; one that ran out on its core counts for neither (see the top
+   * of this file). Every guest compiles its own copy of this path: the gauge
    * costs each guest about 8 KB (bench, memory per added guest: 699 KB without it, 707 with
    * it in this one function, 712 split over a ring method and gauge methods), which the
    * smaller view cache pays back (guest/block-device.ts, VIEW_CACHE).

@@ -90,8 +90,9 @@ export async function runReads(opts: SuiteOptions): Promise<Metrics> {
     const g0 = await b.api.stats();
     const dist = await b.api.ringReadNs(asyncSet);
     const y1 = (await hv.pool.stats()).scheduler;
+    const g1 = await b.api.stats();
     const ringNs = dist.mean;
-    log(`reads: ring mean ${dist.mean.toFixed(0)} p50 ${dist.p50.toFixed(0)} p90 ${dist.p90.toFixed(0)} p99 ${dist.p99.toFixed(0)} ns; dom0 sleeps ${y1.sleeps - y0.sleeps} naps ${y1.naps - y0.naps} turns ${y1.turns - y0.turns} yields ${y1.yields - y0.yields} taking ${(y1.yieldMs - y0.yieldMs).toFixed(1)} ms; guest polls skipped ${(await b.api.stats()).pollsSkipped - g0.pollsSkipped} (stops ${(await b.api.stats()).pollStops - g0.pollStops})`);
+    log(`reads: ring mean ${dist.mean.toFixed(0)} p50 ${dist.p50.toFixed(0)} p90 ${dist.p90.toFixed(0)} p99 ${dist.p99.toFixed(0)} ns; dom0 sleeps ${y1.sleeps - y0.sleeps} naps ${y1.naps - y0.naps} turns ${y1.turns - y0.turns} yields ${y1.yields - y0.yields} taking ${(y1.yieldMs - y0.yieldMs).toFixed(1)} ms; guest polls skipped ${g1.pollsSkipped - g0.pollsSkipped} (stops ${g1.pollStops - g0.pollStops})`);
     // How many of those round trips also re-verified the frame before mapping it (a frame
     // filled or checked more than a second ago is checked again: 64 KiB hashed).
     const ringChecked = ((await hv.integrity.stats()).verified - checkedBefore) / asyncSet.length;
