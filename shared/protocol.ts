@@ -100,6 +100,8 @@ export const Status = {
   READ_ONLY: 7,
   /** The held group grew past the limit for one atomic group, or all domains' groups past theirs together; dom0 dropped it. */
   HELD_LIMIT: 8,
+  /** The pool was closed under dom0 (deleted, or opened with a newer schema, by another tab): nothing more can be stored or read from it. */
+  POOL_CLOSED: 9,
 } as const;
 export type Status = (typeof Status)[keyof typeof Status];
 
@@ -113,6 +115,7 @@ const STATUS_TEXT: Record<Status, string> = {
   [Status.IO]: 'storage pool error',
   [Status.READ_ONLY]: 'volume is read-only',
   [Status.HELD_LIMIT]: "held writes past the limit of one atomic group (or of dom0's for all groups together); the group was dropped",
+  [Status.POOL_CLOSED]: 'the storage pool was closed under dom0 (deleted, or opened with a newer schema, by another tab)',
 };
 
 export function statusText(status: number): string {
@@ -129,6 +132,7 @@ const STATUS_CODE: Record<Status, string> = {
   [Status.IO]: 'io',
   [Status.READ_ONLY]: 'read-only',
   [Status.HELD_LIMIT]: 'held-limit',
+  [Status.POOL_CLOSED]: 'pool-closed',
 };
 
 /** A status as a stable string, the `code` of a BlockDeviceError. */

@@ -16,7 +16,7 @@
 import { sharedArenaMemory } from './frame-hash-wasm';
 import { FrameTable } from './frame-table';
 import { growablePlain } from '../../shared/growable';
-import { ChecksumError, OutOfRangeError, ReadOnlyDatasetError, StaleBlockRefError } from '../pool';
+import { ChecksumError, OutOfRangeError, PoolClosedError, ReadOnlyDatasetError, StaleBlockRefError } from '../pool';
 import { arenaLayout, type ArenaLayout } from '../../shared/memory-layout';
 import { Status } from '../../shared/protocol';
 import { decodeFrame, encodeFrame, NO_FRAME } from '../../shared/ids';
@@ -419,11 +419,26 @@ export class Dom0Driver {
       d.reserved--;
       return c;
     };
+    // A pool closed under dom0 (another tab deleted it) is refused as such, wherever the
+    // read meets it (the lookup here, or one of readMiss's lookups after an await), not
+    // taken for dom0's own error, which would fault the guest.
+    const closed = (err: unknown): Completion => {
+      if (!(err instanceof PoolClosedError)) throw err;
+      return done(refuse(d, Status.POOL_CLOSED));
+    };
     const go = (block: PhysicalBlock | null): Completion | Promise<Completion> => {
       const hit = this.mapResident(d, lba, block);
-      return hit ? done(hit) : this.readMiss(d, lba, block!).then(done);
+      return hit ? done(hit) : this.readMiss(d, lba, block!).then(done, closed);
     };
-    if (this.store.resolveSync) return go(this.store.resolveSync(d.dataset, [lba])[0] ?? null);
+    if (this.store.resolveSync) {
+      let block: PhysicalBlock | null;
+      try {
+        block = this.store.resolveSync(d.dataset, [lba])[0] ?? null;
+      } catch (err) {
+        return closed(err);
+      }
+      return go(block);
+    }
     return this.store.resolve(d.dataset, [lba]).then(([block]) => go(block ?? null), (err: unknown) => done(refuse(d, statusOf(err))));
   }
 
@@ -1104,5 +1119,6 @@ function statusOf(err: unknown): Status {
   if (err instanceof ChecksumError) return Status.CHECKSUM;
   if (err instanceof ReadOnlyDatasetError) return Status.READ_ONLY;
   if (err instanceof OutOfRangeError) return Status.OUT_OF_RANGE;
+  if (err instanceof PoolClosedError) return Status.POOL_CLOSED;
   return Status.IO;
 }

@@ -1,9 +1,10 @@
 // Real Chromium: plain writes that dom0 refuses. Another tab deletes the pool while a guest
 // runs: IndexedDB asks dom0's connection to step aside, the pool closes, and dom0 refuses
-// every WRITE after that (IO). The guest's writeSync and write must fail with that error
-// at once, give their staging slots back (a writeSync of more blocks than there are slots,
-// then another: a leaked slot would turn the second into "every staging slot is held"),
-// and leave what the guest already maps readable.
+// every WRITE after that, and every read it would have to fetch, as `pool-closed` (a
+// status of its own, so a guest can tell this from a storage fault). The guest's writeSync
+// and write must fail with that error at once, give their staging slots back (a writeSync
+// of more blocks than there are slots, then another: a leaked slot would turn the second
+// into "every staging slot is held"), and leave what the guest already maps readable.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Hypervisor } from '../../host/page/hypervisor';
 import type { ProbeGuestApi } from './fixtures/guests/probe-guest';
@@ -39,13 +40,15 @@ describe('plain writes refused by dom0 (the pool deleted under it)', () => {
 
       const all = Array.from({ length: 40 }, (_, i) => 4 + i);
       const first = await g.api.writePlain(all, 0x30, true);
-      expect(first).toMatch(/^io: write of block \d+: /);
+      expect(first).toMatch(/^pool-closed: write of block \d+: the storage pool was closed under dom0/);
       // The slots came back: the same again fails the same way, not for want of a slot.
-      expect(await g.api.writePlain(all, 0x40, true)).toMatch(/^io: write of block \d+: /);
-      expect(await g.api.writePlain([5], 0x50, false)).toMatch(/^io: write of block \d+: /);
-      expect(await g.api.writePlain([6], 0x60, true)).toMatch(/^io: write of block \d+: /);
-      // What it maps is still its to read (a page-map hit: dom0 is not asked).
+      expect(await g.api.writePlain(all, 0x40, true)).toMatch(/^pool-closed: write of block \d+: the storage pool was closed under dom0/);
+      expect(await g.api.writePlain([5], 0x50, false)).toMatch(/^pool-closed: write of block \d+: the storage pool was closed under dom0/);
+      expect(await g.api.writePlain([6], 0x60, true)).toMatch(/^pool-closed: write of block \d+: the storage pool was closed under dom0/);
+      // What it maps is still its to read (a page-map hit: dom0 is not asked)...
       expect(await g.api.read(0)).toEqual(before);
+      // ...and a block dom0 would have to fetch says why it cannot be had.
+      await expect(g.api.read(BLOCKS - 1)).rejects.toThrow(/read of block \d+: the storage pool was closed under dom0/);
     } finally {
       await g.kill().catch(() => undefined);
     }

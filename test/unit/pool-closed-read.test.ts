@@ -1,0 +1,54 @@
+// Node: a pool closed under dom0 (another tab deleted it: the pool's IndexedDB connection
+// steps aside) is refused to the guest as POOL_CLOSED, not taken for dom0's own error,
+// which faults the domain. Both places a READ meets the pool: the LBA lookup when the
+// request comes in, and the read of the block that follows it. Found by a browser test
+// (test/browser/write-refused.test.ts): the lookup's throw faulted the guest.
+import { describe, expect, it } from 'vitest';
+import { Dom0Driver } from '../../host/dom0/driver';
+import { MemoryBlockStore } from '../../host/dom0/block-store';
+import { PoolClosedError } from '../../shared/errors/pool-errors';
+import { Status } from '../../shared/protocol';
+import { zeroCopy } from './helpers/zero-copy-domain';
+
+const BS = 4096;
+
+async function setup() {
+  const store = new MemoryBlockStore();
+  store.addVolume('base@snap', { blocks: 8, blockBytes: BS, readOnly: true, group: 'g1' }, new Map([[3, new Uint8Array(BS).fill(1)], [4, new Uint8Array(BS).fill(2)]]));
+  store.cloneVolume('base@snap', 'clone-a');
+  const driver = new Dom0Driver(store, { arenaFrames: 16, promoteAt: 2, quota: 64, shared: true });
+  const d = zeroCopy(driver, await driver.createDomain('clone-a'));
+  return { store, driver, d };
+}
+
+const closed = (): never => {
+  throw new PoolClosedError('pool p is closed');
+};
+
+describe('a READ when the pool has closed under dom0', () => {
+  it('is refused POOL_CLOSED at the lookup; the domain lives on and its reservation is returned', async () => {
+    const { store, driver, d } = await setup();
+    store.resolveSync = closed;
+    const c = await driver.read(d, 3);
+    expect(c.status).toBe(Status.POOL_CLOSED);
+    expect(d.alive).toBe(true);
+    expect(d.reserved).toBe(0);
+  });
+
+  it('is refused POOL_CLOSED when the block read fails that way', async () => {
+    const { store, driver, d } = await setup();
+    store.read = () => Promise.reject(new PoolClosedError('pool p is closed'));
+    const c = await driver.read(d, 4);
+    expect(c.status).toBe(Status.POOL_CLOSED);
+    expect(d.alive).toBe(true);
+    expect(d.reserved).toBe(0);
+  });
+
+  it('any other error there is still dom0 failing: it throws (the dispatcher faults the domain)', async () => {
+    const { store, driver, d } = await setup();
+    store.resolveSync = () => {
+      throw new Error('a bug');
+    };
+    expect(() => driver.read(d, 3)).toThrow('a bug');
+  });
+});
