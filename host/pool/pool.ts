@@ -50,6 +50,8 @@ function lossMessage(name: string, lost: LossRecord): string {
 
 export class Pool {
   private closed = false;
+  /** Why the pool closed when it was not close(): said in every PoolClosedError after it. */
+  private closedBecause: string | null = null;
   /**
    * Whether the pool registry (OPFS) holds this pool, so that a later deletion of its
    * database by the browser is reported even if the browser does not report it to this
@@ -88,7 +90,10 @@ export class Pool {
         },
         // Another connection wants a newer schema: step aside rather than block it.
         blocking: () => {
-          if (pool) pool.closed = true;
+          if (pool) {
+            pool.closed = true;
+            pool.closedBecause = 'another tab deleted it, or opened it with a newer schema';
+          }
           db.close();
         },
       });
@@ -497,7 +502,7 @@ export class Pool {
   }
 
   private checkOpen(): void {
-    if (this.closed) throw new PoolClosedError(`pool ${this.name} is closed`);
+    if (this.closed) throw new PoolClosedError(`pool ${this.name} is closed${this.closedBecause ? `: ${this.closedBecause}` : ''}`);
   }
 
   /** Run a mutation in the serial queue; it must throw before changing anything. */

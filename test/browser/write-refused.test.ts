@@ -4,7 +4,8 @@
 // status of its own, so a guest can tell this from a storage fault). The guest's writeSync
 // and write must fail with that error at once, give their staging slots back (a writeSync
 // of more blocks than there are slots, then another: a leaked slot would turn the second
-// into "every staging slot is held"), and leave what the guest already maps readable.
+// into "every staging slot is held"), and leave what the guest already maps readable. The
+// page's own calls say the same, and dom0 lives on.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Hypervisor } from '../../host/page/hypervisor';
 import type { ProbeGuestApi } from './fixtures/guests/probe-guest';
@@ -49,6 +50,12 @@ describe('plain writes refused by dom0 (the pool deleted under it)', () => {
       expect(await g.api.read(0)).toEqual(before);
       // ...and a block dom0 would have to fetch says why it cannot be had.
       await expect(g.api.read(BLOCKS - 1)).rejects.toThrow(/read of block \d+: the storage pool was closed under dom0/);
+      // The page's control plane says why too, and dom0 is still there to ask.
+      const why = /pool write-refused-[\w-]+ is closed: another tab deleted it/;
+      await expect(hv.pool.list()).rejects.toThrow(why);
+      await expect(hv.pool.snapshot('vol', 'vol@later')).rejects.toThrow(why);
+      await expect(hv.guests.spawn<ProbeGuestApi>({ base: 'vol@base', module: GUEST })).rejects.toThrow(why);
+      expect((await hv.pool.stats()).driver.poolReads).toBeGreaterThan(0);
     } finally {
       await g.kill().catch(() => undefined);
     }
