@@ -226,6 +226,7 @@ export class ConsoleApp {
       this.log.error(`The built-in image could not be imported: ${errorText(err)}`);
       throw err;
     }
+    this.poller.onPoolClosed = (err) => this.poolClosedUnder(err);
     this.poller.start();
     if (!this.opts.compact) void this.archive.refresh().catch(() => undefined);
     this.setReady(true);
@@ -433,6 +434,30 @@ export class ConsoleApp {
       ),
     );
     this.log.info('Handed the pool over to the tab you opened; this console is stopped.');
+  }
+
+  /**
+   * The pool closed under dom0 (another tab deleted it, or opened it with a newer schema):
+   * nothing more can be stored, so the console stops and says so. Its guests keep what
+   * they map, and anything that needs the pool fails with `pool-closed`.
+   */
+  private poolClosedUnder(err: Error): void {
+    this.setReady(false);
+    this.root.dataset.poolClosed = 'true';
+    this.story.disable();
+    this.transport.dataset.transport = 'none';
+    setText(this.transport, 'Stopped: the pool was closed under it.');
+    this.banner.hidden = false;
+    this.banner.setAttribute('role', 'alert');
+    this.banner.replaceChildren(
+      h(
+        'p',
+        { id: 'pool-closed' },
+        h('strong', {}, 'The pool was closed under this console. '),
+        `${err.message}. Nothing more can be stored; the guests keep what they hold. Reload this page to start again (with a new pool if it was deleted).`,
+      ),
+    );
+    this.log.error(`The pool was closed under this console: ${err.message}`);
   }
 
   /** The pool could not open: most often a browser that blocks storage in cross-site frames. */

@@ -37,6 +37,11 @@ export class Poller {
   private stopped = false;
   private frame = 0;
   last: MachineSnapshot | null = null;
+  /**
+   * Called once, and polling stops, when dom0 reports the pool closed under it (another tab
+   * deleted it): every later sample would fail the same way, and the console says why.
+   */
+  onPoolClosed: ((err: Error) => void) | null = null;
 
   constructor(
     private readonly hv: Pick<Hypervisor, 'pool' | 'memory'>,
@@ -69,7 +74,12 @@ export class Poller {
     try {
       const s = await this.sample();
       if (s) this.paint(s);
-    } catch {
+    } catch (err: unknown) {
+      if ((err as { code?: unknown } | null)?.code === 'pool-closed') {
+        this.stopped = true;
+        this.onPoolClosed?.(err as Error);
+        return;
+      }
       // dom0 is shutting down (reset) or a domain vanished between calls: try again later.
     }
     if (this.stopped) return;
