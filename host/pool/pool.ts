@@ -96,6 +96,13 @@ export class Pool {
           }
           db.close();
         },
+        // The browser closed the connection itself: the site's data cleared (settings,
+        // DevTools), or its storage failed. Nothing more can be done on it.
+        terminated: () => {
+          if (!pool) return;
+          pool.closed = true;
+          pool.closedBecause = "the browser closed its database (the site's data was cleared, or its storage failed)";
+        },
       });
     } catch (e) {
       if (e instanceof DOMException && e.name === 'VersionError') {

@@ -1,7 +1,10 @@
-// Playwright, real Chromium, the console page: another tab deletes the console's pool
-// while it runs. IndexedDB asks dom0's connection to step aside and the pool closes; the
-// console must stop and say why (a banner naming the cause), not freeze on its last
-// sample, and a guest already running must stay up. Screenshot: test-results/console-pool-deleted.png.
+// Playwright, real Chromium, the console page: the console's pool goes away while it runs,
+// in the two ways a browser does it. Another tab deletes the database (IndexedDB asks
+// dom0's connection to step aside), or the site's data is cleared (the browser closes the
+// connection itself; here through DevTools' Storage.clearDataForOrigin, what the settings
+// page does). Either way the pool closes; the console must stop and say why (a banner
+// naming the cause), not freeze on its last sample, and a guest already running must stay
+// up. Screenshot: test-results/console-pool-deleted.png.
 import { expect, test } from '@playwright/test';
 import { consoleReady, guestIds, spawn } from './demo-helpers';
 
@@ -33,4 +36,17 @@ test('a pool deleted under the console: the console stops and says why; the gues
   await expect(page.getByRole('button', { name: 'Spawn on new clones' })).toBeDisabled();
   await expect(page.locator(`.guest-card[data-guest="${id}"]`)).toHaveAttribute('data-state', 'running');
   await page.screenshot({ path: 'test-results/console-pool-deleted.png', fullPage: true });
+});
+
+test("the site's data cleared under the console: the console stops and says why", async ({ page, baseURL }) => {
+  test.setTimeout(120_000);
+  await page.goto('/');
+  await consoleReady(page);
+  await spawn(page, 1);
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Storage.clearDataForOrigin', { origin: new URL(baseURL!).origin, storageTypes: 'indexeddb' });
+  const banner = page.locator('#pool-closed');
+  await expect(banner).toBeVisible({ timeout: 10_000 });
+  await expect(banner).toContainText("the browser closed its database (the site's data was cleared");
+  await expect(page.getByRole('button', { name: 'Spawn on new clones' })).toBeDisabled();
 });
