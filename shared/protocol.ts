@@ -100,7 +100,7 @@ export const Status = {
   READ_ONLY: 7,
   /** The held group grew past the limit for one atomic group, or all domains' groups past theirs together; dom0 dropped it. */
   HELD_LIMIT: 8,
-  /** The pool was closed under dom0 (deleted, or opened with a newer schema, by another tab): nothing more can be stored or read from it. */
+  /** The pool was closed under dom0 (another tab deleted it or opened it with a newer schema, or the browser closed it: site data cleared): nothing more can be stored or read from it. */
   POOL_CLOSED: 9,
 } as const;
 export type Status = (typeof Status)[keyof typeof Status];
@@ -115,7 +115,7 @@ const STATUS_TEXT: Record<Status, string> = {
   [Status.IO]: 'storage pool error',
   [Status.READ_ONLY]: 'volume is read-only',
   [Status.HELD_LIMIT]: "held writes past the limit of one atomic group (or of dom0's for all groups together); the group was dropped",
-  [Status.POOL_CLOSED]: 'the storage pool was closed under dom0 (deleted, or opened with a newer schema, by another tab)',
+  [Status.POOL_CLOSED]: "the storage pool was closed under dom0 (another tab deleted it or upgraded it, or the browser closed it: the site's data cleared)",
 };
 
 export function statusText(status: number): string {
