@@ -43,6 +43,7 @@ for (const transport of ['zero-copy', 'copy'] as const) {
         const before = await g.api.read(0);
 
         await deleteDatabase(poolName);
+        const commitsBefore = (await hv.pool.stats()).driver.commits;
 
         const all = Array.from({ length: 40 }, (_, i) => 4 + i);
         if (sync) {
@@ -52,6 +53,10 @@ for (const transport of ['zero-copy', 'copy'] as const) {
         }
         expect(await g.api.writePlain([5], 0x50, false)).toMatch(closedWrite);
         if (sync) expect(await g.api.writePlain([6], 0x60, true)).toMatch(closedWrite);
+        // An atomic group: held by dom0, refused at its commit, nothing left held.
+        expect(await g.api.writeAtomic([7, 8, 9], 0x70)).toMatch(/^pool-closed: /);
+        if (sync) expect(await g.api.writeAtomic([7, 8, 9], 0x80, true)).toMatch(/^pool-closed: /);
+        expect((await hv.pool.stats()).driver.commits).toBe(commitsBefore);
         // What it holds is still its to read (a page-map hit or its own copy: dom0 is not asked)...
         expect(await g.api.read(0)).toEqual(before);
         // ...and a block dom0 would have to fetch says why it cannot be had.
