@@ -419,27 +419,32 @@ export class Dom0Driver {
       d.reserved--;
       return c;
     };
-    // A pool closed under dom0 (another tab deleted it) is refused as such, wherever the
-    // read meets it (the lookup here, or one of readMiss's lookups after an await), not
-    // taken for dom0's own error, which would fault the guest.
-    const closed = (err: unknown): Completion => {
-      if (!(err instanceof PoolClosedError)) throw err;
-      return done(refuse(d, Status.POOL_CLOSED));
-    };
     const go = (block: PhysicalBlock | null): Completion | Promise<Completion> => {
       const hit = this.mapResident(d, lba, block);
-      return hit ? done(hit) : this.readMiss(d, lba, block!).then(done, closed);
+      return hit ? done(hit) : this.readMiss(d, lba, block!).then(done, (err: unknown) => this.closedRead(d, err));
     };
     if (this.store.resolveSync) {
       let block: PhysicalBlock | null;
       try {
         block = this.store.resolveSync(d.dataset, [lba])[0] ?? null;
       } catch (err) {
-        return closed(err);
+        return this.closedRead(d, err);
       }
       return go(block);
     }
     return this.store.resolve(d.dataset, [lba]).then(([block]) => go(block ?? null), (err: unknown) => done(refuse(d, statusOf(err))));
+  }
+
+  /**
+   * A READ that met a pool closed under dom0 (another tab deleted it, or the browser closed
+   * it): refused as such, its reservation returned, wherever it met it (the lookup in
+   * read(), or one of readMiss's lookups after an await). Anything else is dom0's own
+   * error: rethrown, and the dispatcher faults the domain.
+   */
+  private closedRead(d: Domain, err: unknown): Completion {
+    if (!(err instanceof PoolClosedError)) throw err;
+    d.reserved--;
+    return refuse(d, Status.POOL_CLOSED);
   }
 
   /**
