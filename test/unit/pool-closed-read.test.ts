@@ -1,7 +1,7 @@
 // Node: a pool closed under dom0 (another tab deleted it: the pool's IndexedDB connection
 // steps aside) is refused to the guest as POOL_CLOSED, not taken for dom0's own error,
-// which faults the domain. Both places a READ meets the pool: the LBA lookup when the
-// request comes in, and the read of the block that follows it. Found by a browser test
+// which faults the domain. Every place a READ meets the pool: the LBA lookup when the
+// request comes in, the read of the block, and the lookup after that read. Found by a browser test
 // (test/browser/write-refused.test.ts): the lookup's throw faulted the guest.
 import { describe, expect, it } from 'vitest';
 import { Dom0Driver } from '../../host/dom0/driver';
@@ -38,6 +38,20 @@ describe('a READ when the pool has closed under dom0', () => {
   it('is refused POOL_CLOSED when the block read fails that way', async () => {
     const { store, driver, d } = await setup();
     store.read = () => Promise.reject(new PoolClosedError('pool p is closed'));
+    const c = await driver.read(d, 4);
+    expect(c.status).toBe(Status.POOL_CLOSED);
+    expect(d.alive).toBe(true);
+    expect(d.reserved).toBe(0);
+  });
+
+  it('is refused POOL_CLOSED when the pool closes while the block is being read (the lookup after the fill)', async () => {
+    const { store, driver, d } = await setup();
+    const read = store.read.bind(store);
+    store.read = async (ds, blocks) => {
+      const bytes = await read(ds, blocks);
+      store.resolveSync = closed; // closed while the read was out
+      return bytes;
+    };
     const c = await driver.read(d, 4);
     expect(c.status).toBe(Status.POOL_CLOSED);
     expect(d.alive).toBe(true);
