@@ -17,13 +17,12 @@
 // then writes the JSON (per metric: median, min, max, spread and every run's value; per
 // target: the median of its per-run ratios and whether it is met), a Markdown table beside
 // it, prints the table and renders the chart page to a PNG.
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { chromium } from 'playwright-core';
-import { chromiumLaunchOptions } from '../scripts/chromium.mjs';
+import { chromiumLaunchOptions, oneCoreLaunchOptions } from '../scripts/chromium.mjs';
 import { aggregate } from './aggregate.mjs';
 import { startBuiltPreview, startQuietServer } from '../scripts/quiet-server.mjs';
 
@@ -51,25 +50,10 @@ const timeoutMs = (quick ? 4 : 20) * 60_000;
 const dev = args.includes('--dev');
 const oneCore = args.includes('--one-core');
 
-/** @type {string | null} */
-let oneCoreWrapper = null;
-/** Chromium's launch options, under `taskset -c 0` with --one-core (a wrapper script, since Playwright runs one executable). */
-function launchOptions() {
-  const o = chromiumLaunchOptions();
-  if (!oneCore) return o;
-  if (oneCoreWrapper) return { ...o, executablePath: oneCoreWrapper };
-  try {
-    execFileSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' });
-  } catch {
-    throw new Error('--one-core needs taskset (Linux, util-linux)');
-  }
-  const wrapper = join(mkdtempSync(join(os.tmpdir(), 'tabvisor-one-core-')), 'chromium');
-  const exe = o.executablePath ?? chromium.executablePath();
-  writeFileSync(wrapper, `#!/bin/sh\nexec taskset -c 0 ${JSON.stringify(exe)} "$@"\n`);
-  chmodSync(wrapper, 0o755);
-  oneCoreWrapper = wrapper;
-  return { ...o, executablePath: wrapper };
-}
+// With --one-core, the wrapper that confines Chromium to CPU 0: made once, removed at the end.
+const oneCoreBrowser = oneCore ? oneCoreLaunchOptions(() => chromium.executablePath()) : null;
+/** Chromium's launch options, confined to CPU 0 with --one-core. */
+const launchOptions = () => oneCoreBrowser?.options ?? chromiumLaunchOptions();
 const server = dev ? await startQuietServer() : await startBuiltPreview('bench/vite.config.ts');
 const base = server.base;
 let browserVersion = '';
@@ -179,7 +163,7 @@ try {
 } finally {
   await browser?.close();
   await server.close();
-  if (oneCoreWrapper) rmSync(dirname(oneCoreWrapper), { recursive: true, force: true });
+  oneCoreBrowser?.dispose();
 }
 process.exit(exitCode);
 

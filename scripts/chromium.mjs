@@ -5,9 +5,11 @@
 //   2. a system Chromium (Debian's /usr/bin/chromium and friends);
 //   3. Playwright's own downloaded browser (a developer laptop after `npx playwright install`).
 // `node scripts/chromium.mjs --check` prints what it found, or exactly how to get one and exits 1.
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 
 const SYSTEM_CANDIDATES = [
@@ -94,6 +96,27 @@ export function chromiumLaunchOptions() {
     ...(found.path ? { executablePath: found.path } : {}),
     args: CHROMIUM_ARGS,
   };
+}
+
+/**
+ * Launch options for a Chromium confined to CPU 0 (`taskset -c 0`): every thread of the page,
+ * dom0 and the guests on one core (`npm run bench -- --one-core`, test/e2e/spin-gauge.spec.ts).
+ * Playwright runs one executable, so the options name a wrapper script; `dispose` removes
+ * it. Throws, saying what is missing, where there is no taskset (it is Linux's, util-linux).
+ * @param {() => string} playwrightPath Playwright's own browser, used when no system Chromium was found
+ */
+export function oneCoreLaunchOptions(playwrightPath) {
+  try {
+    execFileSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' });
+  } catch {
+    throw new Error('confining Chromium to one CPU needs taskset (Linux: util-linux, e.g. `apt-get install util-linux`)');
+  }
+  const o = chromiumLaunchOptions();
+  const dir = mkdtempSync(join(tmpdir(), 'tabvisor-one-core-'));
+  const wrapper = join(dir, 'chromium');
+  writeFileSync(wrapper, `#!/bin/sh\nexec taskset -c 0 ${JSON.stringify(o.executablePath ?? playwrightPath())} "$@"\n`);
+  chmodSync(wrapper, 0o755);
+  return { options: { ...o, executablePath: wrapper }, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv.includes('--check')) {

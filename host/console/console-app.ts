@@ -420,12 +420,10 @@ export class ConsoleApp {
     this.story.disable();
     await this.hv.shutdown().catch(() => undefined);
     for (const c of this.allCards()) c.setState();
-    this.root.dataset.handedOver = 'true';
-    this.transport.dataset.transport = 'none';
-    setText(this.transport, 'Stopped: the pool moved to its own tab.');
-    this.banner.hidden = false;
-    this.banner.setAttribute('role', 'note');
-    this.banner.replaceChildren(
+    this.showStopped(
+      'handedOver',
+      'Stopped: the pool moved to its own tab.',
+      'note',
       h(
         'p',
         { id: 'handed-over' },
@@ -436,20 +434,28 @@ export class ConsoleApp {
     this.log.info('Handed the pool over to the tab you opened; this console is stopped.');
   }
 
+  /** The console stops for good: its controls off, the status line and a banner say why; `flag` marks the root for tests and styles. */
+  private showStopped(flag: 'handedOver' | 'poolClosed', status: string, role: 'note' | 'alert', why: HTMLElement): void {
+    this.setReady(false);
+    this.story.disable();
+    this.root.dataset[flag] = 'true';
+    this.transport.dataset.transport = 'none';
+    setText(this.transport, status);
+    this.banner.hidden = false;
+    this.banner.setAttribute('role', role);
+    this.banner.replaceChildren(why);
+  }
+
   /**
-   * The pool closed under dom0 (another tab deleted it, or opened it with a newer schema):
-   * nothing more can be stored, so the console stops and says so. Its guests keep what
+   * The pool closed under dom0 (another tab deleted it or opened it with a newer schema, or
+   * the browser closed it: the site's data cleared): nothing more can be stored, so the console stops and says so. Its guests keep what
    * they map, and anything that needs the pool fails with `pool-closed`.
    */
   private poolClosedUnder(err: Error): void {
-    this.setReady(false);
-    this.root.dataset.poolClosed = 'true';
-    this.story.disable();
-    this.transport.dataset.transport = 'none';
-    setText(this.transport, 'Stopped: the pool was closed under it.');
-    this.banner.hidden = false;
-    this.banner.setAttribute('role', 'alert');
-    this.banner.replaceChildren(
+    this.showStopped(
+      'poolClosed',
+      'Stopped: the pool was closed under it.',
+      'alert',
       h(
         'p',
         { id: 'pool-closed' },

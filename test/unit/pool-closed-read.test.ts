@@ -21,6 +21,13 @@ async function setup() {
   return { store, driver, d };
 }
 
+/** Refused POOL_CLOSED, the domain alive, its reservation returned. */
+function expectRefusedClosed(c: { status: number }, d: { alive: boolean; reserved: number }): void {
+  expect(c.status).toBe(Status.POOL_CLOSED);
+  expect(d.alive).toBe(true);
+  expect(d.reserved).toBe(0);
+}
+
 const closed = (): never => {
   throw new PoolClosedError('pool p is closed');
 };
@@ -30,18 +37,14 @@ describe('a READ when the pool has closed under dom0', () => {
     const { store, driver, d } = await setup();
     store.resolveSync = closed;
     const c = await driver.read(d, 3);
-    expect(c.status).toBe(Status.POOL_CLOSED);
-    expect(d.alive).toBe(true);
-    expect(d.reserved).toBe(0);
+    expectRefusedClosed(c, d);
   });
 
   it('is refused POOL_CLOSED when the block read fails that way', async () => {
     const { store, driver, d } = await setup();
     store.read = () => Promise.reject(new PoolClosedError('pool p is closed'));
     const c = await driver.read(d, 4);
-    expect(c.status).toBe(Status.POOL_CLOSED);
-    expect(d.alive).toBe(true);
-    expect(d.reserved).toBe(0);
+    expectRefusedClosed(c, d);
   });
 
   it('is refused POOL_CLOSED when the pool closes while the block is being read (the lookup after the fill)', async () => {
@@ -53,9 +56,7 @@ describe('a READ when the pool has closed under dom0', () => {
       return bytes;
     };
     const c = await driver.read(d, 4);
-    expect(c.status).toBe(Status.POOL_CLOSED);
-    expect(d.alive).toBe(true);
-    expect(d.reserved).toBe(0);
+    expectRefusedClosed(c, d);
   });
 
   it('any other error there is still dom0 failing: it throws (the dispatcher faults the domain)', async () => {
