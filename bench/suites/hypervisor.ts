@@ -5,6 +5,7 @@
 import { Hypervisor, type GuestHandle } from '../../host/page/hypervisor';
 import type { BenchGuestApi } from '../guests/bench-guest';
 import { guestModuleUrl } from '../../host/page/guest-runtime';
+import { deletePool } from '../../host/page/pool-lock';
 
 type Metrics = Record<string, { value: number; unit: string }>;
 export interface SuiteOptions {
@@ -42,7 +43,8 @@ export async function runReads(opts: SuiteOptions): Promise<Metrics> {
   const { quick, log } = opts;
   const BS = 64 * KIB;
   const blocks = quick ? 256 : 1024;
-  const hv = await Hypervisor.start({ poolName: `bench-reads-${crypto.randomUUID()}`, arenaFrames: blocks + 64, quota: blocks + 64 });
+  const poolName = `bench-reads-${crypto.randomUUID()}`;
+  const hv = await Hypervisor.start({ poolName, arenaFrames: blocks + 64, quota: blocks + 64 });
   const guests: GuestHandle<BenchGuestApi>[] = [];
   const server = await copyServerPorts(BS);
   try {
@@ -144,6 +146,7 @@ export async function runReads(opts: SuiteOptions): Promise<Metrics> {
   } finally {
     server.worker.terminate();
     await hv.shutdown();
+    await deletePool(poolName);
   }
 }
 
@@ -158,7 +161,8 @@ export async function runStream(opts: SuiteOptions): Promise<Metrics> {
   const BS = 64 * KIB;
   const arena = quick ? 32 : 128;
   const blocks = 4 * arena;
-  const hv = await Hypervisor.start({ poolName: `bench-stream-${crypto.randomUUID()}`, arenaFrames: arena, quota: arena, scrubEveryMs: 0 });
+  const poolName = `bench-stream-${crypto.randomUUID()}`;
+  const hv = await Hypervisor.start({ poolName, arenaFrames: arena, quota: arena, scrubEveryMs: 0 });
   try {
     log(`stream: importing ${(blocks * BS) / MIB} MiB image (4× a ${(arena * BS) / MIB} MiB arena)`);
     await hv.pool.import('img', imageBytes(blocks * BS).buffer, { blockSize: BS });
@@ -184,6 +188,7 @@ export async function runStream(opts: SuiteOptions): Promise<Metrics> {
     };
   } finally {
     await hv.shutdown();
+    await deletePool(poolName);
   }
 }
 
@@ -255,12 +260,17 @@ export async function runMemory(opts: SuiteOptions): Promise<Metrics> {
       await hv.shutdown();
     }
   };
-  log('memory: 1 guest, zero-copy');
-  const one = await scenario(1, false);
-  log('memory: 8 guests, zero-copy');
-  const eight = await scenario(8, false);
-  log('memory: 8 guests, copy transport');
-  const eightCopy = await scenario(8, true);
+  let one, eight, eightCopy;
+  try {
+    log('memory: 1 guest, zero-copy');
+    one = await scenario(1, false);
+    log('memory: 8 guests, zero-copy');
+    eight = await scenario(8, false);
+    log('memory: 8 guests, copy transport');
+    eightCopy = await scenario(8, true);
+  } finally {
+    await deletePool(poolName);
+  }
   // The copy transport's guests hold their own copies; the arena accounting of dom0 is the
   // same as zero-copy, so their difference is what the guests copied.
   return {
