@@ -41,8 +41,8 @@ const median = (xs: number[]): number => {
 export async function runReads(opts: SuiteOptions): Promise<Metrics> {
   const { quick, log } = opts;
   const BS = 64 * KIB;
-  // The pools of this file's suites are not deleted when a suite ends: deleting one sets
-  // the browser compacting its LevelDB for seconds, which the pool suite after them paid
+  // The pools of this file's suites are not deleted when a suite ends: deleting one most
+  // likely sets the browser compacting its LevelDB for seconds, which the pool suite paid
   // (import ÷ raw put, paired: median 0.85 with the deletions against 0.94 without, four
   // alternated pairs, 2026-12-01). Each benchmark run's profile is thrown away anyway.
   const blocks = quick ? 256 : 2048;
