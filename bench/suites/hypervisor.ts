@@ -79,12 +79,12 @@ export async function runReads(opts: SuiteOptions): Promise<Metrics> {
     // 30–200 µs; after 640 reads it was 4.8–6.7 µs in 3 of 4 runs (2026-12-01). With 512
     // reads before the timed ones, a third to a half of the runs were still slow (median
     // 20–55 µs: the renderer's background threads held the other core while the guest read,
-    // docs/design.md); with 1,536, none of six. So the image is 2,048 blocks, a ring phase
-    // warms up on every block it does not time, and the first `cold` reads of a fresh guest
-    // are reported on their own (read_hit_ring_cold_ns). The timed blocks are the last the
-    // pool-miss phase fills, so that, as with the smaller image, their frames are fresh
-    // (filled less than CHECK_FRESH_MS before) and a round trip does not also re-verify
-    // one: read_hit_ring_checked_fraction says how many did.
+    // docs/design.md); with 1,536, a mean over 9.8 µs in 2 of 22. So the image is 2,048
+    // blocks, a ring phase warms up on every block it does not time, and the first `cold`
+    // reads of a fresh guest are reported on their own (read_hit_ring_cold_ns). The timed
+    // blocks are the last the pool-miss phase fills, so that, as with the smaller image,
+    // their frames are fresh (filled less than CHECK_FRESH_MS before) and a round trip does
+    // not also re-verify one: read_hit_ring_checked_fraction says how many did.
     const range = (start: number, n: number) => Array.from({ length: n }, (_, i) => start + i);
     const cold = quick ? blocks / 8 : 128;
     const q = quick ? (blocks - 2 * cold) / 2 : 384; // measured blocks per phase
