@@ -79,7 +79,7 @@ export async function runReads(opts: SuiteOptions): Promise<Metrics> {
     // 30–200 µs; after 640 reads it was 4.8–6.7 µs in 3 of 4 runs (2026-12-01). With 512
     // reads before the timed ones, a third to a half of the runs were still slow (median
     // 20–55 µs: the renderer's background threads held the other core while the guest read,
-    // docs/design.md); with 1,536, a mean over 9.8 µs in 2 of 22. So the image is 2,048
+    // docs/design.md); with 1,536, a mean over 9.8 µs in 4 of 30. So the image is 2,048
     // blocks, a ring phase warms up on every block it does not time, and the first `cold`
     // reads of a fresh guest are reported on their own (read_hit_ring_cold_ns). The timed
     // blocks are the last the pool-miss phase fills, so that, as with the smaller image,
@@ -107,14 +107,19 @@ export async function runReads(opts: SuiteOptions): Promise<Metrics> {
     // How many of those round trips also re-verified the frame before mapping it (a frame
     // filled or checked more than a second ago is checked again: 64 KiB hashed).
     const ringChecked = ((await hv.integrity.stats()).verified - checkedBefore) / asyncSet.length;
+    // readSync() before the guest that computes between its reads: that one's 0.45 s would
+    // leave these frames more than CHECK_FRESH_MS old, and each read would re-verify one.
+    await c.api.ringReadSyncNs(range(0, blocks - cold - 2 * q));
+    const checkedBeforeSync = (await hv.integrity.stats()).verified;
+    const ringSyncNs = await c.api.ringReadSyncNs(syncSet);
+    const syncChecked = ((await hv.integrity.stats()).verified - checkedBeforeSync) / syncSet.length;
+    log(`reads: ring readSync mean ${ringSyncNs.toFixed(0)} ns; frames re-verified first ${(syncChecked * 100).toFixed(0)} %`);
     // The same round trip from a guest that computes 3 ms between its reads, as a program
     // does: dom0 has gone quiet by each request, so this is what its nap on the doorbell
     // (host/dom0/ring-scheduler.ts) is for.
     await d.api.ringReadNs(range(blocks / 2, blocks / 2));
     const gapDist = await d.api.ringReadNs(range(cold, quick ? 20 : 150), 3);
     log(`reads: ring after 3 ms of compute: mean ${gapDist.mean.toFixed(0)} p50 ${gapDist.p50.toFixed(0)} ns`);
-    await c.api.ringReadSyncNs(range(0, blocks - cold - 2 * q));
-    const ringSyncNs = await c.api.ringReadSyncNs(syncSet);
     log('reads: cached hits');
     const iters = quick ? 20_000 : 200_000;
     const cachedNs = median([await a.api.cachedHitNs(0, iters), await a.api.cachedHitNs(1, iters), await a.api.cachedHitNs(2, iters)]);
