@@ -38,16 +38,16 @@ const median = (xs: number[]): number => {
   return s[Math.floor(s.length / 2)]!;
 };
 
+// The suites' pools are not deleted when a suite ends: deleting one most likely sets the
+// browser compacting its LevelDB for seconds, which the suite after it pays (the pool
+// suite's import ÷ raw put, paired: median 0.85 with the reads, stream and memory suites
+// deleting theirs against 0.94 without, four alternated pairs, 2026-12-01). Each benchmark
+// run's profile is thrown away after it.
 export async function runReads(opts: SuiteOptions): Promise<Metrics> {
   const { quick, log } = opts;
   const BS = 64 * KIB;
-  // The pools of this file's suites are not deleted when a suite ends: deleting one most
-  // likely sets the browser compacting its LevelDB for seconds, which the pool suite paid
-  // (import ÷ raw put, paired: median 0.85 with the deletions against 0.94 without, four
-  // alternated pairs, 2026-12-01). Each benchmark run's profile is thrown away anyway.
   const blocks = quick ? 256 : 2048;
-  const poolName = `bench-reads-${crypto.randomUUID()}`;
-  const hv = await Hypervisor.start({ poolName, arenaFrames: blocks + 64, quota: blocks + 64 });
+  const hv = await Hypervisor.start({ poolName: `bench-reads-${crypto.randomUUID()}`, arenaFrames: blocks + 64, quota: blocks + 64 });
   const guests: GuestHandle<BenchGuestApi>[] = [];
   const server = await copyServerPorts(BS);
   try {
@@ -174,8 +174,7 @@ export async function runStream(opts: SuiteOptions): Promise<Metrics> {
   const BS = 64 * KIB;
   const arena = quick ? 32 : 128;
   const blocks = 4 * arena;
-  const poolName = `bench-stream-${crypto.randomUUID()}`;
-  const hv = await Hypervisor.start({ poolName, arenaFrames: arena, quota: arena, scrubEveryMs: 0 });
+  const hv = await Hypervisor.start({ poolName: `bench-stream-${crypto.randomUUID()}`, arenaFrames: arena, quota: arena, scrubEveryMs: 0 });
   try {
     log(`stream: importing ${(blocks * BS) / MIB} MiB image (4× a ${(arena * BS) / MIB} MiB arena)`);
     await hv.pool.import('img', imageBytes(blocks * BS).buffer, { blockSize: BS });

@@ -5,7 +5,6 @@
 import { Hypervisor } from '../../host/page/hypervisor';
 import type { IdcBenchApi } from '../guests/idc-bench-guest';
 import { guestModuleUrl } from '../../host/page/guest-runtime';
-import { deletePool } from '../../host/page/pool-lock';
 
 type Metrics = Record<string, { value: number; unit: string }>;
 
@@ -16,8 +15,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 export async function run(opts: { quick: boolean; log: (line: string) => void }): Promise<Metrics> {
   const { quick, log } = opts;
-  const poolName = `bench-idc-${crypto.randomUUID()}`;
-  const hv = await Hypervisor.start({ poolName, arenaFrames: 16 });
+  const hv = await Hypervisor.start({ poolName: `bench-idc-${crypto.randomUUID()}`, arenaFrames: 16 });
   try {
     await hv.pool.import('img', new Uint8Array(64 * KIB).buffer, { blockSize: 64 * KIB });
     await hv.pool.snapshot('img', 'img@base');
@@ -69,6 +67,5 @@ export async function run(opts: { quick: boolean; log: (line: string) => void })
     };
   } finally {
     await hv.shutdown();
-    await deletePool(poolName);
   }
 }

@@ -12,7 +12,6 @@ import { Hypervisor } from '../../host/page/hypervisor';
 import { FailoverManager, type TakeoverEvent } from '../../host/page/failover';
 import type { SessionGuestApi } from '../../guest/workloads/session-guest';
 import { guestModuleUrl } from '../../host/page/guest-runtime';
-import { deletePool } from '../../host/page/pool-lock';
 
 type Metrics = Record<string, { value: number; unit: string }>;
 
@@ -26,8 +25,7 @@ const median = (xs: number[]): number => {
 };
 
 async function failover(rounds: number): Promise<{ outage: number; replay: number }> {
-  const poolName = `bench-failover-${crypto.randomUUID()}`;
-  const hv = await Hypervisor.start({ poolName, arenaFrames: 256 });
+  const hv = await Hypervisor.start({ poolName: `bench-failover-${crypto.randomUUID()}`, arenaFrames: 256 });
   const fo = new FailoverManager(hv, { deadlineMs: 200 });
   const outages: number[] = [];
   const replays: number[] = [];
@@ -55,7 +53,6 @@ async function failover(rounds: number): Promise<{ outage: number; replay: numbe
   } finally {
     fo.close();
     await hv.shutdown();
-    await deletePool(poolName);
   }
   return { outage: median(outages), replay: median(replays) };
 }
@@ -68,8 +65,7 @@ async function mirror(writes: number): Promise<{ lag: number; ratio: number }> {
   );
   worker.postMessage({ db: `bench-mirror-target-${crypto.randomUUID()}`, channel });
   await ready;
-  const poolName = `bench-mirror-${crypto.randomUUID()}`;
-  const hv = await Hypervisor.start({ poolName, arenaFrames: 256 });
+  const hv = await Hypervisor.start({ poolName: `bench-mirror-${crypto.randomUUID()}`, arenaFrames: 256 });
   try {
     await hv.pool.create('vol', 64 * BS, { blockSize: BS });
     await hv.mirror.start({ channel, mode: 'async', datasets: ['vol'] });
@@ -82,14 +78,12 @@ async function mirror(writes: number): Promise<{ lag: number; ratio: number }> {
     return { lag: s.lagMs.p50, ratio: s.bytesMirrored / s.bytesWritten };
   } finally {
     await hv.shutdown();
-    await deletePool(poolName);
     worker.terminate();
   }
 }
 
 async function scrub(frames: number): Promise<number> {
-  const poolName = `bench-scrub-${crypto.randomUUID()}`;
-  const hv = await Hypervisor.start({ poolName, arenaFrames: frames + 16, quota: frames + 16 });
+  const hv = await Hypervisor.start({ poolName: `bench-scrub-${crypto.randomUUID()}`, arenaFrames: frames + 16, quota: frames + 16 });
   try {
     const image = new Uint8Array(frames * BS);
     for (let o = 0; o < image.length; o += 65536) crypto.getRandomValues(image.subarray(o, o + 65536));
@@ -106,7 +100,6 @@ async function scrub(frames: number): Promise<number> {
     return Math.min(...perGib);
   } finally {
     await hv.shutdown();
-    await deletePool(poolName);
   }
 }
 
