@@ -421,30 +421,18 @@ export class Dom0Driver {
     };
     const go = (block: PhysicalBlock | null): Completion | Promise<Completion> => {
       const hit = this.mapResident(d, lba, block);
-      return hit ? done(hit) : this.readMiss(d, lba, block!).then(done, (err: unknown) => this.closedRead(d, err));
+      return hit ? done(hit) : this.readMiss(d, lba, block!).then(done, (err: unknown) => done(closedRead(d, err)));
     };
     if (this.store.resolveSync) {
       let block: PhysicalBlock | null;
       try {
         block = this.store.resolveSync(d.dataset, [lba])[0] ?? null;
       } catch (err) {
-        return this.closedRead(d, err);
+        return done(closedRead(d, err));
       }
       return go(block);
     }
     return this.store.resolve(d.dataset, [lba]).then(([block]) => go(block ?? null), (err: unknown) => done(refuse(d, statusOf(err))));
-  }
-
-  /**
-   * A READ that met a pool closed under dom0 (another tab deleted it, or the browser closed
-   * it): refused as such, its reservation returned, wherever it met it (the lookup in
-   * read(), or one of readMiss's lookups after an await). Anything else is dom0's own
-   * error: rethrown, and the dispatcher faults the domain.
-   */
-  private closedRead(d: Domain, err: unknown): Completion {
-    if (!(err instanceof PoolClosedError)) throw err;
-    d.reserved--;
-    return refuse(d, Status.POOL_CLOSED);
   }
 
   /**
@@ -1116,6 +1104,17 @@ class DomainEndedError extends Error {
 function refuse(d: Domain, status: Status): Completion {
   d.counters.refused++;
   return { status, frame: -1, generation: 0 };
+}
+
+/**
+ * A READ that met a pool closed under dom0 (another tab deleted it, or the browser closed
+ * it), wherever it met it (the lookup in read(), or one of readMiss's lookups after an
+ * await): refused as such. Anything else is dom0's own error: rethrown, and the dispatcher
+ * faults the domain.
+ */
+function closedRead(d: Domain, err: unknown): Completion {
+  if (!(err instanceof PoolClosedError)) throw err;
+  return refuse(d, Status.POOL_CLOSED);
 }
 
 // By class, never by name: a minified build renames classes.
