@@ -43,7 +43,7 @@ const suites: [string, () => Promise<Metrics>][] = [
   ['reads', () => runReads({ quick, log })],
   ['stream', () => runStream({ quick, log })],
   ['memory', () => runMemory({ quick, log })],
-  ['pool', () => runPool({ quick })],
+  ['pool', () => runPool({ quick, log })],
   ['checksum', () => runChecksum({ quick })],
   ['scaling', () => {
     const parts = partsOf('scaling');

@@ -17,7 +17,7 @@
 // then writes the JSON (per metric: median, min, max, spread and every run's value; per
 // target: the median of its per-run ratios and whether it is met), a Markdown table beside
 // it, prints the table and renders the chart page to a PNG.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
@@ -60,6 +60,14 @@ let browserVersion = '';
 /** @type {import('playwright-core').Browser | null} */
 let browser = null;
 let exitCode = 0;
+// Each run's profile stays on disk until the last run is done: removing one (tens of
+// thousands of files, IndexedDB keeps a value over 64 KiB as a file of its own) made file
+// creation in the next run's IndexedDB slower for minutes (ext4 skips recently deleted
+// inodes when it allocates one: docs/pool.md, "Import, paired in mirrored rounds").
+/** @type {string[]} */
+const profiles = [];
+/** @type {number[]} */
+const profileBytes = [];
 try {
   /** @type {PageState[]} */
   const results = [];
@@ -102,7 +110,10 @@ try {
     } finally {
       await ctx.close();
       await offRecord?.close();
-      if (profile) rmSync(profile, { recursive: true, force: true });
+      if (profile) {
+        profiles.push(profile);
+        profileBytes.push(dirBytes(profile));
+      }
     }
   }
   const env = {
@@ -128,6 +139,8 @@ try {
     loadavgBefore: loadBefore.map((x) => Math.round(x * 100) / 100),
     loadavgAfter: os.loadavg().map((x) => Math.round(x * 100) / 100),
     totalSeconds: Math.round((Date.now() - tStart) / 1000),
+    // Bytes each run left in its profile (what a run needs on disk; removed at the end).
+    profileBytes,
     seconds: results.map((x) => x.seconds),
   };
   const { metrics, targets, series } = aggregate(results.map((x) => x.metrics));
@@ -164,8 +177,18 @@ try {
   await browser?.close();
   await server.close();
   oneCoreBrowser?.dispose();
+  for (const p of profiles) rmSync(p, { recursive: true, force: true });
 }
 process.exit(exitCode);
+
+/** Bytes of the files under `dir`. @param {string} dir */
+function dirBytes(dir) {
+  let n = 0;
+  for (const f of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (f.isFile()) n += statSync(join(f.parentPath ?? f.path, f.name)).size;
+  }
+  return n;
+}
 
 /** @param {number} n */
 function fmt(n) {

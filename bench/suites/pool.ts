@@ -3,10 +3,20 @@
 // read of a volume of non-dedupable random bytes against raw batched IndexedDB doing the
 // same I/O: 64 KiB records, 1,024 records per transaction (put) / per getAll.
 //
+// No database is deleted (each run's profile is thrown away after the run, bench/run.mjs):
+// IndexedDB keeps each 64 KiB record as a file of its own, and after a round's deletions
+// ext4's inode allocator skipped the thousands of recently freed inodes in every file it
+// created next, which slowed the rounds after it 2–2.5× (docs/pool.md, "Import, paired in
+// mirrored rounds"). A run leaves about 2.3 GiB in its profile.
+//
 // Phases are timed as wholes (performance.now is coarsened to ~5 µs under isolation).
 // MB/s here is 10^6 bytes per second. Each phase runs `reps` times on fresh databases,
 // interleaving raw and pool; the best round is reported, because on a shared 2-core
 // machine the spread between rounds (2-3×) comes from other processes, not from the code.
+// The rounds go in mirrored pairs (raw, pool, strict, blob; then blob, strict, pool, raw):
+// on a profile on disk the puts slow down round after round as the page cache fills
+// (528 → 1,587 ms for the same raw puts in one run), and a fixed order hands that drift to
+// whichever phase comes second (docs/pool.md, "Import, paired in mirrored rounds").
 import { Pool } from '../../host/pool';
 import type { Durability } from '../../host/pool';
 
@@ -42,15 +52,13 @@ function openRaw(name: string): Promise<IDBDatabase> {
   return req(r);
 }
 
-function deleteDb(name: string): Promise<void> {
-  return new Promise((resolve) => {
-    const r = indexedDB.deleteDatabase(name);
-    r.onsuccess = r.onerror = r.onblocked = () => resolve();
-  });
-}
-
 const mbps = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000);
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** Median; for an even count, the mean of the two middle values. */
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
 
 /**
  * Raw baseline: put the records, 1,024 per transaction; then reopen and getAll them back,
@@ -86,7 +94,6 @@ async function rawRun(bytes: Uint8Array, durability: Durability, readsInFlight =
     return { putMs, getAllMs };
   } finally {
     db.close();
-    await deleteDb(name);
   }
 }
 
@@ -129,7 +136,6 @@ export async function poolRun(
     return { importMs, openMs, readMs };
   } finally {
     pool.close();
-    await deleteDb(name);
   }
 }
 
@@ -144,26 +150,42 @@ export async function poolRun(
  *                             one batch at a time, every block verified (read checksum)
  *   idb_raw_getall_mb_s       reopen, then raw getAll, 1,024 records per request, one at a time
  *   pool_open_ms              Pool.open of the imported pool (loads chunk map and trees)
- *   pool_import_vs_raw        per round, raw put time ÷ pool import time; the median of the rounds
+ *   pool_import_vs_raw        per mirrored pair of rounds, the raw put time of both ÷ the pool
+ *                             import time of both; the median of the pairs
+ *   pool_import_vs_raw_raw_first / _raw_last  the median of the rounds' own ratios (raw put
+ *                             time ÷ import time) over the rounds where raw went first, or
+ *                             last: how much the order alone moves the ratio
  *   pool_import_best_vs_raw_best  pool_import_mb_s ÷ idb_raw_put_mb_s (bests of different rounds)
  */
-export async function run(opts: { quick: boolean }): Promise<Metrics> {
+export async function run(opts: { quick: boolean; log?: (line: string) => void }): Promise<Metrics> {
   const volumeBytes = (opts.quick ? 16 : 64) * 1024 * 1024;
-  const reps = opts.quick ? 2 : 5;
+  // An even number: the rounds go in mirrored pairs.
+  const reps = opts.quick ? 2 : 8;
   const bytes = randomBytes(volumeBytes);
   const raw: { putMs: number; getAllMs: number }[] = [];
   const pool: PoolRunResult[] = [];
   const strict: PoolRunResult[] = [];
   const fromBlob: PoolRunResult[] = [];
-  // Warm-up (JIT, IndexedDB backend start-up), not reported.
+  // Warm-up (JIT, IndexedDB backend start-up), not reported. It ends with raw puts of the
+  // full volume: a phase runs slower after a full-size phase than after a small one (what
+  // the previous phase leaves the browser and the disk to finish): after a 4 MiB warm-up
+  // only, the first timed round (raw first) had the lowest ratio of its run in five runs
+  // of six (0.61–0.89), its raw puts up to 2.5× faster than any later round's.
   await rawRun(bytes.subarray(0, 4 * 1024 * 1024), 'default');
   await poolRun(bytes.subarray(0, 4 * 1024 * 1024), 65536);
+  if (!opts.quick) await rawRun(bytes, 'default');
   // Rounds interleave raw and pool so that load from elsewhere hits both alike.
+  const phases: (() => Promise<void>)[] = [
+    async () => void raw.push(await rawRun(bytes, 'default')),
+    async () => void pool.push(await poolRun(bytes, 65536, { durability: 'default' })),
+    async () => void strict.push(await poolRun(bytes, 65536, { durability: 'strict' })),
+    async () => void fromBlob.push(await poolRun(bytes, 65536, { durability: 'default', source: 'blob' })),
+  ];
   for (let i = 0; i < reps; i++) {
-    raw.push(await rawRun(bytes, 'default'));
-    pool.push(await poolRun(bytes, 65536, { durability: 'default' }));
-    strict.push(await poolRun(bytes, 65536, { durability: 'strict' }));
-    fromBlob.push(await poolRun(bytes, 65536, { durability: 'default', source: 'blob' }));
+    const rawFirst = i % 2 === 0;
+    for (const phase of rawFirst ? phases : [...phases].reverse()) await phase();
+    const ratio = raw[i]!.putMs / pool[i]!.importMs;
+    opts.log?.(`pool round ${i + 1} (${rawFirst ? 'raw first' : 'raw last'}): raw put ${raw[i]!.putMs.toFixed(0)} ms, import ${pool[i]!.importMs.toFixed(0)} ms, ratio ${ratio.toFixed(3)}`);
   }
   const best = (ms: number[]): number => mbps(volumeBytes, Math.min(...ms));
   const m: Metrics = {
@@ -177,12 +199,19 @@ export async function run(opts: { quick: boolean }): Promise<Metrics> {
     pool_open_ms: { value: median([...pool, ...strict].map((r) => r.openMs)), unit: 'ms' },
     pool_volume_bytes: { value: volumeBytes, unit: 'bytes' },
   };
-  // The import target pairs each round's import with the raw puts of the same round (the
-  // median of the rounds' ratios): the disk and IndexedDB's backend swing both from round to
-  // round, and the best of each, taken from different rounds, moved the ratio by ±0.15
-  // between runs of one build (docs/pool.md, "Import, what is left of the gap"). The ratio
-  // of the bests stays beside it.
-  m.pool_import_vs_raw = { value: median(pool.map((r, i) => raw[i]!.putMs / r.importMs)), unit: 'ratio' };
+  // The import target pairs the import with the raw puts of the same mirrored pair of rounds:
+  // the disk and IndexedDB's backend swing both from round to round, and the best of each,
+  // taken from different rounds, moved the ratio by ±0.15 between runs of one build
+  // (docs/pool.md, "Import, what is left of the gap"); summing a pair's two rounds cancels a
+  // drift that is steady across them. The ratio of the bests stays beside it.
+  const pairs: number[] = [];
+  for (let i = 0; i + 1 < reps; i += 2) {
+    pairs.push((raw[i]!.putMs + raw[i + 1]!.putMs) / (pool[i]!.importMs + pool[i + 1]!.importMs));
+  }
+  const roundRatios = (first: 0 | 1): number[] => pool.flatMap((r, i) => (i % 2 === first ? [raw[i]!.putMs / r.importMs] : []));
+  m.pool_import_vs_raw = { value: median(pairs), unit: 'ratio' };
+  m.pool_import_vs_raw_raw_first = { value: median(roundRatios(0)), unit: 'ratio' };
+  m.pool_import_vs_raw_raw_last = { value: median(roundRatios(1)), unit: 'ratio' };
   m.pool_import_best_vs_raw_best = { value: m.pool_import_mb_s!.value / m.idb_raw_put_mb_s!.value, unit: 'ratio' };
   m.pool_read_vs_raw = { value: m.pool_cold_read_mb_s!.value / m.idb_raw_getall_mb_s!.value, unit: 'ratio' };
   return m;
