@@ -1,7 +1,9 @@
 // Runs wherever the pool runs (window or worker: crypto.subtle is in both). SHA-256 is
-// the chunk's identity for dedup (Chromium runs WebCrypto digests off the calling thread,
-// so issuing many at once overlaps them with IndexedDB); chunkChecksum is the cheaper
-// checksum verified on every read.
+// the chunk's identity for dedup. Chromium computes a WebCrypto digest on the calling
+// thread before it returns the promise (measured: 43–48 ms to issue 1,024 digests of
+// 64 KiB, then 0.3 ms until all resolved), so imports hash in a worker
+// (offthread-digests.ts); a single write's blocks are hashed here. chunkChecksum is the
+// cheaper checksum verified on every read.
 
 import { LANE_P1, LANE_P2, mixLanes } from '../../shared/lane-hash';
 

@@ -1,9 +1,10 @@
 // Runs wherever the pool runs. The write path, in two halves so hashing can run ahead of
-// the pool's serial queue: `prepareBlocks` (async, touches no pool state) copies each
-// block into its own buffer, spots all-zero blocks and hashes the rest concurrently;
-// `stagePrepared` (sync, inside the queue) applies dedup and updates the tree. Each
-// stored block gets two digests: SHA-256 (its identity, for dedup; WebCrypto, which runs
-// off this thread) and the read checksum verified on every read (hash.ts chunkChecksum).
+// the pool's serial queue: `prepareBlocks` (async, touches no pool state) splits the bytes
+// into blocks, spots all-zero blocks and hashes the rest; `stagePrepared` (sync, inside the
+// queue) applies dedup and updates the tree. Each stored block gets two digests: SHA-256
+// (its identity, for dedup; WebCrypto, which Chromium computes on the calling thread, so an
+// import hands it to a worker: offthread-digests.ts) and the read checksum verified on
+// every read (hash.ts chunkChecksum).
 //
 // Staged blocks are views. A caller's bytes are copied into one buffer per write (its
 // buffer is then free to change at once); bytes the pool already owns until the commit (an
@@ -15,6 +16,7 @@ import { chunkChecksum, isAllZero, sha256 } from './hash';
 import { setBlock } from './block-tree';
 import { dedupKey, type PoolState } from './state';
 import type { DatasetRecord } from './schema';
+import type { OffThreadDigests } from './offthread-digests';
 
 export interface PreparedBlocks {
   /** Block bytes (views), null for an all-zero block (a hole). */
@@ -40,13 +42,17 @@ export interface WriteCounters {
  * checksum as it copies it out). Bytes in a SharedArrayBuffer are always copied: another
  * thread may change them, and WebCrypto refuses shared views.
  */
-export async function prepareBlocks(bytes: Uint8Array, blockSize: number, opts: { owned?: boolean } = {}): Promise<PreparedBlocks> {
+export async function prepareBlocks(
+  bytes: Uint8Array,
+  blockSize: number,
+  opts: { owned?: boolean; digests?: OffThreadDigests } = {},
+): Promise<PreparedBlocks> {
   const n = Math.ceil(bytes.length / blockSize);
   // By tag: an ArrayBuffer made in another realm (a frame) is one too.
   if (!opts.owned || Object.prototype.toString.call(bytes.buffer) !== '[object ArrayBuffer]') bytes = bytes.slice();
   const blocks: (Uint8Array | null)[] = new Array(n);
   const checks: (Uint8Array | null)[] = new Array(n);
-  const pending: Promise<Uint8Array>[] = [];
+  const skip = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     let block = bytes.subarray(i * blockSize, (i + 1) * blockSize);
     if (block.length < blockSize) {
@@ -56,12 +62,17 @@ export async function prepareBlocks(bytes: Uint8Array, blockSize: number, opts: 
     }
     const zero = isAllZero(block);
     blocks[i] = zero ? null : block;
-    // WebCrypto copies its input before it returns: the digest is of these bytes now.
-    pending.push(zero ? Promise.resolve(new Uint8Array(0)) : sha256(block));
-    // While WebCrypto hashes this block elsewhere, checksum it here.
+    skip[i] = zero ? 1 : 0;
     checks[i] = zero ? null : chunkChecksum(block);
   }
-  const digests = await Promise.all(pending);
+  // The digests are of the bytes as they are now, in this same task as the checksums: the
+  // worker gets a copy made here, and WebCrypto copies its input before it returns.
+  const offThread = opts.digests?.digest(bytes, blockSize, skip) ?? null;
+  const inThread = (): Promise<Uint8Array[]> => Promise.all(blocks.map((b) => (b ? sha256(b) : Promise.resolve(new Uint8Array(0)))));
+  let digests = offThread ? await offThread.catch(() => null) : await inThread();
+  // The worker failed (it could not start, or stopped): hash here. Bytes changed since the
+  // checksums were taken would fail the commit, which checks every block against them.
+  digests ??= await inThread();
   return { blocks, hashes: digests.map((h, i) => (blocks[i] ? h : null)), checks, bytes: bytes.length };
 }
 
