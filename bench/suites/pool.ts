@@ -6,8 +6,8 @@
 // No database is deleted (each run's profile is thrown away after the run, bench/run.mjs):
 // IndexedDB keeps each 64 KiB record as a file of its own, and after a round's deletions
 // ext4's inode allocator skipped the thousands of recently freed inodes in every file it
-// created next, which slowed the rounds after it 2–2.5× (docs/pool.md, "Import, paired in
-// mirrored rounds"). A run leaves about 2.3 GiB in its profile.
+// created next, which slowed the rounds after it about 2–3× (docs/pool.md, "Import, paired in
+// mirrored rounds"). The suite leaves about 2.1 GiB in the profile.
 //
 // Phases are timed as wholes (performance.now is coarsened to ~5 µs under isolation).
 // MB/s here is 10^6 bytes per second. Each phase runs `reps` times on fresh databases,
