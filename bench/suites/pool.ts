@@ -14,9 +14,9 @@
 // interleaving raw and pool; the best round is reported, because on a shared 2-core
 // machine the spread between rounds (2-3×) comes from other processes, not from the code.
 // The rounds go in mirrored pairs (raw, pool, strict, blob; then blob, strict, pool, raw):
-// on a profile on disk the puts slow down round after round as the page cache fills
-// (528 → 1,587 ms for the same raw puts in one run), and a fixed order hands that drift to
-// whichever phase comes second (docs/pool.md, "Import, paired in mirrored rounds").
+// the puts can slow down round after round (528 → 1,587 ms for the same raw puts in one
+// run, while each round still deleted its databases), and a fixed order hands such a drift
+// to whichever phase comes second (docs/pool.md, "Import, paired in mirrored rounds").
 import { Pool } from '../../host/pool';
 import type { Durability } from '../../host/pool';
 

@@ -62,7 +62,7 @@ export class Pool {
   }
   private inRegistry = false;
   private readonly serial = new Serial();
-  private readonly counters = { blocksWritten: 0, blocksStored: 0, blocksDeduped: 0, zeroBlocks: 0, commits: 0, chunksRead: 0, bytesRead: 0 };
+  private readonly counters = { blocksWritten: 0, blocksStored: 0, blocksDeduped: 0, zeroBlocks: 0, commits: 0, chunksRead: 0, bytesRead: 0, slicesHashedOffThread: 0 };
 
   private constructor(
     readonly name: string,
@@ -399,6 +399,7 @@ export class Pool {
   private stage(ds: DatasetRef, lba: number, p: PreparedBlocks, thn: number | undefined): void {
     const d = this.writable(ds, lba, p.bytes);
     stagePrepared(this.state, d, lba, p, thn ?? this.opts.dedupThreshold ?? 1, this.counters);
+    if (p.hashedOffThread) this.counters.slicesHashedOffThread++;
   }
 
   /**

@@ -93,5 +93,11 @@ export interface PoolStats {
   dedupRatio: number;
   metaslabs: MetaslabRecord[];
   /** Counters since open. */
-  counters: WriteCounters & { commits: number; chunksRead: number; bytesRead: number };
+  counters: WriteCounters & {
+    commits: number;
+    chunksRead: number;
+    bytesRead: number;
+    /** Import slices whose SHA-256 the digest worker computed (the rest: the pool's own thread). */
+    slicesHashedOffThread: number;
+  };
 }

@@ -25,6 +25,8 @@ export interface PreparedBlocks {
   /** Read checksums, null for a hole. */
   checks: (Uint8Array | null)[];
   bytes: number;
+  /** Whether the SHA-256 digests came from the digest worker (offthread-digests.ts). */
+  hashedOffThread: boolean;
 }
 
 export interface WriteCounters {
@@ -70,10 +72,11 @@ export async function prepareBlocks(
   const offThread = opts.digests?.digest(bytes, blockSize, skip) ?? null;
   const inThread = (): Promise<Uint8Array[]> => Promise.all(blocks.map((b) => (b ? sha256(b) : Promise.resolve(new Uint8Array(0)))));
   let digests = offThread ? await offThread.catch(() => null) : await inThread();
+  const hashedOffThread = digests !== null && offThread !== null;
   // The worker failed (it could not start, or stopped): hash here. Bytes changed since the
   // checksums were taken would fail the commit, which checks every block against them.
   digests ??= await inThread();
-  return { blocks, hashes: digests.map((h, i) => (blocks[i] ? h : null)), checks, bytes: bytes.length };
+  return { blocks, hashes: digests.map((h, i) => (blocks[i] ? h : null)), checks, bytes: bytes.length, hashedOffThread };
 }
 
 /**
