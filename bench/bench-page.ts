@@ -10,6 +10,7 @@ import { run as runCleaning } from './suites/cleaning';
 import { run as runReliability } from './suites/reliability';
 import { run as runArchive } from './suites/archive';
 import { run as runIdc } from './suites/idc';
+import { run as runReadsUnderImport } from './suites/reads-under-import';
 
 type Metrics = Record<string, { value: number; unit: string }>;
 interface BenchState {
@@ -53,6 +54,7 @@ const suites: [string, () => Promise<Metrics>][] = [
   ['reliability', () => runReliability({ quick })],
   ['archive', () => runArchive({ quick, log })],
   ['idc', () => runIdc({ quick, log })],
+  ['busy', () => runReadsUnderImport({ quick, log })],
 ];
 
 for (const [name, run] of suites) {
