@@ -38,11 +38,13 @@ const median = (xs: number[]): number => {
   return s[Math.floor(s.length / 2)]!;
 };
 
-// The suites' pools are not deleted when a suite ends: deleting one most likely sets the
-// browser compacting its LevelDB for seconds, which the suite after it pays (the pool
-// suite's import ÷ raw put, paired: median 0.85 with the reads, stream and memory suites
-// deleting theirs against 0.94 without, four alternated pairs, 2026-12-01). Each benchmark
-// run's profile is thrown away after it.
+// The suites' pools are not deleted when a suite ends: IndexedDB keeps each 64 KiB block
+// as a file of its own, and on this project's machines (ext4 without a journal) a file
+// created in the minutes after thousands were deleted is slow to create, which the suite
+// after it pays (the pool suite's import ÷ raw put, paired: median 0.85 with the reads,
+// stream and memory suites deleting theirs against 0.94 without, four alternated pairs,
+// 2026-12-01; docs/pool.md, "Import, paired in mirrored rounds"). bench/run.mjs removes
+// each run's profile after the last run.
 export async function runReads(opts: SuiteOptions): Promise<Metrics> {
   const { quick, log } = opts;
   const BS = 64 * KIB;

@@ -208,7 +208,8 @@ export async function run(opts: { quick: boolean; log?: (line: string) => void }
   for (let i = 0; i + 1 < reps; i += 2) {
     pairs.push((raw[i]!.putMs + raw[i + 1]!.putMs) / (pool[i]!.importMs + pool[i + 1]!.importMs));
   }
-  const roundRatios = (first: 0 | 1): number[] => pool.flatMap((r, i) => (i % 2 === first ? [raw[i]!.putMs / r.importMs] : []));
+  // Even rounds put raw first, odd rounds last.
+  const roundRatios = (parity: 0 | 1): number[] => pool.flatMap((r, i) => (i % 2 === parity ? [raw[i]!.putMs / r.importMs] : []));
   m.pool_import_vs_raw = { value: median(pairs), unit: 'ratio' };
   m.pool_import_vs_raw_raw_first = { value: median(roundRatios(0)), unit: 'ratio' };
   m.pool_import_vs_raw_raw_last = { value: median(roundRatios(1)), unit: 'ratio' };

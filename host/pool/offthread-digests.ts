@@ -70,7 +70,7 @@ export class OffThreadDigests {
       const w = this.start();
       w.onmessage = (ev: MessageEvent<DigestReply>) => this.onReply(ev.data);
       w.onerror = (ev) => {
-        ev.preventDefault?.();
+        ev.preventDefault();
         this.fail(`the digest worker failed: ${ev.message || 'it could not start'}`);
       };
       w.onmessageerror = () => this.fail('a digest reply could not be read');
@@ -104,7 +104,7 @@ export class OffThreadDigests {
     this.worker?.terminate();
     this.worker = null;
     this.free = [];
-    this.failAll(new WorkerUnavailableError(why));
+    this.failAll(new Error(why));
   }
 
   private failAll(e: Error): void {
@@ -118,11 +118,6 @@ export class OffThreadDigests {
     if (i >= 0) return this.free.splice(i, 1)[0]!;
     return new ArrayBuffer(size);
   }
-}
-
-/** The worker failed or could not start; the slice is to be hashed on the caller's thread. */
-export class WorkerUnavailableError extends Error {
-  override name = 'WorkerUnavailableError';
 }
 
 function defaultWorker(): Worker {

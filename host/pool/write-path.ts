@@ -71,12 +71,12 @@ export async function prepareBlocks(
   // worker gets a copy made here, and WebCrypto copies its input before it returns.
   const offThread = opts.digests?.digest(bytes, blockSize, skip) ?? null;
   const inThread = (): Promise<Uint8Array[]> => Promise.all(blocks.map((b) => (b ? sha256(b) : Promise.resolve(new Uint8Array(0)))));
-  let digests = offThread ? await offThread.catch(() => null) : await inThread();
-  const hashedOffThread = digests !== null && offThread !== null;
-  // The worker failed (it could not start, or stopped): hash here. Bytes changed since the
-  // checksums were taken would fail the commit, which checks every block against them.
-  digests ??= await inThread();
-  return { blocks, hashes: digests.map((h, i) => (blocks[i] ? h : null)), checks, bytes: bytes.length, hashedOffThread };
+  // A worker that failed (it could not start, or stopped) answers null: hash here. Bytes
+  // changed since the checksums were taken would fail the commit, which checks every block
+  // against them.
+  const fromWorker = offThread ? await offThread.catch(() => null) : null;
+  const digests = fromWorker ?? (await inThread());
+  return { blocks, hashes: digests.map((h, i) => (blocks[i] ? h : null)), checks, bytes: bytes.length, hashedOffThread: fromWorker !== null };
 }
 
 /**

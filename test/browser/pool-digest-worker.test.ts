@@ -44,6 +44,7 @@ describe('SHA-256 in the digest worker', () => {
     const here = await prepareBlocks(bytes, BS);
     const there = await prepareBlocks(bytes, BS, { digests: client() });
     expect(hex(there.hashes)).toEqual(hex(here.hashes));
+    expect([there.hashedOffThread, here.hashedOffThread]).toEqual([true, false]);
     expect(here.hashes.filter((h) => h === null).length).toBeGreaterThan(10);
     expect(hex(there.checks)).toEqual(hex(here.checks));
   });
@@ -79,6 +80,7 @@ describe('SHA-256 in the digest worker', () => {
     const here = await prepareBlocks(bytes, BS);
     const there = await prepareBlocks(bytes, BS, { digests: broken });
     expect(hex(there.hashes)).toEqual(hex(here.hashes));
+    expect(there.hashedOffThread).toBe(false); // what the pool's stats count
     expect(broken.digest(bytes, BS, new Uint8Array(12))).toBeNull();
     expect(starts).toBe(1);
   });
