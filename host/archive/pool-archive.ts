@@ -7,9 +7,11 @@
 // Archive: the chunk list comes from pool.resolve (metadata only). The pool's BlockRef
 // hash is the SHA-256 of the chunk, the same content address the archive uses, so the
 // archive decides *before reading* which chunks it lacks; only those are read from the
-// pool (readChunks, one transaction per batch) and appended. A second snapshot of a
-// volume therefore reads and writes only the chunks that changed. Holes are recorded as
-// holes (HOLE_HASH in a volume manifest), never as zero chunks.
+// pool (readChunks, one transaction per batch) and appended. A chunk archived for the
+// first time may have no hash yet (the pool's writes do not compute one: schema.ts format
+// 3): it is read, and the pool hashes it and keeps the hash (readChunksHashed), so a
+// second snapshot of a volume reads and writes only the chunks that changed. Holes are
+// recorded as holes (HOLE_HASH in a volume manifest), never as zero chunks.
 //
 // Restore: manifest → batches of blocks → each distinct chunk read once per batch and
 // verified (CRC, SHA-256 against its address) → contiguous non-hole blocks written as
@@ -91,10 +93,15 @@ export async function archivePoolSnapshot(
       const lbas = range(lba, Math.min(info.blocks, lba + perBatch));
       const refs = await pool.resolve(info.id, lbas);
       const wanted = new Map<ChunkHash, (typeof refs)[number] & object>();
+      const unhashed = new Map<number, number[]>(); // chunk id → offsets in this batch
       refs.forEach((ref, i) => {
         if (!ref) {
           hashes[lba + i] = HOLE_HASH;
           holes++;
+          return;
+        }
+        if (!ref.hash) {
+          unhashed.set(ref.chunkId, [...(unhashed.get(ref.chunkId) ?? []), i]);
           return;
         }
         const h = bytesToHash(ref.hash);
@@ -102,16 +109,33 @@ export async function archivePoolSnapshot(
         if (archive.has(h) || session.pending.has(h) || wanted.has(h)) reused++;
         else wanted.set(h, ref);
       });
+      const toPut = new Map<ChunkHash, Uint8Array>();
       if (wanted.size) {
         const bytes = await pool.readChunks([...wanted.values()]);
         let k = 0;
-        for (const h of wanted.keys()) {
-          const b = bytes[k++]!;
-          bytesRead += b.byteLength;
-          await archive.putChunk(session, h, b); // re-hashes: stored only under its true address
-        }
-        await archive.settle();
+        for (const h of wanted.keys()) toPut.set(h, bytes[k++]!);
       }
+      if (unhashed.size) {
+        // Only now, with the bytes hashed, can the archive tell whether it has them.
+        const got = await pool.readChunksHashed([...unhashed.keys()].map((chunkId) => ({ chunkId })));
+        let k = 0;
+        for (const offsets of unhashed.values()) {
+          const { bytes, hash } = got[k++]!;
+          const h = bytesToHash(hash);
+          offsets.forEach((i, n) => {
+            hashes[lba + i] = h;
+            if (n > 0 || archive.has(h) || session.pending.has(h) || toPut.has(h)) {
+              reused++;
+              if (n === 0) bytesRead += bytes.byteLength; // read to learn its address, not stored
+            } else toPut.set(h, bytes);
+          });
+        }
+      }
+      for (const [h, b] of toPut) {
+        bytesRead += b.byteLength;
+        await archive.putChunk(session, h, b); // re-hashes: stored only under its true address
+      }
+      if (toPut.size) await archive.settle();
       options.onProgress?.({ blocksDone: lba + lbas.length, blocksTotal: info.blocks, chunksWritten: session.chunksWritten });
     }
     await archive.commitSnapshot(session, name, hashes, {

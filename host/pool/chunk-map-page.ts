@@ -15,6 +15,7 @@ export function encodePage(page: number, get: (id: number) => ChunkRecord | unde
     page,
     group: new Array<string | null>(CHUNK_PAGE_SLOTS).fill(null),
     hash: new Uint8Array(CHUNK_PAGE_SLOTS * 32),
+    hasHash: new Uint8Array(CHUNK_PAGE_SLOTS),
     check: new Uint8Array(CHUNK_PAGE_SLOTS * CHECK_BYTES),
     hasCheck: new Uint8Array(CHUNK_PAGE_SLOTS),
     metaslab: new Uint32Array(CHUNK_PAGE_SLOTS),
@@ -29,7 +30,10 @@ export function encodePage(page: number, get: (id: number) => ChunkRecord | unde
     if (!c) continue;
     used++;
     rec.group[s] = c.group;
-    rec.hash.set(c.hash, s * 32);
+    if (c.hash) {
+      rec.hash.set(c.hash, s * 32);
+      rec.hasHash![s] = 1;
+    }
     if (c.check) {
       rec.check!.set(c.check, s * CHECK_BYTES);
       rec.hasCheck![s] = 1;
@@ -51,7 +55,8 @@ export function decodePage(rec: ChunkPageRecord): ChunkRecord[] {
     out.push({
       id: rec.page * CHUNK_PAGE_SLOTS + s,
       group,
-      hash: rec.hash.slice(s * 32, s * 32 + 32),
+      // A page older than format 3 has no hasHash column: every chunk on it has a hash.
+      hash: !rec.hasHash || rec.hasHash[s] === 1 ? rec.hash.slice(s * 32, s * 32 + 32) : null,
       // A format-1 page has neither column: its chunks are verified by SHA-256.
       check: rec.check && rec.hasCheck?.[s] === 1 ? rec.check.slice(s * CHECK_BYTES, (s + 1) * CHECK_BYTES) : null,
       metaslab: rec.metaslab[s]!,

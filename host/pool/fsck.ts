@@ -57,12 +57,14 @@ export function checkMetadata(state: PoolState): { problems: string[]; nodes: nu
     l.chunks++;
     live.set(c.metaslab, l);
   }
-  // Every index entry must name a live chunk of that (group, hash). A chunk may be absent
-  // from the index: with THN > 1 the same content can be stored twice, and only one is indexed.
+  // Every index entry must name a live chunk of that (group, check). A chunk may be absent
+  // from the index: with THN > 1, or after a checksum collision, the same key can belong to
+  // several chunks, and only one is indexed.
   for (const [k, id] of state.dedup.entries()) {
     const c = state.chunks.get(id);
-    if (!c || dedupKey(c.group, c.hash) !== k) problems.push(`dedup index entry for chunk ${id} is stale`);
+    if (!c || !c.check || dedupKey(c.group, c.check) !== k) problems.push(`dedup index entry for chunk ${id} is stale`);
   }
+  for (const c of all) if (!c.check && !c.hash) problems.push(`chunk ${c.id} has neither a read checksum nor a hash`);
   for (const id of chunkRefs.keys()) if (!state.chunks.has(id)) problems.push(`chunk ${id} referenced but missing`);
   for (const m of state.metaslabs.values()) {
     const l = live.get(m.id) ?? { bytes: 0, chunks: 0 };

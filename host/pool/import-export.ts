@@ -2,17 +2,14 @@
 // a disk image into a new volume in bounded memory and back out as a Blob.
 //
 // Import pipeline: while slice k is being committed, slice k+1 is read from the source and
-// hashed, SHA-256 in the pool's digest worker (offthread-digests.ts: Chromium computes a
-// WebCrypto digest on the calling thread), so IndexedDB, the Blob reader and the hashing
-// overlap. Memory in flight is about two slices, plus two slice-sized buffers the digest
-// worker uses again (and the committing transaction's buffers). A Blob's slice is read with
+// checksummed, so IndexedDB and the Blob reader overlap. Memory in flight is about two
+// slices (and the committing transaction's buffers). A Blob's slice is read with
 // arrayBuffer(), a fresh buffer each (a byte stream's BYOB reader into two buffers used in
 // turn was tried and taken out: docs/pool.md, "What limits the pool").
 import { InvalidArgumentError } from '../../shared/errors/pool-errors';
 import type { CreateVolumeOptions, DatasetInfo, DatasetRef } from './types';
 import { DEFAULT_BLOCK_BYTES } from './tree-math';
 import { prepareBlocks, type PreparedBlocks } from './write-path';
-import { offThreadDigests, type OffThreadDigests } from './offthread-digests';
 
 /** What streaming needs of the pool (Pool implements it; declared here so the two files do not import each other). */
 export interface VolumeStore {
@@ -37,8 +34,6 @@ export interface ImportOptions {
   sizeBytes?: number;
   /** Commit after about this many bytes (rounded to whole blocks). Default 16 MiB. */
   commitEveryBytes?: number;
-  /** @internal Where slices are hashed; default the realm's digest worker (tests pass their own). */
-  digests?: OffThreadDigests;
 }
 // An ArrayBuffer source is read in place, not copied: it must not change until the import
 // resolves. A block changed after it was hashed fails the commit of its slice (CommitError
@@ -99,7 +94,7 @@ export async function importVolume(
     const bytes = blob ? await readSlice(source as Blob, start, end) : new Uint8Array(source as ArrayBuffer, start, end - start);
     // A Blob's slice is read into a buffer of our own; an ArrayBuffer is the caller's, and
     // the import holds views of it until each slice commits (see ImportOptions).
-    const p = await prepareBlocks(bytes, blockSize, { owned: true, digests: opts.digests ?? offThreadDigests() });
+    const p = prepareBlocks(bytes, blockSize, { owned: true });
     // A source that ends inside a block of a larger volume (sizeBytes > total): its last
     // block is zero-padded by prepareBlocks; stage it as the whole block (or up to the
     // volume's end), since the pool accepts a partial block only at the volume's end.
@@ -114,7 +109,7 @@ export async function importVolume(
       if (start + step >= total) await pool.completeVolume(info.id);
       const committed = pool.commit();
       // Prepare the next slice only once the commit's requests are issued: preparing has a
-      // synchronous part (the read checksums, the copy for the digest worker) that would
+      // synchronous part (the read checksums) that would
       // otherwise run on this thread before the commit even starts. A macrotask comes after the
       // microtasks in which the serial queue runs the commit up to its first await.
       const next = start + step < total ? afterMacrotask(() => prepare(start + step)) : null;

@@ -20,7 +20,8 @@ import { dedupKey, PoolState } from './state';
 import { blockCount } from './tree-math';
 import type { BlockRef, CloneOptions, CreateVolumeOptions, DatasetInfo, DatasetRef, PoolOptions, PoolStats } from './types';
 import type { Durability } from './commit';
-import { prepareBlocks, stagePrepared, type PreparedBlocks } from './write-path';
+import { findDuplicates, prepareBlocks, stagePrepared, type PreparedBlocks } from './write-path';
+import { sha256 } from './hash';
 
 function checkLba(d: DatasetRecord, lba: number, blocks: number): void {
   if (!Number.isInteger(lba) || lba < 0 || lba >= blocks) throw new OutOfRangeError(d.name, lba, blocks);
@@ -62,7 +63,7 @@ export class Pool {
   }
   private inRegistry = false;
   private readonly serial = new Serial();
-  private readonly counters = { blocksWritten: 0, blocksStored: 0, blocksDeduped: 0, zeroBlocks: 0, commits: 0, chunksRead: 0, bytesRead: 0, slicesHashedOffThread: 0 };
+  private readonly counters = { blocksWritten: 0, blocksStored: 0, blocksDeduped: 0, zeroBlocks: 0, dedupCompares: 0, dedupCollisions: 0, commits: 0, chunksRead: 0, bytesRead: 0, hashesComputed: 0 };
 
   private constructor(
     readonly name: string,
@@ -151,10 +152,11 @@ export class Pool {
       for (const n of nodes) state.nodes.load(n.id, n);
       for (const m of metaslabs) state.metaslabs.load(m.id, m);
       // Pages come back in key order, so chunks in id order: the oldest live chunk of a
-      // (group, hash) is the one indexed.
+      // (group, check) is the one indexed. Format-1 chunks have no check and are not.
       for (const c of pages.flatMap(decodePage)) {
         state.chunks.load(c.id, c);
-        const k = dedupKey(c.group, c.hash);
+        if (!c.check) continue;
+        const k = dedupKey(c.group, c.check);
         if (!state.dedup.has(k)) state.dedup.load(k, c.id);
       }
       pool = new Pool(name, db, state, opts);
@@ -290,7 +292,7 @@ export class Pool {
   resolveSync(ds: DatasetRef, lbas: readonly number[]): (BlockRef | null)[] {
     const d = this.dataset(ds);
     return this.resolveChunks(d, lbas).map((c) =>
-      c ? { chunkId: c.id, group: d.group, metaslab: c.metaslab, offset: c.offset, size: c.size, hash: c.hash.slice() } : null,
+      c ? { chunkId: c.id, group: d.group, metaslab: c.metaslab, offset: c.offset, size: c.size, hash: c.hash ? c.hash.slice() : null } : null,
     );
   }
 
@@ -327,6 +329,35 @@ export class Pool {
       return c;
     });
     return this.readRecords(chunks);
+  }
+
+  /**
+   * `readChunks`, with each chunk's SHA-256 (the archive's content address). A chunk that
+   * has none yet (format 3 writes none) is hashed here, from its verified bytes, and the
+   * hash is kept: committed at once when nothing else is staged, else with the next commit.
+   */
+  async readChunksHashed(refs: readonly Pick<BlockRef, 'chunkId'>[]): Promise<{ bytes: Uint8Array; hash: Uint8Array }[]> {
+    const bytes = await this.readChunks(refs);
+    const hashes = await Promise.all(
+      refs.map(async (r, i) => {
+        const known = this.state.chunks.get(r.chunkId)?.hash;
+        return known ? { hash: known.slice(), fresh: false } : { hash: await sha256(bytes[i]!), fresh: true };
+      }),
+    );
+    const fresh = refs.flatMap((r, i) => (hashes[i]!.fresh ? [{ id: r.chunkId, hash: hashes[i]!.hash }] : []));
+    if (fresh.length > 0) {
+      await this.serial.run(async () => {
+        if (this.closed) return; // the hashes are only lost; the next archive computes them again
+        const clean = !this.state.isDirty;
+        let noted = 0;
+        for (const f of fresh) if (this.state.noteChunkHash(f.id, f.hash.slice())) noted++;
+        this.counters.hashesComputed += noted;
+        // A cache of what the bytes say: if its commit fails (it dropped only these), the
+        // next archive computes them again, so the read that needed them still succeeds.
+        if (clean && noted > 0) await this.commitStaged().catch(() => undefined);
+      });
+    }
+    return bytes.map((b, i) => ({ bytes: b, hash: hashes[i]!.hash }));
   }
 
   /** Verified bytes of blocks `lbas` of a dataset (holes read as zeros), one transaction. */
@@ -381,13 +412,13 @@ export class Pool {
       const inVolume = d.sizeBytes - lba * d.blockSize;
       return { lba, bytes: bytes.length > inVolume ? bytes.subarray(0, inVolume) : bytes, blockSize: d.blockSize };
     });
-    const prepared = Promise.all(trimmed.map((w) => prepareBlocks(w.bytes, w.blockSize, { owned: opts.owned ?? false })));
+    const ps = trimmed.map((w) => prepareBlocks(w.bytes, w.blockSize, { owned: opts.owned ?? false }));
     return this.mutate(async () => {
-      const ps = await prepared;
       // Checked again inside the queue (a dataset may have been destroyed meanwhile), all
-      // before the first is staged: staging itself cannot fail part-way.
+      // before the first is staged: staging itself cannot fail part-way (findDuplicates
+      // never throws, and nothing else runs in the queue between the writes).
       for (let i = 0; i < ps.length; i++) this.writable(ds, trimmed[i]!.lba, ps[i]!.bytes);
-      for (let i = 0; i < ps.length; i++) this.stage(ds, trimmed[i]!.lba, ps[i]!, opts.dedupThreshold);
+      for (let i = 0; i < ps.length; i++) await this.stage(ds, trimmed[i]!.lba, ps[i]!, opts.dedupThreshold);
     });
   }
 
@@ -396,10 +427,13 @@ export class Pool {
     return this.mutate(() => this.stage(ds, lba, p, undefined));
   }
 
-  private stage(ds: DatasetRef, lba: number, p: PreparedBlocks, thn: number | undefined): void {
-    const d = this.writable(ds, lba, p.bytes);
-    stagePrepared(this.state, d, lba, p, thn ?? this.opts.dedupThreshold ?? 1, this.counters);
-    if (p.hashedOffThread) this.counters.slicesHashedOffThread++;
+  private async stage(ds: DatasetRef, lba: number, p: PreparedBlocks, thn: number | undefined): Promise<void> {
+    const group = this.writable(ds, lba, p.bytes).group;
+    const t = thn ?? this.opts.dedupThreshold ?? 1;
+    const plan = await findDuplicates(this.state, group, p, t, (chunks) => readChunkRecords(this.db, this.state, chunks), this.counters);
+    // Looked up again: the dataset cannot have changed (this is the pool's queue), but the
+    // record object is replaced whenever it is staged.
+    stagePrepared(this.state, this.writable(ds, lba, p.bytes), lba, p, plan, t, this.counters);
   }
 
   /**

@@ -33,7 +33,8 @@ function request<T>(req: IDBRequest<T>): Promise<T> {
 }
 
 async function verify(c: ChunkRecord, value: unknown, identity: boolean): Promise<Uint8Array> {
-  const expected = c.check ?? c.hash;
+  // A chunk has a check, a hash or both (schema.ts ChunkRecord).
+  const expected = (c.check ?? c.hash)!;
   if (!(value instanceof ArrayBuffer) || value.byteLength !== c.size) {
     throw new ChecksumError({ chunkId: c.id, metaslab: c.metaslab, offset: c.offset, expected: toHex(expected), actual: null });
   }
@@ -44,7 +45,7 @@ async function verify(c: ChunkRecord, value: unknown, identity: boolean): Promis
     const k = chunkChecksum(bytes);
     if (!bytesEqual(k, c.check)) throw mismatch(c.check, k);
   }
-  if (!c.check || identity) {
+  if (c.hash && (!c.check || identity)) {
     const h = await sha256(value);
     if (!bytesEqual(h, c.hash)) throw mismatch(c.hash, h);
   }
@@ -61,7 +62,7 @@ export async function readChunkRecords(
   chunks: readonly ChunkRecord[],
   opts: { identity?: boolean } = {},
 ): Promise<Uint8Array[]> {
-  // identity: also check each chunk's SHA-256 (fsck), not only its read checksum.
+  // identity: also check each chunk's SHA-256 where it has one (fsck), not only its read checksum.
   const identity = opts.identity ?? false;
   const byId = new Map<number, Promise<Uint8Array>>();
   const toRead: ChunkRecord[] = [];

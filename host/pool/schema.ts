@@ -13,8 +13,13 @@ export const DB_VERSION = 1;
  *    checksum and are verified by their SHA-256 until they are rewritten; chunks written
  *    from then on get one; the first commit records format 2 (code that knows only
  *    format 1 then refuses the pool).
+ * 3: a chunk's SHA-256 is optional (`hasHash`): the dedup key is the read checksum, and a
+ *    match is confirmed by comparing bytes (write-path.ts), so writes no longer hash. The
+ *    SHA-256 is computed when the chunk is first archived (`Pool.readChunksHashed`) and
+ *    kept from then on. A format-2 pool opens as it is (all its chunks have both); the
+ *    first commit records format 3, which format-2 code refuses.
  */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 /** Bytes of a chunk's read checksum (hash.ts `chunkChecksum`). */
 export const CHECK_BYTES = 16;
 
@@ -100,11 +105,16 @@ export interface NodeRecord {
  */
 export interface ChunkRecord {
   id: number;
-  /** SHA-256 of the bytes: the chunk's identity, the dedup key. */
-  hash: Uint8Array;
   /**
-   * The read checksum (hash.ts `chunkChecksum`, CHECK_BYTES), verified on every read;
-   * null for a chunk written by format 1, which reads verify by `hash` instead.
+   * SHA-256 of the bytes, the archive's content address; null until first computed
+   * (format 3 writes chunks without it: Pool.readChunksHashed fills it in). Never null
+   * when `check` is.
+   */
+  hash: Uint8Array | null;
+  /**
+   * The read checksum (hash.ts `chunkChecksum`, CHECK_BYTES), verified on every read and
+   * the dedup key (with the group; a match is confirmed by comparing bytes); null for a
+   * chunk written by format 1, which reads verify by `hash` instead and dedup never matches.
    */
   check: Uint8Array | null;
   metaslab: number;
@@ -113,7 +123,7 @@ export interface ChunkRecord {
   /** Number of leaf slots (across all tree nodes) that point at this chunk. */
   refcount: number;
   birthTxg: number;
-  /** Trust group whose write stored it; dedup lookups are keyed by (group, hash). */
+  /** Trust group whose write stored it; dedup lookups are keyed by (group, check). */
   group: string;
 }
 
@@ -128,8 +138,10 @@ export interface ChunkPageRecord {
   page: number;
   /** Trust group per slot; null = free slot. */
   group: (string | null)[];
-  /** SHA-256 per slot, 32 bytes each. */
+  /** SHA-256 per slot, 32 bytes each (zeros where `hasHash` is 0). */
   hash: Uint8Array;
+  /** 1 where the slot's `hash` is set (format ≥ 3; absent in older pages, whose chunks all have one). */
+  hasHash?: Uint8Array;
   /** Read checksum per slot, CHECK_BYTES each (format ≥ 2; absent in format-1 pages). */
   check?: Uint8Array;
   /** 1 where the slot's `check` is set, 0 for a chunk written by format 1 (format ≥ 2). */
@@ -157,7 +169,7 @@ export interface PoolDB extends DBSchema {
   meta: { key: 'super' | 'lost'; value: SuperRecord | LossRecord };
   datasets: { key: number; value: DatasetRecord };
   nodes: { key: number; value: NodeRecord };
-  /** The chunk map, in pages. The (group, hash) dedup index is derived from it at open. */
+  /** The chunk map, in pages. The (group, check) dedup index is derived from it at open. */
   chunkmap: { key: number; value: ChunkPageRecord };
   metaslabs: { key: number; value: MetaslabRecord };
   /** The block bytes, one ArrayBuffer per chunk, keyed by physical address. */

@@ -20,8 +20,9 @@ export function physKeyString(metaslab: number, offset: number): string {
   return `${metaslab}:${offset}`;
 }
 
-export function dedupKey(group: string, hash: Uint8Array): string {
-  return `${group}\u0000${toHex(hash)}`;
+/** The dedup index's key of content with read checksum `check` in trust group `group`. */
+export function dedupKey(group: string, check: Uint8Array): string {
+  return `${group}\u0000${toHex(check)}`;
 }
 
 const copyNode = (n: NodeRecord): NodeRecord => ({ ...n, ptrs: n.ptrs.slice() });
@@ -36,7 +37,10 @@ export class PoolState {
   readonly nodes = new StagedMap<number, NodeRecord>();
   readonly chunks = new StagedMap<number, ChunkRecord>();
   readonly metaslabs = new StagedMap<number, MetaslabRecord>();
-  /** (group, hash) → chunk id. Derived from the chunk map, never stored by itself. */
+  /**
+   * (group, read checksum) → chunk id: a candidate, whose bytes a write compares with its
+   * own before referencing it (write-path.ts). Derived from the chunk map, never stored.
+   */
   readonly dedup = new StagedMap<string, number>();
   /** Data records of the open group, by physKeyString. */
   readonly data = new Map<string, StagedData>();
@@ -140,17 +144,29 @@ export class PoolState {
   // --- chunk map -------------------------------------------------------------------------
 
   /** Store new bytes as a chunk with refcount 0 (the caller increfs from a leaf slot). */
-  newChunk(group: string, hash: Uint8Array, check: Uint8Array, bytes: Uint8Array): ChunkRecord {
+  newChunk(group: string, check: Uint8Array, bytes: Uint8Array): ChunkRecord {
     const sup = this.mutSup();
     const id = Math.max(sup.nextChunkId, this.chunkIdFloor);
     sup.nextChunkId = id + 1;
     const { metaslab, offset } = this.allocate(bytes.byteLength);
-    const c: ChunkRecord = { id, hash, check, metaslab, offset, size: bytes.byteLength, refcount: 0, birthTxg: this.openTxg, group };
+    const c: ChunkRecord = { id, hash: null, check, metaslab, offset, size: bytes.byteLength, refcount: 0, birthTxg: this.openTxg, group };
     this.chunks.set(id, c);
     this.data.set(physKeyString(metaslab, offset), { key: [metaslab, offset], bytes, check });
-    const dk = dedupKey(group, hash);
+    const dk = dedupKey(group, check);
     if (!this.dedup.has(dk)) this.dedup.set(dk, id);
     return c;
+  }
+
+  /**
+   * Record the SHA-256 of a chunk that has none (computed from its verified bytes). False
+   * when the chunk is gone or already has one: a chunk's bytes never change, so neither
+   * does its hash.
+   */
+  noteChunkHash(id: number, hash: Uint8Array): boolean {
+    const c = this.chunks.get(id);
+    if (!c || c.hash) return false;
+    this.mutChunk(id).hash = hash;
+    return true;
   }
 
   increfChunk(id: number): void {
@@ -166,7 +182,8 @@ export class PoolState {
     const pk = physKeyString(c.metaslab, c.offset);
     if (c.birthTxg === this.openTxg) this.data.delete(pk); // never reached disk
     else this.data.set(pk, { key: [c.metaslab, c.offset], bytes: null });
-    const dk = dedupKey(c.group, c.hash);
+    if (!c.check) return; // format 1: never indexed
+    const dk = dedupKey(c.group, c.check);
     if (this.dedup.get(dk) === id) this.dedup.delete(dk);
   }
 

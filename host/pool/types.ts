@@ -75,8 +75,11 @@ export interface BlockRef {
   metaslab: number;
   offset: number;
   size: number;
-  /** SHA-256 of the bytes, 32 bytes (a copy). */
-  hash: Uint8Array;
+  /**
+   * SHA-256 of the bytes, 32 bytes (a copy); null when it was never computed: format 3
+   * writes chunks without one, and `Pool.readChunksHashed` computes and keeps it.
+   */
+  hash: Uint8Array | null;
 }
 
 export interface PoolStats {
@@ -97,7 +100,7 @@ export interface PoolStats {
     commits: number;
     chunksRead: number;
     bytesRead: number;
-    /** Import slices whose SHA-256 the digest worker computed (the rest: the pool's own thread). */
-    slicesHashedOffThread: number;
+    /** SHA-256 hashes computed and kept by `readChunksHashed` (chunks archived for the first time). */
+    hashesComputed: number;
   };
 }

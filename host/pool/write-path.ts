@@ -1,10 +1,13 @@
-// Runs wherever the pool runs. The write path, in two halves so hashing can run ahead of
-// the pool's serial queue: `prepareBlocks` (async, touches no pool state) splits the bytes
-// into blocks, spots all-zero blocks and hashes the rest; `stagePrepared` (sync, inside the
-// queue) applies dedup and updates the tree. Each stored block gets two digests: SHA-256
-// (its identity, for dedup; WebCrypto, which Chromium computes on the calling thread, so an
-// import hands it to a worker: offthread-digests.ts) and the read checksum verified on
-// every read (hash.ts chunkChecksum).
+// Runs wherever the pool runs. The write path, in three steps: `prepareBlocks` (sync,
+// touches no pool state, so it runs ahead of the pool's serial queue) splits the bytes
+// into blocks, spots all-zero blocks and takes each block's read checksum; inside the
+// queue, `findDuplicates` (async) looks each checksum up in the dedup index and compares
+// the bytes of every candidate with the block's own, and `stagePrepared` (sync) applies
+// dedup and updates the tree. The read checksum (hash.ts chunkChecksum) is verified on
+// every read and is the dedup key; it is not cryptographic, so a match is only a candidate
+// until the bytes are compared (as ZFS's dedup=verify does): a crafted collision costs a
+// read, never a wrong block. No SHA-256 on the write path (format 3, schema.ts): it cost a
+// 64 MiB import about 45 ms of a core that IndexedDB wanted (docs/pool.md, "Checksums").
 //
 // Staged blocks are views. A caller's bytes are copied into one buffer per write (its
 // buffer is then free to change at once); bytes the pool already owns until the commit (an
@@ -12,21 +15,17 @@
 // through one reused buffer into IndexedDB (commit.ts): structured clone of a view would
 // serialise the view's whole underlying buffer, and a fresh ArrayBuffer per block cost the
 // import about a fifth of its time in page faults (docs/pool.md, "What limits the pool").
-import { chunkChecksum, isAllZero, sha256 } from './hash';
+import { bytesEqual, chunkChecksum, isAllZero } from './hash';
 import { setBlock } from './block-tree';
 import { dedupKey, type PoolState } from './state';
-import type { DatasetRecord } from './schema';
-import type { OffThreadDigests } from './offthread-digests';
+import type { ChunkRecord, DatasetRecord } from './schema';
 
 export interface PreparedBlocks {
   /** Block bytes (views), null for an all-zero block (a hole). */
   blocks: (Uint8Array | null)[];
-  hashes: (Uint8Array | null)[];
   /** Read checksums, null for a hole. */
   checks: (Uint8Array | null)[];
   bytes: number;
-  /** Whether the SHA-256 digests came from the digest worker (offthread-digests.ts). */
-  hashedOffThread: boolean;
 }
 
 export interface WriteCounters {
@@ -34,27 +33,26 @@ export interface WriteCounters {
   blocksStored: number;
   blocksDeduped: number;
   zeroBlocks: number;
+  /** Stored chunks whose bytes a write compared with a block of its own (a dedup candidate). */
+  dedupCompares: number;
+  /** Of those, chunks whose read checksum matched but whose bytes did not: a collision. */
+  dedupCollisions: number;
 }
 
 /**
- * Split `bytes` into blocks of `blockSize` (the last one zero-padded) and hash them.
+ * Split `bytes` into blocks of `blockSize` (the last one zero-padded) and checksum them.
  * `owned`: the pool owns `bytes` until the commit that writes them (nobody else changes
  * them), so blocks are views of them; otherwise they are copied first, in one buffer. A
- * block changed after it was hashed fails its commit (commit.ts checks every block's read
- * checksum as it copies it out). Bytes in a SharedArrayBuffer are always copied: another
- * thread may change them, and WebCrypto refuses shared views.
+ * block changed after it was checksummed fails its commit (commit.ts checks every block's
+ * read checksum as it copies it out). Bytes in a SharedArrayBuffer are always copied:
+ * another thread may change them.
  */
-export async function prepareBlocks(
-  bytes: Uint8Array,
-  blockSize: number,
-  opts: { owned?: boolean; digests?: OffThreadDigests } = {},
-): Promise<PreparedBlocks> {
+export function prepareBlocks(bytes: Uint8Array, blockSize: number, opts: { owned?: boolean } = {}): PreparedBlocks {
   const n = Math.ceil(bytes.length / blockSize);
   // By tag: an ArrayBuffer made in another realm (a frame) is one too.
   if (!opts.owned || Object.prototype.toString.call(bytes.buffer) !== '[object ArrayBuffer]') bytes = bytes.slice();
   const blocks: (Uint8Array | null)[] = new Array(n);
   const checks: (Uint8Array | null)[] = new Array(n);
-  const skip = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     let block = bytes.subarray(i * blockSize, (i + 1) * blockSize);
     if (block.length < blockSize) {
@@ -64,78 +62,151 @@ export async function prepareBlocks(
     }
     const zero = isAllZero(block);
     blocks[i] = zero ? null : block;
-    skip[i] = zero ? 1 : 0;
     checks[i] = zero ? null : chunkChecksum(block);
   }
-  // The digests are of the bytes as they are now, in this same task as the checksums: the
-  // worker gets a copy made here, and WebCrypto copies its input before it returns.
-  const offThread = opts.digests?.digest(bytes, blockSize, skip) ?? null;
-  const inThread = (): Promise<Uint8Array[]> => Promise.all(blocks.map((b) => (b ? sha256(b) : Promise.resolve(new Uint8Array(0)))));
-  // A worker that failed (it could not start, or stopped) answers null: hash here. Bytes
-  // changed since the checksums were taken would fail the commit, which checks every block
-  // against them.
-  const fromWorker = offThread ? await offThread.catch(() => null) : null;
-  const digests = fromWorker ?? (await inThread());
-  return { blocks, hashes: digests.map((h, i) => (blocks[i] ? h : null)), checks, bytes: bytes.length, hashedOffThread: fromWorker !== null };
+  return { blocks, checks, bytes: bytes.length };
 }
 
 /**
- * Stage prepared blocks at `lba..` of a writable dataset. Dedup follows seed 001's THN
- * rule: a block is referenced instead of stored only inside a run of ≥ `thn` consecutive
- * blocks of this write that all match chunks of the dataset's trust group (a match may be
- * an earlier block of the same write). A zero block is a hole and ends a run.
- * Synchronous: nothing else touches the state while it runs.
+ * What each block of a write may reference instead of being stored, its bytes compared:
+ * a chunk id (> 0), an earlier block `j` of the same write (stored as `-(j + 1)`), or 0.
+ */
+export type DuplicatePlan = number[];
+
+/** Verified bytes of stored or staged chunks, in order (the pool's reader.ts). */
+export type ReadChunks = (chunks: readonly ChunkRecord[]) => Promise<Uint8Array[]>;
+
+/** Runs of at least `thn` consecutive true entries of `matches`, as a mask. */
+function runsOfAtLeast(matches: readonly boolean[], thn: number): boolean[] {
+  const out = new Array<boolean>(matches.length).fill(false);
+  for (let i = 0; i < matches.length; ) {
+    if (!matches[i]) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < matches.length && matches[j]) j++;
+    if (j - i >= thn) out.fill(true, i, j);
+    i = j;
+  }
+  return out;
+}
+
+/**
+ * The dedup candidates of `p`'s blocks in trust group `group`, each confirmed by comparing
+ * bytes. A block's checksum may match a chunk of the group's index or an earlier block of
+ * this write; only blocks inside a run of ≥ `thn` such matches can be deduped (seed 001's
+ * THN rule, `stagePrepared`), so only those candidates are read (one batched `read`). A
+ * candidate whose bytes differ (a checksum collision, crafted or not) or that cannot be
+ * read (corrupt: the block is then stored afresh) is no match. Never throws for a
+ * candidate: what it returns may only make the write store more.
+ */
+export async function findDuplicates(
+  state: PoolState,
+  group: string,
+  p: PreparedBlocks,
+  thn: number,
+  read: ReadChunks,
+  counters: Pick<WriteCounters, 'dedupCompares' | 'dedupCollisions'>,
+): Promise<DuplicatePlan> {
+  const n = p.blocks.length;
+  const plan: DuplicatePlan = new Array<number>(n).fill(0);
+  if (!(thn <= n)) return plan; // no run can be long enough (Infinity: dedup off)
+  const stored = new Array<number>(n).fill(0);
+  const earlier = new Array<number>(n).fill(-1);
+  const firstOfKey = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const check = p.checks[i];
+    if (!check) continue;
+    const k = dedupKey(group, check);
+    stored[i] = state.dedup.get(k) ?? 0;
+    const j = firstOfKey.get(k);
+    if (j === undefined) firstOfKey.set(k, i);
+    else earlier[i] = j;
+  }
+  const wanted = runsOfAtLeast(
+    stored.map((id, i) => id !== 0 || earlier[i]! >= 0),
+    thn,
+  );
+  const toRead = new Map<number, ChunkRecord>();
+  for (let i = 0; i < n; i++) {
+    if (!wanted[i] || stored[i] === 0) continue;
+    const c = state.chunks.get(stored[i]!);
+    if (c) toRead.set(c.id, c);
+  }
+  const bytesOf = new Map<number, Uint8Array>();
+  if (toRead.size > 0) {
+    const chunks = [...toRead.values()];
+    try {
+      const got = await read(chunks);
+      chunks.forEach((c, k) => bytesOf.set(c.id, got[k]!));
+    } catch {
+      // Unreadable candidates (a ChecksumError: the stored copy is damaged) dedup nothing;
+      // the write stores its own bytes. One bad chunk fails the batch, so all go.
+    }
+  }
+  const compared = new Map<number, boolean>();
+  for (let i = 0; i < n; i++) {
+    if (!wanted[i]) continue;
+    const block = p.blocks[i]!;
+    const id = stored[i]!;
+    const theirs = id !== 0 ? bytesOf.get(id) : undefined;
+    if (theirs) {
+      if (!compared.has(id)) {
+        counters.dedupCompares++;
+        compared.set(id, false);
+      }
+      if (bytesEqual(block, theirs)) {
+        compared.set(id, true);
+        plan[i] = id;
+        continue;
+      }
+    }
+    const j = earlier[i]!;
+    if (j >= 0 && bytesEqual(block, p.blocks[j]!)) plan[i] = -(j + 1);
+  }
+  for (const equal of compared.values()) if (!equal) counters.dedupCollisions++;
+  return plan;
+}
+
+/**
+ * Stage prepared blocks at `lba..` of a writable dataset, with the duplicates
+ * `findDuplicates` confirmed for them against the state as it is now. Dedup follows seed
+ * 001's THN rule: a block is referenced instead of stored only inside a run of ≥ `thn`
+ * consecutive confirmed duplicates (a comparison that failed can split a run). A zero
+ * block is a hole and ends a run. Synchronous: nothing else touches the state while it runs.
  */
 export function stagePrepared(
   state: PoolState,
   ds: DatasetRecord,
   lba: number,
   p: PreparedBlocks,
+  plan: DuplicatePlan,
   thn: number,
   counters: WriteCounters,
 ): void {
   const n = p.blocks.length;
-  // Pass 1: which blocks match existing content (or an earlier block of this write).
-  const matches = new Array<boolean>(n).fill(false);
-  const seen = new Set<string>();
-  for (let i = 0; i < n; i++) {
-    const h = p.hashes[i];
-    if (!h) continue;
-    const k = dedupKey(ds.group, h);
-    matches[i] = state.dedup.has(k) || seen.has(k);
-    seen.add(k);
-  }
-  // Pass 2: runs of matches at least THN long are deduped.
-  const dedup = new Array<boolean>(n).fill(false);
-  for (let i = 0; i < n; ) {
-    if (!matches[i]) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < n && matches[j]) j++;
-    if (j - i >= thn) dedup.fill(true, i, j);
-    i = j;
-  }
-  // Pass 3: store or reference, then point the tree at it.
+  const dedup = runsOfAtLeast(
+    plan.map((t) => t !== 0),
+    thn,
+  );
+  const chunkOf = new Array<number>(n).fill(0);
   for (let i = 0; i < n; i++) {
     const bytes = p.blocks[i];
-    const h = p.hashes[i];
     counters.blocksWritten++;
-    if (!bytes || !h) {
+    if (!bytes) {
       counters.zeroBlocks++;
       setBlock(state, ds.id, lba + i, 0);
       continue;
     }
-    const existing = dedup[i] ? state.dedup.get(dedupKey(ds.group, h)) : undefined;
-    let chunkId: number;
-    if (existing !== undefined) {
-      chunkId = existing;
+    const t = plan[i]!;
+    if (dedup[i] && t !== 0) {
+      chunkOf[i] = t > 0 ? t : chunkOf[-t - 1]!;
       counters.blocksDeduped++;
     } else {
-      chunkId = state.newChunk(ds.group, h, p.checks[i]!, bytes).id;
+      chunkOf[i] = state.newChunk(ds.group, p.checks[i]!, bytes).id;
       counters.blocksStored++;
     }
-    setBlock(state, ds.id, lba + i, chunkId);
+    setBlock(state, ds.id, lba + i, chunkOf[i]!);
   }
 }

@@ -2,7 +2,7 @@
 // back through raw IndexedDB) and the failed-commit contract (quota and constraint
 // failures leave memory and disk at the last commit).
 import { afterEach, describe, expect, it } from 'vitest';
-import { ChecksumError, CommitError, Pool, PoolFullError, StaleBlockRefError } from '../../host/pool';
+import { ChecksumError, CommitError, Pool, PoolFormatError, PoolFullError, StaleBlockRefError } from '../../host/pool';
 import { deleteDatabase } from '../helpers/idb';
 
 const BS = 4096;
@@ -253,7 +253,16 @@ describe('pool integrity', () => {
     await expect(pool.readChunks([ref!])).rejects.toBeInstanceOf(StaleBlockRefError);
   });
 
-  // The read checksum (hash.ts chunkChecksum) and the format-1 → 2 upgrade (schema.ts).
+  // The read checksum (hash.ts chunkChecksum) and the format-1 → 2 → 3 upgrades (schema.ts).
+
+  const sha256 = async (b: Uint8Array): Promise<Uint8Array> => new Uint8Array(await crypto.subtle.digest('SHA-256', b as BufferSource));
+
+  /** Chunk-map page 0 as format 2 wrote it: every chunk's SHA-256, no hasHash column. */
+  async function asFormat2Page(db: IDBDatabase, contents: Map<number, Uint8Array>): Promise<Record<string, unknown>> {
+    const { hasHash: _hh, ...page } = await rawGet<Record<string, unknown> & { hash: Uint8Array }>(db, 'chunkmap', 0);
+    for (const [chunkId, bytes] of contents) page.hash.set(await sha256(bytes), (chunkId % 256) * 32);
+    return page;
+  }
 
   function rawGet<T>(db: IDBDatabase, store: string, key: IDBValidKey): Promise<T> {
     return new Promise((resolve, reject) => {
@@ -300,6 +309,7 @@ describe('pool integrity', () => {
     await pool.write('v', 0, block(1));
     await pool.commit();
     const [ref] = await pool.resolve('v', [0]);
+    await pool.readChunksHashed([ref!]); // the archive's first read computes and keeps it
     pool.close();
     const db = await rawDb(name);
     const page = await rawGet<{ hash: Uint8Array }>(db, 'chunkmap', 0);
@@ -309,23 +319,25 @@ describe('pool integrity', () => {
     pool = await open(name);
     // The read checksum still matches the bytes, so reads succeed...
     expect((await pool.readBlocks('v', [0]))[0]).toEqual(block(1));
-    // ...but dedup would trust a wrong identity: fsck says so.
+    // ...but the archive would trust a wrong address: fsck says so.
     const report = await pool.fsck({ data: true });
     expect(report.ok).toBe(false);
     expect(report.problems.join('\n')).toMatch(/checksum mismatch/);
   });
 
-  it('opens a format-1 pool, verifies its chunks by SHA-256, checksums new chunks, and records format 2', async () => {
+  it('opens a format-1 pool, verifies its chunks by SHA-256, checksums new chunks, and records format 3', async () => {
     const name = newName();
     let pool = await open(name);
     await pool.createVolume('v', { sizeBytes: 32 * BS, blockSize: BS });
     for (let i = 0; i < 4; i++) await pool.write('v', i, block(i));
     await pool.commit();
-    const [ref] = await pool.resolve('v', [3]);
+    const refs = await pool.resolve('v', [0, 1, 2, 3]);
+    const ref = refs[3];
     pool.close();
-    // Make it what format 1 wrote: pages without the checksum columns, superblock format 1.
+    // Make it what format 1 wrote: pages with every SHA-256 and without the checksum
+    // columns, superblock format 1.
     let db = await rawDb(name);
-    const { check: _c, hasCheck: _h, ...v1page } = await rawGet<Record<string, unknown>>(db, 'chunkmap', 0);
+    const { check: _c, hasCheck: _h, ...v1page } = await asFormat2Page(db, new Map(refs.map((r, i) => [r!.chunkId, block(i)])));
     await rawPut(db, 'chunkmap', v1page);
     const sup = await rawGet<Record<string, unknown>>(db, 'meta', 'super');
     await rawPut(db, 'meta', { ...sup, formatVersion: 1 }, 'super');
@@ -339,10 +351,12 @@ describe('pool integrity', () => {
     pool.close();
 
     db = await rawDb(name);
-    expect((await rawGet<{ formatVersion: number }>(db, 'meta', 'super')).formatVersion).toBe(2);
-    const page = await rawGet<{ hasCheck: Uint8Array }>(db, 'chunkmap', 0);
-    // Old chunks stay without a read checksum (verified by SHA-256); the new one has one.
+    expect((await rawGet<{ formatVersion: number }>(db, 'meta', 'super')).formatVersion).toBe(3);
+    const page = await rawGet<{ hasCheck: Uint8Array; hasHash: Uint8Array }>(db, 'chunkmap', 0);
+    // Old chunks stay without a read checksum (verified by SHA-256); the new one has one,
+    // and no SHA-256 (format 3 writes none).
     expect(Array.from(page.hasCheck.subarray(1, 6))).toEqual([0, 0, 0, 0, 1]);
+    expect(Array.from(page.hasHash.subarray(1, 6))).toEqual([1, 1, 1, 1, 0]);
     // An old chunk, corrupted, is still caught: by its SHA-256 (32 bytes).
     const bad = block(3);
     bad[7]! ^= 4;
@@ -353,5 +367,54 @@ describe('pool integrity', () => {
     expect(e).toBeInstanceOf(ChecksumError);
     expect((e as ChecksumError).detail.expected).toHaveLength(64);
     expect((await pool.readBlocks('v', [8]))[0]).toEqual(block(8));
+  });
+
+  it('opens a format-2 pool as it is: its chunks keep their SHA-256, dedup matches them by read checksum, and the first commit records format 3', async () => {
+    const name = newName();
+    let pool = await open(name);
+    await pool.createVolume('v', { sizeBytes: 32 * BS, blockSize: BS });
+    const three = new Uint8Array(3 * BS);
+    for (let i = 0; i < 3; i++) three.set(block(i), i * BS);
+    await pool.write('v', 0, three);
+    await pool.commit();
+    const refs = await pool.resolve('v', [0, 1, 2]);
+    pool.close();
+    let db = await rawDb(name);
+    await rawPut(db, 'chunkmap', await asFormat2Page(db, new Map(refs.map((r, i) => [r!.chunkId, block(i)]))));
+    const sup = await rawGet<Record<string, unknown>>(db, 'meta', 'super');
+    await rawPut(db, 'meta', { ...sup, formatVersion: 2 }, 'super');
+    db.close();
+
+    pool = await open(name);
+    const old = await pool.resolve('v', [0, 1, 2]);
+    for (let i = 0; i < 3; i++) expect(old[i]!.hash).toEqual(await sha256(block(i)));
+    // The same bytes written again reference the format-2 chunks (compared, not trusted).
+    await pool.write('v', 10, three);
+    const c = pool.stats().counters;
+    expect([c.blocksDeduped, c.blocksStored, c.dedupCompares, c.dedupCollisions]).toEqual([3, 0, 3, 0]);
+    await pool.write('v', 20, block(9));
+    await pool.commit();
+    expect((await pool.resolve('v', [10, 11, 12])).map((r) => r!.chunkId)).toEqual(old.map((r) => r!.chunkId));
+    expect((await pool.fsck({ data: true })).problems).toEqual([]);
+    pool.close();
+    db = await rawDb(name);
+    expect((await rawGet<{ formatVersion: number }>(db, 'meta', 'super')).formatVersion).toBe(3);
+    db.close();
+    pool = await open(name);
+    expect((await pool.readBlocks('v', [10, 11, 12, 20])).map((b) => b[9])).toEqual([0, 1, 2, 9].map((i) => block(i)[9]));
+  });
+
+  it('refuses a pool of a newer format (what format-2 code does with a format-3 pool)', async () => {
+    const name = newName();
+    const pool = await open(name);
+    await pool.createVolume('v', { sizeBytes: 4 * BS, blockSize: BS });
+    await pool.commit();
+    pool.close();
+    const db = await rawDb(name);
+    const sup = await rawGet<Record<string, unknown>>(db, 'meta', 'super');
+    expect(sup.formatVersion).toBe(3);
+    await rawPut(db, 'meta', { ...sup, formatVersion: 4 }, 'super');
+    db.close();
+    await expect(Pool.open(name)).rejects.toBeInstanceOf(PoolFormatError);
   });
 });

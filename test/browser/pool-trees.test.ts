@@ -236,8 +236,8 @@ describe('pool block trees', () => {
 });
 
 describe('pool resolve', () => {
-  it('resolveSync agrees with resolve and BlockRefs carry chunk identity, group and checksum', async () => {
-    const { pool } = await freshPool();
+  it('resolveSync agrees with resolve and BlockRefs carry chunk identity, group and, once computed, the SHA-256', async () => {
+    const { pool, name } = await freshPool();
     await pool.createVolume('v', { sizeBytes: 16 * BS, blockSize: BS, group: 'g1' });
     await pool.write('v', 2, block(2));
     await pool.commit();
@@ -246,9 +246,24 @@ describe('pool resolve', () => {
     expect(refs[0]).toBeNull();
     const ref = refs[1]!;
     expect(ref).toMatchObject({ group: 'g1', size: BS, metaslab: 0 });
-    expect(ref.hash).toHaveLength(32);
-    expect(new Uint8Array(await crypto.subtle.digest('SHA-256', block(2) as BufferSource))).toEqual(ref.hash);
-    ref.hash[0]! ^= 0xff; // a copy: scribbling on it does not touch the pool
-    expect((await pool.readChunks([ref]))[0]).toEqual(block(2));
+    expect(ref.hash).toBeNull(); // writes do not hash (format 3)
+    const sha = new Uint8Array(await crypto.subtle.digest('SHA-256', block(2) as BufferSource));
+    const txg = pool.txg;
+    const [first] = await pool.readChunksHashed([ref]);
+    expect(first!.bytes).toEqual(block(2));
+    expect(first!.hash).toEqual(sha);
+    expect(pool.txg).toBe(txg + 1); // nothing else was staged: kept at once
+    expect(pool.stats().counters.hashesComputed).toBe(1);
+    const again = (await pool.resolve('v', [2]))[0]!;
+    expect(again.hash).toEqual(sha);
+    again.hash![0]! ^= 0xff; // a copy: scribbling on it does not touch the pool
+    expect((await pool.resolve('v', [2]))[0]!.hash).toEqual(sha);
+    expect((await pool.readChunksHashed([again]))[0]!.hash).toEqual(sha);
+    expect(pool.stats().counters.hashesComputed).toBe(1); // not hashed twice
+    // Kept on disk: a reopened pool has it, and fsck checks it against the bytes.
+    pool.close();
+    const reopened = await reopen(name);
+    expect((await reopened.resolve('v', [2]))[0]!.hash).toEqual(sha);
+    expect((await reopened.fsck({ data: true })).problems).toEqual([]);
   });
 });
