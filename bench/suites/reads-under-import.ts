@@ -2,8 +2,8 @@
 // at the same time: ring round trips (resident blocks the guest has not mapped), one every
 // millisecond, first with dom0 otherwise idle, then while dom0 imports a 64 MiB image.
 // dom0 serves the rings on the thread that runs the pool, so whatever the import does on
-// that thread (the commit's put() loop, the read checksums, and SHA-256 until it moved to
-// the pool's digest worker: docs/pool.md) is time a guest's request waits.
+// that thread (the commit's put() loop and the read checksums; SHA-256 too, before format
+// 3: docs/pool.md) is time a guest's request waits.
 import { Hypervisor } from '../../host/page/hypervisor';
 import type { BenchGuestApi } from '../guests/bench-guest';
 import { guestModuleUrl } from '../../host/page/guest-runtime';
