@@ -99,7 +99,17 @@ export interface GroupSummary {
 export interface Dom0Stats {
   driver: DriverCounters;
   /** The ring service loop: turns taken, times it slept, times it yielded to the event loop. */
-  scheduler: { turns: number; sleeps: number; naps: number; missedWakes: number; yields: number; yieldMs: number };
+  scheduler: {
+    turns: number;
+    sleeps: number;
+    naps: number;
+    missedWakes: number;
+    yields: number;
+    yieldMs: number;
+    /** Ring polls from inside pool commits (ring-scheduler.ts pollOnce) and the entries they served. */
+    commitPolls: number;
+    commitEntries: number;
+  };
   groups: GroupSummary[];
   domains: DomainSummary[];
   pool: Omit<PoolStats, 'metaslabs'> & { metaslabCount: number };
@@ -186,6 +196,9 @@ export class Dom0Service {
     const opened = await openPool(config.poolName, { dedupThreshold: config.dedupThreshold, ...(config.acceptLoss ? { acceptLoss: true } : {}) }, config.storage ?? 'auto');
     this.pool = opened.pool;
     this.storage = opened.storage;
+    // A commit's put() calls each wait on the browser; the guests' rings are polled between
+    // them instead of after the whole commit (docs/pool.md, "What holds dom0's thread").
+    this.pool.setCommitYield(() => void this.scheduler.pollOnce());
     this.driver = new Dom0Driver(new PoolBlockStore(this.pool), {
       arenaFrames: config.arenaFrames,
       ...(config.groupFrames ? { groupFrames: config.groupFrames } : {}),
@@ -435,6 +448,8 @@ export class Dom0Service {
         missedWakes: this.scheduler.missedWakes,
         yields: this.scheduler.yields,
         yieldMs: this.scheduler.yieldMs,
+        commitPolls: this.scheduler.outsidePolls,
+        commitEntries: this.scheduler.outsideEntries,
       },
       groups: [...driver.groups.values()].map((g) => ({
         id: g.id,

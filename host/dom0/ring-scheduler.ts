@@ -61,6 +61,12 @@ export class RingScheduler {
   /** Time spent away from the rings in those yields, in ms: what one costs is yieldMs / yields. */
   yieldMs = 0;
 
+  /** Polls made from outside the loop, inside a commit's requests (pollOnce), and the entries they took. */
+  outsidePolls = 0;
+  outsideEntries = 0;
+  /** A poll is running: pollOnce does not nest in it. */
+  private polling = false;
+
   /** Resolves the current sleep early: a sleep only covers the ports it began with. */
   private interrupt: (() => void) | null = null;
   /** The doorbell word, or null where dom0 must not block. */
@@ -92,13 +98,18 @@ export class RingScheduler {
         this.turns++;
         let work = 0;
         let busy = false;
-        for (const p of this.ports) {
-          if (!p.alive) {
-            this.ports.delete(p);
-            continue;
+        this.polling = true;
+        try {
+          for (const p of this.ports) {
+            if (!p.alive) {
+              this.ports.delete(p);
+              continue;
+            }
+            work += p.poll();
+            busy ||= p.busy;
           }
-          work += p.poll();
-          busy ||= p.busy;
+        } finally {
+          this.polling = false;
         }
         const now = performance.now();
         if (work > 0) lastWork = now;
@@ -131,6 +142,26 @@ export class RingScheduler {
     } finally {
       this.running = false;
     }
+  }
+
+  /**
+   * One poll of every ring, from a long synchronous step of dom0's own (a pool commit
+   * issuing its requests: Pool.setCommitYield), so a guest's request does not wait for the
+   * whole step. What the loop's turn does with the ports, without its spin, nap or yield.
+   * Returns the entries taken.
+   */
+  pollOnce(): number {
+    if (this.polling) return 0;
+    this.polling = true;
+    let work = 0;
+    try {
+      for (const p of this.ports) if (p.alive) work += p.poll();
+    } finally {
+      this.polling = false;
+    }
+    this.outsidePolls++;
+    this.outsideEntries += work;
+    return work;
   }
 
   /** One turn of the event loop, counted; resolves with when it ended. */

@@ -62,6 +62,7 @@ export class Pool {
     return this.inRegistry;
   }
   private inRegistry = false;
+  private commitYield: (() => void) | null = null;
   private readonly serial = new Serial();
   private readonly counters = { blocksWritten: 0, blocksStored: 0, blocksDeduped: 0, zeroBlocks: 0, dedupCompares: 0, dedupCollisions: 0, commits: 0, chunksRead: 0, bytesRead: 0, hashesComputed: 0 };
 
@@ -452,7 +453,7 @@ export class Pool {
   private async commitStaged(durability?: Durability): Promise<number> {
     if (!this.state.isDirty) return this.state.committedTxg;
     try {
-      const txg = await writeTxg(this.db, this.state, durability ?? this.opts.durability ?? 'strict', this.opts.hooks);
+      const txg = await writeTxg(this.db, this.state, durability ?? this.opts.durability ?? 'strict', this.opts.hooks, this.commitYield ?? undefined);
       this.state.applyCommitted(txg);
       this.counters.commits++;
       return txg;
@@ -460,6 +461,29 @@ export class Pool {
       this.state.discard();
       throw e;
     }
+  }
+
+  /**
+   * @internal Code to run every few data requests while a commit issues them (dom0: one
+   * poll of the guests' rings). Each `put()` of a block can wait about a millisecond on the
+   * browser, so a 16 MiB commit would otherwise hold the thread for a quarter of a second
+   * (docs/pool.md, "What holds dom0's thread during an import"). It runs inside the
+   * commit's synchronous loop: it must not change the pool synchronously (every mutation
+   * goes through the pool's queue, so none can), and an error it throws is reported on the
+   * thread, not as the commit's.
+   */
+  setCommitYield(fn: (() => void) | null): void {
+    this.commitYield = fn
+      ? () => {
+          try {
+            fn();
+          } catch (e) {
+            setTimeout(() => {
+              throw e;
+            });
+          }
+        }
+      : null;
   }
 
   /** Drop the staged group without writing it. */
