@@ -37,7 +37,7 @@ function done(tx: IDBTransaction): Promise<void> {
  * value before it returns, so the buffer is free again at once; a fresh ArrayBuffer per
  * block cost a 64 MiB import about 0.4 s of page faults (docs/pool.md). The copy is also
  * where a block is checked against the read checksum it was staged with: staged blocks are
- * views (write-path.ts), and bytes changed since they were hashed must not be stored
+ * views (write-path.ts), and bytes changed since they were checksummed must not be stored
  * under the old hash.
  */
 class Scratch {

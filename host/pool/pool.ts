@@ -399,8 +399,11 @@ export class Pool {
   /**
    * `write` at several LBAs of one dataset as one step: a commit holds all of them or none
    * (no commit can run between the first and the last). Each entry is checked as `write`
-   * checks it before anything is staged, so a bad entry stages nothing. Hashing runs
-   * concurrently, now; staging keeps call order.
+   * checks it before anything is staged, so a bad entry stages nothing. Checksums are
+   * taken now, in the caller's turn; staging keeps call order. An entry whose blocks have
+   * dedup candidates reads them before it is staged (write-path.ts findDuplicates), so a
+   * reader of the dataset (dom0's `servingSync`) can meanwhile see earlier entries staged
+   * and later ones not yet; the commit still holds all of them or none.
    */
   async writeBlocks(ds: DatasetRef, writes: readonly { lba: number; bytes: Uint8Array }[], opts: { dedupThreshold?: number; owned?: boolean } = {}): Promise<void> {
     if (opts.dedupThreshold !== undefined && !(opts.dedupThreshold >= 1)) {
@@ -423,7 +426,7 @@ export class Pool {
     });
   }
 
-  /** @internal Stage already prepared blocks (import pipelines hashing ahead of staging). */
+  /** @internal Stage already prepared blocks (the import prepares the next slice while one commits). */
   stagePreparedBlocks(ds: DatasetRef, lba: number, p: PreparedBlocks): Promise<void> {
     return this.mutate(() => this.stage(ds, lba, p, undefined));
   }
@@ -464,8 +467,8 @@ export class Pool {
   }
 
   /**
-   * @internal Code to run every few data requests while a commit issues them (dom0: one
-   * poll of the guests' rings). Each `put()` of a block can wait about a millisecond on the
+   * @internal Code to run after every `REQUESTS_BETWEEN_YIELDS` data requests (commit.ts)
+   * while a commit issues them (dom0: one poll of the guests' rings). Each `put()` of a block can wait about a millisecond on the
    * browser, so a 16 MiB commit would otherwise hold the thread for a quarter of a second
    * (docs/pool.md, "What holds dom0's thread during an import"). It runs inside the
    * commit's synchronous loop: it must not change the pool synchronously (every mutation
@@ -518,7 +521,7 @@ export class Pool {
   }
 
   /**
-   * Create volume `opts.name` from a Blob/File/ArrayBuffer, streamed: slices are hashed
+   * Create volume `opts.name` from a Blob/File/ArrayBuffer, streamed: slices are checksummed
    * ahead and committed every `commitEveryBytes` (default 16 MiB); `onProgress` after each
    * commit. On failure the partial volume is destroyed and the error rethrown.
    */
