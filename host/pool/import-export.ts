@@ -36,7 +36,7 @@ export interface ImportOptions {
   commitEveryBytes?: number;
 }
 // An ArrayBuffer source is read in place, not copied: it must not change until the import
-// resolves. A block changed after it was hashed fails the commit of its slice (CommitError
+// resolves. A block changed after it was checksummed fails the commit of its slice (CommitError
 // caused by InvalidArgumentError) and the import is undone. A SharedArrayBuffer is copied.
 
 export interface ImportProgress {
@@ -109,9 +109,9 @@ export async function importVolume(
       if (start + step >= total) await pool.completeVolume(info.id);
       const committed = pool.commit();
       // Prepare the next slice only once the commit's requests are issued: preparing has a
-      // synchronous part (the read checksums) that would
-      // otherwise run on this thread before the commit even starts. A macrotask comes after the
-      // microtasks in which the serial queue runs the commit up to its first await.
+      // synchronous part (the read checksums) that would otherwise run on this thread before
+      // the commit even starts. A macrotask comes after the microtasks in which the serial
+      // queue runs the commit up to its first await.
       const next = start + step < total ? afterMacrotask(() => prepare(start + step)) : null;
       next?.catch(() => undefined); // observed below, unless the commit fails first
       const txg = await committed;

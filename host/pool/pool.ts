@@ -432,12 +432,11 @@ export class Pool {
   }
 
   private async stage(ds: DatasetRef, lba: number, p: PreparedBlocks, thn: number | undefined): Promise<void> {
-    const group = this.writable(ds, lba, p.bytes).group;
+    const d = this.writable(ds, lba, p.bytes);
     const t = thn ?? this.opts.dedupThreshold ?? 1;
-    const plan = await findDuplicates(this.state, group, p, t, (chunks) => readChunkRecords(this.db, this.state, chunks), this.counters);
-    // Looked up again: the dataset cannot have changed (this is the pool's queue), but the
-    // record object is replaced whenever it is staged.
-    stagePrepared(this.state, this.writable(ds, lba, p.bytes), lba, p, plan, t, this.counters);
+    // Nothing changes the dataset during the await: this runs in the pool's queue.
+    const plan = await findDuplicates(this.state, d.group, p, t, (chunks) => readChunkRecords(this.db, this.state, chunks), this.counters);
+    stagePrepared(this.state, d, lba, p, plan, t, this.counters);
   }
 
   /**

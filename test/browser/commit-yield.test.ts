@@ -34,7 +34,7 @@ function block(seed: number): Uint8Array {
 }
 
 describe('a commit yields to dom0 between its requests', () => {
-  it('runs the yield every few data requests; a write it starts lands in the next group, not this one', async () => {
+  it("runs the yield between a commit's data requests; a write it starts lands in the next group, not this one", async () => {
     const name = `commit-yield-${crypto.randomUUID()}`;
     const pool = await open(name);
     await pool.createVolume('v', { sizeBytes: 32 * BS, blockSize: BS });

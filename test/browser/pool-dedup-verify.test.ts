@@ -9,6 +9,7 @@ import { chunkChecksum } from '../../host/pool/hash';
 import { collidingBlock } from '../helpers/checksum-collision';
 import { deleteDatabase } from '../helpers/idb';
 import { seededRandom } from '../helpers/seed.ts';
+import { concat } from '../helpers/bytes';
 
 const BS = 4096;
 const opened: Pool[] = [];
@@ -34,16 +35,6 @@ function block(seed: number): Uint8Array {
   for (let i = 0; i < BS; i += 4) new DataView(b.buffer).setUint32(i, Math.floor(random() * 2 ** 32));
   b[0] = 1;
   return b;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 async function read(pool: Pool, lbas: number[]): Promise<Uint8Array[]> {
@@ -96,7 +87,7 @@ describe('dedup confirmed by comparing bytes', () => {
     const evil = collidingBlock(a);
     await pool.write('v', 0, a); // staged, not committed
     await pool.write('v', 1, evil);
-    await pool.write('v', 4, concat([a, evil, evil, a])); // earlier blocks of the same write too
+    await pool.write('v', 4, concat(a, evil, evil, a)); // earlier blocks of the same write too
     await pool.commit();
     expect(await read(pool, [0, 1, 4, 5, 6, 7])).toEqual([a, evil, a, evil, evil, a]);
     expect((await pool.fsck({ data: true })).problems).toEqual([]);
@@ -106,18 +97,18 @@ describe('dedup confirmed by comparing bytes', () => {
     const { pool } = await open(undefined, { dedupThreshold: 3 });
     await pool.createVolume('v', { sizeBytes: 32 * BS, blockSize: BS });
     const run = [block(10), block(11), block(12), block(13)];
-    await pool.write('v', 0, concat(run));
+    await pool.write('v', 0, concat(...run));
     await pool.commit();
     const before = counters(pool);
     // Same as the stored run but block 2 replaced by a collider: two matches, one miss, one match.
     const forged = [run[0]!, run[1]!, collidingBlock(run[2]!), run[3]!];
-    await pool.write('v', 8, concat(forged));
+    await pool.write('v', 8, concat(...forged));
     let c = counters(pool);
     expect(c.deduped - before.deduped).toBe(0); // no run of 3 confirmed matches
     expect(c.stored - before.stored).toBe(4);
     expect(c.collisions - before.collisions).toBe(1);
     // The unforged run dedups whole.
-    await pool.write('v', 16, concat(run));
+    await pool.write('v', 16, concat(...run));
     c = counters(pool);
     expect(c.deduped - before.deduped).toBe(4);
     await pool.commit();

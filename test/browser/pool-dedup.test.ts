@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Pool } from '../../host/pool';
 import { deleteDatabase } from '../helpers/idb';
+import { concat } from '../helpers/bytes';
 
 const BS = 4096;
 const opened: Pool[] = [];
@@ -23,15 +24,6 @@ function block(seed: number): Uint8Array {
   return b;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 afterEach(async () => {
   for (const p of opened.splice(0)) p.close();
