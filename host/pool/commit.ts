@@ -36,9 +36,9 @@ function done(tx: IDBTransaction): Promise<void> {
  * The one buffer each block is copied through on its way into IndexedDB. put() clones its
  * value before it returns, so the buffer is free again at once; a fresh ArrayBuffer per
  * block cost a 64 MiB import about 0.4 s of page faults (docs/pool.md). The copy is also
- * where a block is checked against the read checksum it was staged with: staged blocks are
- * views (write-path.ts), and bytes changed since they were checksummed must not be stored
- * under the old hash.
+ * where a lent block (a view of a caller's bytes, write-path.ts prepareBlocks) is checked
+ * against the read checksum it was staged with: bytes changed since they were checksummed
+ * must not be stored under the old checksum. The pool's own bytes carry no `check`.
  */
 class Scratch {
   private buf = new Uint8Array(0);
@@ -48,7 +48,7 @@ class Scratch {
     this.buf.set(bytes);
     if (check && !bytesEqual(chunkChecksum(this.buf), check)) {
       throw new InvalidArgumentError(
-        `the block stored at ${key.join(':')} changed after it was hashed: the source of a write or an import was modified before its commit`,
+        `the block stored at ${key.join(':')} changed after it was checksummed: bytes lent to a write were modified before its commit`,
       );
     }
     return this.buf.buffer;

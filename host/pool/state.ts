@@ -12,7 +12,10 @@ export interface StagedData {
   key: PhysKey;
   /** A view: see write-path.ts. */
   bytes: Uint8Array | null;
-  /** The read checksum the bytes were staged with; the commit checks them against it. */
+  /**
+   * Set for lent bytes (write-path.ts prepareBlocks): the read checksum they were staged
+   * with, which the commit checks them against. The pool's own bytes have none here.
+   */
   check?: Uint8Array;
 }
 
@@ -143,15 +146,18 @@ export class PoolState {
 
   // --- chunk map -------------------------------------------------------------------------
 
-  /** Store new bytes as a chunk with refcount 0 (the caller increfs from a leaf slot). */
-  newChunk(group: string, check: Uint8Array, bytes: Uint8Array): ChunkRecord {
+  /**
+   * Store new bytes as a chunk with refcount 0 (the caller increfs from a leaf slot).
+   * `lent`: the bytes are a caller's, to be checked against `check` at the commit.
+   */
+  newChunk(group: string, check: Uint8Array, bytes: Uint8Array, lent: boolean): ChunkRecord {
     const sup = this.mutSup();
     const id = Math.max(sup.nextChunkId, this.chunkIdFloor);
     sup.nextChunkId = id + 1;
     const { metaslab, offset } = this.allocate(bytes.byteLength);
     const c: ChunkRecord = { id, hash: null, check, metaslab, offset, size: bytes.byteLength, refcount: 0, birthTxg: this.openTxg, group };
     this.chunks.set(id, c);
-    this.data.set(physKeyString(metaslab, offset), { key: [metaslab, offset], bytes, check });
+    this.data.set(physKeyString(metaslab, offset), { key: [metaslab, offset], bytes, ...(lent ? { check } : {}) });
     const dk = dedupKey(group, check);
     if (!this.dedup.has(dk)) this.dedup.set(dk, id);
     return c;

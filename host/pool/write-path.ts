@@ -10,8 +10,9 @@
 // 64 MiB import about 45 ms of a core that IndexedDB wanted (docs/pool.md, "Checksums").
 //
 // Staged blocks are views. A caller's bytes are copied into one buffer per write (its
-// buffer is then free to change at once); bytes the pool already owns until the commit (an
-// import's slice, read from its source) are viewed in place. The commit copies each block
+// buffer is then free to change at once); bytes lent until the commit (dom0's own copy of a
+// guest's block) or the pool's own (an import's slice, copied or read from its source) are
+// viewed in place. The commit copies each block
 // through one reused buffer into IndexedDB (commit.ts): structured clone of a view would
 // serialise the view's whole underlying buffer, and a fresh ArrayBuffer per block cost the
 // import about a fifth of its time in page faults (docs/pool.md, "What limits the pool").
@@ -26,6 +27,14 @@ export interface PreparedBlocks {
   /** Read checksums, null for a hole. */
   checks: (Uint8Array | null)[];
   bytes: number;
+  /**
+   * Whether the blocks are views of bytes a caller lent (`owned` without `private`): the
+   * commit then checks each against its checksum as it copies it out, because only the
+   * caller's promise keeps them unchanged. Bytes the pool copied are its own and are not
+   * checked again (a second checksum pass cost a 64 MiB import about 15 ms of the thread
+   * that issues its puts: docs/pool.md, "Checksums").
+   */
+  lent: boolean;
 }
 
 export interface WriteCounters {
@@ -41,16 +50,22 @@ export interface WriteCounters {
 
 /**
  * Split `bytes` into blocks of `blockSize` (the last one zero-padded) and checksum them.
- * `owned`: the pool owns `bytes` until the commit that writes them (nobody else changes
- * them), so blocks are views of them; otherwise they are copied first, in one buffer. A
- * block changed after it was checksummed fails its commit (commit.ts checks every block's
- * read checksum as it copies it out). Bytes in a SharedArrayBuffer are always copied:
- * another thread may change them.
+ * Unless `owned`, the bytes are copied first, in one buffer, and the caller may change its
+ * own at once. `owned`: the caller lends `bytes` until the commit that writes them and
+ * promises not to change them, so blocks are views; a block changed all the same fails its
+ * commit (commit.ts checks every lent block against its read checksum as it copies it
+ * out). `private` (with `owned`): the pool itself filled `bytes` and nothing else holds
+ * them (an import's slice), so nothing can change them and the commit does not check them
+ * again. Bytes in a SharedArrayBuffer are always copied: another thread may change them.
  */
-export function prepareBlocks(bytes: Uint8Array, blockSize: number, opts: { owned?: boolean } = {}): PreparedBlocks {
+export function prepareBlocks(bytes: Uint8Array, blockSize: number, opts: { owned?: boolean; private?: boolean } = {}): PreparedBlocks {
   const n = Math.ceil(bytes.length / blockSize);
+  let lent = opts.owned === true && opts.private !== true;
   // By tag: an ArrayBuffer made in another realm (a frame) is one too.
-  if (!opts.owned || Object.prototype.toString.call(bytes.buffer) !== '[object ArrayBuffer]') bytes = bytes.slice();
+  if (!opts.owned || Object.prototype.toString.call(bytes.buffer) !== '[object ArrayBuffer]') {
+    bytes = bytes.slice();
+    lent = false;
+  }
   const blocks: (Uint8Array | null)[] = new Array(n);
   const checks: (Uint8Array | null)[] = new Array(n);
   for (let i = 0; i < n; i++) {
@@ -64,7 +79,7 @@ export function prepareBlocks(bytes: Uint8Array, blockSize: number, opts: { owne
     blocks[i] = zero ? null : block;
     checks[i] = zero ? null : chunkChecksum(block);
   }
-  return { blocks, checks, bytes: bytes.length };
+  return { blocks, checks, bytes: bytes.length, lent };
 }
 
 /**
@@ -204,7 +219,7 @@ export function stagePrepared(
       chunkOf[i] = t > 0 ? t : chunkOf[-t - 1]!;
       counters.blocksDeduped++;
     } else {
-      chunkOf[i] = state.newChunk(ds.group, p.checks[i]!, bytes).id;
+      chunkOf[i] = state.newChunk(ds.group, p.checks[i]!, bytes, p.lent).id;
       counters.blocksStored++;
     }
     setBlock(state, ds.id, lba + i, chunkOf[i]!);

@@ -1,11 +1,14 @@
-// Runs in real Chromium. Staged blocks are views, not copies (host/pool/write-path.ts): an
-// import holds views of its source until each slice commits, and the commit copies every
-// block through one reused buffer into IndexedDB. What must hold: bytes changed after they
-// were hashed are never stored or handed out under the old hash; a caller of Pool.write may
-// reuse its buffer at once; a SharedArrayBuffer source is copied.
+// Runs in real Chromium. Staged blocks are views, not copies (host/pool/write-path.ts): of
+// bytes lent by an internal caller (dom0's own copy of a guest's write) or of the import's
+// own copy of each slice, and the commit copies every block through one reused buffer into
+// IndexedDB. What must hold: lent bytes changed after they were checksummed are never
+// stored or handed out under the old checksum; a caller of Pool.write may reuse its buffer
+// at once; an import's source (ArrayBuffer or SharedArrayBuffer) may change while it runs
+// and every slice holds the bytes it was copied with.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChecksumError, CommitError, InvalidArgumentError, Pool } from '../../host/pool';
 import { prepareBlocks } from '../../host/pool/write-path';
+import { importVolume, type VolumeStore } from '../../host/pool/import-export';
 import { deleteDatabase } from '../helpers/idb';
 
 const opened: Pool[] = [];
@@ -36,20 +39,20 @@ afterEach(async () => {
 });
 
 describe('staged blocks are views', () => {
-  it('a block changed between its hash and its commit fails the commit; nothing of the group is stored', async () => {
+  it('a lent block changed between its checksum and its commit fails the commit; nothing of the group is stored', async () => {
     const pool = await freshPool();
     const base = random(4 * BS);
     await pool.importVolume(base.slice().buffer, { name: 'v', blockSize: BS });
     const next = random(4 * BS);
     const id = pool.info('v').id;
     await pool.stagePreparedBlocks(id, 0, await prepareBlocks(next, BS, { owned: true }));
-    next[BS + 5] = next[BS + 5]! ^ 0xff; // block 1, after it was hashed
-    // The staged read is refused too: it would hand out bytes the hash does not name.
+    next[BS + 5] = next[BS + 5]! ^ 0xff; // block 1, after it was checksummed
+    // The staged read is refused too: it would hand out bytes the checksum does not name.
     await expect(pool.readBlocks('v', [1])).rejects.toBeInstanceOf(ChecksumError);
     const err = await pool.commit().then(() => null, (e: unknown) => e);
     expect(err).toBeInstanceOf(CommitError);
     expect((err as CommitError).cause).toBeInstanceOf(InvalidArgumentError);
-    expect(String((err as CommitError).cause)).toMatch(/changed after it was hashed/);
+    expect(String((err as CommitError).cause)).toMatch(/changed after it was checksummed/);
     // The failed group is dropped whole: every block reads as before, and fsck is clean.
     for (let b = 0; b < 4; b++) expect(await blockOf(pool, 'v', b)).toEqual(base.subarray(b * BS, (b + 1) * BS));
     expect((await pool.fsck({ data: true })).ok).toBe(true);
@@ -94,6 +97,46 @@ describe('staged blocks are views', () => {
     // Slices read after the first progress call hold the new bytes: each slice is whatever
     // the source held when it was read, and never a block whose bytes disagree with its hash.
     expect(await blockOf(pool, 'v', 0)).toEqual(want.subarray(0, BS));
+    expect((await pool.fsck({ data: true })).ok).toBe(true);
+  });
+
+  it('an ArrayBuffer source changed while it is imported fails the import and leaves nothing', async () => {
+    const pool = await freshPool();
+    const src = random(6 * BS);
+    const progress: number[] = [];
+    const err = await pool
+      .importVolume(src.buffer, { name: 'v', blockSize: BS, commitEveryBytes: 2 * BS }, (p) => {
+        progress.push(p.bytesDone);
+        src[2 * BS + 9] = src[2 * BS + 9]! ^ 1; // slice 1: checksummed while slice 0 committed
+      })
+      .then(() => null, (e: unknown) => e);
+    expect(progress).toEqual([2 * BS]);
+    expect(err).toBeInstanceOf(CommitError);
+    expect(String((err as CommitError).cause)).toMatch(/changed after it was checksummed/);
+    expect(pool.list()).toEqual([]);
+    expect((await pool.fsck({ data: true })).ok).toBe(true);
+  });
+
+  it.each(['arraybuffer', 'blob'] as const)("an import (%s) whose commits wait in the pool's queue while the next slice is read stores exactly its source", async (kind) => {
+    const pool = await freshPool();
+    const src = random(8 * BS);
+    // The pool's queue busy before each commit (another writer's stage reading its dedup
+    // candidates, say): the next slice is read meanwhile, and the waiting commit must still
+    // store its own slice's bytes.
+    const busy: VolumeStore = {
+      beginVolume: (n, o) => pool.beginVolume(n, o),
+      completeVolume: (id) => pool.completeVolume(id),
+      stagePreparedBlocks: (id, lba, p) => pool.stagePreparedBlocks(id, lba, p),
+      commit: () => new Promise<void>((r) => setTimeout(r, 20)).then(() => pool.commit()),
+      info: (ds) => pool.info(ds),
+      list: () => pool.list(),
+      has: (id) => pool.has(id),
+      destroy: (ds) => pool.destroy(ds),
+      readBlocks: (ds, lbas) => pool.readBlocks(ds, lbas),
+    };
+    await importVolume(busy, kind === 'blob' ? new Blob([src.slice()]) : src.slice().buffer, { name: 'v', blockSize: BS, commitEveryBytes: 2 * BS });
+    const out = new Uint8Array(await (await pool.exportVolume('v')).arrayBuffer());
+    expect(out.every((b, i) => b === src[i])).toBe(true);
     expect((await pool.fsck({ data: true })).ok).toBe(true);
   });
 
