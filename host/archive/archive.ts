@@ -158,6 +158,19 @@ export class Archive {
     this.#putVerified(session, hash, bytes);
   }
 
+  /**
+   * Append `bytes` to a session unless the archive has content with their address, and
+   * return the address: computed here, once, from these bytes (for a caller that does not
+   * know it yet: a pool chunk archived for the first time, pool-archive.ts). `stored`:
+   * whether this call appended them. Buffered; see `settle`.
+   */
+  async putContent(session: SnapshotSession, bytes: Uint8Array): Promise<{ hash: ChunkHash; stored: boolean }> {
+    const hash = await sha256Hex(bytes);
+    if (this.has(hash) || session.pending.has(hash)) return { hash, stored: false };
+    this.#putVerified(session, hash, bytes);
+    return { hash, stored: true };
+  }
+
   /** Wait until the log's full segments are in the store (bounds memory while streaming). */
   async settle(): Promise<void> {
     await this.log.settle();

@@ -9,8 +9,9 @@
 // archive decides *before reading* which chunks it lacks; only those are read from the
 // pool (readChunks, one transaction per batch) and appended. A chunk archived for the
 // first time may have no hash yet (the pool's writes do not compute one: schema.ts format
-// 3): it is read, and the pool hashes it and keeps the hash (readChunksHashed), so a
-// second snapshot of a volume reads and writes only the chunks that changed. Holes are
+// 3): it is read, the archive computes its address once as it takes it (putContent), and
+// the pool keeps that address (keepChunkHashes, which checks the bytes are the chunk's),
+// so a second snapshot of a volume reads and writes only the chunks that changed. Holes are
 // recorded as holes (HOLE_HASH in a volume manifest), never as zero chunks.
 //
 // Restore: manifest → batches of blocks → each distinct chunk read once per batch and
@@ -25,7 +26,7 @@
 
 import type { DatasetInfo, Pool } from '../pool';
 import type { Archive } from './archive';
-import { type ChunkHash, bytesToHash } from './chunk-hash';
+import { type ChunkHash, bytesToHash, hashToBytes } from './chunk-hash';
 import {
   ArchiveUsageError,
   ChunkHashMismatchError,
@@ -115,27 +116,31 @@ export async function archivePoolSnapshot(
         let k = 0;
         for (const h of wanted.keys()) toPut.set(h, bytes[k++]!);
       }
-      if (unhashed.size) {
-        // Only now, with the bytes hashed, can the archive tell whether it has them.
-        const got = await pool.readChunksHashed([...unhashed.keys()].map((chunkId) => ({ chunkId })));
-        let k = 0;
-        for (const offsets of unhashed.values()) {
-          const { bytes, hash } = got[k++]!;
-          const h = bytesToHash(hash);
-          offsets.forEach((i, n) => {
-            hashes[lba + i] = h;
-            if (n > 0 || archive.has(h) || session.pending.has(h) || toPut.has(h)) {
-              reused++;
-              if (n === 0) bytesRead += bytes.byteLength; // read to learn its address, not stored
-            } else toPut.set(h, bytes);
-          });
-        }
-      }
+      let appended = toPut.size;
       for (const [h, b] of toPut) {
         bytesRead += b.byteLength;
         await archive.putChunk(session, h, b); // re-hashes: stored only under its true address
       }
-      if (toPut.size) await archive.settle();
+      if (unhashed.size) {
+        // Only with the bytes hashed can the archive tell whether it has them: it hashes
+        // them as it takes them (once), and the pool keeps what it computed.
+        const ids = [...unhashed.keys()];
+        const bytes = await pool.readChunks(ids.map((chunkId) => ({ chunkId })));
+        const keep: { chunkId: number; bytes: Uint8Array; hash: Uint8Array }[] = [];
+        for (const [k, chunkId] of ids.entries()) {
+          const b = bytes[k]!;
+          bytesRead += b.byteLength;
+          const { hash: h, stored } = await archive.putContent(session, b);
+          keep.push({ chunkId, bytes: b, hash: hashToBytes(h) });
+          if (stored) appended++;
+          unhashed.get(chunkId)!.forEach((i, n) => {
+            hashes[lba + i] = h;
+            if (n > 0 || !stored) reused++;
+          });
+        }
+        await pool.keepChunkHashes(keep);
+      }
+      if (appended) await archive.settle();
       options.onProgress?.({ blocksDone: lba + lbas.length, blocksTotal: info.blocks, chunksWritten: session.chunksWritten });
     }
     await archive.commitSnapshot(session, name, hashes, {

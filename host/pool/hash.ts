@@ -1,6 +1,6 @@
 // Runs wherever the pool runs (window or worker: crypto.subtle is in both). SHA-256 is
 // a chunk's address in the archive, computed the first time the chunk is archived
-// (Pool.readChunksHashed) and never on a write since format 3: Chromium computes a
+// (Archive.putContent; Pool.keepChunkHashes keeps it) and never on a write since format 3: Chromium computes a
 // WebCrypto digest on the calling thread before it returns the promise (measured: 43–48 ms
 // to issue 1,024 digests of 64 KiB). chunkChecksum is the read checksum: verified on every
 // read, and the dedup key (a match confirmed by comparing bytes, write-path.ts).

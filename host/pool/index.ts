@@ -10,7 +10,7 @@
 //   const refs = await pool.resolve('vm1', [0, 1, 2]);   // BlockRef | null (hole), metadata only
 //   pool.resolveSync('vm1', [0]);                // the same without a turn of the event loop (all metadata is in memory)
 //   const bytes = await pool.readChunks(refs.filter(r => r !== null));  // verified, one transaction
-//   await pool.readChunksHashed(refs);           // the same with each chunk's SHA-256 (computed once, then kept)
+//   await pool.keepChunkHashes([{ chunkId, bytes, hash }]);  // keep a SHA-256 the archive computed (bytes checked)
 //   const blocks = await pool.readBlocks('vm1', [0, 1, 2]);  // resolve + read; holes are zeros
 //   await pool.destroy('vm1');                   // frees what nothing else references
 //   await pool.importVolume(file, { name: 'disk' }, p => ...);  const blob = await pool.exportVolume('disk');
@@ -23,8 +23,8 @@
 // is a PoolError subclass (errors.ts) thrown before anything changes; a failed commit
 // drops the staged group, leaving memory and disk at the last commit.
 //
-// BlockRef: { chunkId, group, metaslab, offset, size, hash } (hash: SHA-256, null until a
-// readChunksHashed, the archive's, computed it; format 3). The dom0 frame table keys
+// BlockRef: { chunkId, group, metaslab, offset, size, hash } (hash: SHA-256, null until the
+// archive first stored the chunk and the pool kept the address it computed; format 3). The dom0 frame table keys
 // resident frames by (group, chunkId); metaslab+offset identify the physical block now
 // (it may move when the cleaner relocates it; chunkId does not change).
 export { Pool, DEFAULT_METASLAB_BYTES } from './pool';

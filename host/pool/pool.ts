@@ -21,7 +21,7 @@ import { blockCount } from './tree-math';
 import type { BlockRef, CloneOptions, CreateVolumeOptions, DatasetInfo, DatasetRef, PoolOptions, PoolStats } from './types';
 import type { Durability } from './commit';
 import { findDuplicates, prepareBlocks, stagePrepared, type PreparedBlocks } from './write-path';
-import { sha256 } from './hash';
+import { bytesEqual, chunkChecksum, HASH_BYTES } from './hash';
 
 function checkLba(d: DatasetRecord, lba: number, blocks: number): void {
   if (!Number.isInteger(lba) || lba < 0 || lba >= blocks) throw new OutOfRangeError(d.name, lba, blocks);
@@ -64,7 +64,7 @@ export class Pool {
   private inRegistry = false;
   private commitYield: (() => void) | null = null;
   private readonly serial = new Serial();
-  private readonly counters = { blocksWritten: 0, blocksStored: 0, blocksDeduped: 0, zeroBlocks: 0, dedupCompares: 0, dedupCollisions: 0, commits: 0, chunksRead: 0, bytesRead: 0, hashesComputed: 0 };
+  private readonly counters = { blocksWritten: 0, blocksStored: 0, blocksDeduped: 0, zeroBlocks: 0, dedupCompares: 0, dedupCollisions: 0, commits: 0, chunksRead: 0, bytesRead: 0, hashesKept: 0 };
 
   private constructor(
     readonly name: string,
@@ -333,32 +333,43 @@ export class Pool {
   }
 
   /**
-   * `readChunks`, with each chunk's SHA-256 (the archive's content address). A chunk that
-   * has none yet (format 3 writes none) is hashed here, from its verified bytes, and the
-   * hash is kept: committed at once when nothing else is staged, else with the next commit.
+   * @internal Keep the SHA-256 (the archive's content address) of chunks that have none:
+   * format 3 writes chunks without one, and the archive computes it from a chunk's bytes the
+   * first time it stores the chunk (`Archive.putContent`), so a later snapshot of the volume
+   * knows the address without reading the chunk. Each entry's `bytes` are what the hash was
+   * computed from, as `readChunks` returned them: they are checked against the chunk's read
+   * checksum, and bytes that are not the chunk's (a caller pairing them with the wrong
+   * chunk) refuse the whole call with InvalidArgumentError before anything is kept. A chunk
+   * that is gone or already has a hash is skipped. A cache of what the bytes say: committed
+   * at once when nothing else is staged, else with the next commit; if that commit fails
+   * (it dropped only these), the next archive computes them again. Returns how many it kept.
    */
-  async readChunksHashed(refs: readonly Pick<BlockRef, 'chunkId'>[]): Promise<{ bytes: Uint8Array; hash: Uint8Array }[]> {
-    const bytes = await this.readChunks(refs);
-    const hashes = await Promise.all(
-      refs.map(async (r, i) => {
-        const known = this.state.chunks.get(r.chunkId)?.hash;
-        return known ? { hash: known.slice(), fresh: false } : { hash: await sha256(bytes[i]!), fresh: true };
-      }),
-    );
-    const fresh = refs.flatMap((r, i) => (hashes[i]!.fresh ? [{ id: r.chunkId, hash: hashes[i]!.hash }] : []));
-    if (fresh.length > 0) {
-      await this.serial.run(async () => {
-        if (this.closed) return; // the hashes are only lost; the next archive computes them again
-        const clean = !this.state.isDirty;
-        let noted = 0;
-        for (const f of fresh) if (this.state.noteChunkHash(f.id, f.hash.slice())) noted++;
-        this.counters.hashesComputed += noted;
-        // A cache of what the bytes say: if its commit fails (it dropped only these), the
-        // next archive computes them again, so the read that needed them still succeeds.
-        if (clean && noted > 0) await this.commitStaged().catch(() => undefined);
-      });
+  async keepChunkHashes(entries: readonly { chunkId: number; bytes: Uint8Array; hash: Uint8Array }[]): Promise<number> {
+    for (const e of entries) {
+      if (!(e.hash instanceof Uint8Array) || e.hash.length !== HASH_BYTES) {
+        throw new InvalidArgumentError(`chunk ${e.chunkId}: a SHA-256 is ${HASH_BYTES} bytes, got ${e.hash instanceof Uint8Array ? e.hash.length : typeof e.hash}`);
+      }
     }
-    return bytes.map((b, i) => ({ bytes: b, hash: hashes[i]!.hash }));
+    return this.serial.run(async () => {
+      if (this.closed) return 0; // the hashes are only lost; the next archive computes them again
+      const todo = entries.filter((e) => {
+        const c = this.state.chunks.get(e.chunkId);
+        return c !== undefined && !c.hash;
+      });
+      for (const e of todo) {
+        const c = this.state.chunks.get(e.chunkId)!;
+        // Every chunk without a hash has a read checksum (format 1 wrote both, later formats the checksum).
+        if (!c.check || e.bytes.length !== c.size || !bytesEqual(chunkChecksum(e.bytes), c.check)) {
+          throw new InvalidArgumentError(`the bytes given for chunk ${e.chunkId} are not its own: no SHA-256 kept`);
+        }
+      }
+      const clean = !this.state.isDirty;
+      let kept = 0;
+      for (const e of todo) if (this.state.noteChunkHash(e.chunkId, e.hash.slice())) kept++;
+      this.counters.hashesKept += kept;
+      if (clean && kept > 0) await this.commitStaged().catch(() => undefined);
+      return kept;
+    });
   }
 
   /** Verified bytes of blocks `lbas` of a dataset (holes read as zeros), one transaction. */

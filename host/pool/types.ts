@@ -77,7 +77,8 @@ export interface BlockRef {
   size: number;
   /**
    * SHA-256 of the bytes, 32 bytes (a copy); null when it was never computed: format 3
-   * writes chunks without one, and `Pool.readChunksHashed` computes and keeps it.
+   * writes chunks without one; the archive computes it the first time it stores the chunk,
+   * and the pool keeps it (`Pool.keepChunkHashes`).
    */
   hash: Uint8Array | null;
 }
@@ -100,7 +101,7 @@ export interface PoolStats {
     commits: number;
     chunksRead: number;
     bytesRead: number;
-    /** SHA-256 hashes computed and kept by `readChunksHashed` (chunks archived for the first time). */
-    hashesComputed: number;
+    /** SHA-256 hashes kept by `keepChunkHashes` (chunks archived for the first time). */
+    hashesKept: number;
   };
 }

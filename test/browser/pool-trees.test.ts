@@ -249,17 +249,36 @@ describe('pool resolve', () => {
     expect(ref.hash).toBeNull(); // writes do not hash (format 3)
     const sha = new Uint8Array(await crypto.subtle.digest('SHA-256', block(2) as BufferSource));
     const txg = pool.txg;
-    const [first] = await pool.readChunksHashed([ref]);
-    expect(first!.bytes).toEqual(block(2));
-    expect(first!.hash).toEqual(sha);
+    const [bytes] = await pool.readChunks([ref]);
+    expect(bytes).toEqual(block(2));
+    expect(await pool.keepChunkHashes([{ chunkId: ref.chunkId, bytes: bytes!, hash: sha }])).toBe(1);
     expect(pool.txg).toBe(txg + 1); // nothing else was staged: kept at once
-    expect(pool.stats().counters.hashesComputed).toBe(1);
+    expect(pool.stats().counters.hashesKept).toBe(1);
     const again = (await pool.resolve('v', [2]))[0]!;
     expect(again.hash).toEqual(sha);
     again.hash![0]! ^= 0xff; // a copy: scribbling on it does not touch the pool
     expect((await pool.resolve('v', [2]))[0]!.hash).toEqual(sha);
-    expect((await pool.readChunksHashed([again]))[0]!.hash).toEqual(sha);
-    expect(pool.stats().counters.hashesComputed).toBe(1); // not hashed twice
+    // A chunk's hash never changes: a second one is not kept.
+    expect(await pool.keepChunkHashes([{ chunkId: ref.chunkId, bytes: bytes!, hash: new Uint8Array(32) }])).toBe(0);
+    expect((await pool.resolve('v', [2]))[0]!.hash).toEqual(sha);
+    expect(pool.stats().counters.hashesKept).toBe(1);
+    // Bytes that are not the chunk's (a caller pairing them with the wrong chunk) keep
+    // nothing, not even the entries that were right; nor does a hash of the wrong size.
+    await pool.write('v', 3, block(3));
+    await pool.write('v', 4, block(4));
+    await pool.commit();
+    const [r3, r4] = (await pool.resolve('v', [3, 4])) as [NonNullable<typeof ref>, NonNullable<typeof ref>];
+    const sha3 = new Uint8Array(await crypto.subtle.digest('SHA-256', block(3) as BufferSource));
+    const sha4 = new Uint8Array(await crypto.subtle.digest('SHA-256', block(4) as BufferSource));
+    await expect(
+      pool.keepChunkHashes([
+        { chunkId: r3.chunkId, bytes: block(3), hash: sha3 },
+        { chunkId: r4.chunkId, bytes: block(3), hash: sha4 },
+      ]),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(pool.keepChunkHashes([{ chunkId: r3.chunkId, bytes: block(3), hash: sha3.subarray(0, 31) }])).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect((await pool.resolve('v', [3, 4])).map((r) => r!.hash)).toEqual([null, null]);
+    expect(pool.stats().counters.hashesKept).toBe(1);
     // Kept on disk: a reopened pool has it, and fsck checks it against the bytes.
     pool.close();
     const reopened = await reopen(name);
