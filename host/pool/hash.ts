@@ -1,9 +1,10 @@
-// Runs wherever the pool runs (window or worker: crypto.subtle is in both). SHA-256 is
-// a chunk's address in the archive, computed the first time the chunk is archived
-// (Archive.putContent; Pool.keepChunkHashes keeps it) and never on a write since format 3: Chromium computes a
-// WebCrypto digest on the calling thread before it returns the promise (measured: 43–48 ms
-// to issue 1,024 digests of 64 KiB). chunkChecksum is the read checksum: verified on every
-// read, and the dedup key (a match confirmed by comparing bytes, write-path.ts).
+// Runs wherever the pool runs (window or worker: crypto.subtle is in both). SHA-256 is a
+// chunk's address in the archive: the archive computes it the first time it stores the
+// chunk (Archive.putContent) and the pool keeps it (Pool.keepChunkHashes); no write
+// computes it since format 3, because Chromium computes a WebCrypto digest on the calling
+// thread before it returns the promise (measured: 43–48 ms to issue 1,024 digests of
+// 64 KiB). chunkChecksum is the read checksum: verified on every read, and the dedup key
+// (a match confirmed by comparing bytes, write-path.ts).
 
 import { LANE_P1, LANE_P2, mixLanes } from '../../shared/lane-hash';
 
@@ -42,9 +43,9 @@ export function isAllZero(bytes: Uint8Array): boolean {
 const S = [0x243f6a88 | 0, 0x85a308d3 | 0, 0x13198a2e | 0, 0x03707344 | 0];
 
 /**
- * The checksum verified on every read of a chunk and the dedup key (format 3; before it
- * SHA-256 was the dedup key, as ZFS pairs fletcher4 with SHA-256): four independent xxHash32-style lanes over
- * the 32-bit words, not folded together, so 128 bits. Each lane step
+ * The checksum verified on every read of a chunk, and the dedup key since format 3 (before
+ * it SHA-256 was, as ZFS pairs fletcher4 with SHA-256): four independent xxHash32-style
+ * lanes over the 32-bit words, not folded together, so 128 bits. Each lane step
  * `rotl(lane + word·P2, 13)·P1` is a bijection of the lane and of the word, so any change
  * confined to one word is always detected, and wider damage escapes with odds of about
  * 2^-128 for random errors. Not cryptographic: it guards against storage corruption, not

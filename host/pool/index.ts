@@ -23,10 +23,11 @@
 // is a PoolError subclass (errors.ts) thrown before anything changes; a failed commit
 // drops the staged group, leaving memory and disk at the last commit.
 //
-// BlockRef: { chunkId, group, metaslab, offset, size, hash } (hash: SHA-256, null until the
-// archive first stored the chunk and the pool kept the address it computed; format 3). The dom0 frame table keys
-// resident frames by (group, chunkId); metaslab+offset identify the physical block now
-// (it may move when the cleaner relocates it; chunkId does not change).
+// BlockRef: { chunkId, group, metaslab, offset, size, hash } (hash: SHA-256, null until
+// the archive first stored the chunk and the pool kept the address it computed; format
+// 3). The dom0 frame table keys resident frames by (group, chunkId); metaslab+offset
+// identify the physical block now (it may move when the cleaner relocates it; chunkId
+// does not change).
 export { Pool, DEFAULT_METASLAB_BYTES } from './pool';
 export { deletePool, type DeleteOutcome } from './delete-pool';
 export { opfsRegistry, directoryRegistry, type PoolRegistry, type RegistryAnswer } from './registry';

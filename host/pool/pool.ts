@@ -358,7 +358,8 @@ export class Pool {
       });
       for (const e of todo) {
         const c = this.state.chunks.get(e.chunkId)!;
-        // Every chunk without a hash has a read checksum (format 1 wrote both, later formats the checksum).
+        // A chunk without a hash has a read checksum (format 1 wrote only hashes, format 2
+        // both, format 3 the checksum until the archive's first store).
         if (!c.check || e.bytes.length !== c.size || !bytesEqual(chunkChecksum(e.bytes), c.check)) {
           throw new InvalidArgumentError(`the bytes given for chunk ${e.chunkId} are not its own: no SHA-256 kept`);
         }

@@ -31,8 +31,8 @@ export interface PreparedBlocks {
    * Whether the blocks are views of bytes a caller lent (`owned` without `private`): the
    * commit then checks each against its checksum as it copies it out, because only the
    * caller's promise keeps them unchanged. Bytes the pool copied are its own and are not
-   * checked again (a second checksum pass cost a 64 MiB import about 15 ms of the thread
-   * that issues its puts: docs/pool.md, "Checksums").
+   * checked again (a second checksum pass costs a 64 MiB import about 15 ms of the thread
+   * that issues its puts: docs/pool.md, "Which staged bytes the commit checks again").
    */
   lent: boolean;
 }
