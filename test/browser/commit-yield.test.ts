@@ -75,18 +75,28 @@ describe('dom0 serves the rings during an import', () => {
       expect(await g.api.transport()).toBe('zero-copy');
       await g.api.start(2);
       await expect.poll(() => g.api.progress(), { timeout: 20_000 }).toBeGreaterThan(20);
-      const before = (await hv.pool.stats()).scheduler;
       const image = new Uint8Array(16 * 1024 * 1024);
       for (let o = 0; o < image.length; o += 65536) crypto.getRandomValues(image.subarray(o, o + 65536));
-      await hv.pool.import('big', image.buffer, { blockSize: BS });
+      // Whether one of the guest's requests falls inside a commit's put loop is timing: its
+      // loops spend most of their time waiting for their writes to be durable, and on a
+      // quiet machine 256 puts take a few ms (CI once saw none in one import; here one run
+      // in five needed a second import). So up to six imports, until one commit served an
+      // entry; without the yield none ever can.
+      let served = 0;
+      let imports = 0;
+      const before = (await hv.pool.stats()).scheduler;
+      while (imports < 6 && served === 0) {
+        await hv.pool.import(`big${imports++}`, image.slice().buffer, { blockSize: BS });
+        served = (await hv.pool.stats()).scheduler.commitEntries - before.commitEntries;
+      }
       const after = (await hv.pool.stats()).scheduler;
-      // One commit of 256 blocks (the import commits every 16 MiB): a poll per block.
-      expect(after.commitPolls - before.commitPolls).toBeGreaterThanOrEqual(256 / REQUESTS_BETWEEN_YIELDS);
-      expect(after.commitEntries - before.commitEntries).toBeGreaterThan(0);
+      // One commit of 256 blocks per import (the import commits every 16 MiB): a poll per block.
+      expect(after.commitPolls - before.commitPolls).toBeGreaterThanOrEqual((imports * 256) / REQUESTS_BETWEEN_YIELDS);
+      expect(served).toBeGreaterThan(0);
       const progress = await g.api.progress();
       await expect.poll(() => g.api.progress(), { timeout: 20_000 }).toBeGreaterThan(progress);
       expect((await hv.pool.fsck({ data: true })).problems).toEqual([]);
-      const back = new Uint8Array(await (await hv.pool.export('big')).arrayBuffer());
+      const back = new Uint8Array(await (await hv.pool.export(`big${imports - 1}`)).arrayBuffer());
       expect(back.length).toBe(image.length);
       expect(back.every((b, i) => b === image[i])).toBe(true);
     } finally {
