@@ -36,6 +36,7 @@ import {
   SegmentRangeError,
 } from '../../shared/errors/archive-errors';
 import { HOLE_HASH } from './snapshot-manifest';
+import { concatBytes } from './bytes';
 
 export const DEFAULT_BATCH_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_RESTORE_COMMIT_BYTES = 16 * 1024 * 1024;
@@ -248,7 +249,7 @@ export async function restoreToPool(
         }
         let j = i + 1;
         while (j < end && bytesAt(manifest.chunks[j]!, bytes)) j++;
-        const run = concat(range(i, j).map((k) => bytesAt(manifest.chunks[k]!, bytes)!));
+        const run = concatBytes(range(i, j).map((k) => bytesAt(manifest.chunks[k]!, bytes)!));
         await pool.write(info.id, i, run);
         bytesWritten += run.length;
         sinceCommit += run.length;
@@ -319,13 +320,3 @@ function range(from: number, to: number): number[] {
   return Array.from({ length: to - from }, (_, i) => from + i);
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}

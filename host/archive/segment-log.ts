@@ -31,6 +31,7 @@ import {
 } from './segment-format';
 import type { ChunkHash } from './chunk-hash';
 import { type SegmentId, type SegmentStore, segmentId } from './segment-store';
+import { concatBytes } from './bytes';
 
 export interface RecordAddress {
   readonly segment: SegmentId;
@@ -241,7 +242,7 @@ export class SegmentLog {
   #enqueueBuffer(): void {
     if (this.#bufferSegment === null || this.#bufferBytes === 0) return;
     const id = this.#bufferSegment;
-    const bytes = concat(this.#buffer, this.#bufferBytes);
+    const bytes = concatBytes(this.#buffer, this.#bufferBytes);
     const end = this.#bufferStart + bytes.length;
     this.#buffer = [];
     this.#bufferBytes = 0;
@@ -263,7 +264,7 @@ export class SegmentLog {
     if (id === this.#bufferSegment && end > this.#bufferStart) {
       // Some of the range is still buffered: copy it out now (the buffer may be handed to
       // the store while we await below) rather than flushing a partial segment.
-      const buffered = concat(this.#buffer, this.#bufferBytes);
+      const buffered = concatBytes(this.#buffer, this.#bufferBytes);
       this.#buffer = [buffered];
       const durablePart = Math.max(0, this.#bufferStart - offset);
       const from = offset + durablePart - this.#bufferStart;
@@ -288,17 +289,6 @@ export class SegmentLog {
       });
     }
   }
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /**

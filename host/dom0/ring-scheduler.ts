@@ -66,6 +66,8 @@ export class RingScheduler {
   outsideEntries = 0;
   /** A poll is running: pollOnce does not nest in it. */
   private polling = false;
+  /** Whether a port said it was busy in the last poll (pollPorts). */
+  private portsBusy = false;
 
   /** Resolves the current sleep early: a sleep only covers the ports it began with. */
   private interrupt: (() => void) | null = null;
@@ -96,21 +98,8 @@ export class RingScheduler {
     try {
       while (this.ports.size > 0) {
         this.turns++;
-        let work = 0;
-        let busy = false;
-        this.polling = true;
-        try {
-          for (const p of this.ports) {
-            if (!p.alive) {
-              this.ports.delete(p);
-              continue;
-            }
-            work += p.poll();
-            busy ||= p.busy;
-          }
-        } finally {
-          this.polling = false;
-        }
+        const work = this.pollPorts();
+        const busy = this.portsBusy;
         const now = performance.now();
         if (work > 0) lastWork = now;
         if (now - lastYield >= YIELD_EVERY_MS || (busy && work === 0)) {
@@ -152,15 +141,34 @@ export class RingScheduler {
    */
   pollOnce(): number {
     if (this.polling) return 0;
+    const work = this.pollPorts();
+    this.outsidePolls++;
+    this.outsideEntries += work;
+    return work;
+  }
+
+  /**
+   * Poll every live port once (dropping dead ones) and return the entries taken; sets
+   * `portsBusy` if any port said it is busy. The one place the ports are polled: the
+   * loop's turn and pollOnce.
+   */
+  private pollPorts(): number {
     this.polling = true;
     let work = 0;
+    let busy = false;
     try {
-      for (const p of this.ports) if (p.alive) work += p.poll();
+      for (const p of this.ports) {
+        if (!p.alive) {
+          this.ports.delete(p);
+          continue;
+        }
+        work += p.poll();
+        busy ||= p.busy;
+      }
     } finally {
       this.polling = false;
     }
-    this.outsidePolls++;
-    this.outsideEntries += work;
+    this.portsBusy = busy;
     return work;
   }
 
