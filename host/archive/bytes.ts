@@ -1,5 +1,6 @@
 // Runs anywhere. Byte arrays laid end to end: the archive's buffered segment tail
-// (segment-log.ts) and a restored run of blocks (pool-archive.ts).
+// (segment-log.ts), a restored run of blocks (pool-archive.ts), the console's tar image
+// (host/console/tar-writer.ts).
 
 /** `parts` end to end in one new array; a single part is returned as it is, not copied. */
 export function concatBytes(parts: readonly Uint8Array[], total = parts.reduce((n, p) => n + p.length, 0)): Uint8Array {

@@ -4,6 +4,8 @@
 // is a pax extended header holding only a `comment` record, which every tar reader
 // ignores (public/image/rfc/tvp-0002-image-format.txt explains the layout).
 
+import { concatBytes } from '../archive/bytes';
+
 export interface TarMember {
   /** Path inside the archive, '/'-separated, at most 255 bytes. */
   path: string;
@@ -104,11 +106,5 @@ export function buildTar(members: readonly TarMember[], alignBytes = 65536): Uin
     push(data);
   }
   push(new Uint8Array(2 * RECORD));
-  const out = new Uint8Array(offset);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts, offset);
 }
