@@ -19,8 +19,8 @@
 // Blocks only this domain may read (its own writes) come from private frames in the
 // control buffer, which no other guest holds.
 import '../shared/dispose-polyfill';
-import { Op, Status, CPL_FRAME, CPL_GEN, CPL_STATUS, statusText } from '../shared/protocol';
-import { PM_FRAME, PM_GEN, PM_LEASE, PM_WORDS } from '../shared/memory-layout';
+import { Op, Status, CPL_FRAME, CPL_STATUS, statusText } from '../shared/protocol';
+import { LEASE_COUNT, LEASE_KEPT, PM_FRAME, PM_LEASE, PM_WORDS } from '../shared/memory-layout';
 import type { DomainGrant, ZeroCopyGrant } from '../shared/grant';
 import { BlockDeviceError } from '../shared/errors/device-errors';
 import { decodeFrame, encodeFrame, isFrameNo, isLba, NO_FRAME, type Lba } from '../shared/ids';
@@ -249,8 +249,6 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
   private readonly stagingByteOffset: number;
   private readonly freeSlots: number[];
   private readonly slotWaiters: (() => void)[] = [];
-  /** Per LBA: a view was released after its mapping moved on, so dom0 may keep pins for it. */
-  private readonly moved: Uint8Array;
   private leaseCount = 0;
   /**
    * Uint8Arrays of recently read frames, reused by later views of them: making a typed
@@ -274,7 +272,6 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
     this.arenaFrames = grant.arenaLayout.frames;
     this.privateFrames = dl.privateFrames.frames;
     this.privateByteOffset = dl.privateFrames.framesByteOffset;
-    this.moved = new Uint8Array(dl.blocks);
     this.stagingByteOffset = dl.stagingByteOffset;
     this.freeSlots = Array.from({ length: dl.stagingSlots }, (_, i) => i);
   }
@@ -335,30 +332,32 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
       throw new BlockDeviceError(`dom0 answered with frame ${ref}, outside the arena and this domain's private frames`, Status.BAD_REQUEST);
     }
     this.counters.requestReads++;
-    return this.view(lba, ref, reply.words[CPL_GEN]!);
+    return this.view(lba, ref);
   }
 
   /**
-   * The mapping cache: (FRAME, GEN, FRAME) read with Atomics, all in our own control buffer
-   * (no other guest can write it); then the lease, then FRAME and GEN once more. dom0 takes
-   * a mapping back by clearing FRAME and then reading LEASE, so if the entry is unchanged
-   * after our lease, dom0 saw the lease and keeps the frame for us.
+   * The mapping cache, in our own control buffer (no other guest can write it). dom0 takes
+   * a mapping back by clearing FRAME and then reading LEASE; we add to LEASE and then read
+   * FRAME. Both sequentially consistent, so whichever goes second sees the other: if FRAME
+   * still names the frame after our lease, dom0 saw the lease and keeps that frame for us,
+   * and the frame holds this LBA's block (dom0 publishes FRAME only after the fill).
+   *
+   * The first read of FRAME is a plain load: it only proposes a frame, and the Atomics.load
+   * after the lease decides. Atomics calls are builtins of 7–11 ns each here (not inlined),
+   * and a hit made eight of them before (see docs/design.md, "The read path").
    */
   private fromPageMap(lba: number): BlockView | null {
-    const base = lba * PM_WORDS;
-    const f1 = Atomics.load(this.pm, base + PM_FRAME);
-    if (f1 === encodeFrame(NO_FRAME)) return null;
-    const g = Atomics.load(this.pm, base + PM_GEN);
-    if (Atomics.load(this.pm, base + PM_FRAME) !== f1) return null;
+    const at = lba * PM_WORDS + PM_FRAME;
+    const f1 = this.pm[at]!;
     const ref = decodeFrame(f1);
     if (!isFrameNo(ref, this.arenaFrames + this.privateFrames)) return null;
     this.leaseAdd(lba);
-    if (Atomics.load(this.pm, base + PM_FRAME) !== f1 || Atomics.load(this.pm, base + PM_GEN) !== g) {
+    if (Atomics.load(this.pm, at) !== f1) {
       this.leaseSub(lba);
       return null;
     }
     this.counters.cachedReads++;
-    return this.view(lba, ref, g);
+    return this.view(lba, ref);
   }
 
   private leaseAdd(lba: number): void {
@@ -367,23 +366,28 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
   }
 
   /**
-   * The last lease of an LBA goes: if any view of it outlived its mapping (our write, dom0
-   * taking it back, a corrupt frame replaced), dom0 kept those frames pinned for us; give
-   * them all back at once.
+   * If this was the LBA's last lease and dom0 kept frames pinned for its views (a mapping
+   * went while we held them: our write, a revocation, a corrupt frame replaced), LEASE_KEPT
+   * came back with the subtraction: clear it and ask for every pin kept so far. The bit is
+   * read in the same atomic step as the count, so a pin dom0 keeps is never missed, and
+   * dom0 leaves any pin it keeps after the clear (for a view taken since) until we ask
+   * again. No view is live between the two steps, so dom0 keeps nothing there.
    */
   private leaseSub(lba: number): void {
     this.leaseCount--;
-    if (Atomics.sub(this.pm, lba * PM_WORDS + PM_LEASE, 1) !== 1 || this.moved[lba] === 0) return;
-    this.moved[lba] = 0;
+    const at = lba * PM_WORDS + PM_LEASE;
+    const was = Atomics.sub(this.pm, at, 1);
+    if ((was & LEASE_COUNT) !== 1 || (was & LEASE_KEPT) === 0) return;
+    Atomics.and(this.pm, at, LEASE_COUNT);
     this.channel.submit({ op: Op.UNMAP, lba, arg1: 1 }).catch(() => undefined); // on a closed channel nothing is left to give back
   }
 
   /** A view of frame `ref` for `lba`; the lease is already counted. */
-  private view(lba: number, ref: number, gen: number): BlockView {
+  private view(lba: number, ref: number): BlockView {
     const slot = ref & (VIEW_CACHE - 1);
     const cached = this.viewCache[slot];
     const bytes = cached !== undefined && this.viewCacheRef[slot] === ref ? cached : this.frameView(ref, slot);
-    return new LeasedView(this, lba, bytes, ref, gen);
+    return new LeasedView(this, lba, bytes);
   }
 
   private frameView(ref: number, slot: number): Uint8Array {
@@ -397,9 +401,7 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
   }
 
   /** @internal LeasedView's release: the view's lease goes. */
-  unview(lba: number, ref: number, gen: number): void {
-    const base = lba * PM_WORDS;
-    if (Atomics.load(this.pm, base + PM_FRAME) !== encodeFrame(ref) || Atomics.load(this.pm, base + PM_GEN) !== gen) this.moved[lba] = 1;
+  unview(lba: number): void {
     this.leaseSub(lba);
   }
 
@@ -616,17 +618,15 @@ class LeasedView implements BlockView {
   private live = true;
 
   constructor(
-    private readonly dev: { unview(lba: number, ref: number, gen: number): void },
+    private readonly dev: { unview(lba: number): void },
     readonly lba: number,
     readonly bytes: Uint8Array,
-    private readonly ref: number,
-    private readonly gen: number,
   ) {}
 
   release(): void {
     if (!this.live) return;
     this.live = false;
-    this.dev.unview(this.lba, this.ref, this.gen);
+    this.dev.unview(this.lba);
   }
 
   [Symbol.dispose](): void {

@@ -53,10 +53,19 @@ export function arenaLayout(frames: number, frameBytes: number, at = 0): ArenaLa
 
 // ---- domain control buffer -------------------------------------------------------------
 /** Page-map words per LBA. */
-export const PM_WORDS = 3;
+export const PM_WORDS = 2;
 export const PM_FRAME = 0; // frame ref + 1; 0 = not mapped (dom0 writes)
-export const PM_GEN = 1; // the mapping's generation (dom0 writes)
-export const PM_LEASE = 2; // views and reads in flight the guest holds for this LBA (the guest writes)
+/**
+ * Views and reads in flight the guest holds for this LBA (the guest adds and subtracts),
+ * and LEASE_KEPT, which dom0 sets when it takes a mapping back while the count is not 0
+ * and keeps the frame pinned for those views: the guest's last release sees it in the
+ * value its subtraction returns and gives the pins back (UNMAP). See docs/isolation.md,
+ * "Leases".
+ */
+export const PM_LEASE = 1;
+/** The sign bit of the lease word; the count is the other 31 bits. */
+export const LEASE_KEPT = -0x80000000;
+export const LEASE_COUNT = 0x7fffffff;
 
 export interface DomainLayout {
   readonly blocks: number;

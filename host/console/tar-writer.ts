@@ -4,7 +4,9 @@
 // is a pax extended header holding only a `comment` record, which every tar reader
 // ignores (public/image/rfc/tvp-0002-image-format.txt explains the layout).
 
-import { concatBytes } from '../archive/bytes';
+// With its extension: the Vite config loads this module (scripts/builtin-image.ts), and
+// its config loader resolves only explicit paths.
+import { concatBytes } from '../archive/bytes.ts';
 
 export interface TarMember {
   /** Path inside the archive, '/'-separated, at most 255 bytes. */

@@ -89,14 +89,33 @@ export interface DomainCounters {
  * guest never keeps a mapping).
  */
 export interface DomainPort {
-  /** Write (lba → frame ref, generation) into the guest's page map; ref −1 clears it. */
-  publish(lba: number, ref: number, generation: number): void;
+  /** Write lba → frame ref into the guest's page map; ref −1 clears it. */
+  publish(lba: number, ref: number): void;
   /**
    * Clear the LBA's page-map entry, then read the guest's lease word for it (in that
-   * order, sequentially consistent: a guest that leases after the clear sees it). True if
-   * the guest holds views of it or has a read of it in flight.
+   * order, sequentially consistent: a guest that leases after the clear sees it). 'none'
+   * if the guest holds no view of it and has no read of it in flight. With `keep` (dom0
+   * will keep the frame pinned for those views), the same atomic step sets LEASE_KEPT, so
+   * the guest's last release asks for the pins back; 'first' if the bit was clear (the
+   * guest had asked for every pin kept before this one), else 'held'.
    */
-  clearLeased(lba: number): boolean;
+  clearLeased(lba: number, keep: boolean): 'none' | 'held' | 'first';
+  /** True if LEASE_KEPT is clear: the guest has asked for every pin kept for the LBA so far. */
+  keptAsked(lba: number): boolean;
+}
+
+/** One more pin of `ref` kept for `lba`. */
+function addPin(kept: Map<number, Map<number, number>>, lba: number, ref: number): void {
+  let m = kept.get(lba);
+  if (!m) kept.set(lba, (m = new Map()));
+  m.set(ref, (m.get(ref) ?? 0) + 1);
+}
+
+/** One pin of `ref` fewer in `m` (which holds it). */
+function dropPin(m: Map<number, number>, ref: number): void {
+  const pins = m.get(ref)!;
+  if (pins === 1) m.delete(ref);
+  else m.set(ref, pins - 1);
 }
 
 export class Domain {
@@ -112,6 +131,11 @@ export class Domain {
   reclaimHand = 0;
   /** lba → frame ref → pins kept after a mapping of that LBA went while the guest still held views of it. */
   readonly kept = new Map<number, Map<number, number>>();
+  /**
+   * The part of `kept` the guest has not asked for yet: pins kept since dom0 last found the
+   * LBA's LEASE_KEPT clear. An UNMAP(all kept) leaves these while the bit is still set.
+   */
+  readonly keptUnasked = new Map<number, Map<number, number>>();
   /**
    * Group frames this domain maps and no other domain does: what its fair share bounds.
    * Kept by pin/unpin as mappings come and go, so admitting a read costs O(1).
@@ -533,20 +557,37 @@ export class Dom0Driver {
   /**
    * UNMAP: drop the domain's mapping of `lba`; or, with `ref` ≥ 0, drop a pin dom0 kept on
    * frame `ref` for `lba` after the mapping went while the guest held views of it; or, with
-   * `allKept`, every pin kept for `lba` (the guest holds no view of it any more). A domain
-   * can only drop what it holds.
+   * `allKept`, every pin kept for `lba`: what the guest runtime sends when the LBA's last
+   * lease goes and LEASE_KEPT was set. A domain can only drop what it holds.
    */
   unmap(d: Domain, lba: number, ref: number, allKept = false): Completion {
     d.counters.requests++;
-    if (allKept || ref >= 0) {
-      const m = d.kept.get(lba);
-      if (!m || (!allKept && !m.has(ref))) return refuse(d, Status.BAD_REQUEST);
-      for (const [r, pins] of allKept ? [...m] : [[ref, m.get(ref)!] as const]) {
-        const drop = allKept ? pins : 1;
-        for (let i = 0; i < drop; i++) this.unpin(d, r);
-        if (pins - drop === 0) m.delete(r);
-        else m.set(r, pins - drop);
+    if (allKept) {
+      if (!this.inRange(d, lba)) return refuse(d, Status.BAD_REQUEST);
+      // The guest asked when the LBA's last lease went, clearing LEASE_KEPT. If the bit is
+      // set again, dom0 kept pins after that for views taken since (a page-map hit needs
+      // no request): those stay, and the guest asks for them when their lease goes.
+      const unasked = d.port && !d.port.keptAsked(lba) ? d.keptUnasked.get(lba) : undefined;
+      for (const [r, pins] of d.kept.get(lba) ?? []) {
+        const stay = unasked?.get(r) ?? 0;
+        for (let i = stay; i < pins; i++) this.unpin(d, r);
+        if (stay === 0) d.kept.get(lba)!.delete(r);
+        else d.kept.get(lba)!.set(r, stay);
       }
+      if (!unasked) d.keptUnasked.delete(lba);
+      if (d.kept.get(lba)?.size === 0) d.kept.delete(lba);
+      return ok();
+    }
+    if (ref >= 0) {
+      const m = d.kept.get(lba);
+      if (!m || !m.has(ref)) return refuse(d, Status.BAD_REQUEST);
+      dropPin(m, ref);
+      const u = d.keptUnasked.get(lba);
+      if (u?.has(ref) && (m.get(ref) ?? 0) < u.get(ref)!) {
+        dropPin(u, ref);
+        if (u.size === 0) d.keptUnasked.delete(lba);
+      }
+      this.unpin(d, ref);
       if (m.size === 0) d.kept.delete(lba);
       return ok();
     }
@@ -777,7 +818,7 @@ export class Dom0Driver {
     this.pin(d, ref);
     if (d.shadow[lba] === EMPTY) d.mappedLbas++;
     d.shadow[lba] = encodeFrame(ref);
-    d.port?.publish(lba, ref, this.generation(d, ref));
+    d.port?.publish(lba, ref);
     return this.answer(d, lba, ref);
   }
 
@@ -827,11 +868,11 @@ export class Dom0Driver {
     if (ref === NO_FRAME) return;
     d.shadow[lba] = EMPTY;
     d.mappedLbas--;
-    const leased = d.port ? d.port.clearLeased(lba) : false;
-    if (keepIfLeased && leased) {
-      let m = d.kept.get(lba);
-      if (!m) d.kept.set(lba, (m = new Map()));
-      m.set(ref, (m.get(ref) ?? 0) + 1);
+    const leased = d.port ? d.port.clearLeased(lba, keepIfLeased) : 'none';
+    if (keepIfLeased && leased !== 'none') {
+      addPin(d.kept, lba, ref);
+      if (leased === 'first') d.keptUnasked.delete(lba);
+      addPin(d.keptUnasked, lba, ref);
     } else {
       this.unpin(d, ref);
     }
@@ -882,10 +923,10 @@ export class Dom0Driver {
       if ((groupOnly && ref >= arena) || (!groupOnly && ref < arena)) continue;
       if (soleOnly && ref < arena && table.mapperCountOf(ref) > 1) continue;
       d.shadow[lba] = EMPTY;
-      if (d.port?.clearLeased(lba)) {
+      if (d.port && d.port.clearLeased(lba, false) !== 'none') {
         // A view holds it: put it back.
         d.shadow[lba] = encodeFrame(ref);
-        d.port.publish(lba, ref, this.generation(d, ref));
+        d.port.publish(lba, ref);
         continue;
       }
       d.mappedLbas--;
@@ -903,6 +944,7 @@ export class Dom0Driver {
     d.mappedLbas = 0;
     for (const m of d.kept.values()) for (const [ref, pins] of m) for (let i = 0; i < pins; i++) this.unpin(d, ref);
     d.kept.clear();
+    d.keptUnasked.clear();
     d.group.members.delete(d);
     // Its private frames held blocks no one else may read: nothing of them outlives the
     // domain, not even a fill that is in flight now (fillInto checks `closed`).

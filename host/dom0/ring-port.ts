@@ -4,7 +4,7 @@
 // buffer. It does not loop by itself: ring-scheduler.ts polls every port in turn.
 import { RingConsumer, RingProducer } from '../../shared/ring';
 import { CPL_FRAME, CPL_GEN, CPL_OP, CPL_STATUS, CPL_TAG, CPL_USED, ENTRY_WORDS, Op, REQ_OP, REQ_TAG } from '../../shared/protocol';
-import { PM_FRAME, PM_GEN, PM_LEASE, PM_WORDS, type DomainLayout } from '../../shared/memory-layout';
+import { LEASE_COUNT, LEASE_KEPT, PM_FRAME, PM_LEASE, PM_WORDS, type DomainLayout } from '../../shared/memory-layout';
 import type { Completion, Dom0Driver, Domain } from './driver';
 import { serve } from './request-dispatch';
 import { encodeFrame } from '../../shared/ids';
@@ -35,7 +35,16 @@ export class RingPort {
     this.control = control;
     this.req.onFault = (f) => driver.fault(d, `request ring: ${f.message}`);
     this.cpl.onFault = (f) => driver.fault(d, `completion ring: ${f.message}`);
-    driver.attachZeroCopy(d, { publish: (lba, ref, gen) => this.publishMapping(lba, ref, gen), clearLeased: (lba) => this.clearLeased(lba) }, control, layout.privateFrames);
+    driver.attachZeroCopy(
+      d,
+      {
+        publish: (lba, ref) => Atomics.store(this.pm, lba * PM_WORDS + PM_FRAME, ref < 0 ? 0 : encodeFrame(ref)),
+        clearLeased: (lba, keep) => this.clearLeased(lba, keep),
+        keptAsked: (lba) => (Atomics.load(this.pm, lba * PM_WORDS + PM_LEASE) & LEASE_KEPT) === 0,
+      },
+      control,
+      layout.privateFrames,
+    );
   }
 
   get alive(): boolean {
@@ -180,27 +189,27 @@ export class RingPort {
   }
 
   /**
-   * The guest reads (FRAME, GEN, FRAME) and trusts the pair only if both FRAME reads agree,
-   * so: clear FRAME, then write GEN, then the new FRAME (all sequentially consistent).
-   */
-  private publishMapping(lba: number, frame: number, gen: number): void {
-    const base = lba * PM_WORDS;
-    Atomics.store(this.pm, base + PM_FRAME, 0);
-    if (frame < 0) return;
-    Atomics.store(this.pm, base + PM_GEN, gen);
-    Atomics.store(this.pm, base + PM_FRAME, encodeFrame(frame));
-  }
-
-  /**
    * The revocation handshake (Dekker-style, all sequentially consistent): dom0 clears FRAME
-   * and then reads LEASE; the guest adds to LEASE and then re-reads FRAME. Whichever goes
+   * and then reads LEASE; the guest adds to LEASE and then reads FRAME. Whichever goes
    * second sees the other: either dom0 sees the lease and keeps the frame, or the guest sees
    * the cleared entry and does not use it. A guest that lies in LEASE only keeps or loses
    * its own mappings.
+   *
+   * With `keep`, dom0 keeps the frame pinned if the guest holds views, and says so with
+   * LEASE_KEPT, set in the same atomic step that reads the count (an Atomics.or: no retry
+   * loop a guest could keep spinning). The guest's last release, an Atomics.sub that
+   * returns the bit with the count, cannot miss it; it clears the bit and asks for every
+   * pin kept so far (docs/design.md, "Mappings can be taken back"). If nothing was leased,
+   * the bit is taken back unless it was there before; a guest that saw it meanwhile sends
+   * one UNMAP for pins that were all asked for already, which is harmless.
    */
-  private clearLeased(lba: number): boolean {
-    const base = lba * PM_WORDS;
-    Atomics.store(this.pm, base + PM_FRAME, 0);
-    return Atomics.load(this.pm, base + PM_LEASE) !== 0;
+  private clearLeased(lba: number, keep: boolean): 'none' | 'held' | 'first' {
+    const at = lba * PM_WORDS + PM_LEASE;
+    Atomics.store(this.pm, lba * PM_WORDS + PM_FRAME, 0);
+    if (!keep) return (Atomics.load(this.pm, at) & LEASE_COUNT) !== 0 ? 'held' : 'none';
+    const was = Atomics.or(this.pm, at, LEASE_KEPT);
+    if ((was & LEASE_COUNT) !== 0) return (was & LEASE_KEPT) === 0 ? 'first' : 'held';
+    if ((was & LEASE_KEPT) === 0) Atomics.and(this.pm, at, LEASE_COUNT);
+    return 'none';
   }
 }

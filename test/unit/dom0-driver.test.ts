@@ -299,10 +299,43 @@ describe('dom0 driver', () => {
     const r3 = await driver.read(a, 5);
     await driver.write(a, 5, block(6));
     expect([...a.kept.get(5)!.keys()].sort()).toEqual([r2.frame, r3.frame].sort());
+    expect(a.guest.kept[5], 'the lease word says pins were kept').toBe(1);
+    a.guest.lease[5] = 0; // the last view goes: the guest clears the bit and asks
+    a.guest.kept[5] = 0;
     expect(driver.unmap(a, 5, -1, true).status).toBe(Status.OK);
     expect(a.kept.size).toBe(0);
+    expect(a.keptUnasked.size).toBe(0);
     expect(a.mapped).toBe(0);
-    expect(driver.unmap(a, 5, -1, true).status).toBe(Status.BAD_REQUEST);
+    // Nothing left to give back is not an error (a guest may ask after a bit it saw for nothing).
+    expect(driver.unmap(a, 5, -1, true).status).toBe(Status.OK);
+    expect(driver.unmap(a, 99, -1, true).status).toBe(Status.BAD_REQUEST);
+  });
+
+  it('gives back only the pins kept before the guest asked: the UNMAP may arrive after a new view was taken and its frame kept', async () => {
+    // The guest's last view of LBA 2 goes and it sends UNMAP(all kept); before dom0 gets
+    // to it, the guest reads LBA 2 again from its page map (a new lease, no request), and
+    // dom0 takes that mapping back too (the guest's write): the pin kept for the new view
+    // must outlive the UNMAP that was sent before it.
+    const { driver } = setup({ arenaFrames: 4 });
+    const a = zeroCopy(driver, await driver.createDomain('clone-a'));
+    const old = await driver.read(a, 2);
+    a.guest.lease[2] = 1;
+    await driver.write(a, 2, block(0x41)); // the old view's frame is kept
+    const fresh = await driver.read(a, 2);
+    expect(fresh.frame).not.toBe(old.frame);
+    a.guest.lease[2] = 0; // the old view goes: the guest clears LEASE_KEPT, sends UNMAP(all) ...
+    a.guest.kept[2] = 0;
+    a.guest.lease[2] = 1; // ... and takes a new view of the fresh mapping, from its page map
+    await driver.write(a, 2, block(0x42)); // dom0 keeps the fresh frame for that view
+    expect([...a.kept.get(2)!.keys()].sort()).toEqual([old.frame, fresh.frame].sort());
+    expect(driver.unmap(a, 2, -1, true).status).toBe(Status.OK); // the UNMAP sent before
+    expect([...a.kept.get(2)!], 'the old view’s pin went, the live view’s stays').toEqual([[fresh.frame, 1]]);
+    expect(a.guest.kept[2], 'the guest will ask again').toBe(1);
+    a.guest.lease[2] = 0;
+    a.guest.kept[2] = 0;
+    expect(driver.unmap(a, 2, -1, true).status).toBe(Status.OK);
+    expect(a.kept.size).toBe(0);
+    expect(a.keptUnasked.size).toBe(0);
   });
 
   it('batches writes from many domains into one commit, and acknowledges none when it fails', async () => {

@@ -60,8 +60,9 @@ async function world() {
     // Every frame handed to a guest: its group's arena or its own private frames, its own
     // clone's block at that address; a block only its clone holds never in the arena.
     d.port = {
-      clearLeased: (lba) => sink.clearLeased(lba),
-      publish: (lba, frame, gen) => {
+      clearLeased: (lba, keep) => sink.clearLeased(lba, keep),
+      keptAsked: (lba) => sink.keptAsked(lba),
+      publish: (lba, frame) => {
         if (frame >= 0) {
           const want = store.resolveSync(d.dataset, [lba])[0];
           const arena = d.group.layout.frames;
@@ -72,7 +73,7 @@ async function world() {
           if (d.group.id !== d.volume.group || d.group !== driver.groups.get(d.volume.group)) violations.push(`domain ${d.id} of ${d.volume.group} served from group ${d.group.id}`);
           if (frame >= arena + d.priv.layout.frames) violations.push(`domain ${d.id} got frame ${frame}, outside its arena and private frames`);
         }
-        sink.publish(lba, frame, gen);
+        sink.publish(lba, frame);
       },
     };
     const g = { d, port, control, layout, producer: new RingProducer(control, layout.requestRing), tampered: false };
