@@ -10,8 +10,8 @@
 // pool (readChunks, one transaction per batch) and appended. A chunk archived for the
 // first time may have no hash yet (the pool's writes do not compute one: schema.ts format
 // 3): it is read, the archive computes its address once as it takes it (putContent), and
-// the pool keeps that address (keepChunkHashes, which checks the bytes are the chunk's),
-// so a second snapshot of a volume reads and writes only the chunks that changed. Holes are
+// the pool keeps that address (hashChunks: the pool reads the chunk and pairs the address
+// with it itself), so a second snapshot of a volume reads and writes only the chunks that changed. Holes are
 // recorded as holes (HOLE_HASH in a volume manifest), never as zero chunks.
 //
 // Restore: manifest → batches of blocks → each distinct chunk read once per batch and
@@ -125,21 +125,16 @@ export async function archivePoolSnapshot(
       if (unhashed.size) {
         // Only with the bytes hashed can the archive tell whether it has them: it hashes
         // them as it takes them (once), and the pool keeps what it computed.
-        const ids = [...unhashed.keys()];
-        const bytes = await pool.readChunks(ids.map((chunkId) => ({ chunkId })));
-        const keep: { chunkId: number; bytes: Uint8Array; hash: Uint8Array }[] = [];
-        for (const [k, chunkId] of ids.entries()) {
-          const b = bytes[k]!;
+        await pool.hashChunks([...unhashed.keys()], async (b, chunkId) => {
           bytesRead += b.byteLength;
           const { hash: h, stored } = await archive.putContent(session, b);
-          keep.push({ chunkId, bytes: b, hash: hashToBytes(h) });
           if (stored) appended++;
           unhashed.get(chunkId)!.forEach((i, n) => {
             hashes[lba + i] = h;
             if (n > 0 || !stored) reused++;
           });
-        }
-        await pool.keepChunkHashes(keep);
+          return hashToBytes(h);
+        });
       }
       if (appended) await archive.settle();
       options.onProgress?.({ blocksDone: lba + lbas.length, blocksTotal: info.blocks, chunksWritten: session.chunksWritten });

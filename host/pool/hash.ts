@@ -1,6 +1,6 @@
 // Runs wherever the pool runs (window or worker: crypto.subtle is in both). SHA-256 is a
 // chunk's address in the archive: the archive computes it the first time it stores the
-// chunk (Archive.putContent) and the pool keeps it (Pool.keepChunkHashes); no write
+// chunk (Archive.putContent) and the pool keeps it (Pool.hashChunks); no write
 // computes it since format 3, because Chromium computes a WebCrypto digest on the calling
 // thread before it returns the promise (measured: 43–48 ms to issue 1,024 digests of
 // 64 KiB). chunkChecksum is the read checksum: verified on every read, and the dedup key

@@ -10,7 +10,7 @@
 //   const refs = await pool.resolve('vm1', [0, 1, 2]);   // BlockRef | null (hole), metadata only
 //   pool.resolveSync('vm1', [0]);                // the same without a turn of the event loop (all metadata is in memory)
 //   const bytes = await pool.readChunks(refs.filter(r => r !== null));  // verified, one transaction
-//   await pool.keepChunkHashes([{ chunkId, bytes, hash }]);  // keep a SHA-256 the archive computed (bytes checked)
+//   await pool.hashChunks(ids, (bytes) => archiveIt(bytes));  // keep the SHA-256 the archive computed from each chunk's bytes
 //   const blocks = await pool.readBlocks('vm1', [0, 1, 2]);  // resolve + read; holes are zeros
 //   await pool.destroy('vm1');                   // frees what nothing else references
 //   await pool.importVolume(file, { name: 'disk' }, p => ...);  const blob = await pool.exportVolume('disk');

@@ -21,7 +21,7 @@ import { blockCount } from './tree-math';
 import type { BlockRef, CloneOptions, CreateVolumeOptions, DatasetInfo, DatasetRef, PoolOptions, PoolStats } from './types';
 import type { Durability } from './commit';
 import { findDuplicates, prepareBlocks, stagePrepared, type PreparedBlocks } from './write-path';
-import { bytesEqual, chunkChecksum, HASH_BYTES } from './hash';
+import { HASH_BYTES } from './hash';
 
 function checkLba(d: DatasetRecord, lba: number, blocks: number): void {
   if (!Number.isInteger(lba) || lba < 0 || lba >= blocks) throw new OutOfRangeError(d.name, lba, blocks);
@@ -333,40 +333,34 @@ export class Pool {
   }
 
   /**
-   * @internal Keep the SHA-256 (the archive's content address) of chunks that have none:
-   * format 3 writes chunks without one, and the archive computes it from a chunk's bytes the
-   * first time it stores the chunk (`Archive.putContent`), so a later snapshot of the volume
-   * knows the address without reading the chunk. Each entry's `bytes` are what the hash was
-   * computed from, as `readChunks` returned them: they are checked against the chunk's read
-   * checksum, and bytes that are not the chunk's (a caller pairing them with the wrong
-   * chunk) refuse the whole call with InvalidArgumentError before anything is kept. A chunk
-   * that is gone or already has a hash is skipped. A cache of what the bytes say: committed
-   * at once when nothing else is staged, else with the next commit; if that commit fails
-   * (it dropped only these), the next archive computes them again. Returns how many it kept.
+   * @internal Give chunks that have no SHA-256 one (format 3 writes chunks without it): read
+   * each chunk's verified bytes, hand them to `hash` (the archive: it stores them unless it
+   * has that content, and returns their SHA-256, its address for them), and keep what it
+   * returns under that chunk, so a later snapshot of the volume knows the address without
+   * reading the chunk. The pool pairs bytes and chunk itself: a chunk id names one content
+   * for good (ids are never handed out again), so nothing needs checking afterwards.
+   * `hash` runs outside the pool's queue, one chunk at a time, in order. A result that is
+   * not 32 bytes refuses the call with InvalidArgumentError before anything is kept. A
+   * chunk that is gone, or has a hash, by then is skipped. A cache of what the bytes say:
+   * committed at once when nothing else is staged, else with the next commit; if that
+   * commit fails (it dropped only these), the next archive computes them again. Returns
+   * how many it kept.
    */
-  async keepChunkHashes(entries: readonly { chunkId: number; bytes: Uint8Array; hash: Uint8Array }[]): Promise<number> {
-    for (const e of entries) {
-      if (!(e.hash instanceof Uint8Array) || e.hash.length !== HASH_BYTES) {
-        throw new InvalidArgumentError(`chunk ${e.chunkId}: a SHA-256 is ${HASH_BYTES} bytes, got ${e.hash instanceof Uint8Array ? e.hash.length : typeof e.hash}`);
+  async hashChunks(chunkIds: readonly number[], hash: (bytes: Uint8Array, chunkId: number) => Promise<Uint8Array>): Promise<number> {
+    const bytes = await this.readChunks(chunkIds.map((chunkId) => ({ chunkId })));
+    const hashes: Uint8Array[] = [];
+    for (const [k, chunkId] of chunkIds.entries()) {
+      const h = await hash(bytes[k]!, chunkId);
+      if (!(h instanceof Uint8Array) || h.length !== HASH_BYTES) {
+        throw new InvalidArgumentError(`chunk ${chunkId}: a SHA-256 is ${HASH_BYTES} bytes, got ${h instanceof Uint8Array ? h.length : typeof h}`);
       }
+      hashes.push(h.slice());
     }
     return this.serial.run(async () => {
       if (this.closed) return 0; // the hashes are only lost; the next archive computes them again
-      const todo = entries.filter((e) => {
-        const c = this.state.chunks.get(e.chunkId);
-        return c !== undefined && !c.hash;
-      });
-      for (const e of todo) {
-        const c = this.state.chunks.get(e.chunkId)!;
-        // A chunk without a hash has a read checksum (format 1 wrote only hashes, format 2
-        // both, format 3 the checksum until the archive's first store).
-        if (!c.check || e.bytes.length !== c.size || !bytesEqual(chunkChecksum(e.bytes), c.check)) {
-          throw new InvalidArgumentError(`the bytes given for chunk ${e.chunkId} are not its own: no SHA-256 kept`);
-        }
-      }
       const clean = !this.state.isDirty;
       let kept = 0;
-      for (const e of todo) if (this.state.noteChunkHash(e.chunkId, e.hash.slice())) kept++;
+      for (const [k, chunkId] of chunkIds.entries()) if (this.state.noteChunkHash(chunkId, hashes[k]!)) kept++;
       this.counters.hashesKept += kept;
       if (clean && kept > 0) await this.commitStaged().catch(() => undefined);
       return kept;

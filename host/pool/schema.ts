@@ -16,7 +16,7 @@ export const DB_VERSION = 1;
  * 3: a chunk's SHA-256 is optional (`hasHash`): the dedup key is the read checksum, and a
  *    match is confirmed by comparing bytes (write-path.ts), so writes no longer hash. The
  *    SHA-256 is computed by the archive when it first stores the chunk, and the pool
- *    keeps it from then on (`Pool.keepChunkHashes`). A format-2 pool opens as it is (all
+ *    keeps it from then on (`Pool.hashChunks`). A format-2 pool opens as it is (all
  *    its chunks have both); the first commit records format 3, which format-2 code
  *    refuses.
  */
@@ -108,8 +108,8 @@ export interface ChunkRecord {
   id: number;
   /**
    * SHA-256 of the bytes, the archive's content address; null until first computed
-   * (format 3 writes chunks without it; the archive computes it, Pool.keepChunkHashes
-   * keeps it). Never null when `check` is.
+   * (format 3 writes chunks without it; the archive computes it, Pool.hashChunks keeps
+   * it). Never null when `check` is.
    */
   hash: Uint8Array | null;
   /**

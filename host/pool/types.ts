@@ -78,7 +78,7 @@ export interface BlockRef {
   /**
    * SHA-256 of the bytes, 32 bytes (a copy); null when it was never computed: format 3
    * writes chunks without one; the archive computes it the first time it stores the chunk,
-   * and the pool keeps it (`Pool.keepChunkHashes`).
+   * and the pool keeps it (`Pool.hashChunks`).
    */
   hash: Uint8Array | null;
 }
@@ -101,7 +101,7 @@ export interface PoolStats {
     commits: number;
     chunksRead: number;
     bytesRead: number;
-    /** SHA-256 hashes kept by `keepChunkHashes` (chunks archived for the first time). */
+    /** SHA-256 hashes kept by `hashChunks` (chunks archived for the first time). */
     hashesKept: number;
   };
 }

@@ -10,6 +10,7 @@ import {
   PoolClosedError,
   PoolFormatError,
   ReadOnlyDatasetError,
+  StaleBlockRefError,
   UnknownDatasetError,
 } from '../../host/pool';
 import { deleteDatabase } from '../helpers/idb';
@@ -249,9 +250,15 @@ describe('pool resolve', () => {
     expect(ref.hash).toBeNull(); // writes do not hash (format 3)
     const sha = new Uint8Array(await crypto.subtle.digest('SHA-256', block(2) as BufferSource));
     const txg = pool.txg;
-    const [bytes] = await pool.readChunks([ref]);
-    expect(bytes).toEqual(block(2));
-    expect(await pool.keepChunkHashes([{ chunkId: ref.chunkId, bytes: bytes!, hash: sha }])).toBe(1);
+    // The pool reads the chunk and hands its bytes to the hash function (the archive's
+    // putContent in production), then keeps what comes back under that chunk.
+    const given: [number, Uint8Array][] = [];
+    const digest = async (b: Uint8Array, chunkId: number): Promise<Uint8Array> => {
+      given.push([chunkId, b.slice()]);
+      return new Uint8Array(await crypto.subtle.digest('SHA-256', b as BufferSource));
+    };
+    expect(await pool.hashChunks([ref.chunkId], digest)).toBe(1);
+    expect(given).toEqual([[ref.chunkId, block(2)]]);
     expect(pool.txg).toBe(txg + 1); // nothing else was staged: kept at once
     expect(pool.stats().counters.hashesKept).toBe(1);
     const again = (await pool.resolve('v', [2]))[0]!;
@@ -259,26 +266,22 @@ describe('pool resolve', () => {
     again.hash![0]! ^= 0xff; // a copy: scribbling on it does not touch the pool
     expect((await pool.resolve('v', [2]))[0]!.hash).toEqual(sha);
     // A chunk's hash never changes: a second one is not kept.
-    expect(await pool.keepChunkHashes([{ chunkId: ref.chunkId, bytes: bytes!, hash: new Uint8Array(32) }])).toBe(0);
+    expect(await pool.hashChunks([ref.chunkId], async () => new Uint8Array(32))).toBe(0);
     expect((await pool.resolve('v', [2]))[0]!.hash).toEqual(sha);
     expect(pool.stats().counters.hashesKept).toBe(1);
-    // Bytes that are not the chunk's (a caller pairing them with the wrong chunk) keep
-    // nothing, not even the entries that were right; nor does a hash of the wrong size.
+    // A hash of the wrong size keeps nothing, not even the chunks hashed right before it;
+    // neither does a hash function that fails.
     await pool.write('v', 3, block(3));
     await pool.write('v', 4, block(4));
     await pool.commit();
     const [r3, r4] = (await pool.resolve('v', [3, 4])) as [NonNullable<typeof ref>, NonNullable<typeof ref>];
-    const sha3 = new Uint8Array(await crypto.subtle.digest('SHA-256', block(3) as BufferSource));
-    const sha4 = new Uint8Array(await crypto.subtle.digest('SHA-256', block(4) as BufferSource));
-    await expect(
-      pool.keepChunkHashes([
-        { chunkId: r3.chunkId, bytes: block(3), hash: sha3 },
-        { chunkId: r4.chunkId, bytes: block(3), hash: sha4 },
-      ]),
-    ).rejects.toBeInstanceOf(InvalidArgumentError);
-    await expect(pool.keepChunkHashes([{ chunkId: r3.chunkId, bytes: block(3), hash: sha3.subarray(0, 31) }])).rejects.toBeInstanceOf(InvalidArgumentError);
+    const short = async (b: Uint8Array, id: number): Promise<Uint8Array> => (id === r4.chunkId ? new Uint8Array(31) : digest(b, id));
+    await expect(pool.hashChunks([r3.chunkId, r4.chunkId], short)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(pool.hashChunks([r3.chunkId], async () => Promise.reject(new Error('archive full')))).rejects.toThrow('archive full');
     expect((await pool.resolve('v', [3, 4])).map((r) => r!.hash)).toEqual([null, null]);
     expect(pool.stats().counters.hashesKept).toBe(1);
+    // A chunk that is gone is refused by the read, as readChunks refuses it.
+    await expect(pool.hashChunks([9999], digest)).rejects.toBeInstanceOf(StaleBlockRefError);
     // Kept on disk: a reopened pool has it, and fsck checks it against the bytes.
     pool.close();
     const reopened = await reopen(name);
