@@ -21,6 +21,7 @@ interface HostileApi {
   growToMax(): Promise<{ bytes: number; max: number; past: string; readBack: number }>;
   forgeUnmap(frame: number): Promise<number>;
   unmapUnmapped(lba: number): Promise<number>;
+  forgeKept(rounds: number): Promise<Record<string, number>>;
   readStatus(lba: number): Promise<number>;
   forgePageMap(lba: number): Promise<number>;
   flood(n: number, ms: number): Promise<number>;
@@ -134,6 +135,28 @@ describe('hostile guests', () => {
     expect(s.domains.find((d) => d.id === bystander.id)!.mapped).toBeGreaterThan(0);
     expect(g.state).toBe('running');
     await bystanderStillServed(1);
+  });
+
+  it('a forged LEASE_KEPT and a flood of requests for kept pins give back nothing it does not hold', async () => {
+    // The bystander holds a view of block 2 (its frame pinned for it) while the hostile
+    // guest, mapping the same frames, claims dom0 kept pins everywhere and asks for them.
+    const held = await bystander.api.hold(2);
+    const g = await hostile();
+    const seen = await g.api.forgeKept(4);
+    expect(seen, 'every request answered OK: there was nothing to give back').toEqual({ [Status.OK]: 2 * 4 * BLOCKS });
+    expect(g.state).toBe('running');
+    const s = await hv.pool.stats();
+    const hs = s.domains.find((d) => d.id === g.id)!;
+    expect(hs.kept).toBe(0);
+    // What dom0 counts as mapped is exactly the group frames each page map names: no pin
+    // went that a mapping holds.
+    for (const d of [g, bystander]) {
+      const frames = new Set([...(await hv.memory.pageMap(d.id))].filter((f) => f >= 0 && f < 32));
+      expect(s.domains.find((x) => x.id === d.id)!.mapped, `domain ${d.id}`).toBe(frames.size);
+    }
+    expect((await bystander.api.heldSummaries())[0]).toEqual(held);
+    await bystander.api.releaseAll();
+    await bystanderStillServed(2);
   });
 
   it('a forged page-map entry is not trusted by the guest runtime', async () => {
