@@ -8,9 +8,11 @@
 // turn was tried and taken out: docs/pool.md, "What limits the pool"); nothing else holds
 // it, so its commit does not checksum it again. An ArrayBuffer's slice is viewed in place,
 // lent by the caller, and checked again as its commit copies it out (write-path.ts
-// prepareBlocks): a copy of our own would spare that check (about 4 ms per 16 MiB) but its
-// buffer's first touch costs more (about 9 ms per 16 MiB of page faults here; an import of
-// 64 MiB ran about 8 % slower with two such buffers used in turn, docs/pool.md).
+// prepareBlocks), unless the caller says nothing else holds it (`sourceUnshared`: dom0,
+// whose buffer is postMessage's copy). A copy of our own would spare that check (about
+// 4 ms per 16 MiB) but its buffer's first touch costs more (about 9 ms per 16 MiB of page
+// faults here; an import of 64 MiB ran about 8 % slower with two such buffers used in
+// turn, docs/pool.md).
 import { InvalidArgumentError } from '../../shared/errors/pool-errors';
 import type { CreateVolumeOptions, DatasetInfo, DatasetRef } from './types';
 import { DEFAULT_BLOCK_BYTES } from './tree-math';
@@ -39,6 +41,12 @@ export interface ImportOptions {
   sizeBytes?: number;
   /** Commit after about this many bytes (rounded to whole blocks). Default 16 MiB. */
   commitEveryBytes?: number;
+  /**
+   * @internal An ArrayBuffer source that nothing else holds (dom0: the copy postMessage
+   * made of the page's buffer): its slices are the pool's own, not lent, so their commits
+   * do not check them again.
+   */
+  sourceUnshared?: boolean;
 }
 // An ArrayBuffer source is read in place, not copied: it must not change until the import
 // resolves. A block changed after it was checksummed fails the commit of its slice (CommitError
@@ -100,7 +108,7 @@ export async function importVolume(
     const bytes = blob ? await readSlice(source as Blob, start, end) : new Uint8Array(source as ArrayBuffer, start, end - start);
     // A Blob's slice is read into a buffer of our own; an ArrayBuffer is the caller's, and
     // the import holds views of it until each slice commits (see ImportOptions).
-    const p = prepareBlocks(bytes, blockSize, { owned: true, private: blob });
+    const p = prepareBlocks(bytes, blockSize, { owned: true, private: blob || (opts.sourceUnshared === true && tag === '[object ArrayBuffer]') });
     // A source that ends inside a block of a larger volume (sizeBytes > total): its last
     // block is zero-padded by prepareBlocks; stage it as the whole block (or up to the
     // volume's end), since the pool accepts a partial block only at the volume's end.

@@ -64,7 +64,7 @@ export class Pool {
   private inRegistry = false;
   private commitYield: (() => void) | null = null;
   private readonly serial = new Serial();
-  private readonly counters = { blocksWritten: 0, blocksStored: 0, blocksDeduped: 0, zeroBlocks: 0, dedupCompares: 0, dedupCollisions: 0, commits: 0, chunksRead: 0, bytesRead: 0, hashesKept: 0 };
+  private readonly counters = { blocksWritten: 0, blocksStored: 0, blocksDeduped: 0, zeroBlocks: 0, dedupCompares: 0, dedupCollisions: 0, blocksLent: 0, commits: 0, chunksRead: 0, bytesRead: 0, hashesKept: 0 };
 
   private constructor(
     readonly name: string,

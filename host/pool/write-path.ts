@@ -46,6 +46,8 @@ export interface WriteCounters {
   dedupCompares: number;
   /** Of those, chunks whose read checksum matched but whose bytes did not: a collision. */
   dedupCollisions: number;
+  /** Of blocksStored, blocks stored from bytes a caller lent: each is checked again at its commit. */
+  blocksLent: number;
 }
 
 /**
@@ -221,6 +223,7 @@ export function stagePrepared(
     } else {
       chunkOf[i] = state.newChunk(ds.group, p.checks[i]!, bytes, p.lent).id;
       counters.blocksStored++;
+      if (p.lent) counters.blocksLent++;
     }
     setBlock(state, ds.id, lba + i, chunkOf[i]!);
   }

@@ -38,6 +38,19 @@ for (const transport of ['zero-copy', 'copy'] as const) {
       await hv?.shutdown();
     });
 
+    it('an ArrayBuffer imported through dom0 is its own copy: stored exactly, none of it lent, the page keeps its buffer', async () => {
+      const src = new Uint8Array(BS * 4);
+      crypto.getRandomValues(src);
+      const before = (await hv.pool.stats()).pool.counters;
+      await hv.pool.import('random4', src.buffer, { blockSize: BS });
+      const after = (await hv.pool.stats()).pool.counters;
+      expect(after.blocksStored - before.blocksStored).toBe(4);
+      expect(after.blocksLent - before.blocksLent, 'no block checked again at its commit').toBe(0);
+      expect(src.byteLength, 'not transferred away from the page').toBe(BS * 4);
+      const back = new Uint8Array(await (await hv.pool.export('random4')).arrayBuffer());
+      expect(back.every((b, i) => b === src[i])).toBe(true);
+    });
+
     it('pool errors cross from dom0 as their own classes, code and fields intact', async () => {
       const unknown = await rejection(hv.pool.snapshot('nope', 'nope@1'));
       expect(unknown).toBeInstanceOf(UnknownDatasetError);

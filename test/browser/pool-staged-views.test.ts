@@ -140,6 +140,24 @@ describe('staged blocks are views', () => {
     expect((await pool.fsck({ data: true })).ok).toBe(true);
   });
 
+  it('an ArrayBuffer the caller keeps is lent block by block and checked at each commit; a Blob and an unshared ArrayBuffer are not', async () => {
+    const src = random(6 * BS);
+    const lentBy = async (source: Blob | ArrayBuffer, unshared = false): Promise<number> => {
+      const pool = await freshPool();
+      await pool.importVolume(source, { name: 'v', blockSize: BS, commitEveryBytes: 2 * BS, ...(unshared ? { sourceUnshared: true } : {}) });
+      const out = new Uint8Array(await (await pool.exportVolume('v')).arrayBuffer());
+      expect(out.every((b, i) => b === src[i])).toBe(true);
+      return pool.stats().counters.blocksLent;
+    };
+    expect(await lentBy(src.slice().buffer)).toBe(6);
+    expect(await lentBy(new Blob([src.slice()]))).toBe(0);
+    expect(await lentBy(src.slice().buffer, true)).toBe(0);
+    // A SharedArrayBuffer is shared whatever its caller says: copied a slice at a time.
+    const shared = new Uint8Array(new SharedArrayBuffer(src.length));
+    shared.set(src);
+    expect(await lentBy(shared.buffer as unknown as ArrayBuffer, true)).toBe(0);
+  });
+
   it('a mid-sized commit of an imported ArrayBuffer stores exactly its bytes (views into one source, many slices)', async () => {
     const pool = await freshPool();
     const src = random(13 * BS + 100);

@@ -81,7 +81,7 @@ describe('pool metadata engine against a model', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { maxLength: 40 }), async (ops) => {
         const state = new PoolState({ formatVersion: 1, txg: 0, nextChunkId: 1, nextNodeId: 1, nextDatasetId: 1, metaslabBytes: 64 * BS, allocMetaslab: 0 });
-        const counters: WriteCounters = { blocksWritten: 0, blocksStored: 0, blocksDeduped: 0, zeroBlocks: 0, dedupCompares: 0, dedupCollisions: 0 };
+        const counters: WriteCounters = { blocksWritten: 0, blocksStored: 0, blocksDeduped: 0, zeroBlocks: 0, dedupCompares: 0, dedupCollisions: 0, blocksLent: 0 };
         // The "disk": bytes of committed data records; staged ones are in state.data.
         const disk = new Map<string, Uint8Array>();
         const bytesOf = (c: ChunkRecord): Uint8Array => {
