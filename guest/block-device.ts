@@ -344,7 +344,7 @@ class ZeroCopyDevice extends DeviceBase implements BlockDevice {
    *
    * The first read of FRAME is a plain load: it only proposes a frame, and the Atomics.load
    * after the lease decides. Atomics calls are builtins of 7–11 ns each here (not inlined),
-   * and a hit made eight of them before (see docs/design.md, "The read path").
+   * and a hit made ten of them before (docs/design.md, "Mappings can be taken back").
    */
   private fromPageMap(lba: number): BlockView | null {
     const at = lba * PM_WORDS + PM_FRAME;

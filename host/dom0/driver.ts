@@ -568,14 +568,15 @@ export class Dom0Driver {
       // set again, dom0 kept pins after that for views taken since (a page-map hit needs
       // no request): those stay, and the guest asks for them when their lease goes.
       const unasked = d.port && !d.port.keptAsked(lba) ? d.keptUnasked.get(lba) : undefined;
-      for (const [r, pins] of d.kept.get(lba) ?? []) {
+      const m = d.kept.get(lba);
+      for (const [r, pins] of m ?? []) {
         const stay = unasked?.get(r) ?? 0;
         for (let i = stay; i < pins; i++) this.unpin(d, r);
-        if (stay === 0) d.kept.get(lba)!.delete(r);
-        else d.kept.get(lba)!.set(r, stay);
+        if (stay === 0) m!.delete(r);
+        else m!.set(r, stay);
       }
       if (!unasked) d.keptUnasked.delete(lba);
-      if (d.kept.get(lba)?.size === 0) d.kept.delete(lba);
+      if (m?.size === 0) d.kept.delete(lba);
       return ok();
     }
     if (ref >= 0) {
