@@ -92,7 +92,7 @@ const action = fc.oneof(
   fc.record({ kind: fc.constant('scribble' as const), g: fc.nat(5), at: fc.nat(), value: fc.integer() }),
   fc.record({ kind: fc.constant('create' as const), ds: fc.constantFrom(...DATASETS), quota: fc.oneof(fc.constant(4), word), id: fc.option(word) }),
   fc.record({ kind: fc.constant('destroy' as const), id: word }),
-  fc.record({ kind: fc.constant('direct' as const), g: fc.nat(5), which: fc.constantFrom('read', 'unmap', 'write', 'flush', 'held', 'commit', 'discard'), lba: word, frame: word, len: fc.constantFrom(BS, 0, 1, BS + 1) }),
+  fc.record({ kind: fc.constant('direct' as const), g: fc.nat(5), which: fc.constantFrom('read', 'unmap', 'unmap-kept', 'write', 'flush', 'held', 'commit', 'discard'), lba: word, frame: word, len: fc.constantFrom(BS, 0, 1, BS + 1) }),
   fc.record({ kind: fc.constant('poll' as const) }),
 );
 
@@ -155,6 +155,7 @@ describe('fuzz: dom0 under arbitrary guest input', () => {
               if (!d.alive) break;
               if (a.which === 'read') await w.driver.read(d, a.lba);
               else if (a.which === 'unmap') w.driver.unmap(d, a.lba, a.frame);
+              else if (a.which === 'unmap-kept') w.driver.unmap(d, a.lba, -1, true);
               else if (a.which === 'write') await w.driver.write(d, a.lba, new Uint8Array(a.len).fill(a.frame & 0xff));
               else if (a.which === 'held') w.driver.writeHeld(d, a.lba, new Uint8Array(a.len).fill(a.frame & 0xff));
               else if (a.which === 'commit') await w.driver.commitHeld(d);
