@@ -214,18 +214,17 @@ export async function run(opts: { quick: boolean; log?: (line: string) => void }
   // taken from different rounds, moved the ratio by ±0.15 between runs of one build
   // (docs/pool.md, "Import, what is left of the gap"); summing a pair's two rounds cancels a
   // drift that is steady across them. The ratio of the bests stays beside it.
-  const pairs: number[] = [];
-  for (let i = 0; i + 1 < reps; i += 2) {
-    pairs.push((raw[i]!.putMs + raw[i + 1]!.putMs) / (pool[i]!.importMs + pool[i + 1]!.importMs));
-  }
+  // `rawMs` of a raw round: its put, or its put and the cutting of its records.
+  const paired = (rawMs: (r: (typeof raw)[number]) => number): number[] => {
+    const out: number[] = [];
+    for (let i = 0; i + 1 < reps; i += 2) out.push((rawMs(raw[i]!) + rawMs(raw[i + 1]!)) / (pool[i]!.importMs + pool[i + 1]!.importMs));
+    return out;
+  };
+  const pairs = paired((r) => r.putMs);
   // Even rounds put raw first, odd rounds last.
   const roundRatios = (parity: 0 | 1): number[] => pool.flatMap((r, i) => (i % 2 === parity ? [raw[i]!.putMs / r.importMs] : []));
   m.pool_import_vs_raw = { value: median(pairs), unit: 'ratio' };
-  const fromBuffer: number[] = [];
-  for (let i = 0; i + 1 < reps; i += 2) {
-    fromBuffer.push((raw[i]!.putMs + raw[i]!.sliceMs + raw[i + 1]!.putMs + raw[i + 1]!.sliceMs) / (pool[i]!.importMs + pool[i + 1]!.importMs));
-  }
-  m.pool_import_vs_raw_from_buffer = { value: median(fromBuffer), unit: 'ratio' };
+  m.pool_import_vs_raw_from_buffer = { value: median(paired((r) => r.putMs + r.sliceMs)), unit: 'ratio' };
   m.idb_raw_slice_ms = { value: median(raw.map((r) => r.sliceMs)), unit: 'ms' };
   m.pool_import_vs_raw_raw_first = { value: median(roundRatios(0)), unit: 'ratio' };
   m.pool_import_vs_raw_raw_last = { value: median(roundRatios(1)), unit: 'ratio' };

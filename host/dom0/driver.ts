@@ -89,7 +89,7 @@ export interface DomainCounters {
  * guest never keeps a mapping).
  */
 export interface DomainPort {
-  /** Write lba → frame ref into the guest's page map; ref −1 clears it. */
+  /** Write lba → frame ref into the guest's page map (clearLeased is what clears an entry). */
   publish(lba: number, ref: number): void;
   /**
    * Clear the LBA's page-map entry, then read the guest's lease word for it (in that

@@ -38,7 +38,7 @@ export class RingPort {
     driver.attachZeroCopy(
       d,
       {
-        publish: (lba, ref) => Atomics.store(this.pm, lba * PM_WORDS + PM_FRAME, ref < 0 ? 0 : encodeFrame(ref)),
+        publish: (lba, ref) => Atomics.store(this.pm, lba * PM_WORDS + PM_FRAME, encodeFrame(ref)),
         clearLeased: (lba, keep) => this.clearLeased(lba, keep),
         keptAsked: (lba) => (Atomics.load(this.pm, lba * PM_WORDS + PM_LEASE) & LEASE_KEPT) === 0,
       },

@@ -1,5 +1,6 @@
-// Node: the lease protocol between a guest's views and dom0's kept pins, against a model
-// guest that does what guest/block-device.ts does, one step at a time: page-map hits (a
+// Node: the lease protocol between a guest's views and dom0's kept pins, through the real
+// RingPort and the page-map words of a real control buffer, against a model guest that
+// does with them what guest/block-device.ts does, one step at a time: page-map hits (a
 // lease, no request), ring reads (the lease taken before the request), releases (the last
 // one clears LEASE_KEPT and queues an UNMAP of every kept pin), and UNMAPs that reach dom0
 // late, after other steps, as a ring delivers them. Around it: the guest's own rewrites
@@ -14,7 +15,9 @@ import { describe, expect, it } from 'vitest';
 import { Dom0Driver } from '../../host/dom0/driver';
 import { MemoryBlockStore } from '../../host/dom0/block-store';
 import { Status } from '../../shared/protocol';
-import { zeroCopy } from './helpers/zero-copy-domain';
+import { RingPort } from '../../host/dom0/ring-port';
+import { domainLayout, LEASE_COUNT, LEASE_KEPT, PM_FRAME, PM_LEASE, PM_WORDS } from '../../shared/memory-layout';
+import { decodeFrame } from '../../shared/ids';
 import { propertySeed, seededRandom } from '../helpers/seed';
 
 const BS = 4096;
@@ -42,19 +45,28 @@ describe('lease protocol', () => {
       store.cloneVolume('img@s', 'a');
       store.cloneVolume('img@s', 'b');
       const driver = new Dom0Driver(store, { arenaFrames: 8, promoteAt: 2, quota: 6, shared: true });
-      const a = zeroCopy(driver, await driver.createDomain('a'));
-      const b = zeroCopy(driver, await driver.createDomain('b'));
-      const { lease, kept, pageMap } = a.guest;
+      const attach = async (name: string) => {
+        const d = await driver.createDomain(name);
+        const layout = domainLayout(BLOCKS, BS, 8, 2);
+        const control = new SharedArrayBuffer(layout.totalBytes);
+        new RingPort(driver, d, control, layout);
+        return { d, pm: new Int32Array(control, layout.pageMapByteOffset, BLOCKS * PM_WORDS) };
+      };
+      const { d: a, pm } = await attach('a');
+      const { d: b } = await attach('b');
+      const frameOf = (lba: number): number => pm[lba * PM_WORDS + PM_FRAME]!;
       const views: View[] = [];
       const unmaps: number[] = [];
 
       const take = (lba: number, frame: number): void => void views.push({ lba, frame, bytes: driver.frameView(a, frame).slice() });
+      const leaseAdd = (lba: number): void => void Atomics.add(pm, lba * PM_WORDS + PM_LEASE, 1);
+      // What ZeroCopyDevice.leaseSub does: the last lease with LEASE_KEPT clears it and asks.
       const leaseSub = (lba: number): void => {
-        lease[lba]!--;
-        if (lease[lba] === 0 && kept[lba]) {
-          kept[lba] = 0;
-          unmaps.push(lba);
-        }
+        const at = lba * PM_WORDS + PM_LEASE;
+        const was = Atomics.sub(pm, at, 1);
+        if ((was & LEASE_COUNT) !== 1 || (was & LEASE_KEPT) === 0) return;
+        Atomics.and(pm, at, LEASE_COUNT);
+        unmaps.push(lba);
       };
 
       for (let step = 0; step < STEPS; step++) {
@@ -64,15 +76,15 @@ describe('lease protocol', () => {
         let what: string;
         if (r < 0.25) {
           what = `hit ${lba}`;
-          const f = pageMap[lba]!;
+          const f = frameOf(lba);
           if (f !== 0) {
-            lease[lba]!++;
-            if (pageMap[lba] === f) take(lba, f - 1);
+            leaseAdd(lba);
+            if (Atomics.load(pm, lba * PM_WORDS + PM_FRAME) === f) take(lba, decodeFrame(f));
             else leaseSub(lba);
           }
         } else if (r < 0.4) {
           what = `ring read ${lba}`;
-          lease[lba]!++;
+          leaseAdd(lba);
           const c = await driver.read(a, lba);
           if (c.status === Status.OK && c.frame >= 0) take(lba, c.frame);
           else leaseSub(lba);
@@ -105,12 +117,12 @@ describe('lease protocol', () => {
       while (views.length > 0) leaseSub(views.pop()!.lba);
       for (let u = unmaps.shift(); u !== undefined; u = unmaps.shift()) driver.unmap(a, u, -1, true);
       expect({ kept: a.kept.size, unasked: a.keptUnasked.size }, `seed ${seed}: pins left kept once every view went`).toEqual({ kept: 0, unasked: 0 });
-      expect(kept.every((k) => k === 0)).toBe(true);
+      for (let lba = 0; lba < BLOCKS; lba++) expect(pm[lba * PM_WORDS + PM_LEASE], `seed ${seed}: LBA ${lba}'s lease word`).toBe(0);
       // What dom0 counts as pinned is exactly the frames the page map names.
       const t = a.group.table;
       let pinned = 0;
       for (let f = 0; f < t.layout.frames; f++) if (t.mappers(f).has(a.id)) pinned++;
-      const mapped = new Set([...pageMap].filter((f) => f > 0 && f - 1 < t.layout.frames));
+      const mapped = new Set(Array.from({ length: BLOCKS }, (_, lba) => decodeFrame(frameOf(lba))).filter((f) => f >= 0 && f < t.layout.frames));
       expect(pinned, `seed ${seed}: group frames pinned against those mapped`).toBe(mapped.size);
     });
   }
