@@ -226,14 +226,16 @@ export class Dom0Service {
 
   /**
    * Reached only over postMessage (dom0-worker.ts exposes this service), so an ArrayBuffer
-   * here is the structured clone's copy of the page's, which nothing else holds: the pool
-   * takes its slices as its own and does not checksum them a second time at each commit
-   * (about 15 ms per 64 MiB on this thread, which also serves the rings). A
-   * SharedArrayBuffer stays shared and is copied a slice at a time, as always.
+   * here is this worker's own: the structured clone's copy of the page's, or the page's
+   * buffer itself when it was transferred. Nothing else holds it, so the pool takes it over
+   * (`transfer`) and does not checksum its blocks a second time at each commit (about 15 ms
+   * per 64 MiB on this thread, which also serves the rings). A SharedArrayBuffer stays
+   * shared and is copied a slice at a time, as always.
    */
   async importImage(name: string, source: Blob | ArrayBuffer, opts: { blockSize?: number; group?: string }, onProgress?: (p: ImportProgress) => void): Promise<DatasetInfo> {
     const pool = this.mustPool();
-    return pool.importVolume(source, { name, ...opts, sourceUnshared: true }, onProgress);
+    const own = Object.prototype.toString.call(source) === '[object ArrayBuffer]';
+    return pool.importVolume(source, { name, ...opts, ...(own ? { transfer: true } : {}) }, onProgress);
   }
 
   async createVolume(name: string, sizeBytes: number, opts: { blockSize?: number; group?: string } = {}): Promise<DatasetInfo> {

@@ -6,7 +6,7 @@
 //
 //   await hv.pool.import('image', file, { blockSize: 65536, onProgress: (p) => show(p) });
 //   await hv.pool.snapshot('image', 'image@base');
-import { proxy, type Remote } from 'comlink';
+import { proxy, transfer, type Remote } from 'comlink';
 import type { DatasetInfo, FsckReport, ImportProgress } from '../pool';
 import type { ArchiveServiceStats } from '../archive/archive-service';
 import type { ArchiveProgress, PoolArchiveReport, PoolRestoreReport, RestoreProgress } from '../archive/pool-archive';
@@ -25,6 +25,13 @@ export interface VolumeOptions {
 
 export interface ImportVolumeOptions extends VolumeOptions {
   onProgress?: (p: ImportProgress) => void;
+  /**
+   * Hand an ArrayBuffer source to dom0 instead of copying it there: it is detached on this
+   * page (byteLength 0) when `import` is called, as after postMessage with a transfer list,
+   * and a failed import leaves nothing of it. Without it, dom0 gets a copy and the page
+   * keeps its buffer. Nothing to do for a Blob or a File (dom0 reads those itself).
+   */
+  transfer?: boolean;
 }
 
 /** The storage pool (IndexedDB, in the dom0 worker): volumes, snapshots, clones. */
@@ -97,8 +104,9 @@ function callback<T>(fn: ((p: T) => void) | undefined): ((p: T) => void) | undef
 export function poolApi(dom0: Remote<Dom0Service>): PoolApi {
   return {
     import: async (name, source, opts = {}) => {
-      const { onProgress, ...volume } = opts;
-      return dom0.importImage(name, source, volume, callback(onProgress));
+      const { onProgress, transfer: handOver, ...volume } = opts;
+      const moved = handOver === true && Object.prototype.toString.call(source) === '[object ArrayBuffer]';
+      return dom0.importImage(name, moved ? transfer(source, [source as ArrayBuffer]) : source, volume, callback(onProgress));
     },
     create: async (name, sizeBytes, opts = {}) => dom0.createVolume(name, sizeBytes, opts),
     export: async (name) => dom0.exportVolume(name),

@@ -3,16 +3,18 @@
 //
 // Import pipeline: while slice k is being committed, slice k+1 is read from the source and
 // checksummed, so IndexedDB and the Blob reader overlap. Memory in flight is about two
-// slices (and the committing transaction's buffers). A Blob's slice is read with
+// slices of a Blob or SharedArrayBuffer (and the committing transaction's buffers); an
+// ArrayBuffer's slices are views of it, so its slices are bigger (ImportOptions). A Blob's slice is read with
 // arrayBuffer(), a fresh buffer each (a byte stream's BYOB reader into two buffers used in
 // turn was tried and taken out: docs/pool.md, "What limits the pool"); nothing else holds
 // it, so its commit does not checksum it again. An ArrayBuffer's slice is viewed in place,
 // lent by the caller, and checked again as its commit copies it out (write-path.ts
-// prepareBlocks), unless the caller says nothing else holds it (`sourceUnshared`: dom0,
-// whose buffer is postMessage's copy). A copy of our own would spare that check (about
+// prepareBlocks). A copy of our own would spare that check (about
 // 4 ms per 16 MiB) but its buffer's first touch costs more (about 9 ms per 16 MiB of page
 // faults here; an import of 64 MiB ran about 8 % slower with two such buffers used in
-// turn, docs/pool.md).
+// turn, docs/pool.md). A caller that does not need its buffer back hands it over instead
+// (`transfer`): the buffer is moved to the pool without a copy, and its slices are the
+// pool's own like a Blob's.
 import { InvalidArgumentError } from '../../shared/errors/pool-errors';
 import type { CreateVolumeOptions, DatasetInfo, DatasetRef } from './types';
 import { DEFAULT_BLOCK_BYTES } from './tree-math';
@@ -39,19 +41,30 @@ export interface ImportOptions {
   group?: string;
   /** Volume size; default the source's size. Must be ≥ the source's size. */
   sizeBytes?: number;
-  /** Commit after about this many bytes (rounded to whole blocks). Default 16 MiB. */
+  /**
+   * Commit after about this many bytes (rounded to whole blocks). Default 64 MiB for an
+   * ArrayBuffer (its slices are views of it: a bigger group costs no memory, and one commit
+   * of 64 MiB took about 0.8 of the time of four of 16 MiB here, docs/pool.md), 16 MiB for a
+   * Blob or a SharedArrayBuffer (each slice is read or copied into memory, two at a time).
+   */
   commitEveryBytes?: number;
   /**
-   * @internal An ArrayBuffer source that nothing else holds (dom0: the copy postMessage
-   * made of the page's buffer): its slices are the pool's own, not lent, so their commits
-   * do not check them again.
+   * Take an ArrayBuffer source over instead of borrowing it. It is transferred to the pool
+   * (`ArrayBuffer.prototype.transfer`: no copy) once the import has created its volume, and
+   * the caller's buffer is detached (byteLength 0) from then on, as after postMessage with a
+   * transfer list. Nothing else can then change its bytes, and each block is checksummed
+   * once instead of twice (a borrowed buffer's blocks are checked again at their commit).
+   * An import refused before it starts (bad options, a name in use) leaves the caller its
+   * buffer; one that fails later leaves nothing of it, so keep a copy or a Blob to retry.
+   * Nothing to do for a Blob (immutable already); refused for a SharedArrayBuffer, which
+   * cannot be transferred.
    */
-  sourceUnshared?: boolean;
+  transfer?: boolean;
 }
-// An ArrayBuffer source is read in place, not copied: it must not change until the import
-// resolves. A block changed after it was checksummed fails the commit of its slice (CommitError
-// caused by InvalidArgumentError) and the import is undone. A SharedArrayBuffer is copied, a
-// slice at a time as the import reaches it.
+// An ArrayBuffer source that is not transferred is borrowed: read in place, not copied, so
+// it must not change until the import resolves. A block changed after it was checksummed
+// fails the commit of its slice (CommitError caused by InvalidArgumentError) and the import
+// is undone. A SharedArrayBuffer is copied, a slice at a time as the import reaches it.
 
 export interface ImportProgress {
   /** Bytes of the source committed so far. */
@@ -60,13 +73,22 @@ export interface ImportProgress {
   txg: number;
 }
 
+/** Default `commitEveryBytes` of a Blob or SharedArrayBuffer source. */
 export const DEFAULT_COMMIT_EVERY_BYTES = 16 * 1024 * 1024;
+/** Default `commitEveryBytes` of an ArrayBuffer source. */
+export const DEFAULT_COMMIT_EVERY_BYTES_IN_PLACE = 64 * 1024 * 1024;
 
 /** Bytes [start, end) of a Blob, in a buffer of our own. */
 async function readSlice(blob: Blob, start: number, end: number): Promise<Uint8Array<ArrayBuffer>> {
   const bytes = new Uint8Array(await blob.slice(start, end).arrayBuffer());
   if (bytes.length !== end - start) throw new InvalidArgumentError(`the source ended after ${start + bytes.length} of ${end} bytes: it changed while it was read`);
   return bytes;
+}
+
+/** `buf`'s contents moved into a new ArrayBuffer, `buf` detached (no copy). */
+function transferred(buf: ArrayBuffer): ArrayBuffer {
+  // structuredClone with a transfer list does the same where transfer() is missing (Safari < 17.4).
+  return typeof buf.transfer === 'function' ? buf.transfer() : structuredClone(buf, { transfer: [buf] });
 }
 
 function afterMacrotask<T>(f: () => Promise<T>): Promise<T> {
@@ -89,6 +111,13 @@ export async function importVolume(
     const what = ArrayBuffer.isView(source) ? `a ${(source as ArrayBufferView).constructor.name} (wrap it: new Blob([view]))` : typeof source;
     throw new InvalidArgumentError(`an import source must be a Blob, a File or an ArrayBuffer, got ${what}`);
   }
+  if (tag === '[object ArrayBuffer]' && (source as ArrayBuffer).detached === true) {
+    throw new InvalidArgumentError('the ArrayBuffer source is detached (transferred away already): it has no bytes to import');
+  }
+  if (opts.transfer === true && tag === '[object SharedArrayBuffer]') {
+    throw new InvalidArgumentError('a SharedArrayBuffer cannot be transferred: import it without `transfer` (it is then copied a slice at a time)');
+  }
+  const own = opts.transfer === true && tag === '[object ArrayBuffer]';
   const total = blob ? (source as Blob).size : (source as ArrayBuffer).byteLength;
   const blockSize = opts.blockSize ?? DEFAULT_BLOCK_BYTES;
   const sizeBytes = opts.sizeBytes ?? total;
@@ -98,17 +127,22 @@ export async function importVolume(
     // NaN would make every slice empty: refused here rather than as a puzzling 0-byte write.
     throw new InvalidArgumentError(`commitEveryBytes must be a positive number, got ${opts.commitEveryBytes}`);
   }
-  const step = Math.max(blockSize, Math.floor((opts.commitEveryBytes ?? DEFAULT_COMMIT_EVERY_BYTES) / blockSize) * blockSize);
+  const every = opts.commitEveryBytes ?? (tag === '[object ArrayBuffer]' ? DEFAULT_COMMIT_EVERY_BYTES_IN_PLACE : DEFAULT_COMMIT_EVERY_BYTES);
+  const step = Math.max(blockSize, Math.floor(every / blockSize) * blockSize);
   // Incomplete until the commit of the last slice: a crash before it leaves no volume under
   // this name, and the next open frees what earlier slices committed.
   const info = await pool.beginVolume(opts.name, { sizeBytes, blockSize, ...(opts.group !== undefined ? { group: opts.group } : {}) });
+  // Taken only now: an import refused before it started (a name in use, a bad block size)
+  // leaves the caller its buffer.
+  const data: Blob | ArrayBuffer = own ? transferred(source as ArrayBuffer) : source;
 
   const prepare = async (start: number): Promise<PreparedBlocks> => {
     const end = Math.min(total, start + step);
-    const bytes = blob ? await readSlice(source as Blob, start, end) : new Uint8Array(source as ArrayBuffer, start, end - start);
-    // A Blob's slice is read into a buffer of our own; an ArrayBuffer is the caller's, and
-    // the import holds views of it until each slice commits (see ImportOptions).
-    const p = prepareBlocks(bytes, blockSize, { owned: true, private: blob || (opts.sourceUnshared === true && tag === '[object ArrayBuffer]') });
+    const bytes = blob ? await readSlice(data as Blob, start, end) : new Uint8Array(data as ArrayBuffer, start, end - start);
+    // A Blob's slice is read into a buffer of our own, a transferred ArrayBuffer is ours; a
+    // borrowed one is the caller's, and the import holds views of it until each slice
+    // commits (see ImportOptions).
+    const p = prepareBlocks(bytes, blockSize, { owned: true, private: blob || own });
     // A source that ends inside a block of a larger volume (sizeBytes > total): its last
     // block is zero-padded by prepareBlocks; stage it as the whole block (or up to the
     // volume's end), since the pool accepts a partial block only at the volume's end.

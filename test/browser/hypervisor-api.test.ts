@@ -51,6 +51,22 @@ for (const transport of ['zero-copy', 'copy'] as const) {
       expect(back.every((b, i) => b === src[i])).toBe(true);
     });
 
+    it('an ArrayBuffer imported with transfer is handed to dom0 without a copy: detached on the page, stored exactly', async () => {
+      const src = new Uint8Array(BS * 3);
+      crypto.getRandomValues(src);
+      const buf = src.slice().buffer;
+      const before = (await hv.pool.stats()).pool.counters;
+      const importing = hv.pool.import('moved3', buf, { blockSize: BS, transfer: true });
+      expect(buf.byteLength, 'detached as the call posts it').toBe(0);
+      await importing;
+      const after = (await hv.pool.stats()).pool.counters;
+      expect(after.blocksStored - before.blocksStored).toBe(3);
+      expect(after.blocksLent - before.blocksLent).toBe(0);
+      const back = new Uint8Array(await (await hv.pool.export('moved3')).arrayBuffer());
+      expect(back.length).toBe(src.length);
+      expect(back.every((b, i) => b === src[i])).toBe(true);
+    });
+
     it('pool errors cross from dom0 as their own classes, code and fields intact', async () => {
       const unknown = await rejection(hv.pool.snapshot('nope', 'nope@1'));
       expect(unknown).toBeInstanceOf(UnknownDatasetError);

@@ -6,7 +6,7 @@
 // at once; an import's source (ArrayBuffer or SharedArrayBuffer) may change while it runs
 // and every slice holds the bytes it was copied with.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ChecksumError, CommitError, InvalidArgumentError, Pool } from '../../host/pool';
+import { ChecksumError, CommitError, DatasetExistsError, InvalidArgumentError, Pool } from '../../host/pool';
 import { prepareBlocks } from '../../host/pool/write-path';
 import { importVolume, type VolumeStore } from '../../host/pool/import-export';
 import { deleteDatabase } from '../helpers/idb';
@@ -140,11 +140,11 @@ describe('staged blocks are views', () => {
     expect((await pool.fsck({ data: true })).ok).toBe(true);
   });
 
-  it('an ArrayBuffer the caller keeps is lent block by block and checked at each commit; a Blob and an unshared ArrayBuffer are not', async () => {
+  it('an ArrayBuffer the caller keeps is lent block by block and checked at each commit; a Blob and a transferred ArrayBuffer are not', async () => {
     const src = random(6 * BS);
-    const lentBy = async (source: Blob | ArrayBuffer, unshared = false): Promise<number> => {
+    const lentBy = async (source: Blob | ArrayBuffer, transfer = false): Promise<number> => {
       const pool = await freshPool();
-      await pool.importVolume(source, { name: 'v', blockSize: BS, commitEveryBytes: 2 * BS, ...(unshared ? { sourceUnshared: true } : {}) });
+      await pool.importVolume(source, { name: 'v', blockSize: BS, commitEveryBytes: 2 * BS, ...(transfer ? { transfer: true } : {}) });
       const out = new Uint8Array(await (await pool.exportVolume('v')).arrayBuffer());
       expect(out.every((b, i) => b === src[i])).toBe(true);
       return pool.stats().counters.blocksLent;
@@ -152,10 +152,50 @@ describe('staged blocks are views', () => {
     expect(await lentBy(src.slice().buffer)).toBe(6);
     expect(await lentBy(new Blob([src.slice()]))).toBe(0);
     expect(await lentBy(src.slice().buffer, true)).toBe(0);
-    // A SharedArrayBuffer is shared whatever its caller says: copied a slice at a time.
+    expect(await lentBy(new Blob([src.slice()]), true), 'transfer means nothing for a Blob').toBe(0);
+    // A SharedArrayBuffer is copied a slice at a time.
     const shared = new Uint8Array(new SharedArrayBuffer(src.length));
     shared.set(src);
-    expect(await lentBy(shared.buffer as unknown as ArrayBuffer, true)).toBe(0);
+    expect(await lentBy(shared.buffer as unknown as ArrayBuffer)).toBe(0);
+  });
+
+  it('a transferred ArrayBuffer is detached from its caller once the import starts, and changing a view of it afterwards cannot reach the volume', async () => {
+    const pool = await freshPool();
+    const src = random(6 * BS);
+    const buf = src.slice().buffer;
+    const view = new Uint8Array(buf);
+    const importing = pool.importVolume(buf, { name: 'v', blockSize: BS, commitEveryBytes: 2 * BS, transfer: true }, () => {
+      // A caller's old view is of a detached buffer: length 0, writes go nowhere.
+      view[9] = view[9]! ^ 1;
+    });
+    await importing;
+    expect(buf.detached).toBe(true);
+    expect(buf.byteLength).toBe(0);
+    expect(view.length).toBe(0);
+    const out = new Uint8Array(await (await pool.exportVolume('v')).arrayBuffer());
+    expect(out.length).toBe(src.length);
+    expect(out.every((b, i) => b === src[i])).toBe(true);
+    expect(pool.stats().counters.blocksLent).toBe(0);
+    expect((await pool.fsck({ data: true })).ok).toBe(true);
+  });
+
+  it('an import with transfer refused before it starts leaves the caller its buffer; bad transfers are refused with clear errors', async () => {
+    const pool = await freshPool();
+    await pool.importVolume(random(2 * BS).buffer, { name: 'taken', blockSize: BS });
+    const keep = random(2 * BS);
+    const buf = keep.slice().buffer;
+    await expect(pool.importVolume(buf, { name: 'taken', blockSize: BS, transfer: true })).rejects.toThrow(DatasetExistsError);
+    await expect(pool.importVolume(buf, { name: 'odd', blockSize: 3000, transfer: true })).rejects.toThrow(InvalidArgumentError);
+    await expect(pool.importVolume(buf, { name: 'small', sizeBytes: BS, blockSize: BS, transfer: true })).rejects.toThrow(InvalidArgumentError);
+    expect(buf.byteLength, 'still the caller\'s').toBe(2 * BS);
+    expect(new Uint8Array(buf).every((b, i) => b === keep[i])).toBe(true);
+
+    const shared = new SharedArrayBuffer(2 * BS);
+    await expect(pool.importVolume(shared as unknown as ArrayBuffer, { name: 's', blockSize: BS, transfer: true })).rejects.toThrow(/SharedArrayBuffer cannot be transferred/);
+    const gone = random(2 * BS).buffer;
+    gone.transfer();
+    await expect(pool.importVolume(gone, { name: 'd', blockSize: BS })).rejects.toThrow(/detached/);
+    expect(pool.list().map((d) => d.name)).toEqual(['taken']);
   });
 
   it('a mid-sized commit of an imported ArrayBuffer stores exactly its bytes (views into one source, many slices)', async () => {

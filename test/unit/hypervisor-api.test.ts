@@ -32,7 +32,7 @@ describe('the Hypervisor surface', () => {
 
   it('returns promises of plain values, and takes progress as a plain function', () => {
     expectTypeOf<PoolApi['import']>().parameter(2).toEqualTypeOf<
-      { blockSize?: number; group?: string; onProgress?: (p: ImportProgress) => void } | undefined
+      { blockSize?: number; group?: string; onProgress?: (p: ImportProgress) => void; transfer?: boolean } | undefined
     >();
     expectTypeOf<PoolApi['import']>().returns.toEqualTypeOf<Promise<DatasetInfo>>();
     expectTypeOf<NonNullable<Parameters<ArchiveApi['save']>[1]>['onProgress']>().toEqualTypeOf<((p: ArchiveProgress) => void) | undefined>();
