@@ -147,9 +147,8 @@ export async function poolRun(
 /**
  * The suite. Metrics (MB/s = 10^6 bytes/s; best of `reps` rounds, see docs/pool.md):
  *   pool_import_mb_s          importVolume from an in-memory ArrayBuffer (borrowed, not
- *                             transferred), 64 KiB blocks, its default commit size (64 MiB for
- *                             an ArrayBuffer: one commit), durability 'default' (what the raw
- *                             baseline uses)
+ *                             transferred), 64 KiB blocks, 16 MiB commits with durability
+ *                             'default' (what the raw baseline uses)
  *   pool_import_strict_mb_s   the same with the pool's own default, durability 'strict'
  *   pool_import_blob_mb_s     the same bytes as a Blob (how a File is imported), durability 'default'
  *   idb_raw_put_mb_s          raw puts of the same bytes, 64 KiB records, 1,024 per transaction

@@ -3,8 +3,7 @@
 //
 // Import pipeline: while slice k is being committed, slice k+1 is read from the source and
 // checksummed, so IndexedDB and the Blob reader overlap. Memory in flight is about two
-// slices of a Blob or SharedArrayBuffer (and the committing transaction's buffers); an
-// ArrayBuffer's slices are views of it, so its slices are bigger (ImportOptions). A Blob's slice is read with
+// slices (and the committing transaction's buffers). A Blob's slice is read with
 // arrayBuffer(), a fresh buffer each (a byte stream's BYOB reader into two buffers used in
 // turn was tried and taken out: docs/pool.md, "What limits the pool"); nothing else holds
 // it, so its commit does not checksum it again. An ArrayBuffer's slice is viewed in place,
@@ -41,12 +40,7 @@ export interface ImportOptions {
   group?: string;
   /** Volume size; default the source's size. Must be ≥ the source's size. */
   sizeBytes?: number;
-  /**
-   * Commit after about this many bytes (rounded to whole blocks). Default 64 MiB for an
-   * ArrayBuffer (its slices are views of it: a bigger group costs no memory, and one commit
-   * of 64 MiB took about 0.8 of the time of four of 16 MiB here, docs/pool.md), 16 MiB for a
-   * Blob or a SharedArrayBuffer (each slice is read or copied into memory, two at a time).
-   */
+  /** Commit after about this many bytes (rounded to whole blocks). Default 16 MiB. */
   commitEveryBytes?: number;
   /**
    * Take an ArrayBuffer source over instead of borrowing it. It is transferred to the pool
@@ -73,10 +67,7 @@ export interface ImportProgress {
   txg: number;
 }
 
-/** Default `commitEveryBytes` of a Blob or SharedArrayBuffer source. */
 export const DEFAULT_COMMIT_EVERY_BYTES = 16 * 1024 * 1024;
-/** Default `commitEveryBytes` of an ArrayBuffer source. */
-export const DEFAULT_COMMIT_EVERY_BYTES_IN_PLACE = 64 * 1024 * 1024;
 
 /** Bytes [start, end) of a Blob, in a buffer of our own. */
 async function readSlice(blob: Blob, start: number, end: number): Promise<Uint8Array<ArrayBuffer>> {
@@ -127,8 +118,7 @@ export async function importVolume(
     // NaN would make every slice empty: refused here rather than as a puzzling 0-byte write.
     throw new InvalidArgumentError(`commitEveryBytes must be a positive number, got ${opts.commitEveryBytes}`);
   }
-  const every = opts.commitEveryBytes ?? (tag === '[object ArrayBuffer]' ? DEFAULT_COMMIT_EVERY_BYTES_IN_PLACE : DEFAULT_COMMIT_EVERY_BYTES);
-  const step = Math.max(blockSize, Math.floor(every / blockSize) * blockSize);
+  const step = Math.max(blockSize, Math.floor((opts.commitEveryBytes ?? DEFAULT_COMMIT_EVERY_BYTES) / blockSize) * blockSize);
   // Incomplete until the commit of the last slice: a crash before it leaves no volume under
   // this name, and the next open frees what earlier slices committed.
   const info = await pool.beginVolume(opts.name, { sizeBytes, blockSize, ...(opts.group !== undefined ? { group: opts.group } : {}) });

@@ -33,7 +33,7 @@ export { deletePool, type DeleteOutcome } from './delete-pool';
 export { opfsRegistry, directoryRegistry, type PoolRegistry, type RegistryAnswer } from './registry';
 export type { BlockRef, CloneOptions, CreateVolumeOptions, DatasetInfo, DatasetRef, PoolOptions, PoolStats } from './types';
 export type { ImportOptions, ImportProgress } from './import-export';
-export { DEFAULT_COMMIT_EVERY_BYTES, DEFAULT_COMMIT_EVERY_BYTES_IN_PLACE } from './import-export';
+export { DEFAULT_COMMIT_EVERY_BYTES } from './import-export';
 export type { FsckReport } from './fsck';
 export type { CommitHooks, Durability } from './commit';
 export type { DatasetKind } from './schema';

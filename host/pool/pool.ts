@@ -527,8 +527,7 @@ export class Pool {
 
   /**
    * Create volume `opts.name` from a Blob/File/ArrayBuffer, streamed: slices are checksummed
-   * ahead and committed every `commitEveryBytes` (default 64 MiB for an ArrayBuffer, 16 MiB
-   * for a Blob or SharedArrayBuffer: ImportOptions); `onProgress` after each
+   * ahead and committed every `commitEveryBytes` (default 16 MiB); `onProgress` after each
    * commit. On failure the partial volume is destroyed and the error rethrown.
    */
   importVolume(source: Blob | ArrayBuffer, opts: ImportOptions, onProgress?: (p: ImportProgress) => void): Promise<DatasetInfo> {

@@ -40,20 +40,6 @@ afterEach(async () => {
 });
 
 describe('pool import/export', () => {
-  it('commits an ArrayBuffer every 64 MiB by default (its slices are views) and a Blob every 16 MiB (its slices are read into memory)', async () => {
-    // All zero: every block is a hole, so the commits write no data and the test stays quick.
-    const bytes = 20 * 1024 * 1024;
-    const commitsOf = async (source: Blob | ArrayBuffer): Promise<number[]> => {
-      const pool = await freshPool();
-      const done: number[] = [];
-      await pool.importVolume(source, { name: 'v' }, (p) => done.push(p.bytesDone));
-      expect(pool.info('v').sizeBytes).toBe(bytes);
-      return done;
-    };
-    expect(await commitsOf(new ArrayBuffer(bytes))).toEqual([bytes]);
-    expect(await commitsOf(new Blob([new Uint8Array(bytes)]))).toEqual([16 * 1024 * 1024, bytes]);
-  });
-
   it('imports a File in bounded commits with progress and exports identical bytes', async () => {
     const pool = await freshPool();
     const bs = 16384;
