@@ -112,14 +112,14 @@ export interface PoolRunResult {
 export async function poolRun(
   bytes: Uint8Array,
   blockSize: number,
-  opts: { durability?: Durability; commitEveryBytes?: number; source?: 'blob' | 'arraybuffer'; readsInFlight?: number } = {},
+  opts: { durability?: Durability; commitEveryBytes?: number; source?: 'blob' | 'arraybuffer'; readsInFlight?: number; transfer?: boolean } = {},
 ): Promise<PoolRunResult> {
   const name = `bench-pool-${crypto.randomUUID()}`;
   const source: Blob | ArrayBuffer = opts.source === 'blob' ? new Blob([bytes as BlobPart]) : (bytes.slice().buffer as ArrayBuffer);
   let pool = await Pool.open(name, { ...(opts.durability ? { durability: opts.durability } : {}) });
   try {
     const t0 = performance.now();
-    await pool.importVolume(source, { name: 'v', blockSize, ...(opts.commitEveryBytes ? { commitEveryBytes: opts.commitEveryBytes } : {}) });
+    await pool.importVolume(source, { name: 'v', blockSize, ...(opts.commitEveryBytes ? { commitEveryBytes: opts.commitEveryBytes } : {}), ...(opts.transfer ? { transfer: true } : {}) });
     const importMs = performance.now() - t0;
     pool.close();
     const t1 = performance.now();
@@ -146,10 +146,13 @@ export async function poolRun(
 
 /**
  * The suite. Metrics (MB/s = 10^6 bytes/s; best of `reps` rounds, see docs/pool.md):
- *   pool_import_mb_s          importVolume from an in-memory ArrayBuffer (borrowed, not
- *                             transferred), 64 KiB blocks, 16 MiB commits with durability
- *                             'default' (what the raw baseline uses)
- *   pool_import_strict_mb_s   the same with the pool's own default, durability 'strict'
+ *   pool_import_mb_s          importVolume from an in-memory ArrayBuffer handed over
+ *                             (`transfer: true`, as dom0 imports every ArrayBuffer), 64 KiB
+ *                             blocks, 16 MiB commits with durability 'default' (what the raw
+ *                             baseline uses)
+ *   pool_import_borrowed_mb_s the same from an ArrayBuffer its caller keeps (borrowed: each
+ *                             block checksummed again at its commit)
+ *   pool_import_strict_mb_s   as pool_import_mb_s with the pool's own default, durability 'strict'
  *   pool_import_blob_mb_s     the same bytes as a Blob (how a File is imported), durability 'default'
  *   idb_raw_put_mb_s          raw puts of the same bytes, 64 KiB records, 1,024 per transaction
  *   pool_cold_read_mb_s       reopen, then readBlocks of every block in 1,024-block batches,
@@ -167,6 +170,8 @@ export async function poolRun(
  *   pool_import_vs_raw_from_buffer  as pool_import_vs_raw, with each raw round's slicing
  *                             added to its put time: the raw importer starting from the
  *                             same ArrayBuffer the pool starts from (reported, no target)
+ *   pool_import_borrowed_vs_raw  as pool_import_vs_raw for the borrowed import (its rounds
+ *                             are not next to raw's: reported, no target)
  */
 export async function run(opts: { quick: boolean; log?: (line: string) => void }): Promise<Metrics> {
   const volumeBytes = (opts.quick ? 16 : 64) * 1024 * 1024;
@@ -177,6 +182,7 @@ export async function run(opts: { quick: boolean; log?: (line: string) => void }
   const pool: PoolRunResult[] = [];
   const strict: PoolRunResult[] = [];
   const fromBlob: PoolRunResult[] = [];
+  const borrowed: PoolRunResult[] = [];
   // Warm-up (JIT, IndexedDB backend start-up), not reported. It ends with raw puts of the
   // full volume: a phase runs slower after a full-size phase than after a small one (what
   // the previous phase leaves the browser and the disk to finish): after a 4 MiB warm-up
@@ -188,21 +194,23 @@ export async function run(opts: { quick: boolean; log?: (line: string) => void }
   // Rounds interleave raw and pool so that load from elsewhere hits both alike.
   const phases: (() => Promise<void>)[] = [
     async () => void raw.push(await rawRun(bytes, 'default')),
-    async () => void pool.push(await poolRun(bytes, 65536, { durability: 'default' })),
-    async () => void strict.push(await poolRun(bytes, 65536, { durability: 'strict' })),
+    async () => void pool.push(await poolRun(bytes, 65536, { durability: 'default', transfer: true })),
+    async () => void strict.push(await poolRun(bytes, 65536, { durability: 'strict', transfer: true })),
     async () => void fromBlob.push(await poolRun(bytes, 65536, { durability: 'default', source: 'blob' })),
+    async () => void borrowed.push(await poolRun(bytes, 65536, { durability: 'default' })),
   ];
   for (let i = 0; i < reps; i++) {
     const rawFirst = i % 2 === 0;
     for (const phase of rawFirst ? phases : [...phases].reverse()) await phase();
     const ratio = raw[i]!.putMs / pool[i]!.importMs;
-    opts.log?.(`pool round ${i + 1} (${rawFirst ? 'raw first' : 'raw last'}): raw put ${raw[i]!.putMs.toFixed(0)} ms (its slicing ${raw[i]!.sliceMs.toFixed(0)} ms, untimed), import ${pool[i]!.importMs.toFixed(0)} ms, ratio ${ratio.toFixed(3)}`);
+    opts.log?.(`pool round ${i + 1} (${rawFirst ? 'raw first' : 'raw last'}): raw put ${raw[i]!.putMs.toFixed(0)} ms (its slicing ${raw[i]!.sliceMs.toFixed(0)} ms, untimed), import ${pool[i]!.importMs.toFixed(0)} ms, ratio ${ratio.toFixed(3)} (borrowed ${borrowed[i]!.importMs.toFixed(0)} ms)`);
   }
   const best = (ms: number[]): number => mbps(volumeBytes, Math.min(...ms));
   const m: Metrics = {
     pool_import_mb_s: { value: best(pool.map((r) => r.importMs)), unit: 'MB/s' },
     pool_import_strict_mb_s: { value: best(strict.map((r) => r.importMs)), unit: 'MB/s' },
     pool_import_blob_mb_s: { value: best(fromBlob.map((r) => r.importMs)), unit: 'MB/s' },
+    pool_import_borrowed_mb_s: { value: best(borrowed.map((r) => r.importMs)), unit: 'MB/s' },
     idb_raw_put_mb_s: { value: best(raw.map((r) => r.putMs)), unit: 'MB/s' },
     // Durability does not touch reads: both pool rounds count.
     pool_cold_read_mb_s: { value: best([...pool, ...strict].map((r) => r.readMs)), unit: 'MB/s' },
@@ -215,10 +223,11 @@ export async function run(opts: { quick: boolean; log?: (line: string) => void }
   // taken from different rounds, moved the ratio by ±0.15 between runs of one build
   // (docs/pool.md, "Import, what is left of the gap"); summing a pair's two rounds cancels a
   // drift that is steady across them. The ratio of the bests stays beside it.
-  // `rawMs` of a raw round: its put, or its put and the cutting of its records.
-  const paired = (rawMs: (r: (typeof raw)[number]) => number): number[] => {
+  // `rawMs` of a raw round: its put, or its put and the cutting of its records; `of` the
+  // import rounds it is paired with.
+  const paired = (rawMs: (r: (typeof raw)[number]) => number, of: PoolRunResult[] = pool): number[] => {
     const out: number[] = [];
-    for (let i = 0; i + 1 < reps; i += 2) out.push((rawMs(raw[i]!) + rawMs(raw[i + 1]!)) / (pool[i]!.importMs + pool[i + 1]!.importMs));
+    for (let i = 0; i + 1 < reps; i += 2) out.push((rawMs(raw[i]!) + rawMs(raw[i + 1]!)) / (of[i]!.importMs + of[i + 1]!.importMs));
     return out;
   };
   const pairs = paired((r) => r.putMs);
@@ -226,6 +235,7 @@ export async function run(opts: { quick: boolean; log?: (line: string) => void }
   const roundRatios = (parity: 0 | 1): number[] => pool.flatMap((r, i) => (i % 2 === parity ? [raw[i]!.putMs / r.importMs] : []));
   m.pool_import_vs_raw = { value: median(pairs), unit: 'ratio' };
   m.pool_import_vs_raw_from_buffer = { value: median(paired((r) => r.putMs + r.sliceMs)), unit: 'ratio' };
+  m.pool_import_borrowed_vs_raw = { value: median(paired((r) => r.putMs, borrowed)), unit: 'ratio' };
   m.idb_raw_slice_ms = { value: median(raw.map((r) => r.sliceMs)), unit: 'ms' };
   m.pool_import_vs_raw_raw_first = { value: median(roundRatios(0)), unit: 'ratio' };
   m.pool_import_vs_raw_raw_last = { value: median(roundRatios(1)), unit: 'ratio' };
