@@ -122,9 +122,7 @@ export async function importVolume(
   // Incomplete until the commit of the last slice: a crash before it leaves no volume under
   // this name, and the next open frees what earlier slices committed.
   const info = await pool.beginVolume(opts.name, { sizeBytes, blockSize, ...(opts.group !== undefined ? { group: opts.group } : {}) });
-  // Taken only now: an import refused before it started (a name in use, a bad block size)
-  // leaves the caller its buffer.
-  const data: Blob | ArrayBuffer = own ? transferred(source as ArrayBuffer) : source;
+  let data: Blob | ArrayBuffer = source;
 
   const prepare = async (start: number): Promise<PreparedBlocks> => {
     const end = Math.min(total, start + step);
@@ -141,6 +139,15 @@ export async function importVolume(
   };
 
   try {
+    if (own) {
+      // Taken only now: an import refused before it started (a name in use, a bad block
+      // size) leaves the caller its buffer. Checked again: the caller had it until now.
+      const buf = source as ArrayBuffer;
+      if (buf.detached === true || buf.byteLength !== total) {
+        throw new InvalidArgumentError(`the ArrayBuffer source changed before the import took it over (${buf.detached === true ? 'detached' : `${buf.byteLength} bytes, not ${total}`})`);
+      }
+      data = transferred(buf);
+    }
     let p: PreparedBlocks | null = await prepare(0);
     for (let start = 0; p; start += step) {
       await pool.stagePreparedBlocks(info.id, start / blockSize, p);

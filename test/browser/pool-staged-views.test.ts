@@ -196,6 +196,18 @@ describe('staged blocks are views', () => {
     gone.transfer();
     await expect(pool.importVolume(gone, { name: 'd', blockSize: BS })).rejects.toThrow(/detached/);
     expect(pool.list().map((d) => d.name)).toEqual(['taken']);
+
+    // Taken away by its caller after the call, before the import took it over: refused by
+    // name, and the volume the import had begun is gone.
+    const racing = random(2 * BS).buffer;
+    const importing = pool.importVolume(racing, { name: 'raced', blockSize: BS, transfer: true });
+    racing.transfer();
+    const err = await importing.then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    expect((err as Error).message).toMatch(/changed before the import took it over \(detached\)/);
+    expect(pool.list().map((d) => d.name)).toEqual(['taken']);
+    await pool.importVolume(random(BS).buffer, { name: 'raced', blockSize: BS, transfer: true });
+    expect((await pool.fsck({ data: true })).ok).toBe(true);
   });
 
   it('a mid-sized commit of an imported ArrayBuffer stores exactly its bytes (views into one source, many slices)', async () => {
