@@ -232,9 +232,11 @@ export class Dom0Service {
    * per 64 MiB on this thread, which also serves the rings). A SharedArrayBuffer stays
    * shared and is copied a slice at a time, as always.
    */
-  async importImage(name: string, source: Blob | ArrayBuffer, opts: { blockSize?: number; group?: string }, onProgress?: (p: ImportProgress) => void): Promise<DatasetInfo> {
+  async importImage(name: string, source: Blob | ArrayBuffer, opts: { blockSize?: number; group?: string; transfer?: boolean }, onProgress?: (p: ImportProgress) => void): Promise<DatasetInfo> {
     const pool = this.mustPool();
     const own = Object.prototype.toString.call(source) === '[object ArrayBuffer]';
+    // The page's `transfer` for anything but an ArrayBuffer (a SharedArrayBuffer) is passed
+    // on, so the pool refuses it with its own error.
     return pool.importVolume(source, { name, ...opts, ...(own ? { transfer: true } : {}) }, onProgress);
   }
 

@@ -29,7 +29,8 @@ export interface ImportVolumeOptions extends VolumeOptions {
    * Hand an ArrayBuffer source to dom0 instead of copying it there: it is detached on this
    * page (byteLength 0) when `import` is called, as after postMessage with a transfer list,
    * and a failed import leaves nothing of it. Without it, dom0 gets a copy and the page
-   * keeps its buffer. Nothing to do for a Blob or a File (dom0 reads those itself).
+   * keeps its buffer. Nothing to do for a Blob or a File (dom0 reads those itself); refused
+   * for a SharedArrayBuffer (InvalidArgumentError), which cannot move.
    */
   transfer?: boolean;
 }
@@ -106,7 +107,9 @@ export function poolApi(dom0: Remote<Dom0Service>): PoolApi {
     import: async (name, source, opts = {}) => {
       const { onProgress, transfer: handOver, ...volume } = opts;
       const moved = handOver === true && Object.prototype.toString.call(source) === '[object ArrayBuffer]';
-      return dom0.importImage(name, moved ? transfer(source, [source as ArrayBuffer]) : source, volume, callback(onProgress));
+      // Anything else asked to move goes to dom0 with the flag, and the pool says why it cannot.
+      const asked = handOver === true && !moved ? { ...volume, transfer: true } : volume;
+      return dom0.importImage(name, moved ? transfer(source, [source as ArrayBuffer]) : source, asked, callback(onProgress));
     },
     create: async (name, sizeBytes, opts = {}) => dom0.createVolume(name, sizeBytes, opts),
     export: async (name) => dom0.exportVolume(name),

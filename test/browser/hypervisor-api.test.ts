@@ -4,7 +4,7 @@
 // functions.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Hypervisor } from '../../host/page/hypervisor';
-import { DatasetExistsError, HasClonesError, PoolError, UnknownDatasetError } from '../../shared/errors/pool-errors';
+import { DatasetExistsError, HasClonesError, InvalidArgumentError, PoolError, UnknownDatasetError } from '../../shared/errors/pool-errors';
 import { BlockDeviceError } from '../../shared/errors/device-errors';
 import { Status } from '../../shared/protocol';
 import type { ProbeGuestApi } from './fixtures/guests/probe-guest';
@@ -65,6 +65,11 @@ for (const transport of ['zero-copy', 'copy'] as const) {
       const back = new Uint8Array(await (await hv.pool.export('moved3')).arrayBuffer());
       expect(back.length).toBe(src.length);
       expect(back.every((b, i) => b === src[i])).toBe(true);
+      // A SharedArrayBuffer cannot move: refused as the pool refuses it, nothing imported.
+      const refused = await rejection(hv.pool.import('shared-moved', new SharedArrayBuffer(BS) as unknown as ArrayBuffer, { blockSize: BS, transfer: true }));
+      expect(refused).toBeInstanceOf(InvalidArgumentError);
+      expect((refused as Error).message).toMatch(/SharedArrayBuffer cannot be transferred/);
+      expect((await hv.pool.list()).map((d) => d.name)).not.toContain('shared-moved');
     });
 
     it('pool errors cross from dom0 as their own classes, code and fields intact', async () => {
