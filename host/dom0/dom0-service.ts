@@ -17,6 +17,7 @@ import { PoolBlockStore } from './pool-block-store';
 import { RingPort } from './ring-port';
 import { NAP_HOLD_MS, RingScheduler } from './ring-scheduler';
 import { growableShared } from '../../shared/growable';
+import { isArrayBuffer } from '../../shared/buffer-kind';
 import { CopyPort } from './copy-port';
 import { Dom0Reliability, type StartMirrorOptions } from './dom0-reliability';
 import type { IntegrityCounters, ScrubReport } from './integrity';
@@ -228,16 +229,15 @@ export class Dom0Service {
    * Reached only over postMessage (dom0-worker.ts exposes this service), so an ArrayBuffer
    * here is this worker's own: the structured clone's copy of the page's, or the page's
    * buffer itself when it was transferred. Nothing else holds it, so the pool takes it over
-   * (`transfer`) and does not checksum its blocks a second time at each commit (about 15 ms
-   * per 64 MiB on this thread, which also serves the rings). A SharedArrayBuffer stays
+   * (`transfer`) and does not checksum its blocks a second time at each commit (15–35 ms
+   * per 64 MiB on this thread, which also serves the rings: docs/pool.md). A SharedArrayBuffer stays
    * shared and is copied a slice at a time, as always.
    */
   async importImage(name: string, source: Blob | ArrayBuffer, opts: { blockSize?: number; group?: string; transfer?: boolean }, onProgress?: (p: ImportProgress) => void): Promise<DatasetInfo> {
     const pool = this.mustPool();
-    const own = Object.prototype.toString.call(source) === '[object ArrayBuffer]';
-    // The page's `transfer` for anything but an ArrayBuffer (a SharedArrayBuffer) is passed
-    // on, so the pool refuses it with its own error.
-    return pool.importVolume(source, { name, ...opts, ...(own ? { transfer: true } : {}) }, onProgress);
+    // The page's `transfer` for anything else (a SharedArrayBuffer) is passed on, so the
+    // pool refuses it with its own error.
+    return pool.importVolume(source, { name, ...opts, ...(isArrayBuffer(source) ? { transfer: true } : {}) }, onProgress);
   }
 
   async createVolume(name: string, sizeBytes: number, opts: { blockSize?: number; group?: string } = {}): Promise<DatasetInfo> {

@@ -7,6 +7,7 @@
 //   await hv.pool.import('image', file, { blockSize: 65536, onProgress: (p) => show(p) });
 //   await hv.pool.snapshot('image', 'image@base');
 import { proxy, transfer, type Remote } from 'comlink';
+import { isArrayBuffer } from '../../shared/buffer-kind';
 import type { DatasetInfo, FsckReport, ImportProgress } from '../pool';
 import type { ArchiveServiceStats } from '../archive/archive-service';
 import type { ArchiveProgress, PoolArchiveReport, PoolRestoreReport, RestoreProgress } from '../archive/pool-archive';
@@ -105,11 +106,10 @@ function callback<T>(fn: ((p: T) => void) | undefined): ((p: T) => void) | undef
 export function poolApi(dom0: Remote<Dom0Service>): PoolApi {
   return {
     import: async (name, source, opts = {}) => {
-      const { onProgress, transfer: handOver, ...volume } = opts;
-      const moved = handOver === true && Object.prototype.toString.call(source) === '[object ArrayBuffer]';
-      // Anything else asked to move goes to dom0 with the flag, and the pool says why it cannot.
-      const asked = handOver === true && !moved ? { ...volume, transfer: true } : volume;
-      return dom0.importImage(name, moved ? transfer(source, [source as ArrayBuffer]) : source, asked, callback(onProgress));
+      // `transfer` goes on to dom0 too: for what cannot move (a SharedArrayBuffer) the pool says why.
+      const { onProgress, ...volume } = opts;
+      const moved = volume.transfer === true && isArrayBuffer(source);
+      return dom0.importImage(name, moved ? transfer(source, [source]) : source, volume, callback(onProgress));
     },
     create: async (name, sizeBytes, opts = {}) => dom0.createVolume(name, sizeBytes, opts),
     export: async (name) => dom0.exportVolume(name),

@@ -15,6 +15,7 @@
 // (`transfer`): the buffer is moved to the pool without a copy, and its slices are the
 // pool's own like a Blob's.
 import { InvalidArgumentError } from '../../shared/errors/pool-errors';
+import { isArrayBuffer, isSharedArrayBuffer } from '../../shared/buffer-kind';
 import type { CreateVolumeOptions, DatasetInfo, DatasetRef } from './types';
 import { DEFAULT_BLOCK_BYTES } from './tree-math';
 import { prepareBlocks, type PreparedBlocks } from './write-path';
@@ -98,17 +99,17 @@ export async function importVolume(
   // By tag, not instanceof: a Blob or an ArrayBuffer made in another realm (a frame) is still one.
   const tag = Object.prototype.toString.call(source);
   const blob = source instanceof Blob || tag === '[object Blob]' || tag === '[object File]';
-  if (!blob && tag !== '[object ArrayBuffer]' && tag !== '[object SharedArrayBuffer]') {
+  if (!blob && !isArrayBuffer(source) && !isSharedArrayBuffer(source)) {
     const what = ArrayBuffer.isView(source) ? `a ${(source as ArrayBufferView).constructor.name} (wrap it: new Blob([view]))` : typeof source;
     throw new InvalidArgumentError(`an import source must be a Blob, a File or an ArrayBuffer, got ${what}`);
   }
-  if (tag === '[object ArrayBuffer]' && (source as ArrayBuffer).detached === true) {
+  if (isArrayBuffer(source) && source.detached === true) {
     throw new InvalidArgumentError('the ArrayBuffer source is detached (transferred away already): it has no bytes to import');
   }
-  if (opts.transfer === true && tag === '[object SharedArrayBuffer]') {
+  if (opts.transfer === true && isSharedArrayBuffer(source)) {
     throw new InvalidArgumentError('a SharedArrayBuffer cannot be transferred: import it without `transfer` (it is then copied a slice at a time)');
   }
-  const own = opts.transfer === true && tag === '[object ArrayBuffer]';
+  const own = opts.transfer === true && isArrayBuffer(source);
   const total = blob ? (source as Blob).size : (source as ArrayBuffer).byteLength;
   const blockSize = opts.blockSize ?? DEFAULT_BLOCK_BYTES;
   const sizeBytes = opts.sizeBytes ?? total;

@@ -17,6 +17,7 @@
 // serialise the view's whole underlying buffer, and a fresh ArrayBuffer per block cost the
 // import about a fifth of its time in page faults (docs/pool.md, "What limits the pool").
 import { bytesEqual, chunkChecksum, isAllZero } from './hash';
+import { isArrayBuffer } from '../../shared/buffer-kind';
 import { setBlock } from './block-tree';
 import { dedupKey, type PoolState } from './state';
 import type { ChunkRecord, DatasetRecord } from './schema';
@@ -63,8 +64,7 @@ export interface WriteCounters {
 export function prepareBlocks(bytes: Uint8Array, blockSize: number, opts: { owned?: boolean; private?: boolean } = {}): PreparedBlocks {
   const n = Math.ceil(bytes.length / blockSize);
   let lent = opts.owned === true && opts.private !== true;
-  // By tag: an ArrayBuffer made in another realm (a frame) is one too.
-  if (!opts.owned || Object.prototype.toString.call(bytes.buffer) !== '[object ArrayBuffer]') {
+  if (!opts.owned || !isArrayBuffer(bytes.buffer)) {
     bytes = bytes.slice();
     lent = false;
   }
