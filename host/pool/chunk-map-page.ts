@@ -20,6 +20,7 @@ export function encodePage(page: number, get: (id: number) => ChunkRecord | unde
     hasCheck: new Uint8Array(CHUNK_PAGE_SLOTS),
     metaslab: new Uint32Array(CHUNK_PAGE_SLOTS),
     offset: new Float64Array(CHUNK_PAGE_SLOTS),
+    extent: new Float64Array(CHUNK_PAGE_SLOTS),
     size: new Uint32Array(CHUNK_PAGE_SLOTS),
     refcount: new Uint32Array(CHUNK_PAGE_SLOTS),
     birthTxg: new Float64Array(CHUNK_PAGE_SLOTS),
@@ -40,6 +41,7 @@ export function encodePage(page: number, get: (id: number) => ChunkRecord | unde
     }
     rec.metaslab[s] = c.metaslab;
     rec.offset[s] = c.offset;
+    rec.extent![s] = c.extent;
     rec.size[s] = c.size;
     rec.refcount[s] = c.refcount;
     rec.birthTxg[s] = c.birthTxg;
@@ -61,6 +63,8 @@ export function decodePage(rec: ChunkPageRecord): ChunkRecord[] {
       check: rec.check && rec.hasCheck?.[s] === 1 ? rec.check.slice(s * CHECK_BYTES, (s + 1) * CHECK_BYTES) : null,
       metaslab: rec.metaslab[s]!,
       offset: rec.offset[s]!,
+      // A page older than format 4 has no extent column: every chunk on it is its own record.
+      extent: rec.extent ? rec.extent[s]! : rec.offset[s]!,
       size: rec.size[s]!,
       refcount: rec.refcount[s]!,
       birthTxg: rec.birthTxg[s]!,

@@ -11,8 +11,8 @@ import { unwrap } from 'idb';
 import { CommitError, InvalidArgumentError, PoolFullError } from '../../shared/errors/pool-errors';
 import { bytesEqual, chunkChecksum } from './hash';
 import { encodePage, pageOf } from './chunk-map-page';
-import { FORMAT_VERSION, type PhysKey, type PoolDB, type PoolStoreName } from './schema';
-import type { PoolState } from './state';
+import { FORMAT_VERSION, type PoolDB, type PoolStoreName } from './schema';
+import type { PoolState, StagedData, StagedPart } from './state';
 
 export type Durability = 'strict' | 'relaxed' | 'default';
 
@@ -33,23 +33,28 @@ function done(tx: IDBTransaction): Promise<void> {
 }
 
 /**
- * The one buffer each block is copied through on its way into IndexedDB. put() clones its
- * value before it returns, so the buffer is free again at once; a fresh ArrayBuffer per
- * block cost a 64 MiB import about 0.4 s of page faults (docs/pool.md). The copy is also
- * where a lent block (a view of a caller's bytes, write-path.ts prepareBlocks) is checked
- * against the read checksum it was staged with: bytes changed since they were checksummed
- * must not be stored under the old checksum. The pool's own bytes carry no `check`.
+ * The buffer each extent's chunks are copied into on their way into IndexedDB, used again
+ * for the next extent of the same size. put() clones its value before it returns, so the
+ * buffer is free again at once; a fresh ArrayBuffer per block cost a 64 MiB import about
+ * 0.4 s of page faults (docs/pool.md). The copy is also where a lent block (a view of a
+ * caller's bytes, write-path.ts prepareBlocks) is checked against the read checksum it
+ * was staged with: bytes changed since they were checksummed must not be stored under the
+ * old checksum. The pool's own bytes carry no `check`.
  */
 class Scratch {
   private buf = new Uint8Array(0);
 
-  copyChecked(bytes: Uint8Array, check: Uint8Array | undefined, key: PhysKey): ArrayBuffer {
-    if (this.buf.length !== bytes.length) this.buf = new Uint8Array(bytes.length);
-    this.buf.set(bytes);
-    if (check && !bytesEqual(chunkChecksum(this.buf), check)) {
-      throw new InvalidArgumentError(
-        `the block stored at ${key.join(':')} changed after it was checksummed: bytes lent to a write were modified before its commit`,
-      );
+  copyChecked(d: StagedData & { parts: StagedPart[] }): ArrayBuffer {
+    if (this.buf.length !== d.bytes) this.buf = new Uint8Array(d.bytes);
+    const start = d.key[1];
+    for (const p of d.parts) {
+      const at = p.offset - start;
+      this.buf.set(p.bytes, at);
+      if (p.check && !bytesEqual(chunkChecksum(this.buf.subarray(at, at + p.bytes.length)), p.check)) {
+        throw new InvalidArgumentError(
+          `the block stored at ${d.key[0]}:${p.offset} changed after it was checksummed: bytes lent to a write were modified before its commit`,
+        );
+      }
     }
     return this.buf.buffer;
   }
@@ -113,7 +118,7 @@ export async function writeTxg(
       const records = [...state.data.values()];
       for (let i = 0; i < records.length; i++) {
         const d = records[i]!;
-        if (d.bytes) data.put(scratch.copyChecked(d.bytes, d.check, d.key), d.key);
+        if (d.parts) data.put(scratch.copyChecked(d as StagedData & { parts: StagedPart[] }), d.key);
         else data.delete(d.key);
         if (between && i % REQUESTS_BETWEEN_YIELDS === REQUESTS_BETWEEN_YIELDS - 1) between();
       }

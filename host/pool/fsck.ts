@@ -6,7 +6,7 @@ import { walkNodes } from './block-tree';
 import { readChunkRecords } from './reader';
 import type { IDBPDatabase } from 'idb';
 import type { ChunkRecord, PoolDB } from './schema';
-import { dedupKey, type PoolState } from './state';
+import { dedupKey, physKeyString, type PoolState } from './state';
 
 export interface FsckReport {
   ok: boolean;
@@ -66,6 +66,17 @@ export function checkMetadata(state: PoolState): { problems: string[]; nodes: nu
   }
   for (const c of all) if (!c.check && !c.hash) problems.push(`chunk ${c.id} has neither a read checksum nor a hash`);
   for (const id of chunkRefs.keys()) if (!state.chunks.has(id)) problems.push(`chunk ${id} referenced but missing`);
+  // Each extent's live count (what decides when its record is deleted) against a recount.
+  const perExtent = new Map<string, number>();
+  for (const c of all) {
+    if (c.extent > c.offset) problems.push(`chunk ${c.id}: its extent starts at ${c.extent}, after the chunk (${c.offset})`);
+    const k = physKeyString(c.metaslab, c.extent);
+    perExtent.set(k, (perExtent.get(k) ?? 0) + 1);
+  }
+  for (const [k, n] of state.extents.entries()) {
+    if (perExtent.get(k) !== n) problems.push(`extent ${k}: counts ${n} live chunks, holds ${perExtent.get(k) ?? 0}`);
+  }
+  for (const [k, n] of perExtent) if (!state.extents.has(k)) problems.push(`extent ${k}: holds ${n} live chunks, counted none`);
   for (const m of state.metaslabs.values()) {
     const l = live.get(m.id) ?? { bytes: 0, chunks: 0 };
     if (m.liveBytes !== l.bytes || m.liveChunks !== l.chunks) {
@@ -80,6 +91,13 @@ export async function fsck(state: PoolState, db: IDBPDatabase<PoolDB>, txg: numb
   const { problems, nodes, chunks: all } = checkMetadata(state);
   let verified = 0;
   if (opts.data) {
+    // Every stored record must be an extent that holds a live chunk: one left behind is
+    // space lost for good (a free that never deleted it).
+    const stored = await db.transaction('data', 'readonly').store.getAllKeys();
+    for (const [ms, off] of stored) {
+      const k = physKeyString(ms, off);
+      if (!state.extents.has(k) && !state.data.has(k)) problems.push(`data record ${k} holds no live chunk (leaked)`);
+    }
     for (let i = 0; i < all.length; i += 1024) {
       try {
         // Both digests: the read checksum, and the SHA-256 that dedup trusts as identity.

@@ -13,7 +13,7 @@ import * as datasets from './datasets';
 import { fsck, type FsckReport } from './fsck';
 import { exportVolume, importVolume, type ImportOptions, type ImportProgress } from './import-export';
 import { readChunkRecords } from './reader';
-import { DB_VERSION, FORMAT_VERSION, upgrade, type ChunkRecord, type DatasetRecord, type LossRecord, type PoolDB, type SuperRecord } from './schema';
+import { DB_VERSION, EXTENT_BYTES, FORMAT_VERSION, upgrade, type ChunkRecord, type DatasetRecord, type LossRecord, type PoolDB, type SuperRecord } from './schema';
 import { Serial } from './serial';
 import { opfsRegistry, registryVerdict } from './registry';
 import { dedupKey, PoolState } from './state';
@@ -78,6 +78,10 @@ export class Pool {
     const metaslabBytes = opts.metaslabBytes ?? DEFAULT_METASLAB_BYTES;
     if (!Number.isInteger(metaslabBytes) || metaslabBytes < (1 << 20)) {
       throw new InvalidArgumentError(`metaslabBytes must be an integer ≥ 1 MiB, got ${metaslabBytes}`);
+    }
+    const extentBytes = opts.extentBytes ?? EXTENT_BYTES;
+    if (!Number.isInteger(extentBytes) || extentBytes < 0) {
+      throw new InvalidArgumentError(`extentBytes must be a whole number of bytes (0: every chunk a record of its own), got ${extentBytes}`);
     }
     const thn = opts.dedupThreshold ?? 1;
     if (!(thn >= 1)) throw new InvalidArgumentError(`dedupThreshold must be ≥ 1 (Infinity disables dedup), got ${thn}`);
@@ -149,13 +153,14 @@ export class Pool {
         throw new PoolFormatError(`pool ${name} has format ${sup.formatVersion}; this code reads up to ${FORMAT_VERSION}`);
       } else superRec = sup;
       const state = new PoolState(superRec);
+      state.extentBytes = extentBytes;
       for (const d of datasets) state.datasets.load(d.id, d);
       for (const n of nodes) state.nodes.load(n.id, n);
       for (const m of metaslabs) state.metaslabs.load(m.id, m);
       // Pages come back in key order, so chunks in id order: the oldest live chunk of a
       // (group, check) is the one indexed. Format-1 chunks have no check and are not.
       for (const c of pages.flatMap(decodePage)) {
-        state.chunks.load(c.id, c);
+        state.loadChunk(c);
         if (!c.check) continue;
         const k = dedupKey(c.group, c.check);
         if (!state.dedup.has(k)) state.dedup.load(k, c.id);
@@ -293,7 +298,7 @@ export class Pool {
   resolveSync(ds: DatasetRef, lbas: readonly number[]): (BlockRef | null)[] {
     const d = this.dataset(ds);
     return this.resolveChunks(d, lbas).map((c) =>
-      c ? { chunkId: c.id, group: d.group, metaslab: c.metaslab, offset: c.offset, size: c.size, hash: c.hash ? c.hash.slice() : null } : null,
+      c ? { chunkId: c.id, group: d.group, metaslab: c.metaslab, offset: c.offset, extent: c.extent, size: c.size, hash: c.hash ? c.hash.slice() : null } : null,
     );
   }
 

@@ -1,6 +1,10 @@
 // Runs wherever the pool runs. Batched, verified reads of chunk bytes: one readonly
-// IndexedDB transaction per call; chunks that sit back to back in one metaslab are read
-// by one key-range getAll (read-ahead over a sequential run). Every record is verified
+// IndexedDB transaction per call; each data record (an extent of one or more chunks,
+// schema.ts) is read once however many of its chunks are asked for, and extents that sit
+// back to back in one metaslab are read by one key-range getAll (read-ahead over a
+// sequential run). A chunk of a record that holds others is a view of that record's
+// buffer (no copy): it shares its ArrayBuffer with the other chunks of the record read by
+// the same call, so a caller that must own a buffer (to transfer it) copies. Every chunk is verified
 // on the way in against the chunk map (ARCHITECTURE invariant 4): by its read checksum
 // (hash.ts chunkChecksum, synchronous, here), or by SHA-256 for a chunk written by
 // format 1, which has none (schema.ts FORMAT_VERSION).
@@ -12,13 +16,13 @@ import { unwrap } from 'idb';
 import { ChecksumError } from '../../shared/errors/pool-errors';
 import { bytesEqual, chunkChecksum, sha256, toHex } from './hash';
 import type { ChunkRecord, PoolDB } from './schema';
-import { physKeyString, type PoolState } from './state';
+import type { PoolState } from './state';
 
 /**
- * Records per getAll. Smaller runs let verification of the first runs overlap the
- * database reading the next ones. 64, 128, 256 and 1,024 were within the noise of the
- * shared 2-core test machine (docs/pool.md); 64 keeps the unverified tail of a call short.
- * Settable for experiments only.
+ * Chunks per getAll (a run is cut only between extents). Smaller runs let verification of
+ * the first runs overlap the database reading the next ones. 64, 128, 256 and 1,024 were
+ * within the noise of the shared 2-core test machine (docs/pool.md); 64 keeps the
+ * unverified tail of a call short. Settable for experiments only.
  */
 export let READ_RUN_RECORDS = 64;
 export function setReadRunRecords(n: number): void {
@@ -32,13 +36,18 @@ function request<T>(req: IDBRequest<T>): Promise<T> {
   });
 }
 
+/**
+ * Chunk `c`'s bytes out of `value`, the record of its extent, verified. A record too short
+ * to hold the chunk, or not an ArrayBuffer at all, is damage like a wrong checksum.
+ */
 async function verify(c: ChunkRecord, value: unknown, identity: boolean): Promise<Uint8Array> {
   // A chunk has a check, a hash or both (schema.ts ChunkRecord).
   const expected = (c.check ?? c.hash)!;
-  if (!(value instanceof ArrayBuffer) || value.byteLength !== c.size) {
+  const at = c.offset - c.extent;
+  if (!(value instanceof ArrayBuffer) || value.byteLength < at + c.size) {
     throw new ChecksumError({ chunkId: c.id, metaslab: c.metaslab, offset: c.offset, expected: toHex(expected), actual: null });
   }
-  const bytes = new Uint8Array(value);
+  const bytes = at === 0 && value.byteLength === c.size ? new Uint8Array(value) : new Uint8Array(value, at, c.size);
   const mismatch = (exp: Uint8Array, actual: Uint8Array) =>
     new ChecksumError({ chunkId: c.id, metaslab: c.metaslab, offset: c.offset, expected: toHex(exp), actual: toHex(actual) });
   if (c.check) {
@@ -46,7 +55,7 @@ async function verify(c: ChunkRecord, value: unknown, identity: boolean): Promis
     if (!bytesEqual(k, c.check)) throw mismatch(c.check, k);
   }
   if (c.hash && (!c.check || identity)) {
-    const h = await sha256(value);
+    const h = await sha256(bytes);
     if (!bytesEqual(h, c.hash)) throw mismatch(c.hash, h);
   }
   return bytes;
@@ -68,10 +77,10 @@ export async function readChunkRecords(
   const toRead: ChunkRecord[] = [];
   for (const c of chunks) {
     if (byId.has(c.id)) continue;
-    const staged = state.data.get(physKeyString(c.metaslab, c.offset));
+    const staged = state.stagedBytes(c);
     // A copy, verified like a stored one: staged bytes are views (write-path.ts), and what
-    // is handed out must be what the commit will write.
-    if (staged?.bytes) byId.set(c.id, verify(c, staged.bytes.slice().buffer, identity));
+    // is handed out must be what the commit will write. The copy is the chunk alone.
+    if (staged) byId.set(c.id, verify({ ...c, extent: c.offset }, staged.slice().buffer, identity));
     else {
       toRead.push(c);
       byId.set(c.id, null as unknown as Promise<Uint8Array>); // filled below
@@ -82,25 +91,33 @@ export async function readChunkRecords(
     const store = unwrap(db).transaction('data', 'readonly').objectStore('data');
     let i = 0;
     while (i < toRead.length) {
-      // A run: same metaslab, each chunk starting where the previous ends. Allocation is
-      // append-only and chunks never overlap, so the key range holds exactly these records.
+      // A run: extents of one metaslab back to back, each read whole. The chunks asked of
+      // one extent always join its run (the record is read once). The next extent joins
+      // while the run is under READ_RUN_RECORDS chunks, if the run's last chunk ends where
+      // that extent starts: allocation is append-only and records never overlap, so the
+      // key range from the first extent to the last then holds exactly the run's records.
+      const ms = toRead[i]!.metaslab;
+      const extents = [toRead[i]!.extent];
       let j = i + 1;
-      while (
-        j < toRead.length &&
-        j - i < READ_RUN_RECORDS &&
-        toRead[j]!.metaslab === toRead[j - 1]!.metaslab &&
-        toRead[j]!.offset === toRead[j - 1]!.offset + toRead[j - 1]!.size
-      ) {
-        j++;
+      for (; j < toRead.length; j++) {
+        const c = toRead[j]!;
+        const prev = toRead[j - 1]!;
+        if (c.metaslab !== ms) break;
+        if (c.extent === prev.extent) continue;
+        if (j - i >= READ_RUN_RECORDS || c.extent !== c.offset || c.offset !== prev.offset + prev.size) break;
+        extents.push(c.extent);
       }
-      const run = toRead.slice(i, j);
-      const first = run[0]!;
-      const last = run[run.length - 1]!;
+      const n = extents.length;
       const values: Promise<unknown[]> =
-        run.length === 1
-          ? request(store.get([first.metaslab, first.offset])).then((v) => [v])
-          : request(store.getAll(IDBKeyRange.bound([first.metaslab, first.offset], [last.metaslab, last.offset])));
-      run.forEach((c, k) => byId.set(c.id, values.then((vs) => verify(c, vs.length === run.length ? vs[k] : undefined, identity))));
+        n === 1
+          ? request(store.get([ms, extents[0]!])).then((v) => [v])
+          : request(store.getAll(IDBKeyRange.bound([ms, extents[0]!], [ms, extents[n - 1]!])));
+      for (let k = i, e = -1; k < j; k++) {
+        const c = toRead[k]!;
+        if (k === i || c.extent !== toRead[k - 1]!.extent) e++;
+        const at = e;
+        byId.set(c.id, values.then((vs) => verify(c, vs.length === n ? vs[at] : undefined, identity)));
+      }
       i = j;
     }
   }

@@ -5,18 +5,31 @@
 // the data (a 64 MiB volume of 64 KiB blocks is 1,024 chunks and 4 leaf nodes).
 import { StagedMap } from './staged-map';
 import { toHex } from './hash';
-import type { ChunkRecord, DatasetRecord, MetaslabRecord, NodeRecord, PhysKey, SuperRecord } from './schema';
+import { EXTENT_BYTES, type ChunkRecord, type DatasetRecord, type MetaslabRecord, type NodeRecord, type PhysKey, type SuperRecord } from './schema';
 
-/** A data record written (bytes) or freed (null) in the open transaction group. */
-export interface StagedData {
-  key: PhysKey;
+/** One chunk's bytes in a staged extent. */
+export interface StagedPart {
+  /** The chunk's address in the extent's metaslab. */
+  offset: number;
   /** A view: see write-path.ts. */
-  bytes: Uint8Array | null;
+  bytes: Uint8Array;
   /**
    * Set for lent bytes (write-path.ts prepareBlocks): the read checksum they were staged
    * with, which the commit checks them against. The pool's own bytes have none here.
    */
   check?: Uint8Array;
+}
+
+/**
+ * A data record (an extent, schema.ts) written or freed in the open transaction group.
+ * Written: the chunks it holds, back to back from the key's offset (a chunk freed in the
+ * same group keeps its place; its bytes are written, dead). Freed: `parts` null.
+ */
+export interface StagedData {
+  key: PhysKey;
+  parts: StagedPart[] | null;
+  /** Bytes of the record: from its first byte to the end of its last part. */
+  bytes: number;
 }
 
 export function physKeyString(metaslab: number, offset: number): string {
@@ -45,8 +58,20 @@ export class PoolState {
    * own before referencing it (write-path.ts). Derived from the chunk map, never stored.
    */
   readonly dedup = new StagedMap<string, number>();
-  /** Data records of the open group, by physKeyString. */
+  /** Data records of the open group, by physKeyString of the extent's key. */
   readonly data = new Map<string, StagedData>();
+  /**
+   * Live chunks per extent (data record), by physKeyString of its key. Derived from the
+   * chunk map at open (`loadChunk`), never stored: the record goes when its count does.
+   */
+  readonly extents = new StagedMap<string, number>();
+  /**
+   * The extent the open group appends new chunks to while they are allocated back to back
+   * (one metaslab, contiguous addresses, under `extentBytes`). Never spans groups.
+   */
+  private openExtent: { key: string; metaslab: number; start: number; staged: StagedData } | null = null;
+  /** Most bytes of one extent (Pool.open's `extentBytes`); a chunk larger than it is an extent alone. */
+  extentBytes = EXTENT_BYTES;
   /**
    * Name → the dataset id it last resolved to (findDataset): a hint, re-checked on every use
    * against the live record, so it needs no upkeep when datasets change or a group rolls back.
@@ -154,10 +179,22 @@ export class PoolState {
     const sup = this.mutSup();
     const id = Math.max(sup.nextChunkId, this.chunkIdFloor);
     sup.nextChunkId = id + 1;
-    const { metaslab, offset } = this.allocate(bytes.byteLength);
-    const c: ChunkRecord = { id, hash: null, check, metaslab, offset, size: bytes.byteLength, refcount: 0, birthTxg: this.openTxg, group };
+    const size = bytes.byteLength;
+    const { metaslab, offset } = this.allocate(size);
+    let ext = this.openExtent;
+    // The open extent takes the chunk if it is still staged (every chunk of it may have
+    // been freed again), the chunk follows its last byte, and the record stays in bounds.
+    if (!ext || this.data.get(ext.key) !== ext.staged || ext.metaslab !== metaslab || ext.start + ext.staged.bytes !== offset || ext.staged.bytes + size > this.extentBytes) {
+      const staged: StagedData = { key: [metaslab, offset], parts: [], bytes: 0 };
+      ext = { key: physKeyString(metaslab, offset), metaslab, start: offset, staged };
+      this.data.set(ext.key, staged);
+      this.openExtent = ext;
+    }
+    ext.staged.parts!.push({ offset, bytes, ...(lent ? { check } : {}) });
+    ext.staged.bytes += size;
+    this.extents.set(ext.key, (this.extents.get(ext.key) ?? 0) + 1);
+    const c: ChunkRecord = { id, hash: null, check, metaslab, offset, extent: ext.start, size, refcount: 0, birthTxg: this.openTxg, group };
     this.chunks.set(id, c);
-    this.data.set(physKeyString(metaslab, offset), { key: [metaslab, offset], bytes, ...(lent ? { check } : {}) });
     const dk = dedupKey(group, check);
     if (!this.dedup.has(dk)) this.dedup.set(dk, id);
     return c;
@@ -168,6 +205,18 @@ export class PoolState {
    * when the chunk is gone or already has one: a chunk's bytes never change, so neither
    * does its hash.
    */
+  /** Fill the committed chunk map at open, counting each chunk in its extent. */
+  loadChunk(c: ChunkRecord): void {
+    this.chunks.load(c.id, c);
+    const ek = physKeyString(c.metaslab, c.extent);
+    this.extents.load(ek, (this.extents.get(ek) ?? 0) + 1);
+  }
+
+  /** The staged bytes of chunk `c`, if the open group wrote it (a view). */
+  stagedBytes(c: ChunkRecord): Uint8Array | undefined {
+    return this.data.get(physKeyString(c.metaslab, c.extent))?.parts?.find((p) => p.offset === c.offset)?.bytes;
+  }
+
   noteChunkHash(id: number, hash: Uint8Array): boolean {
     const c = this.chunks.get(id);
     if (!c || c.hash) return false;
@@ -185,9 +234,16 @@ export class PoolState {
     if (--c.refcount > 0) return;
     this.chunks.delete(id);
     this.release(c.metaslab, c.size);
-    const pk = physKeyString(c.metaslab, c.offset);
-    if (c.birthTxg === this.openTxg) this.data.delete(pk); // never reached disk
-    else this.data.set(pk, { key: [c.metaslab, c.offset], bytes: null });
+    const ek = physKeyString(c.metaslab, c.extent);
+    const live = (this.extents.get(ek) ?? 0) - 1;
+    if (live > 0) this.extents.set(ek, live);
+    else {
+      // The extent's last live chunk: its record goes. One born in this group never
+      // reached the disk (extents never span groups).
+      this.extents.delete(ek);
+      if (c.birthTxg === this.openTxg) this.data.delete(ek);
+      else this.data.set(ek, { key: [c.metaslab, c.extent], parts: null, bytes: 0 });
+    }
     if (!c.check) return; // format 1: never indexed
     const dk = dedupKey(c.group, c.check);
     if (this.dedup.get(dk) === id) this.dedup.delete(dk);
@@ -231,7 +287,9 @@ export class PoolState {
     this.chunks.apply();
     this.metaslabs.apply();
     this.dedup.apply();
+    this.extents.apply();
     this.data.clear();
+    this.openExtent = null;
   }
 
   /** Back to the last commit. */
@@ -243,6 +301,8 @@ export class PoolState {
     this.chunks.discard();
     this.metaslabs.discard();
     this.dedup.discard();
+    this.extents.discard();
     this.data.clear();
+    this.openExtent = null;
   }
 }

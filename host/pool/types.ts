@@ -13,6 +13,13 @@ export interface PoolOptions {
   dedupThreshold?: number;
   /** IndexedDB durability of commits. Default 'strict': an acknowledged commit survives an OS crash. */
   durability?: Durability;
+  /**
+   * Most bytes of chunks one IndexedDB record (an extent) holds when a commit writes chunks
+   * back to back. Default EXTENT_BYTES (1 MiB); 0 (or anything under the block size) writes
+   * every chunk as a record of its own, as format 3 did. Only what this open writes follows
+   * it: every chunk records its extent, so records of any size read back.
+   */
+  extentBytes?: number;
   /** Test hooks (failure injection). Never set in production. */
   hooks?: CommitHooks;
   /**
@@ -74,6 +81,8 @@ export interface BlockRef {
   group: string;
   metaslab: number;
   offset: number;
+  /** Offset of the data record (extent) that holds the bytes, at `offset - extent` in it (schema.ts, format 4). */
+  extent: number;
   size: number;
   /**
    * SHA-256 of the bytes, 32 bytes (a copy); null when it was never computed: format 3

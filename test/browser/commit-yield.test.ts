@@ -20,9 +20,9 @@ afterEach(async () => {
   for (const n of names.splice(0)) await deleteDatabase(n);
 });
 
-async function open(name: string): Promise<Pool> {
+async function open(name: string, opts: Parameters<typeof Pool.open>[1] = {}): Promise<Pool> {
   if (!names.includes(name)) names.push(name);
-  const pool = await Pool.open(name);
+  const pool = await Pool.open(name, opts);
   opened.push(pool);
   return pool;
 }
@@ -36,7 +36,8 @@ function block(seed: number): Uint8Array {
 describe('a commit yields to dom0 between its requests', () => {
   it("runs the yield between a commit's data requests; a write it starts lands in the next group, not this one", async () => {
     const name = `commit-yield-${crypto.randomUUID()}`;
-    const pool = await open(name);
+    // Extents of four blocks: the commit writes four data records, one request each.
+    const pool = await open(name, { extentBytes: 4 * BS });
     await pool.createVolume('v', { sizeBytes: 32 * BS, blockSize: BS });
     const blocks = 16;
     const bytes = new Uint8Array(blocks * BS);
@@ -50,7 +51,7 @@ describe('a commit yields to dom0 between its requests', () => {
       late ??= pool.write('v', 20, block(99));
     });
     const txg = await pool.commit();
-    expect(calls).toBe(Math.floor(blocks / REQUESTS_BETWEEN_YIELDS));
+    expect(calls).toBe(Math.floor(blocks / 4 / REQUESTS_BETWEEN_YIELDS));
     await late;
     pool.setCommitYield(null);
     // The write was staged after the commit: the committed group does not hold it.
@@ -79,19 +80,20 @@ describe('dom0 serves the rings during an import', () => {
       for (let o = 0; o < image.length; o += 65536) crypto.getRandomValues(image.subarray(o, o + 65536));
       // Whether one of the guest's requests falls inside a commit's put loop is timing: its
       // loops spend most of their time waiting for their writes to be durable, and on a
-      // quiet machine 256 puts take a few ms (CI once saw none in one import; here one run
-      // in five needed a second import). So up to six imports, until one commit served an
-      // entry; without the yield none ever can.
+      // quiet machine a commit's sixteen puts take a few ms (CI once saw none in one import,
+      // when a commit was 256 puts; here one run in five needed a second import). So up to
+      // twelve imports, until one commit served an entry; without the yield none ever can.
       let served = 0;
       let imports = 0;
       const before = (await hv.pool.stats()).scheduler;
-      while (imports < 6 && served === 0) {
+      while (imports < 12 && served === 0) {
         await hv.pool.import(`big${imports++}`, image.slice().buffer, { blockSize: BS });
         served = (await hv.pool.stats()).scheduler.commitEntries - before.commitEntries;
       }
       const after = (await hv.pool.stats()).scheduler;
-      // One commit of 256 blocks per import (the import commits every 16 MiB): a poll per block.
-      expect(after.commitPolls - before.commitPolls).toBeGreaterThanOrEqual((imports * 256) / REQUESTS_BETWEEN_YIELDS);
+      // One commit of 16 MiB per import (the import commits every 16 MiB), in sixteen
+      // records of 1 MiB (EXTENT_BYTES): a poll per record.
+      expect(after.commitPolls - before.commitPolls).toBeGreaterThanOrEqual((imports * 16) / REQUESTS_BETWEEN_YIELDS);
       expect(served).toBeGreaterThan(0);
       const progress = await g.api.progress();
       await expect.poll(() => g.api.progress(), { timeout: 20_000 }).toBeGreaterThan(progress);

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Pool } from '../../host/pool';
 import { chunkChecksum } from '../../host/pool/hash';
 import { collidingBlock } from '../helpers/checksum-collision';
-import { deleteDatabase } from '../helpers/idb';
+import { deleteDatabase, overwriteChunk } from '../helpers/idb';
 import { seededRandom } from '../helpers/seed.ts';
 import { concat } from '../helpers/bytes';
 
@@ -131,12 +131,7 @@ describe('dedup confirmed by comparing bytes', () => {
     });
     const bad = a.slice();
     bad[100]! ^= 1;
-    await new Promise<void>((resolve, reject) => {
-      const tx = db.transaction('data', 'readwrite');
-      tx.objectStore('data').put(bad.buffer, [ref!.metaslab, ref!.offset]);
-      tx.oncomplete = () => resolve();
-      tx.onerror = () => reject(tx.error);
-    });
+    await overwriteChunk(db, ref!, bad);
     db.close();
     const { pool: again } = await open(name);
     await again.write('v', 1, a);

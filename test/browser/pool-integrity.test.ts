@@ -3,7 +3,7 @@
 // failures leave memory and disk at the last commit).
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChecksumError, CommitError, Pool, PoolFormatError, PoolFullError, StaleBlockRefError } from '../../host/pool';
-import { deleteDatabase } from '../helpers/idb';
+import { deleteDatabase, overwriteChunk } from '../helpers/idb';
 
 const BS = 4096;
 const opened: Pool[] = [];
@@ -72,7 +72,7 @@ describe('pool integrity', () => {
     const db = await rawDb(name);
     const bad = block(5);
     bad[100]! ^= 1; // one bit
-    await rawPut(db, 'data', bad.buffer, [ref!.metaslab, ref!.offset]);
+    await overwriteChunk(db, ref!, bad);
     db.close();
 
     pool = await open(name);
@@ -257,9 +257,13 @@ describe('pool integrity', () => {
 
   const sha256 = async (b: Uint8Array): Promise<Uint8Array> => new Uint8Array(await crypto.subtle.digest('SHA-256', b as BufferSource));
 
-  /** Chunk-map page 0 as format 2 wrote it: every chunk's SHA-256, no hasHash column. */
+  /**
+   * Chunk-map page 0 as format 2 wrote it: every chunk's SHA-256, no hasHash column, no
+   * extent column (the pool must have written every chunk as a record of its own: opened
+   * with `extentBytes: 0`, as formats before 4 wrote).
+   */
   async function asFormat2Page(db: IDBDatabase, contents: Map<number, Uint8Array>): Promise<Record<string, unknown>> {
-    const { hasHash: _hh, ...page } = await rawGet<Record<string, unknown> & { hash: Uint8Array }>(db, 'chunkmap', 0);
+    const { hasHash: _hh, extent: _e, ...page } = await rawGet<Record<string, unknown> & { hash: Uint8Array }>(db, 'chunkmap', 0);
     for (const [chunkId, bytes] of contents) page.hash.set(await sha256(bytes), (chunkId % 256) * 32);
     return page;
   }
@@ -289,7 +293,7 @@ describe('pool integrity', () => {
       const at = trial === 0 ? 0 : trial === 1 ? words.length - 1 : rnd(words.length);
       words[at] = trial === 2 ? 0 : (words[at]! + 1 + rnd(0xfffffffe)) >>> 0;
       const db = await rawDb(name);
-      await rawPut(db, 'data', bad.buffer, [ref!.metaslab, ref!.offset]);
+      await overwriteChunk(db, ref!, bad);
       db.close();
       pool = await open(name);
       const e = await pool.readBlocks('v', [2]).catch((x: unknown) => x);
@@ -327,9 +331,9 @@ describe('pool integrity', () => {
     expect(report.problems.join('\n')).toMatch(/checksum mismatch/);
   });
 
-  it('opens a format-1 pool, verifies its chunks by SHA-256, checksums new chunks, and records format 3', async () => {
+  it('opens a format-1 pool, verifies its chunks by SHA-256, checksums new chunks, and records format 4', async () => {
     const name = newName();
-    let pool = await open(name);
+    let pool = await open(name, { extentBytes: 0 });
     await pool.createVolume('v', { sizeBytes: 32 * BS, blockSize: BS });
     for (let i = 0; i < 4; i++) await pool.write('v', i, block(i));
     await pool.commit();
@@ -353,16 +357,16 @@ describe('pool integrity', () => {
     pool.close();
 
     db = await rawDb(name);
-    expect((await rawGet<{ formatVersion: number }>(db, 'meta', 'super')).formatVersion).toBe(3);
+    expect((await rawGet<{ formatVersion: number }>(db, 'meta', 'super')).formatVersion).toBe(4);
     const page = await rawGet<{ hasCheck: Uint8Array; hasHash: Uint8Array }>(db, 'chunkmap', 0);
     // Old chunks stay without a read checksum (verified by SHA-256); the new one has one,
-    // and no SHA-256 (format 3 writes none).
+    // and no SHA-256 (formats 3 and 4 write none).
     expect(Array.from(page.hasCheck.subarray(1, 6))).toEqual([0, 0, 0, 0, 1]);
     expect(Array.from(page.hasHash.subarray(1, 6))).toEqual([1, 1, 1, 1, 0]);
     // An old chunk, corrupted, is still caught: by its SHA-256 (32 bytes).
     const bad = block(3);
     bad[7]! ^= 4;
-    await rawPut(db, 'data', bad.buffer, [ref!.metaslab, ref!.offset]);
+    await overwriteChunk(db, ref!, bad);
     db.close();
     pool = await open(name);
     const e = await pool.readBlocks('v', [3]).catch((x: unknown) => x);
@@ -371,9 +375,9 @@ describe('pool integrity', () => {
     expect((await pool.readBlocks('v', [8]))[0]).toEqual(block(8));
   });
 
-  it('opens a format-2 pool as it is: its chunks keep their SHA-256, dedup matches them by read checksum, and the first commit records format 3', async () => {
+  it('opens a format-2 pool as it is: its chunks keep their SHA-256, dedup matches them by read checksum, and the first commit records format 4', async () => {
     const name = newName();
-    let pool = await open(name);
+    let pool = await open(name, { extentBytes: 0 });
     await pool.createVolume('v', { sizeBytes: 32 * BS, blockSize: BS });
     const three = new Uint8Array(3 * BS);
     for (let i = 0; i < 3; i++) three.set(block(i), i * BS);
@@ -400,13 +404,13 @@ describe('pool integrity', () => {
     expect((await pool.fsck({ data: true })).problems).toEqual([]);
     pool.close();
     db = await rawDb(name);
-    expect((await rawGet<{ formatVersion: number }>(db, 'meta', 'super')).formatVersion).toBe(3);
+    expect((await rawGet<{ formatVersion: number }>(db, 'meta', 'super')).formatVersion).toBe(4);
     db.close();
     pool = await open(name);
     expect((await pool.readBlocks('v', [10, 11, 12, 20])).map((b) => b[9])).toEqual([0, 1, 2, 9].map((i) => block(i)[9]));
   });
 
-  it('refuses a pool of a newer format (what format-2 code does with a format-3 pool)', async () => {
+  it('refuses a pool of a newer format (what format-3 code does with a format-4 pool)', async () => {
     const name = newName();
     const pool = await open(name);
     await pool.createVolume('v', { sizeBytes: 4 * BS, blockSize: BS });
@@ -414,8 +418,8 @@ describe('pool integrity', () => {
     pool.close();
     const db = await rawDb(name);
     const sup = await rawGet<Record<string, unknown>>(db, 'meta', 'super');
-    expect(sup.formatVersion).toBe(3);
-    await rawPut(db, 'meta', { ...sup, formatVersion: 4 }, 'super');
+    expect(sup.formatVersion).toBe(4);
+    await rawPut(db, 'meta', { ...sup, formatVersion: 5 }, 'super');
     db.close();
     await expect(Pool.open(name)).rejects.toBeInstanceOf(PoolFormatError);
   });

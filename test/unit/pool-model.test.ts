@@ -25,10 +25,14 @@ const BLOCKS = 600; // two tree levels
 const SEEDS = 7; // few distinct contents, so dedup happens all the time
 const COLLIDER = SEEDS; // same read checksum as content(1), other bytes
 
+/** Seeds from here on name contents written once (a fresh number per block): no dedup. */
+const UNIQUE = 1000;
+
 function content(seed: number): Uint8Array {
   if (seed === COLLIDER) return collidingBlock(content(1));
   const b = new Uint8Array(BS);
-  if (seed !== 0) b.fill(seed).set([seed, 0xee], 0);
+  if (seed >= UNIQUE) new DataView(b.buffer).setUint32(8, seed);
+  else if (seed !== 0) b.fill(seed).set([seed, 0xee], 0);
   return b;
 }
 
@@ -56,7 +60,7 @@ function exclusiveAt(state: PoolState, ds: DatasetRecord, lba: number): boolean 
 const copyModel = (m: Model): Model => new Map([...m].map(([k, v]) => [k, { ...v, blocks: new Map(v.blocks) }]));
 
 type Op =
-  | { op: 'write'; ds: number; lba: number; seeds: number[] }
+  | { op: 'write'; ds: number; lba: number; seeds: number[]; unique: boolean }
   | { op: 'snapshot'; ds: number }
   | { op: 'clone'; ds: number; otherGroup: boolean }
   | { op: 'destroy'; ds: number }
@@ -64,7 +68,7 @@ type Op =
   | { op: 'discard' };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ op: fc.constant('write' as const), ds: fc.nat(20), lba: fc.nat(BLOCKS - 4), seeds: fc.array(fc.nat(SEEDS), { minLength: 1, maxLength: 4 }) }) },
+  { weight: 6, arbitrary: fc.record({ op: fc.constant('write' as const), ds: fc.nat(20), lba: fc.oneof(fc.nat(BLOCKS - 4), fc.nat(3)), seeds: fc.array(fc.nat(SEEDS), { minLength: 1, maxLength: 4 }), unique: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('snapshot' as const), ds: fc.nat(20) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('clone' as const), ds: fc.nat(20), otherGroup: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('destroy' as const), ds: fc.nat(20) }) },
@@ -79,30 +83,44 @@ describe('pool metadata engine against a model', () => {
     expect(chunkChecksum(content(COLLIDER))).toEqual(chunkChecksum(content(1)));
     expect(bytesEqual(content(COLLIDER), content(1))).toBe(false);
     await fc.assert(
-      fc.asyncProperty(fc.array(opArb, { maxLength: 40 }), async (ops) => {
+      // Extents of one chunk each (format 3's layout), of three, or bounded by the metaslab only.
+      fc.asyncProperty(fc.array(opArb, { maxLength: 40 }), fc.constantFrom(0, 3 * BS, 1 << 20), async (ops, extentBytes) => {
         const state = new PoolState({ formatVersion: 1, txg: 0, nextChunkId: 1, nextNodeId: 1, nextDatasetId: 1, metaslabBytes: 64 * BS, allocMetaslab: 0 });
+        state.extentBytes = extentBytes;
         const counters: WriteCounters = { blocksWritten: 0, blocksStored: 0, blocksDeduped: 0, zeroBlocks: 0, dedupCompares: 0, dedupCollisions: 0, blocksLent: 0 };
-        // The "disk": bytes of committed data records; staged ones are in state.data.
+        // The "disk": committed data records (extents) by key; staged ones are in state.data.
         const disk = new Map<string, Uint8Array>();
         const bytesOf = (c: ChunkRecord): Uint8Array => {
-          const pk = physKeyString(c.metaslab, c.offset);
-          const b = state.data.get(pk)?.bytes ?? disk.get(pk);
-          if (!b) throw new Error(`chunk ${c.id}: no bytes at ${pk}`);
-          return b.slice();
+          const staged = state.stagedBytes(c);
+          if (staged) return staged.slice();
+          const pk = physKeyString(c.metaslab, c.extent);
+          const rec = disk.get(pk);
+          if (!rec || rec.length < c.offset - c.extent + c.size) throw new Error(`chunk ${c.id}: no bytes at ${c.metaslab}:${c.offset} (extent ${pk})`);
+          return rec.slice(c.offset - c.extent, c.offset - c.extent + c.size);
         };
         const read = (chunks: readonly ChunkRecord[]): Promise<Uint8Array[]> => Promise.resolve(chunks.map(bytesOf));
         const commit = (): void => {
           for (const [pk, d] of state.data) {
-            if (d.bytes) disk.set(pk, d.bytes.slice());
-            else disk.delete(pk);
+            if (!d.parts) {
+              if (!disk.delete(pk)) throw new Error(`freed extent ${pk} is not on disk`);
+              continue;
+            }
+            if (disk.has(pk)) throw new Error(`extent ${pk} written over a record on disk`);
+            const rec = new Uint8Array(d.bytes);
+            for (const p of d.parts) rec.set(p.bytes, p.offset - d.key[1]);
+            disk.set(pk, rec);
           }
           state.applyCommitted(state.openTxg);
+          // Nothing leaks and nothing live is missing: the records on disk are exactly the
+          // extents that hold a live chunk.
+          expect([...disk.keys()].sort()).toEqual([...state.extents.entries()].map(([k]) => k).sort());
         };
         datasets.createVolume(state, 'base', { sizeBytes: BLOCKS * BS, blockSize: BS, group: 'a' });
         let model: Model = new Map([['base', { kind: 'volume', origin: null, group: 'a', blocks: new Map() }]]);
         state.applyCommitted(1);
         let committed = copyModel(model);
         let n = 0;
+        let nextUnique = UNIQUE;
 
         for (const o of ops) {
           const names = [...model.keys()].sort();
@@ -110,8 +128,12 @@ describe('pool metadata engine against a model', () => {
           if (o.op === 'write') {
             const name = pick(o.ds);
             if (!name) continue;
+            // Unique contents are stored, not deduped: extents of several chunks form and
+            // lose chunks one by one to later writes.
+            const seeds = o.unique ? o.seeds.map(() => nextUnique++) : o.seeds;
+            for (const s of seeds) if (s >= UNIQUE) seedOf.set(toHex(content(s)), s);
             const bytes = new Uint8Array(o.seeds.length * BS);
-            o.seeds.forEach((s, i) => bytes.set(content(s), i * BS));
+            seeds.forEach((s, i) => bytes.set(content(s), i * BS));
             const p = prepareBlocks(bytes, BS);
             const md = model.get(name)!;
             if (md.kind === 'snapshot') {
@@ -121,7 +143,7 @@ describe('pool metadata engine against a model', () => {
             const ds = datasets.writable(state, name, o.lba, bytes.length);
             const plan = await findDuplicates(state, ds.group, p, 1, read, counters);
             stagePrepared(state, ds, o.lba, p, plan, 1, counters);
-            o.seeds.forEach((s, i) => (s === 0 ? md.blocks.delete(o.lba + i) : md.blocks.set(o.lba + i, s)));
+            seeds.forEach((s, i) => (s === 0 ? md.blocks.delete(o.lba + i) : md.blocks.set(o.lba + i, s)));
           } else if (o.op === 'snapshot') {
             const name = pick(o.ds);
             if (!name) continue;
@@ -186,9 +208,11 @@ describe('pool metadata engine against a model', () => {
         }
         expect([...state.chunks.values()]).toHaveLength(0);
         expect([...state.nodes.values()]).toHaveLength(0);
+        commit();
+        expect(disk.size).toBe(0);
         for (const m of state.metaslabs.values()) expect([m.liveBytes, m.liveChunks]).toEqual([0, 0]);
       }),
-      fcParams({ numRuns: 80 }),
+      fcParams({ numRuns: 200 }),
     );
   }, 120_000);
 });

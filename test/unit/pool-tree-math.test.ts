@@ -57,6 +57,8 @@ describe('pool chunk-map pages', () => {
       check: slot === 7 ? null : new Uint8Array(16).fill(slot + 100),
       metaslab: slot,
       offset: 2 ** 33 + slot,
+      // In an extent that starts before it (format 4), or a record of its own.
+      extent: slot === 3 ? 2 ** 33 + slot : 2 ** 33 - 65536 * slot,
       size: 65536,
       refcount: slot + 1,
       birthTxg: 9,
@@ -70,8 +72,15 @@ describe('pool chunk-map pages', () => {
 
   it('decodes a format-1 page (no checksum columns) to chunks without read checksums', async () => {
     const { encodePage, decodePage } = await import('../../host/pool/chunk-map-page');
-    const rec = { id: 1, group: 'g', hash: new Uint8Array(32).fill(1), check: new Uint8Array(16).fill(2), metaslab: 0, offset: 0, size: 4096, refcount: 1, birthTxg: 1 };
-    const { check: _c, hasCheck: _h, ...v1 } = encodePage(0, (id) => (id === 1 ? rec : undefined))!;
+    const rec = { id: 1, group: 'g', hash: new Uint8Array(32).fill(1), check: new Uint8Array(16).fill(2), metaslab: 0, offset: 0, extent: 0, size: 4096, refcount: 1, birthTxg: 1 };
+    const { check: _c, hasCheck: _h, extent: _e, ...v1 } = encodePage(0, (id) => (id === 1 ? rec : undefined))!;
     expect(decodePage(v1)).toEqual([{ ...rec, check: null }]);
+  });
+
+  it('decodes a page older than format 4 (no extent column) to chunks that are records of their own', async () => {
+    const { encodePage, decodePage } = await import('../../host/pool/chunk-map-page');
+    const rec = { id: 1, group: 'g', hash: null, check: new Uint8Array(16).fill(2), metaslab: 2, offset: 131072, extent: 65536, size: 65536, refcount: 1, birthTxg: 1 };
+    const { extent: _e, ...v3 } = encodePage(0, (id) => (id === 1 ? rec : undefined))!;
+    expect(decodePage(v3)).toEqual([{ ...rec, extent: 131072 }]);
   });
 });

@@ -1,0 +1,120 @@
+// Runs in Node: how the pool's metadata engine packs new chunks into extents (data records
+// of several chunks, format 4) and when it frees a record: only with its last live chunk,
+// in the group that frees it, and never by appending to an extent that group dropped.
+import { describe, expect, it } from 'vitest';
+import { lookup } from '../../host/pool/block-tree';
+import * as datasets from '../../host/pool/datasets';
+import { checkMetadata } from '../../host/pool/fsck';
+import { physKeyString, PoolState } from '../../host/pool/state';
+import { findDuplicates, prepareBlocks, stagePrepared, type WriteCounters } from '../../host/pool/write-path';
+
+const BS = 4096;
+
+function setup(extentBytes: number, metaslabBlocks = 64): PoolState {
+  const state = new PoolState({ formatVersion: 4, txg: 0, nextChunkId: 1, nextNodeId: 1, nextDatasetId: 1, metaslabBytes: metaslabBlocks * BS, allocMetaslab: 0 });
+  state.extentBytes = extentBytes;
+  datasets.createVolume(state, 'v', { sizeBytes: 600 * BS, blockSize: BS, group: 'g' });
+  state.applyCommitted(1);
+  return state;
+}
+
+let tag = 1;
+/** Write `n` blocks of fresh (never deduped) content at `lba`, or zero blocks (holes). */
+async function write(state: PoolState, lba: number, n: number, zero = false): Promise<void> {
+  const counters: WriteCounters = { blocksWritten: 0, blocksStored: 0, blocksDeduped: 0, zeroBlocks: 0, dedupCompares: 0, dedupCollisions: 0, blocksLent: 0 };
+  const bytes = new Uint8Array(n * BS);
+  if (!zero) for (let i = 0; i < n; i++) new DataView(bytes.buffer).setUint32(i * BS + 8, tag++);
+  const p = prepareBlocks(bytes, BS);
+  const ds = datasets.writable(state, 'v', lba, bytes.length);
+  stagePrepared(state, ds, lba, p, await findDuplicates(state, ds.group, p, 1, () => Promise.resolve([]), counters), 1, counters);
+}
+
+const staged = (state: PoolState) => [...state.data.values()].map((d) => ({ key: d.key.join(':'), chunks: d.parts?.length ?? null, bytes: d.bytes }));
+const chunkAt = (state: PoolState, lba: number) => {
+  const c = state.chunks.get(lookup(state, datasets.findDataset(state, 'v'), lba));
+  if (!c) throw new Error(`no chunk at ${lba}`);
+  return c;
+};
+
+describe('extents', () => {
+  it('packs the chunks one group allocates back to back, up to extentBytes, and cuts at a metaslab', async () => {
+    const state = setup(3 * BS, 5);
+    await write(state, 0, 4);
+    await write(state, 10, 3);
+    // Seven chunks in metaslabs of five blocks: three (the extent is full), two (the
+    // metaslab is), then two in the next metaslab.
+    expect(staged(state)).toEqual([
+      { key: '0:0', chunks: 3, bytes: 3 * BS },
+      { key: `0:${3 * BS}`, chunks: 2, bytes: 2 * BS },
+      { key: '1:0', chunks: 2, bytes: 2 * BS },
+    ]);
+    expect(chunkAt(state, 11).extent).toBe(0);
+    expect(chunkAt(state, 11).offset).toBe(0);
+    expect(chunkAt(state, 2).extent).toBe(0);
+    expect(chunkAt(state, 2).offset).toBe(2 * BS);
+    expect(checkMetadata(state).problems).toEqual([]);
+    // A new group starts a new extent even where the address space continues.
+    state.applyCommitted(2);
+    await write(state, 20, 1);
+    expect(staged(state)).toEqual([{ key: `1:${2 * BS}`, chunks: 1, bytes: BS }]);
+  });
+
+  it('keeps a record while any chunk of it lives, and frees it with the last', async () => {
+    const state = setup(1 << 20);
+    await write(state, 0, 3);
+    state.applyCommitted(2);
+    await write(state, 0, 1, true); // a hole over the first chunk
+    expect(staged(state)).toEqual([]);
+    expect(state.extents.get('0:0')).toBe(2);
+    state.applyCommitted(3);
+    await write(state, 1, 1, true);
+    expect(staged(state)).toEqual([]);
+    expect(state.extents.get('0:0')).toBe(1);
+    state.applyCommitted(4);
+    await write(state, 2, 1, true);
+    expect(staged(state)).toEqual([{ key: '0:0', chunks: null, bytes: 0 }]);
+    expect(state.extents.has('0:0')).toBe(false);
+    expect(checkMetadata(state).problems).toEqual([]);
+  });
+
+  it('a discarded group takes its extent counts back', async () => {
+    const state = setup(1 << 20);
+    await write(state, 0, 2);
+    state.applyCommitted(2);
+    await write(state, 0, 2, true);
+    expect(state.extents.has('0:0')).toBe(false);
+    state.discard();
+    expect(state.extents.get('0:0')).toBe(2);
+    expect(staged(state)).toEqual([]);
+    expect(checkMetadata(state).problems).toEqual([]);
+  });
+
+  it('never appends to an extent its own group freed whole: the next chunk starts a record that is written', async () => {
+    const state = setup(1 << 20);
+    await write(state, 0, 2);
+    await write(state, 0, 2, true); // both freed in the same group: the record never reaches the disk
+    expect(staged(state)).toEqual([]);
+    await write(state, 5, 1);
+    const c = chunkAt(state, 5);
+    expect(c.extent).toBe(c.offset);
+    expect(staged(state)).toEqual([{ key: physKeyString(0, c.offset), chunks: 1, bytes: BS }]);
+    expect(state.stagedBytes(c)).toBeDefined();
+    expect(checkMetadata(state).problems).toEqual([]);
+  });
+
+  it('a chunk freed in the group that wrote it stays in its extent, dead, while the others live', async () => {
+    const state = setup(1 << 20);
+    await write(state, 0, 3);
+    await write(state, 1, 1, true);
+    expect(staged(state)).toEqual([{ key: '0:0', chunks: 3, bytes: 3 * BS }]);
+    expect(state.extents.get('0:0')).toBe(2);
+    expect(checkMetadata(state).problems).toEqual([]);
+  });
+
+  it('extentBytes 0 writes every chunk as a record of its own (the format-3 layout)', async () => {
+    const state = setup(0);
+    await write(state, 0, 3);
+    expect(staged(state).map((s) => s.chunks)).toEqual([1, 1, 1]);
+    for (const lba of [0, 1, 2]) expect(chunkAt(state, lba).extent).toBe(chunkAt(state, lba).offset);
+  });
+});
