@@ -200,11 +200,6 @@ export class PoolState {
     return c;
   }
 
-  /**
-   * Record the SHA-256 of a chunk that has none (computed from its verified bytes). False
-   * when the chunk is gone or already has one: a chunk's bytes never change, so neither
-   * does its hash.
-   */
   /** Fill the committed chunk map at open, counting each chunk in its extent. */
   loadChunk(c: ChunkRecord): void {
     this.chunks.load(c.id, c);
@@ -217,6 +212,11 @@ export class PoolState {
     return this.data.get(physKeyString(c.metaslab, c.extent))?.parts?.find((p) => p.offset === c.offset)?.bytes;
   }
 
+  /**
+   * Record the SHA-256 of a chunk that has none (computed from its verified bytes). False
+   * when the chunk is gone or already has one: a chunk's bytes never change, so neither
+   * does its hash.
+   */
   noteChunkHash(id: number, hash: Uint8Array): boolean {
     const c = this.chunks.get(id);
     if (!c || c.hash) return false;
