@@ -12,7 +12,7 @@ import { decodePage } from './chunk-map-page';
 import * as datasets from './datasets';
 import { fsck, type FsckReport } from './fsck';
 import { exportVolume, importVolume, type ImportOptions, type ImportProgress } from './import-export';
-import { readChunkRecords } from './reader';
+import { readChunkRecords, RECORD_CACHE_BYTES, RecordCache } from './reader';
 import { DB_VERSION, EXTENT_BYTES, FORMAT_VERSION, upgrade, type ChunkRecord, type DatasetRecord, type LossRecord, type PoolDB, type SuperRecord } from './schema';
 import { Serial } from './serial';
 import { opfsRegistry, registryVerdict } from './registry';
@@ -64,6 +64,8 @@ export class Pool {
   private inRegistry = false;
   private commitYield: (() => void) | null = null;
   private readonly serial = new Serial();
+  /** Records read last, for a reader going block by block through an extent (reader.ts). */
+  private readonly records = new RecordCache(RECORD_CACHE_BYTES);
   private readonly counters = { blocksWritten: 0, blocksStored: 0, blocksDeduped: 0, zeroBlocks: 0, dedupCompares: 0, dedupCollisions: 0, blocksLent: 0, commits: 0, chunksRead: 0, bytesRead: 0, hashesKept: 0 };
 
   private constructor(
@@ -197,6 +199,7 @@ export class Pool {
     if (this.closed) return;
     this.closed = true;
     this.state.discard();
+    this.records.clear();
     this.db.close();
   }
 
@@ -446,7 +449,7 @@ export class Pool {
     const d = this.writable(ds, lba, p.bytes);
     const t = thn ?? this.opts.dedupThreshold ?? 1;
     // Nothing changes the dataset during the await: this runs in the pool's queue.
-    const plan = await findDuplicates(this.state, d.group, p, t, (chunks) => readChunkRecords(this.db, this.state, chunks), this.counters);
+    const plan = await findDuplicates(this.state, d.group, p, t, (chunks) => readChunkRecords(this.db, this.state, chunks, { cache: this.records }), this.counters);
     stagePrepared(this.state, d, lba, p, plan, t, this.counters);
   }
 
@@ -526,7 +529,7 @@ export class Pool {
       storedBytes: stored,
       dedupRatio: stored === 0 ? 1 : logical / stored,
       metaslabs: [...this.state.metaslabs.values()].sort((a, b) => a.id - b.id).map((m) => ({ ...m })),
-      counters: { ...this.counters },
+      counters: { ...this.counters, recordsRead: this.records.loads, recordCacheHits: this.records.hits },
     };
   }
 
@@ -552,7 +555,7 @@ export class Pool {
   // --- helpers -------------------------------------------------------------------------
 
   private async readRecords(chunks: ChunkRecord[]): Promise<Uint8Array[]> {
-    const out = await readChunkRecords(this.db, this.state, chunks);
+    const out = await readChunkRecords(this.db, this.state, chunks, { cache: this.records });
     this.counters.chunksRead += out.length;
     for (const b of out) this.counters.bytesRead += b.byteLength;
     return out;

@@ -20,11 +20,11 @@ export const DB_VERSION = 1;
  *    its chunks have both); the first commit records format 3, which format-2 code
  *    refuses.
  * 4: a data record is an extent: the bytes of one or more chunks that a commit allocated
- *    back to back, up to the pool's `extentBytes` (default EXTENT_BYTES), keyed by the
- *    address of its first byte; each chunk records the extent that holds it (`extent`, the
- *    chunk-map column of that name). IndexedDB's cost is per record (a value of over
- *    64 KiB is a file of its own in Chromium), so sixteen 64 KiB blocks in one record put
- *    and read back about 2.5–3× faster than sixteen records (docs/pool.md, "Extents"). A
+ *    back to back, up to the pool's `extentBytes` (default EXTENT_BYTES) and EXTENT_CHUNKS
+ *    chunks, keyed by the address of its first byte; each chunk records the extent that
+ *    holds it (`extent`, the chunk-map column of that name). IndexedDB's cost is per record
+ *    (a value of over 64 KiB is a file of its own in Chromium), so four 64 KiB blocks in one
+ *    record put about 2.3× faster than four records (docs/pool.md, "Extents"). A
  *    record is deleted when its last live chunk goes. A format-3 pool opens as it is
  *    (every chunk its own record: `extent` absent means `offset`); the first commit
  *    records format 4, which format-3 code refuses.
@@ -32,11 +32,20 @@ export const DB_VERSION = 1;
 export const FORMAT_VERSION = 4;
 /**
  * The most bytes of chunks one data record (an extent) holds unless the pool is opened with
- * another `extentBytes`. 1 MiB: raw puts of 64 MiB in 1 MiB records ran 2.9× faster than in
- * 64 KiB records, 256 KiB records 2.1× (docs/pool.md, "Extents"); a larger record costs a
- * cold read of one block more bytes read (the whole record comes back).
+ * another `extentBytes`. A record is read whole, so its size trades writes against cold
+ * reads of one block. Raw IndexedDB on disk, 64 MiB in records of 64 KiB, 128, 256, 512 KiB
+ * and 1 MiB (docs/pool.md, "Extents"): the puts took 753, 477, 324, 256 and 221 ms; one
+ * record fetched for one block 0.92, 1.13, 1.53, 2.20 and 4.04 ms. 256 KiB: puts 2.3× faster
+ * than a record per 64 KiB block, a lone block's cold read 1.7× slower; a sequential reader
+ * is served the record's other blocks from the pool's record cache (reader.ts RecordCache).
  */
-export const EXTENT_BYTES = 1 << 20;
+export const EXTENT_BYTES = 256 * 1024;
+/**
+ * The most chunks one extent holds, whatever their size: with 4 KiB blocks (a SQLite
+ * volume) a record is at most 64 KiB, so a lone page's cold read costs about what a
+ * record per page did, while a commit of sixty pages writes four records instead of sixty.
+ */
+export const EXTENT_CHUNKS = 16;
 /** Bytes of a chunk's read checksum (hash.ts `chunkChecksum`). */
 export const CHECK_BYTES = 16;
 

@@ -5,7 +5,7 @@
 // the data (a 64 MiB volume of 64 KiB blocks is 1,024 chunks and 4 leaf nodes).
 import { StagedMap } from './staged-map';
 import { toHex } from './hash';
-import { EXTENT_BYTES, type ChunkRecord, type DatasetRecord, type MetaslabRecord, type NodeRecord, type PhysKey, type SuperRecord } from './schema';
+import { EXTENT_BYTES, EXTENT_CHUNKS, type ChunkRecord, type DatasetRecord, type MetaslabRecord, type NodeRecord, type PhysKey, type SuperRecord } from './schema';
 
 /** One chunk's bytes in a staged extent. */
 export interface StagedPart {
@@ -67,7 +67,7 @@ export class PoolState {
   readonly extents = new StagedMap<string, number>();
   /**
    * The extent the open group appends new chunks to while they are allocated back to back
-   * (one metaslab, contiguous addresses, under `extentBytes`). Never spans groups.
+   * (one metaslab, contiguous addresses, under `extentBytes` and EXTENT_CHUNKS). Never spans groups.
    */
   private openExtent: { key: string; metaslab: number; start: number; staged: StagedData } | null = null;
   /** Most bytes of one extent (Pool.open's `extentBytes`); a chunk larger than it is an extent alone. */
@@ -184,7 +184,14 @@ export class PoolState {
     let ext = this.openExtent;
     // The open extent takes the chunk if it is still staged (every chunk of it may have
     // been freed again), the chunk follows its last byte, and the record stays in bounds.
-    if (!ext || this.data.get(ext.key) !== ext.staged || ext.metaslab !== metaslab || ext.start + ext.staged.bytes !== offset || ext.staged.bytes + size > this.extentBytes) {
+    if (
+      !ext ||
+      this.data.get(ext.key) !== ext.staged ||
+      ext.metaslab !== metaslab ||
+      ext.start + ext.staged.bytes !== offset ||
+      ext.staged.bytes + size > this.extentBytes ||
+      ext.staged.parts!.length >= EXTENT_CHUNKS
+    ) {
       const staged: StagedData = { key: [metaslab, offset], parts: [], bytes: 0 };
       ext = { key: physKeyString(metaslab, offset), metaslab, start: offset, staged };
       this.data.set(ext.key, staged);

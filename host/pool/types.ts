@@ -15,9 +15,10 @@ export interface PoolOptions {
   durability?: Durability;
   /**
    * Most bytes of chunks one IndexedDB record (an extent) holds when a commit writes chunks
-   * back to back. Default EXTENT_BYTES (1 MiB); 0 (or anything under the block size) writes
-   * every chunk as a record of its own, as format 3 did. Only what this open writes follows
-   * it: every chunk records its extent, so records of any size read back.
+   * back to back (and at most EXTENT_CHUNKS chunks). Default EXTENT_BYTES (256 KiB); 0 (or
+   * anything under the block size) writes every chunk as a record of its own, as format 3
+   * did. Only what this open writes follows it: every chunk records its extent, so records
+   * of any size read back.
    */
   extentBytes?: number;
   /** Test hooks (failure injection). Never set in production. */
@@ -112,5 +113,9 @@ export interface PoolStats {
     bytesRead: number;
     /** SHA-256 hashes kept by `hashChunks` (chunks archived for the first time). */
     hashesKept: number;
+    /** Data records (extents) fetched from IndexedDB by reads, fsck's aside. */
+    recordsRead: number;
+    /** Chunks served from a record read before (the record cache), not fetched again. */
+    recordCacheHits: number;
   };
 }

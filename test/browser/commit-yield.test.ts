@@ -80,7 +80,7 @@ describe('dom0 serves the rings during an import', () => {
       for (let o = 0; o < image.length; o += 65536) crypto.getRandomValues(image.subarray(o, o + 65536));
       // Whether one of the guest's requests falls inside a commit's put loop is timing: its
       // loops spend most of their time waiting for their writes to be durable, and on a
-      // quiet machine a commit's sixteen puts take a few ms (CI once saw none in one import,
+      // quiet machine a commit's 64 puts take a few ms (CI once saw none in one import,
       // when a commit was 256 puts; here one run in five needed a second import). So up to
       // twelve imports, until one commit served an entry; without the yield none ever can.
       let served = 0;
@@ -91,8 +91,8 @@ describe('dom0 serves the rings during an import', () => {
         served = (await hv.pool.stats()).scheduler.commitEntries - before.commitEntries;
       }
       const after = (await hv.pool.stats()).scheduler;
-      // One commit of 16 MiB per import (the import commits every 16 MiB), in sixteen
-      // records of 1 MiB (EXTENT_BYTES): a poll per record.
+      // One commit of 16 MiB per import (the import commits every 16 MiB), in 64 records of
+      // 256 KiB (EXTENT_BYTES): a poll per record; sixteen at least whatever the extent size.
       expect(after.commitPolls - before.commitPolls).toBeGreaterThanOrEqual((imports * 16) / REQUESTS_BETWEEN_YIELDS);
       expect(served).toBeGreaterThan(0);
       const progress = await g.api.progress();

@@ -67,9 +67,42 @@ afterEach(async () => {
 });
 
 describe('pool extents', () => {
-  it('an import stores sixteen 64 KiB blocks per record, and a record goes only with its last live chunk', async () => {
+  it('by default a record holds four 64 KiB blocks (256 KiB) or sixteen 4 KiB ones', async () => {
     const name = newName();
     const pool = await open(name);
+    await pool.importVolume(randomBlocks(10).buffer, { name: 'v', blockSize: BS });
+    expect(await records(name)).toEqual([`0:0+${4 * BS}`, `0:${4 * BS}+${4 * BS}`, `0:${8 * BS}+${2 * BS}`]);
+    const small = randomBlocks(1).map((b) => b ^ 0x33);
+    await pool.importVolume(small.buffer, { name: 's', blockSize: 4096 });
+    expect((await records(name)).slice(3)).toEqual([`0:${10 * BS}+${16 * 4096}`]);
+    expect(await pool.readBlocks('s', [0, 15])).toEqual([small.subarray(0, 4096), small.subarray(15 * 4096)]);
+  });
+
+  it('a reader going block by block fetches each record once (the record cache); fsck reads past it', async () => {
+    const name = newName();
+    const pool = await open(name);
+    const src = randomBlocks(8);
+    await pool.importVolume(src.slice().buffer, { name: 'v', blockSize: BS });
+    pool.close();
+    const again = await open(name);
+    for (let lba = 0; lba < 8; lba++) expect((await again.readBlocks('v', [lba]))[0]).toEqual(src.subarray(lba * BS, (lba + 1) * BS));
+    expect(again.stats().counters).toMatchObject({ recordsRead: 2, recordCacheHits: 6 });
+    // Damaged on disk after it was cached: the cached copy was verified when read, and fsck,
+    // which reads past the cache, finds the damage.
+    const [ref] = await again.resolve('v', [2]);
+    const db = await rawDb(name);
+    const bad = src.slice(2 * BS, 3 * BS);
+    bad[9]! ^= 1;
+    await overwriteChunk(db, ref!, bad);
+    db.close();
+    const report = await again.fsck({ data: true });
+    expect(report.ok).toBe(false);
+    expect(report.problems.join('\n')).toMatch(new RegExp(`chunk ${ref!.chunkId} .*checksum mismatch`));
+  });
+
+  it('an import stores sixteen 64 KiB blocks per record (extentBytes 1 MiB), and a record goes only with its last live chunk', async () => {
+    const name = newName();
+    const pool = await open(name, { extentBytes: MIB });
     const src = randomBlocks(40);
     await pool.importVolume(src.slice().buffer, { name: 'v', blockSize: BS });
     expect(await records(name)).toEqual([`0:0+${MIB}`, `0:${MIB}+${MIB}`, `0:${2 * MIB}+${8 * BS}`]);
@@ -109,7 +142,7 @@ describe('pool extents', () => {
 
   it('a damaged chunk inside a record is named, and its neighbours in the record still read', async () => {
     const name = newName();
-    let pool = await open(name);
+    let pool = await open(name, { extentBytes: MIB });
     const src = randomBlocks(16);
     await pool.importVolume(src.slice().buffer, { name: 'v', blockSize: BS });
     const [ref] = await pool.resolve('v', [5]);
@@ -166,7 +199,7 @@ describe('pool extents', () => {
     }
     db.close();
 
-    pool = await open(name);
+    pool = await open(name, { extentBytes: MIB });
     expect(concat(...await pool.readBlocks('v', [0, 1, 2, 3]))).toEqual(old);
     const fresh = randomBlocks(6).map((b) => b ^ 0xa5);
     await pool.write('v', 10, fresh);

@@ -6,6 +6,8 @@ import { lookup } from '../../host/pool/block-tree';
 import * as datasets from '../../host/pool/datasets';
 import { checkMetadata } from '../../host/pool/fsck';
 import { physKeyString, PoolState } from '../../host/pool/state';
+import { RecordCache } from '../../host/pool/reader';
+import { EXTENT_CHUNKS } from '../../host/pool/schema';
 import { findDuplicates, prepareBlocks, stagePrepared, type WriteCounters } from '../../host/pool/write-path';
 
 const BS = 4096;
@@ -116,5 +118,29 @@ describe('extents', () => {
     await write(state, 0, 3);
     expect(staged(state).map((s) => s.chunks)).toEqual([1, 1, 1]);
     for (const lba of [0, 1, 2]) expect(chunkAt(state, lba).extent).toBe(chunkAt(state, lba).offset);
+  });
+});
+
+describe('extent bounds and the record cache', () => {
+  it('an extent holds at most EXTENT_CHUNKS chunks, however small they are', async () => {
+    const state = setup(1 << 20, 128);
+    await write(state, 0, 20);
+    expect(staged(state).map((s) => s.chunks)).toEqual([EXTENT_CHUNKS, 20 - EXTENT_CHUNKS]);
+  });
+
+  it('the record cache keeps the records read last, up to its bytes, least recently used out first', () => {
+    const cache = new RecordCache(3 * BS);
+    const rec = (n: number) => new ArrayBuffer(n * BS);
+    cache.put('a', rec(1));
+    cache.put('b', rec(1));
+    cache.put('c', rec(1));
+    expect(cache.get('a')).toBeDefined(); // a is now the most recent
+    cache.put('d', rec(1)); // b goes
+    expect(['a', 'b', 'c', 'd'].map((k) => cache.get(k) !== undefined)).toEqual([true, false, true, true]);
+    cache.put('big', rec(4)); // larger than the whole cache: not kept, nothing evicted
+    expect(cache.get('big')).toBeUndefined();
+    expect(cache.get('c')).toBeDefined();
+    cache.put('e', rec(2)); // needs two records' room: the two least recent go (a, d)
+    expect(['a', 'c', 'd', 'e'].map((k) => cache.get(k) !== undefined)).toEqual([false, true, false, true]);
   });
 });
