@@ -46,6 +46,13 @@ export interface Dom0Config {
   shared: boolean;
   /** Dedup only runs of at least this many matching blocks (seed 001's THN). */
   dedupThreshold: number;
+  /**
+   * Most bytes of one IndexedDB record of the pool (an extent of blocks a commit wrote back
+   * to back; PoolOptions.extentBytes, default 256 KiB). A record is fetched whole on a
+   * miss: 0 stores a record per block, for guests whose cold reads are mostly scattered
+   * single blocks, at the cost of writes (docs/pool.md, "Extents").
+   */
+  extentBytes?: number;
   /** Where the pool lives: IndexedDB, memory, or IndexedDB falling back to memory when refused. */
   storage?: StorageChoice;
   /** Open a pool the browser deleted (PoolLostError) as empty; only on the user's say-so. */
@@ -194,7 +201,11 @@ export class Dom0Service {
   async init(config: Dom0Config): Promise<void> {
     if (this.pool) throw new Error('dom0 is already initialised');
     this.config = config;
-    const opened = await openPool(config.poolName, { dedupThreshold: config.dedupThreshold, ...(config.acceptLoss ? { acceptLoss: true } : {}) }, config.storage ?? 'auto');
+    const opened = await openPool(
+      config.poolName,
+      { dedupThreshold: config.dedupThreshold, ...(config.extentBytes !== undefined ? { extentBytes: config.extentBytes } : {}), ...(config.acceptLoss ? { acceptLoss: true } : {}) },
+      config.storage ?? 'auto',
+    );
     this.pool = opened.pool;
     this.storage = opened.storage;
     // A commit's put() calls each wait on the browser; the guests' rings are polled between

@@ -318,6 +318,7 @@ export class Hypervisor {
         quota: options.quota ?? 1024,
         shared,
         dedupThreshold: options.dedupThreshold ?? 1,
+        ...(options.extentBytes !== undefined ? { extentBytes: options.extentBytes } : {}),
         storage: storageChoice,
         ...(options.acceptLoss ? { acceptLoss: true } : {}),
         ...(options.scrubEveryMs !== undefined ? { scrubEveryMs: options.scrubEveryMs } : {}),

@@ -4,6 +4,7 @@
 // store's own keys, read behind the pool's back.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChecksumError, Pool } from '../../host/pool';
+import { Hypervisor } from '../../host/page/hypervisor';
 import { deleteDatabase, overwriteChunk } from '../helpers/idb';
 import { seededRandom } from '../helpers/seed.ts';
 import { concat } from '../helpers/bytes';
@@ -213,5 +214,20 @@ describe('pool extents', () => {
     db.close();
     pool = await open(name);
     expect(concat(...await pool.readBlocks('v', [0, 3, 10, 11, 12, 13, 14, 15]))).toEqual(concat(old.subarray(0, BS), old.subarray(3 * BS), fresh));
+  });
+});
+
+describe('the hypervisor passes extentBytes to its pool', () => {
+  it('Hypervisor.start({ extentBytes: 0 }) stores a record per block; without it, extents', async () => {
+    for (const [extentBytes, want] of [[0, [BS, BS, BS, BS]], [undefined, [4 * BS]]] as const) {
+      const name = newName();
+      const hv = await Hypervisor.start({ poolName: name, arenaFrames: 16, scrubEveryMs: 0, ...(extentBytes !== undefined ? { extentBytes } : {}) });
+      try {
+        await hv.pool.import('v', randomBlocks(4).buffer, { blockSize: BS });
+      } finally {
+        await hv.shutdown();
+      }
+      expect((await records(name)).map((r) => Number(r.split('+')[1]))).toEqual(want);
+    }
   });
 });
