@@ -3,8 +3,9 @@
 // schema.ts) is read once however many of its chunks are asked for, and extents that sit
 // back to back in one metaslab are read by one key-range getAll (read-ahead over a
 // sequential run). A chunk of a record that holds others is a view of that record's
-// buffer (no copy): it shares its ArrayBuffer with the other chunks of the record read by
-// the same call, so a caller that must own a buffer (to transfer it) copies. Every chunk is verified
+// buffer (no copy): it shares its ArrayBuffer with the other chunks of the record, in this
+// call and, through the record cache, in later ones, so a caller that must own a buffer
+// (to transfer it, or to write to it) copies. Every chunk is verified
 // on the way in against the chunk map (ARCHITECTURE invariant 4): by its read checksum
 // (hash.ts chunkChecksum, synchronous, here), or by SHA-256 for a chunk written by
 // format 1, which has none (schema.ts FORMAT_VERSION).
@@ -39,7 +40,8 @@ export function setReadRunRecords(n: number): void {
  * Every chunk served from it is verified like one read from IndexedDB. `fsck` reads past it.
  */
 export class RecordCache {
-  private readonly records = new Map<string, ArrayBuffer>();
+  /** Each record with its size when cached: a buffer transferred away reads 0 bytes long. */
+  private readonly records = new Map<string, { rec: ArrayBuffer; size: number }>();
   private bytes = 0;
   /** Records fetched from IndexedDB, and chunks served from a cached record instead. */
   loads = 0;
@@ -52,17 +54,48 @@ export class RecordCache {
     if (r === undefined) return undefined;
     this.records.delete(key);
     this.records.set(key, r);
-    return r;
+    return r.rec;
+  }
+
+  /**
+   * Chunk `c`'s bytes from its cached record, verified by its read checksum, or null: not
+   * cached, a chunk with no read checksum (format 1: read from IndexedDB, verified by
+   * SHA-256), or a record that no longer matches. Chunks are views of the cached record,
+   * and a caller could write to one or transfer its buffer away; such a record is dropped
+   * here and the chunk read again from IndexedDB, so the cache never serves, nor reports as
+   * damage, what a caller did to bytes it was handed.
+   */
+  serve(c: ChunkRecord): Uint8Array | null {
+    if (!c.check) return null;
+    const key = physKeyString(c.metaslab, c.extent);
+    const rec = this.get(key);
+    if (!rec) return null;
+    const at = c.offset - c.extent;
+    const bytes = rec.byteLength >= at + c.size ? new Uint8Array(rec, at, c.size) : null;
+    if (!bytes || !bytesEqual(chunkChecksum(bytes), c.check)) {
+      this.drop(key);
+      return null;
+    }
+    this.hits++;
+    return bytes;
+  }
+
+  private drop(key: string): void {
+    const r = this.records.get(key);
+    if (!r) return;
+    this.records.delete(key);
+    this.bytes -= r.size;
   }
 
   put(key: string, record: ArrayBuffer): void {
-    if (record.byteLength > this.maxBytes || this.records.has(key)) return;
-    this.records.set(key, record);
+    if (record.byteLength > this.maxBytes) return;
+    this.drop(key);
+    this.records.set(key, { rec: record, size: record.byteLength });
     this.bytes += record.byteLength;
     for (const [k, r] of this.records) {
       if (this.bytes <= this.maxBytes) break;
       this.records.delete(k);
-      this.bytes -= r.byteLength;
+      this.bytes -= r.size;
     }
   }
 
@@ -127,11 +160,13 @@ export async function readChunkRecords(
     const staged = state.stagedBytes(c);
     // A copy, verified like a stored one: staged bytes are views (write-path.ts), and what
     // is handed out must be what the commit will write. The copy is the chunk alone.
-    if (staged) byId.set(c.id, verify({ ...c, extent: c.offset }, staged.slice().buffer, identity));
-    else if (cache?.get(physKeyString(c.metaslab, c.extent))) {
-      cache.hits++;
-      byId.set(c.id, verify(c, cache.get(physKeyString(c.metaslab, c.extent)), identity));
-    } else {
+    if (staged) {
+      byId.set(c.id, verify({ ...c, extent: c.offset }, staged.slice().buffer, identity));
+      continue;
+    }
+    const cached = cache && !identity ? cache.serve(c) : null;
+    if (cached) byId.set(c.id, Promise.resolve(cached));
+    else {
       toRead.push(c);
       byId.set(c.id, null as unknown as Promise<Uint8Array>); // filled below
     }

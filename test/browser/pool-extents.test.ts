@@ -88,6 +88,16 @@ describe('pool extents', () => {
     const again = await open(name);
     for (let lba = 0; lba < 8; lba++) expect((await again.readBlocks('v', [lba]))[0]).toEqual(src.subarray(lba * BS, (lba + 1) * BS));
     expect(again.stats().counters).toMatchObject({ recordsRead: 2, recordCacheHits: 6 });
+    // What a caller does to the bytes it was handed (views of the cached record) is never
+    // served, nor reported as damage: the record is dropped and read again.
+    const [view] = await again.readBlocks('v', [1]);
+    view![0]! ^= 0xff;
+    expect((await again.readBlocks('v', [0, 1]))).toEqual([src.subarray(0, BS), src.subarray(BS, 2 * BS)]);
+    expect(again.stats().counters.recordsRead).toBe(3);
+    const [moved] = await again.readBlocks('v', [2]);
+    structuredClone(moved!.buffer, { transfer: [moved!.buffer as ArrayBuffer] });
+    expect((await again.readBlocks('v', [3]))[0]).toEqual(src.subarray(3 * BS, 4 * BS));
+    expect(again.stats().counters.recordsRead).toBe(4);
     // Damaged on disk after it was cached: the cached copy was verified when read, and fsck,
     // which reads past the cache, finds the damage.
     const [ref] = await again.resolve('v', [2]);
