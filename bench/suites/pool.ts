@@ -176,7 +176,7 @@ export async function poolRun(
  *   pool_import_borrowed_vs_raw  as pool_import_vs_raw for the borrowed import (its rounds
  *                             are not next to raw's: reported, no target)
  *   idb_raw_put_extent_mb_s / idb_raw_getall_extent_mb_s  raw put and getAll of the same
- *                             bytes in records of the pool's extent size (EXTENT_BYTES, 1 MiB),
+ *                             bytes in records of the pool's extent size (EXTENT_BYTES, 256 KiB),
  *                             64 MiB per transaction / per getAll: the platform's limit for
  *                             the records the pool now writes (format 4, docs/pool.md "Extents")
  *   pool_import_vs_raw_extent / pool_read_vs_raw_extent  the import (paired as

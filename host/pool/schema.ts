@@ -42,8 +42,9 @@ export const FORMAT_VERSION = 4;
 export const EXTENT_BYTES = 256 * 1024;
 /**
  * The most chunks one extent holds, whatever their size: with 4 KiB blocks (a SQLite
- * volume) a record is at most 64 KiB, so a lone page's cold read costs about what a
- * record per page did, while a commit of sixty pages writes four records instead of sixty.
+ * volume) a record is at most 64 KiB, so a lone page's cold read fetches at most 64 KiB
+ * (0.92 ms on raw IndexedDB; a 4 KiB record was not measured against it), while a commit
+ * of sixty pages writes four records instead of sixty.
  */
 export const EXTENT_CHUNKS = 16;
 /** Bytes of a chunk's read checksum (hash.ts `chunkChecksum`). */
