@@ -547,9 +547,15 @@ export class Pool {
     return exportVolume(this, ds);
   }
 
-  /** Recount references, check accounting, optionally verify every chunk's bytes. */
+  /**
+   * Recount references, check accounting, optionally verify every chunk's bytes. Runs in the
+   * pool's queue, so no write or commit changes the pool while it looks: one that did could
+   * free a chunk fsck had listed, or delete a record it had counted, and fsck would report
+   * damage that is not there (it did, in CI, with a guest writing during an fsck). Writes
+   * wait for it meanwhile.
+   */
   fsck(opts: { data?: boolean } = {}): Promise<FsckReport> {
-    return fsck(this.state, this.db, this.txg, opts);
+    return this.serial.run(() => fsck(this.state, this.db, this.txg, opts));
   }
 
   // --- helpers -------------------------------------------------------------------------
