@@ -238,10 +238,10 @@ export async function run(opts: { quick: boolean; log?: (line: string) => void }
   // (docs/pool.md, "Import, what is left of the gap"); summing a pair's two rounds cancels a
   // drift that is steady across them. The ratio of the bests stays beside it.
   // `rawMs` of a raw round: its put, or its put and the cutting of its records; `of` the
-  // import rounds it is paired with.
-  const paired = (rawMs: (r: (typeof raw)[number]) => number, of: PoolRunResult[] = pool): number[] => {
+  // import rounds it is paired with; `rounds` the raw rounds (64 KiB records, or the extent size).
+  const paired = (rawMs: (r: (typeof raw)[number]) => number, of: PoolRunResult[] = pool, rounds: typeof raw = raw): number[] => {
     const out: number[] = [];
-    for (let i = 0; i + 1 < reps; i += 2) out.push((rawMs(raw[i]!) + rawMs(raw[i + 1]!)) / (of[i]!.importMs + of[i + 1]!.importMs));
+    for (let i = 0; i + 1 < reps; i += 2) out.push((rawMs(rounds[i]!) + rawMs(rounds[i + 1]!)) / (of[i]!.importMs + of[i + 1]!.importMs));
     return out;
   };
   const pairs = paired((r) => r.putMs);
@@ -252,9 +252,7 @@ export async function run(opts: { quick: boolean; log?: (line: string) => void }
   m.pool_import_borrowed_vs_raw = { value: median(paired((r) => r.putMs, borrowed)), unit: 'ratio' };
   // Against raw puts in records of the pool's own extent size, paired the same way (their
   // rounds are not next to the import's: reported, no target).
-  const pairedExtent: number[] = [];
-  for (let i = 0; i + 1 < reps; i += 2) pairedExtent.push((rawExtent[i]!.putMs + rawExtent[i + 1]!.putMs) / (pool[i]!.importMs + pool[i + 1]!.importMs));
-  m.pool_import_vs_raw_extent = { value: median(pairedExtent), unit: 'ratio' };
+  m.pool_import_vs_raw_extent = { value: median(paired((r) => r.putMs, pool, rawExtent)), unit: 'ratio' };
   m.pool_read_vs_raw_extent = { value: m.pool_cold_read_mb_s!.value / m.idb_raw_getall_extent_mb_s!.value, unit: 'ratio' };
   m.idb_raw_slice_ms = { value: median(raw.map((r) => r.sliceMs)), unit: 'ms' };
   m.pool_import_vs_raw_raw_first = { value: median(roundRatios(0)), unit: 'ratio' };

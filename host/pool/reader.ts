@@ -70,8 +70,7 @@ export class RecordCache {
     const key = physKeyString(c.metaslab, c.extent);
     const rec = this.get(key);
     if (!rec) return null;
-    const at = c.offset - c.extent;
-    const bytes = rec.byteLength >= at + c.size ? new Uint8Array(rec, at, c.size) : null;
+    const bytes = chunkIn(c, rec);
     if (!bytes || !bytesEqual(chunkChecksum(bytes), c.check)) {
       this.drop(key);
       return null;
@@ -115,6 +114,13 @@ function request<T>(req: IDBRequest<T>): Promise<T> {
   });
 }
 
+/** Chunk `c`'s bytes in `value`, the record of its extent (a view), or null when it cannot hold them. */
+function chunkIn(c: ChunkRecord, value: unknown): Uint8Array | null {
+  const at = c.offset - c.extent;
+  if (!(value instanceof ArrayBuffer) || value.byteLength < at + c.size) return null;
+  return at === 0 && value.byteLength === c.size ? new Uint8Array(value) : new Uint8Array(value, at, c.size);
+}
+
 /**
  * Chunk `c`'s bytes out of `value`, the record of its extent, verified. A record too short
  * to hold the chunk, or not an ArrayBuffer at all, is damage like a wrong checksum.
@@ -122,11 +128,8 @@ function request<T>(req: IDBRequest<T>): Promise<T> {
 async function verify(c: ChunkRecord, value: unknown, identity: boolean): Promise<Uint8Array> {
   // A chunk has a check, a hash or both (schema.ts ChunkRecord).
   const expected = (c.check ?? c.hash)!;
-  const at = c.offset - c.extent;
-  if (!(value instanceof ArrayBuffer) || value.byteLength < at + c.size) {
-    throw new ChecksumError({ chunkId: c.id, metaslab: c.metaslab, offset: c.offset, expected: toHex(expected), actual: null });
-  }
-  const bytes = at === 0 && value.byteLength === c.size ? new Uint8Array(value) : new Uint8Array(value, at, c.size);
+  const bytes = chunkIn(c, value);
+  if (!bytes) throw new ChecksumError({ chunkId: c.id, metaslab: c.metaslab, offset: c.offset, expected: toHex(expected), actual: null });
   const mismatch = (exp: Uint8Array, actual: Uint8Array) =>
     new ChecksumError({ chunkId: c.id, metaslab: c.metaslab, offset: c.offset, expected: toHex(exp), actual: toHex(actual) });
   if (c.check) {

@@ -69,7 +69,7 @@ export class PoolState {
    * The extent the open group appends new chunks to while they are allocated back to back
    * (one metaslab, contiguous addresses, under `extentBytes` and EXTENT_CHUNKS). Never spans groups.
    */
-  private openExtent: { key: string; metaslab: number; start: number; staged: StagedData } | null = null;
+  private openExtent: { key: string; staged: StagedData } | null = null;
   /** Most bytes of one extent (Pool.open's `extentBytes`); a chunk larger than it is an extent alone. */
   extentBytes = EXTENT_BYTES;
   /**
@@ -187,20 +187,19 @@ export class PoolState {
     if (
       !ext ||
       this.data.get(ext.key) !== ext.staged ||
-      ext.metaslab !== metaslab ||
-      ext.start + ext.staged.bytes !== offset ||
+      ext.staged.key[0] !== metaslab ||
+      ext.staged.key[1] + ext.staged.bytes !== offset ||
       ext.staged.bytes + size > this.extentBytes ||
       ext.staged.parts!.length >= EXTENT_CHUNKS
     ) {
-      const staged: StagedData = { key: [metaslab, offset], parts: [], bytes: 0 };
-      ext = { key: physKeyString(metaslab, offset), metaslab, start: offset, staged };
-      this.data.set(ext.key, staged);
+      ext = { key: physKeyString(metaslab, offset), staged: { key: [metaslab, offset], parts: [], bytes: 0 } };
+      this.data.set(ext.key, ext.staged);
       this.openExtent = ext;
     }
     ext.staged.parts!.push({ offset, bytes, ...(lent ? { check } : {}) });
     ext.staged.bytes += size;
     this.extents.set(ext.key, (this.extents.get(ext.key) ?? 0) + 1);
-    const c: ChunkRecord = { id, hash: null, check, metaslab, offset, extent: ext.start, size, refcount: 0, birthTxg: this.openTxg, group };
+    const c: ChunkRecord = { id, hash: null, check, metaslab, offset, extent: ext.staged.key[1], size, refcount: 0, birthTxg: this.openTxg, group };
     this.chunks.set(id, c);
     const dk = dedupKey(group, check);
     if (!this.dedup.has(dk)) this.dedup.set(dk, id);

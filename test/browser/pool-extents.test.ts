@@ -2,29 +2,18 @@
 // allocated back to back as one record of up to `extentBytes`; a record goes only with its
 // last live chunk, and fsck finds a record that no chunk holds. Checked against the data
 // store's own keys, read behind the pool's back.
-import { afterEach, describe, expect, it } from 'vitest';
-import { ChecksumError, Pool } from '../../host/pool';
+import { describe, expect, it } from 'vitest';
+import { ChecksumError } from '../../host/pool';
 import { Hypervisor } from '../../host/page/hypervisor';
-import { deleteDatabase, overwriteChunk } from '../helpers/idb';
+import { overwriteChunk, rawDb } from '../helpers/idb';
+import { poolFixture } from '../helpers/pool-fixture';
 import { seededRandom } from '../helpers/seed.ts';
 import { concat } from '../helpers/bytes';
 
 const BS = 64 * 1024;
 const MIB = 1 << 20;
-const opened: Pool[] = [];
-const names: string[] = [];
-
-function newName(): string {
-  const n = `pool-extents-${crypto.randomUUID()}`;
-  names.push(n);
-  return n;
-}
-
-async function open(name: string, opts: Parameters<typeof Pool.open>[1] = {}): Promise<Pool> {
-  const p = await Pool.open(name, { durability: 'relaxed', registry: null, ...opts });
-  opened.push(p);
-  return p;
-}
+// Relaxed commits and no OPFS registry entry: these tests look at records, not durability.
+const { newName, open } = poolFixture('pool-extents', { durability: 'relaxed', registry: null });
 
 /** `n` blocks of bytes no two alike, from this run's seed. */
 function randomBlocks(n: number): Uint8Array<ArrayBuffer> {
@@ -33,14 +22,6 @@ function randomBlocks(n: number): Uint8Array<ArrayBuffer> {
   const words = new Uint32Array(out.buffer);
   for (let i = 0; i < words.length; i++) words[i] = (rnd() * 0x100000000) >>> 0;
   return out;
-}
-
-function rawDb(name: string): Promise<IDBDatabase> {
-  return new Promise((resolve, reject) => {
-    const r = indexedDB.open(name);
-    r.onsuccess = () => resolve(r.result);
-    r.onerror = () => reject(r.error);
-  });
 }
 
 function rawReq<T>(r: IDBRequest<T>): Promise<T> {
@@ -62,21 +43,16 @@ async function records(name: string): Promise<string[]> {
   }
 }
 
-afterEach(async () => {
-  for (const p of opened.splice(0)) p.close();
-  for (const n of names.splice(0)) await deleteDatabase(n);
-});
-
 describe('pool extents', () => {
   it('by default a record holds four 64 KiB blocks (256 KiB) or sixteen 4 KiB ones', async () => {
     const name = newName();
     const pool = await open(name);
     await pool.importVolume(randomBlocks(10).buffer, { name: 'v', blockSize: BS });
     expect(await records(name)).toEqual([`0:0+${4 * BS}`, `0:${4 * BS}+${4 * BS}`, `0:${8 * BS}+${2 * BS}`]);
-    const small = randomBlocks(1).map((b) => b ^ 0x33);
+    const small = randomBlocks(2).map((b) => b ^ 0x33); // 32 blocks of 4 KiB
     await pool.importVolume(small.buffer, { name: 's', blockSize: 4096 });
-    expect((await records(name)).slice(3)).toEqual([`0:${10 * BS}+${16 * 4096}`]);
-    expect(await pool.readBlocks('s', [0, 15])).toEqual([small.subarray(0, 4096), small.subarray(15 * 4096)]);
+    expect((await records(name)).slice(3)).toEqual([`0:${10 * BS}+${16 * 4096}`, `0:${11 * BS}+${16 * 4096}`]);
+    expect(await pool.readBlocks('s', [0, 31])).toEqual([small.subarray(0, 4096), small.subarray(31 * 4096)]);
   });
 
   it('a reader going block by block fetches each record once (the record cache); fsck reads past it', async () => {

@@ -1,39 +1,19 @@
 // Runs in real Chromium: corruption detection (a data record altered behind the pool's
 // back through raw IndexedDB) and the failed-commit contract (quota and constraint
 // failures leave memory and disk at the last commit).
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ChecksumError, CommitError, Pool, PoolFormatError, PoolFullError, StaleBlockRefError } from '../../host/pool';
-import { deleteDatabase, overwriteChunk } from '../helpers/idb';
+import { overwriteChunk, rawDb } from '../helpers/idb';
+import { poolFixture } from '../helpers/pool-fixture';
 
 const BS = 4096;
-const opened: Pool[] = [];
-const names: string[] = [];
-
-function newName(): string {
-  const n = `pool-integrity-${crypto.randomUUID()}`;
-  names.push(n);
-  return n;
-}
-
-async function open(name: string, opts: Parameters<typeof Pool.open>[1] = {}): Promise<Pool> {
-  const p = await Pool.open(name, opts);
-  opened.push(p);
-  return p;
-}
+const { newName, open } = poolFixture('pool-integrity');
 
 function block(seed: number): Uint8Array {
   const b = new Uint8Array(BS);
   for (let i = 0; i < BS; i++) b[i] = (seed * 31 + i * 7) & 0xff;
   b[0] = 1;
   return b;
-}
-
-function rawDb(name: string): Promise<IDBDatabase> {
-  return new Promise((resolve, reject) => {
-    const r = indexedDB.open(name);
-    r.onsuccess = () => resolve(r.result);
-    r.onerror = () => reject(r.error);
-  });
 }
 
 function rawPut(db: IDBDatabase, store: string, value: unknown, key?: IDBValidKey): Promise<void> {
@@ -54,10 +34,6 @@ function rawDelete(db: IDBDatabase, store: string, key: IDBValidKey): Promise<vo
   });
 }
 
-afterEach(async () => {
-  for (const p of opened.splice(0)) p.close();
-  for (const n of names.splice(0)) await deleteDatabase(n);
-});
 
 describe('pool integrity', () => {
   it('detects a corrupted data record and names dataset, block and chunk', async () => {
@@ -123,7 +99,6 @@ describe('pool integrity', () => {
     expect(pool.stats().datasets).toBe(4);
     // Both clones and the write are there after a reopen.
     pool.close();
-    opened.splice(opened.indexOf(pool), 1);
     const again = await open(name);
     expect([again.info('c1').kind, again.info('c2').kind]).toEqual(['clone', 'clone']);
     expect((await again.readBlocks('v', [1]))[0]).toEqual(block(2));
@@ -302,7 +277,6 @@ describe('pool integrity', () => {
       expect((e as ChecksumError).detail.expected).toHaveLength(32);
       expect((await pool.readBlocks('v', [1]))[0]).toEqual(block(1));
       pool.close();
-      opened.splice(opened.indexOf(pool), 1);
     }
   });
 

@@ -29,3 +29,12 @@ export async function overwriteChunk(db: IDBDatabase, ref: { metaslab: number; o
     tx.onabort = () => reject(tx.error);
   });
 }
+
+/** A connection to database `name` at whatever version it has, behind the pool's back. */
+export function rawDb(name: string): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    const r = indexedDB.open(name);
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+}
