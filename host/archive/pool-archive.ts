@@ -218,6 +218,8 @@ export async function restoreToPool(
   let bytesWritten = 0;
   let sinceCommit = 0;
   let commits = 0;
+  /** The pool groups the writes since the last commit were staged in (Pool.commit's `groups`). */
+  const groups = new Set<number>();
   try {
     for (let lba = 0; lba < blocks; lba += perBatch) {
       const end = Math.min(blocks, lba + perBatch);
@@ -245,14 +247,16 @@ export async function restoreToPool(
         let j = i + 1;
         while (j < end && bytesAt(manifest.chunks[j]!, bytes)) j++;
         const run = concatBytes(range(i, j).map((k) => bytesAt(manifest.chunks[k]!, bytes)!));
-        await pool.write(info.id, i, run);
+        groups.add(await pool.write(info.id, i, run));
         bytesWritten += run.length;
         sinceCommit += run.length;
         i = j;
       }
       if (sinceCommit >= commitEvery || end === blocks) {
-        if (end === blocks) await pool.completeVolume(info.id);
-        await pool.commit();
+        if (end === blocks) groups.add(await pool.completeVolume(info.id));
+        // Fails if another caller's failed commit dropped any of these writes meanwhile.
+        await pool.commit({ groups: [...groups] });
+        groups.clear();
         commits++;
         sinceCommit = 0;
       }

@@ -39,12 +39,20 @@ export interface BlockStore {
   resolveSync?(dataset: string, lbas: readonly number[]): (PhysicalBlock | null)[];
   /** Verified bytes of each block, in order. Rejects with a ChecksumError-like error on corruption. */
   read(dataset: string, blocks: readonly PhysicalBlock[]): Promise<Uint8Array[]>;
-  /** Stage a write; durable only after `commit`. The driver never changes `bytes` after the call (its own copy), so a store may keep them until then. */
-  write(dataset: string, lba: number, bytes: Uint8Array): Promise<void>;
-  /** Stage several blocks of one dataset as one step: a commit holds all of them or none. Same ownership of `bytes` as `write`. */
-  writeAll(dataset: string, writes: readonly { lba: number; bytes: Uint8Array }[]): Promise<void>;
-  /** Make every staged write durable in one transaction. */
-  commit(): Promise<void>;
+  /**
+   * Stage a write; durable only after `commit`. The driver never changes `bytes` after the
+   * call (its own copy), so a store may keep them until then. Resolves to the group the
+   * write is staged in, for `commit`.
+   */
+  write(dataset: string, lba: number, bytes: Uint8Array): Promise<number>;
+  /** Stage several blocks of one dataset as one step: a commit holds all of them or none. Same ownership of `bytes` and result as `write`. */
+  writeAll(dataset: string, writes: readonly { lba: number; bytes: Uint8Array }[]): Promise<number>;
+  /**
+   * Make every staged write durable in one transaction. Rejects if any of `groups` (what
+   * the caller's writes resolved to) was dropped before it was committed: the store's
+   * other callers share the staged group, and a failed commit of theirs drops it.
+   */
+  commit(groups?: readonly number[]): Promise<void>;
 }
 
 /** In-memory store for Node tests: content-keyed blocks, so equal content shares a key. */
@@ -52,6 +60,9 @@ export class MemoryBlockStore implements BlockStore {
   private readonly volumes = new Map<string, { info: VolumeInfo; map: Map<number, string> }>();
   private readonly data = new Map<string, Uint8Array>();
   private staged: { dataset: string; lba: number; key: string | null; bytes: Uint8Array }[] = [];
+  /** The staged group's number and the groups a failed commit dropped, as the pool keeps them. */
+  private group = 0;
+  private readonly dropped = new Map<number, unknown>();
   reads = 0;
   commits = 0;
   failNextCommit: Error | null = null;
@@ -106,24 +117,30 @@ export class MemoryBlockStore implements BlockStore {
     });
   }
 
-  async write(dataset: string, lba: number, bytes: Uint8Array): Promise<void> {
+  async write(dataset: string, lba: number, bytes: Uint8Array): Promise<number> {
     const v = this.must(dataset);
     this.staged.push({ dataset, lba, key: keyOf(v.info.group, bytes), bytes: bytes.slice() });
+    return this.group;
   }
 
-  async writeAll(dataset: string, writes: readonly { lba: number; bytes: Uint8Array }[]): Promise<void> {
+  async writeAll(dataset: string, writes: readonly { lba: number; bytes: Uint8Array }[]): Promise<number> {
     const v = this.must(dataset);
     for (const w of writes) this.staged.push({ dataset, lba: w.lba, key: keyOf(v.info.group, w.bytes), bytes: w.bytes.slice() });
+    return this.group;
   }
 
-  async commit(): Promise<void> {
+  async commit(groups: readonly number[] = []): Promise<void> {
     const staged = this.staged;
     this.staged = [];
     if (this.failNextCommit) {
       const err = this.failNextCommit;
       this.failNextCommit = null;
+      if (staged.length > 0) this.dropped.set(this.group, err);
+      this.group++;
       throw err;
     }
+    this.group++;
+    for (const g of groups) if (this.dropped.has(g)) throw Object.assign(new Error(`group ${g} was dropped`), { name: 'GroupDroppedError', cause: this.dropped.get(g) });
     for (const s of staged) {
       const v = this.must(s.dataset);
       if (s.key === null) v.map.delete(s.lba);

@@ -2,7 +2,7 @@
 // methods over comlink (dom0-worker.ts). The page's main thread never touches IndexedDB or
 // serves a ring; everything that can block or take long happens here.
 import { transfer } from 'comlink';
-import type { DatasetInfo, FsckReport, ImportProgress, Pool, PoolStats } from '../pool';
+import type { CompactOptions, CompactReport, DatasetInfo, FsckReport, ImportProgress, Pool, PoolStats } from '../pool';
 import { openPool, type PoolStorage, type StorageChoice } from './pool-storage';
 import { ArchiveService, type ArchiveServiceStats } from '../archive/archive-service';
 import type { ArchivePoolOptions, PoolArchiveReport, PoolRestoreReport, RestoreOptions } from '../archive/pool-archive';
@@ -253,16 +253,12 @@ export class Dom0Service {
 
   async createVolume(name: string, sizeBytes: number, opts: { blockSize?: number; group?: string } = {}): Promise<DatasetInfo> {
     const pool = this.mustPool();
-    const info = await pool.createVolume(name, { sizeBytes, ...opts });
-    await pool.commit();
-    return info;
+    return pool.createVolumeCommitted(name, { sizeBytes, ...opts });
   }
 
   async snapshot(dataset: string, name: string): Promise<DatasetInfo> {
     const pool = this.mustPool();
-    const info = await pool.snapshot(dataset, name);
-    await pool.commit();
-    return info;
+    return pool.snapshotCommitted(dataset, name);
   }
 
   async clone(snapshot: string, name: string, opts: { group?: string } = {}): Promise<DatasetInfo> {
@@ -275,8 +271,7 @@ export class Dom0Service {
     for (const d of this.mustDriver().domains.values()) {
       if (d.dataset === name) throw new Error(`dataset ${name} is in use by domain ${d.id}; destroy the domain first`);
     }
-    await pool.destroy(name);
-    await pool.commit();
+    await pool.destroyCommitted(name);
   }
 
   list(): DatasetInfo[] {
@@ -289,6 +284,11 @@ export class Dom0Service {
 
   fsck(opts: { data?: boolean } = {}): Promise<FsckReport> {
     return this.mustPool().fsck(opts);
+  }
+
+  /** The extent cleaner (host/pool/compact.ts): `onProgress` after each of its commits. */
+  compactPool(opts: Omit<CompactOptions, 'onProgress'> = {}, onProgress?: (p: CompactReport) => void): Promise<CompactReport> {
+    return this.mustPool().compact({ ...opts, ...(onProgress ? { onProgress } : {}) });
   }
 
   /**

@@ -16,7 +16,7 @@
 import { sharedArenaMemory } from './frame-hash-wasm';
 import { FrameTable } from './frame-table';
 import { growablePlain } from '../../shared/growable';
-import { ChecksumError, OutOfRangeError, PoolClosedError, ReadOnlyDatasetError, StaleBlockRefError } from '../pool';
+import { ChecksumError, GroupDroppedError, OutOfRangeError, PoolClosedError, ReadOnlyDatasetError, StaleBlockRefError } from '../pool';
 import { arenaLayout, type ArenaLayout } from '../../shared/memory-layout';
 import { Status } from '../../shared/protocol';
 import { decodeFrame, encodeFrame, NO_FRAME } from '../../shared/ids';
@@ -326,8 +326,8 @@ export class Dom0Driver {
     readonly store: BlockStore,
     readonly options: DriverOptions,
   ) {
-    this.committer = new GroupCommit(async () => {
-      await store.commit();
+    this.committer = new GroupCommit(async (groups) => {
+      await store.commit(groups);
       this.counters.commits++;
     });
   }
@@ -634,7 +634,7 @@ export class Dom0Driver {
    * cannot deadlock; its dirty bits); a block is kept for reading back (write-allocate)
    * only if no later write of its LBA was handed to the pool meanwhile.
    */
-  private async stageDurably(d: Domain, lbas: readonly number[], blocks: readonly Uint8Array[], stage: () => Promise<void>): Promise<Completion> {
+  private async stageDurably(d: Domain, lbas: readonly number[], blocks: readonly Uint8Array[], stage: () => Promise<number>): Promise<Completion> {
     for (const lba of lbas) {
       const locked = this.hooks.beforeWrite?.(d, lba);
       if (locked) await locked;
@@ -1167,5 +1167,7 @@ function statusOf(err: unknown): Status {
   if (err instanceof ReadOnlyDatasetError) return Status.READ_ONLY;
   if (err instanceof OutOfRangeError) return Status.OUT_OF_RANGE;
   if (err instanceof PoolClosedError) return Status.POOL_CLOSED;
+  // Dropped with another caller's failed commit: the guest is told what dropped it.
+  if (err instanceof GroupDroppedError && err.cause !== undefined) return statusOf(err.cause);
   return Status.IO;
 }

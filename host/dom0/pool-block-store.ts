@@ -28,15 +28,15 @@ export class PoolBlockStore implements BlockStore {
     return this.pool.readChunks(blocks as readonly PoolBlock[]);
   }
 
-  write(dataset: string, lba: number, bytes: Uint8Array): Promise<void> {
+  write(dataset: string, lba: number, bytes: Uint8Array): Promise<number> {
     return this.pool.write(dataset, lba, bytes, { owned: true });
   }
 
-  writeAll(dataset: string, writes: readonly { lba: number; bytes: Uint8Array }[]): Promise<void> {
+  writeAll(dataset: string, writes: readonly { lba: number; bytes: Uint8Array }[]): Promise<number> {
     return this.pool.writeBlocks(dataset, writes, { owned: true });
   }
 
-  async commit(): Promise<void> {
-    await this.pool.commit();
+  async commit(groups: readonly number[] = []): Promise<void> {
+    await this.pool.commit({ groups });
   }
 }

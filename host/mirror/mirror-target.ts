@@ -91,7 +91,12 @@ export class PoolMirrorSink implements MirrorSink {
     } else if (existing.blockSize !== batch.blockBytes || existing.blocks !== batch.volumeBlocks) {
       throw new RangeError(`mirror of ${batch.dataset} has ${existing.blocks} × ${existing.blockSize} B; batch says ${batch.volumeBlocks} × ${batch.blockBytes} B`);
     }
-    for (const b of batch.blocks) await this.pool.write(batch.dataset, b.lba, b.bytes ?? new Uint8Array(batch.blockBytes));
-    await this.pool.commit();
+    // One step, and a commit that fails if anyone else's failed commit dropped the batch
+    // meanwhile: a batch is acknowledged to the source only once it is stored.
+    const group = await this.pool.writeBlocks(
+      batch.dataset,
+      batch.blocks.map((b) => ({ lba: b.lba, bytes: b.bytes ?? new Uint8Array(batch.blockBytes) })),
+    );
+    await this.pool.commit({ groups: [group] });
   }
 }

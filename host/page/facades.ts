@@ -8,7 +8,7 @@
 //   await hv.pool.snapshot('image', 'image@base');
 import { proxy, transfer, type Remote } from 'comlink';
 import { isArrayBuffer } from '../../shared/buffer-kind';
-import type { DatasetInfo, FsckReport, ImportProgress } from '../pool';
+import type { CompactOptions, CompactReport, DatasetInfo, FsckReport, ImportProgress } from '../pool';
 import type { ArchiveServiceStats } from '../archive/archive-service';
 import type { ArchiveProgress, PoolArchiveReport, PoolRestoreReport, RestoreProgress } from '../archive/pool-archive';
 import type { CleanReport } from '../archive/cleaner';
@@ -57,6 +57,12 @@ export interface PoolApi {
   ownership(dataset: string): Promise<Uint8Array>;
   /** Check the pool's metadata (and with `data`, every block's checksum); changes nothing. */
   fsck(opts?: { data?: boolean }): Promise<FsckReport>;
+  /**
+   * Rewrite the pool's data records that are under `liveBelow` (default half) live, so
+   * blocks rewritten since they were written stop holding their neighbours' dead bytes
+   * (docs/pool.md, "Extents"). Guests keep reading and writing meanwhile.
+   */
+  compact(opts?: CompactOptions): Promise<CompactReport>;
 }
 
 /** The snapshot archive beside the pool (log-structured, with a cold tier): docs/archive.md. */
@@ -120,6 +126,10 @@ export function poolApi(dom0: Remote<Dom0Service>): PoolApi {
     stats: async () => dom0.stats(),
     ownership: async (dataset) => dom0.blockOwnership(dataset),
     fsck: async (opts = {}) => dom0.fsck(opts),
+    compact: async (opts = {}) => {
+      const { onProgress, ...rest } = opts;
+      return dom0.compactPool(rest, callback(onProgress));
+    },
   };
 }
 

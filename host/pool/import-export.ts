@@ -23,9 +23,11 @@ import { prepareBlocks, type PreparedBlocks } from './write-path';
 /** What streaming needs of the pool (Pool implements it; declared here so the two files do not import each other). */
 export interface VolumeStore {
   beginVolume(name: string, opts: CreateVolumeOptions): Promise<DatasetInfo>;
-  completeVolume(id: number): Promise<void>;
-  stagePreparedBlocks(id: number, firstLba: number, prepared: PreparedBlocks): Promise<void>;
-  commit(): Promise<number>;
+  /** Resolves to the group it is staged in (Pool.commit's `groups`). */
+  completeVolume(id: number): Promise<number>;
+  /** Resolves to the group they are staged in (Pool.commit's `groups`). */
+  stagePreparedBlocks(id: number, firstLba: number, prepared: PreparedBlocks): Promise<number>;
+  commit(opts?: { groups?: readonly number[] }): Promise<number>;
   info(ds: DatasetRef): DatasetInfo;
   list(): DatasetInfo[];
   /** Whether dataset `id` exists (complete or not). */
@@ -151,9 +153,11 @@ export async function importVolume(
     }
     let p: PreparedBlocks | null = await prepare(0);
     for (let start = 0; p; start += step) {
-      await pool.stagePreparedBlocks(info.id, start / blockSize, p);
-      if (start + step >= total) await pool.completeVolume(info.id);
-      const committed = pool.commit();
+      // The groups the slice (and the end) were staged in: another caller's failed commit in
+      // between drops them, and then this import must fail, not go on with a hole.
+      const groups = [await pool.stagePreparedBlocks(info.id, start / blockSize, p)];
+      if (start + step >= total) groups.push(await pool.completeVolume(info.id));
+      const committed = pool.commit({ groups });
       // Prepare the next slice only once the commit's requests are issued: preparing has a
       // synchronous part (the read checksums) that would otherwise run on this thread before
       // the commit even starts. A macrotask comes after the microtasks in which the serial

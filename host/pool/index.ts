@@ -3,8 +3,9 @@
 //
 //   const pool = await Pool.open('tabvisor', { dedupThreshold: 1 });
 //   await pool.createVolume('base', { sizeBytes, blockSize: 65536 });  // group defaults to 'base'
-//   await pool.write('base', lba, bytes);        // staged in the open transaction group
-//   const txg = await pool.commit();             // one IndexedDB transaction; durable now
+//   const g = await pool.write('base', lba, bytes);  // staged in the open transaction group g
+//   const txg = await pool.commit({ groups: [g] });  // one IndexedDB transaction; durable now (GroupDroppedError
+//                                                // if another caller's failed commit dropped group g first)
 //   await pool.snapshot('base', 'base@1');       // O(1), read-only
 //   await pool.clone('base@1', 'vm1');           // O(1), writable, same trust group
 //   const refs = await pool.resolve('vm1', [0, 1, 2]);   // BlockRef | null (hole), metadata only
@@ -15,13 +16,15 @@
 //   await pool.destroy('vm1');                   // frees what nothing else references
 //   await pool.importVolume(file, { name: 'disk' }, p => ...);  const blob = await pool.exportVolume('disk');
 //   pool.stats();  pool.list();  pool.info('vm1');  await pool.fsck({ data: true });  pool.close();
+//   await pool.compact({ liveBelow: 0.5 });      // rewrite records under half live (the extent cleaner)
 //   await deletePool('tabvisor');                // the database and its registry entry (never indexedDB.deleteDatabase:
 //                                                // the registry would then report the pool as lost)
 //
 // Contract: every mutation (createVolume, snapshot, clone, destroy, write) is staged and
 // becomes durable only at commit(); mutations and commits run in call order. Every error
 // is a PoolError subclass (errors.ts) thrown before anything changes; a failed commit
-// drops the staged group, leaving memory and disk at the last commit.
+// drops the staged group, everyone's staged changes in it, leaving memory and disk at
+// the last commit (writers learn it from commit({ groups })).
 //
 // BlockRef: { chunkId, group, metaslab, offset, size, hash } (hash: SHA-256, null until
 // the archive first stored the chunk and the pool kept the address it computed; format
@@ -35,6 +38,7 @@ export type { BlockRef, CloneOptions, CreateVolumeOptions, DatasetInfo, DatasetR
 export type { ImportOptions, ImportProgress } from './import-export';
 export { DEFAULT_COMMIT_EVERY_BYTES } from './import-export';
 export type { FsckReport } from './fsck';
+export type { CompactOptions, CompactReport } from './compact';
 export type { CommitHooks, Durability } from './commit';
 export type { DatasetKind } from './schema';
 export { DEFAULT_BLOCK_BYTES, MAX_BLOCK_BYTES, MIN_BLOCK_BYTES, FANOUT } from './tree-math';
@@ -50,6 +54,7 @@ export {
   StaleBlockRefError,
   PoolFullError,
   CommitError,
+  GroupDroppedError,
   PoolClosedError,
   PoolFormatError,
   PoolLostError,

@@ -7,12 +7,13 @@
 import { openDB, type IDBPDatabase } from 'idb';
 import { countBlocks, lookup, lookupOwned } from './block-tree';
 import { writeTxg } from './commit';
-import { ChecksumError, InvalidArgumentError, OutOfRangeError, PoolClosedError, PoolFormatError, PoolLostError, StaleBlockRefError } from '../../shared/errors/pool-errors';
+import { ChecksumError, GroupDroppedError, InvalidArgumentError, OutOfRangeError, PoolClosedError, PoolFormatError, PoolLostError, StaleBlockRefError } from '../../shared/errors/pool-errors';
 import { decodePage } from './chunk-map-page';
 import * as datasets from './datasets';
 import { fsck, type FsckReport } from './fsck';
 import { exportVolume, importVolume, type ImportOptions, type ImportProgress } from './import-export';
 import { readChunkRecords, RECORD_CACHE_BYTES, RecordCache } from './reader';
+import { checkCompactOptions, compactStep, DEFAULT_LIVE_BELOW, DEFAULT_STEP_BYTES, emptyCompactReport, type CompactOptions, type CompactReport } from './compact';
 import { DB_VERSION, EXTENT_BYTES, FORMAT_VERSION, upgrade, type ChunkRecord, type DatasetRecord, type LossRecord, type PoolDB, type SuperRecord } from './schema';
 import { Serial } from './serial';
 import { opfsRegistry, registryVerdict } from './registry';
@@ -64,6 +65,21 @@ export class Pool {
   private inRegistry = false;
   private commitYield: (() => void) | null = null;
   private readonly serial = new Serial();
+  /**
+   * The open transaction group's number, counted from 0 in this process: a change staged
+   * now is committed with that group or dropped with it. Writes resolve to it, and
+   * `commit({ groups })` tells their caller which of the two happened, since every caller's
+   * changes share the open group and any caller's failed commit drops all of them.
+   */
+  private openGroup = 0;
+  /**
+   * Groups dropped in this process, with what dropped them (a failed commit, discard(),
+   * close()). An entry per failure, kept while the pool is open: a writer may ask about its
+   * group after any number of later groups committed.
+   */
+  private readonly droppedGroups = new Map<number, unknown>();
+  /** Record lengths the cleaner has read (compact.ts `known`): exact for good, a record never changes. */
+  private readonly recordLengths = new Map<string, number>();
   /** Records read last, for a reader going block by block through an extent (reader.ts). */
   private readonly records = new RecordCache(RECORD_CACHE_BYTES);
   private readonly counters = { blocksWritten: 0, blocksStored: 0, blocksDeduped: 0, zeroBlocks: 0, dedupCompares: 0, dedupCollisions: 0, blocksLent: 0, commits: 0, chunksRead: 0, bytesRead: 0, hashesKept: 0 };
@@ -198,7 +214,7 @@ export class Pool {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.state.discard();
+    this.dropGroup(new PoolClosedError(`pool ${this.name} was closed before the group was committed`));
     this.records.clear();
     this.db.close();
   }
@@ -210,6 +226,24 @@ export class Pool {
   }
 
   /**
+   * `createVolume` and commit in one step of the pool's queue, so no other caller's failed
+   * commit can drop the volume between the two (the control plane's calls use these).
+   */
+  createVolumeCommitted(name: string, opts: CreateVolumeOptions): Promise<DatasetInfo> {
+    return this.stageAndCommit(() => this.info(datasets.createVolume(this.state, name, opts)));
+  }
+
+  /** `snapshot` and commit in one step of the pool's queue (see createVolumeCommitted). */
+  snapshotCommitted(ds: DatasetRef, name: string): Promise<DatasetInfo> {
+    return this.stageAndCommit(() => this.info(datasets.snapshot(this.state, ds, name)));
+  }
+
+  /** `destroy` and commit in one step of the pool's queue (see createVolumeCommitted). */
+  destroyCommitted(ds: DatasetRef): Promise<void> {
+    return this.stageAndCommit(() => datasets.destroy(this.state, ds));
+  }
+
+  /**
    * @internal A volume for an import or restore to fill: marked incomplete, reachable only
    * by the returned id (not by name, not in list()) until completeVolume() is committed;
    * destroyed by the next open if that never happens. Its name is taken meanwhile.
@@ -218,9 +252,15 @@ export class Pool {
     return this.mutate(() => this.info(datasets.createVolume(this.state, name, opts, true)));
   }
 
-  /** @internal Stage the end of an import: the next commit makes volume `id` visible under its name. */
-  completeVolume(id: number): Promise<void> {
-    return this.mutate(() => datasets.complete(this.state, id));
+  /**
+   * @internal Stage the end of an import: the next commit makes volume `id` visible under
+   * its name. Resolves to the group it is staged in (see `commit`).
+   */
+  completeVolume(id: number): Promise<number> {
+    return this.mutate(() => {
+      datasets.complete(this.state, id);
+      return this.openGroup;
+    });
   }
 
   /** O(1): the snapshot shares the dataset's root. Read-only. */
@@ -251,6 +291,15 @@ export class Pool {
       const info = this.info(datasets.clone(this.state, snapshot, name, opts.group));
       await this.commitStaged(alone ? 'relaxed' : undefined);
       return info;
+    });
+  }
+
+  private stageAndCommit<T>(stage: () => T): Promise<T> {
+    return this.serial.run(async () => {
+      this.checkOpen();
+      const out = stage();
+      await this.commitStaged();
+      return out;
     });
   }
 
@@ -405,8 +454,11 @@ export class Pool {
    * Zero blocks punch holes. Durable only after commit(). The bytes are copied when this is
    * called, so the caller may reuse its buffer at once; `owned` (internal) skips that copy
    * for a caller that never changes them before the commit (dom0's driver, which has its own).
+   * Resolves to the transaction group the write is staged in: pass it to
+   * `commit({ groups })` to learn whether the write was committed or dropped with its group
+   * (by another caller's failed commit, say) before a commit of yours.
    */
-  async write(ds: DatasetRef, lba: number, bytes: Uint8Array, opts: { dedupThreshold?: number; owned?: boolean } = {}): Promise<void> {
+  async write(ds: DatasetRef, lba: number, bytes: Uint8Array, opts: { dedupThreshold?: number; owned?: boolean } = {}): Promise<number> {
     return this.writeBlocks(ds, [{ lba, bytes }], opts);
   }
 
@@ -417,9 +469,10 @@ export class Pool {
    * taken now, in the caller's turn; staging keeps call order. An entry whose blocks have
    * dedup candidates reads them before it is staged (write-path.ts findDuplicates), so a
    * reader of the dataset (dom0's `servingSync`) can meanwhile see earlier entries staged
-   * and later ones not yet; the commit still holds all of them or none.
+   * and later ones not yet; the commit still holds all of them or none. Resolves to the
+   * group they are staged in, as `write` does.
    */
-  async writeBlocks(ds: DatasetRef, writes: readonly { lba: number; bytes: Uint8Array }[], opts: { dedupThreshold?: number; owned?: boolean } = {}): Promise<void> {
+  async writeBlocks(ds: DatasetRef, writes: readonly { lba: number; bytes: Uint8Array }[], opts: { dedupThreshold?: number; owned?: boolean } = {}): Promise<number> {
     if (opts.dedupThreshold !== undefined && !(opts.dedupThreshold >= 1)) {
       throw new InvalidArgumentError(`dedupThreshold must be ≥ 1 (Infinity disables dedup), got ${opts.dedupThreshold}`);
     }
@@ -437,12 +490,19 @@ export class Pool {
       // never throws, and nothing else runs in the queue between the writes).
       for (let i = 0; i < ps.length; i++) this.writable(ds, trimmed[i]!.lba, ps[i]!.bytes);
       for (let i = 0; i < ps.length; i++) await this.stage(ds, trimmed[i]!.lba, ps[i]!, opts.dedupThreshold);
+      return this.openGroup;
     });
   }
 
-  /** @internal Stage already prepared blocks (the import prepares the next slice while one commits). */
-  stagePreparedBlocks(ds: DatasetRef, lba: number, p: PreparedBlocks): Promise<void> {
-    return this.mutate(() => this.stage(ds, lba, p, undefined));
+  /**
+   * @internal Stage already prepared blocks (the import prepares the next slice while one
+   * commits). Resolves to the group they are staged in, as `write` does.
+   */
+  stagePreparedBlocks(ds: DatasetRef, lba: number, p: PreparedBlocks): Promise<number> {
+    return this.mutate(async () => {
+      await this.stage(ds, lba, p, undefined);
+      return this.openGroup;
+    });
   }
 
   private async stage(ds: DatasetRef, lba: number, p: PreparedBlocks, thn: number | undefined): Promise<void> {
@@ -456,12 +516,20 @@ export class Pool {
   /**
    * Write the open transaction group in one IndexedDB transaction and return its txg
    * (the current txg when nothing is staged). On failure (PoolFullError, CommitError) the
-   * staged group is dropped: memory and disk both stay at the last commit.
+   * staged group is dropped: memory and disk both stay at the last commit. `groups`: the
+   * groups the caller's writes resolved to; if any of them was dropped before this call
+   * (every caller's staged changes share one group, so another caller's failed commit drops
+   * them too), the call rejects with GroupDroppedError after committing what is staged,
+   * instead of resolving as if those writes were durable.
    */
-  commit(): Promise<number> {
-    return this.serial.run(() => {
+  commit(opts: { groups?: readonly number[] } = {}): Promise<number> {
+    return this.serial.run(async () => {
       this.checkOpen();
-      return this.commitStaged();
+      const txg = await this.commitStaged();
+      for (const g of opts.groups ?? []) {
+        if (this.droppedGroups.has(g)) throw new GroupDroppedError(g, this.droppedGroups.get(g));
+      }
+      return txg;
     });
   }
 
@@ -471,12 +539,20 @@ export class Pool {
     try {
       const txg = await writeTxg(this.db, this.state, durability ?? this.opts.durability ?? 'strict', this.opts.hooks, this.commitYield ?? undefined);
       this.state.applyCommitted(txg);
+      this.openGroup++;
       this.counters.commits++;
       return txg;
     } catch (e) {
-      this.state.discard();
+      this.dropGroup(e);
       throw e;
     }
+  }
+
+  /** Back to the last commit; the writers of the open group learn why from `commit({ groups })`. */
+  private dropGroup(why: unknown): void {
+    if (this.state.isDirty) this.droppedGroups.set(this.openGroup, why);
+    this.openGroup++;
+    this.state.discard();
   }
 
   /**
@@ -504,7 +580,7 @@ export class Pool {
 
   /** Drop the staged group without writing it. */
   discard(): Promise<void> {
-    return this.serial.run(() => this.state.discard());
+    return this.serial.run(() => this.dropGroup(new Error('the staged group was discarded (Pool.discard())')));
   }
 
   get txg(): number {
@@ -556,6 +632,42 @@ export class Pool {
    */
   fsck(opts: { data?: boolean } = {}): Promise<FsckReport> {
     return this.serial.run(() => fsck(this.state, this.db, this.txg, opts));
+  }
+
+  /**
+   * Rewrite sparse data records (compact.ts): the live chunks of every extent filled less
+   * than `liveBelow` (default half) by them move into new extents and the old records are
+   * deleted, in steps of `stepBytes` read, each its own commit in the pool's queue, so
+   * writes wait one step at most. Staged changes of other callers are committed first, on
+   * their own (the cleaner's commit failing then drops only its moves). Reads go on
+   * meanwhile: a chunk keeps its id when it moves. A record with a damaged chunk is left
+   * where it is and reported. `onProgress` after each step.
+   */
+  async compact(opts: CompactOptions = {}): Promise<CompactReport> {
+    checkCompactOptions(opts);
+    this.checkOpen();
+    const step = { liveBelow: opts.liveBelow ?? DEFAULT_LIVE_BELOW, stepBytes: opts.stepBytes ?? DEFAULT_STEP_BYTES };
+    const maxBytes = opts.maxBytes ?? Infinity;
+    const report = emptyCompactReport();
+    const skip = new Set<string>();
+    for (const k of this.recordLengths.keys()) if (!this.state.extents.has(k)) this.recordLengths.delete(k);
+    // Past the record cache: what the cleaner reads once should not push out what guests read.
+    const read = (chunks: readonly ChunkRecord[]) => readChunkRecords(this.db, this.state, chunks);
+    while (report.bytesRead < maxBytes) {
+      const more = await this.serial.run(async () => {
+        this.checkOpen();
+        if (this.state.isDirty) await this.commitStaged();
+        const found = await compactStep(this.state, read, step, this.recordLengths, skip, report);
+        if (this.state.isDirty) {
+          await this.commitStaged();
+          report.commits++;
+        }
+        return found;
+      });
+      if (!more) break;
+      opts.onProgress?.({ ...report, damaged: [...report.damaged] });
+    }
+    return report;
   }
 
   // --- helpers -------------------------------------------------------------------------

@@ -179,11 +179,24 @@ export class PoolState {
     const sup = this.mutSup();
     const id = Math.max(sup.nextChunkId, this.chunkIdFloor);
     sup.nextChunkId = id + 1;
+    const { metaslab, offset, extent } = this.place(bytes, lent ? check : undefined);
+    const c: ChunkRecord = { id, hash: null, check, metaslab, offset, extent, size: bytes.byteLength, refcount: 0, birthTxg: this.openTxg, group };
+    this.chunks.set(id, c);
+    const dk = dedupKey(group, check);
+    if (!this.dedup.has(dk)) this.dedup.set(dk, id);
+    return c;
+  }
+
+  /**
+   * Allocate an address for `bytes` and stage them in the open group's extent: the open
+   * extent takes them if it is still staged (every chunk of it may have been freed again),
+   * they follow its last byte, and the record stays in bounds; else they start a new one.
+   * `check`: lent bytes, checked against it at the commit (StagedPart).
+   */
+  private place(bytes: Uint8Array, check: Uint8Array | undefined): { metaslab: number; offset: number; extent: number } {
     const size = bytes.byteLength;
     const { metaslab, offset } = this.allocate(size);
     let ext = this.openExtent;
-    // The open extent takes the chunk if it is still staged (every chunk of it may have
-    // been freed again), the chunk follows its last byte, and the record stays in bounds.
     if (
       !ext ||
       this.data.get(ext.key) !== ext.staged ||
@@ -196,14 +209,44 @@ export class PoolState {
       this.data.set(ext.key, ext.staged);
       this.openExtent = ext;
     }
-    ext.staged.parts!.push({ offset, bytes, ...(lent ? { check } : {}) });
+    ext.staged.parts!.push({ offset, bytes, ...(check ? { check } : {}) });
     ext.staged.bytes += size;
     this.extents.set(ext.key, (this.extents.get(ext.key) ?? 0) + 1);
-    const c: ChunkRecord = { id, hash: null, check, metaslab, offset, extent: ext.staged.key[1], size, refcount: 0, birthTxg: this.openTxg, group };
-    this.chunks.set(id, c);
-    const dk = dedupKey(group, check);
-    if (!this.dedup.has(dk)) this.dedup.set(dk, id);
-    return c;
+    return { metaslab, offset, extent: ext.staged.key[1] };
+  }
+
+  /**
+   * The cleaner's move (compact.ts): committed chunk `id` gets a new address in the open
+   * group's extents, holding `bytes`, its verified bytes. Everything else about it stays:
+   * its id (so no tree node, dedup entry or dom0 frame changes), refcount, checksums and
+   * birth txg (its content's age). Its old extent loses a live chunk, and its record goes
+   * with the last one. Only the chunk-map page changes on disk besides the records.
+   */
+  moveChunk(id: number, bytes: Uint8Array): void {
+    const old = this.chunks.get(id);
+    if (!old) throw new Error(`pool invariant broken: chunk ${id} to move is missing`);
+    if (bytes.byteLength !== old.size) throw new Error(`pool invariant broken: chunk ${id} is ${old.size} bytes, moved with ${bytes.byteLength}`);
+    // Checked again at the commit against its read checksum: `bytes` are a view of a record
+    // buffer that a reader was handed too.
+    const at = this.place(bytes, old.check ?? undefined);
+    this.release(old.metaslab, old.size);
+    this.leaveExtent(old.metaslab, old.extent);
+    Object.assign(this.mutChunk(id), at);
+  }
+
+  /** One live chunk fewer in an extent: at none its record goes. */
+  private leaveExtent(metaslab: number, extent: number): void {
+    const ek = physKeyString(metaslab, extent);
+    const live = (this.extents.get(ek) ?? 0) - 1;
+    if (live > 0) {
+      this.extents.set(ek, live);
+      return;
+    }
+    this.extents.delete(ek);
+    // A record staged with its bytes in this group never reached the disk (extents never
+    // span groups, and a record's key is never used again): it is just not written.
+    if (this.data.get(ek)?.parts) this.data.delete(ek);
+    else this.data.set(ek, { key: [metaslab, extent], parts: null, bytes: 0 });
   }
 
   /** Fill the committed chunk map at open, counting each chunk in its extent. */
@@ -240,16 +283,7 @@ export class PoolState {
     if (--c.refcount > 0) return;
     this.chunks.delete(id);
     this.release(c.metaslab, c.size);
-    const ek = physKeyString(c.metaslab, c.extent);
-    const live = (this.extents.get(ek) ?? 0) - 1;
-    if (live > 0) this.extents.set(ek, live);
-    else {
-      // The extent's last live chunk: its record goes. One born in this group never
-      // reached the disk (extents never span groups).
-      this.extents.delete(ek);
-      if (c.birthTxg === this.openTxg) this.data.delete(ek);
-      else this.data.set(ek, { key: [c.metaslab, c.extent], parts: null, bytes: 0 });
-    }
+    this.leaveExtent(c.metaslab, c.extent);
     if (!c.check) return; // format 1: never indexed
     const dk = dedupKey(c.group, c.check);
     if (this.dedup.get(dk) === id) this.dedup.delete(dk);

@@ -208,6 +208,14 @@ export function stagePrepared(
     thn,
   );
   const chunkOf = new Array<number>(n).fill(0);
+  // The stored chunks this call references, held while it stages: an earlier block of the
+  // same call may drop a chunk's last reference (a hole over it, or other bytes at the LBA
+  // that held it) before a later block references it, e.g. a block written one LBA further
+  // on. Without the hold the chunk was freed, and the later block failed half-way through
+  // the call with "chunk missing" (found by the model-based test, 2026-12-02).
+  const held = new Set<number>();
+  for (let i = 0; i < n; i++) if (dedup[i] && plan[i]! > 0) held.add(plan[i]!);
+  for (const id of held) state.increfChunk(id);
   for (let i = 0; i < n; i++) {
     const bytes = p.blocks[i];
     counters.blocksWritten++;
@@ -227,4 +235,5 @@ export function stagePrepared(
     }
     setBlock(state, ds.id, lba + i, chunkOf[i]!);
   }
+  for (const id of held) state.decrefChunk(id);
 }

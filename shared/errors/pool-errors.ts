@@ -131,6 +131,25 @@ export class CommitError extends PoolError {
   }
 }
 
+/**
+ * Writes staged in transaction group `group` were dropped before any commit of them: a
+ * commit of that group failed (anyone's: every caller's staged changes share the open
+ * group) or the group was discarded or the pool closed. Raised by `commit({ groups })` to
+ * a caller whose writes were in it, so a write is never taken for durable when it was
+ * not. `cause` is why the group was dropped.
+ */
+export class GroupDroppedError extends PoolError {
+  override readonly name: string = 'GroupDroppedError';
+  readonly code = 'group-dropped';
+  constructor(
+    readonly group: number,
+    cause: unknown,
+  ) {
+    const why = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+    super(`the changes staged in transaction group ${group} were dropped before they were committed (${why})`, { cause });
+  }
+}
+
 /** Use of a pool after close(), or a database that another tab upgraded under us. */
 export class PoolClosedError extends PoolError {
   override readonly name: string = 'PoolClosedError';

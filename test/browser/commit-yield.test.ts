@@ -44,7 +44,7 @@ describe('a commit yields to dom0 between its requests', () => {
     for (let i = 0; i < blocks; i++) bytes.set(block(i), i * BS);
     await pool.write('v', 0, bytes);
     let calls = 0;
-    let late: Promise<void> | null = null;
+    let late: Promise<number> | null = null;
     pool.setCommitYield(() => {
       calls++;
       // What a guest's WRITE served from the poll does: stage through the pool's queue.

@@ -96,6 +96,28 @@ for (const transport of ['zero-copy', 'copy'] as const) {
       expect((e as Error).message).toMatch(/unknown trust group/);
     });
 
+    it("pool.compact rewrites a record that a guest's rewrites left mostly dead, with progress, and the guest reads its blocks after", async () => {
+      await hv.pool.create('sparse', BS * 16, { blockSize: BS });
+      await hv.pool.snapshot('sparse', 'sparse@0');
+      const g = await hv.guests.spawn<ProbeGuestApi>({ base: 'sparse@0', module: GUEST });
+      try {
+        const lbas = (n: number) => Array.from({ length: n }, (_, i) => i);
+        expect(await g.api.writeAtomic(lbas(16), 0x10)).toBe('ok'); // one record of sixteen chunks
+        expect(await g.api.writeAtomic(lbas(12), 0x80)).toBe('ok'); // twelve of them dead
+        const seen: number[] = [];
+        const report = await hv.pool.compact({ onProgress: (p) => seen.push(p.chunksMoved) });
+        // Other tests' datasets share this pool: at least this record, and its four live chunks.
+        expect(report.extentsRewritten).toBeGreaterThanOrEqual(1);
+        expect(report.chunksMoved).toBeGreaterThanOrEqual(4);
+        expect(seen.at(-1)).toBe(report.chunksMoved);
+        for (const lba of lbas(16)) expect((await g.api.read(lba)).first).toBe(lba < 12 ? 0x80 + lba : 0x10 + lba);
+        expect((await hv.pool.fsck({ data: true })).ok).toBe(true);
+        expect((await hv.pool.compact()).extentsRewritten).toBe(0);
+      } finally {
+        await g.kill();
+      }
+    });
+
     it('a guest’s BlockDeviceError reaches the page as a BlockDeviceError with its code and status', async () => {
       const g = await hv.guests.spawn<ProbeGuestApi>({ base: 'img@base', module: GUEST });
       try {

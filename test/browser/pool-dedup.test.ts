@@ -1,21 +1,13 @@
 // Runs in real Chromium: dedup on write inside a trust group, the THN run threshold,
 // no dedup across groups, and the logical/stored/ratio counters.
-import { afterEach, describe, expect, it } from 'vitest';
-import { Pool } from '../../host/pool';
-import { deleteDatabase } from '../helpers/idb';
+import { describe, expect, it } from 'vitest';
+import type { Pool } from '../../host/pool';
 import { concat } from '../helpers/bytes';
+import { poolFixture } from '../helpers/pool-fixture';
 
 const BS = 4096;
-const opened: Pool[] = [];
-const names: string[] = [];
-
-async function freshPool(opts: Parameters<typeof Pool.open>[1] = {}): Promise<Pool> {
-  const name = `pool-dedup-${crypto.randomUUID()}`;
-  names.push(name);
-  const pool = await Pool.open(name, opts);
-  opened.push(pool);
-  return pool;
-}
+const { newName, open } = poolFixture('pool-dedup');
+const freshPool = (opts: Parameters<typeof open>[1] = {}): Promise<Pool> => open(newName(), opts);
 
 function block(seed: number): Uint8Array {
   const b = new Uint8Array(BS);
@@ -24,11 +16,6 @@ function block(seed: number): Uint8Array {
   return b;
 }
 
-
-afterEach(async () => {
-  for (const p of opened.splice(0)) p.close();
-  for (const n of names.splice(0)) await deleteDatabase(n);
-});
 
 describe('pool dedup', () => {
   it('stores a repeated block once within a trust group and counts references', async () => {
@@ -52,6 +39,26 @@ describe('pool dedup', () => {
     await pool.commit();
     expect(pool.stats()).toMatchObject({ storedBytes: BS, logicalBytes: BS });
     expect((await pool.readBlocks('b', [5]))[0]).toEqual(block(1));
+    expect((await pool.fsck({ data: true })).ok).toBe(true);
+  });
+
+  it('a write may reference a chunk that an earlier block of the same write frees (a block moved one LBA on)', async () => {
+    const pool = await freshPool();
+    await pool.createVolume('a', { sizeBytes: 8 * BS, blockSize: BS, group: 'g' });
+    await pool.write('a', 0, block(1));
+    await pool.commit();
+    // Block 0's only reference goes first (a hole over it), then block 1 dedups against it.
+    await pool.write('a', 0, concat(new Uint8Array(BS), block(1)));
+    await pool.commit();
+    const [b0, b1] = await pool.readBlocks('a', [0, 1]);
+    expect(b0).toEqual(new Uint8Array(BS));
+    expect(b1).toEqual(block(1));
+    expect(pool.stats()).toMatchObject({ chunks: 1 });
+    // And with other bytes over it instead of a hole.
+    await pool.write('a', 1, concat(block(2), block(1)));
+    await pool.commit();
+    expect(await pool.readBlocks('a', [1, 2])).toEqual([block(2), block(1)]);
+    expect(pool.stats()).toMatchObject({ chunks: 2 });
     expect((await pool.fsck({ data: true })).ok).toBe(true);
   });
 
@@ -113,15 +120,13 @@ describe('pool dedup', () => {
   });
 
   it('dedup index survives reopen', async () => {
-    const name = `pool-dedup-${crypto.randomUUID()}`;
-    names.push(name);
-    const p1 = await Pool.open(name);
+    const name = newName();
+    const p1 = await open(name);
     await p1.createVolume('v', { sizeBytes: 8 * BS, blockSize: BS });
     await p1.write('v', 0, block(5));
     await p1.commit();
     p1.close();
-    const p2 = await Pool.open(name);
-    opened.push(p2);
+    const p2 = await open(name);
     await p2.write('v', 1, block(5));
     await p2.commit();
     expect(p2.stats()).toMatchObject({ storedBytes: BS, logicalBytes: 2 * BS });

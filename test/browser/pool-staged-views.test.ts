@@ -127,7 +127,7 @@ describe('staged blocks are views', () => {
       beginVolume: (n, o) => pool.beginVolume(n, o),
       completeVolume: (id) => pool.completeVolume(id),
       stagePreparedBlocks: (id, lba, p) => pool.stagePreparedBlocks(id, lba, p),
-      commit: () => new Promise<void>((r) => setTimeout(r, 20)).then(() => pool.commit()),
+      commit: (o) => new Promise<void>((r) => setTimeout(r, 20)).then(() => pool.commit(o)),
       info: (ds) => pool.info(ds),
       list: () => pool.list(),
       has: (id) => pool.has(id),

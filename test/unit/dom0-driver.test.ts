@@ -352,6 +352,23 @@ describe('dom0 driver', () => {
     expect(r.frame).toBe(-1); // nothing of the failed write is visible
   });
 
+  it("refuses a write that another caller's failed commit dropped before the group commit came (never acknowledges it)", async () => {
+    const { store, driver } = setup();
+    const a = zeroCopy(driver, await driver.createDomain('clone-a'));
+    // The write is staged at once; its group commit waits for the rest of the batch.
+    const pending = driver.write(a, 6, block(6));
+    // Meanwhile the control plane (a snapshot, an import's slice) commits and fails: the
+    // store drops everything staged, this write included.
+    store.failNextCommit = Object.assign(new Error('quota'), { name: 'PoolFullError' });
+    await expect(store.commit()).rejects.toThrow('quota');
+    // The group commit then finds nothing staged; the write must still fail, not resolve OK.
+    expect((await pending).status).toBe(Status.IO);
+    const r = await driver.read(a, 6);
+    expect(r.frame).toBe(-1); // a hole, as before the write
+    // A write after the drop commits as usual.
+    expect((await driver.write(a, 7, block(7))).status).toBe(Status.OK);
+  });
+
   it('destroying a domain releases its mappings; a faulted domain is reported once', async () => {
     const { driver } = setup({ arenaFrames: 1 });
     const a = zeroCopy(driver, await driver.createDomain('clone-a'));

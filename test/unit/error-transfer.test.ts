@@ -28,6 +28,7 @@ function samples(): Error[] {
     new pool.StaleBlockRefError(7),
     new pool.PoolFullError(5, quota),
     new pool.CommitError(5, new TypeError('boom')),
+    new pool.GroupDroppedError(7, new pool.CommitError(7, new TypeError('boom'))),
     new pool.PoolClosedError('closed'),
     new pool.PoolFormatError('format 9'),
     new pool.PoolStorageError('IndexedDB could not open pool', { cause: new DOMException('Internal error opening backing store', 'UnknownError') }),

@@ -22,7 +22,7 @@ describe('the Hypervisor surface', () => {
   });
 
   it('names verbs on nouns', () => {
-    expectTypeOf<keyof PoolApi>().toEqualTypeOf<'import' | 'create' | 'export' | 'snapshot' | 'clone' | 'destroy' | 'list' | 'stats' | 'ownership' | 'fsck'>();
+    expectTypeOf<keyof PoolApi>().toEqualTypeOf<'import' | 'create' | 'export' | 'snapshot' | 'clone' | 'destroy' | 'list' | 'stats' | 'ownership' | 'fsck' | 'compact'>();
     expectTypeOf<keyof GuestsApi>().toEqualTypeOf<'spawn' | 'list' | 'get' | 'kill'>();
     expectTypeOf<keyof ArchiveApi>().toEqualTypeOf<'save' | 'restore' | 'clean' | 'tier' | 'stats' | 'destroy'>();
     expectTypeOf<keyof MirrorApi>().toEqualTypeOf<'start' | 'stop' | 'stats' | 'drained'>();

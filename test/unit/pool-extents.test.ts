@@ -7,7 +7,8 @@ import * as datasets from '../../host/pool/datasets';
 import { checkMetadata } from '../../host/pool/fsck';
 import { physKeyString, PoolState } from '../../host/pool/state';
 import { RecordCache } from '../../host/pool/reader';
-import { EXTENT_CHUNKS } from '../../host/pool/schema';
+import { EXTENT_CHUNKS, type ChunkRecord } from '../../host/pool/schema';
+import { checkCompactOptions, compactStep, emptyCompactReport } from '../../host/pool/compact';
 import { findDuplicates, prepareBlocks, stagePrepared, type WriteCounters } from '../../host/pool/write-path';
 
 const BS = 4096;
@@ -142,5 +143,96 @@ describe('extent bounds and the record cache', () => {
     expect(cache.get('c')).toBeDefined();
     cache.put('e', rec(2)); // needs two records' room: the two least recent go (a, d)
     expect(['a', 'c', 'd', 'e'].map((k) => cache.get(k) !== undefined)).toEqual([false, true, false, true]);
+  });
+});
+
+describe('the extent cleaner (compact.ts)', () => {
+  /** Committed records as a map key → bytes, built from what the state staged (a model disk). */
+  function commitTo(state: PoolState, disk: Map<string, Uint8Array>): void {
+    for (const [k, d] of state.data) {
+      if (!d.parts) {
+        disk.delete(k);
+        continue;
+      }
+      const rec = new Uint8Array(d.bytes);
+      for (const p of d.parts) rec.set(p.bytes, p.offset - d.key[1]);
+      disk.set(k, rec);
+    }
+    state.applyCommitted(state.openTxg);
+  }
+  const viewsFrom = (disk: Map<string, Uint8Array>) => (chunks: readonly ChunkRecord[]) =>
+    Promise.resolve(chunks.map((c) => disk.get(physKeyString(c.metaslab, c.extent))!.subarray(c.offset - c.extent, c.offset - c.extent + c.size)));
+
+  it('moves the live chunks of records under the threshold into a new extent, keeping their ids, and frees those records', async () => {
+    const state = setup(4 * BS);
+    const disk = new Map<string, Uint8Array>();
+    await write(state, 0, 12); // extents A 0–3, B 4–7, C 8–11
+    commitTo(state, disk);
+    await write(state, 0, 3); // A keeps one live chunk of four
+    await write(state, 4, 2); // B keeps two: exactly half, not under it
+    commitTo(state, disk);
+    const ids = [3, 6, 7].map((lba) => chunkAt(state, lba).id);
+    const before = (await viewsFrom(disk)([3, 6, 7].map((lba) => chunkAt(state, lba)))).map((b) => b.slice());
+    const report = emptyCompactReport();
+    expect(await compactStep(state, viewsFrom(disk), { liveBelow: 0.5, stepBytes: 1 << 20 }, new Map(), new Set(), report)).toBe(true);
+    expect(report).toMatchObject({ extentsRead: 1, extentsRewritten: 1, chunksMoved: 1, bytesMoved: BS, recordBytesFreed: 4 * BS, bytesRead: 4 * BS });
+    const moved = chunkAt(state, 3);
+    expect(moved.id).toBe(ids[0]);
+    expect(moved.extent).not.toBe(0);
+    expect(staged(state)).toEqual([
+      { key: physKeyString(0, moved.offset), chunks: 1, bytes: BS },
+      { key: '0:0', chunks: null, bytes: 0 },
+    ]);
+    expect(checkMetadata(state).problems).toEqual([]);
+    commitTo(state, disk);
+    // Nothing left under half: B is exactly half, the new extent whole.
+    expect(await compactStep(state, viewsFrom(disk), { liveBelow: 0.5, stepBytes: 1 << 20 }, new Map(), new Set(), report)).toBe(false);
+    expect([3, 6, 7].map((lba) => chunkAt(state, lba).id)).toEqual(ids);
+    const after = await viewsFrom(disk)([3, 6, 7].map((lba) => chunkAt(state, lba)));
+    expect(after.map((b) => b.slice())).toEqual(before);
+  });
+
+  it('reads an extent whose length it only bounded, learns it is dense, and does not read it again', async () => {
+    const state = setup(4 * BS);
+    const disk = new Map<string, Uint8Array>();
+    await write(state, 0, 4); // A, dense
+    await write(state, 10, 4); // B, freed whole below: A then looks twice its size
+    commitTo(state, disk);
+    await write(state, 10, 4, true);
+    await write(state, 20, 1); // C after the gap
+    commitTo(state, disk);
+    const known = new Map<string, number>();
+    const report = emptyCompactReport();
+    const step = () => compactStep(state, viewsFrom(disk), { liveBelow: 0.75, stepBytes: 1 << 20 }, known, new Set(), report);
+    expect(await step()).toBe(true);
+    expect(report).toMatchObject({ extentsRead: 1, extentsRewritten: 0 });
+    expect(known.get('0:0')).toBe(4 * BS);
+    expect(staged(state)).toEqual([]);
+    expect(await step()).toBe(false);
+  });
+
+  it('a discarded group takes the moves back: the chunk is where it was, its record still counted', async () => {
+    const state = setup(4 * BS);
+    const disk = new Map<string, Uint8Array>();
+    await write(state, 0, 4);
+    commitTo(state, disk);
+    await write(state, 0, 3);
+    commitTo(state, disk);
+    const was = { ...chunkAt(state, 3) };
+    await compactStep(state, viewsFrom(disk), { liveBelow: 0.5, stepBytes: 1 << 20 }, new Map(), new Set(), emptyCompactReport());
+    expect(chunkAt(state, 3).extent).not.toBe(was.extent);
+    state.discard();
+    expect(chunkAt(state, 3)).toEqual(was);
+    expect(state.extents.get('0:0')).toBe(1);
+    expect(checkMetadata(state).problems).toEqual([]);
+  });
+
+  it('refuses bad options', () => {
+    expect(() => checkCompactOptions({ liveBelow: 0 })).toThrow(/liveBelow/);
+    expect(() => checkCompactOptions({ liveBelow: 1.5 })).toThrow(/liveBelow/);
+    expect(() => checkCompactOptions({ liveBelow: Number.NaN })).toThrow(/liveBelow/);
+    expect(() => checkCompactOptions({ stepBytes: 0 })).toThrow(/stepBytes/);
+    expect(() => checkCompactOptions({ maxBytes: -1 })).toThrow(/maxBytes/);
+    expect(() => checkCompactOptions({ liveBelow: 1, stepBytes: 1, maxBytes: 0 })).not.toThrow();
   });
 });

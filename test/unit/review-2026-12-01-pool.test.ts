@@ -36,7 +36,7 @@ it('a block read from a write whose commit then failed is not served for the nex
   let onStaged = (): void => undefined;
   /** Tells the test when a write is staged (visible to resolveSync, not yet committed). */
   class SignallingStore extends PoolBlockStore {
-    override write(dataset: string, lba: number, bytes: Uint8Array): Promise<void> {
+    override write(dataset: string, lba: number, bytes: Uint8Array): Promise<number> {
       const p = super.write(dataset, lba, bytes);
       void p.then(() => onStaged());
       return p;

@@ -72,9 +72,10 @@ class StagedVisibleStore extends MemoryBlockStore {
     this.gate = null;
     this.opened();
   }
-  override async write(dataset: string, lba: number, bytes: Uint8Array): Promise<void> {
-    await super.write(dataset, lba, bytes);
+  override async write(dataset: string, lba: number, bytes: Uint8Array): Promise<number> {
+    const group = await super.write(dataset, lba, bytes);
     await super.commit(); // visible at once, as the pool's staging is
+    return group;
   }
   override async commit(): Promise<void> {
     this.commitsStarted++;
