@@ -140,7 +140,6 @@ export class MemoryBlockStore implements BlockStore {
       throw err;
     }
     this.group++;
-    for (const g of groups) if (this.dropped.has(g)) throw Object.assign(new Error(`group ${g} was dropped`), { name: 'GroupDroppedError', cause: this.dropped.get(g) });
     for (const s of staged) {
       const v = this.must(s.dataset);
       if (s.key === null) v.map.delete(s.lba);
@@ -150,6 +149,8 @@ export class MemoryBlockStore implements BlockStore {
       }
     }
     this.commits++;
+    // After the commit, as the pool: what is staged now is durable whoever asks.
+    for (const g of groups) if (this.dropped.has(g)) throw Object.assign(new Error(`group ${g} was dropped`), { name: 'GroupDroppedError', cause: this.dropped.get(g) });
   }
 
   private must(dataset: string) {

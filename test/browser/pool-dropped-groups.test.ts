@@ -52,9 +52,13 @@ describe('writes in a dropped transaction group', () => {
     const txg = pool.txg;
     await expect(pool.commit({ groups: [g2] })).resolves.toBe(txg + 1);
     expect((await pool.readBlocks('v', [1]))[0]![0]).toBe(3);
+    // The dropped writer's commit still commits what others staged since, then reports.
+    const g3 = await pool.write('v', 2, block(4));
     await expect(pool.commit({ groups: [g] })).rejects.toBeInstanceOf(GroupDroppedError);
+    expect(pool.txg).toBe(txg + 2);
+    expect((await pool.readBlocks('v', [2]))[0]![0]).toBe(4);
     // A group that committed is never reported, however many groups later it is asked about.
-    await expect(pool.commit({ groups: [g2] })).resolves.toBe(txg + 1);
+    await expect(pool.commit({ groups: [g2, g3] })).resolves.toBe(txg + 2);
   });
 
   it('discard() and close() drop the group as a failed commit does', async () => {
