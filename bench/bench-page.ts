@@ -6,6 +6,7 @@ import { run as runLimits } from './suites/limits';
 import { run as runChecksum } from './suites/checksum';
 import { run as runScaling } from './suites/scaling';
 import { run as runPool } from './suites/pool';
+import { run as runCompact } from './suites/compact';
 import { run as runCleaning } from './suites/cleaning';
 import { run as runReliability } from './suites/reliability';
 import { run as runArchive } from './suites/archive';
@@ -45,6 +46,7 @@ const suites: [string, () => Promise<Metrics>][] = [
   ['stream', () => runStream({ quick, log })],
   ['memory', () => runMemory({ quick, log })],
   ['pool', () => runPool({ quick, log })],
+  ['compact', () => runCompact({ quick, log })],
   ['checksum', () => runChecksum({ quick })],
   ['scaling', () => {
     const parts = partsOf('scaling');
