@@ -40,8 +40,11 @@ export interface CompactReport {
   /** Bytes of records read. */
   bytesRead: number;
   commits: number;
-  /** Extents left alone because a chunk of theirs failed verification (each with the error). */
-  damaged: { extent: string; error: ChecksumError }[];
+  /**
+   * Extents left alone because a chunk of theirs failed verification: the extent's key,
+   * the chunk and the ChecksumError's message (plain data: a report crosses to the page).
+   */
+  damaged: { extent: string; chunkId: number; message: string }[];
 }
 
 export const DEFAULT_LIVE_BELOW = 0.5;
@@ -157,7 +160,7 @@ export async function compactStep(
         if (!(err instanceof ChecksumError)) throw err;
         views.push(null);
         skip.add(e.key);
-        report.damaged.push({ extent: e.key, error: err });
+        report.damaged.push({ extent: e.key, chunkId: err.detail.chunkId, message: err.message });
       }
     }
   }

@@ -9,13 +9,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { lookup } from '../../host/pool/block-tree';
-import { compactStep, emptyCompactReport } from '../../host/pool/compact';
 import * as datasets from '../../host/pool/datasets';
 import { checkMetadata } from '../../host/pool/fsck';
 import type { ChunkRecord } from '../../host/pool/schema';
-import { physKeyString, PoolState } from '../../host/pool/state';
+import { PoolState } from '../../host/pool/state';
 import { findDuplicates, prepareBlocks, stagePrepared, type WriteCounters } from '../../host/pool/write-path';
 import { fcParams } from '../helpers/seed.ts';
+import { commitToDisk, compactPass, viewOnDisk, type ModelDisk } from '../helpers/model-disk';
 
 const BS = 4096;
 const LBAS = 48;
@@ -47,28 +47,9 @@ describe('the extent cleaner against a model', () => {
         datasets.createVolume(state, 'v', { sizeBytes: (LBAS + 6) * BS, blockSize: BS, group: 'g' });
         state.applyCommitted(1);
         const counters: WriteCounters = { blocksWritten: 0, blocksStored: 0, blocksDeduped: 0, zeroBlocks: 0, dedupCompares: 0, dedupCollisions: 0, blocksLent: 0 };
-        const disk = new Map<string, Uint8Array>();
-        const viewOf = (c: ChunkRecord): Uint8Array => {
-          const staged = state.stagedBytes(c);
-          if (staged) return staged;
-          const rec = disk.get(physKeyString(c.metaslab, c.extent));
-          if (!rec) throw new Error(`chunk ${c.id}: its record ${c.metaslab}:${c.extent} is not on disk`);
-          return rec.subarray(c.offset - c.extent, c.offset - c.extent + c.size);
-        };
-        const commit = (): void => {
-          for (const [k, d] of state.data) {
-            if (!d.parts) {
-              if (!disk.delete(k)) throw new Error(`freed record ${k} is not on disk`);
-              continue;
-            }
-            if (disk.has(k)) throw new Error(`record ${k} written over one on disk`);
-            const rec = new Uint8Array(d.bytes);
-            for (const p of d.parts) rec.set(p.bytes, p.offset - d.key[1]);
-            disk.set(k, rec);
-          }
-          state.applyCommitted(state.openTxg);
-          expect([...disk.keys()].sort()).toEqual([...state.extents.entries()].map(([k]) => k).sort());
-        };
+        const disk: ModelDisk = new Map();
+        const viewOf = (c: ChunkRecord): Uint8Array => state.stagedBytes(c) ?? viewOnDisk(disk, c);
+        const commit = (): void => commitToDisk(state, disk);
         // The model: per dataset, LBA → the tag its block carries (0 a hole).
         let model = new Map<string, Map<number, number>>([['v', new Map()]]);
         let committed = new Map([...model].map(([k, v]) => [k, new Map(v)]));
@@ -113,20 +94,7 @@ describe('the extent cleaner against a model', () => {
             commit();
             committed = new Map([...model].map(([k, v]) => [k, new Map(v)]));
             committedSnaps = [...snaps];
-            const report = emptyCompactReport();
-            for (let steps = 0; await compactStep(state, (cs) => Promise.resolve(cs.map(viewOf)), { liveBelow: o.liveBelow, stepBytes: o.stepBlocks * BS }, known, new Set(), report); steps++) {
-              if (steps > 1000) throw new Error('the cleaner does not finish its pass');
-              commit();
-            }
-            moved += report.chunksMoved;
-            const live = new Map<string, number>();
-            for (const c of state.chunks.values()) {
-              const k = physKeyString(c.metaslab, c.extent);
-              live.set(k, (live.get(k) ?? 0) + c.size);
-            }
-            for (const [k, rec] of disk) {
-              if ((live.get(k) ?? 0) < o.liveBelow * rec.length) throw new Error(`record ${k}: ${live.get(k)} of ${rec.length} bytes live after a pass at ${o.liveBelow}`);
-            }
+            moved += await compactPass(state, disk, { liveBelow: o.liveBelow, stepBytes: o.stepBlocks * BS }, known);
           }
           for (const [name, blocks] of model) {
             const d = datasets.findDataset(state, name);

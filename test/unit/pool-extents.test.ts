@@ -9,6 +9,7 @@ import { physKeyString, PoolState } from '../../host/pool/state';
 import { RecordCache } from '../../host/pool/reader';
 import { EXTENT_CHUNKS, type ChunkRecord } from '../../host/pool/schema';
 import { checkCompactOptions, compactStep, emptyCompactReport } from '../../host/pool/compact';
+import { commitToDisk, viewOnDisk, type ModelDisk } from '../helpers/model-disk';
 import { findDuplicates, prepareBlocks, stagePrepared, type WriteCounters } from '../../host/pool/write-path';
 
 const BS = 4096;
@@ -147,21 +148,8 @@ describe('extent bounds and the record cache', () => {
 });
 
 describe('the extent cleaner (compact.ts)', () => {
-  /** Committed records as a map key → bytes, built from what the state staged (a model disk). */
-  function commitTo(state: PoolState, disk: Map<string, Uint8Array>): void {
-    for (const [k, d] of state.data) {
-      if (!d.parts) {
-        disk.delete(k);
-        continue;
-      }
-      const rec = new Uint8Array(d.bytes);
-      for (const p of d.parts) rec.set(p.bytes, p.offset - d.key[1]);
-      disk.set(k, rec);
-    }
-    state.applyCommitted(state.openTxg);
-  }
-  const viewsFrom = (disk: Map<string, Uint8Array>) => (chunks: readonly ChunkRecord[]) =>
-    Promise.resolve(chunks.map((c) => disk.get(physKeyString(c.metaslab, c.extent))!.subarray(c.offset - c.extent, c.offset - c.extent + c.size)));
+  const commitTo = commitToDisk;
+  const viewsFrom = (disk: ModelDisk) => (chunks: readonly ChunkRecord[]) => Promise.resolve(chunks.map((c) => viewOnDisk(disk, c)));
 
   it('moves the live chunks of records under the threshold into a new extent, keeping their ids, and frees those records', async () => {
     const state = setup(4 * BS);

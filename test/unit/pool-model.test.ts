@@ -19,7 +19,7 @@ import { bytesEqual, chunkChecksum, toHex } from '../../host/pool/hash';
 import { physKeyString, PoolState } from '../../host/pool/state';
 import type { ChunkRecord } from '../../host/pool/schema';
 import { findDuplicates, prepareBlocks, stagePrepared, type WriteCounters } from '../../host/pool/write-path';
-import { compactStep, emptyCompactReport } from '../../host/pool/compact';
+import { commitToDisk, compactPass, viewOnDisk, type ModelDisk } from '../helpers/model-disk';
 import { fcParams } from '../helpers/seed.ts';
 import { collidingBlock } from '../helpers/checksum-collision';
 
@@ -97,7 +97,7 @@ describe('pool metadata engine against a model', () => {
         state.extentBytes = extentBytes;
         const counters: WriteCounters = { blocksWritten: 0, blocksStored: 0, blocksDeduped: 0, zeroBlocks: 0, dedupCompares: 0, dedupCollisions: 0, blocksLent: 0 };
         // The "disk": committed data records (extents) by key; staged ones are in state.data.
-        const disk = new Map<string, Uint8Array>();
+        const disk: ModelDisk = new Map();
         const bytesOf = (c: ChunkRecord): Uint8Array => {
           const staged = state.stagedBytes(c);
           if (staged) return staged.slice();
@@ -107,29 +107,10 @@ describe('pool metadata engine against a model', () => {
           return rec.slice(c.offset - c.extent, c.offset - c.extent + c.size);
         };
         const read = (chunks: readonly ChunkRecord[]): Promise<Uint8Array[]> => Promise.resolve(chunks.map(bytesOf));
-        // The cleaner's read, as the pool's reader answers: a view of the chunk in its record.
-        const viewOf = (c: ChunkRecord): Uint8Array => {
-          const rec = disk.get(physKeyString(c.metaslab, c.extent));
-          if (!rec) throw new Error(`chunk ${c.id}: the cleaner read a record that is not on disk`);
-          return rec.subarray(c.offset - c.extent, c.offset - c.extent + c.size);
-        };
         const known = new Map<string, number>();
-        const commit = (): void => {
-          for (const [pk, d] of state.data) {
-            if (!d.parts) {
-              if (!disk.delete(pk)) throw new Error(`freed extent ${pk} is not on disk`);
-              continue;
-            }
-            if (disk.has(pk)) throw new Error(`extent ${pk} written over a record on disk`);
-            const rec = new Uint8Array(d.bytes);
-            for (const p of d.parts) rec.set(p.bytes, p.offset - d.key[1]);
-            disk.set(pk, rec);
-          }
-          state.applyCommitted(state.openTxg);
-          // Nothing leaks and nothing live is missing: the records on disk are exactly the
-          // extents that hold a live chunk.
-          expect([...disk.keys()].sort()).toEqual([...state.extents.entries()].map(([k]) => k).sort());
-        };
+        // Nothing leaks and nothing live is missing: after every commit the records on disk
+        // are exactly the extents that hold a live chunk (commitToDisk checks).
+        const commit = (): void => commitToDisk(state, disk);
         datasets.createVolume(state, 'base', { sizeBytes: BLOCKS * BS, blockSize: BS, group: 'a' });
         let model: Model = new Map([['base', { kind: 'volume', origin: null, group: 'a', blocks: new Map() }]]);
         state.applyCommitted(1);
@@ -187,23 +168,8 @@ describe('pool metadata engine against a model', () => {
             // As Pool.compact: what is staged is committed first, then each step's moves.
             commit();
             committed = copyModel(model);
-            const opts = { liveBelow: o.liveBelow, stepBytes: o.stepBlocks * BS };
-            const report = emptyCompactReport();
-            for (let steps = 0; await compactStep(state, (cs) => Promise.resolve(cs.map(viewOf)), opts, known, new Set(), report); steps++) {
-              // Each step moves or learns something, so a pass ends; a cleaner that does not would hang here.
-              if (steps > 1000) throw new Error('the cleaner does not finish its pass');
-              commit();
-            }
-            moved += report.chunksMoved;
-            // Every record on disk is now at least liveBelow live.
-            const live = new Map<string, number>();
-            for (const c of state.chunks.values()) {
-              const k = physKeyString(c.metaslab, c.extent);
-              live.set(k, (live.get(k) ?? 0) + c.size);
-            }
-            for (const [k, rec] of disk) {
-              if ((live.get(k) ?? 0) < o.liveBelow * rec.length) throw new Error(`record ${k}: ${live.get(k)} of ${rec.length} bytes live after a pass at ${o.liveBelow}`);
-            }
+            // Every record on disk is then at least liveBelow live (compactPass checks).
+            moved += await compactPass(state, disk, { liveBelow: o.liveBelow, stepBytes: o.stepBlocks * BS }, known);
           } else if (o.op === 'commit') {
             commit();
             committed = copyModel(model);
