@@ -53,6 +53,8 @@ export interface BlockStore {
    * other callers share the staged group, and a failed commit of theirs drops it.
    */
   commit(groups?: readonly number[]): Promise<void>;
+  /** Why group `group` was dropped before it was committed, or undefined (committed, or still open). */
+  droppedGroup(group: number): unknown;
 }
 
 /** In-memory store for Node tests: content-keyed blocks, so equal content shares a key. */
@@ -151,6 +153,10 @@ export class MemoryBlockStore implements BlockStore {
     this.commits++;
     // After the commit, as the pool: what is staged now is durable whoever asks.
     for (const g of groups) if (this.dropped.has(g)) throw Object.assign(new Error(`group ${g} was dropped`), { name: 'GroupDroppedError', cause: this.dropped.get(g) });
+  }
+
+  droppedGroup(group: number): unknown {
+    return this.dropped.get(group);
   }
 
   private must(dataset: string) {

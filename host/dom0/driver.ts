@@ -326,10 +326,13 @@ export class Dom0Driver {
     readonly store: BlockStore,
     readonly options: DriverOptions,
   ) {
-    this.committer = new GroupCommit(async (groups) => {
-      await store.commit(groups);
-      this.counters.commits++;
-    });
+    this.committer = new GroupCommit(
+      async () => {
+        await store.commit();
+        this.counters.commits++;
+      },
+      (group) => store.droppedGroup(group),
+    );
   }
 
   /**

@@ -39,4 +39,8 @@ export class PoolBlockStore implements BlockStore {
   async commit(groups: readonly number[] = []): Promise<void> {
     await this.pool.commit({ groups });
   }
+
+  droppedGroup(group: number): unknown {
+    return this.pool.droppedGroup(group);
+  }
 }

@@ -548,6 +548,14 @@ export class Pool {
     }
   }
 
+  /**
+   * Why group `group` (what a write resolved to) was dropped before it was committed, or
+   * undefined: committed, or still open. What `commit({ groups })` reports, asked per group.
+   */
+  droppedGroup(group: number): unknown {
+    return this.droppedGroups.get(group);
+  }
+
   /** Back to the last commit; the writers of the open group learn why from `commit({ groups })`. */
   private dropGroup(why: unknown): void {
     if (this.state.isDirty) this.droppedGroups.set(this.openGroup, why);

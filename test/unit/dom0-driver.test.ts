@@ -377,6 +377,21 @@ describe('dom0 driver', () => {
     expect(store.resolveSync('clone-a', [3, 4]).map((b) => b !== null)).toEqual([false, true]);
   });
 
+  it("in one group commit, only the write whose group was dropped fails: the others are durable and acknowledged, a FLUSH is answered", async () => {
+    const { store, driver } = setup();
+    const a = zeroCopy(driver, await driver.createDomain('clone-a'));
+    const b = zeroCopy(driver, await driver.createDomain('clone-b'));
+    const wa = driver.write(a, 3, block(3));
+    store.failNextCommit = Object.assign(new Error('quota'), { name: 'PoolFullError' });
+    await expect(store.commit()).rejects.toThrow('quota');
+    // b writes after the drop, before the group commit runs: the same batch as a's write.
+    const [ra, rb, fb] = await Promise.all([wa, driver.write(b, 4, block(4)), driver.flush(b)]);
+    expect([ra.status, rb.status, fb.status]).toEqual([Status.IO, Status.OK, Status.OK]);
+    expect(store.commits).toBe(1);
+    expect(store.resolveSync('clone-a', [3])[0]).toBeNull();
+    expect(store.resolveSync('clone-b', [4])[0]).not.toBeNull();
+  });
+
   it('destroying a domain releases its mappings; a faulted domain is reported once', async () => {
     const { driver } = setup({ arenaFrames: 1 });
     const a = zeroCopy(driver, await driver.createDomain('clone-a'));
