@@ -47,13 +47,13 @@ export interface BlockStore {
   write(dataset: string, lba: number, bytes: Uint8Array): Promise<number>;
   /** Stage several blocks of one dataset as one step: a commit holds all of them or none. Same ownership of `bytes` and result as `write`. */
   writeAll(dataset: string, writes: readonly { lba: number; bytes: Uint8Array }[]): Promise<number>;
+  /** Make every staged write durable in one transaction. */
+  commit(): Promise<void>;
   /**
-   * Make every staged write durable in one transaction. Rejects if any of `groups` (what
-   * the caller's writes resolved to) was dropped before it was committed: the store's
-   * other callers share the staged group, and a failed commit of theirs drops it.
+   * Why group `group` (what a write resolved to) was dropped before it was committed, or
+   * undefined (committed, or still open): the store's callers share the staged group, and
+   * a failed commit of anyone's drops it.
    */
-  commit(groups?: readonly number[]): Promise<void>;
-  /** Why group `group` was dropped before it was committed, or undefined (committed, or still open). */
   droppedGroup(group: number): unknown;
 }
 
@@ -131,7 +131,7 @@ export class MemoryBlockStore implements BlockStore {
     return this.group;
   }
 
-  async commit(groups: readonly number[] = []): Promise<void> {
+  async commit(): Promise<void> {
     const staged = this.staged;
     this.staged = [];
     if (this.failNextCommit) {
@@ -151,8 +151,6 @@ export class MemoryBlockStore implements BlockStore {
       }
     }
     this.commits++;
-    // After the commit, as the pool: what is staged now is durable whoever asks.
-    for (const g of groups) if (this.dropped.has(g)) throw Object.assign(new Error(`group ${g} was dropped`), { name: 'GroupDroppedError', cause: this.dropped.get(g) });
   }
 
   droppedGroup(group: number): unknown {

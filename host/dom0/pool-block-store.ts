@@ -36,8 +36,8 @@ export class PoolBlockStore implements BlockStore {
     return this.pool.writeBlocks(dataset, writes, { owned: true });
   }
 
-  async commit(groups: readonly number[] = []): Promise<void> {
-    await this.pool.commit({ groups });
+  async commit(): Promise<void> {
+    await this.pool.commit();
   }
 
   droppedGroup(group: number): unknown {

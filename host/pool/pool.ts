@@ -285,20 +285,16 @@ export class Pool {
    * A later strict commit flushes the clone with it.
    */
   cloneCommitted(snapshot: DatasetRef, name: string, opts: CloneOptions = {}): Promise<DatasetInfo> {
-    return this.serial.run(async () => {
-      this.checkOpen();
-      const alone = !this.state.isDirty;
-      const info = this.info(datasets.clone(this.state, snapshot, name, opts.group));
-      await this.commitStaged(alone ? 'relaxed' : undefined);
-      return info;
-    });
+    return this.stageAndCommit(() => this.info(datasets.clone(this.state, snapshot, name, opts.group)), 'relaxed');
   }
 
-  private stageAndCommit<T>(stage: () => T): Promise<T> {
+  /** Stage and commit in one step of the queue; `alone`: the durability when nothing else was staged. */
+  private stageAndCommit<T>(stage: () => T, alone?: Durability): Promise<T> {
     return this.serial.run(async () => {
       this.checkOpen();
+      const durability = this.state.isDirty ? undefined : alone;
       const out = stage();
-      await this.commitStaged();
+      await this.commitStaged(durability);
       return out;
     });
   }
