@@ -25,11 +25,13 @@ const PAGE = '/test/e2e/pages/reliability-crash.html';
 /**
  * @typedef {{ problems: string[], versions: number[], verified: number, names: string[], pruned: string[], errorCode?: string }} Verify
  *   errorCode: the `code` of the error the verify page failed with, if it failed with one
- * @typedef {{ seed: number, kills: number, verifiedChunks: number, acknowledged: number, datasetsAcknowledged: number, datasetsChecked: number, failures: string[], browserWipes: string[], ms: number }} CampaignResult
+ * @typedef {{ seed: number, kills: number, verifiedChunks: number, acknowledged: number, datasetsAcknowledged: number, datasetsChecked: number, compactions: number, chunksMoved: number, failures: string[], browserWipes: string[], ms: number }} CampaignResult
  *   seed: the kill schedule's seed (TABVISOR_SEED=<seed> draws the same schedule again)
  *   datasetsAcknowledged: snapshots, clones and imports acknowledged before some kill, over the whole campaign
  *   datasetsChecked: how many times such a dataset was found whole by a verify after a kill
  *     (a dataset is checked after every kill until it is pruned or the browser deletes the pool)
+ *   compactions: the extent cleaner's passes acknowledged before some kill; chunksMoved: the
+ *     chunks those passes moved (each verify after them finds every block they moved)
  */
 
 /**
@@ -60,6 +62,8 @@ export async function crashCampaign(opts) {
   let kills = 0;
   let verifiedChunks = 0;
   let acknowledged = 0;
+  let compactions = 0;
+  let chunksMoved = 0;
   const t0 = Date.now();
   try {
     for (let round = 0; round <= opts.kills; round++) {
@@ -113,12 +117,14 @@ export async function crashCampaign(opts) {
         failures.push(`round ${round}: write page failed: ${err}`);
         log(`round ${round}: write page failed: ${err}`);
       }
-      // Where the kill lands. The page runs six pool operations (snapshot, clone, import,
-      // twice) one after another while the writes stream; each takes 15–100 ms here. Most
-      // kills are aimed at one of them: wait until `aim` are acknowledged, then kill within
-      // 50 ms (plus the kill's own ~20 ms), which lands in or near operation `aim` + 1 on a
-      // machine of any speed. The rest land at a random time after the writes start.
-      const aim = Math.floor(random() * 7) - 1;
+      // Where the kill lands. The page runs ten acknowledged pool operations (snapshot,
+      // clone, import, a kept import that makes a record sparse, a pass of the extent
+      // cleaner; twice) one after another while the writes stream; each takes 15–100 ms
+      // here. Most kills are aimed at one of them: wait until `aim` are acknowledged, then
+      // kill within 50 ms (plus the kill's own ~20 ms), which lands in or near operation
+      // `aim` + 1 on a machine of any speed. The rest land at a random time after the
+      // writes start.
+      const aim = Math.floor(random() * 11) - 1;
       if (aim >= 0) {
         await page
           .waitForFunction((n) => (window.__crash?.done?.().length ?? 0) >= n || window.__crash?.opsError?.() != null, aim, { timeout: 30_000, polling: 5 })
@@ -129,12 +135,18 @@ export async function crashCampaign(opts) {
         const max = opts.maxWriteMs ?? 1500;
         await page.waitForTimeout(min + random() * (max - min));
       }
-      const [now, names, doneAt, opsError] = await page.evaluate(() => /** @type {const} */ ([window.__crash?.acked?.() ?? [], window.__crash?.done?.() ?? [], window.__crash?.doneAt?.() ?? [], window.__crash?.opsError?.() ?? null]));
+      const [now, names, doneAt, opsError, moved] = await page.evaluate(() => /** @type {const} */ ([window.__crash?.acked?.() ?? [], window.__crash?.done?.() ?? [], window.__crash?.doneAt?.() ?? [], window.__crash?.opsError?.() ?? null, window.__crash?.moved?.() ?? 0]));
       for (const n of names) {
+        // A cleaner's pass is no dataset: what it moved is checked through the blocks.
+        if (n.startsWith('compact:')) {
+          compactions++;
+          continue;
+        }
         ackedNames.add(n);
         everAcked.add(n);
       }
-      if (opsError) failures.push(`round ${round}: a snapshot, clone or import failed before the kill: ${opsError}`);
+      chunksMoved += moved;
+      if (opsError) failures.push(`round ${round}: a snapshot, clone, import or cleaner's pass failed before the kill: ${opsError}`);
       await killBrowser(profile);
       kills++;
       opts.afterKill?.(kills, profile);
@@ -147,7 +159,7 @@ export async function crashCampaign(opts) {
   } finally {
     rmSync(profile, { recursive: true, force: true });
   }
-  return { seed, kills, verifiedChunks, acknowledged, datasetsAcknowledged: everAcked.size, datasetsChecked, failures, browserWipes, ms: Date.now() - t0 };
+  return { seed, kills, verifiedChunks, acknowledged, datasetsAcknowledged: everAcked.size, datasetsChecked, compactions, chunksMoved, failures, browserWipes, ms: Date.now() - t0 };
 }
 
 /**
@@ -231,7 +243,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {
     await waitForServer(url);
     const r = await crashCampaign({ baseURL: url, kills, log: (l) => console.log(l) });
-    console.log(`soak: ${r.kills} browser kills, ${r.failures.length} failures, ${r.browserWipes.length} deletions of the site's IndexedDB by the browser (reported); ${r.acknowledged} acknowledged writes, ${r.datasetsAcknowledged} snapshots/clones/imports acknowledged and checked ${r.datasetsChecked} times; seed ${r.seed}; ${(r.ms / 1000).toFixed(0)} s`);
+    console.log(`soak: ${r.kills} browser kills, ${r.failures.length} failures, ${r.browserWipes.length} deletions of the site's IndexedDB by the browser (reported); ${r.acknowledged} acknowledged writes, ${r.datasetsAcknowledged} snapshots/clones/imports acknowledged and checked ${r.datasetsChecked} times, ${r.compactions} cleaner's passes (${r.chunksMoved} chunks moved); seed ${r.seed}; ${(r.ms / 1000).toFixed(0)} s`);
     for (const f of r.failures) console.error(`FAILED ${f}`);
     process.exitCode = r.failures.length ? 1 : 0;
   } finally {

@@ -4,28 +4,14 @@
 // commit (docs/pool.md, "What holds dom0's thread during an import"). What must hold: the
 // poll runs while the commit issues its requests, what it starts (a guest's write) lands
 // in a later group and never in the one being written, and the pool stays consistent.
-import { afterEach, describe, expect, it } from 'vitest';
-import { Pool } from '../../host/pool';
+import { describe, expect, it } from 'vitest';
 import { REQUESTS_BETWEEN_YIELDS } from '../../host/pool/commit';
 import { Hypervisor } from '../../host/page/hypervisor';
-import { deleteDatabase } from '../helpers/idb';
+import { poolFixture } from '../helpers/pool-fixture';
 
 const BS = 65536;
 const GUEST = new URL('./fixtures/guests/liveness-guest.ts', import.meta.url);
-const opened: Pool[] = [];
-const names: string[] = [];
-
-afterEach(async () => {
-  for (const p of opened.splice(0)) p.close();
-  for (const n of names.splice(0)) await deleteDatabase(n);
-});
-
-async function open(name: string, opts: Parameters<typeof Pool.open>[1] = {}): Promise<Pool> {
-  if (!names.includes(name)) names.push(name);
-  const pool = await Pool.open(name, opts);
-  opened.push(pool);
-  return pool;
-}
+const { newName, open } = poolFixture('commit-yield');
 
 function block(seed: number): Uint8Array {
   const b = new Uint8Array(BS);
@@ -35,7 +21,7 @@ function block(seed: number): Uint8Array {
 
 describe('a commit yields to dom0 between its requests', () => {
   it("runs the yield between a commit's data requests; a write it starts lands in the next group, not this one", async () => {
-    const name = `commit-yield-${crypto.randomUUID()}`;
+    const name = newName();
     // Extents of four blocks: the commit writes four data records, one request each.
     const pool = await open(name, { extentBytes: 4 * BS });
     await pool.createVolume('v', { sizeBytes: 32 * BS, blockSize: BS });
@@ -56,7 +42,6 @@ describe('a commit yields to dom0 between its requests', () => {
     pool.setCommitYield(null);
     // The write was staged after the commit: the committed group does not hold it.
     pool.close();
-    opened.splice(opened.indexOf(pool), 1);
     const reopened = await open(name);
     expect(reopened.txg).toBe(txg);
     const got = await reopened.readBlocks('v', [0, 7, 15, 20]);

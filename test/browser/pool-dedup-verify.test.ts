@@ -3,29 +3,22 @@
 // checksum is not cryptographic, so these tests write what an attacker in the trust group
 // would: blocks crafted to share another block's checksum (test/helpers/checksum-collision.ts).
 // A collision must cost a stored copy and a read, never a wrong block.
-import { afterEach, describe, expect, it } from 'vitest';
-import { Pool } from '../../host/pool';
+import { describe, expect, it } from 'vitest';
+import type { Pool } from '../../host/pool';
 import { chunkChecksum } from '../../host/pool/hash';
 import { collidingBlock } from '../helpers/checksum-collision';
-import { deleteDatabase, overwriteChunk } from '../helpers/idb';
+import { overwriteChunk } from '../helpers/idb';
+import { poolFixture } from '../helpers/pool-fixture';
 import { seededRandom } from '../helpers/seed.ts';
 import { concat } from '../helpers/bytes';
 
 const BS = 4096;
-const opened: Pool[] = [];
-const names: string[] = [];
+const fixture = poolFixture('pool-dedup-verify');
 
-afterEach(async () => {
-  for (const p of opened.splice(0)) p.close();
-  for (const n of names.splice(0)) await deleteDatabase(n);
-});
-
+/** A fresh pool, or `name` opened again. */
 async function open(name?: string, opts: Parameters<typeof Pool.open>[1] = {}): Promise<{ pool: Pool; name: string }> {
-  const n = name ?? `pool-dedup-verify-${crypto.randomUUID()}`;
-  if (!names.includes(n)) names.push(n);
-  const pool = await Pool.open(n, opts);
-  opened.push(pool);
-  return { pool, name: n };
+  const n = name ?? fixture.newName();
+  return { pool: await fixture.open(n, opts), name: n };
 }
 
 /** Deterministic, distinct, never all-zero blocks. */

@@ -1,19 +1,11 @@
 // Runs in real Chromium: streaming import from Blob/File/ArrayBuffer with progress and
 // bounded commits, byte-identical export, and cleanup when an import fails.
-import { afterEach, describe, expect, it } from 'vitest';
-import { Pool, PoolFullError, type ImportProgress } from '../../host/pool';
-import { deleteDatabase } from '../helpers/idb';
+import { describe, expect, it } from 'vitest';
+import { PoolFullError, type ImportProgress, type Pool } from '../../host/pool';
+import { poolFixture } from '../helpers/pool-fixture';
 
-const opened: Pool[] = [];
-const names: string[] = [];
-
-async function freshPool(opts: Parameters<typeof Pool.open>[1] = {}): Promise<Pool> {
-  const name = `pool-import-${crypto.randomUUID()}`;
-  names.push(name);
-  const pool = await Pool.open(name, opts);
-  opened.push(pool);
-  return pool;
-}
+const fixture = poolFixture('pool-import');
+const freshPool = (opts: Parameters<typeof Pool.open>[1] = {}): Promise<Pool> => fixture.open(fixture.newName(), opts);
 
 /** Random bytes with some zero runs and some repeated blocks, of any length. */
 function image(bytes: number, blockSize: number): Uint8Array {
@@ -33,11 +25,6 @@ async function sameBytes(blob: Blob, expected: Uint8Array): Promise<boolean> {
   for (let i = 0; i < got.length; i++) if (got[i] !== expected[i]) return false;
   return true;
 }
-
-afterEach(async () => {
-  for (const p of opened.splice(0)) p.close();
-  for (const n of names.splice(0)) await deleteDatabase(n);
-});
 
 describe('pool import/export', () => {
   it('imports a File in bounded commits with progress and exports identical bytes', async () => {
@@ -146,8 +133,7 @@ describe('pool import/export', () => {
       })
       .catch((x: unknown) => x);
     expect((e as Error).name).toBe('PoolClosedError');
-    const again = await Pool.open(name);
-    opened.push(again);
+    const again = await fixture.open(name);
     expect(again.droppedAtOpen).toEqual(['big']);
     expect(again.list()).toEqual([]);
     expect(again.stats()).toMatchObject({ storedBytes: 0, chunks: 0, nodes: 0 });

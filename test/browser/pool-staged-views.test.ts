@@ -5,23 +5,16 @@
 // stored or handed out under the old checksum; a caller of Pool.write may reuse its buffer
 // at once; an import's source (ArrayBuffer or SharedArrayBuffer) may change while it runs
 // and every slice holds the bytes it was copied with.
-import { afterEach, describe, expect, it } from 'vitest';
-import { ChecksumError, CommitError, DatasetExistsError, InvalidArgumentError, Pool } from '../../host/pool';
+import { describe, expect, it } from 'vitest';
+import { ChecksumError, CommitError, DatasetExistsError, InvalidArgumentError, type Pool } from '../../host/pool';
 import { prepareBlocks } from '../../host/pool/write-path';
 import { importVolume, type VolumeStore } from '../../host/pool/import-export';
-import { deleteDatabase } from '../helpers/idb';
+import { poolFixture } from '../helpers/pool-fixture';
 
-const opened: Pool[] = [];
-const names: string[] = [];
+const fixture = poolFixture('pool-views');
 const BS = 16384;
 
-async function freshPool(): Promise<Pool> {
-  const name = `pool-views-${crypto.randomUUID()}`;
-  names.push(name);
-  const pool = await Pool.open(name);
-  opened.push(pool);
-  return pool;
-}
+const freshPool = (): Promise<Pool> => fixture.open(fixture.newName());
 
 function random(n: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(n);
@@ -32,11 +25,6 @@ function random(n: number): Uint8Array<ArrayBuffer> {
 async function blockOf(pool: Pool, ds: string, lba: number): Promise<Uint8Array> {
   return (await pool.readBlocks(ds, [lba]))[0]!;
 }
-
-afterEach(async () => {
-  for (const p of opened.splice(0)) p.close();
-  for (const n of names.splice(0)) await deleteDatabase(n);
-});
 
 describe('staged blocks are views', () => {
   it('a lent block changed between its checksum and its commit fails the commit; nothing of the group is stored', async () => {

@@ -1,6 +1,6 @@
 // Runs in real Chromium (vitest browser mode): snapshot/clone semantics, holes and zero
 // blocks, space reclamation, typed errors, persistence across reopen — on real IndexedDB.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   DatasetExistsError,
   HasClonesError,
@@ -13,25 +13,17 @@ import {
   StaleBlockRefError,
   UnknownDatasetError,
 } from '../../host/pool';
-import { deleteDatabase } from '../helpers/idb';
+import { poolFixture } from '../helpers/pool-fixture';
 
 const BS = 4096;
-const opened: Pool[] = [];
-const names: string[] = [];
+const fixture = poolFixture('pool-trees');
 
 async function freshPool(): Promise<{ pool: Pool; name: string }> {
-  const name = `pool-trees-${crypto.randomUUID()}`;
-  names.push(name);
-  const pool = await Pool.open(name);
-  opened.push(pool);
-  return { pool, name };
+  const name = fixture.newName();
+  return { pool: await fixture.open(name), name };
 }
 
-async function reopen(name: string): Promise<Pool> {
-  const pool = await Pool.open(name);
-  opened.push(pool);
-  return pool;
-}
+const reopen = (name: string): Promise<Pool> => fixture.open(name);
 
 function block(seed: number, size = BS): Uint8Array {
   const b = new Uint8Array(size);
@@ -39,11 +31,6 @@ function block(seed: number, size = BS): Uint8Array {
   return b;
 }
 
-
-afterEach(async () => {
-  for (const p of opened.splice(0)) p.close();
-  for (const n of names.splice(0)) await deleteDatabase(n);
-});
 
 describe('pool block trees', () => {
   it('reads unwritten blocks as zeros and stores nothing for them', async () => {

@@ -1,8 +1,10 @@
 // Playwright, real Chromium (the short version; `npm run soak` is the long one).
 // The browser PROCESS is SIGKILLed at moments drawn from the run's seed (TABVISOR_SEED,
-// scripts/seed.mjs; printed), most of them aimed at one of the snapshots, clones and
-// imports the page runs while a guest streams writes through the hypervisor; after each relaunch on the same profile the pool must open, pass fsck
-// with every chunk's checksum verified, and hold every write acknowledged before the kill.
+// scripts/seed.mjs; printed), most of them aimed at one of the snapshots, clones, imports
+// and extent cleaner's passes the page runs while a guest streams writes through the
+// hypervisor; after each relaunch on the same profile the pool must open, pass fsck with
+// every chunk's checksum verified and no record leaked, and hold every write acknowledged
+// before the kill.
 // One thing the pool cannot prevent: Chromium sometimes finds its own IndexedDB files
 // damaged after the kill and deletes the whole site's IndexedDB (measured on a quiet
 // machine: once in 26 kills). Then the pool must refuse to open with PoolLostError, never
@@ -19,11 +21,11 @@ test.use({ baseURL: BUILT_PAGES });
 
 const KILLS = Number(process.env.TABVISOR_CRASH_KILLS ?? 30);
 
-test('the pool survives the browser process being killed at random points during writes, snapshots, clones and imports', async ({ baseURL }) => {
+test('the pool survives the browser process being killed at random points during writes, snapshots, clones, imports and the extent cleaner', async ({ baseURL }) => {
   test.setTimeout(KILLS * 15_000 + 60_000); // a hang guard on a loaded machine, not a speed check
   const { crashCampaign } = await import('../../scripts/soak.mjs');
   const r = await crashCampaign({ baseURL: baseURL!, kills: KILLS, minWriteMs: 150, maxWriteMs: 900, log: (l) => console.log(l) });
-  const summary = `${r.kills} kills, ${r.acknowledged} acknowledged writes, ${r.datasetsAcknowledged} snapshots/clones/imports acknowledged and found whole ${r.datasetsChecked} times after kills, ${r.browserWipes.length} deletions of the site's IndexedDB by the browser (each reported by the pool), seed ${r.seed}, ${(r.ms / 1000).toFixed(0)} s`;
+  const summary = `${r.kills} kills, ${r.acknowledged} acknowledged writes, ${r.datasetsAcknowledged} snapshots/clones/imports acknowledged and found whole ${r.datasetsChecked} times after kills, ${r.compactions} cleaner's passes acknowledged (${r.chunksMoved} chunks moved), ${r.browserWipes.length} deletions of the site's IndexedDB by the browser (each reported by the pool), seed ${r.seed}, ${(r.ms / 1000).toFixed(0)} s`;
   test.info().annotations.push({ type: 'crash-campaign', description: summary });
   console.log(`crash campaign: ${summary}`);
   for (const w of r.browserWipes) console.log(`browser deleted the pool, reported: ${w}`);
@@ -36,6 +38,10 @@ test('the pool survives the browser process being killed at random points during
   // campaign, not what is left at its end (pruning and a browser deletion empty that).
   expect(r.acknowledged, replay).toBeGreaterThan(0);
   expect(r.datasetsChecked, replay).toBeGreaterThan(0);
+  // Kills landed after cleaner's passes, and every pass moved at least the chunk the page
+  // left alone in a record on purpose: a cleaner that moved nothing would pass the rest.
+  expect(r.compactions, replay).toBeGreaterThan(0);
+  expect(r.chunksMoved, replay).toBeGreaterThanOrEqual(r.compactions);
 });
 
 test('when the browser deletes the damaged IndexedDB after a kill, the pool reports it and the campaign goes on from the empty pool', async ({ baseURL }) => {

@@ -3,8 +3,10 @@
 // mode=write: a hypervisor on pool `db`; a guest streams writes (version k to block k % 32,
 //   4 in flight) through the rings into volume `vol`, resuming after the highest version
 //   present. Meanwhile the page snapshots `vol`, clones the snapshot and imports small
-//   volumes of known bytes, one after another; window.__crash.done() = the names of those
-//   acknowledged (the call resolved, so committed).
+//   volumes of known bytes and runs the extent cleaner over a record it made sparse on
+//   purpose, one after another; window.__crash.done() = the names of those acknowledged (the
+//   call resolved, so committed; a cleaner's pass is `compact:<tag>-<n>`, not a dataset).
+//   window.__crash.moved() = chunks the acknowledged passes moved.
 // mode=verify: opens the pool directly (no dom0), runs fsck with data verification and
 //   returns, per block, the stream version it holds (-1: bytes that are no stream block),
 //   the datasets present, and the imports whose bytes are not what was imported; then
@@ -26,7 +28,9 @@ declare global {
       done?: () => string[];
       /** When each of `done` was acknowledged, in ms after the operations started. */
       doneAt?: () => number[];
-      /** A snapshot, clone or import that failed while the browser was still alive. */
+      /** Chunks moved by the extent cleaner's acknowledged passes. */
+      moved?: () => number;
+      /** A snapshot, clone, import or cleaner's pass that failed while the browser was still alive. */
       opsError?: () => string | null;
       verify?: { problems: string[]; versions: number[]; verified: number; names: string[]; pruned: string[] };
       /** In verify mode, once the pool is closed again: start write mode in this page (`ready` goes false until it has). */
@@ -43,21 +47,31 @@ const db = params.get('db') ?? 'reliability-crash';
 const state: NonNullable<Window['__crash']> = { ready: false };
 const IMPORT_BLOCKS = 4;
 const KEEP_SESSIONS = 3;
+const CLEANER_GROUP = 'cleaner';
 
-/** The bytes imported as `name`: every byte derived from the name, so verify can recompute them. */
+/**
+ * The bytes imported as `name`: every byte derived from the name, so verify can recompute
+ * them, and no two blocks alike (they would dedup into one chunk).
+ */
 function importBytes(name: string): Uint8Array {
   let h = 0;
   for (const c of name) h = (h * 31 + c.charCodeAt(0)) | 0;
   const b = new Uint8Array(IMPORT_BLOCKS * BS);
-  for (let i = 0; i < b.length; i += 64) b[i] = (h + i / 64) & 0xff || 1;
+  for (let i = 0; i < b.length; i += 64) b[i] = Math.imul(h ^ (i / 64), 2654435761) >>> 24 || 1;
   return b;
 }
 
+/** What `k-<tag>-<n>` holds: the first block of the scratch import `s-<tag>-<n>`. */
+function keptBytes(name: string): Uint8Array {
+  return importBytes(`s-${name.slice(2)}`).subarray(0, BS);
+}
+
 /**
- * Snapshots, clones and imports, one at a time; names acknowledged go to `done`. Two rounds
- * per session, so a campaign of many kills does not grow the pool (and each fsck) without end.
+ * Snapshots, clones, imports and cleaner's passes, one at a time; names acknowledged go to
+ * `done`. Two rounds per session, so a campaign of many kills does not grow the pool (and
+ * each fsck) without end.
  */
-async function poolOps(hv: Hypervisor, done: string[], doneAt: number[]): Promise<void> {
+async function poolOps(hv: Hypervisor, done: string[], doneAt: number[], moved: { chunks: number }): Promise<void> {
   const tag = Date.now().toString(36);
   const t0 = performance.now();
   const ack = (name: string): void => {
@@ -73,6 +87,20 @@ async function poolOps(hv: Hypervisor, done: string[], doneAt: number[]): Promis
     const imp = `i-${tag}-${n}`;
     await hv.pool.import(imp, importBytes(imp).slice().buffer, { blockSize: BS });
     ack(imp);
+    // A record one quarter live, so the cleaner always has a chunk to move (the stream's
+    // records may or may not be sparse, by timing): the scratch import's four blocks are
+    // one record, the kept import dedups against its first block (dedup stays inside a
+    // trust group, so both are in one), and the scratch goes.
+    const scratch = `s-${tag}-${n}`;
+    const keep = `k-${tag}-${n}`;
+    await hv.pool.import(scratch, importBytes(scratch).slice().buffer, { blockSize: BS, group: CLEANER_GROUP });
+    await hv.pool.import(keep, keptBytes(keep).slice().buffer, { blockSize: BS, group: CLEANER_GROUP });
+    ack(keep);
+    await hv.pool.destroy(scratch);
+    // The cleaner's pass, while the guest's writes go on: each step is its own commit.
+    const r = await hv.pool.compact();
+    moved.chunks += r.chunksMoved;
+    ack(`compact:${tag}-${n}`);
   }
 }
 window.__crash = state;
@@ -93,7 +121,9 @@ async function write(): Promise<void> {
   state.doneAt = () => [...doneAt];
   let opsError: string | null = null;
   state.opsError = () => opsError;
-  void poolOps(hv, done, doneAt).catch((e: unknown) => {
+  const moved = { chunks: 0 };
+  state.moved = () => moved.chunks;
+  void poolOps(hv, done, doneAt, moved).catch((e: unknown) => {
     opsError = String(e);
   });
 }
@@ -109,9 +139,9 @@ async function verify(): Promise<void> {
     versions = blocks.map(streamVersion);
   }
   const names = pool.list().map((d) => d.name);
-  for (const name of names.filter((n) => n.startsWith('i-'))) {
+  for (const name of names.filter((n) => n.startsWith('i-') || n.startsWith('k-'))) {
     const got = new Uint8Array(await (await pool.exportVolume(name)).arrayBuffer());
-    const want = importBytes(name);
+    const want = name.startsWith('k-') ? keptBytes(name) : importBytes(name);
     if (got.length !== want.length || got.some((b, i) => b !== want[i])) problems.push(`import ${name}: bytes differ from what was imported (partial or torn)`);
   }
   const pruned = problems.length === 0 ? await prune(pool, names) : [];
@@ -126,7 +156,8 @@ async function verify(): Promise<void> {
  * was pruned.
  */
 async function prune(pool: Pool, names: string[]): Promise<string[]> {
-  const tagOf = (n: string): string | null => /^(?:vol@|c-|i-)([0-9a-z]+)-\d+$/.exec(n)?.[1] ?? null;
+  // `s-`: a scratch import a kill left before its destroy.
+  const tagOf = (n: string): string | null => /^(?:vol@|c-|i-|k-|s-)([0-9a-z]+)-\d+$/.exec(n)?.[1] ?? null;
   const tags = [...new Set(names.map(tagOf).filter((t): t is string => t !== null))].sort((a, b) => a.length - b.length || (a < b ? -1 : 1));
   const old = new Set(tags.slice(0, Math.max(0, tags.length - KEEP_SESSIONS)));
   const doomed = names.filter((n) => old.has(tagOf(n) ?? ''));
