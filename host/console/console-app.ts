@@ -12,12 +12,12 @@ import { Hypervisor, type GuestHandle, type SpawnOptions } from '../page/hypervi
 import type { TarGuestApi } from '../../guest/workloads/tar-guest';
 import type { SqlGuestApi } from '../../guest/workloads/sql-guest';
 import type { Dom0Stats } from '../dom0/dom0-service';
-import type { DatasetInfo } from '../pool';
+import type { CompactReport, DatasetInfo } from '../pool';
 import { ArenaView } from './arena-view';
 import { BLOCK_BYTES, fetchBuiltinImage, IMAGE, IMAGE_BASE } from './builtin-image';
 import { ChartsView } from './charts-view';
 import { CountersView } from './counters-view';
-import { DatasetsView } from './datasets-view';
+import { DatasetsView, compactSummary } from './datasets-view';
 import { ArchiveView } from './archive-view';
 import { FileServerPanel } from './file-server-panel';
 import { h, nodes, setText } from './dom';
@@ -171,6 +171,14 @@ export class ConsoleApp {
       }),
       inUse: (ds) => this.allCards().some((c) => c.guest.dataset === ds && c.guest.state === 'running'),
       own: (ds) => this.ownBlocks(ds),
+      compact: async (onProgress) => {
+        let report: CompactReport | null = null;
+        await this.act(async () => {
+          report = await this.hv.pool.compact({ onProgress });
+          this.log.ok(`Compact the pool: ${compactSummary(report)}`);
+        });
+        return report;
+      },
     });
     this.archive = new ArchiveView({
       archive: () => this.hv.archive,

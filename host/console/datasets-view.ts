@@ -2,8 +2,10 @@
 // clones → their snapshots …), with the page's snapshot / clone / boot / destroy actions,
 // and for every clone a strip of its blocks: own (written since the clone was made) or
 // still shared with its base. Rebuilt only when the set of datasets changes, so focus and
-// keyboard position survive the 4×/s refresh; the strips update in place.
-import type { DatasetInfo } from '../pool';
+// keyboard position survive the 4×/s refresh; the strips update in place. Below the
+// snapshot form, "Compact the pool" runs the extent cleaner with its progress (the archive
+// panel's "Reclaim space" is the archive's cleaner).
+import type { CompactReport, DatasetInfo } from '../pool';
 import { formatBytes, h, setText } from './dom';
 
 export interface DatasetActions {
@@ -13,6 +15,17 @@ export interface DatasetActions {
   destroy(dataset: string): Promise<void>;
   inUse(dataset: string): boolean;
   own(dataset: string): Set<number>;
+  /** Run the extent cleaner; null when it failed (the console says why). */
+  compact(onProgress: (p: CompactReport) => void): Promise<CompactReport | null>;
+}
+
+/** What a pass of the extent cleaner did, in a sentence (the status line and the log). */
+export function compactSummary(r: CompactReport): string {
+  const damaged = r.damaged.length ? ` ${r.damaged.length} damaged record${r.damaged.length === 1 ? '' : 's'} left in place (fsck names ${r.damaged.length === 1 ? 'it' : 'them'}).` : '';
+  if (r.extentsRewritten === 0) return `Nothing to reclaim: every record is at least half live.${damaged}`;
+  const blocks = `${r.chunksMoved} live block${r.chunksMoved === 1 ? '' : 's'}`;
+  const records = `${r.extentsRewritten} mostly dead record${r.extentsRewritten === 1 ? '' : 's'}`;
+  return `Moved ${blocks} (${formatBytes(r.bytesMoved)}) out of ${records}: the store is ${formatBytes(r.recordBytesFreed - r.bytesMoved)} smaller.${damaged}`;
 }
 
 export class DatasetsView {
@@ -24,6 +37,8 @@ export class DatasetsView {
   /** Every dataset's name, as of the last render. */
   private names = new Set<string>();
   private readonly snapName = h('input', { id: 'snap-name', type: 'text', required: true, pattern: '[^@/]+', 'aria-describedby': 'snap-hint' });
+  private readonly compactButton = h('button', { type: 'button', id: 'compact-pool', 'aria-describedby': 'compact-hint' }, 'Compact the pool');
+  private readonly compactStatus = h('span', { id: 'compact-status', role: 'status' });
 
   constructor(private readonly actions: DatasetActions) {
     const form = h(
@@ -43,7 +58,26 @@ export class DatasetsView {
       if (!ds || !name) return;
       void this.actions.snapshot(ds, `${ds}@${name}`).then(() => (this.snapName.value = ''));
     });
-    this.root.append(form, this.tree);
+    this.compactButton.addEventListener('click', () => void this.compact());
+    const compact = h(
+      'div',
+      { class: 'compact-pool' },
+      this.compactButton,
+      h('span', { id: 'compact-hint', class: 'meta' }, 'rewrites records under half live: blocks overwritten or destroyed leave the rest of their record dead'),
+      this.compactStatus,
+    );
+    this.root.append(form, compact, this.tree);
+  }
+
+  private async compact(): Promise<void> {
+    this.compactButton.disabled = true;
+    setText(this.compactStatus, 'Looking for sparse records…');
+    try {
+      const r = await this.actions.compact((p) => setText(this.compactStatus, `Read ${formatBytes(p.bytesRead)} of records, moved ${p.chunksMoved} live blocks…`));
+      setText(this.compactStatus, r ? compactSummary(r) : 'The cleaner stopped: see the log.');
+    } finally {
+      this.compactButton.disabled = false;
+    }
   }
 
   /** Offer `ds` in the snapshot form, with a fresh default name (the tree's Snapshot buttons). */
