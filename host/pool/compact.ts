@@ -122,10 +122,50 @@ function lowerBound(sorted: readonly number[], x: number): number {
 }
 
 /**
- * One step: read up to `stepBytes` of the sparsest records (at least one) and stage the
- * moves of those that are sparse indeed; the caller commits. `read` returns verified views
- * of each chunk in its record (reader.ts readChunkRecords), so a view's buffer is the
- * record and its length the record's. Returns false when there was nothing left to look at.
+ * `e` as the chunk map has it now: the chunks of it still there (an extent only loses
+ * chunks once committed: writes and frees between two steps of a pass can empty it, and
+ * its record then goes with its last chunk). Null when none is left, or when the open
+ * group touches its record.
+ */
+function stillSparse(state: PoolState, e: SparseExtent): SparseExtent | null {
+  if (state.data.has(e.key)) return null;
+  const chunks: ChunkRecord[] = [];
+  for (const c of e.chunks) {
+    const now = state.chunks.get(c.id);
+    if (now && now.metaslab === c.metaslab && now.extent === c.extent) chunks.push(now);
+  }
+  if (chunks.length === 0) return null;
+  return { ...e, chunks, live: chunks.reduce((a, c) => a + c.size, 0) };
+}
+
+/** The next step's extents off the front of `queue`, up to `stepBytes` of records (at least one). */
+function takeStep(state: PoolState, queue: SparseExtent[], stepBytes: number): SparseExtent[] {
+  const step: SparseExtent[] = [];
+  let budget = stepBytes;
+  while (queue.length > 0) {
+    const e = stillSparse(state, queue[0]!);
+    if (!e) {
+      queue.shift();
+      continue;
+    }
+    if (step.length > 0 && e.span > budget) break;
+    queue.shift();
+    step.push(e);
+    budget -= e.span;
+  }
+  return step;
+}
+
+/**
+ * One step of a pass: read up to `stepBytes` of the sparsest records (at least one) and
+ * stage the moves of those that are sparse indeed; the caller commits. `queue` is the
+ * pass's: the sparse extents found by one walk of the chunk map, sparsest first, taken a
+ * step at a time and checked again against the chunk map as they are taken; only when it
+ * runs dry is the chunk map walked again (for extents that went sparse meanwhile, or
+ * whose length a read settled), so a pass of many steps walks it about twice, not once a
+ * step. `read` returns verified views of each chunk in its record (reader.ts
+ * readChunkRecords), so a view's buffer is the record and its length the record's.
+ * Returns false when there was nothing left to look at.
  */
 export async function compactStep(
   state: PoolState,
@@ -134,16 +174,14 @@ export async function compactStep(
   known: Map<string, number>,
   skip: Set<string>,
   report: CompactReport,
+  queue: SparseExtent[],
 ): Promise<boolean> {
-  const candidates = sparseExtents(state, opts.liveBelow, known, skip);
-  if (candidates.length === 0) return false;
-  const step: SparseExtent[] = [];
-  let budget = opts.stepBytes;
-  for (const e of candidates) {
-    if (step.length > 0 && e.span > budget) break;
-    step.push(e);
-    budget -= e.span;
+  let step = takeStep(state, queue, opts.stepBytes);
+  if (step.length === 0) {
+    queue.push(...sparseExtents(state, opts.liveBelow, known, skip));
+    step = takeStep(state, queue, opts.stepBytes);
   }
+  if (step.length === 0) return false;
   let views: (Uint8Array[] | null)[];
   try {
     const all = await read(step.flatMap((e) => e.chunks));

@@ -13,7 +13,7 @@ import * as datasets from './datasets';
 import { fsck, type FsckReport } from './fsck';
 import { exportVolume, importVolume, type ImportOptions, type ImportProgress } from './import-export';
 import { readChunkRecords, RECORD_CACHE_BYTES, RecordCache } from './reader';
-import { checkCompactOptions, compactStep, DEFAULT_LIVE_BELOW, DEFAULT_STEP_BYTES, emptyCompactReport, type CompactOptions, type CompactReport } from './compact';
+import { checkCompactOptions, compactStep, DEFAULT_LIVE_BELOW, DEFAULT_STEP_BYTES, emptyCompactReport, type CompactOptions, type CompactReport, type SparseExtent } from './compact';
 import { DB_VERSION, EXTENT_BYTES, FORMAT_VERSION, upgrade, type ChunkRecord, type DatasetRecord, type LossRecord, type PoolDB, type SuperRecord } from './schema';
 import { Serial } from './serial';
 import { opfsRegistry, registryVerdict } from './registry';
@@ -654,6 +654,7 @@ export class Pool {
     const maxBytes = opts.maxBytes ?? Infinity;
     const report = emptyCompactReport();
     const skip = new Set<string>();
+    const queue: SparseExtent[] = [];
     for (const k of this.recordLengths.keys()) if (!this.state.extents.has(k)) this.recordLengths.delete(k);
     // Past the record cache: what the cleaner reads once should not push out what guests read.
     const read = (chunks: readonly ChunkRecord[]) => readChunkRecords(this.db, this.state, chunks);
@@ -661,7 +662,7 @@ export class Pool {
       const more = await this.serial.run(async () => {
         this.checkOpen();
         if (this.state.isDirty) await this.commitStaged();
-        const found = await compactStep(this.state, read, step, this.recordLengths, skip, report);
+        const found = await compactStep(this.state, read, step, this.recordLengths, skip, report, queue);
         if (this.state.isDirty) {
           await this.commitStaged();
           report.commits++;

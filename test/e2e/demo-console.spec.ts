@@ -132,8 +132,8 @@ test('"Compact the pool" runs the extent cleaner: a record left mostly dead is r
     const hv = window.__tabvisor!.hv;
     const bytes = new Uint8Array(4 * 65536);
     for (let i = 0; i < bytes.length; i += 64) bytes[i] = Math.imul(i / 64 + 1, 2654435761) >>> 24 || 1;
-    await hv.pool.import('scratch', bytes.slice().buffer, { blockSize: 65536, group: 'reclaim' });
-    await hv.pool.import('kept', bytes.slice(0, 65536).buffer, { blockSize: 65536, group: 'reclaim' });
+    await hv.pool.import('scratch', bytes.slice().buffer, { blockSize: 65536, group: 'compact' });
+    await hv.pool.import('kept', bytes.slice(0, 65536).buffer, { blockSize: 65536, group: 'compact' });
     await hv.pool.destroy('scratch');
     return Array.from(bytes.subarray(0, 65536));
   });

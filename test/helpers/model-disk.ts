@@ -2,7 +2,7 @@
 // IndexedDB: committed records (extents) by key, as commit.ts would write them, and the
 // extent cleaner's full pass over it, as Pool.compact runs it.
 import { expect } from 'vitest';
-import { compactStep, emptyCompactReport } from '../../host/pool/compact';
+import { compactStep, emptyCompactReport, type SparseExtent } from '../../host/pool/compact';
 import type { ChunkRecord } from '../../host/pool/schema';
 import { physKeyString, type PoolState } from '../../host/pool/state';
 
@@ -42,19 +42,29 @@ export function viewOnDisk(disk: ModelDisk, c: ChunkRecord): Uint8Array {
  */
 export async function compactPass(state: PoolState, disk: ModelDisk, opts: { liveBelow: number; stepBytes: number }, known: Map<string, number>): Promise<number> {
   const report = emptyCompactReport();
-  const read = (cs: readonly ChunkRecord[]) => Promise.resolve(cs.map((c) => viewOnDisk(disk, c)));
-  for (let steps = 0; await compactStep(state, read, opts, known, new Set(), report); steps++) {
+  const queue: SparseExtent[] = [];
+  for (let steps = 0; await compactStep(state, diskReader(disk), opts, known, new Set(), report, queue); steps++) {
     // Each step moves or learns something, so a pass ends; a cleaner that does not would hang here.
     if (steps > 1000) throw new Error('the cleaner does not finish its pass');
     commitToDisk(state, disk);
   }
+  checkNoRecordUnder(state, disk, opts.liveBelow);
+  return report.chunksMoved;
+}
+
+/** The cleaner's `read` over `disk`: each chunk a view of its record, as the pool's reader hands it out. */
+export function diskReader(disk: ModelDisk): (cs: readonly ChunkRecord[]) => Promise<Uint8Array[]> {
+  return (cs) => Promise.resolve(cs.map((c) => viewOnDisk(disk, c)));
+}
+
+/** What a pass that ended leaves: no record on `disk` under `liveBelow` live. */
+export function checkNoRecordUnder(state: PoolState, disk: ModelDisk, liveBelow: number): void {
   const live = new Map<string, number>();
   for (const c of state.chunks.values()) {
     const k = physKeyString(c.metaslab, c.extent);
     live.set(k, (live.get(k) ?? 0) + c.size);
   }
   for (const [k, rec] of disk) {
-    if ((live.get(k) ?? 0) < opts.liveBelow * rec.length) throw new Error(`record ${k}: ${live.get(k)} of ${rec.length} bytes live after a pass at ${opts.liveBelow}`);
+    if ((live.get(k) ?? 0) < liveBelow * rec.length) throw new Error(`record ${k}: ${live.get(k)} of ${rec.length} bytes live after a pass at ${liveBelow}`);
   }
-  return report.chunksMoved;
 }

@@ -4,8 +4,11 @@
 // and are destroyed later, commits, discards, and cleaner passes at random thresholds and
 // step sizes. After every operation each block reads what the model says and the metadata
 // recounts clean; after every commit the records on the model disk are exactly the live
-// extents; after a pass no record is under its threshold. (pool-model.test.ts runs the
-// cleaner among every other operation, on draws that rarely leave it a sparse record.)
+// extents; after a pass no record is under its threshold. A pass also runs a step at a
+// time with writes, commits and discards between its steps, as Pool.compact's steps
+// interleave with other callers' work in the pool's queue: a step must not move a chunk
+// freed since the pass found its extent. (pool-model.test.ts runs the cleaner among every
+// other operation, on draws that rarely leave it a sparse record.)
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { lookup } from '../../host/pool/block-tree';
@@ -15,7 +18,8 @@ import type { ChunkRecord } from '../../host/pool/schema';
 import { PoolState } from '../../host/pool/state';
 import { findDuplicates, prepareBlocks, stagePrepared, type WriteCounters } from '../../host/pool/write-path';
 import { fcParams } from '../helpers/seed.ts';
-import { commitToDisk, compactPass, viewOnDisk, type ModelDisk } from '../helpers/model-disk';
+import { compactStep, emptyCompactReport, type CompactReport, type SparseExtent } from '../../host/pool/compact';
+import { checkNoRecordUnder, commitToDisk, compactPass, diskReader, viewOnDisk, type ModelDisk } from '../helpers/model-disk';
 
 const BS = 4096;
 const LBAS = 48;
@@ -26,7 +30,9 @@ type Op =
   | { op: 'dropSnapshot' }
   | { op: 'commit' }
   | { op: 'discard' }
-  | { op: 'compact'; liveBelow: number; stepBlocks: number };
+  | { op: 'compact'; liveBelow: number; stepBlocks: number }
+  /** One step of a pass (opened with these options when none is open), other ops between steps. */
+  | { op: 'compactStep'; liveBelow: number; stepBlocks: number };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 8, arbitrary: fc.record({ op: fc.constant('write' as const), lba: fc.nat(LBAS - 1), n: fc.integer({ min: 1, max: 6 }), hole: fc.nat(4).map((x) => x === 0) }) },
@@ -35,6 +41,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: fc.constant({ op: 'commit' as const }) },
   { weight: 1, arbitrary: fc.constant({ op: 'discard' as const }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('compact' as const), liveBelow: fc.constantFrom(0.25, 0.5, 0.75, 1), stepBlocks: fc.integer({ min: 1, max: 12 }) }) },
+  { weight: 4, arbitrary: fc.record({ op: fc.constant('compactStep' as const), liveBelow: fc.constantFrom(0.25, 0.5, 0.75, 1), stepBlocks: fc.integer({ min: 1, max: 6 }) }) },
 );
 
 describe('the extent cleaner against a model', () => {
@@ -57,6 +64,7 @@ describe('the extent cleaner against a model', () => {
         let committedSnaps: string[] = [];
         let tag = 1;
         const known = new Map<string, number>();
+        let pass: { opts: { liveBelow: number; stepBytes: number }; queue: SparseExtent[]; report: CompactReport } | null = null;
         for (const o of ops) {
           if (o.op === 'write') {
             const n = Math.min(o.n, LBAS + 6 - o.lba);
@@ -89,12 +97,27 @@ describe('the extent cleaner against a model', () => {
             state.discard();
             model = new Map([...committed].map(([k, v]) => [k, new Map(v)]));
             snaps.splice(0, snaps.length, ...committedSnaps);
-          } else {
+          } else if (o.op === 'compact') {
             // As Pool.compact: what is staged is committed first, then each step's moves.
             commit();
             committed = new Map([...model].map(([k, v]) => [k, new Map(v)]));
             committedSnaps = [...snaps];
             moved += await compactPass(state, disk, { liveBelow: o.liveBelow, stepBytes: o.stepBlocks * BS }, known);
+          } else {
+            // One step, as Pool.compact runs each in the pool's queue: others' staged work
+            // committed first, then the step, then its commit.
+            commit();
+            pass ??= { opts: { liveBelow: o.liveBelow, stepBytes: o.stepBlocks * BS }, queue: [], report: emptyCompactReport() };
+            const before = pass.report.chunksMoved;
+            const more = await compactStep(state, diskReader(disk), pass.opts, known, new Set(), pass.report, pass.queue);
+            commit();
+            committed = new Map([...model].map(([k, v]) => [k, new Map(v)]));
+            committedSnaps = [...snaps];
+            moved += pass.report.chunksMoved - before;
+            if (!more) {
+              checkNoRecordUnder(state, disk, pass.opts.liveBelow);
+              pass = null;
+            }
           }
           for (const [name, blocks] of model) {
             const d = datasets.findDataset(state, name);
@@ -121,6 +144,25 @@ describe('the extent cleaner against a model', () => {
       { op: 'compact', liveBelow: 0.5, stepBlocks: 8 },
     ];
     expect(await run(sparse, 8 * BS)).toBe(1);
+    // A pass a step at a time, with writes between its steps: extent A (blocks 0–5) left
+    // one block live and B (8–13) two, so A is the sparser and goes first; before the
+    // second step B's two live blocks are written over and its record goes, so the step
+    // must find B gone, not move chunks that are no longer there.
+    const between: Op[] = [
+      { op: 'write', lba: 0, n: 6, hole: false },
+      { op: 'commit' },
+      { op: 'write', lba: 8, n: 6, hole: false },
+      { op: 'snapshot' },
+      { op: 'commit' },
+      { op: 'write', lba: 0, n: 5, hole: false },
+      { op: 'write', lba: 8, n: 4, hole: false },
+      { op: 'dropSnapshot' },
+      { op: 'compactStep', liveBelow: 0.5, stepBlocks: 1 },
+      { op: 'write', lba: 12, n: 2, hole: false },
+      { op: 'compactStep', liveBelow: 0.5, stepBlocks: 1 },
+      { op: 'compactStep', liveBelow: 0.5, stepBlocks: 1 },
+    ];
+    expect(await run(between, 8 * BS)).toBe(1);
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { minLength: 20, maxLength: 60 }), fc.constantFrom(3 * BS, 8 * BS, 1 << 20), async (ops, extentBytes) => void (await run(ops, extentBytes))),
       fcParams({ numRuns: 100 }),

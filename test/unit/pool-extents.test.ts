@@ -8,7 +8,7 @@ import { checkMetadata } from '../../host/pool/fsck';
 import { physKeyString, PoolState } from '../../host/pool/state';
 import { RecordCache } from '../../host/pool/reader';
 import { EXTENT_CHUNKS, type ChunkRecord } from '../../host/pool/schema';
-import { checkCompactOptions, compactStep, emptyCompactReport } from '../../host/pool/compact';
+import { checkCompactOptions, compactStep, emptyCompactReport, type SparseExtent } from '../../host/pool/compact';
 import { commitToDisk, viewOnDisk, type ModelDisk } from '../helpers/model-disk';
 import { findDuplicates, prepareBlocks, stagePrepared, type WriteCounters } from '../../host/pool/write-path';
 
@@ -162,7 +162,8 @@ describe('the extent cleaner (compact.ts)', () => {
     const ids = [3, 6, 7].map((lba) => chunkAt(state, lba).id);
     const before = (await viewsFrom(disk)([3, 6, 7].map((lba) => chunkAt(state, lba)))).map((b) => b.slice());
     const report = emptyCompactReport();
-    expect(await compactStep(state, viewsFrom(disk), { liveBelow: 0.5, stepBytes: 1 << 20 }, new Map(), new Set(), report)).toBe(true);
+    const queue: SparseExtent[] = [];
+    expect(await compactStep(state, viewsFrom(disk), { liveBelow: 0.5, stepBytes: 1 << 20 }, new Map(), new Set(), report, queue)).toBe(true);
     expect(report).toMatchObject({ extentsRead: 1, extentsRewritten: 1, chunksMoved: 1, bytesMoved: BS, recordBytesFreed: 4 * BS, bytesRead: 4 * BS });
     const moved = chunkAt(state, 3);
     expect(moved.id).toBe(ids[0]);
@@ -174,7 +175,7 @@ describe('the extent cleaner (compact.ts)', () => {
     expect(checkMetadata(state).problems).toEqual([]);
     commitTo(state, disk);
     // Nothing left under half: B is exactly half, the new extent whole.
-    expect(await compactStep(state, viewsFrom(disk), { liveBelow: 0.5, stepBytes: 1 << 20 }, new Map(), new Set(), report)).toBe(false);
+    expect(await compactStep(state, viewsFrom(disk), { liveBelow: 0.5, stepBytes: 1 << 20 }, new Map(), new Set(), report, queue)).toBe(false);
     expect([3, 6, 7].map((lba) => chunkAt(state, lba).id)).toEqual(ids);
     const after = await viewsFrom(disk)([3, 6, 7].map((lba) => chunkAt(state, lba)));
     expect(after.map((b) => b.slice())).toEqual(before);
@@ -191,7 +192,8 @@ describe('the extent cleaner (compact.ts)', () => {
     commitTo(state, disk);
     const known = new Map<string, number>();
     const report = emptyCompactReport();
-    const step = () => compactStep(state, viewsFrom(disk), { liveBelow: 0.75, stepBytes: 1 << 20 }, known, new Set(), report);
+    const queue: SparseExtent[] = [];
+    const step = () => compactStep(state, viewsFrom(disk), { liveBelow: 0.75, stepBytes: 1 << 20 }, known, new Set(), report, queue);
     expect(await step()).toBe(true);
     expect(report).toMatchObject({ extentsRead: 1, extentsRewritten: 0 });
     expect(known.get('0:0')).toBe(4 * BS);
@@ -207,7 +209,7 @@ describe('the extent cleaner (compact.ts)', () => {
     await write(state, 0, 3);
     commitTo(state, disk);
     const was = { ...chunkAt(state, 3) };
-    await compactStep(state, viewsFrom(disk), { liveBelow: 0.5, stepBytes: 1 << 20 }, new Map(), new Set(), emptyCompactReport());
+    await compactStep(state, viewsFrom(disk), { liveBelow: 0.5, stepBytes: 1 << 20 }, new Map(), new Set(), emptyCompactReport(), []);
     expect(chunkAt(state, 3).extent).not.toBe(was.extent);
     state.discard();
     expect(chunkAt(state, 3)).toEqual(was);
