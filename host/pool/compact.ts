@@ -127,7 +127,7 @@ function lowerBound(sorted: readonly number[], x: number): number {
  * its record then goes with its last chunk). Null when none is left, or when the open
  * group touches its record.
  */
-function stillSparse(state: PoolState, e: SparseExtent): SparseExtent | null {
+function asNow(state: PoolState, e: SparseExtent): SparseExtent | null {
   if (state.data.has(e.key)) return null;
   const chunks: ChunkRecord[] = [];
   for (const c of e.chunks) {
@@ -143,7 +143,7 @@ function takeStep(state: PoolState, queue: SparseExtent[], stepBytes: number): S
   const step: SparseExtent[] = [];
   let budget = stepBytes;
   while (queue.length > 0) {
-    const e = stillSparse(state, queue[0]!);
+    const e = asNow(state, queue[0]!);
     if (!e) {
       queue.shift();
       continue;
