@@ -36,6 +36,8 @@ export interface TarGuestStats extends BlockDeviceStats {
   ownBlocks: number[];
   streaming: boolean;
   passes: number;
+  /** What stopped the last stream by itself (`code: message` of the read that failed), or null. */
+  streamStopped: string | null;
 }
 
 export interface TarGuestApi {
@@ -62,6 +64,7 @@ class TarGuest implements TarGuestApi {
   private readonly own = new Set<number>();
   private streaming = false;
   private passes = 0;
+  private streamStopped: string | null = null;
 
   constructor(private readonly dev: BlockDevice) {}
 
@@ -174,7 +177,9 @@ class TarGuest implements TarGuestApi {
   stream(on: boolean): void {
     if (on === this.streaming) return;
     this.streaming = on;
-    if (on) void this.streamLoop();
+    if (!on) return;
+    this.streamStopped = null;
+    void this.streamLoop();
   }
 
   /** Scan the image over and over until told to stop; yields to the event loop between passes. */
@@ -182,8 +187,11 @@ class TarGuest implements TarGuestApi {
     while (this.streaming) {
       try {
         await this.scan();
-      } catch {
-        this.streaming = false; // the domain is gone (killed, faulted): nothing to stream
+      } catch (err) {
+        // The domain is gone (killed, faulted) or its pool closed: nothing more to stream.
+        this.streaming = false;
+        const e = err as { code?: unknown; message?: unknown };
+        this.streamStopped = `${String(e.code ?? 'error')}: ${String(e.message ?? err)}`;
       }
       this.passes++;
       // A macrotask between passes, so comlink calls (stream(false), stats) get through.
@@ -197,7 +205,7 @@ class TarGuest implements TarGuestApi {
   }
 
   stats(): TarGuestStats {
-    return { ...this.dev.stats(), ownBlocks: [...this.own].sort((a, b) => a - b), streaming: this.streaming, passes: this.passes };
+    return { ...this.dev.stats(), ownBlocks: [...this.own].sort((a, b) => a - b), streaming: this.streaming, passes: this.passes, streamStopped: this.streamStopped };
   }
 
   private consolePort: MessagePort | null = null;

@@ -691,7 +691,8 @@ export class Dom0Driver {
    * dom0's copy of the write, never the staging slot; never takes a mapping back for it.
    */
   private keepWritten(d: Domain, lba: number, bytes: Uint8Array): void {
-    const block = this.store.resolveSync?.(d.dataset, [lba])[0];
+    // The pool may have closed since the write was durable: then nothing is kept.
+    const block = this.resolveOrClosed(d.dataset, [lba])?.[0];
     if (!block?.exclusive) return;
     const t = d.priv;
     if (t.closed || t.lookup(block.key) !== null || d.privFilling.has(block.key)) return;
@@ -1004,6 +1005,22 @@ export class Dom0Driver {
     this.fetchAhead(d, d.raNext, d.readAhead);
   }
 
+  /**
+   * The store's lookup, or null when the pool closed under dom0 (PoolClosedError): for the
+   * lookups only a cache depends on (readahead, write-allocate), which must not turn a
+   * closed pool into dom0's own error and fault the domain that asked. Any other throw is
+   * dom0 failing, and goes on up.
+   */
+  private resolveOrClosed(dataset: string, lbas: readonly number[]): (PhysicalBlock | null)[] | null {
+    if (!this.store.resolveSync) return null;
+    try {
+      return this.store.resolveSync(dataset, lbas);
+    } catch (err) {
+      if (err instanceof PoolClosedError) return null;
+      throw err;
+    }
+  }
+
   /** Fill blocks [from, from + n) that are not resident yet, in the same pool reads; mark its second half. */
   private fetchAhead(d: Domain, from: number, n: number): void {
     const g = d.group;
@@ -1013,7 +1030,8 @@ export class Dom0Driver {
     d.raMarker = to < d.volume.blocks ? from + (n >> 1) : -1;
     const lbas: number[] = [];
     for (let l = from; l < to; l++) if (decodeFrame(d.shadow[l]!) === NO_FRAME) lbas.push(l);
-    const blocks = this.store.resolveSync(d.dataset, lbas);
+    const blocks = this.resolveOrClosed(d.dataset, lbas);
+    if (!blocks) return; // the pool closed under dom0: nothing to read ahead, the READ itself is refused
     // An eighth of each table at most: the private one is far smaller on a small volume.
     let privLeft = Math.floor(d.priv.layout.frames / 8);
     for (const block of blocks) {

@@ -59,6 +59,39 @@ describe('a READ when the pool has closed under dom0', () => {
     expectRefusedClosed(c, d);
   });
 
+  it('is refused POOL_CLOSED at the readahead marker: the window read next meets the closed pool, not the guest', async () => {
+    // Found by CI (console-pool-deleted.spec.ts): a guest listing its image sequentially
+    // when another tab deleted the pool faulted, because the READ that reached the marker
+    // started the next window's lookup before its own, outside the guard.
+    const store = new MemoryBlockStore();
+    const blocks = new Map(Array.from({ length: 64 }, (_, l) => [l, new Uint8Array(BS).fill(l + 1)] as const));
+    store.addVolume('base@snap', { blocks: 64, blockBytes: BS, readOnly: true, group: 'g1' }, blocks);
+    store.cloneVolume('base@snap', 'clone-a');
+    const driver = new Dom0Driver(store, { arenaFrames: 256, promoteAt: 2, quota: 256, shared: true });
+    const d = zeroCopy(driver, await driver.createDomain('clone-a'));
+    expect((await driver.read(d, 0)).status).toBe(Status.OK);
+    expect((await driver.read(d, 1)).status).toBe(Status.OK); // sequential: a window is read ahead
+    expect(d.raMarker).toBeGreaterThan(1);
+    const marker = d.raMarker;
+    await new Promise((r) => setTimeout(r, 0)); // the window's fills land
+    store.resolveSync = closed;
+    const c = await driver.read(d, marker);
+    expectRefusedClosed(c, d);
+  });
+
+  it('a write the pool took, answered after the pool closed, is acknowledged (what it keeps for reading back is only a cache)', async () => {
+    const { store, driver, d } = await setup();
+    const write = store.write.bind(store);
+    store.write = async (ds, lba, bytes) => {
+      const seq = await write(ds, lba, bytes);
+      store.resolveSync = closed; // closed after the write was staged and committed
+      return seq;
+    };
+    const c = await driver.write(d, 5, new Uint8Array(BS).fill(9));
+    expect(c.status).toBe(Status.OK);
+    expect(d.alive).toBe(true);
+  });
+
   it('any other error there is still dom0 failing: it throws (the dispatcher faults the domain)', async () => {
     const { store, driver, d } = await setup();
     store.resolveSync = () => {
