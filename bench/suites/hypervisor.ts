@@ -138,7 +138,10 @@ export async function runReads(opts: SuiteOptions): Promise<Metrics> {
     const cached4k = median([await g4k.api.cachedHitNs(0, iters), await g4k.api.cachedHitNs(1, iters), await g4k.api.cachedHitNs(2, iters)]);
     const cached1m = median([await g1m.api.cachedHitNs(0, iters), await g1m.api.cachedHitNs(1, iters), await g1m.api.cachedHitNs(2, iters)]);
     log('reads: ring no-ops');
+    const n0 = (await hv.pool.stats()).scheduler;
     const noop = await a.api.noopOpsPerS(quick ? 50_000 : 500_000, 128);
+    const n1 = (await hv.pool.stats()).scheduler;
+    log(`reads: ring no-ops ${(noop / 1e6).toFixed(2)} M/s; dom0 turns ${n1.turns - n0.turns} naps ${n1.naps - n0.naps} sleeps ${n1.sleeps - n0.sleeps} yields ${n1.yields - n0.yields} taking ${(n1.yieldMs - n0.yieldMs).toFixed(1)} ms`);
     return {
       read_hit_cached_ns: { value: cachedNs, unit: 'ns' },
       read_hit_cached_sync_ns: { value: cachedSyncNs, unit: 'ns' },

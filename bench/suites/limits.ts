@@ -10,8 +10,11 @@
 //                              copying read costs at least, and zero-copy saves
 //   ring_blocking_noop_ops_per_s / ring_blocking_rtt_ns
 //                              not a floor but the measured alternative to dom0's ring loop:
-//                              the same rings served by a dedicated worker that blocks in
-//                              Atomics.wait when idle (batches of 128 no-ops; one request)
+//                              a domain's rings served by a dedicated worker that blocks in
+//                              Atomics.wait when idle, the client the product's guest channel
+//                              (batches of 128 no-ops; one request). Before 2026-12-03 the
+//                              client was a loop of the worker's own that pushed each entry
+//                              through a closure, which cost it about half its rate
 // Each is the median of three batches; a pingpong batch runs on a fresh pair of workers.
 import { RING_PAIR_BYTES, initRingPair, type LimitsCommand } from '../workers/limits-worker';
 
@@ -25,7 +28,11 @@ function worker(): Worker {
 
 function ask<T>(w: Worker, c: LimitsCommand): Promise<T> {
   return new Promise((resolve, reject) => {
-    w.onmessage = (ev: MessageEvent<T>) => resolve(ev.data);
+    w.onmessage = (ev: MessageEvent<T | { error: string }>) => {
+      const d = ev.data;
+      if (d !== null && typeof d === 'object' && 'error' in d) reject(new Error(`limits worker: ${d.error}`));
+      else resolve(d);
+    };
     w.onerror = (ev) => reject(new Error(`limits worker: ${ev.message}`));
     w.postMessage(c);
   });

@@ -7,14 +7,17 @@
 //              (the floor of a cached zero-copy hit)
 //   memcpy     copying 64 KiB out of a SharedArrayBuffer into a private buffer (what one
 //              copying read costs, at the least, and what zero-copy saves)
-//   ring-*     the alternative to dom0's event-loop ring service: the product's rings
-//              (shared/ring.ts, same geometry) served by a dedicated worker that blocks in
-//              Atomics.wait when idle, answering no-ops; a client worker measures batched
-//              no-ops per second and the one-request round trip, blocking too
+//   ring-*     the alternative to dom0's event-loop ring service: a domain's rings as the
+//              product lays them out, served by a dedicated worker that blocks in
+//              Atomics.wait when idle and answers no-ops as dom0's ring port writes its
+//              completions; the client is the product's guest channel (RingChannel), which
+//              measures batched no-ops per second and the one-request round trip
 // Timings are batches: performance.now is coarsened to ~5 µs under cross-origin isolation.
 import { RingConsumer, RingProducer, initRing } from '../../shared/ring';
-import { ringBytes, ringGeometry } from '../../shared/ring-layout';
-import { ENTRY_WORDS } from '../../shared/protocol';
+import { CPL_FRAME, CPL_GEN, CPL_OP, CPL_STATUS, CPL_TAG, CPL_USED, ENTRY_WORDS, Op, REQ_OP, REQ_TAG, Status } from '../../shared/protocol';
+import { domainLayout } from '../../shared/memory-layout';
+import { encodeFrame } from '../../shared/ids';
+import { RingChannel } from '../../guest/channel';
 
 export type LimitsCommand =
   | { cmd: 'pingpong-serve'; word: SharedArrayBuffer; spin: boolean }
@@ -24,30 +27,58 @@ export type LimitsCommand =
   | { cmd: 'ring-serve'; buffer: SharedArrayBuffer }
   | { cmd: 'ring-client'; buffer: SharedArrayBuffer; total: number; batch: number; roundTrips: number };
 
-const RING_CAPACITY = 256;
-const reqRing = ringGeometry(0, RING_CAPACITY, ENTRY_WORDS);
-const cplRing = ringGeometry(Math.ceil(ringBytes(RING_CAPACITY, ENTRY_WORDS) / 64) * 64, RING_CAPACITY, ENTRY_WORDS);
-/** Bytes of the two rings plus a stop word. */
-export const RING_PAIR_BYTES = cplRing.byteOffset + ringBytes(RING_CAPACITY, ENTRY_WORDS) + 64;
+/**
+ * A domain's two rings as the product lays them out (capacity 256, one block), followed by
+ * a stop word where the page map would begin.
+ */
+const layout = domainLayout(1, 4096);
+const STOP_BYTE = layout.pageMapByteOffset;
+/** Bytes of the two rings plus the stop word. */
+export const RING_PAIR_BYTES = STOP_BYTE + 64;
 
 export function initRingPair(buffer: SharedArrayBuffer): void {
-  initRing(buffer, reqRing);
-  initRing(buffer, cplRing);
+  initRing(buffer, layout.requestRing);
+  initRing(buffer, layout.completionRing);
 }
 
 /** Spin this many empty polls before sleeping, like dom0's loop spins before it sleeps. */
 const SPIN_POLLS = 2000;
+/** Entries per poll, as dom0's ring port takes them (host/dom0/ring-port.ts, BATCH). */
+const SERVE_BATCH = 64;
 
+/**
+ * The server: consumes requests and writes each completion the way dom0's ring port does
+ * (RingPort.fillCompletion: tag, status, frame, generation, opcode, the rest zeroed), one
+ * `produce` per entry, one publish per poll. No-ops only: it says what the loop costs when
+ * the thread that serves may block, not what serving a READ costs.
+ */
 function ringServe(buffer: SharedArrayBuffer): void {
-  const req = new RingConsumer(buffer, reqRing);
-  const cpl = new RingProducer(buffer, cplRing);
-  const stop = new Int32Array(buffer, RING_PAIR_BYTES - 64, 1);
+  const req = new RingConsumer(buffer, layout.requestRing);
+  const cpl = new RingProducer(buffer, layout.completionRing);
+  const stop = new Int32Array(buffer, STOP_BYTE, 1);
+  let tag = 0;
+  let op = 0;
+  let status = 0;
+  const fill = (w: Int32Array, base: number): void => {
+    w[base + CPL_TAG] = tag;
+    w[base + CPL_STATUS] = status;
+    w[base + CPL_FRAME] = encodeFrame(-1);
+    w[base + CPL_GEN] = 0;
+    w[base + CPL_OP] = op;
+    for (let k = base + CPL_USED; k < base + ENTRY_WORDS; k++) w[k] = 0;
+  };
+  const handle = (entry: Int32Array): void => {
+    tag = entry[REQ_TAG]!;
+    op = entry[REQ_OP]!;
+    status = op === Op.NOOP ? Status.OK : Status.BAD_REQUEST;
+    while (cpl.produce(1, fill) === 0) {
+      cpl.publish();
+      cpl.waitForSpace(10);
+    }
+  };
   let idle = 0;
   while (!Atomics.load(stop, 0)) {
-    const n = req.consume(RING_CAPACITY, (entry) => {
-      // Echo the request's id word back as its completion, as dom0 answers a no-op.
-      while (!cpl.tryPush(entry)) cpl.waitForSpace(10);
-    });
+    const n = req.consume(SERVE_BATCH, handle);
     if (n > 0) {
       cpl.publish();
       idle = 0;
@@ -58,38 +89,32 @@ function ringServe(buffer: SharedArrayBuffer): void {
   }
 }
 
-function ringClient(buffer: SharedArrayBuffer, total: number, batch: number, roundTrips: number): { opsPerS: number; rttNs: number } {
-  const req = new RingProducer(buffer, reqRing);
-  const cpl = new RingConsumer(buffer, cplRing);
-  const entry = new Int32Array(ENTRY_WORDS);
-  const send = (count: number): void => {
-    for (let i = 0; i < count; i++) {
-      entry[0] = i;
-      while (!req.tryPush(entry)) req.waitForSpace(10);
-    }
-    req.publish();
-    let got = 0;
-    let idle = 0;
-    while (got < count) {
-      const n = cpl.consume(RING_CAPACITY, () => {});
-      got += n;
-      if (n === 0 && ++idle > SPIN_POLLS) {
-        cpl.waitForEntries(50);
-        idle = 0;
-      }
-    }
+/**
+ * The client is the product's guest channel (guest/channel.ts, RingChannel), as a guest's
+ * block device uses it: `submitBatch` for batched no-ops (one tag, one promise per batch)
+ * and `submit` for the round trip (a promise per request), with its poll-then-block wait.
+ */
+async function ringClient(buffer: SharedArrayBuffer, total: number, batch: number, roundTrips: number): Promise<{ opsPerS: number; rttNs: number }> {
+  const channel = new RingChannel(buffer, layout);
+  const noop = { op: Op.NOOP, lba: 0 };
+  const send = async (count: number): Promise<void> => {
+    const ok = count === 1 ? ((await channel.submit(noop)).words[CPL_STATUS] === Status.OK ? 1 : 0) : await channel.submitBatch(noop, count);
+    if (ok !== count) throw new Error(`${count - ok} of ${count} no-ops failed`);
   };
-  for (let i = 0; i < 100; i++) send(batch); // warm-up
-  const t0 = performance.now();
-  for (let sent = 0; sent < total; sent += batch) send(batch);
-  const opsPerS = total / ((performance.now() - t0) / 1000);
-  for (let i = 0; i < 100; i++) send(1);
-  const t1 = performance.now();
-  for (let i = 0; i < roundTrips; i++) send(1);
-  const rttNs = ((performance.now() - t1) * 1e6) / roundTrips;
-  const stop = new Int32Array(buffer, RING_PAIR_BYTES - 64, 1);
-  Atomics.store(stop, 0, 1);
-  return { opsPerS, rttNs };
+  try {
+    for (let i = 0; i < 100; i++) await send(batch); // warm-up
+    const t0 = performance.now();
+    for (let sent = 0; sent < total; sent += batch) await send(batch);
+    const opsPerS = total / ((performance.now() - t0) / 1000);
+    for (let i = 0; i < 100; i++) await send(1);
+    const t1 = performance.now();
+    for (let i = 0; i < roundTrips; i++) await send(1);
+    const rttNs = ((performance.now() - t1) * 1e6) / roundTrips;
+    return { opsPerS, rttNs };
+  } finally {
+    channel.close('DOM0_GONE', 'measurement over');
+    Atomics.store(new Int32Array(buffer, STOP_BYTE, 1), 0, 1);
+  }
 }
 
 /** Word 0: 1 = the ball is with the server, 0 = with the client; word 1: stop. */
@@ -195,7 +220,7 @@ self.onmessage = (ev: MessageEvent<LimitsCommand>) => {
       postMessage({ done: true });
       return;
     case 'ring-client':
-      postMessage(ringClient(c.buffer, c.total, c.batch, c.roundTrips));
+      void ringClient(c.buffer, c.total, c.batch, c.roundTrips).then(postMessage, (err: unknown) => postMessage({ error: String(err) }));
       return;
     case 'memcpy':
       postMessage({ ns: memcpy(c.bytes, c.iterations) });
