@@ -760,6 +760,7 @@ export class IdcEndpoint {
     let ref: number;
     try {
       this.mustHold(view); // released while we waited?
+      this.clearAround(view);
       view.markForwarded();
       ref = await control.grant(this.channelId, view.id, to.channelId).catch((err: unknown) => {
         view.undoForward();
@@ -779,6 +780,21 @@ export class IdcEndpoint {
     }
     this.stats.forwarded++;
     return ref;
+  }
+
+  /**
+   * Zero the buffer of `view` outside the message, before it is granted: the grantee maps
+   * the whole SharedArrayBuffer, not the message's range, and the owner reuses a buffer
+   * without clearing it, so what else it holds is the owner's earlier messages to us, meant
+   * for us alone (attack review of 2026-12-03). We hold the buffer, its owner does not write
+   * a lent buffer, and once forwarded it never carries the owner's data again (retired when
+   * it comes back), so this cannot clobber anything; a grant dom0 refuses leaves the
+   * message itself as it was.
+   */
+  private clearAround(view: RxView): void {
+    const whole = new Uint8Array(this.grant.buffers[view.id]!, 0, this.bufferBytes);
+    whole.fill(0, 0, view.offset);
+    whole.fill(0, view.offset + view.length);
   }
 
   private mustHold(view: RxView): void {

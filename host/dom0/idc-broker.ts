@@ -107,12 +107,15 @@ export class IdcBroker {
   private readonly grants = new Map<number, GrantRecord>();
   private readonly revokedRefs = new Set<number>();
   /**
-   * `channelId:buffer` of every buffer under a live grant. One live grant per buffer: the
-   * grant-table word still says "lent" once forwarded, so a hostile holder asking again and
-   * again was granted every time, and `grants` grew without bound in dom0 (review of
-   * 2026-12-01). The honest runtime forwards a view once.
+   * Per channel id, every buffer of it ever forwarded: a buffer is forwarded once in its
+   * life. Its owner retires it when it comes back (a third domain keeps the
+   * SharedArrayBuffer for good), so a second grant, live or after the first ended, would
+   * hand one SharedArrayBuffer to two grantees that then share it for good (attack review
+   * of 2026-12-03); and a hostile holder asking again and again was granted every time,
+   * growing `grants` without bound (review of 2026-12-01). Kept here, not only in the
+   * owner's grant-table word, which the owner's side can rewrite. Dropped with the channel.
    */
-  private readonly grantedBuffers = new Set<string>();
+  private readonly forwardedBuffers = new Map<number, Set<number>>();
   private nextChannel = 1;
 
   /** Make a channel's memory and the two grants: side 0 is `a` (the asker), side 1 is `b`. */
@@ -159,8 +162,8 @@ export class IdcBroker {
     if (!Number.isInteger(buffer) || buffer < first || buffer >= first + ch.layout.buffersPerSide) {
       throw new IdcError('grant-refused', `buffer ${buffer} of channel ${channelId} was not lent to domain ${from}`);
     }
-    const key = `${channelId}:${buffer}`;
-    if (this.grantedBuffers.has(key)) throw new IdcError('grant-refused', `buffer ${buffer} of channel ${channelId} is already forwarded under a grant`);
+    const forwarded = this.forwardedBuffers.get(channelId);
+    if (forwarded?.has(buffer)) throw new IdcError('grant-refused', `buffer ${buffer} of channel ${channelId} was forwarded once already: a buffer is forwarded once`);
     const table = new Int32Array(ch.tables[ownerSide]);
     const i = buffer - first;
     // The owner clears the word with compareExchange when the buffer comes back; whichever
@@ -172,7 +175,8 @@ export class IdcBroker {
     const grantee = to.domains[0] === from ? to.domains[1] : to.domains[0];
     const ref = this.newRef();
     this.grants.set(ref, { ref, owner: from, grantee, channelId, buffer, toChannelId, mapped: false });
-    this.grantedBuffers.add(key);
+    if (forwarded) forwarded.add(buffer);
+    else this.forwardedBuffers.set(channelId, new Set([buffer]));
     return ref;
   }
 
@@ -217,7 +221,11 @@ export class IdcBroker {
         ended.push({ ...g });
       }
     }
-    for (const ch of [...this.channels.values()]) if (!ch.open) this.channels.delete(ch.id);
+    for (const ch of [...this.channels.values()]) {
+      if (ch.open) continue;
+      this.channels.delete(ch.id);
+      this.forwardedBuffers.delete(ch.id);
+    }
     return ended;
   }
 
@@ -245,7 +253,6 @@ export class IdcBroker {
 
   private revoke(g: GrantRecord): void {
     this.grants.delete(g.ref);
-    this.grantedBuffers.delete(`${g.channelId}:${g.buffer}`);
     this.revokedRefs.add(g.ref);
     if (this.revokedRefs.size > REMEMBER_REVOKED) this.revokedRefs.delete(this.revokedRefs.values().next().value!);
   }

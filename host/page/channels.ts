@@ -54,6 +54,7 @@ export class Channels {
   /** Open a channel between two guests on the host's own initiative; both receive it. */
   async open(a: number, b: number, opts: ChannelOptions = {}): Promise<number> {
     const [ga, gb] = unwrap(await this.dom0.idcOpen(a, b, opts));
+    this.mustBothRun(a, b);
     this.hand(a, { op: 'channel', grant: ga });
     this.hand(b, { op: 'channel', grant: gb });
     return ga.channelId;
@@ -89,6 +90,20 @@ export class Channels {
     for (const g of ended) if (g.grantee !== domainId) this.notify(g.grantee, { op: 'revoked', ref: g.ref });
   }
 
+  /**
+   * After dom0 made a channel: both ends must still be running. One that ended while dom0
+   * worked (killed, faulted, ended itself) was detached without this channel, which nobody
+   * held yet, so no `closed` notice would ever tell the other end; its idcCloseDomain, sent
+   * after our idcOpen, closed the channel in dom0. Handing it over now would leave the
+   * survivor a channel to a dead domain, waited on for ever and no longer counted against
+   * its quota. So neither end gets it, and the asker is told why.
+   */
+  private mustBothRun(a: number, b: number): void {
+    for (const d of [a, b]) {
+      if (!this.ports.has(d)) throw new IdcError('closed', `guest ${d} ended while the channel was being made`);
+    }
+  }
+
   private pairsOf(domainId: number): string[] {
     return [...this.pairs].filter((k) => k.split(':').map(Number).includes(domainId));
   }
@@ -108,6 +123,7 @@ export class Channels {
           if (req.buffersPerSide !== undefined) opts.buffersPerSide = int(req.buffersPerSide, 'buffersPerSide');
           if (req.bufferBytes !== undefined) opts.bufferBytes = int(req.bufferBytes, 'bufferBytes');
           const [mine, theirs] = unwrap(await this.dom0.idcOpen(from, peer, opts));
+          this.mustBothRun(from, peer);
           this.record(from, mine.channelId);
           this.hand(peer, { op: 'channel', grant: theirs });
           return reply(mine);
