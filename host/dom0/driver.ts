@@ -168,6 +168,14 @@ export class Domain {
    */
   readonly writing = new Map<number, number>();
   /**
+   * Writes (WRITE, COMMIT_HELD) accepted and not yet answered: what a FLUSH waits for
+   * before the pool's barrier. The barrier covers only writes already handed to the pool,
+   * and a write can wait before that (for the mirror's page lock on its LBA, behind an
+   * earlier write of the same block), so a FLUSH behind it was answered while it was not
+   * durable (attack review of 2026-12-03).
+   */
+  readonly unanswered = new Set<Promise<Completion>>();
+  /**
    * The held group (WRITE_HELD): dom0's own copies, by LBA, staged together by COMMIT_HELD
    * so a commit holds all of them or none; null when empty. Nothing reads it: until the
    * commit the domain's reads see the blocks as they were.
@@ -301,6 +309,17 @@ const RECLAIM_STEP = 8;
  * a write is not kept in memory (it is durable all the same).
  */
 const PRIVATE_RECLAIM_VISITS = 4096;
+/**
+ * How many leased mappings one search may pass over (each costs a take-back and a
+ * republish of the page-map word, since the lease is only seen by trying), at the least:
+ * twice the domain's share, when larger. Without a bound a guest that claimed views of
+ * every LBA of a large volume, all mapping a few frames of its own, made each READ refused
+ * at its share cost a walk of the whole page map: 131,072 take-backs per READ, 0.4 s of
+ * dom0 for one ring batch (attack review of 2026-12-03). Holes and unleased mappings cost
+ * a word read and are not counted. A search that stops at the bound may refuse a READ with
+ * QUOTA while an unleased mapping lies further on; the hand stays where it stopped.
+ */
+const LEASED_RECLAIM_VISITS = 4096;
 /** A shadow entry that maps no frame. */
 const EMPTY = encodeFrame(NO_FRAME);
 
@@ -637,7 +656,15 @@ export class Dom0Driver {
    * cannot deadlock; its dirty bits); a block is kept for reading back (write-allocate)
    * only if no later write of its LBA was handed to the pool meanwhile.
    */
-  private async stageDurably(d: Domain, lbas: readonly number[], blocks: readonly Uint8Array[], stage: () => Promise<number>): Promise<Completion> {
+  private stageDurably(d: Domain, lbas: readonly number[], blocks: readonly Uint8Array[], stage: () => Promise<number>): Promise<Completion> {
+    const p = this.stageDurablyNow(d, lbas, blocks, stage);
+    d.unanswered.add(p);
+    const forget = (): void => void d.unanswered.delete(p);
+    p.then(forget, forget);
+    return p;
+  }
+
+  private async stageDurablyNow(d: Domain, lbas: readonly number[], blocks: readonly Uint8Array[], stage: () => Promise<number>): Promise<Completion> {
     for (const lba of lbas) {
       const locked = this.hooks.beforeWrite?.(d, lba);
       if (locked) await locked;
@@ -775,10 +802,15 @@ export class Dom0Driver {
     return this.stageDurably(d, lbas, blocks, () => this.store.writeAll(d.dataset, lbas.map((lba, i) => ({ lba, bytes: blocks[i]! }))));
   }
 
-  /** FLUSH: resolves when everything written before it is durable. */
+  /**
+   * FLUSH: resolves when everything written before it is durable: every write of the
+   * domain accepted before it has been answered (each is answered when its group commit is
+   * durable, or with its failure), and then the pool's barrier, for what else is staged.
+   */
   async flush(d: Domain): Promise<Completion> {
     d.counters.requests++;
     try {
+      if (d.unanswered.size > 0) await Promise.allSettled([...d.unanswered]);
       await this.committer.barrier();
     } catch (err) {
       return refuse(d, statusOf(err));
@@ -918,8 +950,9 @@ export class Dom0Driver {
     // mappings looks at PRIVATE_RECLAIM_VISITS entries at most, holes included.
     const n = d.shadow.length;
     const steps = groupOnly ? n : Math.min(n, PRIVATE_RECLAIM_VISITS);
+    let leasedLeft = Math.max(LEASED_RECLAIM_VISITS, 2 * this.share(d));
     let toVisit = d.mappedLbas;
-    for (let step = 0; step < steps && got < want && toVisit > 0; step++) {
+    for (let step = 0; step < steps && got < want && toVisit > 0 && leasedLeft > 0; step++) {
       const lba = d.reclaimHand;
       d.reclaimHand = lba + 1 === n ? 0 : lba + 1;
       const ref = decodeFrame(d.shadow[lba]!);
@@ -932,6 +965,7 @@ export class Dom0Driver {
         // A view holds it: put it back.
         d.shadow[lba] = encodeFrame(ref);
         d.port.publish(lba, ref);
+        leasedLeft--;
         continue;
       }
       d.mappedLbas--;
