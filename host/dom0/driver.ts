@@ -947,7 +947,8 @@ export class Dom0Driver {
     const table = d.group.table;
     // One turn of the hand at most: each mapping is visited once, and a leased one is
     // passed over (the hand has moved on when it next looks). A search for private
-    // mappings looks at PRIVATE_RECLAIM_VISITS entries at most, holes included.
+    // mappings looks at PRIVATE_RECLAIM_VISITS entries at most, holes included; any search
+    // passes over LEASED_RECLAIM_VISITS leased mappings at most (or twice the share).
     const n = d.shadow.length;
     const steps = groupOnly ? n : Math.min(n, PRIVATE_RECLAIM_VISITS);
     let leasedLeft = Math.max(LEASED_RECLAIM_VISITS, 2 * this.share(d));

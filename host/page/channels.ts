@@ -53,6 +53,7 @@ export class Channels {
 
   /** Open a channel between two guests on the host's own initiative; both receive it. */
   async open(a: number, b: number, opts: ChannelOptions = {}): Promise<number> {
+    for (const d of [a, b]) if (!this.ports.has(d)) throw new IdcError('unknown-peer', `no running guest ${d}`);
     const [ga, gb] = unwrap(await this.dom0.idcOpen(a, b, opts));
     this.mustBothRun(a, b);
     this.hand(a, { op: 'channel', grant: ga });
@@ -100,7 +101,7 @@ export class Channels {
    */
   private mustBothRun(a: number, b: number): void {
     for (const d of [a, b]) {
-      if (!this.ports.has(d)) throw new IdcError('closed', `guest ${d} ended while the channel was being made`);
+      if (!this.ports.has(d)) throw new IdcError('closed', `guest ${d} ended while dom0 made the channel`);
     }
   }
 
