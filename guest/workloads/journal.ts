@@ -107,13 +107,36 @@ export class Journal {
 
   /** Wait for a free slot, then append; resolves with the record's sequence number. */
   async append(lba: number, bytes: Uint8Array, sid = 0, req = 0): Promise<number> {
-    await this.room();
+    while (!this.hasRoom) await this.room();
     return this.appendNow(lba, bytes, sid, req);
   }
 
-  /** Resolves when a slot is free (records are reclaimed as dom0 acknowledges them). */
+  /**
+   * Resolves once a slot has been free. One ack wakes every waiter, so by the caller's
+   * next turn another may have taken the slot: check `hasRoom` in the turn that appends
+   * (attack review of 2026-12-03: two session appends racing for the last slot were both
+   * let through, the second threw JournalFullError after its session had recorded it in
+   * flight, and a takeover answered it "ok").
+   */
   async room(): Promise<void> {
     while (this.retained >= this.layout.capacity) await new Promise<void>((r) => this.waiters.push(r));
+  }
+
+  /** A slot is free now. */
+  get hasRoom(): boolean {
+    return this.retained < this.layout.capacity;
+  }
+
+  /**
+   * The survivor, after replaying every record of an adopted journal (they are durable
+   * now): reclaim them all. Not by acknowledging each: an owner that died inside ack(),
+   * between marking a slot empty and moving the tail, leaves the tail on an empty slot,
+   * where reclaiming by acknowledgement stops for good (attack review of 2026-12-03).
+   */
+  reclaimAll(): void {
+    for (let seq = this.tail; seq < this.head; seq++) Atomics.store(this.slot(seq).slot, S_STATE, SlotState.EMPTY);
+    Atomics.store(this.header, J_TAIL_I32, this.head);
+    for (const w of this.waiters.splice(0)) w();
   }
 
   /** Append at once (synchronously, so a session update and its record can be made in one turn). */

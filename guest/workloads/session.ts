@@ -115,7 +115,9 @@ export class SessionServer {
         const h = this.state.handles[hkey(r.sid, r.handle ?? 0)];
         if (!h) return fail('no such handle');
         if (h.cursor >= h.length) return fail('handle is full');
-        await this.journal.room();
+        // Room, checked again in the turn that takes it: another append woken by the same
+        // ack may have taken the slot (Journal.room).
+        while (!this.journal.hasRoom) await this.journal.room();
         if (h.cursor >= h.length) return fail('handle is full');
         // One synchronous turn: reserve the block, record the request, journal the block.
         const index = h.cursor++;
@@ -238,7 +240,7 @@ export async function assumeIdentity(
   // Submitted in sequence order: dom0 stages them in that order, so the last write of a block wins.
   await Promise.all(snap.records.map((r) => dev.write(r.lba, r.bytes)));
   const journal = new Journal(ann.buffer, ann.capacity, ann.blockBytes, identity, true);
-  for (const r of snap.records) journal.ack(r.seq);
+  journal.reclaimAll();
   journal.startHeartbeat(heartbeatMs);
   const server = new SessionServer(identity, dev, journal, servedBy);
   const answers = await server.recover(snap);

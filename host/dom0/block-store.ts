@@ -37,6 +37,8 @@ export interface BlockStore {
    * Lets dom0 serve a read of a resident block without leaving the ring's service loop.
    */
   resolveSync?(dataset: string, lbas: readonly number[]): (PhysicalBlock | null)[];
+  /** False once the dataset is destroyed (true while it exists, or when the store cannot tell). */
+  hasDataset?(dataset: string): boolean;
   /** Verified bytes of each block, in order. Rejects with a ChecksumError-like error on corruption. */
   read(dataset: string, blocks: readonly PhysicalBlock[]): Promise<Uint8Array[]>;
   /**
@@ -155,6 +157,10 @@ export class MemoryBlockStore implements BlockStore {
 
   droppedGroup(group: number): unknown {
     return this.dropped.get(group);
+  }
+
+  hasDataset(dataset: string): boolean {
+    return this.volumes.has(dataset);
   }
 
   private must(dataset: string) {

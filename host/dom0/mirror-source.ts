@@ -163,7 +163,9 @@ export class MirrorSource {
     if (!this.covers(d.dataset)) return;
     this.locks.release(key(d.dataset, lba));
     if (!durable) return;
+    const fresh = !this.sets.has(d.dataset);
     const s = this.set(d.dataset, d.volume.blocks, d.volume.blockBytes);
+    if (fresh && this.only === null) this.queueWhole(d.dataset, s);
     this.counters.writes++;
     this.counters.bytesWritten += d.volume.blockBytes;
     // The dirty bit: set by the write, cleared only by the mirror routine.
@@ -176,6 +178,33 @@ export class MirrorSource {
     s.acks.set(lba, acks);
     this.kick();
     if (this.options.mode === 'sync' && this.degraded === null) return this.waitFor(s, lba);
+  }
+
+  /**
+   * With no list of datasets, the mirror learns of a dataset at its first write: then
+   * every allocated page of it is queued, as initialSync does for a listed one. Without
+   * this the remote copy of a clone held only the pages written since, and read zeros
+   * where the primary reads its snapshot's blocks (attack review of 2026-12-03).
+   */
+  private queueWhole(dataset: string, s: DirtySet): void {
+    const lbas = Array.from({ length: s.blocks }, (_, i) => i);
+    const mark = (blocks: readonly (unknown | null)[]): void => {
+      if (this.sets.get(dataset) !== s) return; // forgotten meanwhile
+      blocks.forEach((b, lba) => {
+        if (b && !s.bits[lba]) {
+          s.bits[lba] = 1;
+          this.queue.push([dataset, lba]);
+        }
+      });
+      this.kick();
+    };
+    const store = this.driver.store;
+    try {
+      if (store.resolveSync) return mark(store.resolveSync(dataset, lbas));
+    } catch {
+      return; // the pool closed: nothing can be copied out now anyway
+    }
+    void store.resolve(dataset, lbas).then(mark, () => undefined);
   }
 
   private waitFor(s: DirtySet, lba: number): Promise<void> {
@@ -208,11 +237,16 @@ export class MirrorSource {
       }
       this.queue = rest;
       const s = this.sets.get(dataset)!;
+      // In ascending order, as a write takes its group's locks (Dom0Driver.stageDurably):
+      // in the order they became dirty, a batch holding page 5 and waiting for 3 deadlocked
+      // with a held group holding 3 and waiting for 5 (attack review of 2026-12-03).
+      picked.sort((a, b) => a - b);
       for (const lba of picked) {
         const wait = this.locks.acquire(key(dataset, lba));
         if (wait) await wait;
       }
       let ok = false;
+      let gone = false;
       const sent = new Map<number, number>();
       try {
         const blocks = await this.copyOut(dataset, picked);
@@ -227,7 +261,10 @@ export class MirrorSource {
           this.degraded = `remote ${ack.target} failed batch ${seq}: ${ack.error ?? 'unknown error'}`;
         }
       } catch (err) {
-        this.degraded = err instanceof Error ? err.message : String(err);
+        // A dataset destroyed since its pages went dirty has nothing left to mirror; retried,
+        // it held up every other dataset's pages behind it for ever.
+        if (this.driver.store.hasDataset?.(dataset) === false) gone = true;
+        else this.degraded = err instanceof Error ? err.message : String(err);
       }
       const now = performance.now();
       for (const lba of picked) {
@@ -245,6 +282,10 @@ export class MirrorSource {
         ws?.forEach((w) => w());
         this.locks.release(key(dataset, lba));
       }
+      if (gone) {
+        this.forget(dataset);
+        continue;
+      }
       if (!ok) {
         // Pages stay dirty and go back to the head of the queue; try again later.
         this.queue = [...picked.map((lba): [string, number] => [dataset, lba]), ...this.queue];
@@ -257,6 +298,15 @@ export class MirrorSource {
         return;
       }
     }
+  }
+
+  /** Drop what is left of a destroyed dataset: its dirty pages, queued or not, and its waiters. */
+  private forget(dataset: string): void {
+    const s = this.sets.get(dataset);
+    if (!s) return;
+    this.sets.delete(dataset);
+    this.queue = this.queue.filter(([d]) => d !== dataset);
+    for (const ws of s.waiters.values()) ws.forEach((w) => w());
   }
 
   /**

@@ -3,6 +3,7 @@
 // cleaner moves the chunk (seed 004); frames are keyed by it within a trust group.
 import type { Pool } from '../pool';
 import type { BlockStore, PhysicalBlock, VolumeInfo } from './block-store';
+import { UnknownDatasetError } from '../../shared/errors/pool-errors';
 
 interface PoolBlock extends PhysicalBlock {
   readonly chunkId: number;
@@ -14,6 +15,16 @@ export class PoolBlockStore implements BlockStore {
   async volume(dataset: string): Promise<VolumeInfo> {
     const info = this.pool.info(dataset);
     return { blocks: info.blocks, blockBytes: info.blockSize, sizeBytes: info.sizeBytes, readOnly: info.kind === 'snapshot', group: info.group };
+  }
+
+  hasDataset(dataset: string): boolean {
+    try {
+      this.pool.info(dataset);
+      return true;
+    } catch (err) {
+      // Only a dataset the pool does not know is gone; a closed pool cannot say.
+      return !(err instanceof UnknownDatasetError);
+    }
   }
 
   async resolve(dataset: string, lbas: readonly number[]): Promise<(PhysicalBlock | null)[]> {
