@@ -62,8 +62,7 @@ export function complete(state: PoolState, id: number): void {
 }
 
 function addDataset(state: PoolState, fields: Omit<DatasetRecord, 'id' | 'createdTxg'>): DatasetRecord {
-  const sup = state.mutSup();
-  const rec: DatasetRecord = { ...fields, id: sup.nextDatasetId++, createdTxg: state.openTxg };
+  const rec: DatasetRecord = { ...fields, id: state.newDatasetId(), createdTxg: state.openTxg };
   state.datasets.set(rec.id, rec);
   return rec;
 }

@@ -85,6 +85,22 @@ export class PoolState {
    * only: frames do not outlive the process, and on disk the ids simply skip.
    */
   private chunkIdFloor = 0;
+  /**
+   * The same for dataset ids: an import or a restore holds its volume by id across awaits
+   * and completes or undoes it by that id; after another caller's failed commit dropped
+   * the group that made the volume, the next new dataset got the same id, and the import
+   * wrote its blocks into that dataset or, undone, destroyed it (attack review of
+   * 2026-12-03).
+   */
+  private datasetIdFloor = 0;
+
+  /** The next dataset id: never one of a discarded group's. */
+  newDatasetId(): number {
+    const sup = this.mutSup();
+    const id = Math.max(sup.nextDatasetId, this.datasetIdFloor);
+    sup.nextDatasetId = id + 1;
+    return id;
+  }
 
   constructor(sup: SuperRecord) {
     this.superCommitted = sup;
@@ -335,6 +351,7 @@ export class PoolState {
   /** Back to the last commit. */
   discard(): void {
     this.chunkIdFloor = Math.max(this.chunkIdFloor, this.sup.nextChunkId);
+    this.datasetIdFloor = Math.max(this.datasetIdFloor, this.sup.nextDatasetId);
     this.superStaged = null;
     this.datasets.discard();
     this.nodes.discard();
