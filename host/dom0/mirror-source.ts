@@ -165,7 +165,6 @@ export class MirrorSource {
     if (!durable) return;
     const fresh = !this.sets.has(d.dataset);
     const s = this.set(d.dataset, d.volume.blocks, d.volume.blockBytes);
-    if (fresh && this.only === null) this.queueWhole(d.dataset, s);
     this.counters.writes++;
     this.counters.bytesWritten += d.volume.blockBytes;
     // The dirty bit: set by the write, cleared only by the mirror routine.
@@ -176,6 +175,9 @@ export class MirrorSource {
     const acks = s.acks.get(lba) ?? [];
     acks.push(performance.now());
     s.acks.set(lba, acks);
+    // The rest of a dataset seen for the first time queues behind this page, so a sync
+    // writer waits for its own page, not for the whole first copy.
+    if (fresh && this.only === null) this.queueWhole(d.dataset, s);
     this.kick();
     if (this.options.mode === 'sync' && this.degraded === null) return this.waitFor(s, lba);
   }

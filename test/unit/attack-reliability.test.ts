@@ -275,4 +275,25 @@ describe('mirror with the default options (every dataset a domain writes)', () =
     // Primary: block 0 = 1, block 1 = 2, block 5 = 5. A promoted mirror must serve the same.
     expect([0, 1, 5].map((lba) => v.get(lba)?.[0] ?? 0)).toEqual([1, 2, 5]);
   });
+
+  it('a sync write that makes the mirror copy its clone whole goes out in the first batch, ahead of the copy', async () => {
+    const store = new MemoryBlockStore();
+    const base = new Map<number, Uint8Array>();
+    for (let lba = 0; lba < 32; lba++) base.set(lba, block(lba + 1));
+    store.addVolume('base@snap', { blocks: 32, blockBytes: BS, readOnly: true, group: 'g' }, base);
+    store.cloneVolume('base@snap', 'vm');
+    const driver = new Dom0Driver(store, { arenaFrames: 16, promoteAt: 2, quota: 16, shared: true });
+    const rel = new Dom0Reliability(driver);
+    const [src, dst] = linkPair();
+    const sink = new MemorySink();
+    new MirrorTarget(dst, sink);
+    await rel.startMirror({ channel: 't', mode: 'sync', batchBlocks: 4 }, src);
+    const d = await driver.createDomain('vm');
+    expect((await driver.write(d, 29, block(0x99))).status).toBe(Status.OK);
+    // Acknowledged once its own page was mirrored: the first batch, not the eighth.
+    expect(sink.batches[0]!.blocks.map((b) => b.lba)).toContain(29);
+    await rel.mirrorDrained();
+    const v = sink.volumes.get('vm')!;
+    expect(Array.from({ length: 32 }, (_, lba) => v.get(lba)?.[0] ?? 0)).toEqual(Array.from({ length: 32 }, (_, lba) => (lba === 29 ? 0x99 : lba + 1)));
+  });
 });
