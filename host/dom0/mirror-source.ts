@@ -23,7 +23,10 @@ import { parseAck, type MirrorAck, type MirrorBlock, type MirrorLink } from '../
 export interface MirrorOptions {
   /** 'sync': acknowledge a write only once the remote has it; 'async': trail behind. */
   mode: 'sync' | 'async';
-  /** Mirror only these datasets (default: every dataset a domain writes). */
+  /**
+   * Mirror only these datasets, each copied whole at the start (default: every dataset a
+   * domain writes, each copied whole at the first write the mirror sees).
+   */
   datasets?: string[];
   /** Pages per batch message. */
   batchBlocks?: number;

@@ -3,36 +3,14 @@
 import { describe, expect, it } from 'vitest';
 import { Dom0Driver } from '../../host/dom0/driver';
 import { MemoryBlockStore } from '../../host/dom0/block-store';
-import { MirrorTarget, type MirrorSink } from '../../host/mirror/mirror-target';
-import type { MirrorBatch, MirrorLink, MirrorMessage } from '../../host/mirror/mirror-protocol';
+import { MirrorTarget } from '../../host/mirror/mirror-target';
 import { Dom0Reliability } from '../../host/dom0/dom0-reliability';
 import { Status } from '../../shared/protocol';
+import { linkPair, MemorySink } from './helpers/mirror-doubles';
 
 const BS = 4096;
 const block = (fill: number): Uint8Array => new Uint8Array(BS).fill(fill);
 
-/** Two ends of an in-memory link; messages are delivered asynchronously, like a BroadcastChannel. */
-function linkPair(): [MirrorLink, MirrorLink] {
-  const make = (): MirrorLink & { peer?: MirrorLink } => ({ post: () => {}, onmessage: null, close: () => {} });
-  const a = make();
-  const b = make();
-  a.post = (m: MirrorMessage) => void setTimeout(() => b.onmessage?.(structuredClone(m)), 0);
-  b.post = (m: MirrorMessage) => void setTimeout(() => a.onmessage?.(structuredClone(m)), 0);
-  return [a, b];
-}
-
-class MemorySink implements MirrorSink {
-  readonly volumes = new Map<string, Map<number, Uint8Array | null>>();
-  readonly batches: MirrorBatch[] = [];
-  delayMs = 0;
-  async apply(batch: MirrorBatch): Promise<void> {
-    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
-    this.batches.push(batch);
-    const v = this.volumes.get(batch.dataset) ?? new Map<number, Uint8Array | null>();
-    for (const b of batch.blocks) v.set(b.lba, b.bytes);
-    this.volumes.set(batch.dataset, v);
-  }
-}
 
 async function setup(mode: 'sync' | 'async', opts: { datasets?: string[] } = {}) {
   const store = new MemoryBlockStore();
