@@ -104,6 +104,20 @@ const SPIN_MAX_MS = 0.25;
  */
 export const POLL_MS = 0.03;
 
+/**
+ * Microtask turns the completion pump gives up after it settled a request while others are
+ * still outstanding, before it polls or blocks for their answers. The pump's wait is
+ * synchronous (Atomics.wait, or a poll), so without them the code awaiting the settled
+ * request ran only once every other answer was in or the pump fell asleep on the event
+ * loop: a guest with two requests in flight saw the first answer no sooner than the second,
+ * and a guest keeping the ring fed (a batch in flight while it builds the next) could not
+ * build it. Each `await` lets one step of an awaiting chain run: two are enough for a
+ * caller awaiting the channel (test/unit/channel-concurrency.test.ts fails with one), four
+ * leave room for the block device's await between them. A task instead of microtasks would
+ * give way to any chain, and cost 0.1–0.3 ms each time.
+ */
+const SETTLE_TICKS = 4;
+
 /** Learns how long this channel's answers take, to choose how long to poll for the next. */
 export class SpinBudget {
   /** Typical wait for an answer that came within SPIN_MAX_MS, in ms (moving average). */
@@ -130,6 +144,8 @@ export class RingChannel implements Channel {
   private readonly pending = new Map<number, Waiter>();
   private nextTag = 1;
   private pumping = false;
+  /** A request was settled since the pump last gave way to the code awaiting it (SETTLE_TICKS). */
+  private settled = false;
   /** The completion ring's header: the host stores a nonzero RING_CLOSED_I32 there when dom0 is gone. */
   private readonly cplHeader: Int32Array;
   closed: ChannelClosedError | null = null;
@@ -267,7 +283,10 @@ export class RingChannel implements Channel {
   private deliver(tag: number, entry: Int32Array): void {
     const waiter = this.pending.get(tag);
     if (!waiter) return; // not ours to answer (a stale or forged completion): drop it
-    if (--waiter.left <= 0) this.pending.delete(tag);
+    if (--waiter.left <= 0) {
+      this.pending.delete(tag);
+      this.settled = true;
+    }
     this.stats.roundTrips++;
     waiter.onReply(entry);
   }
@@ -283,7 +302,13 @@ export class RingChannel implements Channel {
     try {
       while (this.pending.size > 0) {
         const n = this.cpl.consume(Infinity, (entry) => this.deliver(entry[CPL_TAG]!, entry));
-        if (n > 0) continue;
+        if (n > 0) {
+          if (this.settled && this.pending.size > 0) {
+            this.settled = false;
+            for (let i = 0; i < SETTLE_TICKS; i++) await undefined;
+          }
+          continue;
+        }
         this.check();
         const start = performance.now();
         let arrived = false;

@@ -5,6 +5,7 @@ import { expose, wrap, type Remote } from 'comlink';
 import { openBlockDevice } from '../../guest/block-device';
 import type { GuestContext, GuestInit } from '../../shared/boot-protocol';
 import type { CopyServer } from '../workers/copy-server';
+import { batchedOpsPerS } from '../workers/queue-depth';
 
 export interface BenchGuestApi {
   cachedHitNs(lba: number, iterations: number): Promise<number>;
@@ -20,7 +21,7 @@ export interface BenchGuestApi {
   readLbas(lbas: number[]): Promise<number>;
   /** Reads every block `passes` times, releasing each view; ms taken. */
   readAllTimed(passes: number): Promise<number>;
-  noopOpsPerS(total: number, batch: number): Promise<number>;
+  noopOpsPerS(total: number, batch: number, depth: number): Promise<number>;
   comlinkCopyNs(iterations: number): Promise<number>;
   postMessageCopyNs(iterations: number): Promise<number>;
   readAll(): Promise<number>;
@@ -132,13 +133,13 @@ export default function main(ctx: GuestContext): void {
       const ms = performance.now() - t0;
       return sink === -1 ? -1 : ms;
     },
-    async noopOpsPerS(total, batch) {
-      // Batches of `batch` no-ops: one produce, one publish, one promise per batch. The
-      // first tenth, untimed, is the warm-up (JIT) on both ends of the ring.
-      for (let sent = 0; sent < total / 10; sent += batch) await dev.nop(batch);
-      const t0 = performance.now();
-      for (let sent = 0; sent < total; sent += batch) await dev.nop(batch);
-      return total / ((performance.now() - t0) / 1000);
+    async noopOpsPerS(total, batch, depth) {
+      // Batches of `batch` no-ops: one produce, one publish, one promise per batch, `depth`
+      // of them in flight (bench/workers/queue-depth.ts). The first tenth, untimed, is the
+      // warm-up (JIT) on both ends of the ring.
+      const send = (count: number): Promise<void> => dev.nop(count);
+      await batchedOpsPerS(total / 10, batch, depth, send);
+      return batchedOpsPerS(total, batch, depth, send);
     },
     async comlinkCopyNs(iterations) {
       if (!copyServer) throw new Error('no copy server');

@@ -139,9 +139,10 @@ export async function runReads(opts: SuiteOptions): Promise<Metrics> {
     const cached1m = median([await g1m.api.cachedHitNs(0, iters), await g1m.api.cachedHitNs(1, iters), await g1m.api.cachedHitNs(2, iters)]);
     log('reads: ring no-ops');
     const n0 = (await hv.pool.stats()).scheduler;
-    const noop = await a.api.noopOpsPerS(quick ? 50_000 : 500_000, 128);
+    const noop = await a.api.noopOpsPerS(quick ? 50_000 : 500_000, 128, 2);
     const n1 = (await hv.pool.stats()).scheduler;
-    log(`reads: ring no-ops ${(noop / 1e6).toFixed(2)} M/s; dom0 turns ${n1.turns - n0.turns} naps ${n1.naps - n0.naps} sleeps ${n1.sleeps - n0.sleeps} yields ${n1.yields - n0.yields} taking ${(n1.yieldMs - n0.yieldMs).toFixed(1)} ms`);
+    const noopQd1 = await a.api.noopOpsPerS(quick ? 50_000 : 500_000, 128, 1);
+    log(`reads: ring no-ops ${(noop / 1e6).toFixed(2)} M/s (one batch at a time ${(noopQd1 / 1e6).toFixed(2)}); dom0 turns ${n1.turns - n0.turns} naps ${n1.naps - n0.naps} sleeps ${n1.sleeps - n0.sleeps} yields ${n1.yields - n0.yields} taking ${(n1.yieldMs - n0.yieldMs).toFixed(1)} ms`);
     return {
       read_hit_cached_ns: { value: cachedNs, unit: 'ns' },
       read_hit_cached_sync_ns: { value: cachedSyncNs, unit: 'ns' },
@@ -161,6 +162,7 @@ export async function runReads(opts: SuiteOptions): Promise<Metrics> {
       read_hit_cached_4k_ns: { value: cached4k, unit: 'ns' },
       read_hit_cached_1m_ns: { value: cached1m, unit: 'ns' },
       ring_noop_ops_per_s: { value: noop, unit: 'ops/s' },
+      ring_noop_qd1_ops_per_s: { value: noopQd1, unit: 'ops/s' },
     };
   } finally {
     server.worker.terminate();

@@ -18,6 +18,7 @@ import { CPL_FRAME, CPL_GEN, CPL_OP, CPL_STATUS, CPL_TAG, CPL_USED, ENTRY_WORDS,
 import { domainLayout } from '../../shared/memory-layout';
 import { encodeFrame } from '../../shared/ids';
 import { RingChannel } from '../../guest/channel';
+import { batchedOpsPerS } from './queue-depth';
 
 export type LimitsCommand =
   | { cmd: 'pingpong-serve'; word: SharedArrayBuffer; spin: boolean }
@@ -25,7 +26,7 @@ export type LimitsCommand =
   | { cmd: 'view'; iterations: number }
   | { cmd: 'memcpy'; bytes: number; iterations: number }
   | { cmd: 'ring-serve'; buffer: SharedArrayBuffer }
-  | { cmd: 'ring-client'; buffer: SharedArrayBuffer; total: number; batch: number; roundTrips: number };
+  | { cmd: 'ring-client'; buffer: SharedArrayBuffer; total: number; batch: number; depths: readonly number[]; roundTrips: number };
 
 /**
  * A domain's two rings as the product lays them out (capacity 256, one block), followed by
@@ -94,7 +95,7 @@ function ringServe(buffer: SharedArrayBuffer): void {
  * block device uses it: `submitBatch` for batched no-ops (one tag, one promise per batch)
  * and `submit` for the round trip (a promise per request), with its poll-then-block wait.
  */
-async function ringClient(buffer: SharedArrayBuffer, total: number, batch: number, roundTrips: number): Promise<{ opsPerS: number; rttNs: number }> {
+async function ringClient(buffer: SharedArrayBuffer, total: number, batch: number, depths: readonly number[], roundTrips: number): Promise<{ opsPerS: number[]; rttNs: number }> {
   const channel = new RingChannel(buffer, layout);
   const noop = { op: Op.NOOP, lba: 0 };
   const send = async (count: number): Promise<void> => {
@@ -102,10 +103,11 @@ async function ringClient(buffer: SharedArrayBuffer, total: number, batch: numbe
     if (ok !== count) throw new Error(`${count - ok} of ${count} no-ops failed`);
   };
   try {
-    for (let i = 0; i < 100; i++) await send(batch); // warm-up
-    const t0 = performance.now();
-    for (let sent = 0; sent < total; sent += batch) await send(batch);
-    const opsPerS = total / ((performance.now() - t0) / 1000);
+    const opsPerS: number[] = [];
+    for (const depth of depths) {
+      await batchedOpsPerS(100 * batch, batch, depth, send); // warm-up
+      opsPerS.push(await batchedOpsPerS(total, batch, depth, send));
+    }
     for (let i = 0; i < 100; i++) await send(1);
     const t1 = performance.now();
     for (let i = 0; i < roundTrips; i++) await send(1);
@@ -220,7 +222,7 @@ self.onmessage = (ev: MessageEvent<LimitsCommand>) => {
       postMessage({ done: true });
       return;
     case 'ring-client':
-      void ringClient(c.buffer, c.total, c.batch, c.roundTrips).then(postMessage, (err: unknown) => postMessage({ error: String(err) }));
+      void ringClient(c.buffer, c.total, c.batch, c.depths, c.roundTrips).then(postMessage, (err: unknown) => postMessage({ error: String(err) }));
       return;
     case 'memcpy':
       postMessage({ ns: memcpy(c.bytes, c.iterations) });
