@@ -11,14 +11,17 @@
 //                      (default: from worker creation until "baselines")
 //   ROOTS=a,b          functions whose subtrees are summed ('*' = everything)
 //   INTERVAL=25        sampling interval, µs; TOP=22 rows per table
+//   DEV=1              serve with Vite's dev server instead of the bench build
 //   node scripts/profile-workers.mjs
 //   QUICK=0 START_AT='ring round trips' STOP_AT='cached hits' ROOTS='serve' node scripts/profile-workers.mjs
 // Profiles are also written to /tmp/prof-N.cpuprofile (open them in DevTools).
 import puppeteer from 'puppeteer-core';
 import { writeFileSync } from 'node:fs';
-import { startQuietServer } from './quiet-server.mjs';
+import { startBuiltPreview, startQuietServer } from './quiet-server.mjs';
 import { chromiumLaunchOptions } from './chromium.mjs';
-const server = await startQuietServer();
+// The build, as `npm run bench` serves it. On the dev server (DEV=1) the bench guests failed
+// to boot on 2026-12-03 ("Failed to fetch dynamically imported module" for the guest).
+const server = process.env.DEV === '1' ? await startQuietServer() : await startBuiltPreview('bench/vite.config.ts');
 const opts = chromiumLaunchOptions();
 const browser = await puppeteer.launch({ executablePath: opts.executablePath, args: opts.args, headless: true });
 const sessions = [];
@@ -46,7 +49,8 @@ for (;;) {
   }
   if (st?.done) break; await new Promise((r) => setTimeout(r, 20));
 }
-console.log(JSON.stringify(Object.fromEntries(Object.entries(st.metrics).map(([k, v]) => [k, Math.round(v.value)]))));
+console.log(st.log.slice(-5).join("\n"));
+console.log(JSON.stringify(Object.fromEntries(Object.entries(st.metrics ?? {}).map(([k, v]) => [k, Math.round(v.value)]))));
 console.log('sessions', sessions.length); let i = 0;
 for (const { profile, url } of profiles) {
   try {
