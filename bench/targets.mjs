@@ -23,7 +23,7 @@ export const TARGETS = [
   { name: 'sharing captured', ratio: (m) => m.sharing_captured ?? null, op: '>=', goal: 0.99, why: 'frames resident = distinct blocks read' },
   { name: 'pool cold read / raw getAll', ratio: (m) => div(m, 'pool_cold_read_mb_s', 'idb_raw_getall_mb_s'), op: '>=', goal: 0.95, why: 'the pool reads, verified, at the speed of raw IndexedDB' },
   { name: 'pool import / raw put', ratio: (m) => m.pool_import_vs_raw ?? null, op: '>=', goal: 0.95, why: 'the pool writes, checksummed (the dedup key and the read check), at the speed of raw IndexedDB (rounds in mirrored pairs, each pair of rounds: raw put time ÷ import time; median of the pairs; the import takes its ArrayBuffer over, as dom0 imports)' },
-  { name: 'ring no-op ops/s', ratio: (m) => m.ring_noop_ops_per_s ?? null, op: '>=', goal: 5_000_000, why: 'batched requests through the ring (batches of 128, two in flight: bench/workers/queue-depth.ts)' },
+  { name: 'ring no-op ops/s', ratio: (m) => m.ring_noop_ops_per_s ?? null, op: '>=', goal: 5_000_000, why: 'batched requests through the ring (batches of 128, two in flight: bench/guests/queue-depth.ts)' },
   { name: 'postMessage copy / channel message (64 KiB)', ratio: (m) => div(m, 'idc_postmessage_copy_64k_ns', 'idc_msg_64k_ns'), op: '>=', goal: 10, why: 'a zero-copy message between guests must beat a copying postMessage by 10×' },
   { name: 'cleaning write cost at 75% (cost-benefit)', ratio: (m) => m.clean_write_cost_75_costbenefit ?? null, op: '<=', goal: 1.6, why: 'LFS cost-benefit cleaning' },
   { name: 'cost-benefit / greedy at 75%', ratio: (m) => div(m, 'clean_write_cost_75_costbenefit', 'clean_write_cost_75_greedy'), op: '<=', goal: 0.6, why: 'cost-benefit at least 40% below greedy' },

@@ -19,8 +19,7 @@ import puppeteer from 'puppeteer-core';
 import { writeFileSync } from 'node:fs';
 import { startBuiltPreview, startQuietServer } from './quiet-server.mjs';
 import { chromiumLaunchOptions } from './chromium.mjs';
-// The build, as `npm run bench` serves it. On the dev server (DEV=1) the bench guests failed
-// to boot on 2026-12-03 ("Failed to fetch dynamically imported module" for the guest).
+// The build, as `npm run bench` serves it (DEV=1: Vite's dev server, which compiles on demand).
 const server = process.env.DEV === '1' ? await startQuietServer() : await startBuiltPreview('bench/vite.config.ts');
 const opts = chromiumLaunchOptions();
 const browser = await puppeteer.launch({ executablePath: opts.executablePath, args: opts.args, headless: true });

@@ -5,7 +5,7 @@ import { expose, wrap, type Remote } from 'comlink';
 import { openBlockDevice } from '../../guest/block-device';
 import type { GuestContext, GuestInit } from '../../shared/boot-protocol';
 import type { CopyServer } from '../workers/copy-server';
-import { batchedOpsPerS } from '../workers/queue-depth';
+import { batchedOpsPerS } from './queue-depth';
 
 export interface BenchGuestApi {
   cachedHitNs(lba: number, iterations: number): Promise<number>;
@@ -135,7 +135,7 @@ export default function main(ctx: GuestContext): void {
     },
     async noopOpsPerS(total, batch, depth) {
       // Batches of `batch` no-ops: one produce, one publish, one promise per batch, `depth`
-      // of them in flight (bench/workers/queue-depth.ts). The first tenth, untimed, is the
+      // of them in flight (bench/guests/queue-depth.ts). The first tenth, untimed, is the
       // warm-up (JIT) on both ends of the ring.
       const send = (count: number): Promise<void> => dev.nop(count);
       await batchedOpsPerS(total / 10, batch, depth, send);

@@ -18,7 +18,7 @@ import { CPL_FRAME, CPL_GEN, CPL_OP, CPL_STATUS, CPL_TAG, CPL_USED, ENTRY_WORDS,
 import { domainLayout } from '../../shared/memory-layout';
 import { encodeFrame } from '../../shared/ids';
 import { RingChannel } from '../../guest/channel';
-import { batchedOpsPerS } from './queue-depth';
+import { batchedOpsPerS } from '../guests/queue-depth';
 
 export type LimitsCommand =
   | { cmd: 'pingpong-serve'; word: SharedArrayBuffer; spin: boolean }

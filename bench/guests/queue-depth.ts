@@ -1,3 +1,7 @@
+// Imported by the bench guest and by the limits worker: it lives beside the guests because a
+// guest may load modules only from the paths the dev server's guest policy allows
+// (scripts/guest-csp.ts, DEV_GUEST_SCRIPT_PATHS), which bench/workers/ is not.
+//
 // How the benchmark keeps a ring fed: `depth` batches outstanding at once, each lane
 // sending its next batch as soon as its last one is answered, the way a block driver keeps
 // several requests in flight (fio's iodepth). At depth 1 the guest builds its next batch
