@@ -144,8 +144,6 @@ export class RingChannel implements Channel {
   private readonly pending = new Map<number, Waiter>();
   private nextTag = 1;
   private pumping = false;
-  /** A request was settled since the pump last gave way to the code awaiting it (SETTLE_TICKS). */
-  private settled = false;
   /** The completion ring's header: the host stores a nonzero RING_CLOSED_I32 there when dom0 is gone. */
   private readonly cplHeader: Int32Array;
   closed: ChannelClosedError | null = null;
@@ -283,10 +281,7 @@ export class RingChannel implements Channel {
   private deliver(tag: number, entry: Int32Array): void {
     const waiter = this.pending.get(tag);
     if (!waiter) return; // not ours to answer (a stale or forged completion): drop it
-    if (--waiter.left <= 0) {
-      this.pending.delete(tag);
-      this.settled = true;
-    }
+    if (--waiter.left <= 0) this.pending.delete(tag);
     this.stats.roundTrips++;
     waiter.onReply(entry);
   }
@@ -301,12 +296,11 @@ export class RingChannel implements Channel {
     this.pumping = true;
     try {
       while (this.pending.size > 0) {
+        const waiting = this.pending.size;
         const n = this.cpl.consume(Infinity, (entry) => this.deliver(entry[CPL_TAG]!, entry));
         if (n > 0) {
-          if (this.settled && this.pending.size > 0) {
-            this.settled = false;
-            for (let i = 0; i < SETTLE_TICKS; i++) await undefined;
-          }
+          // Requests were settled (the map shrank) and others are still outstanding.
+          if (this.pending.size < waiting && this.pending.size > 0) for (let i = 0; i < SETTLE_TICKS; i++) await undefined;
           continue;
         }
         this.check();

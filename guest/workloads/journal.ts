@@ -112,14 +112,15 @@ export class Journal {
   }
 
   /**
-   * Resolves once a slot has been free. One ack wakes every waiter, so by the caller's
-   * next turn another may have taken the slot: check `hasRoom` in the turn that appends
+   * Resolves at once if a slot is free, else at the next reclaim. One ack wakes every
+   * waiter, so by the caller's next turn another may have taken the slot: callers loop,
+   * `while (!journal.hasRoom) await journal.room()`, and append in the turn that saw room
    * (attack review of 2026-12-03: two session appends racing for the last slot were both
    * let through, the second threw JournalFullError after its session had recorded it in
    * flight, and a takeover answered it "ok").
    */
   async room(): Promise<void> {
-    while (this.retained >= this.layout.capacity) await new Promise<void>((r) => this.waiters.push(r));
+    if (!this.hasRoom) await new Promise<void>((r) => this.waiters.push(r));
   }
 
   /** A slot is free now. */

@@ -7,13 +7,11 @@
 import { describe, expect, it } from 'vitest';
 import { Dom0Driver } from '../../host/dom0/driver';
 import { MemoryBlockStore } from '../../host/dom0/block-store';
-import { MirrorTarget } from '../../host/mirror/mirror-target';
-import { Dom0Reliability } from '../../host/dom0/dom0-reliability';
 import { Status } from '../../shared/protocol';
 import { Journal } from '../../guest/workloads/journal';
 import { SessionServer, assumeIdentity, type SessionReply } from '../../guest/workloads/session';
 import type { BlockDevice } from '../../guest/block-device';
-import { linkPair, MemorySink } from './helpers/mirror-doubles';
+import { mirrorTo } from './helpers/mirror-doubles';
 
 const BS = 4096;
 const block = (fill: number): Uint8Array => new Uint8Array(BS).fill(fill);
@@ -29,6 +27,27 @@ class GatedStore extends MemoryBlockStore {
   }
 }
 
+/**
+ * A session guest's block device over `disk` (each block stored as its fill byte), 16
+ * blocks of `blockBytes`; `before` runs ahead of each write (a write held in flight).
+ */
+function sessionDevice(domainId: number, blockBytes: number, disk: Map<number, number>, before: () => Promise<void> = async () => {}): BlockDevice {
+  const view = (lba: number) => ({ lba, bytes: new Uint8Array(blockBytes).fill(disk.get(lba) ?? 0), shared: false, release() {}, [Symbol.dispose]() {} });
+  return {
+    transport: 'copy',
+    domainId,
+    blocks: 16,
+    blockBytes,
+    async write(lba: number, bytes: Uint8Array) {
+      await before();
+      disk.set(lba, bytes[0]!);
+    },
+    async read(lba: number) {
+      return view(lba);
+    },
+  } as unknown as BlockDevice;
+}
+
 const within = <T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> => Promise.race([p, sleep(ms).then(() => 'timeout' as const)]);
 
 describe('mirror page locks vs a multi-block group (COMMIT_HELD)', () => {
@@ -38,11 +57,7 @@ describe('mirror page locks vs a multi-block group (COMMIT_HELD)', () => {
     const store = new GatedStore();
     store.addVolume('vm', { blocks: 16, blockBytes: BS, readOnly: false, group: 'g' });
     const driver = new Dom0Driver(store, { arenaFrames: 16, promoteAt: 2, quota: 16, shared: true });
-    const rel = new Dom0Reliability(driver);
-    const [src, dst] = linkPair();
-    const sink = new MemorySink();
-    new MirrorTarget(dst, sink);
-    await rel.startMirror({ channel: 't', mode: 'async', ackTimeoutMs: 5000 }, src);
+    const { rel, sink } = await mirrorTo(driver, { channel: 't', mode: 'async', ackTimeoutMs: 5000 });
     const d = await driver.createDomain('vm');
     sink.delayMs = 80;
     // 1. A batch [7] is on its way to the remote (the routine is busy for 80 ms).
@@ -79,21 +94,8 @@ describe('session appends racing for the last journal slot', () => {
     const journal = Journal.create(2, BB, 1);
     const disk = new Map<number, number>();
     const gates: (() => void)[] = [];
-    const view = (lba: number) => ({ lba, bytes: new Uint8Array(BB).fill(disk.get(lba) ?? 0), shared: false, release() {}, [Symbol.dispose]() {} });
     // The dead guest's device: each write waits to be let through.
-    const devA = {
-      transport: 'copy',
-      domainId: 1,
-      blocks: 16,
-      blockBytes: BB,
-      async write(lba: number, bytes: Uint8Array) {
-        await new Promise<void>((r) => gates.push(r));
-        disk.set(lba, bytes[0]!);
-      },
-      async read(lba: number) {
-        return view(lba);
-      },
-    } as unknown as BlockDevice;
+    const devA = sessionDevice(1, BB, disk, () => new Promise<void>((r) => gates.push(r)));
     const server = new SessionServer(1, devA, journal, 1);
     expect((await server.handle({ sid: 1, req: 1, op: 'open', base: 0, length: 8 })).ok).toBe(true);
     const replies: (SessionReply | string)[] = [];
@@ -115,18 +117,7 @@ describe('session appends racing for the last journal slot', () => {
     void go(6, 0xa6);
     await sleep(5);
     // The guest dies now (its pending writes never reach dom0); the partner takes over.
-    const devB = {
-      transport: 'copy',
-      domainId: 2,
-      blocks: 16,
-      blockBytes: BB,
-      async write(lba: number, bytes: Uint8Array) {
-        disk.set(lba, bytes[0]!);
-      },
-      async read(lba: number) {
-        return view(lba);
-      },
-    } as unknown as BlockDevice;
+    const devB = sessionDevice(2, BB, disk);
     const { server: survivor, report } = await assumeIdentity(1, devB, { buffer: journal.buffer, capacity: 2, blockBytes: BB, blocks: 16 }, 2, 1000);
     survivor.journal.stopHeartbeat();
     const all = [...replies.filter((r): r is SessionReply => typeof r !== 'string'), ...report.answers];
@@ -147,11 +138,7 @@ describe('a dataset destroyed while it has dirty pages', () => {
     store.addVolume('vm1', { blocks: 16, blockBytes: BS, readOnly: false, group: 'g' });
     store.addVolume('vm2', { blocks: 16, blockBytes: BS, readOnly: false, group: 'g' });
     const driver = new Dom0Driver(store, { arenaFrames: 16, promoteAt: 2, quota: 16, shared: true });
-    const rel = new Dom0Reliability(driver);
-    const [src, dst] = linkPair();
-    const sink = new MemorySink();
-    new MirrorTarget(dst, sink);
-    await rel.startMirror({ channel: 't', mode: 'async' }, src);
+    const { rel, sink } = await mirrorTo(driver, { channel: 't', mode: 'async' });
     const d1 = await driver.createDomain('vm1');
     const d2 = await driver.createDomain('vm2');
     sink.delayMs = 50;
@@ -171,20 +158,7 @@ describe('takeover of a journal whose owner died inside ack()', () => {
     const BB = 512;
     const journal = Journal.create(4, BB, 1);
     const disk = new Map<number, number>();
-    const view = (lba: number) => ({ lba, bytes: new Uint8Array(BB).fill(disk.get(lba) ?? 0), shared: false, release() {}, [Symbol.dispose]() {} });
-    const dev = {
-      transport: 'copy',
-      domainId: 1,
-      blocks: 16,
-      blockBytes: BB,
-      async write(lba: number, bytes: Uint8Array) {
-        await sleep(1);
-        disk.set(lba, bytes[0]!);
-      },
-      async read(lba: number) {
-        return view(lba);
-      },
-    } as unknown as BlockDevice;
+    const dev = sessionDevice(1, BB, disk, () => sleep(1));
     const owner = new SessionServer(1, dev, journal, 1);
     expect((await owner.handle({ sid: 1, req: 1, op: 'open', base: 0, length: 12 })).ok).toBe(true);
     expect((await owner.handle({ sid: 1, req: 2, op: 'append', handle: 1, fill: 0xb2 })).ok).toBe(true);
@@ -209,11 +183,7 @@ describe('mirror with the default options (every dataset a domain writes)', () =
     store.addVolume('base@snap', { blocks: 8, blockBytes: BS, readOnly: true, group: 'g' }, new Map([[0, block(1)], [1, block(2)]]));
     store.cloneVolume('base@snap', 'vm');
     const driver = new Dom0Driver(store, { arenaFrames: 16, promoteAt: 2, quota: 16, shared: true });
-    const rel = new Dom0Reliability(driver);
-    const [src, dst] = linkPair();
-    const sink = new MemorySink();
-    new MirrorTarget(dst, sink);
-    await rel.startMirror({ channel: 't', mode: 'sync' }, src);
+    const { rel, sink } = await mirrorTo(driver, { channel: 't', mode: 'sync' });
     const d = await driver.createDomain('vm');
     expect((await driver.write(d, 5, block(5))).status).toBe(Status.OK);
     await rel.mirrorDrained();
@@ -229,11 +199,7 @@ describe('mirror with the default options (every dataset a domain writes)', () =
     store.addVolume('base@snap', { blocks: 32, blockBytes: BS, readOnly: true, group: 'g' }, base);
     store.cloneVolume('base@snap', 'vm');
     const driver = new Dom0Driver(store, { arenaFrames: 16, promoteAt: 2, quota: 16, shared: true });
-    const rel = new Dom0Reliability(driver);
-    const [src, dst] = linkPair();
-    const sink = new MemorySink();
-    new MirrorTarget(dst, sink);
-    await rel.startMirror({ channel: 't', mode: 'sync', batchBlocks: 4 }, src);
+    const { rel, sink } = await mirrorTo(driver, { channel: 't', mode: 'sync', batchBlocks: 4 });
     const d = await driver.createDomain('vm');
     expect((await driver.write(d, 29, block(0x99))).status).toBe(Status.OK);
     // Acknowledged once its own page was mirrored: the first batch, not the eighth.

@@ -6,7 +6,7 @@ import { MemoryBlockStore } from '../../host/dom0/block-store';
 import { MirrorTarget } from '../../host/mirror/mirror-target';
 import { Dom0Reliability } from '../../host/dom0/dom0-reliability';
 import { Status } from '../../shared/protocol';
-import { linkPair, MemorySink } from './helpers/mirror-doubles';
+import { linkPair, MemorySink, mirrorTo } from './helpers/mirror-doubles';
 
 const BS = 4096;
 const block = (fill: number): Uint8Array => new Uint8Array(BS).fill(fill);
@@ -17,11 +17,7 @@ async function setup(mode: 'sync' | 'async', opts: { datasets?: string[] } = {})
   store.addVolume('base@snap', { blocks: 64, blockBytes: BS, readOnly: true, group: 'g' }, new Map([[0, block(1)], [1, block(2)]]));
   store.cloneVolume('base@snap', 'vm');
   const driver = new Dom0Driver(store, { arenaFrames: 32, promoteAt: 2, quota: 64, shared: true });
-  const rel = new Dom0Reliability(driver);
-  const [src, dst] = linkPair();
-  const sink = new MemorySink();
-  const target = new MirrorTarget(dst, sink);
-  await rel.startMirror({ channel: 'test', mode, ...(opts.datasets ? { datasets: opts.datasets } : {}) }, src);
+  const { rel, sink, target } = await mirrorTo(driver, { channel: 'test', mode, ...(opts.datasets ? { datasets: opts.datasets } : {}) });
   const d = await driver.createDomain('vm');
   return { store, driver, rel, sink, target, d };
 }

@@ -1,6 +1,8 @@
 // Test doubles for the mirror in Node: an in-memory link between a MirrorSource and a
 // MirrorTarget, and a sink that records each batch it applies.
-import type { MirrorSink } from '../../../host/mirror/mirror-target';
+import { MirrorTarget, type MirrorSink } from '../../../host/mirror/mirror-target';
+import { Dom0Reliability, type StartMirrorOptions } from '../../../host/dom0/dom0-reliability';
+import type { Dom0Driver } from '../../../host/dom0/driver';
 import type { MirrorBatch, MirrorLink, MirrorMessage } from '../../../host/mirror/mirror-protocol';
 
 /** Two ends of an in-memory link; messages are delivered asynchronously, like a BroadcastChannel. */
@@ -26,4 +28,14 @@ export class MemorySink implements MirrorSink {
     for (const b of batch.blocks) v.set(b.lba, b.bytes);
     this.volumes.set(batch.dataset, v);
   }
+}
+
+/** `driver` mirrored over an in-memory link to a target whose sink records what arrives. */
+export async function mirrorTo(driver: Dom0Driver, opts: StartMirrorOptions): Promise<{ rel: Dom0Reliability; sink: MemorySink; target: MirrorTarget }> {
+  const rel = new Dom0Reliability(driver);
+  const [src, dst] = linkPair();
+  const sink = new MemorySink();
+  const target = new MirrorTarget(dst, sink);
+  await rel.startMirror(opts, src);
+  return { rel, sink, target };
 }
