@@ -31,10 +31,14 @@ import {
   D_KIND,
   D_LENGTH,
   D_OFFSET,
+  GEN_MASK,
   GT_FREE,
   GT_SENT,
   IdcError,
+  KIND_BITS,
+  KIND_MASK,
   Kind,
+  bufferKindWord,
   firstBufferOf,
   type IdcErrorCode,
   idcErrorFrom,
@@ -42,6 +46,7 @@ import {
   type IdcNotice,
   type IdcRequest,
   type MappedGrant,
+  type RenewedBuffer,
   type Side,
 } from '../shared/idc-layout';
 import type { DomainGrant } from '../shared/grant';
@@ -51,10 +56,11 @@ export interface IdcControlPlane {
   grant(channelId: number, buffer: number, toChannelId: number): Promise<number>;
   map(ref: number): Promise<MappedGrant>;
   end(ref: number): Promise<void>;
+  renew(channelId: number, buffer: number): Promise<RenewedBuffer>;
 }
 
 export interface RefusalCounters {
-  /** Unknown kind, or a buffer id that is not the peer's. */
+  /** Unknown kind, a buffer id that is not the peer's, or a buffer generation the peer cannot have reached. */
   garbage: number;
   /** offset/length outside the buffer. */
   outOfRange: number;
@@ -80,12 +86,17 @@ export interface EndpointStats {
   grantsMapped: number;
   /** Our buffers taken out of circulation because a peer forwarded them to a third domain. */
   retired: number;
+  /** Retired buffers of ours dom0 replaced with a new SharedArrayBuffer under the same id. */
+  renewed: number;
   /** Blocks sent as a frame of the group's arena (no copy). */
   framesSent: number;
   refused: RefusalCounters;
 }
 
 type ViewState = 'held' | 'released' | 'forwarded' | 'revoked';
+
+/** How often a refused renewal is asked again, at most (only while we are out of buffers). */
+const RENEW_RETRY_MS = 100;
 
 /** Anything holding a lease that `release()` gives back (a block view). */
 export interface Releasable {
@@ -122,7 +133,8 @@ export class RxView implements Disposable {
     readonly id: number,
     readonly offset: number,
     readonly length: number,
-    buffer: SharedArrayBuffer,
+    /** @internal the memory viewed: a channel buffer (of the generation the sender wrote), a granted buffer, or the arena */
+    readonly buffer: SharedArrayBuffer,
     /** Where the buffer (or the frame) starts in `buffer`. */
     base = 0,
   ) {
@@ -227,6 +239,7 @@ export class IdcEndpoint {
     forwarded: 0,
     grantsMapped: 0,
     retired: 0,
+    renewed: 0,
     framesSent: 0,
     refused: { garbage: 0, outOfRange: 0, doubleDelivery: 0, doubleRelease: 0, grantRefused: 0 },
   };
@@ -243,7 +256,15 @@ export class IdcEndpoint {
   private readonly rx: RingConsumer;
   private readonly ret: RingConsumer;
   private readonly back: RingProducer;
-  private readonly buffers: readonly SharedArrayBuffer[];
+  /** Indexed by buffer id; a renewed id's entry is replaced (renewedPeer, renewOwn). */
+  private readonly buffers: SharedArrayBuffer[];
+  /** Per buffer id, the generation of the SharedArrayBuffer in `buffers` (shared/idc-layout.ts, bufferKindWord). */
+  private readonly gens: Int32Array;
+  /** Ours, retired and not yet renewed (a renewal refused is asked again when we run out of buffers). */
+  private readonly retiredIds = new Set<number>();
+  private lastRenewAsk = -Infinity;
+  /** Peer buffers whose descriptor came with the next generation before the host's notice did. */
+  private readonly awaitingRenewal = new Map<number, { generation: number; offset: number; length: number; resolve: (v: RxView | null) => void }>();
   private readonly bufferBytes: number;
   private readonly ownFirst: number;
   private readonly peerFirst: number;
@@ -291,7 +312,8 @@ export class IdcEndpoint {
     this.channelId = grant.channelId;
     this.side = s;
     this.peer = grant.domains[peer];
-    this.buffers = grant.buffers;
+    this.buffers = [...grant.buffers];
+    this.gens = new Int32Array(grant.buffers.length);
     this.bufferBytes = l.bufferBytes;
     this.n = l.buffersPerSide;
     this.window = l.window;
@@ -325,6 +347,7 @@ export class IdcEndpoint {
   /** A free buffer of our half of the pool, or null when the peer holds all of them. */
   alloc(): TxBuffer | null {
     if (this.free.length === 0) this.reclaim();
+    if (this.free.length === 0) this.askRenewals();
     const id = this.free.pop();
     return id === undefined ? null : this.own[id - this.ownFirst]!;
   }
@@ -365,7 +388,7 @@ export class IdcEndpoint {
       throw new IdcError('bad-request', `range [${offset}, ${offset}+${length}) is outside a ${this.bufferBytes}-byte buffer`);
     }
     const e = this.scratchEntry;
-    e[D_KIND] = Kind.BUFFER;
+    e[D_KIND] = bufferKindWord(this.gens[buf.id]!);
     e[D_ID] = buf.id;
     e[D_OFFSET] = offset;
     e[D_LENGTH] = length;
@@ -509,6 +532,8 @@ export class IdcEndpoint {
           this.free.push(id);
         } else {
           this.stats.retired++;
+          this.retiredIds.add(id);
+          this.renewOwn(id);
         }
       } else if (kind === Kind.FRAME) {
         const view = this.lentFrames.get(id)?.pop();
@@ -593,7 +618,9 @@ export class IdcEndpoint {
     if (this.rxStopped) return;
     this.rx.consume(Infinity, (e) => {
       if (this.rxStopped) return; // the rest of a batch past the window is dropped
-      const kind = e[D_KIND]!;
+      const word = e[D_KIND]!;
+      const kind = word & KIND_MASK;
+      if (kind !== Kind.BUFFER && word !== kind) return this.refuse('garbage', `descriptor kind word ${word}: only a buffer's carries a generation`);
       const id = e[D_ID]!;
       const offset = e[D_OFFSET]!;
       const length = e[D_LENGTH]!;
@@ -601,6 +628,15 @@ export class IdcEndpoint {
         if (id < this.peerFirst || id >= this.peerFirst + this.n) return this.refuse('garbage', `descriptor names buffer ${id}, not one of the peer's`);
         if (this.held.has(id)) return this.refuse('doubleDelivery', `buffer ${id} delivered again while we hold it`);
         if (!this.inRange(offset, length, this.bufferBytes)) return this.refuse('outOfRange', `range [${offset}, ${offset}+${length}) is outside buffer ${id}`);
+        const generation = word >>> KIND_BITS;
+        const ours = this.gens[id]!;
+        if (generation !== ours) {
+          // One ahead: the peer renewed this buffer and wrote into the new one before the
+          // host's notice reached us. Anything else the peer cannot have sent honestly.
+          if (generation !== ((ours + 1) & GEN_MASK)) return this.refuse('garbage', `buffer ${id} of generation ${generation}; ours is ${ours}`);
+          this.held.add(id);
+          return this.awaitRenewal(id, generation, offset, length);
+        }
         this.held.add(id);
         this.deliver(new RxView(this, Kind.BUFFER, id, offset, length, this.buffers[id]!));
       } else if (kind === Kind.FRAME) {
@@ -792,7 +828,7 @@ export class IdcEndpoint {
    * message itself as it was.
    */
   private clearAround(view: RxView): void {
-    const whole = new Uint8Array(this.grant.buffers[view.id]!, 0, this.bufferBytes);
+    const whole = new Uint8Array(view.buffer, 0, this.bufferBytes);
     whole.fill(0, 0, view.offset);
     whole.fill(0, view.offset + view.length);
   }
@@ -840,6 +876,60 @@ export class IdcEndpoint {
     return true;
   }
 
+  // ---- renewal of forwarded buffers -------------------------------------------------------
+
+  /**
+   * Ask dom0 for a new SharedArrayBuffer under a retired id of ours. A refusal (the peer
+   * gave the buffer back while its grant still stands) leaves it retired; `alloc` asks
+   * again when we run out of buffers.
+   */
+  private renewOwn(id: number): void {
+    const control = this.control;
+    if (!control || this.fault) return;
+    control.renew(this.channelId, id).then(
+      (r) => {
+        if (r.channelId !== this.channelId || r.buffer !== id || !this.retiredIds.delete(id)) return;
+        this.buffers[id] = r.sab;
+        this.gens[id] = r.generation;
+        this.own[id - this.ownFirst] = new TxBuffer(id, r.sab);
+        this.free.push(id);
+        this.stats.renewed++;
+      },
+      () => undefined,
+    );
+  }
+
+  private askRenewals(): void {
+    if (this.retiredIds.size === 0) return;
+    const now = performance.now();
+    if (now - this.lastRenewAsk < RENEW_RETRY_MS) return;
+    this.lastRenewAsk = now;
+    for (const id of this.retiredIds) this.renewOwn(id);
+  }
+
+  /** The descriptor came before the host's notice: hold its place in the inbox until the notice. */
+  private awaitRenewal(id: number, generation: number, offset: number, length: number): void {
+    const p = new Promise<RxView | null>((resolve) => this.awaitingRenewal.set(id, { generation, offset, length, resolve }));
+    void p.then((v) => this.ready.set(p, v));
+    this.inbox.push(p);
+  }
+
+  /** @internal the host says the peer renewed buffer `r.buffer`: view its new SharedArrayBuffer from now on. */
+  renewedPeer(r: RenewedBuffer): void {
+    const id = r.buffer;
+    if (!Number.isInteger(id) || id < this.peerFirst || id >= this.peerFirst + this.n) return;
+    if (r.generation !== ((this.gens[id]! + 1) & GEN_MASK) || r.sab.byteLength !== this.bufferBytes) return;
+    this.buffers[id] = r.sab;
+    this.gens[id] = r.generation;
+    const w = this.awaitingRenewal.get(id);
+    if (!w || w.generation !== r.generation) return;
+    this.awaitingRenewal.delete(id);
+    const v = new RxView(this, Kind.BUFFER, id, w.offset, w.length, r.sab);
+    this.stats.received++;
+    this.stats.bytesReceived += w.length;
+    w.resolve(v);
+  }
+
   private refuse(kind: keyof RefusalCounters, why: string): void {
     this.stats.refused[kind]++;
     this.lastRefusal = why;
@@ -876,6 +966,8 @@ export class Idc implements IdcControlPlane {
       const w = this.waiters.shift();
       if (w) w(ep);
       else this.incoming.push(ep);
+    } else if (m.op === 'renewed') {
+      this.endpoints.get(m.renewed.channelId)?.renewedPeer(m.renewed);
     } else if (m.op === 'revoked') {
       // Every endpoint is asked: dom0 maps a grant once, but a revocation must stop every view of it.
       for (const ep of this.endpoints.values()) ep.revoked(m.ref);
@@ -942,6 +1034,10 @@ export class Idc implements IdcControlPlane {
 
   end(ref: number): Promise<void> {
     return this.call<void>({ op: 'end', tag: this.tag(), ref });
+  }
+
+  renew(channelId: number, buffer: number): Promise<RenewedBuffer> {
+    return this.call<RenewedBuffer>({ op: 'renew', tag: this.tag(), channelId, buffer });
   }
 }
 

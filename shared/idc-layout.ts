@@ -46,6 +46,20 @@ export const Kind = {
 } as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
 
+/**
+ * A BUFFER descriptor's kind word carries the buffer's generation above the kind: an id
+ * whose buffer was forwarded is given a new SharedArrayBuffer when its owner renews it
+ * (IdcBroker.renew), and the receiver must view the one the sender wrote. The owner learns
+ * the new buffer as dom0's reply and the peer as a host notice, and the two messages race:
+ * a receiver that sees a generation one ahead of its own waits for the notice. Every other
+ * kind's word is the kind alone.
+ */
+export const KIND_BITS = 8;
+export const KIND_MASK = (1 << KIND_BITS) - 1;
+/** Generations wrap at 2^23; a receiver is never more than one behind its peer. */
+export const GEN_MASK = 0x7f_ffff;
+export const bufferKindWord = (generation: number): number => Kind.BUFFER | ((generation & GEN_MASK) << KIND_BITS);
+
 /** Grant-table word of a buffer (written by its owner's runtime and by dom0, with compareExchange). */
 export const GT_FREE = 0;
 /** Lent to the peer: the peer holds it until it comes back on ret. */
@@ -147,6 +161,14 @@ export class IdcError extends Error {
   }
 }
 
+/** A buffer id given a new SharedArrayBuffer after its old one was forwarded (IdcBroker.renew). */
+export interface RenewedBuffer {
+  readonly channelId: number;
+  readonly buffer: number;
+  readonly generation: number;
+  readonly sab: SharedArrayBuffer;
+}
+
 /** An error as data on a MessagePort, and back (structured clone loses the class). */
 export interface IdcErrorData {
   readonly name: string;
@@ -176,7 +198,9 @@ export type IdcRequest =
   | { readonly op: 'connect'; readonly tag: number; readonly peer: number; readonly buffersPerSide?: number; readonly bufferBytes?: number }
   | { readonly op: 'grant'; readonly tag: number; readonly channelId: number; readonly buffer: number; readonly toChannelId: number }
   | { readonly op: 'map'; readonly tag: number; readonly ref: number }
-  | { readonly op: 'end'; readonly tag: number; readonly ref: number };
+  | { readonly op: 'end'; readonly tag: number; readonly ref: number }
+  /** A buffer of ours came back retired (it was forwarded): ask for a new one under its id. */
+  | { readonly op: 'renew'; readonly tag: number; readonly channelId: number; readonly buffer: number };
 
 /** host → guest. */
 export type IdcNotice =
@@ -185,6 +209,8 @@ export type IdcNotice =
   | { readonly op: 'channel'; readonly grant: ChannelGrant }
   /** A grant this domain mapped was revoked by its owner. */
   | { readonly op: 'revoked'; readonly ref: number }
+  /** The peer renewed one of its buffers: its next message in that buffer is in this one. */
+  | { readonly op: 'renewed'; readonly renewed: RenewedBuffer }
   /** The domain at the other end of a channel ended: dom0 dropped the channel. */
   | { readonly op: 'closed'; readonly channelId: number; readonly reason: string };
 

@@ -23,7 +23,7 @@ import { Dom0Reliability, type StartMirrorOptions } from './dom0-reliability';
 import type { IntegrityCounters, ScrubReport } from './integrity';
 import type { MirrorStats } from './mirror-source';
 import { IdcBroker, idcResult, type ChannelOptions, type ChannelSummary, type GrantSummary, type IdcResult } from './idc-broker';
-import { IdcError, type ChannelGrant, type MappedGrant } from '../../shared/idc-layout';
+import { IdcError, type ChannelGrant, type MappedGrant, type RenewedBuffer } from '../../shared/idc-layout';
 
 export interface Dom0Config {
   /** IndexedDB database of the pool. */
@@ -364,6 +364,11 @@ export class Dom0Service {
 
   idcMap(domain: number, ref: number): IdcResult<MappedGrant> {
     return idcResult(() => this.idc.map(domain, ref));
+  }
+
+  /** A new SharedArrayBuffer for a retired buffer of `domain`'s (IdcBroker.renew); the value says which peer to tell. */
+  idcRenew(domain: number, channelId: number, buffer: number): IdcResult<{ renewed: RenewedBuffer; peer: number }> {
+    return idcResult(() => this.idc.renew(domain, channelId, buffer));
   }
 
   /** End a grant `domain` made; the value is the grantee to tell. */

@@ -7,6 +7,8 @@
 // owner's grant-table entry for a buffer, and only to learn what the owner itself declared
 // ("lent to my peer"): a hostile owner can lie there only about its own buffers.
 import {
+  GEN_MASK,
+  GT_FREE,
   idcErrorData,
   type IdcErrorData,
   GT_FORWARDED,
@@ -17,6 +19,7 @@ import {
   type ChannelGrant,
   type ChannelLayout,
   type MappedGrant,
+  type RenewedBuffer,
   type Side,
 } from '../../shared/idc-layout';
 import { initRing } from '../../shared/ring';
@@ -26,7 +29,10 @@ interface ChannelRecord {
   readonly domains: readonly [number, number];
   readonly layout: ChannelLayout;
   readonly control: SharedArrayBuffer;
-  readonly buffers: readonly SharedArrayBuffer[];
+  /** Indexed by buffer id; a retired buffer's entry is replaced when its owner renews it. */
+  readonly buffers: SharedArrayBuffer[];
+  /** Per buffer id, how many times it was renewed (GEN_MASK bits): BUFFER descriptors carry it. */
+  readonly generations: Int32Array;
   readonly tables: readonly [SharedArrayBuffer, SharedArrayBuffer];
   open: boolean;
 }
@@ -38,6 +44,12 @@ interface GrantRecord {
   readonly grantee: number;
   readonly channelId: number;
   readonly buffer: number;
+  /**
+   * The SharedArrayBuffer the grant lends, taken when it is made. Not looked up by id at
+   * map time: renewing gives the id a new one, which carries the owner's later messages to
+   * the holder only. (dom0 also refuses to renew a buffer while a grant of it stands.)
+   */
+  readonly sab: SharedArrayBuffer;
   readonly toChannelId: number;
   mapped: boolean;
 }
@@ -107,13 +119,15 @@ export class IdcBroker {
   private readonly grants = new Map<number, GrantRecord>();
   private readonly revokedRefs = new Set<number>();
   /**
-   * Per channel id, every buffer of it ever forwarded: a buffer is forwarded once in its
-   * life. Its owner retires it when it comes back (a third domain keeps the
-   * SharedArrayBuffer for good), so a second grant, live or after the first ended, would
-   * hand one SharedArrayBuffer to two grantees that then share it for good (attack review
-   * of 2026-12-03); and a hostile holder asking again and again was granted every time,
-   * growing `grants` without bound (review of 2026-12-01). Kept here, not only in the
-   * owner's grant-table word, which the owner's side can rewrite. Dropped with the channel.
+   * Per channel id, the buffers of it forwarded since they were last renewed: a
+   * SharedArrayBuffer is forwarded once in its life. Its owner retires it when it comes
+   * back (a third domain keeps the SharedArrayBuffer for good), so a second grant, live or
+   * after the first ended, would hand one SharedArrayBuffer to two grantees that then
+   * share it for good (attack review of 2026-12-03); and a hostile holder asking again and
+   * again was granted every time, growing `grants` without bound (review of 2026-12-01).
+   * A renewal gives the id a new SharedArrayBuffer, which may be forwarded once in its
+   * turn. Kept here, not only in the owner's grant-table word, which the owner's side can
+   * rewrite. Dropped with the channel.
    */
   private readonly forwardedBuffers = new Map<number, Set<number>>();
   private nextChannel = 1;
@@ -141,9 +155,12 @@ export class IdcBroker {
     for (const g of layout.rings) initRing(control, g);
     const buffers = Array.from({ length: 2 * layout.buffersPerSide }, () => new SharedArrayBuffer(layout.bufferBytes));
     const tables: [SharedArrayBuffer, SharedArrayBuffer] = [new SharedArrayBuffer(layout.buffersPerSide * 4), new SharedArrayBuffer(layout.buffersPerSide * 4)];
-    const rec: ChannelRecord = { id: this.nextChannel++, domains: [a, b], layout, control, buffers, tables, open: true };
+    const generations = new Int32Array(buffers.length);
+    const rec: ChannelRecord = { id: this.nextChannel++, domains: [a, b], layout, control, buffers, generations, tables, open: true };
     this.channels.set(rec.id, rec);
-    const grant = (side: Side): ChannelGrant => ({ channelId: rec.id, side, domains: rec.domains, layout, control, buffers, grantTable: tables[side], sameGroup });
+    // Each side gets a list of its own: renewing replaces the record's entry, and what a
+    // side holds must change only when it is told (in a worker the list is a copy anyway).
+    const grant = (side: Side): ChannelGrant => ({ channelId: rec.id, side, domains: rec.domains, layout, control, buffers: [...buffers], grantTable: tables[side], sameGroup });
     return [grant(0), grant(1)];
   }
 
@@ -174,7 +191,7 @@ export class IdcBroker {
     }
     const grantee = to.domains[0] === from ? to.domains[1] : to.domains[0];
     const ref = this.newRef();
-    this.grants.set(ref, { ref, owner: from, grantee, channelId, buffer, toChannelId, mapped: false });
+    this.grants.set(ref, { ref, owner: from, grantee, channelId, buffer, sab: ch.buffers[buffer]!, toChannelId, mapped: false });
     if (forwarded) forwarded.add(buffer);
     else this.forwardedBuffers.set(channelId, new Set([buffer]));
     return ref;
@@ -197,7 +214,44 @@ export class IdcBroker {
     if (!ch?.open) throw new IdcError('closed', `channel ${g.channelId} of grant ${ref} is closed`);
     if (g.mapped) throw new IdcError('grant-mapped', `grant ${ref} is already mapped by domain ${domain}: a grant maps once`);
     g.mapped = true;
-    return { ref, buffer: ch.buffers[g.buffer]!, bytes: ch.layout.bufferBytes };
+    return { ref, buffer: g.sab, bytes: ch.layout.bufferBytes };
+  }
+
+  /**
+   * `domain` retired buffer `buffer` of its own half of `channelId` (it came back after a
+   * forward, and the grantee keeps that SharedArrayBuffer for good): give the id a new
+   * SharedArrayBuffer and the next generation, so the owner's pool is whole again. Only
+   * the owner, only for a buffer forwarded since it was last renewed, and only once the
+   * grant of it ended: each renewal stands for one grant dom0 made and no longer holds,
+   * so a domain cannot make dom0 allocate or hold without bound. The owner's grant-table
+   * word goes back to free. Returns what both sides must be told: the owner as the
+   * reply, the peer as a `renewed` notice (host/page/channels.ts).
+   */
+  renew(domain: number, channelId: number, buffer: number): { renewed: RenewedBuffer; peer: number } {
+    const ch = this.openChannel(channelId, domain);
+    const side: Side = ch.domains[0] === domain ? 0 : 1;
+    const first = firstBufferOf(ch.layout, side);
+    if (!Number.isInteger(buffer) || buffer < first || buffer >= first + ch.layout.buffersPerSide) {
+      throw new IdcError('bad-request', `buffer ${buffer} of channel ${channelId} is not one of domain ${domain}'s`);
+    }
+    const forwarded = this.forwardedBuffers.get(channelId);
+    if (!forwarded?.has(buffer)) throw new IdcError('buffer-state', `buffer ${buffer} of channel ${channelId} was not forwarded since it was last renewed: nothing to renew`);
+    // One live grant per buffer id at most, as before renewals: otherwise a holder that
+    // gives a forwarded buffer back early, while its grant stands, and forwards the renewed
+    // one again would leave dom0 holding a grant (and its SharedArrayBuffer) per round,
+    // without bound. An honest holder gives the buffer back only when the forward ended.
+    for (const g of this.grants.values()) {
+      if (g.channelId === channelId && g.buffer === buffer) {
+        throw new IdcError('buffer-state', `buffer ${buffer} of channel ${channelId} is still lent under grant ${g.ref}: it may be renewed once that grant ends`);
+      }
+    }
+    forwarded.delete(buffer);
+    const sab = new SharedArrayBuffer(ch.layout.bufferBytes);
+    ch.buffers[buffer] = sab;
+    const generation = (ch.generations[buffer]! + 1) & GEN_MASK;
+    ch.generations[buffer] = generation;
+    Atomics.store(new Int32Array(ch.tables[side]), buffer - first, GT_FREE);
+    return { renewed: { channelId, buffer, generation, sab }, peer: ch.domains[1 - side]! };
   }
 
   /** The owner ends a grant (revocation, or the grantee gave it back). Returns the grantee to tell. */

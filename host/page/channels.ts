@@ -133,6 +133,13 @@ export class Channels {
           return reply(unwrap(await this.dom0.idcGrant(from, int(req.channelId, 'channelId'), int(req.buffer, 'buffer'), int(req.toChannelId, 'toChannelId'))));
         case 'map':
           return reply(unwrap(await this.dom0.idcMap(from, int(req.ref, 'ref'))));
+        case 'renew': {
+          const { renewed, peer } = unwrap(await this.dom0.idcRenew(from, int(req.channelId, 'channelId'), int(req.buffer, 'buffer')));
+          // The peer first: its notice and the owner's next descriptor race anyway (the
+          // descriptor's generation makes the peer wait), but this order usually wins.
+          this.notify(peer, { op: 'renewed', renewed });
+          return reply(renewed);
+        }
         case 'end': {
           const ref = int(req.ref, 'ref');
           const grantee = unwrap(await this.dom0.idcEnd(from, ref));

@@ -98,9 +98,18 @@ describe('channels between guests', () => {
     // C's view stops (the host tells it), and the ref no longer maps.
     await expect.poll(() => c.api.reread(bc, ref), { timeout: 5000 }).toMatchObject({ ok: false, code: 'grant-revoked' });
     expect(await c.api.mapRef(ref)).toMatchObject({ ok: false, code: 'grant-revoked' });
-    // The buffer went back to A, which retires it: C still holds that SharedArrayBuffer.
-    await expect.poll(async () => (await a.api.free(ab), (await a.api.stats(ab)).retired), { timeout: 5000 }).toBe(1);
-    expect(await a.api.free(ab)).toBe(3);
+    // The buffer went back to A, which retires it (C still holds that SharedArrayBuffer)
+    // and has dom0 renew it: a new SharedArrayBuffer under the same id, B told by the host.
+    await expect.poll(async () => (await a.api.free(ab), (await a.api.stats(ab)).renewed), { timeout: 5000 }).toBe(1);
+    expect((await a.api.stats(ab)).retired).toBe(1);
+    expect(await a.api.free(ab)).toBe(4);
+    // The renewed id carries A's next message to B, in the new memory; C's old view stays stopped.
+    const again = await a.api.send(ab, 'after the renewal');
+    expect(again).toBe(id);
+    expect(await b.api.receive(ab, 5000)).toMatchObject({ id, text: 'after the renewal', shared: true });
+    await b.api.release(ab, id);
+    expect(await c.api.reread(bc, ref)).toMatchObject({ ok: false, code: 'grant-revoked' });
+    expect((await b.api.stats(ab)).refused.garbage).toBe(0);
   });
 
   it('refuse to grant a buffer the asker does not hold', async () => {
@@ -109,7 +118,7 @@ describe('channels between guests', () => {
     // The honest runtime refuses a released view itself; dom0 refuses what a hostile one asks.
     await b.api.release(ab, got!.id);
     expect(await b.api.forward(ab, id, bc)).toMatchObject({ ok: false, code: 'buffer-state' });
-    await expect.poll(() => a.api.free(ab), { timeout: 5000 }).toBe(3);
+    await expect.poll(() => a.api.free(ab), { timeout: 5000 }).toBe(4);
     expect(await b.api.grantRaw(ab, id, bc)).toMatchObject({ ok: false, code: 'grant-refused' });
     expect(await b.api.grantRaw(ab, 4, bc)).toMatchObject({ ok: false, code: 'grant-refused' }); // B's own buffer
     expect(await c.api.grantRaw(ab, id, bc)).toMatchObject({ ok: false, code: 'grant-refused' }); // not C's channel

@@ -107,6 +107,7 @@ describe('a sender that ignores the window', () => {
     // Each forged ref costs the receiver a round trip to dom0 and a queued promise.
     const control: IdcControlPlane = {
       grant: () => Promise.reject(new Error('unused')),
+      renew: () => Promise.reject(new Error('unused')),
       map: async (ref) => {
         maps++;
         most = Math.max(most, ++inFlight);
