@@ -184,6 +184,10 @@ export class RxView implements Disposable {
   markRevoked(): void {
     if (this.state === 'held') this.state = 'revoked';
   }
+  /** @internal the endpoint it arrived on */
+  get channel(): IdcEndpoint {
+    return this.ep;
+  }
   /** @internal */
   get current(): ViewState {
     return this.state;
@@ -263,6 +267,11 @@ export class IdcEndpoint {
   /** Ours, retired and not yet renewed (a renewal refused is asked again when we run out of buffers). */
   private readonly retiredIds = new Set<number>();
   private lastRenewAsk = -Infinity;
+  /** Endpoints we forwarded messages of this channel to, while any of those forwards lasts (endForwards). */
+  private readonly downstream = new Set<IdcEndpoint>();
+  /** Resolved at the next renewal of ours (waitForBuffers). */
+  private renewalSignal: Promise<void> | null = null;
+  private wakeOnRenewal: (() => void) | null = null;
   /** Peer buffers whose descriptor came with the next generation before the host's notice did. */
   private readonly awaitingRenewal = new Map<number, { generation: number; offset: number; length: number; resolve: (v: RxView | null) => void }>();
   private readonly bufferBytes: number;
@@ -361,7 +370,11 @@ export class IdcEndpoint {
     return this.reclaim();
   }
 
-  /** Block (workers only) until a buffer is free, or the timeout. */
+  /**
+   * Block (workers only) until a buffer is free, or the timeout. A buffer that came back
+   * from a forward is renewed by a message from the host, which a blocked worker does not
+   * receive: a sender whose peer forwards what it sends waits with `allocAsync`.
+   */
   allocSync(timeoutMs: number): TxBuffer | null {
     const until = performance.now() + timeoutMs;
     for (let b = this.alloc(); ; b = this.alloc()) {
@@ -375,8 +388,20 @@ export class IdcEndpoint {
     const until = performance.now() + timeoutMs;
     for (let b = this.alloc(); ; b = this.alloc()) {
       if (b || this.fault || performance.now() >= until) return b;
-      await this.ret.waitForEntriesAsync(until - performance.now());
+      await this.waitForBuffers(until - performance.now());
     }
+  }
+
+  /**
+   * Until the peer gives something back or dom0 renews a retired buffer of ours: a renewal
+   * is a message, not a ring entry, so waiting on `ret` alone missed it (the relay
+   * benchmark stalled for the whole timeout with every buffer retired).
+   */
+  private waitForBuffers(ms: number): Promise<unknown> {
+    const back = this.ret.waitForEntriesAsync(ms);
+    if (this.retiredIds.size === 0) return back;
+    this.renewalSignal ??= new Promise<void>((resolve) => (this.wakeOnRenewal = resolve));
+    return Promise.race([back, this.renewalSignal]);
   }
 
   /** Queue a descriptor for `length` bytes of `buf` from `offset`; visible to the peer at `flush()`. */
@@ -474,8 +499,8 @@ export class IdcEndpoint {
       if (this.fault) throw this.faultError();
       const left = until - performance.now();
       if (left <= 0) return null;
-      // Credit and buffers come back on ret. A 'closed' notice does not ring it: look again now and then.
-      await this.ret.waitForEntriesAsync(Math.min(left, 1000));
+      // Credit and buffers come back on ret, or by renewal. A 'closed' notice does not ring it: look again now and then.
+      await this.waitForBuffers(Math.min(left, 1000));
     }
   }
 
@@ -565,6 +590,7 @@ export class IdcEndpoint {
 
   /** Messages that arrived, in order, without waiting. */
   poll(max = Infinity): RxView[] {
+    this.endForwards();
     this.take();
     const out: RxView[] = [];
     while (out.length < max && this.inbox.length > 0) {
@@ -581,7 +607,11 @@ export class IdcEndpoint {
     return out;
   }
 
-  /** The next message; blocks (workers only) up to `timeoutMs`. Forwarded grants need `receive`. */
+  /**
+   * The next message; blocks (workers only) up to `timeoutMs`. Forwarded grants need
+   * `receive`, and so does a relay: a grantee's return downstream, which gives our peer
+   * its buffer back, does not wake a blocked worker (it is read at the next poll).
+   */
   receiveSync(timeoutMs: number): RxView | null {
     const until = performance.now() + timeoutMs;
     for (;;) {
@@ -602,9 +632,33 @@ export class IdcEndpoint {
       const left = until - performance.now();
       if (left <= 0) return null;
       const head = this.inbox[0];
-      if (head && !(head instanceof RxView)) await Promise.race([head, new Promise((r) => setTimeout(r, left))]);
-      else await this.rx.waitForEntriesAsync(Math.min(left, 1000));
+      const ms = Math.min(left, 1000);
+      // A grantee's return downstream ends a forward and gives its buffer back to our peer,
+      // which may be what the peer waits for before it sends again: wake for those too.
+      const wakes: Promise<unknown>[] = [...this.downstream].map((d) => d.ret.waitForEntriesAsync(ms));
+      if (head && !(head instanceof RxView)) await Promise.race([head, new Promise((r) => setTimeout(r, left)), ...wakes]);
+      else await Promise.race([this.rx.waitForEntriesAsync(ms), ...wakes]);
     }
+  }
+
+  /**
+   * Read the returns of the channels we forwarded this channel's messages to: a forward
+   * ends, and the buffer goes back to our peer, only when its grantee's return is read.
+   * Without this a relay that waited here for the next message, holding every buffer its
+   * peer had lent it (forwarded, and released downstream but not yet read back), never got
+   * one: its peer waited for a buffer, it for a message (the relay benchmark).
+   */
+  private endForwards(): void {
+    for (const d of this.downstream) {
+      d.reclaim();
+      if (!d.forwardsFrom(this)) this.downstream.delete(d);
+    }
+  }
+
+  /** @internal whether grants made on this endpoint still lend views of `from`'s messages. */
+  forwardsFrom(from: IdcEndpoint): boolean {
+    for (const v of this.forwards.values()) if (v.channel === from) return true;
+    return false;
   }
 
   /** Wait without blocking the event loop until a message may be there (nothing is taken). */
@@ -815,6 +869,7 @@ export class IdcEndpoint {
       throw err;
     }
     this.stats.forwarded++;
+    this.downstream.add(to);
     return ref;
   }
 
@@ -894,6 +949,9 @@ export class IdcEndpoint {
         this.own[id - this.ownFirst] = new TxBuffer(id, r.sab);
         this.free.push(id);
         this.stats.renewed++;
+        const wake = this.wakeOnRenewal;
+        this.renewalSignal = this.wakeOnRenewal = null;
+        wake?.();
       },
       () => undefined,
     );

@@ -19,6 +19,16 @@ export interface IdcBenchApi {
   /** postMessage of `bytes` to the peer and its answer, copying (structured clone) or transferring. */
   postMessageNs(n: number, bytes: number, mode: 'copy' | 'transfer'): Promise<number>;
   stats(channel: number): IdcEndpoint['stats'];
+  /**
+   * Relay, first guest: `n` messages of `bytes` to the relay, each in a buffer allocated as
+   * one comes back (forwarded buffers come back retired and are renewed first). Resolves
+   * with messages per second once every buffer is back.
+   */
+  relaySend(channel: number, n: number, bytes: number): Promise<number>;
+  /** Relay, middle guest: pass `n` messages from one channel to another, forwarding each under a grant or copying it. */
+  relay(from: number, to: number, n: number, mode: 'forward' | 'copy'): Promise<void>;
+  /** Relay, last guest: take `n` messages, check each one's sequence byte, release it. */
+  relayDrain(channel: number, n: number): Promise<void>;
 }
 
 const WAIT_MS = 10_000;
@@ -150,6 +160,59 @@ export default function main(ctx: GuestContext): void {
       return ((performance.now() - t0) * 1e6) / n;
     },
     stats: (channel) => ep(channel).stats,
+    async relaySend(channel, n, bytes) {
+      const e = ep(channel);
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) {
+        const b = await e.allocAsync(WAIT_MS);
+        if (!b) throw new Error(`relay message ${i}: no buffer back within ${WAIT_MS} ms (${e.stats.retired} retired, ${e.stats.renewed} renewed)`);
+        b.bytes[0] = i & 255;
+        b.bytes[bytes - 1] = i & 255;
+        e.send(b, bytes);
+      }
+      const until = performance.now() + WAIT_MS;
+      while (e.freeBuffers < e.grant.layout.buffersPerSide) {
+        if (performance.now() > until) throw new Error(`relay: ${e.grant.layout.buffersPerSide - e.freeBuffers} buffers not back (${e.stats.retired} retired, ${e.stats.renewed} renewed)`);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      return n / ((performance.now() - t0) / 1000);
+    },
+    async relay(from, to, n, mode) {
+      const a = ep(from);
+      const c = ep(to);
+      for (let i = 0; i < n; i++) {
+        const v = await a.receive(WAIT_MS);
+        if (!v) throw new Error(`relay: message ${i} did not arrive within ${WAIT_MS} ms`);
+        if (mode === 'forward') {
+          await a.forward(v, c, WAIT_MS);
+        } else {
+          const b = await c.allocAsync(WAIT_MS);
+          if (!b) throw new Error(`relay: no buffer toward the last guest for message ${i}`);
+          b.bytes.set(v.bytes);
+          c.recordCopy(v.length);
+          c.send(b, v.length);
+        }
+        // Given back now, or (forwarded) when the last guest gives it back.
+        v.release();
+        // The last guest's returns end forwards and hand the first guest's buffers back.
+        c.reclaim();
+      }
+      const until = performance.now() + WAIT_MS;
+      for (c.reclaim(); c.windowFree < c.window || c.freeBuffers < c.grant.layout.buffersPerSide; c.reclaim()) {
+        if (performance.now() > until) throw new Error('relay: the last guest did not give everything back');
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    },
+    async relayDrain(channel, n) {
+      const e = ep(channel);
+      for (let i = 0; i < n; i++) {
+        const v = await e.receive(WAIT_MS);
+        if (!v) throw new Error(`relay drain: message ${i} did not arrive within ${WAIT_MS} ms`);
+        const bytes = v.bytes;
+        if (bytes[0] !== (i & 255) || bytes[bytes.length - 1] !== (i & 255)) throw new Error(`relay drain: message ${i} carries ${bytes[0]}/${bytes[bytes.length - 1]}`);
+        v.release();
+      }
+    },
   };
   expose(api, init.control);
 }

@@ -1,7 +1,9 @@
 // Runs in the benchmark page (main thread). Channels between two guests: a 64 KiB message
 // sent, viewed and released, against postMessage copying and transferring the same 64 KiB
-// between the same two workers in the same run; and small messages batched. Timings are
-// taken inside the sending guest (bench/guests/idc-bench-guest.ts).
+// between the same two workers in the same run; small messages batched; and a relay
+// through a third guest, forwarding each 64 KiB message under a grant against copying it
+// (reported, no target: docs/design.md, "Renewal"). Timings are taken inside the sending
+// guest (bench/guests/idc-bench-guest.ts).
 import { Hypervisor } from '../../host/page/hypervisor';
 import type { IdcBenchApi } from '../guests/idc-bench-guest';
 import { guestModuleUrl } from '../../host/page/guest-runtime';
@@ -58,12 +60,43 @@ export async function run(opts: { quick: boolean; log: (line: string) => void })
     const perS = median([await throughput(), await throughput(), await throughput()]);
     const sa = await a.api.stats(lat!);
     const sb = await b.api.stats(lat!);
+
+    // A relay, a → b → c, 64 KiB messages: b forwards each under a grant (zero-copy; a's
+    // buffer comes back retired and is renewed), against b copying each into its own buffer.
+    log('idc: relay through a third guest (forward vs copy)');
+    const c = await spawn(new MessageChannel().port1);
+    hv.channels.allow(b.id, c.id);
+    const relayBuffers = 8;
+    await hv.channels.open(a.id, b.id, { buffersPerSide: relayBuffers, bufferBytes: 64 * KIB });
+    const [ra] = await a.api.accept(1);
+    const [rb] = await b.api.accept(1);
+    await hv.channels.open(b.id, c.id, { buffersPerSide: relayBuffers, bufferBytes: 64 * KIB });
+    const [rbc] = await b.api.accept(1);
+    const [rc] = await c.api.accept(1);
+    const relayN = quick ? 200 : 2_000;
+    const relay = async (mode: 'forward' | 'copy'): Promise<number> => {
+      const [sent, passed, drained] = await Promise.allSettled([a.api.relaySend(ra!, relayN, 64 * KIB), b.api.relay(rb!, rbc!, relayN, mode), c.api.relayDrain(rc!, relayN)]);
+      // Every end's failure, not only the first to time out: a stalled relay is usually one end's fault.
+      const failed = [sent, passed, drained].flatMap((r, i) => (r.status === 'rejected' ? [`${'abc'[i]}: ${String(r.reason)}`] : []));
+      if (failed.length > 0 || sent.status !== 'fulfilled') throw new Error(`relay (${mode}): ${failed.join('; ')}`);
+      return sent.value;
+    };
+    await relay('forward'); // warm-up
+    const forwardPerS = median([await relay('forward'), await relay('forward'), await relay('forward')]);
+    await relay('copy');
+    const copyPerS = median([await relay('copy'), await relay('copy'), await relay('copy')]);
+    const rs = await a.api.stats(ra!);
+    log(`idc: relay ${forwardPerS.toFixed(0)} msgs/s forwarded, ${copyPerS.toFixed(0)} copied; first guest's buffers retired ${rs.retired}, renewed ${rs.renewed}`);
+    if (rs.renewed !== rs.retired) throw new Error(`relay: ${rs.retired} buffers retired but ${rs.renewed} renewed`);
     return {
       idc_msg_64k_ns: { value: idcNs, unit: 'ns' },
       idc_postmessage_copy_64k_ns: { value: copyNs, unit: 'ns' },
       idc_postmessage_transfer_64k_ns: { value: transferNs, unit: 'ns' },
       idc_msgs_per_s: { value: perS, unit: 'msgs/s' },
       idc_bytes_copied: { value: sa.bytesCopied + sb.bytesCopied, unit: 'bytes' },
+      idc_relay_forward_64k_msgs_per_s: { value: forwardPerS, unit: 'msgs/s' },
+      idc_relay_copy_64k_msgs_per_s: { value: copyPerS, unit: 'msgs/s' },
+      idc_relay_renewed: { value: rs.renewed, unit: 'buffers' },
     };
   } finally {
     await hv.shutdown();

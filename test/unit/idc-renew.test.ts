@@ -97,6 +97,32 @@ describe('renewing forwarded buffers', () => {
     expect(t.ab.ga.buffers[id], 'the grant A was first handed still names the old buffer').toBe(kept);
   });
 
+  it('a sender waiting for a buffer wakes at a renewal, not only at a return on its ring', async () => {
+    const t = triangle();
+    // dom0's answer to a renewal comes later than the return, as through the page.
+    const control = controlOf(t.broker, 1, (peer, r) => {
+      if (peer === 2) t.ab.eb.renewedPeer(r);
+    });
+    const slow = { ...control, renew: (c: number, b: number) => new Promise<RenewedBuffer>((res, rej) => setTimeout(() => control.renew(c, b).then(res, rej), 30)) };
+    const a = new IdcEndpoint(t.ab.ga, slow);
+    // Every buffer of A goes out and is forwarded; all come back retired at once.
+    for (let i = 0; i < N; i++) {
+      const b = a.alloc()!;
+      b.bytes[0] = i;
+      a.send(b, 1);
+    }
+    const views = t.ab.eb.poll();
+    expect(views).toHaveLength(N);
+    for (const v of views) await t.ab.eb.forward(v, t.bc.ea);
+    for (let i = 0; i < N; i++) (await t.bc.eb.receive(1000))!.release();
+    t.bc.ea.reclaim();
+    expect(a.alloc(), 'all retired, none renewed yet').toBeNull();
+    const t0 = performance.now();
+    const b = await a.allocAsync(2000);
+    expect(b, 'a renewed buffer').not.toBeNull();
+    expect(performance.now() - t0, 'woken by the renewal, not by the timeout').toBeLessThan(1000);
+  });
+
   it('a renewed buffer forwarded again reaches the grantee cleared outside the message', async () => {
     const t = triangle();
     const { id } = await forwardRound(t, 'first');
@@ -223,5 +249,25 @@ describe('hostile owners and holders (attacks on the shared memory and on dom0)'
     const [v] = t.ab.eb.poll();
     expect(v!.buffer).toBe(before);
     expect(text(v!.bytes)).toBe('same as ever');
+  });
+});
+
+describe('a relay that forwards everything it receives', () => {
+  it('waiting for the next message, it reads the grantee\'s returns, so its peer gets its buffers back and sends again', async () => {
+    const t = triangle();
+    // A fills every buffer; B forwards each to C; C reads each and gives it back.
+    for (let i = 0; i < N; i++) sendText(t.ab.ea, `m${i}`);
+    for (const v of t.ab.eb.poll()) await t.ab.eb.forward(v, t.bc.ea);
+    for (let i = 0; i < N; i++) (await t.bc.eb.receive(1000))!.release();
+    // A waits for a buffer, B for the next message: B must read C's returns meanwhile, or
+    // neither ever moves (the relay benchmark's stall).
+    const next = t.ab.eb.receive(2000);
+    const buf = await t.ab.ea.allocAsync(1000);
+    expect(buf, 'A got a (renewed) buffer back while B waited').not.toBeNull();
+    new TextEncoder().encodeInto('next', buf!.bytes);
+    t.ab.ea.send(buf!, 4);
+    const v = await next;
+    expect(v && text(v.bytes)).toBe('next');
+    expect(t.ab.ea.stats.renewed).toBe(N);
   });
 });
