@@ -266,6 +266,8 @@ export class IdcEndpoint {
   private readonly gens: Int32Array;
   /** Ours, retired and not yet renewed (a renewal refused is asked again when we run out of buffers). */
   private readonly retiredIds = new Set<number>();
+  /** Retired ids whose renewal is being asked now: one request per id at a time. */
+  private readonly renewing = new Set<number>();
   private lastRenewAsk = -Infinity;
   /** Endpoints we forwarded messages of this channel to, while any of those forwards lasts (endForwards). */
   private readonly downstream = new Set<IdcEndpoint>();
@@ -940,9 +942,11 @@ export class IdcEndpoint {
    */
   private renewOwn(id: number): void {
     const control = this.control;
-    if (!control || this.fault) return;
+    if (!control || this.fault || this.renewing.has(id)) return;
+    this.renewing.add(id);
     control.renew(this.channelId, id).then(
       (r) => {
+        this.renewing.delete(id);
         if (r.channelId !== this.channelId || r.buffer !== id || !this.retiredIds.delete(id)) return;
         this.buffers[id] = r.sab;
         this.gens[id] = r.generation;
@@ -953,7 +957,7 @@ export class IdcEndpoint {
         this.renewalSignal = this.wakeOnRenewal = null;
         wake?.();
       },
-      () => undefined,
+      () => void this.renewing.delete(id),
     );
   }
 
