@@ -88,6 +88,8 @@ export interface EndpointStats {
   retired: number;
   /** Retired buffers of ours dom0 replaced with a new SharedArrayBuffer under the same id. */
   renewed: number;
+  /** Renewals dom0 refused (the buffer's grant had not ended yet); each is asked again when we run out of buffers. */
+  renewRefused: number;
   /** Blocks sent as a frame of the group's arena (no copy). */
   framesSent: number;
   refused: RefusalCounters;
@@ -244,6 +246,7 @@ export class IdcEndpoint {
     grantsMapped: 0,
     retired: 0,
     renewed: 0,
+    renewRefused: 0,
     framesSent: 0,
     refused: { garbage: 0, outOfRange: 0, doubleDelivery: 0, doubleRelease: 0, grantRefused: 0 },
   };
@@ -579,8 +582,13 @@ export class IdcEndpoint {
         }
         this.forwards.delete(id);
         this.windowUsed--;
-        void this.control?.end(id).catch(() => undefined);
-        view.endForward();
+        // The buffer goes back to its owner once dom0 has ended the grant: the owner asks
+        // dom0 to renew a buffer as soon as it sees it back, and dom0 renews only a buffer
+        // whose grant ended. Given back at once, the owner's request often got to dom0
+        // before our end did, was refused, and waited for a retry.
+        const control = this.control;
+        if (control) void control.end(id).then(() => view.endForward(), () => view.endForward());
+        else view.endForward();
       } else {
         this.refuse('garbage', `return of unknown kind ${kind}`);
       }
@@ -957,7 +965,10 @@ export class IdcEndpoint {
         this.renewalSignal = this.wakeOnRenewal = null;
         wake?.();
       },
-      () => void this.renewing.delete(id),
+      () => {
+        this.renewing.delete(id);
+        this.stats.renewRefused++;
+      },
     );
   }
 

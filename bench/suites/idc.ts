@@ -86,7 +86,7 @@ export async function run(opts: { quick: boolean; log: (line: string) => void })
     await relay('copy');
     const copyPerS = median([await relay('copy'), await relay('copy'), await relay('copy')]);
     const rs = await a.api.stats(ra!);
-    log(`idc: relay ${forwardPerS.toFixed(0)} msgs/s forwarded, ${copyPerS.toFixed(0)} copied; first guest's buffers retired ${rs.retired}, renewed ${rs.renewed}`);
+    log(`idc: relay ${forwardPerS.toFixed(0)} msgs/s forwarded, ${copyPerS.toFixed(0)} copied; first guest's buffers retired ${rs.retired}, renewed ${rs.renewed}, renewals refused ${rs.renewRefused}`);
     if (rs.renewed !== rs.retired) throw new Error(`relay: ${rs.retired} buffers retired but ${rs.renewed} renewed`);
     return {
       idc_msg_64k_ns: { value: idcNs, unit: 'ns' },
