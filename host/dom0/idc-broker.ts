@@ -118,6 +118,8 @@ export class IdcBroker {
   private readonly channels = new Map<number, ChannelRecord>();
   private readonly grants = new Map<number, GrantRecord>();
   private readonly revokedRefs = new Set<number>();
+  /** The live grant of each buffer, by `channelId:buffer` (at most one: see `renew`). */
+  private readonly liveGrantOf = new Map<string, number>();
   /**
    * Per channel id, the buffers of it forwarded since they were last renewed: a
    * SharedArrayBuffer is forwarded once in its life. Its owner retires it when it comes
@@ -192,6 +194,7 @@ export class IdcBroker {
     const grantee = to.domains[0] === from ? to.domains[1] : to.domains[0];
     const ref = this.newRef();
     this.grants.set(ref, { ref, owner: from, grantee, channelId, buffer, sab: ch.buffers[buffer]!, toChannelId, mapped: false });
+    this.liveGrantOf.set(`${channelId}:${buffer}`, ref);
     if (forwarded) forwarded.add(buffer);
     else this.forwardedBuffers.set(channelId, new Set([buffer]));
     return ref;
@@ -240,10 +243,9 @@ export class IdcBroker {
     // gives a forwarded buffer back early, while its grant stands, and forwards the renewed
     // one again would leave dom0 holding a grant (and its SharedArrayBuffer) per round,
     // without bound. An honest holder gives the buffer back only when the forward ended.
-    for (const g of this.grants.values()) {
-      if (g.channelId === channelId && g.buffer === buffer) {
-        throw new IdcError('buffer-state', `buffer ${buffer} of channel ${channelId} is still lent under grant ${g.ref}: it may be renewed once that grant ends`);
-      }
+    const live = this.liveGrantOf.get(`${channelId}:${buffer}`);
+    if (live !== undefined) {
+      throw new IdcError('buffer-state', `buffer ${buffer} of channel ${channelId} is still lent under grant ${live}: it may be renewed once that grant ends`);
     }
     forwarded.delete(buffer);
     const sab = new SharedArrayBuffer(ch.layout.bufferBytes);
@@ -307,6 +309,7 @@ export class IdcBroker {
 
   private revoke(g: GrantRecord): void {
     this.grants.delete(g.ref);
+    this.liveGrantOf.delete(`${g.channelId}:${g.buffer}`);
     this.revokedRefs.add(g.ref);
     if (this.revokedRefs.size > REMEMBER_REVOKED) this.revokedRefs.delete(this.revokedRefs.values().next().value!);
   }

@@ -122,7 +122,10 @@ describe('transitive hand-off', () => {
     v!.release();
     expect(ab.ea.freeBuffers).toBe(N - 1);
     w!.release();
-    bc.ea.reclaim(); // B sees C's return, ends the grant, gives A's buffer back
+    bc.ea.reclaim(); // B sees C's return, ends the grant, then gives A's buffer back
+    expect(ab.ea.freeBuffers, 'not before dom0 ended the grant').toBe(N - 1);
+    expect(ab.ea.stats.retired).toBe(0);
+    await new Promise((r) => setTimeout(r, 0));
     expect(ab.ea.freeBuffers).toBe(N - 1); // back, but retired: C keeps the SharedArrayBuffer
     expect(ab.ea.stats.retired).toBe(1);
     // dom0 renews the id with a new SharedArrayBuffer (test/unit/idc-renew.test.ts): the

@@ -62,7 +62,8 @@ async function forwardRound(t: ReturnType<typeof triangle>, payload: string): Pr
   const atC = await t.bc.eb.receive(1000);
   expect(text(atC!.bytes)).toBe(payload);
   atC!.release();
-  t.bc.ea.reclaim(); // B sees C's return: the forward ends, A's buffer goes back
+  t.bc.ea.reclaim(); // B sees C's return: the forward ends (dom0 first), A's buffer goes back
+  await tick();
   t.ab.ea.reclaim(); // A takes it back, retires it and asks for a new one
   await tick();
   return { id, atC: atC! };
