@@ -619,8 +619,9 @@ export class IdcEndpoint {
 
   /**
    * The next message; blocks (workers only) up to `timeoutMs`. Forwarded grants need
-   * `receive`, and so does a relay: a grantee's return downstream, which gives our peer
-   * its buffer back, does not wake a blocked worker (it is read at the next poll).
+   * `receive`, and so does a relay: a grantee's return downstream does not wake a blocked
+   * worker (it is read at the next poll), and the buffer goes back to our peer only once
+   * dom0 has answered our end of the grant, which a blocked worker cannot receive.
    */
   receiveSync(timeoutMs: number): RxView | null {
     const until = performance.now() + timeoutMs;
