@@ -695,15 +695,13 @@ export class IdcEndpoint {
         if (!this.inRange(offset, length, this.bufferBytes)) return this.refuse('outOfRange', `range [${offset}, ${offset}+${length}) is outside buffer ${id}`);
         const generation = word >>> KIND_BITS;
         const ours = this.gens[id]!;
-        if (generation !== ours) {
-          // One ahead: the peer renewed this buffer and wrote into the new one before the
-          // host's notice reached us. Anything else the peer cannot have sent honestly.
-          if (generation !== ((ours + 1) & GEN_MASK)) return this.refuse('garbage', `buffer ${id} of generation ${generation}; ours is ${ours}`);
-          this.held.add(id);
-          return this.awaitRenewal(id, generation, offset, length);
-        }
+        // One ahead: the peer renewed this buffer and wrote into the new one before the
+        // host's notice reached us. Anything else the peer cannot have sent honestly.
+        const ahead = generation === ((ours + 1) & GEN_MASK);
+        if (generation !== ours && !ahead) return this.refuse('garbage', `buffer ${id} of generation ${generation}; ours is ${ours}`);
         this.held.add(id);
-        this.deliver(new RxView(this, Kind.BUFFER, id, offset, length, this.buffers[id]!));
+        if (ahead) this.awaitRenewal(id, generation, offset, length);
+        else this.deliver(new RxView(this, Kind.BUFFER, id, offset, length, this.buffers[id]!));
       } else if (kind === Kind.FRAME) {
         const a = this.grant.sameGroup ? this.arena : null;
         if (!a) return this.refuse('garbage', `frame descriptor on a channel between trust groups`);
@@ -727,8 +725,7 @@ export class IdcEndpoint {
             const v = new RxView(this, Kind.GRANT, id, offset, length, m.buffer);
             this.mapped.set(id, v);
             this.stats.grantsMapped++;
-            this.stats.received++;
-            this.stats.bytesReceived += length;
+            this.countReceived(v);
             return v;
           },
           (err: unknown) => {
@@ -782,9 +779,13 @@ export class IdcEndpoint {
   }
 
   private deliver(v: RxView): void {
+    this.countReceived(v);
+    this.inbox.push(v);
+  }
+
+  private countReceived(v: RxView): void {
     this.stats.received++;
     this.stats.bytesReceived += v.length;
-    this.inbox.push(v);
   }
 
   /** @internal a view was released: put it on the return ring. */
@@ -999,8 +1000,7 @@ export class IdcEndpoint {
     if (!w || w.generation !== r.generation) return;
     this.awaitingRenewal.delete(id);
     const v = new RxView(this, Kind.BUFFER, id, w.offset, w.length, r.sab);
-    this.stats.received++;
-    this.stats.bytesReceived += w.length;
+    this.countReceived(v);
     w.resolve(v);
   }
 

@@ -8,7 +8,7 @@ import { IdcEndpoint } from '../../guest/idc';
 import { GT_FREE, GT_SENT, IdcError, Kind, type ChannelGrant } from '../../shared/idc-layout';
 import { RingProducer } from '../../shared/ring';
 import { RING_PROD_I32 } from '../../shared/ring-layout';
-import { controlOf } from './helpers/idc-control';
+import { controlOf, sendText, text } from './helpers/idc-control';
 
 const N = 4;
 const BYTES = 4096;
@@ -32,14 +32,6 @@ function push(p: RingProducer, kind: number, id: number, offset = 0, length = 0)
   p.publish();
 }
 
-function sendText(ep: IdcEndpoint, text: string): number {
-  const b = ep.alloc();
-  if (!b) throw new Error('no free buffer');
-  const n = new TextEncoder().encodeInto(text, b.bytes).written;
-  ep.send(b, n);
-  return b.id;
-}
-const text = (u8: Uint8Array): string => new TextDecoder().decode(u8.slice());
 
 describe('channel set-up', () => {
   it('hands each side the same control and buffers, and its own grant table only', () => {

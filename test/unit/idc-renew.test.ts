@@ -10,12 +10,11 @@ import { IdcBroker } from '../../host/dom0/idc-broker';
 import { IdcEndpoint, type RxView } from '../../guest/idc';
 import { GT_FREE, Kind, bufferKindWord, type ChannelGrant, type RenewedBuffer } from '../../shared/idc-layout';
 import { RingProducer } from '../../shared/ring';
-import { controlOf } from './helpers/idc-control';
+import { controlOf, sendText, text } from './helpers/idc-control';
 
 const N = 4;
 const BYTES = 4096;
 const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
-const text = (u8: Uint8Array): string => new TextDecoder().decode(u8.slice());
 
 /**
  * A (1) — B (2) — C (3). `deliver` plays the page's part in a renewal: by default the
@@ -42,14 +41,6 @@ function triangle(opts: { holdNotices?: boolean } = {}) {
     for (const [peer, r] of held.splice(0)) for (const ep of endpoints.get(peer) ?? []) if (ep.channelId === r.channelId) ep.renewedPeer(r);
   };
   return { broker, ab, bc, held, release };
-}
-
-function sendText(ep: IdcEndpoint, s: string): number {
-  const b = ep.alloc();
-  if (!b) throw new Error('no free buffer');
-  const n = new TextEncoder().encodeInto(s, b.bytes).written;
-  ep.send(b, n);
-  return b.id;
 }
 
 /** A sends, B forwards to C, C reads and gives back, B ends the forward, A takes the buffer back. */

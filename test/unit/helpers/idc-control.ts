@@ -1,7 +1,7 @@
 // Node tests: a guest's IDC control plane wired straight to a broker, as the page and dom0
 // would wire it.
 import type { IdcBroker } from '../../../host/dom0/idc-broker';
-import type { IdcControlPlane } from '../../../guest/idc';
+import type { IdcControlPlane, IdcEndpoint } from '../../../guest/idc';
 import type { RenewedBuffer } from '../../../shared/idc-layout';
 
 /**
@@ -21,3 +21,15 @@ export function controlOf(broker: IdcBroker, domain: number, tellPeer: (peer: nu
     },
   };
 }
+
+/** Send `text` in a free buffer of `ep`; returns the buffer id. */
+export function sendText(ep: IdcEndpoint, text: string): number {
+  const b = ep.alloc();
+  if (!b) throw new Error('no free buffer');
+  const n = new TextEncoder().encodeInto(text, b.bytes).written;
+  ep.send(b, n);
+  return b.id;
+}
+
+/** A received payload as text (copied first: a peer can change it meanwhile). */
+export const text = (u8: Uint8Array): string => new TextDecoder().decode(u8.slice());
