@@ -19,6 +19,19 @@ const GUEST_HEADERS = {
 };
 const GUEST_PATH = new URL('guest/', self.registration.scope).pathname;
 
+// The file a static host serves for a URL: percent-decoded, runs of slashes as one (hosts
+// such as nginx merge them), as scripts/guest-csp.ts (servedPath) decides for the servers.
+// The URL parser has already resolved dot segments and backslashes; it keeps `//guest/…`,
+// which a host serves as the guest's script.
+function servedPath(url) {
+  const path = new URL(url).pathname;
+  try {
+    return decodeURI(path).replace(/\/+/g, '/');
+  } catch {
+    return path;
+  }
+}
+
 self.addEventListener('install', () => self.skipWaiting());
 self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
 
@@ -32,7 +45,7 @@ self.addEventListener('fetch', (event) => {
       if (res.status === 0) return res; // opaque: headers cannot be changed
       const headers = new Headers(res.headers);
       for (const [k, v] of Object.entries(HEADERS)) headers.set(k, v);
-      if (new URL(req.url).pathname.startsWith(GUEST_PATH)) for (const [k, v] of Object.entries(GUEST_HEADERS)) headers.set(k, v);
+      if (servedPath(req.url).startsWith(GUEST_PATH)) for (const [k, v] of Object.entries(GUEST_HEADERS)) headers.set(k, v);
       return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
     }),
   );

@@ -46,10 +46,31 @@ export function isGuestScriptPath(pathname: string): boolean {
   return pathname.startsWith('/guest/');
 }
 
+/**
+ * The file path a request target names, resolved the way a server maps it to a file:
+ * percent-decoded, runs of slashes (and backslashes) taken as one, dot segments resolved.
+ * Null when it does not decode. The dev server serves `//guest/bootstrap.ts` and
+ * `/x/../guest/bootstrap.ts` as the guest's script, so the choice of headers must see
+ * them as that path too; parsed as a URL instead, `//guest/…` names a host `guest` (and
+ * `//` alone threw, a 500 for every such request).
+ */
+export function servedPath(url: string): string | null {
+  const target = url.split(/[?#]/, 1)[0] ?? '';
+  let decoded: string;
+  try {
+    decoded = decodeURI(target);
+  } catch {
+    return null;
+  }
+  // One leading slash, then no empty segment: what follows can only be a path.
+  const path = `/${decoded}`.replace(/[\\/]+/g, '/');
+  return new URL(path, 'http://any.invalid').pathname;
+}
+
 /** Headers to add for a request URL (path with query), or null when it is not a guest script. */
 export function guestHeadersFor(url: string): Readonly<Record<string, string>> | null {
-  const pathname = new URL(url, 'http://any.invalid').pathname;
-  return isGuestScriptPath(pathname) ? GUEST_HEADERS : null;
+  const path = servedPath(url);
+  return path !== null && isGuestScriptPath(path) ? GUEST_HEADERS : null;
 }
 
 /**

@@ -4,7 +4,8 @@
 // The preview server keeps GUEST_CSP (the built site has no route to project source).
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { DEV_GUEST_SCRIPT_PATHS, GUEST_CSP, GUEST_HEADERS, devGuestCsp, devGuestHeadersFor, devHelperPath, guestHeadersFor } from '../../scripts/guest-csp';
+import { runInNewContext } from 'node:vm';
+import { DEV_GUEST_SCRIPT_PATHS, GUEST_CSP, GUEST_HEADERS, devGuestCsp, devGuestHeadersFor, devHelperPath, guestHeadersFor, servedPath } from '../../scripts/guest-csp';
 
 const directives = (csp: string): Map<string, string[]> =>
   new Map(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name!, values]));
@@ -39,6 +40,39 @@ describe('dev-server guest policy', () => {
   });
 });
 
+/**
+ * Request targets a server maps to the guest's script: the dev server served all but the
+ * backslash one as JavaScript (curl, 2026-12-03; that one as its index page), and before
+ * servedPath the double-slash and percent-encoded ones came without the guest policy
+ * (`//guest/…` was read as a URL with host `guest`).
+ */
+const GUEST_SCRIPT_SPELLINGS = [
+  '/guest/bootstrap.ts',
+  '//guest/bootstrap.ts',
+  '///guest//bootstrap.ts',
+  '/./guest/bootstrap.ts',
+  '/x/../guest/bootstrap.ts',
+  '/x/%2e%2e/guest/bootstrap.ts',
+  '/%67uest/bootstrap.ts',
+  '/\\guest/bootstrap.ts',
+  '//guest/bootstrap.ts?worker_file&type=module',
+];
+
+describe('which requests are the guest script', () => {
+  it.each(GUEST_SCRIPT_SPELLINGS)('%s gets the guest headers on both servers', (url) => {
+    expect(servedPath(url)).toBe('/guest/bootstrap.ts');
+    expect(guestHeadersFor(url)).toBe(GUEST_HEADERS);
+    expect(devGuestHeadersFor(url, { headers: { host: 'localhost:5500' } })?.['Content-Security-Policy']).toBe(devGuestCsp('localhost:5500'));
+  });
+
+  it('answers for any target without throwing (a throw was a 500 for the request)', () => {
+    for (const url of ['//', '/', '', '///', '/%', '/%E0%A4%A', '//%2F', '/?', '#']) expect(() => guestHeadersFor(url)).not.toThrow();
+    expect(servedPath('//')).toBe('/');
+    expect(servedPath('/%E0%A4%A')).toBeNull();
+    for (const url of ['//', '/%', '/guest', '/guestx/bootstrap.ts', '/x/guest/bootstrap.ts', '/guest%2Fbootstrap.ts']) expect(guestHeadersFor(url)).toBeNull();
+  });
+});
+
 describe('the transform helpers guests need', () => {
   it('are allowed by their exact directory, asked of Vite, never /@id/ whole', async () => {
     expect(await devHelperPath(async () => ({ id: '\0@oxc-project+runtime@0.156.0/helpers/esm/usingCtx.js' }))).toBe('/@id/__x00__@oxc-project+runtime@0.156.0/helpers/');
@@ -56,5 +90,27 @@ describe('the service worker for hosts that cannot set headers (public/coi-sw.js
     expect(sw).toContain(`'Content-Security-Policy': ${JSON.stringify(GUEST_CSP)}`);
     for (const [k, v] of Object.entries(GUEST_HEADERS)) expect(sw).toMatch(new RegExp(`'${k}': ["']${v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}["']`));
     expect(sw).toContain("new URL('guest/', self.registration.scope).pathname");
+  });
+
+  it('puts the guest policy on every spelling of a guest script a host would serve', async () => {
+    const sw = readFileSync(new URL('../../public/coi-sw.js', import.meta.url), 'utf8');
+    type FetchEvent = { request: { url: string; cache: string; mode: string }; respondWith(r: Promise<Response>): void };
+    const handlers = new Map<string, (ev: FetchEvent) => void>();
+    const scope = 'https://pages.example/repo/';
+    runInNewContext(sw, {
+      self: { registration: { scope }, location: { origin: 'https://pages.example' }, addEventListener: (type: string, fn: (ev: FetchEvent) => void) => handlers.set(type, fn) },
+      fetch: async () => new Response('x', { status: 200, headers: { 'Content-Type': 'text/javascript' } }),
+      Headers,
+      Response,
+      URL,
+      decodeURI,
+    });
+    const csp = async (path: string): Promise<string | null> => {
+      let answer: Promise<Response> | null = null;
+      handlers.get('fetch')!({ request: { url: `https://pages.example${path}`, cache: 'default', mode: 'same-origin' }, respondWith: (r) => (answer = r) });
+      return (await answer!).headers.get('Content-Security-Policy');
+    };
+    for (const url of GUEST_SCRIPT_SPELLINGS) expect(await csp(`/repo${url}`), url).toBe(GUEST_CSP);
+    for (const url of ['/repo/', '/repo/index.html', '/repo/assets/x.js', '/guest/bootstrap.js', '/repo/%']) expect(await csp(url), url).toBeNull();
   });
 });
