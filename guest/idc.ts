@@ -876,8 +876,12 @@ export class IdcEndpoint {
       to.postGrant(ref, view);
     } catch (err) {
       to.giveCredit();
+      // dom0 made the grant, so it ends before the view is ours again: released at once,
+      // the buffer reached its owner, whose renewal got to dom0 ahead of our end and was
+      // refused (found by test/unit/idc-model.test.ts). An end that fails leaves nothing
+      // lent that dom0 would renew anyway.
+      await control.end(ref).catch(() => undefined);
       view.undoForward();
-      void control.end(ref).catch(() => undefined);
       throw err;
     }
     this.stats.forwarded++;
@@ -924,12 +928,27 @@ export class IdcEndpoint {
     const view = this.forwards.get(ref);
     if (!view) throw new IdcError('grant-unknown', `grant ${ref} was not made on channel ${this.channelId}`);
     if (!this.control) throw new IdcError('closed', 'this endpoint has no control plane');
-    await this.control.end(ref);
+    await this.control.end(ref).catch((err: unknown) => {
+      // dom0 no longer knows a grant we made: it ended the grant itself, because the
+      // grantee's domain went away (IdcBroker.closeDomain). Ended all the same.
+      if (!(err instanceof IdcError && err.code === 'grant-unknown')) throw err;
+    });
     // The grantee's return may have come in while dom0 answered: then the forward, and its
     // credit, are over already. Otherwise its credit stays held until the grantee returns it.
     if (!this.forwards.delete(ref)) return;
     this.ended.add(ref);
     view.endForward();
+  }
+
+  /**
+   * @internal the domain at the other end went away (the host's `closed` notice): the
+   * channel stops, and every forward made on it ends, so the buffers it lent go back to
+   * their owners. Without this a relay's peer lost a buffer for good for every message
+   * forwarded to a domain that then ended (found by test/unit/idc-model.test.ts).
+   */
+  peerEnded(reason: string): void {
+    this.fault ??= `channel ${this.channelId}: ${reason}`;
+    for (const ref of [...this.forwards.keys()]) void this.revoke(ref).catch(() => undefined);
   }
 
   /** @internal the owner revoked a grant we mapped. */
@@ -1048,8 +1067,7 @@ export class Idc implements IdcControlPlane {
     } else if (m.op === 'closed') {
       // Its sends and waits end with IdcError 'closed' from now on; no longer listed, so
       // the channel's buffers go once the guest's own code lets go of the endpoint.
-      const ep = this.endpoints.get(m.channelId);
-      if (ep) ep.fault ??= `channel ${m.channelId}: ${m.reason}`;
+      this.endpoints.get(m.channelId)?.peerEnded(m.reason);
       this.endpoints.delete(m.channelId);
     }
   }

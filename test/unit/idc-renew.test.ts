@@ -74,6 +74,26 @@ describe('renewing forwarded buffers', () => {
     expect(t.broker.grantList()).toEqual([]);
   });
 
+  it('when the grantee\'s domain ends, the relay ends its forwards there by itself and the owner gets every buffer back', async () => {
+    const t = triangle();
+    // Every buffer of A goes to C through B, and C holds them all.
+    for (let i = 0; i < N; i++) sendText(t.ab.ea, `m${i}`);
+    for (const v of t.ab.eb.poll()) await t.ab.eb.forward(v, t.bc.ea);
+    for (let i = 0; i < N; i++) expect(await t.bc.eb.receive(1000)).not.toBeNull();
+    expect(t.ab.ea.alloc(), 'A has lent all its buffers').toBeNull();
+    // C's domain ends as the page ends it: its peers are told first, then dom0 closes it.
+    t.bc.ea.peerEnded('guest 3 at the other end ended');
+    t.broker.closeDomain(3);
+    for (let i = 0; i < 5; i++) await tick();
+    expect(t.broker.grantList(), 'dom0 lends nothing more to C').toEqual([]);
+    // B did nothing else (no revoke): A takes every buffer back, renewed.
+    t.ab.ea.reclaim();
+    for (let i = 0; i < 5; i++) await tick();
+    expect(t.ab.ea.freeBuffers).toBe(N);
+    expect(t.ab.ea.stats.renewed).toBe(N);
+    expect(t.bc.ea.fault).toContain('guest 3 at the other end ended');
+  });
+
   it('the renewed id is a new SharedArrayBuffer: what the grantee kept never sees the owner\'s later messages', async () => {
     const t = triangle();
     const { id, atC } = await forwardRound(t, 'seen by C');
