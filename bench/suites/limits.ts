@@ -16,6 +16,11 @@
 //                              sends them, and one at a time; one request). Before 2026-12-03
 //                              the client was a loop of the worker's own that pushed each entry
 //                              through a closure, which cost it about half its rate
+//   ring_sched_noop_ops_per_s / ring_sched_noop_qd1_ops_per_s
+//                              the same client and rings served by dom0's own loop and port
+//                              (RingScheduler, RingPort) in a worker with nothing else in it:
+//                              what the loop costs against the stand-in, apart from what
+//                              dom0's thread adds (its other domains, heap, event loop)
 // Each is the median of three batches; a pingpong batch runs on a fresh pair of workers.
 import { RING_PAIR_BYTES, initRingPair, type LimitsCommand } from '../workers/limits-worker';
 
@@ -55,15 +60,17 @@ async function pingpongOnce(iterations: number, spin: boolean): Promise<number> 
   }
 }
 
-async function ringOnce(total: number, roundTrips: number): Promise<{ opsPerS: number[]; rttNs: number }> {
+/** `sched`: serve with dom0's loop and port (ring-serve-sched) instead of the stand-in. */
+async function ringOnce(total: number, roundTrips: number, sched = false): Promise<{ opsPerS: number[]; rttNs: number }> {
   const buffer = new SharedArrayBuffer(RING_PAIR_BYTES);
+  const doorbell = new SharedArrayBuffer(8);
   initRingPair(buffer);
   const server = worker();
   const client = worker();
   try {
-    await ask(server, { cmd: 'ring-serve', buffer });
+    await ask(server, sched ? { cmd: 'ring-serve-sched', buffer, doorbell } : { cmd: 'ring-serve', buffer });
     const done = new Promise<void>((resolve) => (server.onmessage = () => resolve()));
-    const r = await ask<{ opsPerS: number[]; rttNs: number }>(client, { cmd: 'ring-client', buffer, total, batch: 128, depths: [1, 2], roundTrips });
+    const r = await ask<{ opsPerS: number[]; rttNs: number }>(client, { cmd: 'ring-client', buffer, total, batch: 128, depths: [1, 2], roundTrips, ...(sched ? { doorbell } : {}) });
     await done;
     return r;
   } finally {
@@ -83,11 +90,16 @@ export async function run(opts: { quick: boolean }): Promise<Metrics> {
   const ringOps: number[] = [];
   const ringOpsQd1: number[] = [];
   const ringRtt: number[] = [];
+  const schedOps: number[] = [];
+  const schedQd1: number[] = [];
   for (let i = 0; i < n; i++) {
     const r = await ringOnce(opts.quick ? 100_000 : 1_000_000, opts.quick ? 2_000 : 20_000);
     ringOpsQd1.push(r.opsPerS[0]!);
     ringOps.push(r.opsPerS[1]!);
     ringRtt.push(r.rttNs);
+    const s = await ringOnce(opts.quick ? 100_000 : 1_000_000, opts.quick ? 2_000 : 20_000, true);
+    schedQd1.push(s.opsPerS[0]!);
+    schedOps.push(s.opsPerS[1]!);
   }
   const w = worker();
   try {
@@ -105,6 +117,8 @@ export async function run(opts: { quick: boolean }): Promise<Metrics> {
       ring_blocking_noop_ops_per_s: { value: median(ringOps), unit: 'ops/s' },
       ring_blocking_noop_qd1_ops_per_s: { value: median(ringOpsQd1), unit: 'ops/s' },
       ring_blocking_rtt_ns: { value: median(ringRtt), unit: 'ns' },
+      ring_sched_noop_ops_per_s: { value: median(schedOps), unit: 'ops/s' },
+      ring_sched_noop_qd1_ops_per_s: { value: median(schedQd1), unit: 'ops/s' },
     };
   } finally {
     w.terminate();

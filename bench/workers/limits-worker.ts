@@ -12,6 +12,8 @@
 //              Atomics.wait when idle and answers no-ops as dom0's ring port writes its
 //              completions; the client is the product's guest channel (RingChannel), which
 //              measures batched no-ops per second and the one-request round trip
+//   ring-serve-sched  the same rings served by dom0's own RingScheduler and RingPort in a
+//              worker with nothing else in it (no-ops only)
 // Timings are batches: performance.now is coarsened to ~5 µs under cross-origin isolation.
 import { RingConsumer, RingProducer, initRing } from '../../shared/ring';
 import { CPL_FRAME, CPL_GEN, CPL_OP, CPL_STATUS, CPL_TAG, CPL_USED, ENTRY_WORDS, Op, REQ_OP, REQ_TAG, Status } from '../../shared/protocol';
@@ -19,6 +21,9 @@ import { domainLayout } from '../../shared/memory-layout';
 import { encodeFrame } from '../../shared/ids';
 import { RingChannel } from '../../guest/channel';
 import { batchedOpsPerS } from '../guests/queue-depth';
+import { RingScheduler } from '../../host/dom0/ring-scheduler';
+import { RingPort } from '../../host/dom0/ring-port';
+import type { Dom0Driver, Domain } from '../../host/dom0/driver';
 
 export type LimitsCommand =
   | { cmd: 'pingpong-serve'; word: SharedArrayBuffer; spin: boolean }
@@ -26,7 +31,8 @@ export type LimitsCommand =
   | { cmd: 'view'; iterations: number }
   | { cmd: 'memcpy'; bytes: number; iterations: number }
   | { cmd: 'ring-serve'; buffer: SharedArrayBuffer }
-  | { cmd: 'ring-client'; buffer: SharedArrayBuffer; total: number; batch: number; depths: readonly number[]; roundTrips: number };
+  | { cmd: 'ring-serve-sched'; buffer: SharedArrayBuffer; doorbell: SharedArrayBuffer }
+  | { cmd: 'ring-client'; buffer: SharedArrayBuffer; total: number; batch: number; depths: readonly number[]; roundTrips: number; doorbell?: SharedArrayBuffer };
 
 /**
  * A domain's two rings as the product lays them out (capacity 256, one block), followed by
@@ -91,12 +97,38 @@ function ringServe(buffer: SharedArrayBuffer): void {
 }
 
 /**
+ * dom0's own ring service, RingScheduler and RingPort, in a worker of its own with nothing
+ * else in it: the product's loop (its spin, naps on the doorbell, yields to the event loop
+ * every millisecond) and its port (one `serve` and one `produce` per entry), without dom0's
+ * other domains, heap, IndexedDB or control plane. Between the stand-in above and dom0 in
+ * the product, it says how much of dom0's shortfall is the loop and how much the thread it
+ * runs in (docs/design.md, "The product's loop in a worker of its own"). No-ops only: the
+ * domain and driver below have just what a NOOP touches (RingPort's constructor attaches
+ * the port; `serve` checks `alive` and counts the request).
+ */
+function schedServe(buffer: SharedArrayBuffer, doorbell: SharedArrayBuffer): void {
+  const d = { alive: true, counters: { requests: 0 } };
+  const driver = { attachZeroCopy: () => undefined, fault: () => undefined, counters: { bytesShared: 0 } };
+  // The casts stand for the two objects' NOOP-path members only (see above).
+  const sched = new RingScheduler(doorbell);
+  sched.add(new RingPort(driver as unknown as Dom0Driver, d as unknown as Domain, buffer, layout));
+  const stop = new Int32Array(buffer, STOP_BYTE, 1);
+  // The scheduler yields to the event loop at least every millisecond, so a timer sees the stop.
+  const t = setInterval(() => {
+    if (!Atomics.load(stop, 0)) return;
+    clearInterval(t);
+    d.alive = false;
+    postMessage({ done: true });
+  }, 5);
+}
+
+/**
  * The client is the product's guest channel (guest/channel.ts, RingChannel), as a guest's
  * block device uses it: `submitBatch` for batched no-ops (one tag, one promise per batch)
  * and `submit` for the round trip (a promise per request), with its poll-then-block wait.
  */
-async function ringClient(buffer: SharedArrayBuffer, total: number, batch: number, depths: readonly number[], roundTrips: number): Promise<{ opsPerS: number[]; rttNs: number }> {
-  const channel = new RingChannel(buffer, layout);
+async function ringClient(buffer: SharedArrayBuffer, total: number, batch: number, depths: readonly number[], roundTrips: number, doorbell?: SharedArrayBuffer): Promise<{ opsPerS: number[]; rttNs: number }> {
+  const channel = new RingChannel(buffer, layout, doorbell);
   const noop = { op: Op.NOOP, lba: 0 };
   const send = async (count: number): Promise<void> => {
     const ok = count === 1 ? ((await channel.submit(noop)).words[CPL_STATUS] === Status.OK ? 1 : 0) : await channel.submitBatch(noop, count);
@@ -222,7 +254,11 @@ self.onmessage = (ev: MessageEvent<LimitsCommand>) => {
       postMessage({ done: true });
       return;
     case 'ring-client':
-      void ringClient(c.buffer, c.total, c.batch, c.depths, c.roundTrips).then(postMessage, (err: unknown) => postMessage({ error: String(err) }));
+      void ringClient(c.buffer, c.total, c.batch, c.depths, c.roundTrips, c.doorbell).then(postMessage, (err: unknown) => postMessage({ error: String(err) }));
+      return;
+    case 'ring-serve-sched':
+      postMessage({ ready: true });
+      schedServe(c.buffer, c.doorbell);
       return;
     case 'memcpy':
       postMessage({ ns: memcpy(c.bytes, c.iterations) });
