@@ -24,8 +24,24 @@
 // every guarantee above, and no byte of a message A and B hold changes; B's channel to C may
 // fault, but B never views memory that is not that channel's, of the generation dom0 gave
 // it, and dom0 only ever refuses. A pinned schedule keeps one such failure other seeds
-// found. The last property lets C's domain end (dom0's closeDomain and the page's notices),
+// found. The next property lets C's domain end (dom0's closeDomain and the page's notices),
 // honest otherwise: A–B must still come back to its whole pool.
+//
+// A and B are one trust group (A–B is made `sameGroup`, both hold one group arena), C is
+// another: a `block` step sends a block of the arena with sendBlock, as its frame on A–B
+// (the receiver views the frame itself; the block's lease goes back only after the
+// receiver gave the frame back, once) and as a counted copy into a pool buffer on B–C.
+//
+// The last property makes B hostile instead (HostileBWorld): the relay, which holds A's
+// buffers and may grant them on. It runs no runtime; it writes its rings on both channels,
+// descriptor slots, its grant tables and the bytes of the buffers it holds, posts raw
+// descriptors to A and C and raw returns, and calls dom0 straight with any channel id,
+// buffer id or ref. A and C are honest and may see their channel with B fault. A and C
+// receive only what B posted, with a kind and generation they accept, in the memory it
+// names; C maps, and views of A's memory, only what dom0 granted C (A and C have no
+// channel); a buffer dom0 lends, or ever lent, never goes back to its owner's free pool,
+// so what C keeps never sees its owner's later messages; dom0 only refuses (IdcError),
+// grants only what B holds, by the owner's word, and never holds two grants of a buffer.
 //
 // Runs on the run's seed (test/helpers/seed.ts: fixed in CI); fast-check prints the seed,
 // the replay path and the shrunk schedule of a failure. A `serve` step's `dom` is where
@@ -33,8 +49,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { IdcBroker } from '../../host/dom0/idc-broker';
-import { IdcEndpoint, type IdcControlPlane, type RxView } from '../../guest/idc';
-import { GT_FREE, GT_SENT, IdcError, Kind, bufferKindWord, type ChannelGrant, type RenewedBuffer } from '../../shared/idc-layout';
+import { IdcEndpoint, type GroupArena, type IdcControlPlane, type RxView } from '../../guest/idc';
+import { GT_FREE, GT_SENT, IdcError, Kind, bufferKindWord, firstBufferOf, type ChannelGrant, type RenewedBuffer } from '../../shared/idc-layout';
 import { RingProducer } from '../../shared/ring';
 import { ringBytes } from '../../shared/ring-layout';
 import { fcParams } from '../helpers/seed.ts';
@@ -47,6 +63,14 @@ const A = 1;
 const B = 2;
 const C = 3;
 type Dom = typeof A | typeof B | typeof C;
+/** Frames of a group arena, each a block of BYTES. */
+const FRAMES = 4;
+/** A group arena whose frames hold distinct bytes that nobody writes. */
+function groupArena(salt: number): GroupArena {
+  const buffer = new SharedArrayBuffer(FRAMES * BYTES);
+  for (let f = 0; f < FRAMES; f++) new Uint8Array(buffer, f * BYTES, BYTES).set(payload(0x1000 * salt + f, BYTES));
+  return { buffer, frames: FRAMES, frameBytes: BYTES };
+}
 const DOMS: readonly Dom[] = [A, B, C];
 
 /** The four endpoints: A's and B's on A–B, B's and C's on B–C. */
@@ -86,6 +110,11 @@ type Step =
   | { op: 'send'; dir: Dir; len: number; off: number; copy: boolean; batch: number }
   /** Send until no buffer is free. */
   | { op: 'fill'; dir: Dir }
+  /**
+   * sendBlock: a block of `frame` of the sender's group arena. A and B are one trust group
+   * (A–B carries the frame itself); C is another (B–C copies it into a pool buffer).
+   */
+  | { op: 'block'; dir: Dir; frame: number; len: number }
   | { op: 'poll'; at: At; max: number }
   /** Give back one held message (`pick`), or a batch with releaseAll. */
   | { op: 'release'; at: At; pick: number; all: boolean }
@@ -132,6 +161,7 @@ const sendArb: fc.Arbitrary<Step> = fc
 const honestArbs: fc.WeightedArbitrary<Step>[] = [
   { weight: 8, arbitrary: sendArb },
   { weight: 1, arbitrary: dirArb.map((dir): Step => ({ op: 'fill', dir })) },
+  { weight: 3, arbitrary: fc.record({ dir: dirArb, frame: fc.nat(FRAMES - 1), len: fc.integer({ min: 1, max: BYTES }) }).map((s): Step => ({ op: 'block', ...s })) },
   { weight: 8, arbitrary: fc.record({ at: rxArb, max: fc.integer({ min: 1, max: 2 * N }) }).map((s): Step => ({ op: 'poll', ...s })) },
   { weight: 5, arbitrary: fc.record({ at: rxArb, pick: fc.nat(7), all: fc.boolean() }).map((s): Step => ({ op: 'release', ...s })) },
   { weight: 6, arbitrary: fc.nat(7).map((pick): Step => ({ op: 'forward', pick })) },
@@ -199,6 +229,8 @@ interface Msg {
   sab: SharedArrayBuffer | null;
   state: 'queued' | 'held' | 'forwarding' | 'forwarded' | 'released';
   view: RxView | null;
+  /** A block sent as its frame (`id` is the frame): how many times the sender gave its lease back. */
+  readonly lease: { released: number } | null;
 }
 
 /** A message of A's that B forwarded to C under `ref`. */
@@ -226,7 +258,7 @@ interface PendingCall {
 }
 
 /** Counted over every run, so the property is seen to reach what it claims to check. */
-const coverage = { forwarded: 0, renewed: 0, aheadOfNotice: 0, revoked: 0, mapRefused: 0, windowFull: 0, poolDry: 0, hostileRefused: 0, bFaulted: 0, cEnded: 0 };
+const coverage = { frames: 0, forwarded: 0, renewed: 0, aheadOfNotice: 0, revoked: 0, mapRefused: 0, windowFull: 0, poolDry: 0, hostileRefused: 0, bFaulted: 0, cEnded: 0 };
 
 class ModelViolation extends Error {
   override name = 'ModelViolation';
@@ -270,18 +302,22 @@ class World {
   private seq = 0;
   cEnded = false;
 
+  /** A's and B's trust group's arena, and C's (another group). */
+  readonly arenaAB = groupArena(1);
+  readonly arenaC = groupArena(2);
+
   constructor(readonly mode: Mode) {
-    const make = (a: number, b: number) => this.broker.createChannel(a, b, { buffersPerSide: N, bufferBytes: BYTES });
-    this.ab = make(A, B);
-    this.bc = make(B, C);
+    const make = (a: number, b: number, sameGroup: boolean) => this.broker.createChannel(a, b, { buffersPerSide: N, bufferBytes: BYTES }, sameGroup);
+    this.ab = make(A, B, true);
+    this.bc = make(B, C, false);
     for (const [g] of [this.ab, this.bc]) g.buffers.forEach((sab, i) => this.issued.set(`${g.channelId}:${i}`, [sab]));
     this.cSabs.push(...this.bc[1].buffers);
     const control = new Map(DOMS.map((d) => [d, this.controlOf(d)]));
     this.ep = {
-      A: new IdcEndpoint(this.ab[0], control.get(A)!),
-      'B.ab': new IdcEndpoint(this.ab[1], control.get(B)!),
-      'B.bc': new IdcEndpoint(this.bc[0], control.get(B)!),
-      C: new IdcEndpoint(this.bc[1], control.get(C)!),
+      A: new IdcEndpoint(this.ab[0], control.get(A)!, this.arenaAB),
+      'B.ab': new IdcEndpoint(this.ab[1], control.get(B)!, this.arenaAB),
+      'B.bc': new IdcEndpoint(this.bc[0], control.get(B)!, this.arenaAB),
+      C: new IdcEndpoint(this.bc[1], control.get(C)!, this.arenaC),
     };
   }
 
@@ -429,7 +465,7 @@ class World {
   /** Model messages of `dir` whose buffer the receiver still holds (or B still lends to C). */
   private outstanding(dir: Dir): Msg[] {
     this.updateForwards();
-    return this.msgs.filter((m) => m.dir === dir && m.state !== 'released');
+    return this.msgs.filter((m) => m.dir === dir && m.state !== 'released' && !m.lease);
   }
 
   /** After an alloc: a buffer was free exactly when the model says not every one is out. */
@@ -449,9 +485,9 @@ class World {
     must(!this.forwardedSabs.has(got.sab), `${dir}: buffer ${got.id} handed out in memory dom0 lent to C (not retired)`);
   }
 
-  private record(dir: Dir, id: number, offset: number, bytes: Uint8Array, seq: number, sab: SharedArrayBuffer | null): void {
+  private record(dir: Dir, id: number, offset: number, bytes: Uint8Array, seq: number, sab: SharedArrayBuffer | null, lease: Msg['lease'] = null): void {
     if (!this.tracked(dir)) return;
-    const m: Msg = { seq, dir, id, offset, bytes, sab, state: 'queued', view: null };
+    const m: Msg = { seq, dir, id, offset, bytes, sab, state: 'queued', view: null, lease };
     this.msgs.push(m);
     this.fifo[RECEIVER[dir]].push(m);
   }
@@ -489,6 +525,40 @@ class World {
       this.record(dir, buf.id, off, bytes, seq, sab);
     }
     this.honest(at, 'flush', () => ep.flush());
+  }
+
+  /** sendBlock: the frame itself within the group (A–B), a counted copy across groups (B–C). */
+  block(dir: Dir, frame: number, len: number): void {
+    const at = SENDER[dir];
+    if (at === 'C' && (this.cEnded || this.mode.hostileC)) return;
+    const ep = this.ep[at];
+    const arena = at === 'C' ? this.arenaC : this.arenaAB;
+    const lease = { released: 0 };
+    const view = { bytes: new Uint8Array(arena.buffer, frame * BYTES, len), release: () => void lease.released++ };
+    const bytes = view.bytes.slice();
+    const sameGroup = dir === 'AB' || dir === 'BA';
+    const copied = ep.stats.bytesCopied;
+    const how = this.honest(at, 'sendBlock', () => ep.sendBlock(view));
+    if (how === undefined) return;
+    must(how !== (sameGroup ? 'copied' : 'frame'), `${dir}: sendBlock ${how === 'frame' ? 'lent a frame across groups' : 'copied a block within the group'}`);
+    must(lease.released === (how === 'copied' ? 1 : 0), `${dir}: sendBlock (${how}) gave the block's lease back ${lease.released} times`);
+    must(ep.stats.bytesCopied === copied + (how === 'copied' ? len : 0), `${dir}: sendBlock (${how}) counted ${ep.stats.bytesCopied - copied} bytes copied of ${len}`);
+    if (!this.tracked(dir)) return;
+    if (sameGroup) {
+      // A frame takes one credit of the window (the sender's frames and grants not given back).
+      const lent = this.msgs.filter((m) => m.dir === dir && m.lease && m.state !== 'released').length;
+      if (how === null) coverage.windowFull++;
+      must(how === null ? lent === ep.window : lent < ep.window, `${dir}: sendBlock ${how ?? 'refused'} with ${lent} of ${ep.window} frames lent`);
+      if (how) {
+        coverage.frames++;
+        this.record(dir, frame, 0, bytes, this.seq++, arena.buffer, lease);
+      }
+      return;
+    }
+    // Across groups it takes a buffer as sendCopy does: free exactly when alloc's would be.
+    const out = this.outstanding(dir).length + ep.stats.retired - ep.stats.renewed;
+    must(how ? out < N : out === N, `${dir}: sendBlock ${how ? 'found' : 'found no'} buffer with ${out} of ${N} out`);
+    if (how) this.record(dir, -1, 0, bytes, this.seq++, null);
   }
 
   fill(dir: Dir): void {
@@ -545,6 +615,16 @@ class World {
     }
     const m = want;
     const sender = this.ep[SENDER[m.dir]];
+    if (m.lease) {
+      // A block lent as its frame: viewed in the arena, at the frame, with the block's bytes.
+      must(v.kind === Kind.FRAME && v.id === m.id, `${at} received ${v.kind}:${v.id} where the model expects frame ${m.id} (message ${m.seq})`);
+      must(v.offset === 0 && v.length === m.bytes.length, `${at}: frame message ${m.seq} arrived as [${v.offset}, +${v.length}), sent as [0, +${m.bytes.length})`);
+      must(v.bytes.buffer === m.sab && v.bytes.byteOffset === m.id * BYTES, `${at}: frame message ${m.seq} viewed outside frame ${m.id} of the group arena`);
+      must(sameBytes(v.bytes.slice(), m.bytes), `${at}: frame message ${m.seq} arrived with other bytes than the block's`);
+      m.state = 'held';
+      m.view = v;
+      return;
+    }
     must(v.kind === Kind.BUFFER, `${at} received kind ${v.kind} where the model expects message ${m.seq}`);
     if (m.id < 0) {
       const first = sender.side * N;
@@ -628,7 +708,7 @@ class World {
   }
 
   forward(pick: number): void {
-    const held = this.msgs.filter((m) => m.dir === 'AB' && m.state === 'held' && m.view);
+    const held = this.msgs.filter((m) => m.dir === 'AB' && m.state === 'held' && m.view && !m.lease);
     if (held.length === 0) return;
     const m = held[pick % held.length]!;
     m.state = 'forwarding';
@@ -825,7 +905,7 @@ class World {
       if (!m.sab || m.state === 'released') continue;
       // What B forwarded is in C's hands too: a hostile C can write it (design.md, "What the browser changes").
       if (m.state === 'forwarded' && !this.trustC) continue;
-      const now = new Uint8Array(m.sab, m.offset, m.bytes.length);
+      const now = new Uint8Array(m.sab, (m.lease ? m.id * BYTES : 0) + m.offset, m.bytes.length);
       must(sameBytes(now, m.bytes), `message ${m.seq} (${m.dir}, buffer ${m.id}) changed while ${m.state}`);
     }
   }
@@ -851,6 +931,20 @@ class World {
       const maps = at === 'C' ? this.mapRefused.size : 0;
       must(r.garbage + r.outOfRange + r.doubleDelivery + r.doubleRelease === 0 && r.grantRefused === maps, `${at} refused: ${JSON.stringify(r)} (${ep.lastRefusal})`);
     }
+    // A block's lease goes back once, and only after the receiver gave a message of its
+    // frame back. Leases of one frame pin the same memory, so the runtime may give back any
+    // of them (guest/idc.ts reclaim pops the last lent): counted per frame.
+    const perFrame = new Map<string, { leases: number; back: number }>();
+    for (const m of this.msgs) {
+      if (!m.lease) continue;
+      must(m.lease.released <= 1, `the lease of frame message ${m.seq} was given back ${m.lease.released} times`);
+      const k = `${m.dir}:${m.id}`;
+      const c = perFrame.get(k) ?? { leases: 0, back: 0 };
+      c.leases += m.lease.released;
+      if (m.state === 'released') c.back++;
+      perFrame.set(k, c);
+    }
+    for (const [k, c] of perFrame) must(c.leases <= c.back, `${c.leases} lease(s) of frame ${k} given back, but the receiver gave back ${c.back} message(s) of it`);
     if (this.ep['B.bc'].fault) coverage.bFaulted++;
     must(this.ep.A.stats.renewRefused === 0, `dom0 refused A's renewal ${this.ep.A.stats.renewRefused} times`);
   }
@@ -931,6 +1025,7 @@ class World {
       this.skipRefused(this.fifo[at]);
       must(this.fifo[at].length === 0, `${at} never received ${this.fifo[at].length} message(s) owed to it`);
     }
+    for (const m of this.msgs) must(!m.lease || m.lease.released === 1, `after the drain the lease of frame message ${m.seq} was given back ${m.lease?.released} times, not once`);
     must(this.ep.A.stats.retired === this.ep.A.stats.renewed, `A retired ${this.ep.A.stats.retired} buffers, dom0 renewed ${this.ep.A.stats.renewed}`);
     if (this.trustC) {
       must(this.broker.grantList().length === 0, `dom0 still holds grants ${this.broker.grantList().map((g) => g.ref).join()}`);
@@ -953,6 +1048,8 @@ class World {
         return this.send(s.dir, s.len, s.off, s.copy, s.batch);
       case 'fill':
         return this.fill(s.dir);
+      case 'block':
+        return this.block(s.dir, s.frame, s.len);
       case 'poll':
         return this.poll(s.at, s.max);
       case 'release':
@@ -994,6 +1091,549 @@ async function run(steps: readonly Step[], mode: Mode): Promise<void> {
   w.finalCheck();
 }
 
+// ---- a hostile B -----------------------------------------------------------------------
+//
+// B is the relay: it holds A's buffers A lent it on A–B and C's on B–C, and it may grant
+// the ones it holds onward. Here B runs no runtime at all: it writes the shared memory it
+// holds (its rings on both channels, descriptor slots, its grant tables, the bytes of the
+// buffers it holds) and calls dom0 directly, with any channel id, buffer id or ref. A and
+// C run the honest runtime, their control planes held back as above. A and C have no
+// channel: what of A's reaches C is only what dom0 granted C, and the other way round.
+
+type Ch = 'ab' | 'bc';
+type Honest = typeof A | typeof C;
+type BStep =
+  | { op: 'aSend'; len: number; off: number; batch: number }
+  | { op: 'cSend'; len: number }
+  | { op: 'poll'; dom: Honest; max: number }
+  | { op: 'release'; dom: Honest; pick: number; all: boolean }
+  | { op: 'reclaim'; dom: Honest }
+  /** dom0 runs the oldest request of `dom` (of the other, when `dom` has none). */
+  | { op: 'serve'; dom: Honest }
+  | { op: 'notice'; dom: Honest }
+  | { op: 'tick' }
+  /** B grants onward a buffer it holds (as a relay would), and posts the ref to its grantee or not. */
+  | { op: 'bFwd'; pick: number; to: Ch; post: boolean; noticeNow: boolean }
+  /** B sends in one of its own buffers, well formed (so A and C have something to receive). */
+  | { op: 'bSend'; ch: Ch; pick: number; len: number; off: number }
+  /** B gives back a buffer A or C lent it, well formed (whether or not it granted it onward). */
+  | { op: 'bGiveBack'; pick: number }
+  /** B ends one of the grants it made (again, at times). */
+  | { op: 'bEnd'; pick: number; noticeNow: boolean }
+  /** A raw descriptor on B's tx ring of `ch` (a flood past the window, at times). */
+  | { op: 'bDesc'; ch: Ch; kind: number; id: number; off: number; len: number; count: number }
+  /** A raw return on the ring B gives the peer's buffers back on. */
+  | { op: 'bRet'; ch: Ch; kind: number; id: number }
+  | { op: 'bWord'; ch: Ch; ring: number; word: number; value: number }
+  | { op: 'bTable'; ch: Ch; i: number; value: number }
+  | { op: 'bBytes'; target: number; off: number; value: number }
+  | { op: 'bBroker'; call: 'grant' | 'map' | 'end' | 'renew'; a: number; b: number; c: number; post: boolean; noticeNow: boolean };
+
+const honestDomArb = fc.constantFrom<Honest>(A, C);
+const chArb = fc.constantFrom<Ch>('ab', 'bc');
+const bKindArb = fc.constantFrom(bufferKindWord(0), bufferKindWord(1), bufferKindWord(2), Kind.GRANT, Kind.FRAME, Kind.GRANT | (1 << 8), 0, 0x7fff_ffff, -1);
+const bSchedule = fc.array(
+  fc.oneof(
+    {
+      weight: 6,
+      arbitrary: fc
+        .record({ len: fc.integer({ min: 4, max: BYTES }), off: fc.nat(BYTES), batch: fc.integer({ min: 1, max: N }) })
+        .map(({ len, off, batch }): BStep => ({ op: 'aSend', len, off: Math.min(off, BYTES - len), batch })),
+    },
+    { weight: 2, arbitrary: fc.integer({ min: 4, max: BYTES }).map((len): BStep => ({ op: 'cSend', len })) },
+    { weight: 5, arbitrary: fc.record({ dom: honestDomArb, max: fc.integer({ min: 1, max: 2 * N }) }).map((s): BStep => ({ op: 'poll', ...s })) },
+    { weight: 3, arbitrary: fc.record({ dom: honestDomArb, pick: fc.nat(7), all: fc.boolean() }).map((s): BStep => ({ op: 'release', ...s })) },
+    { weight: 2, arbitrary: honestDomArb.map((dom): BStep => ({ op: 'reclaim', dom })) },
+    { weight: 6, arbitrary: honestDomArb.map((dom): BStep => ({ op: 'serve', dom })) },
+    { weight: 2, arbitrary: honestDomArb.map((dom): BStep => ({ op: 'notice', dom })) },
+    { weight: 1, arbitrary: fc.constant<BStep>({ op: 'tick' }) },
+    {
+      weight: 5,
+      arbitrary: fc
+        .record({ pick: fc.nat(7), to: fc.oneof({ weight: 3, arbitrary: fc.constant<Ch>('bc') }, { weight: 1, arbitrary: fc.constant<Ch>('ab') }), post: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }), noticeNow: fc.boolean() })
+        .map((s): BStep => ({ op: 'bFwd', ...s })),
+    },
+    {
+      weight: 3,
+      arbitrary: fc
+        .record({ ch: chArb, pick: fc.nat(N - 1), len: fc.integer({ min: 0, max: BYTES }), off: fc.nat(BYTES) })
+        .map(({ ch, pick, len, off }): BStep => ({ op: 'bSend', ch, pick, len, off: Math.min(off, BYTES - len) })),
+    },
+    { weight: 4, arbitrary: fc.nat(7).map((pick): BStep => ({ op: 'bGiveBack', pick })) },
+    { weight: 3, arbitrary: fc.record({ pick: fc.nat(7), noticeNow: fc.boolean() }).map((s): BStep => ({ op: 'bEnd', ...s })) },
+    {
+      weight: 3,
+      arbitrary: fc
+        .record({ ch: chArb, kind: bKindArb, id: poolPick, off: wordArb, len: wordArb, count: fc.oneof({ weight: 4, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.integer({ min: 2, max: 2 * N + 2 }) }) })
+        .map((s): BStep => ({ op: 'bDesc', ...s })),
+    },
+    { weight: 4, arbitrary: fc.record({ ch: chArb, kind: fc.constantFrom(Kind.BUFFER, Kind.BUFFER, Kind.GRANT, Kind.FRAME, 0, 99), id: poolPick }).map((s): BStep => ({ op: 'bRet', ...s })) },
+    {
+      weight: 1,
+      arbitrary: fc.record({ ch: chArb, ring: fc.nat(3), word: fc.oneof(fc.constantFrom(0, 1, 2, 16, 17), fc.integer({ min: 32, max: 200 })), value: wordArb }).map((s): BStep => ({ op: 'bWord', ...s })),
+    },
+    { weight: 1, arbitrary: fc.record({ ch: chArb, i: fc.nat(N - 1), value: fc.oneof(fc.constantFrom(GT_FREE, GT_SENT, 2, 3), wordArb) }).map((s): BStep => ({ op: 'bTable', ...s })) },
+    { weight: 2, arbitrary: fc.record({ target: fc.nat(20), off: fc.nat(BYTES - 8), value: fc.nat(255) }).map((s): BStep => ({ op: 'bBytes', ...s })) },
+    {
+      weight: 5,
+      arbitrary: fc
+        .record({ call: fc.constantFrom('grant' as const, 'grant' as const, 'map' as const, 'end' as const, 'renew' as const), a: poolPick, b: poolPick, c: poolPick, post: fc.boolean(), noticeNow: fc.boolean() })
+        .map((s): BStep => ({ op: 'bBroker', ...s })),
+    },
+  ),
+  { minLength: 1, maxLength: 150, size: 'max' },
+);
+
+/** Counted over every run, as `coverage` above. */
+const bCoverage = { granted: 0, grantRefused: 0, cMapped: 0, aMapped: 0, aRetired: 0, aRenewed: 0, aGot: 0, cGot: 0, ended: 0, faulted: 0, otherRefused: 0 };
+
+/** A grant dom0 issued B (B's own calls): what it lends, to whom. */
+interface BGrant {
+  readonly ref: number;
+  readonly channelId: number;
+  readonly buffer: number;
+  readonly grantee: Dom;
+  readonly sab: SharedArrayBuffer;
+}
+
+/** A message an honest guest sent B, in the buffer (generation) it wrote. */
+interface ToB {
+  readonly id: number;
+  readonly sab: SharedArrayBuffer;
+  readonly offset: number;
+  readonly length: number;
+  /** Until the sender hands the id out again, B is taken to hold it. */
+  live: boolean;
+}
+
+class HostileBWorld {
+  readonly broker = new IdcBroker();
+  readonly ab: readonly [ChannelGrant, ChannelGrant];
+  readonly bc: readonly [ChannelGrant, ChannelGrant];
+  readonly ep: Record<Honest, IdcEndpoint>;
+  readonly calls = new Map<Honest, (() => Promise<void>)[]>([[A, []], [C, []]]);
+  readonly notices = new Map<Honest, number[]>([[A, []], [C, []]]);
+  readonly violations: string[] = [];
+  /** Per `channel:buffer`, the generations dom0 issued (renewals seen through A's and C's control planes). */
+  readonly issued = new Map<string, SharedArrayBuffer[]>();
+  readonly grants = new Map<number, BGrant>();
+  /** Every SharedArrayBuffer dom0 ever lent through a grant: its owner never writes it again. */
+  readonly grantedSabs = new Set<SharedArrayBuffer>();
+  /** What C's runtime has mapped (a honest C keeps what it mapped for good). */
+  readonly cMapped = new Set<SharedArrayBuffer>();
+  readonly toB: Record<Ch, ToB[]> = { ab: [], bc: [] };
+  readonly held: Record<Honest, RxView[]> = { [A]: [], [C]: [] };
+  /** What B posted on its tx ring of each channel, in ring order, and how far deliveries matched it. */
+  readonly posted: Record<Ch, { word: number; id: number; off: number; len: number }[]> = { ab: [], bc: [] };
+  readonly matched: Record<Ch, number> = { ab: 0, bc: 0 };
+  /** B wrote its tx ring's words by hand: what the peer reads is no longer what B posted. */
+  readonly forged: Record<Ch, boolean> = { ab: false, bc: false };
+  private readonly tx: Record<Ch, RingProducer>;
+  private readonly ret: Record<Ch, RingProducer>;
+  private seq = 0;
+
+  constructor() {
+    const make = (a: number, b: number) => this.broker.createChannel(a, b, { buffersPerSide: N, bufferBytes: BYTES });
+    this.ab = make(A, B);
+    this.bc = make(B, C);
+    for (const [g] of [this.ab, this.bc]) g.buffers.forEach((sab, i) => this.issued.set(`${g.channelId}:${i}`, [sab]));
+    // B is side 1 of A–B and side 0 of B–C: its tx ring is rings[2 * side], the peer's returns rings[2 * peer + 1].
+    const bg = this.bGrant;
+    this.tx = { ab: new RingProducer(bg('ab').control, bg('ab').layout.rings[2]!), bc: new RingProducer(bg('bc').control, bg('bc').layout.rings[0]!) };
+    this.ret = { ab: new RingProducer(bg('ab').control, bg('ab').layout.rings[1]!), bc: new RingProducer(bg('bc').control, bg('bc').layout.rings[3]!) };
+    this.ep = { [A]: new IdcEndpoint(this.ab[0], this.controlOf(A)), [C]: new IdcEndpoint(this.bc[1], this.controlOf(C)) };
+  }
+
+  /** What dom0 handed B for a channel: all B may touch. */
+  private bGrant = (ch: Ch): ChannelGrant => (ch === 'ab' ? this.ab[1] : this.bc[0]);
+  private chOf = (id: number): Ch | null => (id === this.ab[0].channelId ? 'ab' : id === this.bc[0].channelId ? 'bc' : null);
+  private current(channelId: number, buffer: number): SharedArrayBuffer | undefined {
+    return this.issued.get(`${channelId}:${buffer}`)?.at(-1);
+  }
+
+  private controlOf(d: Honest): IdcControlPlane {
+    const base = controlOf(this.broker, d, (_peer, r) => {
+      // The peer is B, which has no runtime to tell; the generation is recorded.
+      const gens = this.issued.get(`${r.channelId}:${r.buffer}`);
+      if (!gens) this.violations.push(`dom0 renewed ${r.channelId}:${r.buffer}, which it never made`);
+      else {
+        if (r.generation !== gens.length) this.violations.push(`dom0 renewed ${r.channelId}:${r.buffer} to generation ${r.generation} after ${gens.length - 1}`);
+        gens.push(r.sab);
+      }
+      if (d === A) bCoverage.aRenewed++;
+    });
+    const queue = <T>(what: string, run: () => Promise<T>): Promise<T> =>
+      new Promise<T>((resolve, reject) => {
+        this.calls.get(d)!.push(() =>
+          run().then(resolve, (err: unknown) => {
+            if (!(err instanceof IdcError)) this.violations.push(`dom0 threw ${String(err)} on domain ${d}'s ${what}: not a refusal`);
+            reject(err);
+          }),
+        );
+      });
+    return {
+      // An honest A or C never forwards here.
+      grant: (c, b, to) => queue(`grant(${c}, ${b}, ${to})`, () => base.grant(c, b, to)),
+      map: (ref) =>
+        queue(`map(${ref})`, async () => {
+          const m = await base.map(ref);
+          const g = this.grants.get(ref);
+          if (!g || g.grantee !== d) this.violations.push(`dom0 let domain ${d} map ${ref}, which it never granted to ${d}`);
+          else if (m.buffer !== g.sab) this.violations.push(`domain ${d} mapped grant ${ref} as memory other than the buffer dom0 granted (${g.channelId}:${g.buffer})`);
+          if (d === C) {
+            this.cMapped.add(m.buffer);
+            bCoverage.cMapped++;
+          } else bCoverage.aMapped++;
+          return m;
+        }),
+      end: (ref) => queue(`end(${ref})`, () => base.end(ref)),
+      renew: (c, b) => queue(`renew(${c}, ${b})`, () => base.renew(c, b)),
+    };
+  }
+
+  /** An honest runtime's call: it may fail (its channel with B faulted or closed), but only with an IdcError. */
+  private honest<T>(d: Honest, what: string, fn: () => T): T | undefined {
+    try {
+      return fn();
+    } catch (err) {
+      must(err instanceof IdcError, `${d === A ? 'A' : 'C'} ${what} threw ${String(err)}`);
+      return undefined;
+    }
+  }
+
+  private tell(d: Dom, ref: number, now: boolean): void {
+    if (d === B) return;
+    if (now) this.ep[d].revoked(ref);
+    else this.notices.get(d)!.push(ref);
+  }
+
+  // ---- honest A and C ----
+
+  private send(d: Honest, len: number, off: number): boolean {
+    const ep = this.ep[d];
+    const ch: Ch = d === A ? 'ab' : 'bc';
+    const buf = this.honest(d, 'alloc', () => ep.alloc());
+    if (!buf) return false;
+    const sab = buf.bytes.buffer as SharedArrayBuffer;
+    // A buffer dom0 lends, or ever lent, never goes back to its owner's free pool: the
+    // grantee keeps that memory for good, and would read what the owner writes next.
+    must(!this.grantedSabs.has(sab), `${d === A ? 'A' : 'C'} was handed buffer ${buf.id} in memory dom0 granted onward`);
+    const live = this.broker.grantList().find((g) => g.channelId === ep.channelId && g.buffer === buf.id);
+    must(!live, `${d === A ? 'A' : 'C'} was handed buffer ${buf.id} while dom0 lends it under grant ${live?.ref}`);
+    must(sab === this.current(ep.channelId, buf.id), `${d === A ? 'A' : 'C'} was handed buffer ${buf.id} in memory that is not its latest generation`);
+    for (const m of this.toB[ch]) if (m.id === buf.id) m.live = false;
+    buf.bytes.set(payload(this.seq++, len), off);
+    if (this.honest(d, 'post', () => (ep.post(buf, len, off), true)) === undefined) return false;
+    this.toB[ch].push({ id: buf.id, sab, offset: off, length: len, live: true });
+    return true;
+  }
+
+  aSend(len: number, off: number, batch: number): void {
+    for (let i = 0; i < batch; i++) if (!this.send(A, len, off)) break;
+    this.honest(A, 'flush', () => this.ep[A].flush());
+  }
+
+  cSend(len: number): void {
+    if (this.send(C, len, 0)) this.honest(C, 'flush', () => this.ep[C].flush());
+  }
+
+  poll(d: Honest, max: number): void {
+    const views = this.honest(d, 'poll', () => this.ep[d].poll(max)) ?? [];
+    for (const v of views) this.accept(d, v);
+  }
+
+  /** What A or C receives from B: only what B posted, of a kind and generation it accepts, viewed in memory it may view. */
+  private accept(d: Honest, v: RxView): void {
+    const ch: Ch = d === A ? 'ab' : 'bc';
+    const ep = this.ep[d];
+    const name = d === A ? 'A' : 'C';
+    must(v.offset >= 0 && v.length >= 0 && v.offset + v.length <= BYTES, `${name} viewed [${v.offset}, +${v.length}) of a ${BYTES}-byte buffer`);
+    // A grant revoked before it was looked at has no bytes to view.
+    const sab = v.released ? null : (v.bytes.buffer as SharedArrayBuffer);
+    let word: number;
+    if (v.kind === Kind.BUFFER) {
+      // B's own buffers of this channel, never renewed (A and C do not forward).
+      const first = ep.side === 0 ? N : 0;
+      must(v.id >= first && v.id < first + N, `${name} received buffer ${v.id}, not one of B's`);
+      const gens = this.issued.get(`${ep.channelId}:${v.id}`)!;
+      must(sab === gens.at(-1), `${name} viewed B's buffer ${v.id} in memory that is not its generation ${gens.length - 1}`);
+      word = bufferKindWord(gens.length - 1);
+      bCoverage[d === A ? 'aGot' : 'cGot']++;
+    } else {
+      must(v.kind === Kind.GRANT, `${name} received a message of kind ${v.kind} from B`);
+      const g = this.grants.get(v.id);
+      must(g !== undefined && g.grantee === d, `${name} received grant ${v.id}, which dom0 never granted it`);
+      // Revoked before it looked: nothing to view.
+      if (!v.released) must(sab === g.sab, `${name}'s view of grant ${v.id} is not the buffer dom0 granted (${g.channelId}:${g.buffer})`);
+      word = Kind.GRANT;
+    }
+    if (d === C && sab) {
+      // A–C have no channel: of A's memory C views only what dom0 granted C.
+      const ofA = [...this.issued].some(([k, sabs]) => k.startsWith(`${this.ab[0].channelId}:`) && sabs.includes(sab));
+      must(!ofA || (v.kind === Kind.GRANT && this.grants.get(v.id)?.grantee === C), `C viewed memory of A's that dom0 did not grant it`);
+    }
+    if (!this.forged[ch]) {
+      const posted = this.posted[ch];
+      let i = this.matched[ch];
+      while (i < posted.length && !(posted[i]!.word === word && posted[i]!.id === v.id && posted[i]!.off === v.offset && posted[i]!.len === v.length)) i++;
+      must(i < posted.length, `${name} received ${v.kind === Kind.GRANT ? 'grant' : 'buffer'} ${v.id} [${v.offset}, +${v.length}), which B never posted with a kind word ${name} accepts`);
+      this.matched[ch] = i + 1;
+    }
+    this.held[d].push(v);
+  }
+
+  release(d: Honest, pick: number, all: boolean): void {
+    const held = this.held[d].filter((v) => !v.released);
+    this.held[d] = held;
+    if (held.length === 0) return;
+    if (all) {
+      const chosen = held.splice(0, 1 + (pick % held.length));
+      this.honest(d, 'releaseAll', () => this.ep[d].releaseAll(chosen));
+    } else {
+      const [v] = held.splice(pick % held.length, 1);
+      this.honest(d, 'release', () => v!.release());
+    }
+  }
+
+  reclaim(d: Honest): void {
+    const before = this.ep[d].stats.retired;
+    this.honest(d, 'reclaim', () => this.ep[d].reclaim());
+    if (d === A) bCoverage.aRetired += this.ep[A].stats.retired - before;
+  }
+
+  async serve(d: Honest): Promise<void> {
+    const from = [d, d === A ? C : A].find((x) => this.calls.get(x as Honest)!.length > 0) as Honest | undefined;
+    const call = from === undefined ? undefined : this.calls.get(from)!.shift();
+    if (call) void call();
+    await settle();
+  }
+
+  releaseNotice(d: Honest): void {
+    const ref = this.notices.get(d)!.shift();
+    if (ref !== undefined) this.ep[d].revoked(ref);
+  }
+
+  // ---- hostile B ----
+
+  private idPool(): number[] {
+    const refs = [...this.grants.keys()];
+    const heldIds = [...this.toB.ab, ...this.toB.bc].filter((m) => m.live).map((m) => m.id);
+    return [0, 1, N - 1, N, 2 * N - 1, 2 * N, -1, 0x7fff_ffff, this.ab[0].channelId, this.bc[0].channelId, 99, ...heldIds, ...refs, ...refs];
+  }
+  private pick(i: number): number {
+    const pool = this.idPool();
+    return pool[i % pool.length]!;
+  }
+
+  private post(ch: Ch, entry: [number, number, number, number], count = 1): void {
+    for (let i = 0; i < count; i++) {
+      if (this.tx[ch].tryPush(entry)) this.posted[ch].push({ word: entry[0], id: entry[1], off: entry[2], len: entry[3] });
+    }
+    this.tx[ch].publish();
+  }
+
+  /** B asks dom0 for a grant, straight; a grant dom0 makes must be of a buffer B holds now. */
+  private grantAsB(channelId: number, buffer: number, toChannelId: number, post: { off: number; len: number } | null): void {
+    const ch = this.chOf(channelId);
+    // The owner's grant-table word (A's on A–B, C's on B–C), read before: B holds the buffer when it says lent.
+    const ownerTable = ch === 'ab' ? this.ab[0].grantTable : ch === 'bc' ? this.bc[1].grantTable : null;
+    const ownerFirst = ch === 'ab' ? 0 : N;
+    const inOwnerHalf = ownerTable !== null && Number.isInteger(buffer) && buffer >= ownerFirst && buffer < ownerFirst + N;
+    const word = inOwnerHalf ? Atomics.load(new Int32Array(ownerTable), buffer - ownerFirst) : GT_FREE;
+    const sab = this.current(channelId, buffer);
+    let ref: number;
+    try {
+      ref = this.broker.grant(B, channelId, buffer, toChannelId);
+    } catch (err) {
+      must(err instanceof IdcError, `dom0 threw ${String(err)} on B's grant(${channelId}, ${buffer}, ${toChannelId}): not a refusal`);
+      bCoverage.grantRefused++;
+      return;
+    }
+    must(inOwnerHalf && (word & GT_SENT) !== 0 && (word & 2) === 0 && sab !== undefined, `dom0 let B grant buffer ${buffer} of channel ${channelId}, which its owner does not lend B (grant-table word ${word})`);
+    must(!this.grantedSabs.has(sab), `dom0 let B grant ${channelId}:${buffer} in memory it granted before`);
+    const to = this.chOf(toChannelId);
+    must(to !== null, `dom0 let B grant to channel ${toChannelId}, which is not B's`);
+    const grantee: Dom = to === 'ab' ? A : C;
+    this.grants.set(ref, { ref, channelId, buffer, grantee, sab });
+    this.grantedSabs.add(sab);
+    bCoverage.granted++;
+    if (post) this.post(to, [Kind.GRANT, ref, post.off, post.len]);
+  }
+
+  private endAsB(ref: number, noticeNow: boolean): void {
+    const live = this.broker.grantList().find((g) => g.ref === ref);
+    let grantee: number;
+    try {
+      grantee = this.broker.end(B, ref);
+    } catch (err) {
+      must(err instanceof IdcError, `dom0 threw ${String(err)} on B's end(${ref}): not a refusal`);
+      must(!live || live.owner !== B, `dom0 refused B's end of its live grant ${ref}: ${String(err)}`);
+      bCoverage.otherRefused++;
+      return;
+    }
+    must(live !== undefined && live.owner === B, `dom0 ended grant ${ref} for B, which B does not hold`);
+    bCoverage.ended++;
+    // The page tells the grantee, as host/page/channels.ts does.
+    this.tell(grantee as Dom, ref, noticeNow);
+  }
+
+  hostile(s: Extract<BStep, { op: `b${string}` }>): void {
+    switch (s.op) {
+      case 'bFwd': {
+        // A message A (or C) sent B, which B holds: grant it onward, as an honest relay would, but when it likes.
+        const live = [...this.toB.ab, ...this.toB.bc].filter((m) => m.live);
+        if (live.length === 0) return;
+        const m = live[s.pick % live.length]!;
+        const from = this.toB.ab.includes(m) ? this.ab[0].channelId : this.bc[0].channelId;
+        const to = s.to === 'ab' ? this.ab[0].channelId : this.bc[0].channelId;
+        return this.grantAsB(from, m.id, to, s.post ? { off: m.offset, len: m.length } : null);
+      }
+      case 'bSend': {
+        const g = this.bGrant(s.ch);
+        const id = firstBufferOf(g.layout, g.side) + s.pick;
+        const gen = this.issued.get(`${g.channelId}:${id}`)!.length - 1;
+        return this.post(s.ch, [bufferKindWord(gen), id, s.off, s.len]);
+      }
+      case 'bGiveBack': {
+        const live = [...this.toB.ab, ...this.toB.bc].filter((m) => m.live);
+        if (live.length === 0) return;
+        const m = live[s.pick % live.length]!;
+        const ch: Ch = this.toB.ab.includes(m) ? 'ab' : 'bc';
+        this.ret[ch].tryPush([Kind.BUFFER, m.id, 0, 0]);
+        this.ret[ch].publish();
+        return;
+      }
+      case 'bEnd': {
+        const refs = [...this.grants.keys()];
+        if (refs.length === 0) return;
+        // Mostly the latest grants, which are likelier to stand still.
+        return this.endAsB(refs[Math.max(0, refs.length - 1 - s.pick)]!, s.noticeNow);
+      }
+      case 'bDesc':
+        return this.post(s.ch, [s.kind, this.pick(s.id), s.off, s.len], s.count);
+      case 'bRet':
+        this.ret[s.ch].tryPush([s.kind, this.pick(s.id), 0, 0]);
+        this.ret[s.ch].publish();
+        return;
+      case 'bWord': {
+        const g = this.bGrant(s.ch);
+        if (s.ring === 2 * g.side) this.forged[s.ch] = true;
+        const r = g.layout.rings[s.ring]!;
+        const words = new Int32Array(g.control, r.byteOffset, ringBytes(r.capacity, r.entryWords) / 4);
+        Atomics.store(words, s.word % words.length, s.value);
+        return;
+      }
+      case 'bTable':
+        Atomics.store(new Int32Array(this.bGrant(s.ch).grantTable), s.i, s.value);
+        return;
+      case 'bBytes': {
+        // B's own buffers, and the buffers A and C lent it that it holds.
+        const sabs = [...this.ab[1].buffers.slice(N), ...this.bc[0].buffers.slice(0, N), ...[...this.toB.ab, ...this.toB.bc].filter((m) => m.live).map((m) => m.sab)];
+        new Uint8Array(sabs[s.target % sabs.length]!).fill(s.value, s.off, s.off + 8);
+        return;
+      }
+      case 'bBroker': {
+        const [a, b, c] = [this.pick(s.a), this.pick(s.b), this.pick(s.c)];
+        if (s.call === 'grant') return this.grantAsB(a, b, c, s.post ? { off: 0, len: 8 } : null);
+        if (s.call === 'end') return this.endAsB(a, s.noticeNow);
+        try {
+          if (s.call === 'map') {
+            this.broker.map(B, a);
+            // A and C never grant: nothing is B's to map.
+            must(false, `dom0 let B map ref ${a}, which nobody granted B`);
+          } else {
+            this.broker.renew(B, a, b);
+            // Nothing of B's was ever forwarded (A and C do not forward): nothing to renew.
+            must(false, `dom0 renewed buffer ${b} of channel ${a} for B, which nobody forwarded`);
+          }
+        } catch (err) {
+          if (err instanceof ModelViolation) throw err;
+          must(err instanceof IdcError, `dom0 threw ${String(err)} on B's ${s.call}(${a}, ${b}): not a refusal`);
+          bCoverage.otherRefused++;
+        }
+        return;
+      }
+    }
+  }
+
+  check(): void {
+    must(this.violations.length === 0, this.violations.join('; '));
+    const live = new Map<string, number>();
+    for (const g of this.broker.grantList()) {
+      const k = `${g.channelId}:${g.buffer}`;
+      must(!live.has(k), `dom0 holds grants ${live.get(k)} and ${g.ref} of buffer ${k}`);
+      live.set(k, g.ref);
+      must(g.owner === B, `dom0 holds grant ${g.ref} made by domain ${g.owner}`);
+      must(this.grants.has(g.ref), `dom0 holds grant ${g.ref}, which it never answered B with`);
+    }
+    // Nothing C holds is memory of A's dom0 did not grant C.
+    const grantedToC = new Set([...this.grants.values()].filter((g) => g.grantee === C).map((g) => g.sab));
+    for (const sab of this.cMapped) must(grantedToC.has(sab), `C holds memory dom0 never granted it`);
+    for (const d of [A, C] as const) if (this.ep[d].fault) bCoverage.faulted++;
+  }
+
+  async step(s: BStep): Promise<void> {
+    switch (s.op) {
+      case 'aSend':
+        return this.aSend(s.len, s.off, s.batch);
+      case 'cSend':
+        return this.cSend(s.len);
+      case 'poll':
+        return this.poll(s.dom, s.max);
+      case 'release':
+        return this.release(s.dom, s.pick, s.all);
+      case 'reclaim':
+        return this.reclaim(s.dom);
+      case 'serve':
+        return this.serve(s.dom);
+      case 'notice':
+        return this.releaseNotice(s.dom);
+      case 'tick':
+        return settle();
+      default:
+        return this.hostile(s);
+    }
+  }
+
+  /** Every request served, every notice out, everything polled and given back: nothing hangs, nothing breaks. */
+  async drain(): Promise<void> {
+    for (let round = 0; round < 10; round++) {
+      for (const d of [A, C] as const) while (this.notices.get(d)!.length > 0) this.releaseNotice(d);
+      for (const d of [A, C] as const) while (this.calls.get(d)!.length > 0) await this.serve(d);
+      for (const d of [A, C] as const) {
+        this.poll(d, Infinity);
+        this.release(d, 0, true);
+        this.reclaim(d);
+      }
+      await settle();
+      this.check();
+    }
+    // Then A and C send as much as their pools allow, in memory nobody else was lent.
+    for (let i = 0; i <= N; i++) this.aSend(8, 0, 1);
+    for (let i = 0; i <= N; i++) this.cSend(8);
+    this.check();
+  }
+}
+
+async function runHostileB(steps: readonly BStep[]): Promise<void> {
+  const w = new HostileBWorld();
+  for (const [i, s] of steps.entries()) {
+    try {
+      await w.step(s);
+      w.check();
+    } catch (err) {
+      if (err instanceof ModelViolation) err.message = `step ${i} ${JSON.stringify(s)}: ${err.message}`;
+      throw err;
+    }
+  }
+  try {
+    await w.drain();
+  } catch (err) {
+    if (err instanceof ModelViolation) err.message = `drain: ${err.message}`;
+    throw err;
+  }
+}
+
 describe('inter-domain channels against a model (A — B — C, dom0 and the page held back)', () => {
   // The runtime asks again for a refused renewal RENEW_RETRY_MS after its last ask, by
   // performance.now(): frozen, so a slow machine cannot change what a seed's schedule does.
@@ -1007,7 +1647,7 @@ describe('inter-domain channels against a model (A — B — C, dom0 and the pag
       fcParams({ numRuns: 500 }),
     );
     // A schedule that never renews or holds a notice proves nothing about either.
-    for (const k of ['forwarded', 'renewed', 'aheadOfNotice', 'revoked', 'mapRefused', 'windowFull', 'poolDry'] as const) {
+    for (const k of ['frames', 'forwarded', 'renewed', 'aheadOfNotice', 'revoked', 'mapRefused', 'windowFull', 'poolDry'] as const) {
       expect(coverage[k] - before[k], `schedules that reached ${k}`).toBeGreaterThan(0);
     }
   }, 60_000);
@@ -1052,4 +1692,12 @@ describe('inter-domain channels against a model (A — B — C, dom0 and the pag
     );
     expect(coverage.cEnded - before.cEnded, 'schedules in which C ended').toBeGreaterThan(0);
   }, 60_000);
+  it('a hostile B (the relay: raw writes to both its channels, grants and ends of any buffer and ref, straight to dom0): A and C receive only what B posted, C maps only what dom0 granted it, no lent buffer goes back to its owner', async () => {
+    const before = { ...bCoverage };
+    await fc.assert(fc.asyncProperty(bSchedule, (steps) => runHostileB(steps)), fcParams({ numRuns: 400 }));
+    for (const k of ['granted', 'grantRefused', 'cMapped', 'aMapped', 'aRetired', 'aRenewed', 'aGot', 'cGot', 'ended', 'faulted', 'otherRefused'] as const) {
+      expect(bCoverage[k] - before[k], `schedules that reached ${k}`).toBeGreaterThan(0);
+    }
+  }, 60_000);
 });
+
