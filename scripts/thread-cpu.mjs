@@ -50,9 +50,13 @@ function chromiumPids() {
   return pids;
 }
 
-/** tid → { name, run ns, wait ns } at the last sample. */
-const last = new Map();
-function sample() {
+/**
+ * Every renderer thread's run and wait time now, by tid; a thread's name is read once
+ * (taken from `prev`, the last sample, when it was there).
+ * @param {Map<string, { name: string, run: number, wait: number }>} prev
+ */
+function sample(prev) {
+  /** @type {Map<string, { name: string, run: number, wait: number }>} */
   const now = new Map();
   for (const pid of chromiumPids()) {
     let tids;
@@ -63,9 +67,8 @@ function sample() {
     }
     for (const tid of tids) {
       try {
-        const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
-        const prev = last.get(tid);
-        const name = prev?.name ?? `${readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()}/${pid}`;
+        const [run = 0, wait = 0] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
+        const name = prev.get(tid)?.name ?? `${readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()}/${pid}`;
         now.set(tid, { name, run, wait });
       } catch {
         // gone
@@ -76,10 +79,10 @@ function sample() {
 }
 
 let prevT = ms();
-let prev = sample();
+let prev = sample(new Map());
 const timer = setInterval(() => {
   const t = ms();
-  const cur = sample();
+  const cur = sample(prev);
   const span = (t - prevT) * 1e6;
   const rows = [];
   for (const [tid, c] of cur) {
@@ -90,7 +93,6 @@ const timer = setInterval(() => {
     if (run * 100 >= minPct || wait * 100 >= minPct) rows.push(`${c.name}:${tid} ${(run * 100).toFixed(0)}/${(wait * 100).toFixed(0)}`);
   }
   if (rows.length > 0) console.log(`${t.toFixed(0).padStart(7)} cpu ${rows.join('  ')}`);
-  for (const [k, v] of cur) last.set(k, v);
   prev = cur;
   prevT = t;
 }, everyMs);

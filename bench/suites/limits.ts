@@ -63,14 +63,15 @@ async function pingpongOnce(iterations: number, spin: boolean): Promise<number> 
 /** `sched`: serve with dom0's loop and port (ring-serve-sched) instead of the stand-in. */
 async function ringOnce(total: number, roundTrips: number, sched = false): Promise<{ opsPerS: number[]; rttNs: number }> {
   const buffer = new SharedArrayBuffer(RING_PAIR_BYTES);
-  const doorbell = new SharedArrayBuffer(8);
+  // dom0's loop naps on a doorbell the client rings; the stand-in waits on the ring itself.
+  const doorbell = sched ? new SharedArrayBuffer(8) : undefined;
   initRingPair(buffer);
   const server = worker();
   const client = worker();
   try {
-    await ask(server, sched ? { cmd: 'ring-serve-sched', buffer, doorbell } : { cmd: 'ring-serve', buffer });
+    await ask(server, doorbell ? { cmd: 'ring-serve-sched', buffer, doorbell } : { cmd: 'ring-serve', buffer });
     const done = new Promise<void>((resolve) => (server.onmessage = () => resolve()));
-    const r = await ask<{ opsPerS: number[]; rttNs: number }>(client, { cmd: 'ring-client', buffer, total, batch: 128, depths: [1, 2], roundTrips, ...(sched ? { doorbell } : {}) });
+    const r = await ask<{ opsPerS: number[]; rttNs: number }>(client, { cmd: 'ring-client', buffer, total, batch: 128, depths: [1, 2], roundTrips, ...(doorbell ? { doorbell } : {}) });
     await done;
     return r;
   } finally {

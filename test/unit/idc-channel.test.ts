@@ -32,7 +32,6 @@ function push(p: RingProducer, kind: number, id: number, offset = 0, length = 0)
   p.publish();
 }
 
-
 describe('channel set-up', () => {
   it('hands each side the same control and buffers, and its own grant table only', () => {
     const broker = new IdcBroker();

@@ -267,6 +267,101 @@ function must(cond: boolean, what: string): asserts cond {
   if (!cond) throw new ModelViolation(what);
 }
 
+/** Per `channel:buffer`, the generations dom0 issued, each its memory (index = generation). */
+class Generations {
+  private readonly sabs = new Map<string, SharedArrayBuffer[]>();
+
+  constructor(grants: readonly ChannelGrant[]) {
+    for (const g of grants) g.buffers.forEach((sab, i) => this.sabs.set(`${g.channelId}:${i}`, [sab]));
+  }
+
+  of(channelId: number, buffer: number): readonly SharedArrayBuffer[] | undefined {
+    return this.sabs.get(`${channelId}:${buffer}`);
+  }
+
+  /** Whether `sab` is memory of any generation of any buffer of `channelId`. */
+  onChannel(channelId: number, sab: SharedArrayBuffer): boolean {
+    return [...this.sabs].some(([k, sabs]) => k.startsWith(`${channelId}:`) && sabs.includes(sab));
+  }
+
+  /** A renewal dom0 announced: of a buffer it made, to the next generation (one per renewal). Returns what is wrong, or null. */
+  renewed(r: RenewedBuffer): string | null {
+    const key = `${r.channelId}:${r.buffer}`;
+    const gens = this.sabs.get(key);
+    if (!gens) return `dom0 renewed ${key}, which it never made`;
+    const wrong = r.generation === gens.length ? null : `dom0 renewed ${key} to generation ${r.generation} after ${gens.length - 1}`;
+    gens.push(r.sab);
+    return wrong;
+  }
+}
+
+type Posted = readonly [word: number, id: number, off: number, len: number];
+
+/**
+ * What a hostile guest put on its tx ring by its own hand, in ring order, and how far its
+ * peer's deliveries have matched it: the peer delivers only descriptors that were posted
+ * and pass every check, in order, and refuses the rest. Once the guest writes the ring's
+ * words directly (`forge`), what the peer reads is no longer what was posted.
+ */
+class PostedLog {
+  private readonly entries: Posted[] = [];
+  private matched = 0;
+  forged = false;
+
+  private producer: RingProducer | null = null;
+
+  /** `open` makes the guest's producer on its tx ring, at its first post. */
+  constructor(private readonly open: () => RingProducer) {}
+
+  post(entry: Posted, count = 1): void {
+    const tx = (this.producer ??= this.open());
+    for (let i = 0; i < count; i++) if (tx.tryPush(entry)) this.entries.push(entry);
+    tx.publish();
+  }
+
+  /** Whether `v`, delivered with kind word `word`, is the next posted entry that could pass (always true once forged). */
+  match(v: RxView, word: number): boolean {
+    if (this.forged) return true;
+    let i = this.matched;
+    while (i < this.entries.length && !(this.entries[i]![0] === word && this.entries[i]![1] === v.id && this.entries[i]![2] === v.offset && this.entries[i]![3] === v.length)) i++;
+    if (i === this.entries.length) return false;
+    this.matched = i + 1;
+    return true;
+  }
+}
+
+/** A guest writes one word of one of its channel's rings (header or slot) by hand. */
+function writeRingWord(g: ChannelGrant, ring: number, word: number, value: number): void {
+  const r = g.layout.rings[ring]!;
+  const words = new Int32Array(g.control, r.byteOffset, ringBytes(r.capacity, r.entryWords) / 4);
+  Atomics.store(words, word % words.length, value);
+}
+
+/** The hostile steps' id argument: one of `pool`, edges and live ids alike. */
+const pickFrom = (pool: readonly number[], i: number): number => pool[i % pool.length]!;
+
+/** A schedule's steps in order, the world's invariants after each; a violation says at which step. */
+async function runSchedule<S>(w: { step(s: S): Promise<void>; check(): void; drain(): Promise<void>; finalCheck?(): void }, steps: readonly S[]): Promise<void> {
+  const at = async (where: string, f: () => Promise<void> | void): Promise<void> => {
+    try {
+      await f();
+    } catch (err) {
+      if (err instanceof ModelViolation) err.message = `${where}: ${err.message}`;
+      throw err;
+    }
+  };
+  for (const [i, s] of steps.entries()) {
+    await at(`step ${i} ${JSON.stringify(s)}`, async () => {
+      await w.step(s);
+      w.check();
+    });
+  }
+  await at('drain', async () => {
+    await w.drain();
+    w.finalCheck?.();
+  });
+}
+
 class World {
   readonly broker = new IdcBroker();
   readonly ab: readonly [ChannelGrant, ChannelGrant];
@@ -289,8 +384,7 @@ class World {
   readonly mapRefused = new Set<number>();
   /** SharedArrayBuffers dom0 lent to C: the owner must never write them again. */
   readonly forwardedSabs = new Set<SharedArrayBuffer>();
-  /** Per `channel:buffer`, the generations dom0 issued and their memory. */
-  readonly issued = new Map<string, SharedArrayBuffer[]>();
+  readonly issued: Generations;
   /** What B holds of C's messages, and what C holds (when C is not vouched for). */
   readonly bHoldsOfC: RxView[] = [];
   readonly cHolds: RxView[] = [];
@@ -310,7 +404,7 @@ class World {
     const make = (a: number, b: number, sameGroup: boolean) => this.broker.createChannel(a, b, { buffersPerSide: N, bufferBytes: BYTES }, sameGroup);
     this.ab = make(A, B, true);
     this.bc = make(B, C, false);
-    for (const [g] of [this.ab, this.bc]) g.buffers.forEach((sab, i) => this.issued.set(`${g.channelId}:${i}`, [sab]));
+    this.issued = new Generations([this.ab[0], this.bc[0]]);
     this.cSabs.push(...this.bc[1].buffers);
     const control = new Map(DOMS.map((d) => [d, this.controlOf(d)]));
     this.ep = {
@@ -401,13 +495,8 @@ class World {
     // A renewal stands for a grant dom0 made and no longer holds.
     const live = this.broker.grantList().find((g) => g.channelId === r.channelId && g.buffer === r.buffer);
     if (live) this.violations.push(`dom0 renewed ${key} while it still lends it under grant ${live.ref}`);
-    const gens = this.issued.get(key);
-    if (!gens) this.violations.push(`dom0 renewed ${key}, which it never made`);
-    else {
-      // A generation only grows, one per renewal.
-      if (r.generation !== gens.length) this.violations.push(`dom0 renewed ${key} to generation ${r.generation} after ${gens.length - 1}`);
-      gens.push(r.sab);
-    }
+    const wrong = this.issued.renewed(r);
+    if (wrong) this.violations.push(wrong);
     if (peer === C) this.cSabs.push(r.sab);
     coverage.renewed++;
     this.tell(peer as Dom, { op: 'renewed', r }, this.noticeNow);
@@ -658,7 +747,7 @@ class World {
     must(v.offset >= 0 && v.length >= 0 && v.offset + v.length <= BYTES, `B viewed [${v.offset}, +${v.length}) of a ${BYTES}-byte buffer`);
     const ch = this.bc[0].channelId;
     if (v.kind === Kind.BUFFER) {
-      const gens = this.issued.get(`${ch}:${v.id}`);
+      const gens = this.issued.of(ch, v.id);
       must(v.id >= N && v.id < 2 * N && gens !== undefined, `B viewed buffer ${v.id} as one of C's`);
       this.matchPosted(v);
       must(v.bytes.buffer === gens.at(-1), `B viewed C's buffer ${v.id} in memory that is not its generation ${gens.length - 1}`);
@@ -668,8 +757,7 @@ class World {
       // C may end its grant before B looks: nothing to view then.
       if (v.released) return;
       // C can grant only what B lent it on this channel: B's own buffers.
-      const ofBc = [...this.issued].some(([k, sabs]) => k.startsWith(`${ch}:`) && sabs.includes(v.bytes.buffer as SharedArrayBuffer));
-      must(ofBc, `B viewed grant ${v.id} from C in memory that is not B–C's`);
+      must(this.issued.onChannel(ch, v.bytes.buffer as SharedArrayBuffer), `B viewed grant ${v.id} from C in memory that is not B–C's`);
     }
     this.bHoldsOfC.push(v);
   }
@@ -764,39 +852,20 @@ class World {
     return [0, 1, N - 1, N, 2 * N - 1, 2 * N, -1, 0x7fff_ffff, this.ab[0].channelId, this.bc[0].channelId, ...this.fwds.map((f) => f.ref), ...this.cRefs];
   }
   private pick(i: number): number {
-    const pool = this.idPool();
-    return pool[i % pool.length]!;
+    return pickFrom(this.idPool(), i);
   }
 
   /** C's own pen on its tx ring: a hostile C sends only this way (its runtime only receives). */
-  private cTx: RingProducer | null = null;
-  /** What C posted, in ring order, and how far B's deliveries have matched it. */
-  private readonly cPosted: { readonly word: number; readonly id: number; readonly off: number; readonly len: number }[] = [];
-  private cMatched = 0;
-  /** C wrote its tx ring's words by hand: what B reads is no longer what C posted. */
-  private cTxForged = false;
-
-  private cPost(entry: [number, number, number, number], count = 1): void {
-    const g = this.bc[1];
-    this.cTx ??= new RingProducer(g.control, g.layout.rings[2 * g.side]!);
-    for (let i = 0; i < count; i++) {
-      if (this.cTx.tryPush(entry)) this.cPosted.push({ word: entry[0], id: entry[1], off: entry[2], len: entry[3] });
-    }
-    this.cTx.publish();
-  }
+  private readonly cPosted = new PostedLog(() => new RingProducer(this.bc[1].control, this.bc[1].layout.rings[2 * this.bc[1].side]!));
 
   /**
    * B delivers only descriptors C posted that pass every check, in order: a buffer's of the
    * generation B holds it in, a grant's with a bare kind word. The rest are refused.
    */
   private matchPosted(v: RxView): void {
-    if (!this.mode.hostileC || this.cTxForged) return;
-    const ch = this.bc[0].channelId;
-    const word = v.kind === Kind.GRANT ? Kind.GRANT : bufferKindWord(this.issued.get(`${ch}:${v.id}`)!.length - 1);
-    let i = this.cMatched;
-    while (i < this.cPosted.length && !(this.cPosted[i]!.word === word && this.cPosted[i]!.id === v.id && this.cPosted[i]!.off === v.offset && this.cPosted[i]!.len === v.length)) i++;
-    must(i < this.cPosted.length, `B delivered ${v.kind === Kind.GRANT ? 'grant' : 'buffer'} ${v.id} [${v.offset}, +${v.length}) from C, which C never posted with a kind word B accepts`);
-    this.cMatched = i + 1;
+    if (!this.mode.hostileC) return;
+    const word = v.kind === Kind.GRANT ? Kind.GRANT : bufferKindWord(this.issued.of(this.bc[0].channelId, v.id)!.length - 1);
+    must(this.cPosted.match(v, word), `B delivered ${v.kind === Kind.GRANT ? 'grant' : 'buffer'} ${v.id} [${v.offset}, +${v.length}) from C, which C never posted with a kind word B accepts`);
   }
 
   hostile(s: Extract<Step, { op: `h${string}` }>): void {
@@ -804,14 +873,14 @@ class World {
     const g = this.bc[1];
     switch (s.op) {
       case 'hDesc':
-        return this.cPost([s.kind, this.pick(s.id), s.off, s.len], s.count);
+        return this.cPosted.post([s.kind, this.pick(s.id), s.off, s.len], s.count);
       case 'hRegrant': {
         // B's own buffer, lent to C, granted by C to B: dom0 honours it (C holds it), and
         // B's runtime must view it as B–C memory and keep going.
         try {
           const ref = this.grantAsC(g.channelId, s.pick, g.channelId);
           this.cRefs.push(ref);
-          this.cPost([s.word, ref, s.off, s.len]);
+          this.cPosted.post([s.word, ref, s.off, s.len]);
         } catch (err) {
           if (err instanceof ModelViolation) throw err;
           must(err instanceof IdcError, `dom0 threw ${String(err)} on C's grant of B's buffer ${s.pick}: not a refusal`);
@@ -826,13 +895,9 @@ class World {
         back.publish();
         return;
       }
-      case 'hWord': {
-        if (s.ring === 2 * g.side) this.cTxForged = true;
-        const r = g.layout.rings[s.ring]!;
-        const words = new Int32Array(g.control, r.byteOffset, ringBytes(r.capacity, r.entryWords) / 4);
-        Atomics.store(words, s.word % words.length, s.value);
-        return;
-      }
+      case 'hWord':
+        if (s.ring === 2 * g.side) this.cPosted.forged = true;
+        return writeRingWord(g, s.ring, s.word, s.value);
       case 'hTable':
         Atomics.store(new Int32Array(g.grantTable), s.i, s.value);
         return;
@@ -1076,19 +1141,8 @@ class World {
   }
 }
 
-async function run(steps: readonly Step[], mode: Mode): Promise<void> {
-  const w = new World(mode);
-  for (const [i, s] of steps.entries()) {
-    try {
-      await w.step(s);
-      w.check();
-    } catch (err) {
-      if (err instanceof ModelViolation) err.message = `step ${i} ${JSON.stringify(s)}: ${err.message}`;
-      throw err;
-    }
-  }
-  await w.drain();
-  w.finalCheck();
+function run(steps: readonly Step[], mode: Mode): Promise<void> {
+  return runSchedule(new World(mode), steps);
 }
 
 // ---- a hostile B -----------------------------------------------------------------------
@@ -1214,8 +1268,8 @@ class HostileBWorld {
   readonly calls = new Map<Honest, (() => Promise<void>)[]>([[A, []], [C, []]]);
   readonly notices = new Map<Honest, number[]>([[A, []], [C, []]]);
   readonly violations: string[] = [];
-  /** Per `channel:buffer`, the generations dom0 issued (renewals seen through A's and C's control planes). */
-  readonly issued = new Map<string, SharedArrayBuffer[]>();
+  /** The generations dom0 issued (renewals seen through A's and C's control planes). */
+  readonly issued: Generations;
   readonly grants = new Map<number, BGrant>();
   /** Every SharedArrayBuffer dom0 ever lent through a grant: its owner never writes it again. */
   readonly grantedSabs = new Set<SharedArrayBuffer>();
@@ -1223,12 +1277,8 @@ class HostileBWorld {
   readonly cMapped = new Set<SharedArrayBuffer>();
   readonly toB: Record<Ch, ToB[]> = { ab: [], bc: [] };
   readonly held: Record<Honest, RxView[]> = { [A]: [], [C]: [] };
-  /** What B posted on its tx ring of each channel, in ring order, and how far deliveries matched it. */
-  readonly posted: Record<Ch, { word: number; id: number; off: number; len: number }[]> = { ab: [], bc: [] };
-  readonly matched: Record<Ch, number> = { ab: 0, bc: 0 };
-  /** B wrote its tx ring's words by hand: what the peer reads is no longer what B posted. */
-  readonly forged: Record<Ch, boolean> = { ab: false, bc: false };
-  private readonly tx: Record<Ch, RingProducer>;
+  /** What B posted on its tx ring of each channel. */
+  readonly posted: Record<Ch, PostedLog>;
   private readonly ret: Record<Ch, RingProducer>;
   private seq = 0;
 
@@ -1236,10 +1286,11 @@ class HostileBWorld {
     const make = (a: number, b: number) => this.broker.createChannel(a, b, { buffersPerSide: N, bufferBytes: BYTES });
     this.ab = make(A, B);
     this.bc = make(B, C);
-    for (const [g] of [this.ab, this.bc]) g.buffers.forEach((sab, i) => this.issued.set(`${g.channelId}:${i}`, [sab]));
+    this.issued = new Generations([this.ab[0], this.bc[0]]);
     // B is side 1 of A–B and side 0 of B–C: its tx ring is rings[2 * side], the peer's returns rings[2 * peer + 1].
     const bg = this.bGrant;
-    this.tx = { ab: new RingProducer(bg('ab').control, bg('ab').layout.rings[2]!), bc: new RingProducer(bg('bc').control, bg('bc').layout.rings[0]!) };
+    const tx = { ab: new RingProducer(bg('ab').control, bg('ab').layout.rings[2]!), bc: new RingProducer(bg('bc').control, bg('bc').layout.rings[0]!) };
+    this.posted = { ab: new PostedLog(() => tx.ab), bc: new PostedLog(() => tx.bc) };
     this.ret = { ab: new RingProducer(bg('ab').control, bg('ab').layout.rings[1]!), bc: new RingProducer(bg('bc').control, bg('bc').layout.rings[3]!) };
     this.ep = { [A]: new IdcEndpoint(this.ab[0], this.controlOf(A)), [C]: new IdcEndpoint(this.bc[1], this.controlOf(C)) };
   }
@@ -1248,18 +1299,14 @@ class HostileBWorld {
   private bGrant = (ch: Ch): ChannelGrant => (ch === 'ab' ? this.ab[1] : this.bc[0]);
   private chOf = (id: number): Ch | null => (id === this.ab[0].channelId ? 'ab' : id === this.bc[0].channelId ? 'bc' : null);
   private current(channelId: number, buffer: number): SharedArrayBuffer | undefined {
-    return this.issued.get(`${channelId}:${buffer}`)?.at(-1);
+    return this.issued.of(channelId, buffer)?.at(-1);
   }
 
   private controlOf(d: Honest): IdcControlPlane {
     const base = controlOf(this.broker, d, (_peer, r) => {
       // The peer is B, which has no runtime to tell; the generation is recorded.
-      const gens = this.issued.get(`${r.channelId}:${r.buffer}`);
-      if (!gens) this.violations.push(`dom0 renewed ${r.channelId}:${r.buffer}, which it never made`);
-      else {
-        if (r.generation !== gens.length) this.violations.push(`dom0 renewed ${r.channelId}:${r.buffer} to generation ${r.generation} after ${gens.length - 1}`);
-        gens.push(r.sab);
-      }
+      const wrong = this.issued.renewed(r);
+      if (wrong) this.violations.push(wrong);
       if (d === A) bCoverage.aRenewed++;
     });
     const queue = <T>(what: string, run: () => Promise<T>): Promise<T> =>
@@ -1355,7 +1402,7 @@ class HostileBWorld {
       // B's own buffers of this channel, never renewed (A and C do not forward).
       const first = ep.side === 0 ? N : 0;
       must(v.id >= first && v.id < first + N, `${name} received buffer ${v.id}, not one of B's`);
-      const gens = this.issued.get(`${ep.channelId}:${v.id}`)!;
+      const gens = this.issued.of(ep.channelId, v.id)!;
       must(sab === gens.at(-1), `${name} viewed B's buffer ${v.id} in memory that is not its generation ${gens.length - 1}`);
       word = bufferKindWord(gens.length - 1);
       bCoverage[d === A ? 'aGot' : 'cGot']++;
@@ -1369,16 +1416,10 @@ class HostileBWorld {
     }
     if (d === C && sab) {
       // A–C have no channel: of A's memory C views only what dom0 granted C.
-      const ofA = [...this.issued].some(([k, sabs]) => k.startsWith(`${this.ab[0].channelId}:`) && sabs.includes(sab));
+      const ofA = this.issued.onChannel(this.ab[0].channelId, sab);
       must(!ofA || (v.kind === Kind.GRANT && this.grants.get(v.id)?.grantee === C), `C viewed memory of A's that dom0 did not grant it`);
     }
-    if (!this.forged[ch]) {
-      const posted = this.posted[ch];
-      let i = this.matched[ch];
-      while (i < posted.length && !(posted[i]!.word === word && posted[i]!.id === v.id && posted[i]!.off === v.offset && posted[i]!.len === v.length)) i++;
-      must(i < posted.length, `${name} received ${v.kind === Kind.GRANT ? 'grant' : 'buffer'} ${v.id} [${v.offset}, +${v.length}), which B never posted with a kind word ${name} accepts`);
-      this.matched[ch] = i + 1;
-    }
+    must(this.posted[ch].match(v, word), `${name} received ${v.kind === Kind.GRANT ? 'grant' : 'buffer'} ${v.id} [${v.offset}, +${v.length}), which B never posted with a kind word ${name} accepts`);
     this.held[d].push(v);
   }
 
@@ -1421,15 +1462,7 @@ class HostileBWorld {
     return [0, 1, N - 1, N, 2 * N - 1, 2 * N, -1, 0x7fff_ffff, this.ab[0].channelId, this.bc[0].channelId, 99, ...heldIds, ...refs, ...refs];
   }
   private pick(i: number): number {
-    const pool = this.idPool();
-    return pool[i % pool.length]!;
-  }
-
-  private post(ch: Ch, entry: [number, number, number, number], count = 1): void {
-    for (let i = 0; i < count; i++) {
-      if (this.tx[ch].tryPush(entry)) this.posted[ch].push({ word: entry[0], id: entry[1], off: entry[2], len: entry[3] });
-    }
-    this.tx[ch].publish();
+    return pickFrom(this.idPool(), i);
   }
 
   /** B asks dom0 for a grant, straight; a grant dom0 makes must be of a buffer B holds now. */
@@ -1457,7 +1490,7 @@ class HostileBWorld {
     this.grants.set(ref, { ref, channelId, buffer, grantee, sab });
     this.grantedSabs.add(sab);
     bCoverage.granted++;
-    if (post) this.post(to, [Kind.GRANT, ref, post.off, post.len]);
+    if (post) this.posted[to].post([Kind.GRANT, ref, post.off, post.len]);
   }
 
   private endAsB(ref: number, noticeNow: boolean): void {
@@ -1491,8 +1524,8 @@ class HostileBWorld {
       case 'bSend': {
         const g = this.bGrant(s.ch);
         const id = firstBufferOf(g.layout, g.side) + s.pick;
-        const gen = this.issued.get(`${g.channelId}:${id}`)!.length - 1;
-        return this.post(s.ch, [bufferKindWord(gen), id, s.off, s.len]);
+        const gen = this.issued.of(g.channelId, id)!.length - 1;
+        return this.posted[s.ch].post([bufferKindWord(gen), id, s.off, s.len]);
       }
       case 'bGiveBack': {
         const live = [...this.toB.ab, ...this.toB.bc].filter((m) => m.live);
@@ -1510,18 +1543,15 @@ class HostileBWorld {
         return this.endAsB(refs[Math.max(0, refs.length - 1 - s.pick)]!, s.noticeNow);
       }
       case 'bDesc':
-        return this.post(s.ch, [s.kind, this.pick(s.id), s.off, s.len], s.count);
+        return this.posted[s.ch].post([s.kind, this.pick(s.id), s.off, s.len], s.count);
       case 'bRet':
         this.ret[s.ch].tryPush([s.kind, this.pick(s.id), 0, 0]);
         this.ret[s.ch].publish();
         return;
       case 'bWord': {
         const g = this.bGrant(s.ch);
-        if (s.ring === 2 * g.side) this.forged[s.ch] = true;
-        const r = g.layout.rings[s.ring]!;
-        const words = new Int32Array(g.control, r.byteOffset, ringBytes(r.capacity, r.entryWords) / 4);
-        Atomics.store(words, s.word % words.length, s.value);
-        return;
+        if (s.ring === 2 * g.side) this.posted[s.ch].forged = true;
+        return writeRingWord(g, s.ring, s.word, s.value);
       }
       case 'bTable':
         Atomics.store(new Int32Array(this.bGrant(s.ch).grantTable), s.i, s.value);
@@ -1615,23 +1645,8 @@ class HostileBWorld {
   }
 }
 
-async function runHostileB(steps: readonly BStep[]): Promise<void> {
-  const w = new HostileBWorld();
-  for (const [i, s] of steps.entries()) {
-    try {
-      await w.step(s);
-      w.check();
-    } catch (err) {
-      if (err instanceof ModelViolation) err.message = `step ${i} ${JSON.stringify(s)}: ${err.message}`;
-      throw err;
-    }
-  }
-  try {
-    await w.drain();
-  } catch (err) {
-    if (err instanceof ModelViolation) err.message = `drain: ${err.message}`;
-    throw err;
-  }
+function runHostileB(steps: readonly BStep[]): Promise<void> {
+  return runSchedule(new HostileBWorld(), steps);
 }
 
 describe('inter-domain channels against a model (A — B — C, dom0 and the page held back)', () => {
