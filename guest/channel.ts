@@ -8,6 +8,7 @@ import { CPL_STATUS, CPL_TAG, ENTRY_WORDS, REQ_ARG0, REQ_ARG1, REQ_ARG2, REQ_LBA
 import type { CopyMessage } from '../shared/grant';
 import type { DomainLayout } from '../shared/memory-layout';
 import { RING_CLOSED_I32 } from '../shared/ring-layout';
+import { perf } from '../shared/clock';
 
 /** Why a channel stopped: dom0 is gone (the host says so), or a ring broke. */
 export type ChannelCloseCode = 'DOM0_GONE' | 'RING_FAULT';
@@ -304,7 +305,7 @@ export class RingChannel implements Channel {
           continue;
         }
         this.check();
-        const start = performance.now();
+        const start = perf.now();
         let arrived = false;
         if (canBlock) {
           // Poll briefly, then block rather than spin: dom0's notify wakes a thread blocked
@@ -323,7 +324,7 @@ export class RingChannel implements Channel {
           this.stats.sleeps++;
           await this.cpl.waitForEntriesAsync(1000);
         }
-        this.spin.observe(performance.now() - start);
+        this.spin.observe(perf.now() - start);
       }
     } catch (err) {
       if (!(err instanceof ChannelClosedError)) this.close('RING_FAULT', `completion pump: ${err instanceof Error ? err.message : String(err)}`);

@@ -1,5 +1,6 @@
 // Runs anywhere: the blocking wait is for workers only (the main thread may not block),
 // the async wait is for the main thread and for workers that must keep their event loop.
+import { perf } from './clock';
 
 export type WaitResult = 'ok' | 'not-equal' | 'timed-out';
 
@@ -55,12 +56,12 @@ export function waitAsync(
 
 function pollUntilChanged(i32: Int32Array, index: number, expected: number, timeoutMs: number): Promise<WaitResult> {
   if (Atomics.load(i32, index) !== expected) return Promise.resolve('not-equal');
-  const deadline = performance.now() + timeoutMs;
+  const deadline = perf.now() + timeoutMs;
   return new Promise((resolve) => {
     let delay = 0;
     const tick = (): void => {
       if (Atomics.load(i32, index) !== expected) return resolve('ok');
-      if (performance.now() >= deadline) return resolve('timed-out');
+      if (perf.now() >= deadline) return resolve('timed-out');
       delay = Math.min(4, delay === 0 ? 0.25 : delay * 2);
       setTimeout(tick, delay);
     };

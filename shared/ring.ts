@@ -18,6 +18,7 @@ import {
   ringBytes,
   type RingGeometry,
 } from './ring-layout';
+import { perf } from './clock';
 
 export type RingFaultKind =
   /** The producer published more entries than the ring can hold (Xen: "ill-behaved frontend"). */
@@ -302,8 +303,8 @@ export class RingConsumer extends RingEnd {
    * answers within it). True if entries arrived.
    */
   pollFor(ms: number): boolean {
-    const until = performance.now() + ms;
-    while (performance.now() < until) if (this.available() > 0) return true;
+    const until = perf.now() + ms;
+    while (perf.now() < until) if (this.available() > 0) return true;
     return false;
   }
 

@@ -21,6 +21,10 @@
 //                              (RingScheduler, RingPort) in a worker with nothing else in it:
 //                              what the loop costs against the stand-in, apart from what
 //                              dom0's thread adds (its other domains, heap, event loop)
+//   ring_relay_noop_ops_per_s / ring_relay_noop_qd1_ops_per_s
+//                              the same served by the product's ring worker loop and relay
+//                              (RelayLoop, RingRelay: Dom0Config.ringWorker), which answers
+//                              no-ops without dom0, in a worker with nothing else in it
 // Each is the median of three batches; a pingpong batch runs on a fresh pair of workers.
 import { RING_PAIR_BYTES, initRingPair, type LimitsCommand } from '../workers/limits-worker';
 
@@ -60,16 +64,18 @@ async function pingpongOnce(iterations: number, spin: boolean): Promise<number> 
   }
 }
 
-/** `sched`: serve with dom0's loop and port (ring-serve-sched) instead of the stand-in. */
-async function ringOnce(total: number, roundTrips: number, sched = false): Promise<{ opsPerS: number[]; rttNs: number }> {
+/** Who serves: the blocking stand-in, dom0's loop and port (ring-serve-sched), or the product's ring worker loop (ring-serve-relay). */
+type RingServer = 'stand-in' | 'sched' | 'relay';
+
+async function ringOnce(total: number, roundTrips: number, serverKind: RingServer = 'stand-in'): Promise<{ opsPerS: number[]; rttNs: number }> {
   const buffer = new SharedArrayBuffer(RING_PAIR_BYTES);
-  // dom0's loop naps on a doorbell the client rings; the stand-in waits on the ring itself.
-  const doorbell = sched ? new SharedArrayBuffer(8) : undefined;
+  // dom0's loop and the ring worker nap on a doorbell the client rings; the stand-in waits on the ring itself.
+  const doorbell = serverKind !== 'stand-in' ? new SharedArrayBuffer(8) : undefined;
   initRingPair(buffer);
   const server = worker();
   const client = worker();
   try {
-    await ask(server, doorbell ? { cmd: 'ring-serve-sched', buffer, doorbell } : { cmd: 'ring-serve', buffer });
+    await ask(server, doorbell ? { cmd: serverKind === 'sched' ? 'ring-serve-sched' : 'ring-serve-relay', buffer, doorbell } : { cmd: 'ring-serve', buffer });
     const done = new Promise<void>((resolve) => (server.onmessage = () => resolve()));
     const r = await ask<{ opsPerS: number[]; rttNs: number }>(client, { cmd: 'ring-client', buffer, total, batch: 128, depths: [1, 2], roundTrips, ...(doorbell ? { doorbell } : {}) });
     await done;
@@ -93,14 +99,19 @@ export async function run(opts: { quick: boolean }): Promise<Metrics> {
   const ringRtt: number[] = [];
   const schedOps: number[] = [];
   const schedQd1: number[] = [];
+  const relayOps: number[] = [];
+  const relayQd1: number[] = [];
   for (let i = 0; i < n; i++) {
     const r = await ringOnce(opts.quick ? 100_000 : 1_000_000, opts.quick ? 2_000 : 20_000);
     ringOpsQd1.push(r.opsPerS[0]!);
     ringOps.push(r.opsPerS[1]!);
     ringRtt.push(r.rttNs);
-    const s = await ringOnce(opts.quick ? 100_000 : 1_000_000, opts.quick ? 2_000 : 20_000, true);
+    const s = await ringOnce(opts.quick ? 100_000 : 1_000_000, opts.quick ? 2_000 : 20_000, 'sched');
     schedQd1.push(s.opsPerS[0]!);
     schedOps.push(s.opsPerS[1]!);
+    const rl = await ringOnce(opts.quick ? 100_000 : 1_000_000, opts.quick ? 2_000 : 20_000, 'relay');
+    relayQd1.push(rl.opsPerS[0]!);
+    relayOps.push(rl.opsPerS[1]!);
   }
   const w = worker();
   try {
@@ -120,6 +131,8 @@ export async function run(opts: { quick: boolean }): Promise<Metrics> {
       ring_blocking_rtt_ns: { value: median(ringRtt), unit: 'ns' },
       ring_sched_noop_ops_per_s: { value: median(schedOps), unit: 'ops/s' },
       ring_sched_noop_qd1_ops_per_s: { value: median(schedQd1), unit: 'ops/s' },
+      ring_relay_noop_ops_per_s: { value: median(relayOps), unit: 'ops/s' },
+      ring_relay_noop_qd1_ops_per_s: { value: median(relayQd1), unit: 'ops/s' },
     };
   } finally {
     w.terminate();

@@ -14,6 +14,8 @@
 //              measures batched no-ops per second and the one-request round trip
 //   ring-serve-sched  the same rings served by dom0's own RingScheduler and RingPort in a
 //              worker with nothing else in it (no-ops only)
+//   ring-serve-relay  the same rings served by the product's ring worker loop (RelayLoop and
+//              RingRelay, host/dom0/relay-loop.ts), which answers no-ops itself
 // Timings are batches: performance.now is coarsened to ~5 µs under cross-origin isolation.
 import { RingConsumer, RingProducer, initRing } from '../../shared/ring';
 import { CPL_FRAME, CPL_GEN, CPL_OP, CPL_STATUS, CPL_TAG, CPL_USED, ENTRY_WORDS, Op, REQ_OP, REQ_TAG, Status } from '../../shared/protocol';
@@ -24,6 +26,8 @@ import { batchedOpsPerS } from '../guests/queue-depth';
 import { RingScheduler } from '../../host/dom0/ring-scheduler';
 import { RingPort } from '../../host/dom0/ring-port';
 import type { Dom0Driver, Domain } from '../../host/dom0/driver';
+import { RingRelay, RELAY_ALIVE_I32, innerRings } from '../../host/dom0/ring-relay';
+import { RelayLoop } from '../../host/dom0/relay-loop';
 
 export type LimitsCommand =
   | { cmd: 'pingpong-serve'; word: SharedArrayBuffer; spin: boolean }
@@ -32,6 +36,7 @@ export type LimitsCommand =
   | { cmd: 'memcpy'; bytes: number; iterations: number }
   | { cmd: 'ring-serve'; buffer: SharedArrayBuffer }
   | { cmd: 'ring-serve-sched'; buffer: SharedArrayBuffer; doorbell: SharedArrayBuffer }
+  | { cmd: 'ring-serve-relay'; buffer: SharedArrayBuffer; doorbell: SharedArrayBuffer }
   | { cmd: 'ring-client'; buffer: SharedArrayBuffer; total: number; batch: number; depths: readonly number[]; roundTrips: number; doorbell?: SharedArrayBuffer };
 
 /**
@@ -118,6 +123,27 @@ function schedServe(buffer: SharedArrayBuffer, doorbell: SharedArrayBuffer): voi
     if (!Atomics.load(stop, 0)) return;
     clearInterval(t);
     d.alive = false;
+    postMessage({ done: true });
+  }, 5);
+}
+
+/**
+ * The ring worker's loop and relay (host/dom0/relay-loop.ts, ring-relay.ts) in a worker of
+ * their own, as the product starts them, with the inner rings to dom0 made but unserved: a
+ * NOOP never reaches dom0. What the product's ring worker costs without the product's
+ * threads around it.
+ */
+function relayServe(buffer: SharedArrayBuffer, doorbell: SharedArrayBuffer): void {
+  const inner = innerRings(layout).buffer;
+  const state = new Int32Array(inner, 0, 1);
+  const loop = new RelayLoop(doorbell, new SharedArrayBuffer(4));
+  loop.add(new RingRelay(0, buffer, layout, inner, null));
+  const stop = new Int32Array(buffer, STOP_BYTE, 1);
+  // The loop sleeps on its event loop once the rings have been idle 20 ms: a timer sees the stop then.
+  const t = setInterval(() => {
+    if (!Atomics.load(stop, 0)) return;
+    clearInterval(t);
+    Atomics.store(state, RELAY_ALIVE_I32, 0);
     postMessage({ done: true });
   }, 5);
 }
@@ -259,6 +285,10 @@ self.onmessage = (ev: MessageEvent<LimitsCommand>) => {
     case 'ring-serve-sched':
       postMessage({ ready: true });
       schedServe(c.buffer, c.doorbell);
+      return;
+    case 'ring-serve-relay':
+      postMessage({ ready: true });
+      relayServe(c.buffer, c.doorbell);
       return;
     case 'memcpy':
       postMessage({ ns: memcpy(c.bytes, c.iterations) });

@@ -15,6 +15,7 @@ import { decodeFrame } from '../../shared/ids';
 import { Dom0Driver, type DomainCounters, type DriverCounters } from './driver';
 import { PoolBlockStore } from './pool-block-store';
 import { RingPort } from './ring-port';
+import { RingWorkerHost } from './ring-worker-host';
 import { NAP_HOLD_MS, RingScheduler } from './ring-scheduler';
 import { growableShared } from '../../shared/growable';
 import { isArrayBuffer } from '../../shared/buffer-kind';
@@ -59,6 +60,13 @@ export interface Dom0Config {
   acceptLoss?: boolean;
   /** Scrub resident frames against their checksums this often (0: only on request). */
   scrubEveryMs?: number;
+  /**
+   * Serve guests' rings from a ring worker of their own (ring-worker-host.ts), which
+   * answers NOOPs and relays every other request to dom0, where a worker can start one.
+   * Default false: measured in the product it did not raise the no-op rate and it added a
+   * hop to every READ (docs/design.md, "The ring worker, first stage: built, measured, not taken").
+   */
+  ringWorker?: boolean;
 }
 
 /**
@@ -121,6 +129,8 @@ export interface Dom0Stats {
   groups: GroupSummary[];
   domains: DomainSummary[];
   pool: Omit<PoolStats, 'metaslabs'> & { metaslabCount: number };
+  /** Whether a ring worker serves the guests' rings (Dom0Config.ringWorker). */
+  ringWorker: boolean;
 }
 
 export interface FrameSummary {
@@ -136,9 +146,14 @@ export class Dom0Service {
   private pool: Pool | null = null;
   private driver: Dom0Driver | null = null;
   private readonly ports = new Map<number, RingPort | CopyPort>();
-  /** Every guest's request ring rings this word; dom0 naps on it between requests (ring-scheduler.ts). */
+  /**
+   * dom0 naps on this word between requests (ring-scheduler.ts). Without a ring worker every
+   * guest's request ring rings it; with one, only the ring worker and the page do.
+   */
   private readonly doorbell = typeof SharedArrayBuffer === 'function' ? new SharedArrayBuffer(4) : null;
   private readonly scheduler = new RingScheduler(this.doorbell);
+  /** The ring worker, once init has started it (null: dom0 serves the guests' rings). */
+  private ringWorker: RingWorkerHost | null = null;
   private faultListener: ((id: number, reason: string) => void) | null = null;
   private config: Dom0Config | null = null;
   private storage: PoolStorage | null = null;
@@ -227,6 +242,15 @@ export class Dom0Service {
       this.stopPort(d.id);
       this.faultListener?.(d.id, reason);
     };
+    if (config.ringWorker === true && this.doorbell) {
+      this.ringWorker = await RingWorkerHost.start(this.doorbell);
+      if (this.ringWorker) {
+        this.ringWorker.onFault = (id, message) => {
+          const d = this.driver?.domains.get(id);
+          if (d?.alive) this.driver!.fault(d, message);
+        };
+      }
+    }
   }
 
   /** The host's callback for faulted domains (a comlink proxy). */
@@ -325,10 +349,12 @@ export class Dom0Service {
     if (transportKind === 'zero-copy' && typeof SharedArrayBuffer === 'function' && g.buffer instanceof SharedArrayBuffer) {
       const layout = domainLayout(d.volume.blocks, d.volume.blockBytes, undefined, stagingSlotsFor(d.volume.blockBytes), d.priv.layout.frames);
       const control = growableShared(layout.eagerBytes, layout.totalBytes);
-      const port = new RingPort(driver, d, control, layout);
+      const rw = this.ringWorker;
+      const inner = rw ? rw.attach(d.id, control, layout) : null;
+      const port = new RingPort(driver, d, control, layout, rw && inner ? { buffer: inner.buffer, ...inner.layout, bell: rw.bell } : null);
       this.ports.set(d.id, port);
       this.scheduler.add(port);
-      return { ...base, kind: 'zero-copy', control, domainLayout: layout, arena: g.buffer, arenaLayout: g.layout, doorbell: this.doorbell! };
+      return { ...base, kind: 'zero-copy', control, domainLayout: layout, arena: g.buffer, arenaLayout: g.layout, doorbell: rw ? rw.bell : this.doorbell! };
     }
     const channel = new MessageChannel();
     this.ports.set(d.id, new CopyPort(driver, d, channel.port1));
@@ -498,9 +524,10 @@ export class Dom0Service {
         kept: [...d.kept.values()].reduce((a, m) => a + [...m.values()].reduce((x, n) => x + n, 0), 0),
         controlBytes: (this.ports.get(d.id) as RingPort | CopyPort | undefined)?.controlBytes ?? 0,
         fault: d.fault,
-        counters: { ...d.counters },
+        counters: { ...d.counters, requests: d.counters.requests + (this.ringWorker?.noops(d.id) ?? 0) },
       })),
       pool: { ...pool, metaslabCount: metaslabs.length },
+      ringWorker: this.ringWorker !== null,
     };
   }
 
@@ -530,6 +557,8 @@ export class Dom0Service {
     if (this.scrubTimer) clearTimeout(this.scrubTimer);
     this.scrubTimer = null;
     for (const id of [...this.ports.keys()]) this.stopPort(id);
+    this.ringWorker?.terminate();
+    this.ringWorker = null;
     this.pool?.close();
     this.pool = null;
   }
@@ -539,6 +568,13 @@ export class Dom0Service {
     if (port instanceof CopyPort) port.close();
     else if (port) this.scheduler.remove(port);
     this.ports.delete(id);
+    const rw = this.ringWorker;
+    if (rw && port instanceof RingPort) {
+      // The NOOPs it answered count as the domain's requests, as they did when dom0 answered them.
+      const d = this.driver?.domains.get(id);
+      if (d) d.counters.requests += rw.noops(id);
+      rw.detach(id);
+    }
   }
 
   private mustPool(): Pool {

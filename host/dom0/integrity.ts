@@ -17,6 +17,7 @@ import type { PhysicalBlock } from './block-store';
 import { checksumKey, frameChecksum, type ChecksumKey } from './checksum';
 import { checksumKernel, sharedArenaMemory, wasmFrameHasher, type FrameHasher } from './frame-hash-wasm';
 import { encodeFrame } from '../../shared/ids';
+import { perf } from '../../shared/clock';
 
 interface FrameRecord {
   key: string;
@@ -79,7 +80,7 @@ export class FrameIntegrity {
   private recordFill(g: TrustGroup, frame: number, dataset: string, block: PhysicalBlock, bytes: Uint8Array): void {
     let list = this.records.get(g);
     if (!list) this.records.set(g, (list = new Array(g.layout.frames)));
-    this.stamps(g)[frame] = performance.now();
+    this.stamps(g)[frame] = perf.now();
     list[frame] = { key: block.key, dataset, block, sum: this.privateSum(bytes, g.layout.frameBytes) };
   }
 
@@ -136,12 +137,12 @@ export class FrameIntegrity {
    * retired at once and its replacement is under way.
    */
   check(g: TrustGroup, frame: number): boolean {
-    const now = performance.now();
+    const now = perf.now();
     if (now - this.stamps(g)[frame]! < CHECK_FRESH_MS) return true;
     return this.checkNow(g, frame, now);
   }
 
-  private checkNow(g: TrustGroup, frame: number, now = performance.now()): boolean {
+  private checkNow(g: TrustGroup, frame: number, now = perf.now()): boolean {
     const r = this.current(g, frame);
     if (!r) return true;
     this.counters.verified++;
@@ -162,7 +163,7 @@ export class FrameIntegrity {
 
   /** Recompute every resident frame's checksum; replace what fails. Yields every few ms. */
   async scrub(): Promise<ScrubReport> {
-    const t0 = performance.now();
+    const t0 = perf.now();
     let frames = 0;
     let bytes = 0;
     let corrupt = 0;
@@ -182,11 +183,11 @@ export class FrameIntegrity {
           corrupt++;
           waits.push(this.found(g, f, r));
         } else {
-          this.stamps(g)[f] = performance.now();
+          this.stamps(g)[f] = perf.now();
         }
-        if (performance.now() - slice > SCRUB_SLICE_MS) {
+        if (perf.now() - slice > SCRUB_SLICE_MS) {
           await new Promise((res) => setTimeout(res, 0));
-          slice = performance.now();
+          slice = perf.now();
         }
       }
     }
@@ -196,7 +197,7 @@ export class FrameIntegrity {
     // still on a retired frame right after an explicit scrub).
     for (const q of this.replacing.values()) waits.push(...q.values());
     await Promise.all(waits);
-    const report: ScrubReport = { frames, bytes, ms: performance.now() - t0, corrupt, repaired: this.counters.repaired - before };
+    const report: ScrubReport = { frames, bytes, ms: perf.now() - t0, corrupt, repaired: this.counters.repaired - before };
     this.counters.scrubs++;
     this.counters.lastScrub = report;
     return report;

@@ -2,12 +2,26 @@
 // are copied out of the guest's request ring, validated, handed to the driver; completions
 // go back on the completion ring; page-map changes are published into the guest's control
 // buffer. It does not loop by itself: ring-scheduler.ts polls every port in turn.
+//
+// With the ring worker (ring-worker-host.ts) the rings this port serves are the domain's
+// inner rings, which the ring worker fills from the guest's rings and empties into them;
+// the page map, staging slots and private frames are the guest's control buffer either way.
 import { RingConsumer, RingProducer } from '../../shared/ring';
 import { CPL_FRAME, CPL_GEN, CPL_OP, CPL_STATUS, CPL_TAG, CPL_USED, ENTRY_WORDS, Op, REQ_OP, REQ_TAG } from '../../shared/protocol';
 import { LEASE_COUNT, LEASE_KEPT, PM_FRAME, PM_LEASE, PM_WORDS, type DomainLayout } from '../../shared/memory-layout';
 import type { Completion, Dom0Driver, Domain } from './driver';
 import { serve } from './request-dispatch';
 import { encodeFrame } from '../../shared/ids';
+import type { RingGeometry } from '../../shared/ring-layout';
+
+/** Rings to serve instead of the guest's own: the ring worker's inner rings for this domain. */
+export interface InnerRings {
+  readonly buffer: SharedArrayBuffer;
+  readonly request: RingGeometry;
+  readonly completion: RingGeometry;
+  /** Rung with each completion the ring worker asked to be woken for (it naps on it). */
+  readonly bell: SharedArrayBuffer;
+}
 
 /** Entries handled per poll, so one busy domain cannot starve the others. */
 const BATCH = 64;
@@ -28,9 +42,11 @@ export class RingPort {
     private readonly d: Domain,
     control: SharedArrayBuffer,
     private readonly layout: DomainLayout,
+    inner: InnerRings | null = null,
   ) {
-    this.req = new RingConsumer(control, layout.requestRing);
-    this.cpl = new RingProducer(control, layout.completionRing);
+    this.req = inner ? new RingConsumer(inner.buffer, inner.request) : new RingConsumer(control, layout.requestRing);
+    this.cpl = inner ? new RingProducer(inner.buffer, inner.completion) : new RingProducer(control, layout.completionRing);
+    if (inner) this.cpl.doorbell = new Int32Array(inner.bell, 0, 1);
     this.pm = new Int32Array(control, layout.pageMapByteOffset, layout.blocks * PM_WORDS);
     this.control = control;
     this.req.onFault = (f) => driver.fault(d, `request ring: ${f.message}`);

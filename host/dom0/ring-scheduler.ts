@@ -35,6 +35,7 @@
 import type { RingPort } from './ring-port';
 import { soon } from './soon';
 import { canBlock } from '../../shared/atomics-wait';
+import { perf } from '../../shared/clock';
 
 /** Spin this long on empty rings before napping or sleeping (the timer is ~5 µs coarse). */
 const SPIN_MS = 0.2;
@@ -92,7 +93,7 @@ export class RingScheduler {
 
   private async loop(): Promise<void> {
     this.running = true;
-    let lastWork = performance.now();
+    let lastWork = perf.now();
     let lastYield = lastWork;
     let rung = false;
     try {
@@ -100,7 +101,7 @@ export class RingScheduler {
         this.turns++;
         const work = this.pollPorts();
         const busy = this.portsBusy;
-        const now = performance.now();
+        const now = perf.now();
         if (work > 0) lastWork = now;
         if (now - lastYield >= YIELD_EVERY_MS || (busy && work === 0)) {
           lastYield = await this.yieldFrom(now);
@@ -126,7 +127,7 @@ export class RingScheduler {
         const interrupted = new Promise<void>((resolve) => (this.interrupt = resolve));
         await Promise.race([...[...this.ports].map((p) => p.wait()), interrupted]);
         this.interrupt = null;
-        lastWork = lastYield = performance.now();
+        lastWork = lastYield = perf.now();
       }
     } finally {
       this.running = false;
@@ -176,7 +177,7 @@ export class RingScheduler {
   private async yieldFrom(now: number): Promise<number> {
     this.yields++;
     await soon();
-    const back = performance.now();
+    const back = perf.now();
     this.yieldMs += back - now;
     return back;
   }
@@ -187,7 +188,7 @@ export class RingScheduler {
    * serves that time instead.
    */
   holdNaps(ms: number): void {
-    this.napsHeldUntil = Math.max(this.napsHeldUntil, performance.now() + ms);
+    this.napsHeldUntil = Math.max(this.napsHeldUntil, perf.now() + ms);
   }
   private napsHeldUntil = 0;
   /** Control-plane calls running now (Dom0Service.controlCall): no naps while any is. */

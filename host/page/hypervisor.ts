@@ -325,6 +325,7 @@ export class Hypervisor {
         ...(options.privateFrames !== undefined ? { privateFrames: options.privateFrames } : {}),
         ...(options.heldLimitBytes !== undefined ? { heldLimitBytes: options.heldLimitBytes } : {}),
         ...(options.heldTotalLimitBytes !== undefined ? { heldTotalLimitBytes: options.heldTotalLimitBytes } : {}),
+        ...(options.ringWorker !== undefined ? { ringWorker: options.ringWorker } : {}),
       });
       const hostTransport = verdict
         ? { kind: verdict.kind, reason: verdict.reason }

@@ -31,14 +31,17 @@ interface HostileApi {
 
 let hv: Hypervisor;
 let bystander: GuestHandle<ProbeGuestApi>;
-const faults = new FaultLog();
+/** Per hypervisor: guest ids start again in each. */
+let faults = new FaultLog();
 
 async function hostile(): Promise<GuestHandle<HostileApi>> {
   return hv.guests.spawn<HostileApi>({ base: 'img@base', module: HOSTILE });
 }
 
-beforeAll(async () => {
-  hv = await Hypervisor.start({ poolName: `hostile-${crypto.randomUUID()}`, arenaFrames: 32 });
+/** Every attack runs twice: against the ring worker (the default) and against dom0 serving the rings itself. */
+async function start(ringWorker: boolean): Promise<void> {
+  hv = await Hypervisor.start({ poolName: `hostile-${crypto.randomUUID()}`, arenaFrames: 32, ringWorker });
+  faults = new FaultLog();
   hv.onGuestFault = faults.record;
   const img = new Uint8Array(BS * BLOCKS);
   for (let b = 0; b < BLOCKS; b++) img.fill(b + 1, b * BS, (b + 1) * BS);
@@ -46,8 +49,7 @@ beforeAll(async () => {
   await hv.pool.snapshot('img', 'img@base');
   bystander = await hv.guests.spawn<ProbeGuestApi>({ base: 'img@base', module: PROBE });
   expect((await bystander.api.read(1)).first).toBe(2);
-});
-afterAll(async () => hv?.shutdown());
+}
 
 /** How a call ended, captured at once (a rejection must have a handler before it happens). */
 function settled(p: Promise<unknown>): Promise<string> {
@@ -62,7 +64,13 @@ async function bystanderStillServed(lba: number): Promise<void> {
   expect(bystander.state).toBe('running');
 }
 
-describe('hostile guests', () => {
+for (const ringWorker of [true, false]) describe(`hostile guests, ${ringWorker ? 'ring worker' : 'dom0 serving the rings'}`, () => {
+  beforeAll(() => start(ringWorker));
+  afterAll(async () => hv?.shutdown());
+
+  it(ringWorker ? 'the ring worker serves the rings' : 'dom0 serves the rings', async () => {
+    expect((await hv.pool.stats()).ringWorker).toBe(ringWorker);
+  });
   it('garbage producer index in its ring: faulted with the reason, others go on', async () => {
     const g = await hostile();
     // dom0 may fault the guest before its reply to this call gets out: either end is fine.
