@@ -35,6 +35,11 @@ export class RingWorkerHost {
     worker.addEventListener('message', (e: MessageEvent<RingWorkerReply>) => {
       if (e.data.type === 'fault') this.onFault?.(e.data.id, e.data.message);
     });
+    // A ring worker that died serves no ring again: every domain it relayed would wait for
+    // ever, so each is faulted with the cause instead.
+    worker.addEventListener('error', (e: ErrorEvent) => {
+      for (const id of [...this.states.keys()]) this.onFault?.(id, `the ring worker failed: ${e.message}`);
+    });
   }
 
   /**
