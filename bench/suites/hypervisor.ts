@@ -138,10 +138,15 @@ export async function runReads(opts: SuiteOptions): Promise<Metrics> {
     const cached4k = median([await g4k.api.cachedHitNs(0, iters), await g4k.api.cachedHitNs(1, iters), await g4k.api.cachedHitNs(2, iters)]);
     const cached1m = median([await g1m.api.cachedHitNs(0, iters), await g1m.api.cachedHitNs(1, iters), await g1m.api.cachedHitNs(2, iters)]);
     log('reads: ring no-ops');
-    // Three reps, each way, and their medians (since 2026-12-03, session 34): one rep of the
-    // same code ranged over a factor of two within a quarter of an hour on the 2-core host.
+    // Three reps, each way, and their medians, after a warm-up as long as the limits suite's
+    // rings get (a million no-ops before their measured batches). Since 2026-12-03 (session
+    // 34): in two runs of eight reps with only each rep's own tenth as warm-up, the rate
+    // climbed rep by rep from 2.7–3.3 M/s to 4.6–6.1; with the million first, runs were flat
+    // within the run (3.3–3.7 in three) or still climbed (3.7 to 6.1), and runs differed more
+    // than reps. What the climb is, is not settled; one rep alone measured too much of it.
     const noops: number[] = [];
     const noopsQd1: number[] = [];
+    await a.api.noopOpsPerS(quick ? 50_000 : 1_000_000, 128, 2);
     const n0 = (await hv.pool.stats()).scheduler;
     for (let rep = 0; rep < (quick ? 1 : 3); rep++) {
       noops.push(await a.api.noopOpsPerS(quick ? 50_000 : 500_000, 128, 2));
