@@ -147,6 +147,8 @@ export class RingRelay {
 
   private readonly handleEntry = (entry: Int32Array): void => {
     if (entry[REQ_OP] === Op.NOOP) {
+      // A plain store: this thread is the word's only writer, an aligned Int32Array access
+      // cannot tear, and dom0 only reads it for stats; an Atomics.add would cost every no-op.
       this.state[RELAY_NOOPS_I32] = (this.state[RELAY_NOOPS_I32]! + 1) | 0;
       this.outTag = entry[REQ_TAG]!;
       if (this.backlog.length > 0 || this.guestCpl.produce(1, this.fillNoop) === 0) this.backlog.push(this.outTag);
