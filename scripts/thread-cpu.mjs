@@ -3,10 +3,11 @@
 // Runs the command (e.g. `node bench/run.mjs --only reads,limits --out /tmp/x.json`) and,
 // while it runs, samples every thread of Chromium's renderer processes (`--all`: of every
 // Chromium process) from /proc every `--every` ms: the time each ran on a CPU and the time
-// it was runnable but waited for one (/proc/<pid>/task/<tid>/schedstat). Prints the command's output lines stamped with the
-// sampler's clock, and per window each thread that ran or waited at least `--min` % of it,
-// by name and tid. What it is for: telling which thread takes a core from dom0 or a guest
-// in a phase of the benchmark (docs/design.md, "Where dom0's no-op time goes").
+// it was runnable but waited for one (/proc/<pid>/task/<tid>/schedstat). Prints the
+// command's output lines stamped with the sampler's clock, and per window each thread that
+// ran or waited at least `--min` % of it, by name and tid. What it is for: telling which
+// thread takes a core from dom0 or a guest in a phase of the benchmark (docs/design.md,
+// "Where dom0's no-op time goes").
 import { readdirSync, readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 

@@ -117,14 +117,8 @@ function schedServe(buffer: SharedArrayBuffer, doorbell: SharedArrayBuffer): voi
   // The casts stand for the two objects' NOOP-path members only (see above).
   const sched = new RingScheduler(doorbell);
   sched.add(new RingPort(driver as unknown as Dom0Driver, d as unknown as Domain, buffer, layout));
-  const stop = new Int32Array(buffer, STOP_BYTE, 1);
   // The scheduler yields to the event loop at least every millisecond, so a timer sees the stop.
-  const t = setInterval(() => {
-    if (!Atomics.load(stop, 0)) return;
-    clearInterval(t);
-    d.alive = false;
-    postMessage({ done: true });
-  }, 5);
+  whenStopped(buffer, () => (d.alive = false));
 }
 
 /**
@@ -135,15 +129,19 @@ function schedServe(buffer: SharedArrayBuffer, doorbell: SharedArrayBuffer): voi
  */
 function relayServe(buffer: SharedArrayBuffer, doorbell: SharedArrayBuffer): void {
   const inner = innerRings(layout).buffer;
-  const state = new Int32Array(inner, 0, 1);
   const loop = new RelayLoop(doorbell, new SharedArrayBuffer(4));
-  loop.add(new RingRelay(0, buffer, layout, inner, null));
-  const stop = new Int32Array(buffer, STOP_BYTE, 1);
+  loop.add(new RingRelay(buffer, layout, inner, null));
   // The loop sleeps on its event loop once the rings have been idle 20 ms: a timer sees the stop then.
+  whenStopped(buffer, () => Atomics.store(new Int32Array(inner, 0, 1), RELAY_ALIVE_I32, 0));
+}
+
+/** For a server that returns to its event loop: once the client sets the stop word, `stop` the server and say done. */
+function whenStopped(buffer: SharedArrayBuffer, stop: () => void): void {
+  const word = new Int32Array(buffer, STOP_BYTE, 1);
   const t = setInterval(() => {
-    if (!Atomics.load(stop, 0)) return;
+    if (!Atomics.load(word, 0)) return;
     clearInterval(t);
-    Atomics.store(state, RELAY_ALIVE_I32, 0);
+    stop();
     postMessage({ done: true });
   }, 5);
 }
@@ -166,6 +164,7 @@ async function ringClient(buffer: SharedArrayBuffer, total: number, batch: numbe
       await batchedOpsPerS(100 * batch, batch, depth, send); // warm-up
       opsPerS.push(await batchedOpsPerS(total, batch, depth, send));
     }
+    if (roundTrips === 0) return { opsPerS, rttNs: NaN };
     for (let i = 0; i < 100; i++) await send(1);
     const t1 = performance.now();
     for (let i = 0; i < roundTrips; i++) await send(1);

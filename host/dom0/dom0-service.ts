@@ -350,8 +350,7 @@ export class Dom0Service {
       const layout = domainLayout(d.volume.blocks, d.volume.blockBytes, undefined, stagingSlotsFor(d.volume.blockBytes), d.priv.layout.frames);
       const control = growableShared(layout.eagerBytes, layout.totalBytes);
       const rw = this.ringWorker;
-      const inner = rw ? rw.attach(d.id, control, layout) : null;
-      const port = new RingPort(driver, d, control, layout, rw && inner ? { buffer: inner.buffer, ...inner.layout, bell: rw.bell } : null);
+      const port = new RingPort(driver, d, control, layout, rw ? { rings: rw.attach(d.id, control, layout), bell: rw.bell } : null);
       this.ports.set(d.id, port);
       this.scheduler.add(port);
       return { ...base, kind: 'zero-copy', control, domainLayout: layout, arena: g.buffer, arenaLayout: g.layout, doorbell: rw ? rw.bell : this.doorbell! };

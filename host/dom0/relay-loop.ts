@@ -30,7 +30,6 @@ export class RelayLoop {
   private readonly relays = new Set<RingRelay>();
   private running = false;
   private wake: (() => void) | null = null;
-  readonly stats = { turns: 0, naps: 0, sleeps: 0, mails: 0 };
   private readonly bell: Int32Array | null;
   private readonly mail: Int32Array;
 
@@ -40,14 +39,10 @@ export class RelayLoop {
     this.mail = new Int32Array(mail, 0, 1);
   }
 
+  /** Serve `relay` too; ends an idle sleep, so its first request is not held. */
   add(relay: RingRelay): void {
     this.relays.add(relay);
     if (!this.running) void this.loop();
-    this.wake?.();
-  }
-
-  /** A message arrived: end an idle sleep. */
-  mailArrived(): void {
     this.wake?.();
   }
 
@@ -70,12 +65,10 @@ export class RelayLoop {
     let idleFrom = -1;
     try {
       while (this.relays.size > 0) {
-        this.stats.turns++;
         if (Atomics.load(this.mail, MAIL_I32) !== 0) {
           // dom0 posted: only the event loop delivers it. Cleared first, so a post after this
           // point sets it again.
           Atomics.store(this.mail, MAIL_I32, 0);
-          this.stats.mails++;
           await new Promise((r) => setTimeout(r, 0));
           continue;
         }
@@ -90,7 +83,6 @@ export class RelayLoop {
           this.nap(this.bell);
           continue;
         }
-        this.stats.sleeps++;
         const woken = new Promise<void>((r) => (this.wake = r));
         await Promise.race([...[...this.relays].flatMap((r) => r.waits(IDLE_WAKE_MS)), woken]);
         this.wake = null;
@@ -107,7 +99,6 @@ export class RelayLoop {
     const rung = Atomics.load(bell, 0);
     for (const r of this.relays) if (r.arm()) return;
     if (Atomics.load(this.mail, MAIL_I32) !== 0) return;
-    this.stats.naps++;
     Atomics.wait(bell, 0, rung, NAP_MS);
   }
 }

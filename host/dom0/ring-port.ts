@@ -12,13 +12,11 @@ import { LEASE_COUNT, LEASE_KEPT, PM_FRAME, PM_LEASE, PM_WORDS, type DomainLayou
 import type { Completion, Dom0Driver, Domain } from './driver';
 import { serve } from './request-dispatch';
 import { encodeFrame } from '../../shared/ids';
-import type { RingGeometry } from '../../shared/ring-layout';
+import type { InnerRings } from './ring-relay';
 
 /** Rings to serve instead of the guest's own: the ring worker's inner rings for this domain. */
-export interface InnerRings {
-  readonly buffer: SharedArrayBuffer;
-  readonly request: RingGeometry;
-  readonly completion: RingGeometry;
+export interface Relayed {
+  readonly rings: InnerRings;
   /** Rung with each completion the ring worker asked to be woken for (it naps on it). */
   readonly bell: SharedArrayBuffer;
 }
@@ -42,11 +40,12 @@ export class RingPort {
     private readonly d: Domain,
     control: SharedArrayBuffer,
     private readonly layout: DomainLayout,
-    inner: InnerRings | null = null,
+    relayed: Relayed | null = null,
   ) {
-    this.req = inner ? new RingConsumer(inner.buffer, inner.request) : new RingConsumer(control, layout.requestRing);
-    this.cpl = inner ? new RingProducer(inner.buffer, inner.completion) : new RingProducer(control, layout.completionRing);
-    if (inner) this.cpl.doorbell = new Int32Array(inner.bell, 0, 1);
+    const rings = relayed?.rings;
+    this.req = rings ? new RingConsumer(rings.buffer, rings.layout.request) : new RingConsumer(control, layout.requestRing);
+    this.cpl = rings ? new RingProducer(rings.buffer, rings.layout.completion) : new RingProducer(control, layout.completionRing);
+    if (relayed) this.cpl.doorbell = new Int32Array(relayed.bell, 0, 1);
     this.pm = new Int32Array(control, layout.pageMapByteOffset, layout.blocks * PM_WORDS);
     this.control = control;
     this.req.onFault = (f) => driver.fault(d, `request ring: ${f.message}`);

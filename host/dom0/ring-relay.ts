@@ -43,8 +43,14 @@ export function relayLayout(d: DomainLayout): RelayLayout {
   return Object.freeze({ request, completion, bytes: completion.byteOffset + ringBytes(completion.capacity, completion.entryWords) });
 }
 
+/** A domain's inner rings: the buffer and where its rings lie. */
+export interface InnerRings {
+  readonly buffer: SharedArrayBuffer;
+  readonly layout: RelayLayout;
+}
+
 /** A domain's inner rings, made and marked served (dom0 makes them; benchmarks and tests too). */
-export function innerRings(d: DomainLayout): { buffer: SharedArrayBuffer; layout: RelayLayout } {
+export function innerRings(d: DomainLayout): InnerRings {
   const layout = relayLayout(d);
   const buffer = new SharedArrayBuffer(layout.bytes);
   initRing(buffer, layout.request);
@@ -69,7 +75,6 @@ export class RingRelay {
   onFault: ((message: string) => void) | null = null;
 
   constructor(
-    readonly id: number,
     control: SharedArrayBuffer,
     layout: DomainLayout,
     inner: SharedArrayBuffer,
@@ -171,7 +176,11 @@ export class RingRelay {
     return requests || completions;
   }
 
-  /** Waits that end when this relay may have work, for a loop that sleeps on its event loop. */
+  /**
+   * Waits that end when this relay may have work, for a loop that sleeps on its event loop.
+   * The ones that lose the loop's race stay armed until their timeout; the loop sleeps only
+   * after NAP_FOR_MS idle, so at most a few dozen are pending per relay.
+   */
   waits(timeoutMs: number): Promise<unknown>[] {
     if (!this.alive) return [];
     return [

@@ -4,18 +4,12 @@
 // itself (returns null from start) where a worker cannot start one, or may not block.
 import { canBlock } from '../../shared/atomics-wait';
 import type { DomainLayout } from '../../shared/memory-layout';
-import { RELAY_ALIVE_I32, RELAY_NOOPS_I32, innerRings, type RelayLayout } from './ring-relay';
+import { RELAY_ALIVE_I32, RELAY_NOOPS_I32, innerRings, type InnerRings } from './ring-relay';
 import { MAIL_I32 } from './relay-loop';
 import type { RingWorkerMessage, RingWorkerReply } from './ring-worker-protocol';
 
 /** How long the worker gets to start before dom0 serves the rings itself. */
 const START_TIMEOUT_MS = 10_000;
-
-export interface RelayedRings {
-  /** dom0's side of the domain's inner rings. */
-  readonly buffer: SharedArrayBuffer;
-  readonly layout: RelayLayout;
-}
 
 export class RingWorkerHost {
   private readonly mail = new SharedArrayBuffer(4);
@@ -29,7 +23,6 @@ export class RingWorkerHost {
     private readonly worker: Worker,
     /** What every guest's request ring rings (it goes in each grant) and dom0's completions ring. */
     readonly bell: SharedArrayBuffer,
-    private readonly dom0Bell: SharedArrayBuffer,
   ) {
     this.bellWord = new Int32Array(bell, 0, 1);
     worker.addEventListener('message', (e: MessageEvent<RingWorkerReply>) => {
@@ -54,7 +47,7 @@ export class RingWorkerHost {
     } catch {
       return null;
     }
-    const host = new RingWorkerHost(worker, new SharedArrayBuffer(4), dom0Bell);
+    const host = new RingWorkerHost(worker, new SharedArrayBuffer(4));
     const ready = await new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), START_TIMEOUT_MS);
       worker.addEventListener('message', (e: MessageEvent<RingWorkerReply>) => {
@@ -66,7 +59,7 @@ export class RingWorkerHost {
         clearTimeout(timer);
         resolve(false);
       });
-      host.post({ type: 'init', bell: host.bell, mail: host.mail });
+      host.post({ type: 'init', bell: host.bell, mail: host.mail, dom0Bell });
     });
     if (ready) return host;
     worker.terminate();
@@ -74,11 +67,11 @@ export class RingWorkerHost {
   }
 
   /** Hand domain `id`'s rings to the ring worker; returns the inner rings dom0 serves. */
-  attach(id: number, control: SharedArrayBuffer, layout: DomainLayout): RelayedRings {
+  attach(id: number, control: SharedArrayBuffer, layout: DomainLayout): InnerRings {
     this.detach(id); // an id taken over (failover) is served afresh
     const inner = innerRings(layout);
     this.states.set(id, new Int32Array(inner.buffer, 0, 2));
-    this.post({ type: 'add', id, control, layout, inner: inner.buffer, dom0Bell: this.dom0Bell });
+    this.post({ type: 'add', id, control, layout, inner: inner.buffer });
     return inner;
   }
 

@@ -3,10 +3,13 @@
 import type { DomainLayout } from '../../shared/memory-layout';
 
 export type RingWorkerMessage =
-  /** `bell`: what guests and dom0's completions ring; `mail`: set before every later post. */
-  | { type: 'init'; bell: SharedArrayBuffer; mail: SharedArrayBuffer }
-  /** Serve domain `id`: its control buffer and layout, its inner rings (ring-relay.ts), dom0's doorbell. */
-  | { type: 'add'; id: number; control: SharedArrayBuffer; layout: DomainLayout; inner: SharedArrayBuffer; dom0Bell: SharedArrayBuffer };
+  /**
+   * `bell`: what guests and dom0's completions ring; `mail`: set before every later post;
+   * `dom0Bell`: what the inner request rings ring (dom0 naps on it).
+   */
+  | { type: 'init'; bell: SharedArrayBuffer; mail: SharedArrayBuffer; dom0Bell: SharedArrayBuffer }
+  /** Serve domain `id`: its control buffer and layout, its inner rings (ring-relay.ts). */
+  | { type: 'add'; id: number; control: SharedArrayBuffer; layout: DomainLayout; inner: SharedArrayBuffer };
 
 export type RingWorkerReply =
   | { type: 'ready' }

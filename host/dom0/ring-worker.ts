@@ -6,20 +6,17 @@ import { RelayLoop } from './relay-loop';
 import { RingRelay } from './ring-relay';
 import type { RingWorkerMessage } from './ring-worker-protocol';
 
-let loop: RelayLoop | null = null;
+let started: { loop: RelayLoop; dom0Bell: SharedArrayBuffer } | null = null;
 
 self.onmessage = (e: MessageEvent<RingWorkerMessage>): void => {
   const m = e.data;
   if (m.type === 'init') {
-    loop = new RelayLoop(m.bell, m.mail);
+    started = { loop: new RelayLoop(m.bell, m.mail), dom0Bell: m.dom0Bell };
     postMessage({ type: 'ready' });
     return;
   }
-  if (!loop) throw new Error('ring worker: a domain before init');
-  loop.mailArrived();
-  if (m.type === 'add') {
-    const relay = new RingRelay(m.id, m.control, m.layout, m.inner, m.dom0Bell);
-    relay.onFault = (message) => postMessage({ type: 'fault', id: m.id, message });
-    loop.add(relay);
-  }
+  if (!started) throw new Error('ring worker: a domain before init');
+  const relay = new RingRelay(m.control, m.layout, m.inner, started.dom0Bell);
+  relay.onFault = (message) => postMessage({ type: 'fault', id: m.id, message });
+  started.loop.add(relay);
 };

@@ -55,8 +55,8 @@ async function world(relayed: boolean, quota = 6): Promise<World> {
   if (relayed) {
     const made = innerRings(layout);
     inner = made.buffer;
-    port = new RingPort(driver, d, control, layout, { buffer: inner, ...made.layout, bell: new SharedArrayBuffer(4) });
-    relay = new RingRelay(d.id, control, layout, inner, new SharedArrayBuffer(4));
+    port = new RingPort(driver, d, control, layout, { rings: made, bell: new SharedArrayBuffer(4) });
+    relay = new RingRelay(control, layout, inner, new SharedArrayBuffer(4));
     // As Dom0Service wires the ring worker's fault message.
     relay.onFault = (message) => driver.fault(d, message);
   } else {
