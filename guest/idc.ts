@@ -26,6 +26,7 @@
 import '../shared/dispose-polyfill';
 import { RingConsumer, RingProducer } from '../shared/ring';
 import { POLL_MS } from './channel';
+import { perf } from '../shared/clock';
 import {
   D_ID,
   D_KIND,
@@ -381,19 +382,19 @@ export class IdcEndpoint {
    * receive: a sender whose peer forwards what it sends waits with `allocAsync`.
    */
   allocSync(timeoutMs: number): TxBuffer | null {
-    const until = performance.now() + timeoutMs;
+    const until = perf.now() + timeoutMs;
     for (let b = this.alloc(); ; b = this.alloc()) {
-      if (b || this.fault || performance.now() >= until) return b;
-      this.reclaimSync(until - performance.now());
+      if (b || this.fault || perf.now() >= until) return b;
+      this.reclaimSync(until - perf.now());
     }
   }
 
   /** Wait without blocking the event loop until a buffer is free, or the timeout. */
   async allocAsync(timeoutMs: number): Promise<TxBuffer | null> {
-    const until = performance.now() + timeoutMs;
+    const until = perf.now() + timeoutMs;
     for (let b = this.alloc(); ; b = this.alloc()) {
-      if (b || this.fault || performance.now() >= until) return b;
-      await this.waitForBuffers(until - performance.now());
+      if (b || this.fault || perf.now() >= until) return b;
+      await this.waitForBuffers(until - perf.now());
     }
   }
 
@@ -497,12 +498,12 @@ export class IdcEndpoint {
    * passed first (the view is kept); throws once the channel is faulted.
    */
   async sendBlockAsync(view: Releasable & { readonly bytes: Uint8Array }, timeoutMs = Infinity): Promise<'frame' | 'copied' | null> {
-    const until = performance.now() + timeoutMs;
+    const until = perf.now() + timeoutMs;
     for (;;) {
       const how = this.sendBlock(view);
       if (how) return how;
       if (this.fault) throw this.faultError();
-      const left = until - performance.now();
+      const left = until - perf.now();
       if (left <= 0) return null;
       // Credit and buffers come back on ret, or by renewal. A 'closed' notice does not ring it: look again now and then.
       await this.waitForBuffers(Math.min(left, 1000));
@@ -517,7 +518,7 @@ export class IdcEndpoint {
 
   /** @internal wait for a credit and take it; a grant being made holds it until it is posted. */
   async takeCredit(timeoutMs: number): Promise<void> {
-    const until = performance.now() + timeoutMs;
+    const until = perf.now() + timeoutMs;
     for (;;) {
       if (this.fault) throw this.faultError();
       // Checked and taken in one step: two forwards waiting together cannot both take the last one.
@@ -525,7 +526,7 @@ export class IdcEndpoint {
         this.windowUsed++;
         return;
       }
-      const left = until - performance.now();
+      const left = until - perf.now();
       if (left <= 0) throw new IdcError('window-full', `channel ${this.channelId}: the peer holds the whole window (${this.window} frame/grant messages) and gave none back within ${timeoutMs} ms`);
       await this.ret.waitForEntriesAsync(Math.min(left, 1000));
     }
@@ -624,11 +625,11 @@ export class IdcEndpoint {
    * dom0 has answered our end of the grant, which a blocked worker cannot receive.
    */
   receiveSync(timeoutMs: number): RxView | null {
-    const until = performance.now() + timeoutMs;
+    const until = perf.now() + timeoutMs;
     for (;;) {
       const [v] = this.poll(1);
       if (v || this.fault) return v ?? null;
-      const left = until - performance.now();
+      const left = until - perf.now();
       if (left <= 0) return null;
       if (!this.rx.pollFor(POLL_MS)) this.rx.waitForEntries(left);
     }
@@ -636,11 +637,11 @@ export class IdcEndpoint {
 
   /** The next message, waiting without blocking the event loop. */
   async receive(timeoutMs = Infinity): Promise<RxView | null> {
-    const until = performance.now() + timeoutMs;
+    const until = perf.now() + timeoutMs;
     for (;;) {
       const [v] = this.poll(1);
       if (v || this.fault) return v ?? null;
-      const left = until - performance.now();
+      const left = until - perf.now();
       if (left <= 0) return null;
       const head = this.inbox[0];
       const ms = Math.min(left, 1000);
@@ -995,7 +996,7 @@ export class IdcEndpoint {
 
   private askRenewals(): void {
     if (this.retiredIds.size === 0) return;
-    const now = performance.now();
+    const now = perf.now();
     if (now - this.lastRenewAsk < RENEW_RETRY_MS) return;
     this.lastRenewAsk = now;
     for (const id of this.retiredIds) this.renewOwn(id);

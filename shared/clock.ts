@@ -1,5 +1,7 @@
 // Runs on both sides of the boundary. The clock the hot loops read (dom0's ring loop, the
-// ring worker's, a guest's completion pump and spin gauge, the integrity stamps).
+// ring worker's, a guest's completion pump, spin gauge and inter-domain channels, the
+// integrity stamps). Tests that freeze it stub `performance.now` on the object (vi.spyOn),
+// which this reference sees; replacing the global object would not reach it.
 //
 // Why a module of its own: in a Chromium worker the global `performance` is an accessor on
 // WorkerGlobalScope.prototype, and reading it is a call into the browser each time. Measured

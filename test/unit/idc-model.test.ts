@@ -53,6 +53,7 @@ import { IdcEndpoint, type GroupArena, type IdcControlPlane, type RxView } from 
 import { GT_FREE, GT_SENT, IdcError, Kind, bufferKindWord, firstBufferOf, type ChannelGrant, type RenewedBuffer } from '../../shared/idc-layout';
 import { RingProducer } from '../../shared/ring';
 import { ringBytes } from '../../shared/ring-layout';
+import { perf } from '../../shared/clock';
 import { fcParams } from '../helpers/seed.ts';
 import { controlOf } from './helpers/idc-control';
 
@@ -257,7 +258,17 @@ interface PendingCall {
   go(noticeNow: boolean): Promise<void>;
 }
 
-/** Counted over every run, so the property is seen to reach what it claims to check. */
+/**
+ * Counted over every run, so the property is seen to reach what it claims to check (the
+ * idea of QuickCheck's `cover`): a change to a generator that stopped reaching a path would
+ * leave the property passing and proving nothing about it. Each test asserts at least
+ * COVER_FLOOR schedules per path. That is a check on the generators, not on a draw: over
+ * seeds 1–9 the fewest any asserted path got was 86 (hostile B's aRetired; the honest
+ * test's aheadOfNotice 107, C ending 117, every other path hundreds to thousands;
+ * 2026-12-03), more than four times the floor: a seed that falls under it has drawn a
+ * generator far off what nine seeds drew, which is worth a look in itself.
+ */
+const COVER_FLOOR = 20;
 const coverage = { frames: 0, forwarded: 0, renewed: 0, aheadOfNotice: 0, revoked: 0, mapRefused: 0, windowFull: 0, poolDry: 0, hostileRefused: 0, bFaulted: 0, cEnded: 0 };
 
 class ModelViolation extends Error {
@@ -1238,7 +1249,7 @@ const bSchedule = fc.array(
   { minLength: 1, maxLength: 150, size: 'max' },
 );
 
-/** Counted over every run, as `coverage` above. */
+/** Counted over every run, as `coverage` above, with the same floor. */
 const bCoverage = { granted: 0, grantRefused: 0, cMapped: 0, aMapped: 0, aRetired: 0, aRenewed: 0, aGot: 0, cGot: 0, ended: 0, faulted: 0, otherRefused: 0 };
 
 /** A grant dom0 issued B (B's own calls): what it lends, to whom. */
@@ -1652,8 +1663,14 @@ function runHostileB(steps: readonly BStep[]): Promise<void> {
 describe('inter-domain channels against a model (A — B — C, dom0 and the page held back)', () => {
   // The runtime asks again for a refused renewal RENEW_RETRY_MS after its last ask, by
   // performance.now(): frozen, so a slow machine cannot change what a seed's schedule does.
-  beforeAll(() => void vi.useFakeTimers({ toFake: ['performance'] }));
-  afterAll(() => void vi.useRealTimers());
+  // Stubbed on the object, not by replacing the global: the runtime reads the clock
+  // through a reference kept at load (shared/clock.ts).
+  beforeAll(() => {
+    const frozen = performance.now();
+    vi.spyOn(performance, 'now').mockReturnValue(frozen);
+    expect(perf.now(), 'the clock the runtime reads is the one stubbed').toBe(frozen);
+  });
+  afterAll(() => void vi.restoreAllMocks());
 
   it('honest guests: every message once, in order, with its bytes and generation; forwards reach C; every pool comes back whole', async () => {
     const before = { ...coverage };
@@ -1663,7 +1680,7 @@ describe('inter-domain channels against a model (A — B — C, dom0 and the pag
     );
     // A schedule that never renews or holds a notice proves nothing about either.
     for (const k of ['frames', 'forwarded', 'renewed', 'aheadOfNotice', 'revoked', 'mapRefused', 'windowFull', 'poolDry'] as const) {
-      expect(coverage[k] - before[k], `schedules that reached ${k}`).toBeGreaterThan(0);
+      expect(coverage[k] - before[k], `schedules that reached ${k}`).toBeGreaterThanOrEqual(COVER_FLOOR);
     }
   }, 60_000);
 
@@ -1674,7 +1691,7 @@ describe('inter-domain channels against a model (A — B — C, dom0 and the pag
       fcParams({ numRuns: 500 }),
     );
     for (const k of ['forwarded', 'renewed', 'hostileRefused', 'bFaulted'] as const) {
-      expect(coverage[k] - before[k], `schedules that reached ${k}`).toBeGreaterThan(0);
+      expect(coverage[k] - before[k], `schedules that reached ${k}`).toBeGreaterThanOrEqual(COVER_FLOOR);
     }
   }, 60_000);
 
@@ -1705,13 +1722,13 @@ describe('inter-domain channels against a model (A — B — C, dom0 and the pag
       fc.asyncProperty(endingSchedule, (steps) => run(steps, { hostileC: false, cMayEnd: true })),
       fcParams({ numRuns: 200 }),
     );
-    expect(coverage.cEnded - before.cEnded, 'schedules in which C ended').toBeGreaterThan(0);
+    expect(coverage.cEnded - before.cEnded, 'schedules in which C ended').toBeGreaterThanOrEqual(COVER_FLOOR);
   }, 60_000);
   it('a hostile B (the relay: raw writes to both its channels, grants and ends of any buffer and ref, straight to dom0): A and C receive only what B posted, C maps only what dom0 granted it, no lent buffer goes back to its owner', async () => {
     const before = { ...bCoverage };
     await fc.assert(fc.asyncProperty(bSchedule, (steps) => runHostileB(steps)), fcParams({ numRuns: 400 }));
     for (const k of ['granted', 'grantRefused', 'cMapped', 'aMapped', 'aRetired', 'aRenewed', 'aGot', 'cGot', 'ended', 'faulted', 'otherRefused'] as const) {
-      expect(bCoverage[k] - before[k], `schedules that reached ${k}`).toBeGreaterThan(0);
+      expect(bCoverage[k] - before[k], `schedules that reached ${k}`).toBeGreaterThanOrEqual(COVER_FLOOR);
     }
   }, 60_000);
 });
