@@ -106,13 +106,14 @@ const SPIN_MAX_MS = 0.25;
 export const POLL_MS = 0.03;
 
 /**
- * Microtask turns the completion pump gives up after it settled a request while others are
- * still outstanding, before it polls or blocks for their answers. The pump's wait is
- * synchronous (Atomics.wait, or a poll), so without them the code awaiting the settled
- * request ran only once every other answer was in or the pump fell asleep on the event
- * loop: a guest with two requests in flight saw the first answer no sooner than the second,
- * and a guest keeping the ring fed (a batch in flight while it builds the next) could not
- * build it. Each `await` lets one step of an awaiting chain run: two are enough for a
+ * Microtask turns the completion pump gives up when it starts, and after it settled a
+ * request while others are still outstanding, before it polls or blocks for their
+ * answers. The pump's wait is synchronous (Atomics.wait, or a poll), so without them a
+ * request submitted in the same turn as the one that started the pump went on the ring
+ * only after that one was answered, and the code awaiting a settled request ran only once
+ * every other answer was in or the pump fell asleep on the event loop: a guest with two
+ * requests in flight saw the first answer no sooner than the second, and a guest keeping
+ * the ring fed (a batch in flight while it builds the next) could not build it. Each `await` lets one step of an awaiting chain run: two are enough for a
  * caller awaiting the channel (test/unit/channel-concurrency.test.ts fails with one), four
  * leave room for the block device's await between them. A task instead of microtasks would
  * give way to any chain, and cost 0.1–0.3 ms each time.
@@ -296,6 +297,12 @@ export class RingChannel implements Channel {
     if (this.pumping) return;
     this.pumping = true;
     try {
+      // The pump starts inside the submit that found it stopped, and its wait is
+      // synchronous: without these turns, a request submitted in the same turn (the other
+      // half of a Promise.all, a driver's second batch) went on the ring only once the first
+      // was answered, so two in flight were one at a time (session 35: 24,200 of 25,800
+      // no-op batches sent with nothing else outstanding; test/unit/channel-concurrency.test.ts).
+      for (let i = 0; i < SETTLE_TICKS; i++) await undefined;
       while (this.pending.size > 0) {
         const waiting = this.pending.size;
         const n = this.cpl.consume(Infinity, (entry) => this.deliver(entry[CPL_TAG]!, entry));

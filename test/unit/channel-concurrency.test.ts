@@ -5,10 +5,13 @@
 // that keeps the ring fed cannot put its next batch on while the last one is served.
 // `stats.sleeps` counts the pump's falls from its synchronous wait to the event loop; it is
 // what tells "ran before the pump waited again" from "ran once the pump gave up waiting".
+// The completion ring's event index tells whether the pump has waited at all: requests
+// made in the same turn must all be on the ring before its first wait.
 import { describe, expect, it } from 'vitest';
 import { RingChannel } from '../../guest/channel';
 import { initRing, RingConsumer, RingProducer } from '../../shared/ring';
 import { domainLayout } from '../../shared/memory-layout';
+import { RING_PROD_EVENT_I32, ringBytes } from '../../shared/ring-layout';
 import { CPL_STATUS, CPL_TAG, ENTRY_WORDS, Op, REQ_LBA, REQ_TAG, Status } from '../../shared/protocol';
 
 function setup() {
@@ -33,12 +36,31 @@ function setup() {
     });
     cpl.publish();
   };
-  return { channel, take, answer };
+  const cplHeader = new Int32Array(control, layout.completionRing.byteOffset, ringBytes(layout.completionRing.capacity, layout.completionRing.entryWords) / 4);
+  /**
+   * Whether the pump has waited for an answer yet: before any wait, blocking or not, it
+   * asks the ring to notify it (sets the completion ring's event index, 0 until then).
+   */
+  const pumpHasWaited = (): boolean => Atomics.load(cplHeader, RING_PROD_EVENT_I32) !== 0;
+  return { channel, take, answer, pumpHasWaited };
 }
 
 const quiet = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
 
 describe('guest ring channel, requests in flight together', () => {
+  it('two requests submitted in one turn are both on the ring before the pump first waits', async () => {
+    const { channel, take, answer, pumpHasWaited } = setup();
+    const first = channel.submit({ op: Op.READ, lba: 1 });
+    const waitedBeforeSecond = pumpHasWaited();
+    const second = channel.submit({ op: Op.READ, lba: 2 });
+    expect(waitedBeforeSecond, 'the pump waited for the first answer before the second request was made').toBe(false);
+    const reqs = take();
+    expect(reqs.map(([, lba]) => lba)).toEqual([1, 2]);
+    answer(reqs.map(([tag]) => tag));
+    expect((await first).words[CPL_STATUS]).toBe(Status.OK);
+    expect((await second).words[CPL_STATUS]).toBe(Status.OK);
+  });
+
   it('the code awaiting an answered request runs before the pump waits for the other one', async () => {
     const { channel, take, answer } = setup();
     const first = (async () => {
@@ -61,16 +83,21 @@ describe('guest ring channel, requests in flight together', () => {
   });
 
   it('a guest keeping two batches in flight puts its next on the ring before the pump waits for the other', async () => {
-    const { channel, take, answer } = setup();
+    const { channel, take, answer, pumpHasWaited } = setup();
     /** Per batch sent: its lane, and the pump's sleeps so far when it was sent. */
     const sent: Array<[number, number]> = [];
+    let secondLaneAfterAWait: boolean | null = null;
     const lane = async (lba: number, batches: number): Promise<void> => {
       for (let b = 0; b < batches; b++) {
+        if (lba === 2 && b === 0) secondLaneAfterAWait = pumpHasWaited();
         sent.push([lba, channel.stats.sleeps]);
         await channel.submitBatch({ op: Op.NOOP, lba }, 8);
       }
     };
     const lanes = Promise.all([lane(1, 2), lane(2, 1)]);
+    // Both batches were in flight from the start, not the second once the pump gave up
+    // waiting synchronously for the first.
+    expect(secondLaneAfterAWait, 'the second lane sent its first batch only after the pump had waited').toBe(false);
     const firstTwo = take();
     expect(firstTwo.map(([, lba]) => lba)).toEqual([...new Array(8).fill(1), ...new Array(8).fill(2)]);
     await quiet();
