@@ -113,10 +113,11 @@ export const POLL_MS = 0.03;
  * only after that one was answered, and the code awaiting a settled request ran only once
  * every other answer was in or the pump fell asleep on the event loop: a guest with two
  * requests in flight saw the first answer no sooner than the second, and a guest keeping
- * the ring fed (a batch in flight while it builds the next) could not build it. Each `await` lets one step of an awaiting chain run: two are enough for a
- * caller awaiting the channel (test/unit/channel-concurrency.test.ts fails with one), four
- * leave room for the block device's await between them. A task instead of microtasks would
- * give way to any chain, and cost 0.1–0.3 ms each time.
+ * the ring fed (a batch in flight while it builds the next) could not build it. Each
+ * `await` lets one step of an awaiting chain run: two are enough for a caller awaiting the
+ * channel (test/unit/channel-concurrency.test.ts fails with one), four leave room for the
+ * block device's await between them. A task instead of microtasks would give way to any
+ * chain, and cost 0.1–0.3 ms each time.
  */
 const SETTLE_TICKS = 4;
 

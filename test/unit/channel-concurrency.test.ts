@@ -38,8 +38,9 @@ function setup() {
   };
   const cplHeader = new Int32Array(control, layout.completionRing.byteOffset, ringBytes(layout.completionRing.capacity, layout.completionRing.entryWords) / 4);
   /**
-   * Whether the pump has waited for an answer yet: before any wait, blocking or not, it
-   * asks the ring to notify it (sets the completion ring's event index, 0 until then).
+   * Whether the pump has waited for an answer yet: when its poll finds nothing it asks the
+   * ring to notify it (sets the completion ring's event index, 0 until then) before it
+   * blocks or sleeps, and with no answer coming it does that before it gives the thread back.
    */
   const pumpHasWaited = (): boolean => Atomics.load(cplHeader, RING_PROD_EVENT_I32) !== 0;
   return { channel, take, answer, pumpHasWaited };
