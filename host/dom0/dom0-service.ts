@@ -122,6 +122,9 @@ export interface Dom0Stats {
     missedWakes: number;
     yields: number;
     yieldMs: number;
+    /** Entries the loop's turns served, and those turns' time in ms (RingScheduler.servingMs). */
+    servedEntries: number;
+    servingMs: number;
     /** Ring polls from inside pool commits (ring-scheduler.ts pollOnce) and the entries they served. */
     commitPolls: number;
     commitEntries: number;
@@ -500,6 +503,8 @@ export class Dom0Service {
         missedWakes: this.scheduler.missedWakes,
         yields: this.scheduler.yields,
         yieldMs: this.scheduler.yieldMs,
+        servedEntries: this.scheduler.servedEntries,
+        servingMs: this.scheduler.servingMs,
         commitPolls: this.scheduler.outsidePolls,
         commitEntries: this.scheduler.outsideEntries,
       },

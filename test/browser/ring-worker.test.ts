@@ -34,10 +34,12 @@ describe('the ring worker', () => {
   });
 
   it('answers no-ops, counted as the domain’s requests though dom0 never sees them', async () => {
-    const before = (await hv.pool.stats()).domains.find((d) => d.id === a.id)!.counters.requests;
+    const before = await hv.pool.stats();
     expect(await a.api.nops(5000)).toBe(5000);
-    const after = (await hv.pool.stats()).domains.find((d) => d.id === a.id)!.counters.requests;
-    expect(after - before).toBe(5000);
+    const after = await hv.pool.stats();
+    const requests = (s: typeof before): number => s.domains.find((d) => d.id === a.id)!.counters.requests;
+    expect(requests(after) - requests(before)).toBe(5000);
+    expect(after.scheduler.servedEntries - before.scheduler.servedEntries, 'entries dom0 took off its rings').toBe(0);
   });
 
   it('relays reads and writes to dom0: each guest sees its own writes and the base for the rest', async () => {
@@ -52,6 +54,22 @@ describe('the ring worker', () => {
     expect((await a.api.read(6)).first, 'an atomic group fills block i with fill + i').toBe(0x57);
     for (const lba of [3, 4, 5, 6]) expect((await b.api.read(lba)).first, `b's block ${lba}`).toBe(lba + 1);
     expect(await b.api.readAll(), 'sum of b’s first bytes: the base image').toBe((BLOCKS * (BLOCKS + 1)) / 2);
+  });
+
+  it('without it, dom0 serves each no-op itself and counts what serving them took', async () => {
+    const plain = await Hypervisor.start({ poolName: `ring-worker-off-${crypto.randomUUID()}`, arenaFrames: 32 });
+    try {
+      await plain.pool.import('img', new Uint8Array(BS * BLOCKS).buffer, { blockSize: BS });
+      await plain.pool.snapshot('img', 'img@base');
+      const g = await plain.guests.spawn<ProbeGuestApi>({ base: 'img@base', module: PROBE });
+      const before = (await plain.pool.stats()).scheduler;
+      expect(await g.api.nops(2000)).toBe(2000);
+      const after = (await plain.pool.stats()).scheduler;
+      expect(after.servedEntries - before.servedEntries).toBe(2000);
+      expect(after.servingMs - before.servingMs).toBeGreaterThan(0);
+    } finally {
+      await plain.shutdown();
+    }
   });
 
   it('a guest killed while relayed does not disturb the others', async () => {
