@@ -21,6 +21,8 @@
 //                              (RingScheduler, RingPort) in a worker with nothing else in it:
 //                              what the loop costs against the stand-in, apart from what
 //                              dom0's thread adds (its other domains, heap, event loop)
+//   ring_sched_noop_serve_ns   what serving a no-op cost that loop's thread, its spins,
+//                              naps and yields apart (the product's: ring_noop_dom0_serve_ns)
 //   ring_relay_noop_ops_per_s / ring_relay_noop_qd1_ops_per_s
 //                              the same served by the product's ring worker loop and relay
 //                              (RelayLoop, RingRelay: Dom0Config.ringWorker), which answers
@@ -67,7 +69,7 @@ async function pingpongOnce(iterations: number, spin: boolean): Promise<number> 
 /** Who serves: the blocking stand-in, dom0's loop and port (ring-serve-sched), or the product's ring worker loop (ring-serve-relay). */
 type RingServer = 'stand-in' | 'sched' | 'relay';
 
-async function ringOnce(total: number, roundTrips: number, serverKind: RingServer = 'stand-in'): Promise<{ opsPerS: number[]; rttNs: number }> {
+async function ringOnce(total: number, roundTrips: number, serverKind: RingServer = 'stand-in'): Promise<{ opsPerS: number[]; rttNs: number; serveNs: number }> {
   const buffer = new SharedArrayBuffer(RING_PAIR_BYTES);
   // dom0's loop and the ring worker nap on a doorbell the client rings; the stand-in waits on the ring itself.
   const doorbell = serverKind !== 'stand-in' ? new SharedArrayBuffer(8) : undefined;
@@ -76,10 +78,12 @@ async function ringOnce(total: number, roundTrips: number, serverKind: RingServe
   const client = worker();
   try {
     await ask(server, doorbell ? { cmd: serverKind === 'sched' ? 'ring-serve-sched' : 'ring-serve-relay', buffer, doorbell } : { cmd: 'ring-serve', buffer });
-    const done = new Promise<void>((resolve) => (server.onmessage = () => resolve()));
+    // dom0's loop says, when it stops, how many entries its turns took and how long those turns took.
+    const done = new Promise<{ servedEntries?: number; servingMs?: number }>((resolve) => (server.onmessage = (ev: MessageEvent<{ servedEntries?: number; servingMs?: number }>) => resolve(ev.data)));
     const r = await ask<{ opsPerS: number[]; rttNs: number }>(client, { cmd: 'ring-client', buffer, total, batch: 128, depths: [1, 2], roundTrips, ...(doorbell ? { doorbell } : {}) });
-    await done;
-    return r;
+    const served = await done;
+    const serveNs = served.servedEntries ? ((served.servingMs ?? 0) * 1e6) / served.servedEntries : NaN;
+    return { ...r, serveNs };
   } finally {
     server.terminate();
     client.terminate();
@@ -96,15 +100,16 @@ export async function run(opts: { quick: boolean }): Promise<Metrics> {
   }
   // Per server, its runs taken in turn with the others': one batch at a time, two in flight.
   const servers = { 'stand-in': 'blocking', sched: 'sched', relay: 'relay' } as const satisfies Record<RingServer, string>;
-  const ring = new Map<RingServer, { qd1: number[]; ops: number[]; rtt: number[] }>();
+  const ring = new Map<RingServer, { qd1: number[]; ops: number[]; rtt: number[]; serve: number[] }>();
   for (let i = 0; i < n; i++) {
     for (const kind of Object.keys(servers) as RingServer[]) {
       // Only the stand-in's round trip is a metric: the floor the product's is compared with.
       const r = await ringOnce(opts.quick ? 100_000 : 1_000_000, kind === 'stand-in' ? (opts.quick ? 2_000 : 20_000) : 0, kind);
-      const runs = ring.get(kind) ?? { qd1: [], ops: [], rtt: [] };
+      const runs = ring.get(kind) ?? { qd1: [], ops: [], rtt: [], serve: [] };
       runs.qd1.push(r.opsPerS[0]!);
       runs.ops.push(r.opsPerS[1]!);
       runs.rtt.push(r.rttNs);
+      runs.serve.push(r.serveNs);
       ring.set(kind, runs);
     }
   }
@@ -114,6 +119,9 @@ export async function run(opts: { quick: boolean }): Promise<Metrics> {
     ringMetrics[`ring_${servers[kind]}_noop_qd1_ops_per_s`] = { value: median(runs.qd1), unit: 'ops/s' };
   }
   ringMetrics.ring_blocking_rtt_ns = { value: median(ring.get('stand-in')!.rtt), unit: 'ns' };
+  // dom0's loop alone: what serving a no-op cost its thread (warm-up, one batch at a time and
+  // two in flight), beside the product's own figure, ring_noop_dom0_serve_ns.
+  ringMetrics.ring_sched_noop_serve_ns = { value: median(ring.get('sched')!.serve), unit: 'ns' };
   const w = worker();
   try {
     const views: number[] = [];

@@ -11,7 +11,7 @@ const run = promisify(execFile);
 const REQUIRED = [
   'atomics_pingpong_ns', 'atomics_pingpong_spin_ns', 'raw_view_ns', 'memcpy_64k_ns', 'read_hit_cached_sync_ns',
   'ring_blocking_noop_ops_per_s', 'ring_blocking_noop_qd1_ops_per_s', 'ring_blocking_rtt_ns',
-  'ring_sched_noop_ops_per_s', 'ring_sched_noop_qd1_ops_per_s', 'ring_relay_noop_ops_per_s', 'ring_relay_noop_qd1_ops_per_s',
+  'ring_sched_noop_ops_per_s', 'ring_sched_noop_qd1_ops_per_s', 'ring_sched_noop_serve_ns', 'ring_relay_noop_ops_per_s', 'ring_relay_noop_qd1_ops_per_s',
   'checksum_sha256_webcrypto_gb_s', 'checksum_pool_js_gb_s',
   'scale_guests_1_memory_bytes', 'scale_guests_4_memory_bytes', 'scale_guests_4_per_added_bytes', 'scale_guests_4_reads_per_s',
   'scale_volume_16m_import_mb_s', 'scale_volume_16m_cold_read_mb_s', 'scale_volume_16m_open_ms',
