@@ -266,7 +266,9 @@ interface PendingCall {
  * seeds 1–9 the fewest any asserted path got was 86 (hostile B's aRetired; the honest
  * test's aheadOfNotice 107, C ending 117, every other path hundreds to thousands;
  * 2026-12-03), more than four times the floor: a seed that falls under it has drawn a
- * generator far off what nine seeds drew, which is worth a look in itself.
+ * generator far off what nine seeds drew, which is worth a look in itself. Each path also
+ * has a pinned schedule that reaches it (PINS and B_PINS, at the end), so every path is
+ * checked on every run whatever the seed; the floor remains a check on the generators.
  */
 const COVER_FLOOR = 20;
 const coverage = { frames: 0, forwarded: 0, renewed: 0, aheadOfNotice: 0, revoked: 0, mapRefused: 0, windowFull: 0, poolDry: 0, hostileRefused: 0, bFaulted: 0, cEnded: 0 };
@@ -1660,6 +1662,172 @@ function runHostileB(steps: readonly BStep[]): Promise<void> {
   return runSchedule(new HostileBWorld(), steps);
 }
 
+// ---- pinned schedules, one per path --------------------------------------------------
+//
+// Each path the properties count (coverage, bCoverage) has a hand-written schedule here
+// that reaches it, so every run checks it whatever the seed (COVER_FLOOR checks the
+// generators). Each runs under the full model: every invariant after every step, then the
+// drain and its checks. The tests (`pinned: reaches …`) are at the end of the describe.
+
+const HONEST: Mode = { hostileC: false, cMayEnd: false };
+const HOSTILE_C: Mode = { hostileC: true, cMayEnd: false };
+const ENDING: Mode = { hostileC: false, cMayEnd: true };
+const MODES = { honest: HONEST, hostileC: HOSTILE_C, ending: ENDING } as const;
+
+/** A sends one message in its buffer 0; B receives it and forwards it to C; dom0 grants, B posts the ref. */
+const FORWARD: readonly Step[] = [
+  { op: 'send', dir: 'AB', len: 8, off: 4, copy: false, batch: 1 },
+  { op: 'poll', at: 'B.ab', max: 1 },
+  { op: 'forward', pick: 0 },
+  { op: 'tick' }, // B's grant request is queued at dom0
+  { op: 'serve', dom: B, noticeNow: true },
+];
+/** After FORWARD: C maps the grant and holds the view. */
+const C_MAPS: readonly Step[] = [
+  { op: 'poll', at: 'C', max: 1 }, // C reads the ref and asks dom0 to map it
+  { op: 'serve', dom: C, noticeNow: true },
+  { op: 'poll', at: 'C', max: 1 }, // C holds A's buffer
+];
+
+interface Pin {
+  readonly path: keyof typeof coverage;
+  readonly mode: keyof typeof MODES;
+  readonly steps: readonly Step[];
+}
+
+const PINS: readonly Pin[] = [
+  // A lends frame 0 of the group arena on A–B as itself.
+  { path: 'frames', mode: 'honest', steps: [{ op: 'block', dir: 'AB', frame: 0, len: 16 }] },
+  // A lends three frames (the window is N); the fourth sendBlock finds B holding the whole window.
+  { path: 'windowFull', mode: 'honest', steps: [0, 1, 2, 3].map((frame): Step => ({ op: 'block', dir: 'AB', frame, len: 16 })) },
+  // A sends until no buffer is free: fill's N+1th alloc comes back empty.
+  { path: 'poolDry', mode: 'honest', steps: [{ op: 'fill', dir: 'AB' }] },
+  // B's grant is answered and posted to C.
+  { path: 'forwarded', mode: 'honest', steps: FORWARD },
+  // C holds the mapped grant when B's end of it lands: its view is stopped.
+  { path: 'revoked', mode: 'honest', steps: [...FORWARD, ...C_MAPS, { op: 'revoke', pick: 0 }, { op: 'serve', dom: B, noticeNow: true }] },
+  // B ends the grant before dom0 serves C's map: dom0 refuses the map.
+  {
+    path: 'mapRefused',
+    mode: 'honest',
+    steps: [...FORWARD, { op: 'revoke', pick: 0 }, { op: 'poll', at: 'C', max: 1 }, { op: 'serve', dom: B, noticeNow: true }, { op: 'serve', dom: C, noticeNow: true }],
+  },
+  // C gives the grant back, B ends it, A's buffer comes back retired and dom0 renews it.
+  {
+    path: 'renewed',
+    mode: 'honest',
+    steps: [
+      ...FORWARD,
+      ...C_MAPS,
+      { op: 'release', at: 'C', pick: 0, all: false },
+      { op: 'poll', at: 'B.ab', max: 1 }, // B reads C's return and asks dom0 to end the grant
+      { op: 'serve', dom: B, noticeNow: true }, // ended: B gives A's buffer back
+      { op: 'reclaim', at: 'A' }, // A retires it and asks for its renewal
+      { op: 'serve', dom: A, noticeNow: true },
+    ],
+  },
+  // B revokes; A's renewed buffer 0 carries A's next message before the page tells B of the renewal.
+  {
+    path: 'aheadOfNotice',
+    mode: 'honest',
+    steps: [
+      ...FORWARD,
+      { op: 'revoke', pick: 0 },
+      { op: 'serve', dom: B, noticeNow: true }, // ended: B gives A's buffer back
+      { op: 'reclaim', at: 'A' }, // A retires it and asks for its renewal
+      { op: 'serve', dom: A, noticeNow: false }, // renewed; B's notice held
+      { op: 'send', dir: 'AB', len: 8, off: 0, copy: false, batch: 1 }, // in buffer 0's new generation
+      { op: 'poll', at: 'B.ab', max: 1 },
+    ],
+  },
+  // C grants B's buffer 0 back to B before B ever lent it: dom0 refuses.
+  { path: 'hostileRefused', mode: 'hostileC', steps: [{ op: 'hRegrant', pick: 0, off: 0, len: 8, word: Kind.GRANT }] },
+  // C writes the producer index of the ring B reads its returns on; B's reclaim sees it and B–C faults.
+  {
+    path: 'bFaulted',
+    mode: 'hostileC',
+    steps: [
+      { op: 'hWord', ring: 1, word: 0, value: -1 },
+      { op: 'reclaim', at: 'B.bc' },
+    ],
+  },
+  // C's domain ends while it is lent A's message: dom0 ends the grant, B's runtime ends the forward.
+  { path: 'cEnded', mode: 'ending', steps: [...FORWARD, { op: 'cEnds' }] },
+];
+
+interface BPin {
+  readonly path: keyof typeof bCoverage;
+  readonly steps: readonly BStep[];
+}
+
+/** Where a bBroker argument picks from HostileBWorld.idPool: A–B's channel id, B–C's, and 99 (no ref). */
+const POOL_AB = 8;
+const POOL_BC = 9;
+const POOL_99 = 10;
+const A_SENDS: BStep = { op: 'aSend', len: 8, off: 0, batch: 1 };
+
+const B_PINS: readonly BPin[] = [
+  // B sends in its own buffer on A–B; A receives it.
+  {
+    path: 'aGot',
+    steps: [
+      { op: 'bSend', ch: 'ab', pick: 0, len: 8, off: 0 },
+      { op: 'poll', dom: A, max: 1 },
+    ],
+  },
+  // B sends in its own buffer on B–C; C receives it.
+  {
+    path: 'cGot',
+    steps: [
+      { op: 'bSend', ch: 'bc', pick: 0, len: 8, off: 0 },
+      { op: 'poll', dom: C, max: 1 },
+    ],
+  },
+  // B grants A's buffer, which it holds, to C.
+  { path: 'granted', steps: [A_SENDS, { op: 'bFwd', pick: 0, to: 'bc', post: true, noticeNow: true }] },
+  // B grants A's buffer to C and posts the ref; C maps it.
+  {
+    path: 'cMapped',
+    steps: [A_SENDS, { op: 'bFwd', pick: 0, to: 'bc', post: true, noticeNow: true }, { op: 'poll', dom: C, max: 1 }, { op: 'serve', dom: C }],
+  },
+  // B grants C's buffer to A and posts the ref; A maps it.
+  {
+    path: 'aMapped',
+    steps: [{ op: 'cSend', len: 8 }, { op: 'bFwd', pick: 0, to: 'ab', post: true, noticeNow: true }, { op: 'poll', dom: A, max: 1 }, { op: 'serve', dom: A }],
+  },
+  // B grants A's buffer onward, then ends that grant.
+  { path: 'ended', steps: [A_SENDS, { op: 'bFwd', pick: 0, to: 'bc', post: false, noticeNow: true }, { op: 'bEnd', pick: 0, noticeNow: true }] },
+  // B grants A's buffer onward and gives it back: A takes it back retired (dom0 marked it forwarded).
+  {
+    path: 'aRetired',
+    steps: [A_SENDS, { op: 'bFwd', pick: 0, to: 'bc', post: false, noticeNow: true }, { op: 'bGiveBack', pick: 0 }, { op: 'reclaim', dom: A }],
+  },
+  // As aRetired, with B's grant ended first: dom0 renews A's buffer.
+  {
+    path: 'aRenewed',
+    steps: [
+      A_SENDS,
+      { op: 'bFwd', pick: 0, to: 'bc', post: false, noticeNow: true },
+      { op: 'bEnd', pick: 0, noticeNow: true },
+      { op: 'bGiveBack', pick: 0 },
+      { op: 'reclaim', dom: A }, // retired, renewal asked
+      { op: 'serve', dom: A },
+    ],
+  },
+  // B grants A's buffer 0 to C, which A never lent it: dom0 refuses.
+  { path: 'grantRefused', steps: [{ op: 'bBroker', call: 'grant', a: POOL_AB, b: 0, c: POOL_BC, post: false, noticeNow: true }] },
+  // B ends ref 99, which it never made: dom0 refuses.
+  { path: 'otherRefused', steps: [{ op: 'bBroker', call: 'end', a: POOL_99, b: 0, c: 0, post: false, noticeNow: true }] },
+  // B writes the producer index of its tx ring on A–B; A's poll sees it and A–B faults.
+  {
+    path: 'faulted',
+    steps: [
+      { op: 'bWord', ch: 'ab', ring: 2, word: 0, value: -1 },
+      { op: 'poll', dom: A, max: 1 },
+    ],
+  },
+];
+
 describe('inter-domain channels against a model (A — B — C, dom0 and the page held back)', () => {
   // The runtime asks again for a refused renewal RENEW_RETRY_MS after its last ask, by
   // performance.now(): frozen, so a slow machine cannot change what a seed's schedule does.
@@ -1731,5 +1899,21 @@ describe('inter-domain channels against a model (A — B — C, dom0 and the pag
       expect(bCoverage[k] - before[k], `schedules that reached ${k}`).toBeGreaterThanOrEqual(COVER_FLOOR);
     }
   }, 60_000);
+
+  // One schedule per path (PINS, B_PINS above): each is checked on every run, whatever the seed.
+  for (const { path, mode, steps } of PINS) {
+    it(`pinned: reaches ${path} (${mode})`, async () => {
+      const before = { ...coverage };
+      await run(steps, MODES[mode]);
+      expect(coverage[path] - before[path], `pinned schedule reached ${path}`).toBeGreaterThanOrEqual(1);
+    });
+  }
+  for (const { path, steps } of B_PINS) {
+    it(`pinned: hostile B reaches ${path}`, async () => {
+      const before = { ...bCoverage };
+      await runHostileB(steps);
+      expect(bCoverage[path] - before[path], `pinned schedule reached ${path}`).toBeGreaterThanOrEqual(1);
+    });
+  }
 });
 
