@@ -14,8 +14,9 @@ export interface BenchGuestApi {
   cachedHitSyncNs(lba: number, iterations: number): number;
   /** Reads `lbas` in order, each timed: the mean and percentiles of the round trips, in ns. */
   /** With `gapMs`, the guest computes that long (a busy loop) before each read, as a program between its reads does. */
-  ringReadNs(lbas: number[], gapMs?: number): Promise<{ mean: number; p50: number; p90: number; p99: number }>;
-  ringReadSyncNs(lbas: number[]): number;
+  ringReadNs(lbas: number[], gapMs?: number): Promise<RoundTrips>;
+  /** The same round trips through readSync(), which blocks the guest's thread in Atomics.wait. */
+  ringReadSyncNs(lbas: number[]): RoundTrips;
   missNs(lbas: number[]): Promise<number>;
   /** Reads `lbas` in order, releasing each view at once; ms taken. */
   readLbas(lbas: number[]): Promise<number>;
@@ -26,6 +27,22 @@ export interface BenchGuestApi {
   postMessageCopyNs(iterations: number): Promise<number>;
   readAll(): Promise<number>;
   stats(): ReturnType<ReturnType<typeof openBlockDevice>['stats']>;
+}
+
+/** Round trips timed one by one, in ns: the mean, and where most of them fall. */
+export interface RoundTrips {
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+}
+
+/** `each` in ms (sorted in place). */
+function roundTrips(each: Float64Array): RoundTrips {
+  const mean = (each.reduce((a, b) => a + b, 0) * 1e6) / each.length;
+  each.sort();
+  const at = (q: number) => each[Math.min(each.length - 1, Math.floor(q * each.length))]! * 1e6;
+  return { mean, p50: at(0.5), p90: at(0.9), p99: at(0.99) };
 }
 
 export default function main(ctx: GuestContext): void {
@@ -101,15 +118,16 @@ export default function main(ctx: GuestContext): void {
         (await dev.read(lbas[i]!)).release();
         each[i] = performance.now() - s;
       }
-      const mean = (each.reduce((a, b) => a + b, 0) * 1e6) / lbas.length;
-      each.sort();
-      const at = (q: number) => each[Math.min(each.length - 1, Math.floor(q * each.length))]! * 1e6;
-      return { mean, p50: at(0.5), p90: at(0.9), p99: at(0.99) };
+      return roundTrips(each);
     },
     ringReadSyncNs(lbas) {
-      const t0 = performance.now();
-      for (const lba of lbas) dev.readSync(lba).release();
-      return ((performance.now() - t0) * 1e6) / lbas.length;
+      const each = new Float64Array(lbas.length);
+      for (let i = 0; i < lbas.length; i++) {
+        const s = performance.now();
+        dev.readSync(lbas[i]!).release();
+        each[i] = performance.now() - s;
+      }
+      return roundTrips(each);
     },
     async missNs(lbas) {
       const t0 = performance.now();

@@ -16,7 +16,7 @@ const REQUIRED = [
   'scale_guests_1_memory_bytes', 'scale_guests_4_memory_bytes', 'scale_guests_4_per_added_bytes', 'scale_guests_4_reads_per_s',
   'scale_volume_16m_import_mb_s', 'scale_volume_16m_cold_read_mb_s', 'scale_volume_16m_open_ms',
   'scale_ws_0p5x_1g_hit_rate', 'scale_ws_4x_4g_reads_per_s', 'scale_ws_2x_1g_evictions_per_s',
-  'read_hit_cached_ns', 'read_hit_cached_using_ns', 'await_resolved_ns', 'read_hit_ring_ns', 'read_comlink_copy_ns', 'read_postmessage_copy_ns', 'read_pool_miss_ns',
+  'read_hit_cached_ns', 'read_hit_cached_using_ns', 'await_resolved_ns', 'read_hit_ring_ns', 'read_hit_ring_sync_ns', 'read_hit_ring_sync_p50_ns', 'read_hit_ring_sync_p99_ns', 'read_hit_ring_sync_checked_fraction', 'read_comlink_copy_ns', 'read_postmessage_copy_ns', 'read_pool_miss_ns',
   'read_hit_cached_4k_ns', 'read_hit_cached_1m_ns', 'ring_noop_ops_per_s', 'ring_noop_qd1_ops_per_s', 'ring_noop_dom0_serve_ns',
   'pool_cold_read_mb_s', 'idb_raw_getall_mb_s', 'pool_import_mb_s', 'idb_raw_put_mb_s',
   'memory_1_guest_bytes', 'memory_8_guests_bytes', 'memory_8_guests_copy_bytes', 'sharing_captured',
