@@ -28,6 +28,8 @@
 //                              (RelayLoop, RingRelay: Dom0Config.ringWorker), which answers
 //                              no-ops without dom0, in a worker with nothing else in it
 // Each is the median of three batches; a pingpong batch runs on a fresh pair of workers.
+// Each ring server's batches follow a million untimed no-ops, as the product's do (since
+// 2026-12-03, session 36: before, its JIT was still warming through the timed batches).
 import { RING_PAIR_BYTES, initRingPair, type LimitsCommand } from '../workers/limits-worker';
 
 type Metrics = Record<string, { value: number; unit: string }>;
@@ -119,8 +121,8 @@ export async function run(opts: { quick: boolean }): Promise<Metrics> {
     ringMetrics[`ring_${servers[kind]}_noop_qd1_ops_per_s`] = { value: median(runs.qd1), unit: 'ops/s' };
   }
   ringMetrics.ring_blocking_rtt_ns = { value: median(ring.get('stand-in')!.rtt), unit: 'ns' };
-  // dom0's loop alone: what serving a no-op cost its thread (warm-up, one batch at a time and
-  // two in flight), beside the product's own figure, ring_noop_dom0_serve_ns.
+  // dom0's loop alone: what serving a no-op cost its thread after the warm-up (one batch at a
+  // time and two in flight), beside the product's own figure, ring_noop_dom0_serve_ns.
   ringMetrics.ring_sched_noop_serve_ns = { value: median(ring.get('sched')!.serve), unit: 'ns' };
   const w = worker();
   try {
