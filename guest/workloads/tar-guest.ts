@@ -59,7 +59,7 @@ const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
 class TarGuest implements TarGuestApi {
-  private entries: TarEntry[] | null = null;
+  private entries: Promise<TarEntry[]> | null = null;
   private readonly counts = new Array<number>(LATENCY_EDGES_US.length).fill(0);
   private readonly own = new Set<number>();
   private streaming = false;
@@ -97,8 +97,13 @@ class TarGuest implements TarGuestApi {
   }
 
   async list(): Promise<TarEntry[]> {
-    // Headers never change (edits keep sizes), so one walk per boot is enough.
-    this.entries ??= await listTar((o, n) => this.readAt(o, n), this.dev.blocks * this.dev.blockBytes);
+    // Headers never change (edits keep sizes), so one walk per boot is enough; callers that
+    // come while it runs (the card's file list and a first command) share it. A failed walk
+    // is forgotten, so the next call tries again.
+    this.entries ??= listTar((o, n) => this.readAt(o, n), this.dev.blocks * this.dev.blockBytes).catch((err: unknown) => {
+      this.entries = null;
+      throw err;
+    });
     return this.entries;
   }
 

@@ -141,6 +141,8 @@ export class GuestCard {
   private async loadFiles(): Promise<void> {
     const list = await this.guest.api.list().catch(() => []);
     this.files.replaceChildren(...list.map((e) => h('option', { value: e.name }, e.name)));
+    // Says the boot listing is over (its pool reads done), whatever it found.
+    this.root.dataset.files = String(list.length);
   }
 
   private async readAll(): Promise<void> {

@@ -13,6 +13,9 @@ export async function spawn(page: Page, n: number, group = ''): Promise<void> {
   await page.getByLabel('Guests', { exact: true }).fill(String(n));
   await page.getByRole('button', { name: 'Spawn on new clones' }).click();
   await expect(page.locator('.guest-card[data-state="running"]')).toHaveCount(before + n, { timeout: 30_000 });
+  // A card shows "running" before its guest has listed the image (GuestCard.loadFiles):
+  // wait for the listings too, so counters read after this do not catch their pool reads.
+  await expect(page.locator('.guest-card:not(.sql-card):not([data-files])')).toHaveCount(0, { timeout: 30_000 });
 }
 
 export function stats(page: Page): Promise<Dom0Stats> {
