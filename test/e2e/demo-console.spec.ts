@@ -4,20 +4,11 @@
 // edit diverges one clone; a killed guest leaves the others running; the pool survives a
 // reload. Screenshots go to test-results/demo-*.png.
 import { expect, test, type Page } from '@playwright/test';
-import type { FrameSummary } from '../../host/dom0/dom0-service';
-import { card, consoleReady, guestIds, pageMap, shot, spawn, stats, typeInConsole } from './demo-helpers';
+import { card, consoleReady, frames, guestIds, pageMap, residentKeys, shot, spawn, stats, typeInConsole } from './demo-helpers';
 
 const LIB_DOM = 'usr/lib/typescript/lib.dom.d.ts';
 const APP_A = 'srv/app-a/node_modules/typescript/lib/typescript.js';
 const APP_B = 'srv/app-b/node_modules/typescript/lib/typescript.js';
-
-function frames(page: Page, group: string): Promise<FrameSummary[]> {
-  return page.evaluate((g) => window.__tabvisor!.hv.memory.frames(g), group);
-}
-
-function residentKeys(fs: readonly FrameSummary[]): Set<string> {
-  return new Set(fs.filter((f) => f.state === 'resident').map((f) => f.key!));
-}
 
 /** Have guest `id` read `file` whole; the LBAs it spans. */
 function readFile(page: Page, id: number, file: string): Promise<number[]> {

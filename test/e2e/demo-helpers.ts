@@ -1,6 +1,6 @@
 // Runs in Node (Playwright): helpers shared by the demo-*/embed-* specs.
 import { expect, type Frame, type Page } from '@playwright/test';
-import type { Dom0Stats } from '../../host/dom0/dom0-service';
+import type { Dom0Stats, FrameSummary } from '../../host/dom0/dom0-service';
 
 /** The console mounted and imported its image (first start) or found it (reload). */
 export async function consoleReady(page: Page | Frame): Promise<void> {
@@ -20,6 +20,16 @@ export async function spawn(page: Page, n: number, group = ''): Promise<void> {
 
 export function stats(page: Page): Promise<Dom0Stats> {
   return page.evaluate(() => window.__tabvisor!.hv.pool.stats());
+}
+
+/** The frames of a trust group's arena: state and block key of each. */
+export function frames(page: Page, group: string): Promise<FrameSummary[]> {
+  return page.evaluate((g) => window.__tabvisor!.hv.memory.frames(g), group);
+}
+
+/** The block keys resident in an arena. */
+export function residentKeys(fs: readonly FrameSummary[]): Set<string> {
+  return new Set(fs.filter((f) => f.state === 'resident').map((f) => f.key!));
 }
 
 export function pageMap(page: Page, id: number): Promise<number[]> {
