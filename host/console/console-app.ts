@@ -578,8 +578,11 @@ export class ConsoleApp {
     return card.name;
   }
 
-  private bootOnImage(n: number, o: { group?: string; transport?: 'copy' } = {}): Promise<GuestCard[]> {
-    return this.spawnMany(n, { base: IMAGE_BASE, group: o.group ?? '', ...(o.transport ? { transport: o.transport } : {}) });
+  /** Boot `n` guests on clones of the image; done when each has also listed the image, so its boot reads are over. */
+  private async bootOnImage(n: number, o: { group?: string; transport?: 'copy' } = {}): Promise<GuestCard[]> {
+    const cards = await this.spawnMany(n, { base: IMAGE_BASE, group: o.group ?? '', ...(o.transport ? { transport: o.transport } : {}) });
+    await Promise.all(cards.map((c) => c.listed));
+    return cards;
   }
 
   private async spawnMany(n: number, o: { base: string; group: string; transport?: 'copy' }): Promise<GuestCard[]> {

@@ -24,6 +24,8 @@ export function showGuestState(g: GuestHandle<unknown>, card: HTMLElement, state
 }
 
 export class GuestCard {
+  /** Settles when the guest has listed its image (the file chooser is filled): its boot reads are over. */
+  readonly listed: Promise<void>;
   readonly root: HTMLElement;
   private readonly state = h('span', { class: 'state' });
   private readonly out = h('output', { class: 'result' });
@@ -97,7 +99,7 @@ export class GuestCard {
       h('details', { class: 'more' }, h('summary', {}, 'Console and edit'), compact ? null : editForm, frame),
     );
     this.setState();
-    void this.loadFiles();
+    this.listed = this.loadFiles();
   }
 
   setState(): void {
