@@ -173,7 +173,7 @@ function whenStopped(buffer: SharedArrayBuffer, stop: () => void, report: () => 
  * block device uses it: `submitBatch` for batched no-ops (one tag, one promise per batch)
  * and `submit` for the round trip (a promise per request), with its poll-then-block wait.
  */
-async function ringClient(buffer: SharedArrayBuffer, total: number, batch: number, depths: readonly number[], roundTrips: number, doorbell?: SharedArrayBuffer): Promise<{ opsPerS: number[]; rttNs: number }> {
+async function ringClient(buffer: SharedArrayBuffer, total: number, batch: number, depths: readonly number[], roundTrips: number, doorbell?: SharedArrayBuffer): Promise<{ opsPerS: number[]; rttNs?: number }> {
   const channel = new RingChannel(buffer, layout, doorbell);
   const noop = { op: Op.NOOP, lba: 0 };
   const send = async (count: number): Promise<void> => {
@@ -196,7 +196,7 @@ async function ringClient(buffer: SharedArrayBuffer, total: number, batch: numbe
       await batchedOpsPerS(100 * batch, batch, depth, send); // this depth's own warm-up
       opsPerS.push(await batchedOpsPerS(total, batch, depth, send));
     }
-    if (roundTrips === 0) return { opsPerS, rttNs: NaN };
+    if (roundTrips === 0) return { opsPerS };
     for (let i = 0; i < 100; i++) await send(1);
     const t1 = performance.now();
     for (let i = 0; i < roundTrips; i++) await send(1);
