@@ -140,11 +140,14 @@ export class GuestCard {
     setText(this.out, first.length > 200 ? `${first.slice(0, 200)}…` : first);
   }
 
+  /** Never rejects: `listed` (which the story's boot awaits) must settle whatever the guest answers. */
   private async loadFiles(): Promise<void> {
-    const list = await this.guest.api.list().catch(() => []);
-    this.files.replaceChildren(...list.map((e) => h('option', { value: e.name }, e.name)));
+    // The guest is not trusted: what comes back may be anything structured clone can carry.
+    const got: unknown = await this.guest.api.list().catch(() => []);
+    const names = Array.isArray(got) ? got.map((e: unknown) => (e as { name?: unknown } | null)?.name).filter((n): n is string => typeof n === 'string') : [];
+    this.files.replaceChildren(...names.map((n) => h('option', { value: n }, n)));
     // Says the boot listing is over (its pool reads done), whatever it found.
-    this.root.dataset.files = String(list.length);
+    this.root.dataset.files = String(names.length);
   }
 
   private async readAll(): Promise<void> {
