@@ -36,6 +36,9 @@ import { claimPool, deletePool, poolIsOwned, PoolLockedError, temporaryPool, typ
 import { PoolLostError } from '../../shared/errors/pool-errors';
 import { askOwnerToYield, yieldOnRequest } from '../page/pool-handover';
 
+/** How long booting on the image waits for the guests' listings (bootOnImage). */
+const LISTING_WAIT_MS = 20_000;
+
 export interface ConsoleOptions {
   /** IndexedDB database of the pool; survives reloads until Reset. */
   poolName: string;
@@ -581,7 +584,11 @@ export class ConsoleApp {
   /** Boot `n` guests on clones of the image; done when each has also listed the image, so its boot reads are over. */
   private async bootOnImage(n: number, o: { group?: string; transport?: 'copy' } = {}): Promise<GuestCard[]> {
     const cards = await this.spawnMany(n, { base: IMAGE_BASE, group: o.group ?? '', ...(o.transport ? { transport: o.transport } : {}) });
-    await Promise.all(cards.map((c) => c.listed));
+    // A guest is not trusted to answer at all: one that never lists must not hold the boot
+    // forever (a killed guest's listing settles at once, with its error).
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([Promise.all(cards.map((c) => c.listed)), new Promise((r) => (timer = setTimeout(r, LISTING_WAIT_MS)))]);
+    clearTimeout(timer);
     return cards;
   }
 
