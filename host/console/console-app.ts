@@ -35,6 +35,7 @@ import { Story } from './story';
 import { claimPool, deletePool, poolIsOwned, PoolLockedError, temporaryPool, type PoolClaim } from '../page/pool-lock';
 import { PoolLostError } from '../../shared/errors/pool-errors';
 import { askOwnerToYield, yieldOnRequest } from '../page/pool-handover';
+import { within } from './within';
 
 /** How long booting on the image waits for the guests' listings (bootOnImage). */
 const LISTING_WAIT_MS = 20_000;
@@ -586,9 +587,7 @@ export class ConsoleApp {
     const cards = await this.spawnMany(n, { base: IMAGE_BASE, group: o.group ?? '', ...(o.transport ? { transport: o.transport } : {}) });
     // A guest is not trusted to answer at all: one that never lists must not hold the boot
     // forever (a killed guest's listing settles at once, with its error).
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([Promise.all(cards.map((c) => c.listed)), new Promise((r) => (timer = setTimeout(r, LISTING_WAIT_MS)))]);
-    clearTimeout(timer);
+    await within(Promise.all(cards.map((c) => c.listed)), LISTING_WAIT_MS);
     return cards;
   }
 

@@ -10,6 +10,7 @@ import type { Hypervisor } from '../page/hypervisor';
 import type { DatasetInfo } from '../pool';
 import type { LatencySnapshot } from '../../shared/latency-buckets';
 import type { TarGuestApi, TarGuestStats } from '../../guest/workloads/tar-guest';
+import { within } from './within';
 
 export interface MachineSnapshot {
   stats: Dom0Stats;
@@ -26,10 +27,6 @@ export interface PolledGuest {
   id: number;
   api: Remote<TarGuestApi>;
   running: () => boolean;
-}
-
-function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  return Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms))]);
 }
 
 export class Poller {
