@@ -35,7 +35,7 @@ import { Story } from './story';
 import { claimPool, deletePool, poolIsOwned, PoolLockedError, temporaryPool, type PoolClaim } from '../page/pool-lock';
 import { PoolLostError } from '../../shared/errors/pool-errors';
 import { askOwnerToYield, yieldOnRequest } from '../page/pool-handover';
-import { within } from './within';
+import { within } from '../../shared/within';
 
 /** How long booting on the image waits for the guests' listings (bootOnImage). */
 const LISTING_WAIT_MS = 20_000;

@@ -10,7 +10,7 @@ import type { Hypervisor } from '../page/hypervisor';
 import type { DatasetInfo } from '../pool';
 import type { LatencySnapshot } from '../../shared/latency-buckets';
 import type { TarGuestApi, TarGuestStats } from '../../guest/workloads/tar-guest';
-import { within } from './within';
+import { within } from '../../shared/within';
 
 export interface MachineSnapshot {
   stats: Dom0Stats;

@@ -6,6 +6,7 @@
 // until the page goes away (the browser releases a dead page's locks).
 
 import { deletePool as deletePoolAndEntry, discardPool } from '../pool/delete-pool';
+import { within } from '../../shared/within';
 
 /** Another context of this origin already owns the pool. */
 export class PoolLockedError extends Error {
@@ -71,7 +72,7 @@ export async function lockPool(poolName: string, answerMs = 5000): Promise<PoolL
 export async function poolIsOwned(poolName: string): Promise<boolean> {
   const locks = (navigator as Navigator & { locks?: LockManager }).locks;
   if (!locks) return false;
-  const q = await Promise.race([locks.query(), new Promise<null>((r) => setTimeout(() => r(null), 1000))]).catch(() => null);
+  const q = await within(locks.query(), 1000).catch(() => undefined);
   return !!q?.held?.some((l) => l.name === lockName(poolName));
 }
 

@@ -28,8 +28,7 @@ test('import by drop and by file input; trust groups do not share', async ({ pag
   await spawn(page, 1, 'tenant-b');
   // Every guest reads the same file: the tenant's group reads it from the pool into its
   // own arena, it never maps a frame of the base's group.
-  // The guests' boot-time listing (tar headers) is done before counting.
-  await page.evaluate(async () => void (await Promise.all([...window.__tabvisor!.cards.values()].map((c) => c.guest.api.list()))));
+  // spawn() waited for the guests' boot-time listings (tar headers): count after them.
   const before = await stats(page);
   const lbas = await page.evaluate(async () => {
     let lbas: number[] = [];

@@ -1,7 +1,7 @@
-// Node: the console's bounded wait on a guest (host/console/within.ts), which the story's boot
+// Node: the console's bounded wait on a guest (shared/within.ts), which the story's boot
 // step (the guests' listings) and the poller (each guest's latency and stats) rely on.
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import { within } from '../../host/console/within';
+import { within } from '../../shared/within';
 
 describe('within', () => {
   beforeEach(() => void vi.useFakeTimers());

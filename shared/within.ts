@@ -1,5 +1,6 @@
-// What waits on a guest in the console waits a bounded time: a guest is not trusted to
-// answer at all, and a console that hangs on one would stop drawing every other.
+// A bounded wait on something that may never answer: a guest (not trusted to answer at
+// all; a console that hung on one would stop drawing every other) or a browser API that
+// can stall (navigator.locks.query while another tab is busy).
 
 /** `p`'s value, or undefined once `ms` have passed without it settling; its timer is cleared either way. */
 export function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
